@@ -1,0 +1,141 @@
+/* error.c --- the one error raiser of guile-ebpf.
+
+   Every failure the user can trigger ends here and is thrown as a Guile
+   exception whose key is one of the ebpf-error family.  The arguments
+   follow scm-error's shape, (SUBR MESSAGE ARGS DETAILS), so Guile's REPL
+   prints "SUBR: MESSAGE"; DETAILS is an alist with errno, its name and,
+   for compile and verifier failures, the whole log.  The message is
+   complete text (no ~A directives are left in it) and ends with a
+   "Fix: ..." hint.  */
+#define _GNU_SOURCE
+#include <config.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gebpf.h"
+
+SCM gebpf_k_error, gebpf_k_validation, gebpf_k_map, gebpf_k_permission,
+  gebpf_k_lower, gebpf_k_compile, gebpf_k_verifier, gebpf_k_attach;
+
+/* Escape '~' so Guile's message formatter prints the text verbatim.  */
+static SCM
+message_string (const char *text)
+{
+  size_t n = 0;
+  for (const char *p = text; *p; p++)
+    n += (*p == '~') ? 2 : 1;
+  char *out = malloc (n + 1);
+  if (!out)
+    return scm_from_utf8_string (text);
+  char *q = out;
+  for (const char *p = text; *p; p++)
+    {
+      *q++ = *p;
+      if (*p == '~')
+        *q++ = '~';
+    }
+  *q = 0;
+  SCM s = scm_from_utf8_string (out);
+  free (out);
+  return s;
+}
+
+static SCM_NORETURN void
+throw_formatted (SCM key, const char *subr, int err, const char *log,
+                 const char *fix, const char *fmt, va_list ap)
+{
+  char *body = NULL, *msg = NULL;
+  if (vasprintf (&body, fmt, ap) < 0)
+    body = NULL;
+  const char *ename = err ? strerrorname_np (err) : NULL;
+  int r;
+  if (err)
+    r = asprintf (&msg, "%s: %s (%s)%s%s", body ? body : "error",
+                  strerror (err), ename ? ename : "?",
+                  fix ? ". Fix: " : "", fix ? fix : "");
+  else
+    r = asprintf (&msg, "%s%s%s", body ? body : "error",
+                  fix ? ". Fix: " : "", fix ? fix : "");
+  free (body);
+  if (r < 0)
+    msg = NULL;
+
+  SCM details = SCM_EOL;
+  if (log && *log)
+    details = scm_acons (scm_from_utf8_symbol ("log"),
+                         scm_from_utf8_string (log), details);
+  if (err)
+    {
+      details = scm_acons (scm_from_utf8_symbol ("errno-name"),
+                           ename ? scm_from_utf8_symbol (ename) : SCM_BOOL_F,
+                           details);
+      details = scm_acons (scm_from_utf8_symbol ("errno"),
+                           scm_from_int (err), details);
+    }
+  SCM message = message_string (msg ? msg : "out of memory");
+  free (msg);
+  scm_throw (key, scm_list_4 (subr ? scm_from_utf8_string (subr) : SCM_BOOL_F,
+                              message, SCM_EOL, details));
+  abort ();                     /* not reached: scm_throw does not return */
+}
+
+void
+gebpf_error (SCM key, const char *subr, int err, const char *fix,
+             const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  throw_formatted (key, subr, err, NULL, fix, fmt, ap);
+}
+
+void
+gebpf_error_log (SCM key, const char *subr, int err, const char *log,
+                 const char *fix, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  throw_formatted (key, subr, err, log, fix, fmt, ap);
+}
+
+void
+gebpf_syscall_error (SCM key, const char *subr, int err, const char *what,
+                     const char *fix)
+{
+  if (err == EPERM || err == EACCES)
+    gebpf_error (gebpf_k_permission, subr, err,
+                 "run as root, or grant CAP_BPF (and CAP_PERFMON, "
+                 "CAP_NET_ADMIN for tracing and networking programs), "
+                 "e.g. `sudo setcap cap_bpf,cap_perfmon,cap_net_admin+ep "
+                 "$(which guile)`",
+                 "%s: the kernel refused the operation for lack of privilege",
+                 what);
+  gebpf_error (key, subr, err, fix, "%s", what);
+}
+
+char *
+gebpf_repr (SCM obj)
+{
+  /* GC-managed, so a throw right after this leaks nothing.  */
+  SCM s = scm_object_to_string (obj, SCM_UNDEFINED);
+  char *c = scm_to_utf8_string (s);
+  char *g = scm_gc_strdup (c, "gebpf-repr");
+  free (c);
+  return g;
+}
+
+void
+gebpf_init_error (void)
+{
+#define K(var, name) var = scm_permanent_object (scm_from_utf8_symbol (name))
+  K (gebpf_k_error, "ebpf-error");
+  K (gebpf_k_validation, "ebpf-validation-error");
+  K (gebpf_k_map, "ebpf-map-error");
+  K (gebpf_k_permission, "ebpf-permission-error");
+  K (gebpf_k_lower, "ebpf-lower-error");
+  K (gebpf_k_compile, "ebpf-compile-error");
+  K (gebpf_k_verifier, "ebpf-verifier-error");
+  K (gebpf_k_attach, "ebpf-attach-error");
+#undef K
+}

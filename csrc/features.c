@@ -1,0 +1,194 @@
+/* features.c --- (bpf-features): what this kernel, this process and this
+   tool chain can do.  Probed once and cached (STYLE: feature probes run
+   once); every probe is a real syscall or file check, never a guess from
+   the kernel version, except the list of bpf_link kinds, which the kernel
+   offers no way to enumerate.  */
+#define _GNU_SOURCE
+#include <config.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "gebpf.h"
+
+static SCM cached = SCM_BOOL_F;
+
+static bool
+fs_is (const char *path, long magic)
+{
+  struct statfs st;
+  return statfs (path, &st) == 0 && st.f_type == magic;
+}
+
+static uint64_t
+effective_caps (void)
+{
+  FILE *f = fopen ("/proc/self/status", "re");
+  uint64_t caps = 0;
+  char line[256];
+  if (!f)
+    return 0;
+  while (fgets (line, sizeof line, f))
+    if (strncmp (line, "CapEff:", 7) == 0)
+      caps = strtoull (line + 7, NULL, 16);
+  fclose (f);
+  return caps;
+}
+
+static bool
+probe_ringbuf (void)
+{
+  int fd = bpf_map_create (BPF_MAP_TYPE_RINGBUF, "probe", 0, 0, 4096, NULL);
+  if (fd < 0)
+    return false;
+  close (fd);
+  return true;
+}
+
+/* Load a trivial fentry program on a kernel function: this is what fails
+   (EPERM) on kernels that refuse trampolines.  */
+static int
+probe_fentry (void)
+{
+  struct btf *vm = btf__load_vmlinux_btf ();
+  if (!vm)
+    return -ENOENT;
+  int id = btf__find_by_name_kind (vm, "do_nanosleep", BTF_KIND_FUNC);
+  if (id < 0)
+    id = btf__find_by_name_kind (vm, "vfs_read", BTF_KIND_FUNC);
+  btf__free (vm);
+  if (id < 0)
+    return -ENOENT;
+  struct bpf_insn insns[] = {
+    { .code = 0xb7, .dst_reg = 0, .imm = 0 },   /* r0 = 0 */
+    { .code = 0x95 },                           /* exit */
+  };
+  LIBBPF_OPTS (bpf_prog_load_opts, opts,
+               .expected_attach_type = BPF_TRACE_FENTRY,
+               .attach_btf_id = id);
+  int fd = bpf_prog_load (BPF_PROG_TYPE_TRACING, "probe_fentry", "GPL",
+                          insns, 2, &opts);
+  if (fd < 0)
+    return -errno;
+  close (fd);
+  return 0;
+}
+
+static bool
+kernel_at_least (int maj, int min)
+{
+  struct utsname u;
+  int a = 0, b = 0;
+  if (uname (&u) < 0 || sscanf (u.release, "%d.%d", &a, &b) != 2)
+    return false;
+  return a > maj || (a == maj && b >= min);
+}
+
+static SCM
+clang_info (void)
+{
+  const char *clang = getenv ("EBPF_CLANG");
+  if (!clang || !*clang)
+    clang = GEBPF_DEFAULT_CLANG;
+  char cmd[512], line[256] = "";
+  snprintf (cmd, sizeof cmd, "'%s' --version 2>/dev/null", clang);
+  FILE *p = strchr (clang, '\'') ? NULL : popen (cmd, "re");
+  if (p)
+    {
+      if (!fgets (line, sizeof line, p))
+        line[0] = 0;
+      pclose (p);
+    }
+  line[strcspn (line, "\n")] = 0;
+  return scm_list_2 (scm_cons (scm_from_utf8_symbol ("clang"),
+                               scm_from_utf8_string (clang)),
+                     scm_cons (scm_from_utf8_symbol ("clang-version"),
+                               line[0] ? scm_from_utf8_string (line)
+                               : SCM_BOOL_F));
+}
+
+#define SYM(s) scm_from_utf8_symbol (s)
+
+static SCM
+compute (void)
+{
+  struct utsname u;
+  uname (&u);
+  uint64_t caps = effective_caps ();
+  int fentry = probe_fentry ();
+  SCM links = SCM_EOL;
+  static const struct { const char *name; int maj, min; } lk[] = {
+    {"raw-tracepoint", 5, 7}, {"tracing", 5, 7}, {"cgroup", 5, 7},
+    {"iter", 5, 8}, {"netns", 5, 8}, {"xdp", 5, 9}, {"perf-event", 5, 15},
+    {"kprobe-multi", 5, 18}, {"struct-ops", 6, 4}, {"netfilter", 6, 4},
+    {"tcx", 6, 6}, {"uprobe-multi", 6, 6}, {"netkit", 6, 7},
+  };
+  for (size_t i = sizeof lk / sizeof lk[0]; i-- > 0;)
+    if (kernel_at_least (lk[i].maj, lk[i].min))
+      links = scm_cons (SYM (lk[i].name), links);
+  SCM capl = SCM_EOL;
+  static const struct { const char *name; int bit; } cp[] = {
+    {"cap-bpf", 39}, {"cap-net-admin", 12}, {"cap-perfmon", 38},
+    {"cap-sys-admin", 21},
+  };
+  for (size_t i = sizeof cp / sizeof cp[0]; i-- > 0;)
+    capl = scm_acons (SYM (cp[i].name),
+                      scm_from_bool (caps & ((uint64_t) 1 << cp[i].bit)),
+                      capl);
+  SCM al = scm_list_n
+    (scm_cons (SYM ("kernel-release"), scm_from_utf8_string (u.release)),
+     scm_cons (SYM ("btf"),
+               scm_from_bool (access ("/sys/kernel/btf/vmlinux", R_OK) == 0)),
+     scm_cons (SYM ("ringbuf"), scm_from_bool (probe_ringbuf ())),
+     scm_cons (SYM ("fentry"), scm_from_bool (fentry == 0)),
+     scm_cons (SYM ("fentry-error"),
+               fentry ? SYM (strerrorname_np (-fentry)) : SCM_BOOL_F),
+     scm_cons (SYM ("kprobes"),
+               scm_from_bool (access ("/sys/kernel/tracing/kprobe_events",
+                                      F_OK) == 0
+                              || access ("/sys/kernel/debug/tracing/"
+                                         "kprobe_events", F_OK) == 0)),
+     scm_cons (SYM ("link-kinds"), links),
+     scm_cons (SYM ("bpffs-mounted"),
+               scm_from_bool (fs_is ("/sys/fs/bpf", BPF_FS_MAGIC))),
+     scm_cons (SYM ("tracefs-mounted"),
+               scm_from_bool (fs_is ("/sys/kernel/tracing", TRACEFS_MAGIC)
+                              || fs_is ("/sys/kernel/debug/tracing",
+                                        TRACEFS_MAGIC))),
+     scm_cons (SYM ("capabilities"), capl),
+     scm_cons (SYM ("libbpf-version"),
+               scm_from_utf8_string (libbpf_version_string ())),
+     SCM_UNDEFINED);
+  return scm_append (scm_list_3 (al, capl, clang_info ()));
+}
+
+#define FUNC_NAME s_scm_bpf_features
+SCM_DEFINE_STATIC (scm_bpf_features, "%bpf-features", 1, 0, 0, (SCM refresh),
+            "Return the feature alist, probing on the first call or when "
+            "@var{refresh} is true.")
+{
+  if (scm_is_false (cached) || scm_is_true (refresh))
+    {
+      SCM v = compute ();
+      if (scm_is_true (cached))
+        scm_gc_unprotect_object (cached);
+      cached = scm_gc_protect_object (v);
+    }
+  return cached;
+}
+#undef FUNC_NAME
+
+void
+gebpf_init_features (void)
+{
+#ifndef SCM_MAGIC_SNARFER
+#include "features.x"
+#endif
+}

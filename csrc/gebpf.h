@@ -1,0 +1,148 @@
+/* gebpf.h --- private declarations shared by the C core of guile-ebpf.
+   Copyright (C) 2026 the guile-ebpf authors.  GPL-3.0-or-later.
+
+   Nothing here is public API: the Scheme modules are.  Every non-static
+   symbol starts with gebpf_.  */
+#ifndef GEBPF_H
+#define GEBPF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <libguile.h>
+
+/* --- error.c: the one error raiser ------------------------------------ */
+
+/* Keys of the ebpf-error family (interned at init).  */
+extern SCM gebpf_k_error, gebpf_k_validation, gebpf_k_map, gebpf_k_permission,
+  gebpf_k_lower, gebpf_k_compile, gebpf_k_verifier, gebpf_k_attach;
+
+/* Throw KEY with a message built from FMT, naming SUBR.  ERR, when not 0,
+   is an errno: its name and text are appended and recorded.  FIX is the
+   one-line hint, appended as "Fix: ...".  Never returns.  */
+SCM_NORETURN void gebpf_error (SCM key, const char *subr, int err,
+                               const char *fix, const char *fmt, ...)
+  __attribute__ ((format (printf, 5, 6)));
+
+/* Same, with a long text (a verifier or clang log) kept beside the
+   message under the 'log key of the details alist.  */
+SCM_NORETURN void gebpf_error_log (SCM key, const char *subr, int err,
+                                   const char *log, const char *fix,
+                                   const char *fmt, ...)
+  __attribute__ ((format (printf, 6, 7)));
+
+/* The errno of a permission problem gets its own key and hint.  */
+SCM_NORETURN void gebpf_syscall_error (SCM key, const char *subr, int err,
+                                       const char *what, const char *fix);
+
+/* A printable rendering of an SCM value, in GC-managed memory.  */
+char *gebpf_repr (SCM obj);
+
+/* --- symbols and names ------------------------------------------------- */
+
+struct gebpf_sym
+{
+  const char *name;
+  long value;
+};
+
+/* Normalise a symbol, keyword, ":sym" symbol or string naming an
+   enumerated value to a symbol without the colon.  */
+SCM gebpf_enum_symbol (SCM v);
+/* Look V up in TABLE (terminated by a NULL name); on failure raise an
+   ebpf-validation-error listing the known names.  */
+long gebpf_sym_lookup (const struct gebpf_sym *table, SCM v,
+                       const char *subr, const char *what);
+const char *gebpf_sym_name (const struct gebpf_sym *table, long value);
+/* A malloc'ed C identifier for NAME (string or symbol) with '-' as '_';
+   raises ebpf-validation-error unless it is [A-Za-z_][A-Za-z0-9_]*.  */
+char *gebpf_c_ident (SCM name, const char *subr, const char *what);
+
+/* --- type.c: value types and their codecs ------------------------------ */
+
+enum gebpf_tk
+{
+  GT_U8, GT_U16, GT_U32, GT_U64, GT_I8, GT_I16, GT_I32, GT_I64,
+  GT_BOOL, GT_BE16, GT_BE32, GT_BE64, GT_IPV4, GT_IPV6, GT_MAC,
+  GT_STRING, GT_BYTES, GT_ARRAY, GT_PREFIX, GT_STRUCT,
+  GT_UINT,                      /* untyped 1/2/4/8 bytes: unsigned, native */
+  GT_RAW                        /* untyped other sizes: bytevector */
+};
+
+struct gebpf_type;
+
+struct gebpf_field
+{
+  char *name;                   /* Scheme spelling (kebab) */
+  char *cname;                  /* C spelling (snake) */
+  struct gebpf_type *type;
+  size_t offset;
+};
+
+struct gebpf_type
+{
+  enum gebpf_tk kind;
+  size_t size, align;
+  size_t count;                 /* string/bytes/array length */
+  struct gebpf_type *elem;      /* array element; prefix address type */
+  char *name;                   /* struct name (kebab), NULL otherwise */
+  char *cname;                  /* struct C name */
+  size_t nfields;
+  struct gebpf_field *fields;
+  SCM rtd;                      /* record type of a struct (protected) */
+  SCM spec;                     /* Scheme spelling (protected) */
+  SCM object;                   /* the <bpf-type> foreign object */
+};
+
+extern SCM gebpf_type_type;     /* foreign object type <bpf-type> */
+
+/* Parse a type spelling (symbol, list, <bpf-type>).  WHAT names the role
+   in errors ("key type of map counts").  */
+struct gebpf_type *gebpf_type_parse (SCM spec, const char *subr,
+                                     const char *what);
+/* The untyped integer/bytes type of SIZE bytes.  */
+struct gebpf_type *gebpf_type_untyped (size_t size);
+struct gebpf_type *gebpf_type_base (enum gebpf_tk kind);
+/* Encode V into BUF (SIZE bytes, zeroed first).  WHAT names the role.  */
+void gebpf_encode (const struct gebpf_type *t, SCM v, uint8_t *buf,
+                   const char *subr, const char *what);
+SCM gebpf_decode (const struct gebpf_type *t, const uint8_t *buf);
+/* Write T's spelling into a printable C string (malloc'ed).  */
+char *gebpf_type_string (const struct gebpf_type *t);
+struct gebpf_type *gebpf_type_from_scm (SCM obj);
+/* A struct type known only by its layout (from BTF): decodes to an alist.  */
+struct gebpf_type *gebpf_type_anon_struct (const char *name, size_t n,
+                                           char *const *names,
+                                           struct gebpf_type *const *types,
+                                           const size_t *offsets, size_t size,
+                                           size_t align);
+/* The defbpf-struct type registered under NAME, or NULL.  */
+struct gebpf_type *gebpf_type_lookup_struct (const char *name);
+/* The prefix length and address type for LPM keys.  */
+bool gebpf_type_is_prefix_like (const struct gebpf_type *t);
+
+/* --- map.c ------------------------------------------------------------- */
+
+struct gebpf_map;
+extern SCM gebpf_map_type;
+struct gebpf_map *gebpf_map_from_scm (SCM obj, const char *subr, int pos);
+/* Create the kernel map if it does not exist yet; return its fd.  */
+int gebpf_map_ensure (SCM obj, const char *subr);
+
+/* --- util.c ------------------------------------------------------------ */
+
+int gebpf_nr_cpus (void);       /* possible CPUs, cached */
+/* Make sure bpffs is mounted at /sys/fs/bpf (mounting it if we may).  */
+int gebpf_ensure_bpffs (void);
+
+/* init.c: take (and reset) what libbpf printed since the last take.  */
+const char *gebpf_libbpf_log_take (void);
+
+/* --- init functions, in registration order ------------------------------ */
+void gebpf_init_error (void);
+void gebpf_init_util (void);
+void gebpf_init_type (void);
+void gebpf_init_map (void);
+void gebpf_init_features (void);
+
+#endif

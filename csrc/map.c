@@ -1,0 +1,1628 @@
+/* map.c --- <bpf-map>: declared maps, their kernel objects, and typed I/O.
+
+   A declaration is data: validated at once, registered by name, and
+   created in the kernel only on first use (gebpf_map_ensure).  Keys and
+   values go through the codecs of type.c; per-CPU values are one decoded
+   value per possible CPU.  Whole-map operations use the kernel's batch
+   calls and fall back to element-by-element calls by themselves.  */
+#define _GNU_SOURCE
+#include <config.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "gebpf.h"
+#include "map.h"
+
+SCM gebpf_map_type;
+static SCM registry;            /* eq? hash: kebab symbol -> <bpf-map> */
+
+enum kind_flags
+{
+  K_KEYLESS = 1,                /* no key at all (ringbuf, queue ...) */
+  K_PERCPU = 2,                 /* values are per CPU */
+  K_INDEX = 4,                  /* key is a u32 index */
+  K_FDVAL = 8,                  /* value is a u32 fd or id */
+  K_INNER = 16,                 /* needs an inner map */
+  K_NOITER = 32,                /* no iteration from user space */
+  K_RECORDS = 64,               /* #:value is a record type, not a value */
+  K_ARRAY = 128,                /* entries always exist; no delete */
+};
+
+const struct gebpf_map_kind gebpf_map_kinds[] = {
+  {"hash", BPF_MAP_TYPE_HASH, 0},
+  {"array", BPF_MAP_TYPE_ARRAY, K_INDEX | K_ARRAY},
+  {"per-cpu-hash", BPF_MAP_TYPE_PERCPU_HASH, K_PERCPU},
+  {"per-cpu-array", BPF_MAP_TYPE_PERCPU_ARRAY, K_PERCPU | K_INDEX | K_ARRAY},
+  {"lru-hash", BPF_MAP_TYPE_LRU_HASH, 0},
+  {"lru-per-cpu-hash", BPF_MAP_TYPE_LRU_PERCPU_HASH, K_PERCPU},
+  {"lpm-trie", BPF_MAP_TYPE_LPM_TRIE, 0},
+  {"ringbuf", BPF_MAP_TYPE_RINGBUF, K_KEYLESS | K_NOITER | K_RECORDS},
+  {"perf-event-array", BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+   K_INDEX | K_FDVAL | K_RECORDS | K_ARRAY},
+  {"stack-trace", BPF_MAP_TYPE_STACK_TRACE, K_INDEX},
+  {"prog-array", BPF_MAP_TYPE_PROG_ARRAY, K_INDEX | K_FDVAL | K_ARRAY},
+  {"queue", BPF_MAP_TYPE_QUEUE, K_KEYLESS | K_NOITER},
+  {"stack", BPF_MAP_TYPE_STACK, K_KEYLESS | K_NOITER},
+  {"bloom-filter", BPF_MAP_TYPE_BLOOM_FILTER, K_KEYLESS | K_NOITER},
+  {"devmap", BPF_MAP_TYPE_DEVMAP, K_INDEX | K_FDVAL | K_ARRAY},
+  {"devmap-hash", BPF_MAP_TYPE_DEVMAP_HASH, K_INDEX | K_FDVAL},
+  {"cpumap", BPF_MAP_TYPE_CPUMAP, K_INDEX | K_FDVAL | K_ARRAY},
+  {"array-of-maps", BPF_MAP_TYPE_ARRAY_OF_MAPS,
+   K_INDEX | K_FDVAL | K_INNER | K_ARRAY},
+  {"hash-of-maps", BPF_MAP_TYPE_HASH_OF_MAPS, K_FDVAL | K_INNER},
+  {"histogram", BPF_MAP_TYPE_PERCPU_ARRAY, K_PERCPU | K_INDEX | K_ARRAY},
+  {NULL, 0, 0}
+};
+
+static struct gebpf_sym kind_syms[sizeof gebpf_map_kinds
+                                  / sizeof gebpf_map_kinds[0]];
+
+static const struct gebpf_sym flag_syms[] = {
+  {"no-prealloc", BPF_F_NO_PREALLOC},
+  {"no-common-lru", BPF_F_NO_COMMON_LRU},
+  {"numa-node", BPF_F_NUMA_NODE},
+  {"rdonly", BPF_F_RDONLY},
+  {"wronly", BPF_F_WRONLY},
+  {"rdonly-prog", BPF_F_RDONLY_PROG},
+  {"wronly-prog", BPF_F_WRONLY_PROG},
+  {"zero-seed", BPF_F_ZERO_SEED},
+  {"mmapable", BPF_F_MMAPABLE},
+  {"clone", BPF_F_CLONE},
+  {"inner-map", BPF_F_INNER_MAP},
+  {NULL, 0}
+};
+
+static const struct gebpf_sym update_syms[] = {
+  {"any", BPF_ANY}, {"noexist", BPF_NOEXIST}, {"exist", BPF_EXIST},
+  {NULL, 0}
+};
+
+#define HIST_BUCKETS 64
+
+/* ------------------------------------------------------------------ */
+
+struct gebpf_map *
+gebpf_map_from_scm (SCM obj, const char *subr, int pos)
+{
+  if (SCM_IS_A_P (obj, gebpf_map_type))
+    return scm_foreign_object_ref (obj, 0);
+  SCM m = gebpf_map_lookup (obj);
+  if (scm_is_true (m))
+    return scm_foreign_object_ref (m, 0);
+  if (scm_is_string (obj) || scm_is_symbol (obj))
+    gebpf_error (gebpf_k_map, subr, 0,
+                 "declare it with defbpf-map first, or check the spelling "
+                 "(bpf-map-names lists the declared maps)",
+                 "no map named %s", gebpf_repr (obj));
+  gebpf_error (gebpf_k_validation, subr, 0,
+               "pass a map object made by defbpf-map, or a map's name",
+               "argument %d is not a map: %s", pos, gebpf_repr (obj));
+}
+
+static SCM
+map_scm (SCM obj)
+{
+  if (SCM_IS_A_P (obj, gebpf_map_type))
+    return obj;
+  return gebpf_map_lookup (obj);
+}
+
+static SCM
+name_key (const char *cname)
+{
+  char *k = strdup (cname);
+  for (char *p = k; *p; p++)
+    if (*p == '_')
+      *p = '-';
+  SCM s = scm_from_utf8_symbol (k);
+  free (k);
+  return s;
+}
+
+SCM
+gebpf_map_lookup (SCM name)
+{
+  if (SCM_IS_A_P (name, gebpf_map_type))
+    return name;
+  if (!scm_is_string (name) && !scm_is_symbol (name))
+    return SCM_BOOL_F;
+  SCM str = scm_is_string (name) ? name : scm_symbol_to_string (name);
+  char *c = scm_to_utf8_string (str);
+  SCM k = name_key (c);
+  free (c);
+  return scm_hashq_ref (registry, k, SCM_BOOL_F);
+}
+
+static void
+finalize_map (SCM obj)
+{
+  struct gebpf_map *m = scm_foreign_object_ref (obj, 0);
+  if (!m)
+    return;
+  if (m->fd >= 0)
+    close (m->fd);
+  m->fd = -1;
+  free (m->name);
+  free (m->cname);
+  free (m->pin_path);
+  free (m->doc);
+  free (m);
+  scm_foreign_object_set_x (obj, 0, NULL);
+}
+
+static SCM
+make_map_object (struct gebpf_map *m, SCM inner)
+{
+  SCM obj = scm_make_foreign_object_2 (gebpf_map_type, m,
+                                       (void *) SCM_UNPACK (inner));
+  return obj;
+}
+
+static SCM
+map_inner (SCM obj)
+{
+  return SCM_PACK ((scm_t_bits) scm_foreign_object_ref (obj, 1));
+}
+
+bool
+gebpf_map_percpu (const struct gebpf_map *m)
+{
+  return m->kind->flags & K_PERCPU;
+}
+
+size_t
+gebpf_map_value_stride (const struct gebpf_map *m)
+{
+  return (m->value_size + 7) / 8 * 8;
+}
+
+size_t
+gebpf_map_value_bufsize (const struct gebpf_map *m)
+{
+  if (gebpf_map_percpu (m))
+    return gebpf_map_value_stride (m) * gebpf_nr_cpus ();
+  return m->value_size;
+}
+
+/* ------------------------------------------------------------------ */
+/* Declaration.                                                         */
+
+static bool
+is_pow2 (uint64_t x)
+{
+  return x && !(x & (x - 1));
+}
+
+static SCM_NORETURN void
+decl_error (const char *subr, const char *name, const char *fix,
+            const char *what)
+{
+  gebpf_error (gebpf_k_validation, subr, 0, fix, "map %s: %s", name, what);
+}
+
+#define FUNC_NAME "defbpf-map"
+SCM_DEFINE_STATIC (scm_make_bpf_map, "%make-bpf-map", 10, 0, 0,
+            (SCM name, SCM kind, SCM key, SCM key_size, SCM value,
+             SCM value_size, SCM max_entries, SCM pin_path, SCM flags,
+             SCM rest),
+            "Validate a map declaration and return a new @code{<bpf-map>} "
+            "(not yet created in the kernel), registered under its name.  "
+            "@var{rest} is @code{(INNER-MAP DOC)}.  Fields not given are "
+            "@code{#f}.  Raises @code{ebpf-validation-error} naming the "
+            "field at fault.")
+{
+  SCM inner = scm_is_pair (rest) ? SCM_CAR (rest) : SCM_BOOL_F;
+  SCM doc = scm_ilength (rest) >= 2 ? SCM_CADR (rest) : SCM_BOOL_F;
+  if (scm_is_false (name))
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "write (defbpf-map NAME #:kind KIND ...) or give #:name",
+                 "map declaration has no name");
+  char *cname = gebpf_c_ident (name, FUNC_NAME, "map name");
+  scm_dynwind_begin (0);
+  scm_dynwind_free (cname);
+  char *dname = scm_gc_strdup (cname, "name");
+  for (char *p = dname; *p; p++)
+    if (*p == '_')
+      *p = '-';
+  if (scm_is_false (kind))
+    decl_error (FUNC_NAME, dname, "add #:kind, e.g. #:kind 'hash",
+                "no #:kind given");
+  long ki = gebpf_sym_lookup (kind_syms, kind, FUNC_NAME, "map kind");
+  const struct gebpf_map_kind *k = &gebpf_map_kinds[ki];
+  bool hist = strcmp (k->name, "histogram") == 0;
+
+  struct gebpf_type *kt = NULL, *vt = NULL, *rt = NULL;
+  char what[160];
+  snprintf (what, sizeof what, "key type of map %s", dname);
+  if (scm_is_true (key))
+    kt = gebpf_type_parse (key, FUNC_NAME, what);
+  snprintf (what, sizeof what, "value type of map %s", dname);
+  if (scm_is_true (value))
+    vt = gebpf_type_parse (value, FUNC_NAME, what);
+
+  long ks = -1, vs = -1;
+  if (scm_is_true (key_size))
+    {
+      if (!scm_is_unsigned_integer (key_size, 0, 65536))
+        decl_error (FUNC_NAME, dname, "give #:key-size as a byte count",
+                    "bad #:key-size");
+      ks = scm_to_long (key_size);
+    }
+  if (scm_is_true (value_size))
+    {
+      if (!scm_is_unsigned_integer (value_size, 0, 1 << 26))
+        decl_error (FUNC_NAME, dname, "give #:value-size as a byte count",
+                    "bad #:value-size");
+      vs = scm_to_long (value_size);
+    }
+  if (kt && ks >= 0 && (size_t) ks != kt->size)
+    {
+      char msg[200];
+      snprintf (msg, sizeof msg, "#:key-size %ld does not match the key "
+                "type's size %zu", ks, kt->size);
+      decl_error (FUNC_NAME, dname, "drop #:key-size or make it agree with "
+                  "#:key", msg);
+    }
+  if (vt && vs >= 0 && (size_t) vs != vt->size)
+    {
+      char msg[200];
+      snprintf (msg, sizeof msg, "#:value-size %ld does not match the value "
+                "type's size %zu", vs, vt->size);
+      decl_error (FUNC_NAME, dname, "drop #:value-size or make it agree "
+                  "with #:value", msg);
+    }
+
+  struct gebpf_map *m = calloc (1, sizeof *m);
+  m->fd = -1;
+  m->kind = k;
+  m->map_type = k->map_type;
+  m->max_entries = 0;
+  m->hist_keyed = false;
+
+  if (k->flags & K_KEYLESS)
+    {
+      if (kt || ks > 0)
+        {
+          free (m);
+          decl_error (FUNC_NAME, dname, "drop #:key and #:key-size",
+                      "this kind of map has no key");
+        }
+      m->key = NULL;
+      m->key_size = 0;
+    }
+  else if (hist && kt)
+    {
+      /* Keyed histogram: struct { KEY key; u32 slot; } in a per-CPU hash.  */
+      m->hist_keyed = true;
+      m->map_type = BPF_MAP_TYPE_PERCPU_HASH;
+      m->hist_key = kt;
+      size_t off = (kt->size + 3) / 4 * 4;
+      size_t al = kt->align > 4 ? kt->align : 4;
+      m->key_size = (off + 4 + al - 1) / al * al;
+      m->key = gebpf_type_untyped (m->key_size);
+    }
+  else if (k->flags & K_INDEX)
+    {
+      size_t sz = kt ? kt->size : ks >= 0 ? (size_t) ks : 4;
+      if (sz != 4)
+        {
+          free (m);
+          decl_error (FUNC_NAME, dname, "use #:key 'u32 (or leave it out)",
+                      "the key of this kind of map is a 4-byte index");
+        }
+      m->key = kt ? kt : gebpf_type_base (GT_U32);
+      m->key_size = 4;
+    }
+  else if (kt)
+    {
+      m->key = kt;
+      m->key_size = kt->size;
+    }
+  else if (ks > 0)
+    {
+      m->key = gebpf_type_untyped (ks);
+      m->key_size = ks;
+    }
+  else
+    {
+      free (m);
+      decl_error (FUNC_NAME, dname, "add #:key TYPE or #:key-size N",
+                  "no key given");
+    }
+
+  if (m->map_type == BPF_MAP_TYPE_LPM_TRIE
+      && !(m->key->kind == GT_PREFIX
+           || (m->key->kind == GT_STRUCT && m->key->nfields > 0
+               && m->key->fields[0].type->size == 4)
+           || (m->key->kind == GT_RAW && m->key_size > 4)))
+    {
+      free (m);
+      decl_error (FUNC_NAME, dname,
+                  "use #:key '(prefix ipv4) or '(prefix ipv6)",
+                  "an lpm-trie key must be a prefix type");
+    }
+
+  if (k->flags & K_RECORDS)
+    {
+      /* #:value is the record type of events, not the kernel value.  */
+      rt = vt;
+      vt = NULL;
+      if (m->map_type == BPF_MAP_TYPE_RINGBUF)
+        {
+          m->value = NULL;
+          m->value_size = 0;
+        }
+      else
+        {
+          m->value = gebpf_type_base (GT_U32);
+          m->value_size = 4;
+        }
+      m->record = rt;
+    }
+  else if (hist)
+    {
+      if (vt || vs >= 0)
+        {
+          free (m);
+          decl_error (FUNC_NAME, dname, "drop #:value; buckets are u64 counts",
+                      "a histogram has no #:value");
+        }
+      m->value = gebpf_type_base (GT_U64);
+      m->value_size = 8;
+    }
+  else if (k->flags & K_FDVAL)
+    {
+      m->value = vt ? vt : gebpf_type_base (GT_U32);
+      m->value_size = m->value->size;
+      if (vs >= 0 && (size_t) vs != m->value_size)
+        m->value = gebpf_type_untyped (m->value_size = vs);
+    }
+  else if (vt)
+    {
+      m->value = vt;
+      m->value_size = vt->size;
+    }
+  else if (vs > 0)
+    {
+      m->value = gebpf_type_untyped (vs);
+      m->value_size = vs;
+    }
+  else if (m->map_type == BPF_MAP_TYPE_STACK_TRACE)
+    {
+      m->value_size = 8 * 127;  /* PERF_MAX_STACK_DEPTH frames */
+      m->value = gebpf_type_untyped (m->value_size);
+    }
+  else
+    {
+      free (m);
+      decl_error (FUNC_NAME, dname, "add #:value TYPE or #:value-size N",
+                  "no value given");
+    }
+
+  if (scm_is_true (max_entries))
+    {
+      if (!scm_is_unsigned_integer (max_entries, 1, UINT32_MAX))
+        {
+          free (m);
+          decl_error (FUNC_NAME, dname, "give #:max-entries as an integer > 0",
+                      "#:max-entries must be a positive integer");
+        }
+      m->max_entries = scm_to_uint32 (max_entries);
+    }
+  else if (m->map_type == BPF_MAP_TYPE_RINGBUF)
+    m->max_entries = 256 * 1024;
+  else if (m->map_type == BPF_MAP_TYPE_PERF_EVENT_ARRAY
+           || m->map_type == BPF_MAP_TYPE_CPUMAP)
+    m->max_entries = gebpf_nr_cpus ();
+  else if (hist && !m->hist_keyed)
+    m->max_entries = HIST_BUCKETS;
+  else
+    m->max_entries = 10240;
+  if (hist && !m->hist_keyed && m->max_entries != HIST_BUCKETS)
+    {
+      free (m);
+      decl_error (FUNC_NAME, dname, "drop #:max-entries",
+                  "an unkeyed histogram has exactly 64 buckets");
+    }
+  if (m->map_type == BPF_MAP_TYPE_RINGBUF)
+    {
+      long page = sysconf (_SC_PAGESIZE);
+      if (!is_pow2 (m->max_entries) || m->max_entries % page)
+        {
+          char msg[160];
+          snprintf (msg, sizeof msg, "ring buffer size %u is not a power of "
+                    "two and a multiple of the page size (%ld)",
+                    m->max_entries, page);
+          free (m);
+          decl_error (FUNC_NAME, dname,
+                      "use a size such as 262144 (256 KiB) or 16777216",
+                      msg);
+        }
+    }
+
+  uint32_t fl = 0;
+  if (scm_is_true (flags))
+    {
+      SCM l = scm_is_pair (flags) || scm_is_null (flags) ? flags
+        : scm_list_1 (flags);
+      for (; scm_is_pair (l); l = SCM_CDR (l))
+        fl |= gebpf_sym_lookup (flag_syms, SCM_CAR (l), FUNC_NAME, "map flag");
+    }
+  if (m->map_type == BPF_MAP_TYPE_LPM_TRIE)
+    fl |= BPF_F_NO_PREALLOC;
+  m->map_flags = fl;
+
+  if (k->flags & K_INNER)
+    {
+      if (scm_is_false (inner))
+        {
+          free (m);
+          decl_error (FUNC_NAME, dname, "add #:inner-map with a template map "
+                      "(a map object or its name)",
+                      "a map of maps needs #:inner-map");
+        }
+      m->value = gebpf_type_base (GT_U32);
+      m->value_size = 4;
+    }
+  else if (scm_is_true (inner))
+    {
+      free (m);
+      decl_error (FUNC_NAME, dname, "drop #:inner-map",
+                  "only array-of-maps and hash-of-maps take #:inner-map");
+    }
+
+  if (scm_is_true (pin_path))
+    {
+      if (!scm_is_string (pin_path))
+        {
+          free (m);
+          decl_error (FUNC_NAME, dname, "give #:pin-path as a string under "
+                      "/sys/fs/bpf", "bad #:pin-path");
+        }
+      m->pin_path = scm_to_utf8_string (pin_path);
+    }
+  if (scm_is_string (doc))
+    m->doc = scm_to_utf8_string (doc);
+  m->cname = strdup (cname);
+  m->name = strdup (dname);
+  scm_dynwind_end ();
+
+  SCM obj = make_map_object (m, inner);
+  SCM key_sym = scm_from_utf8_symbol (m->name);
+  SCM old = scm_hashq_ref (registry, key_sym, SCM_BOOL_F);
+  if (scm_is_true (old))
+    {
+      /* Re-declaring a map of the same shape keeps its kernel object (and
+         so its data): REPL redefinitions and re-applied policies.  */
+      struct gebpf_map *o = scm_foreign_object_ref (old, 0);
+      if (o && o->fd >= 0 && gebpf_map_same_shape (o, m))
+        m->fd = fcntl (o->fd, F_DUPFD_CLOEXEC, 3);
+    }
+  scm_hashq_set_x (registry, key_sym, obj);
+  return obj;
+}
+#undef FUNC_NAME
+
+bool
+gebpf_map_same_shape (const struct gebpf_map *a, const struct gebpf_map *b)
+{
+  return a->map_type == b->map_type && a->key_size == b->key_size
+    && a->value_size == b->value_size && a->max_entries == b->max_entries
+    && a->map_flags == b->map_flags;
+}
+
+/* ------------------------------------------------------------------ */
+/* Creation.                                                            */
+
+int
+gebpf_map_ensure (SCM obj, const char *subr)
+{
+  struct gebpf_map *m = scm_foreign_object_ref (obj, 0);
+  if (!m)
+    gebpf_error (gebpf_k_map, subr, 0, "declare the map again",
+                 "map object is finalized");
+  if (m->fd >= 0)
+    return m->fd;
+  if (m->closed)
+    gebpf_error (gebpf_k_map, subr, 0,
+                 "re-declare it with defbpf-map, or reopen the pin with "
+                 "bpf-map-open-pinned",
+                 "map %s was closed with bpf-map-close!", m->name);
+
+  /* A pinned declaration reuses what is pinned, when it has our shape.  */
+  if (m->pin_path)
+    {
+      int pfd = bpf_obj_get (m->pin_path);
+      if (pfd >= 0)
+        {
+          struct bpf_map_info info;
+          __u32 len = sizeof info;
+          memset (&info, 0, sizeof info);
+          if (bpf_obj_get_info_by_fd (pfd, &info, &len) == 0
+              && info.type == m->map_type && info.key_size == m->key_size
+              && info.value_size == m->value_size
+              && info.max_entries == m->max_entries)
+            {
+              m->fd = pfd;
+              return pfd;
+            }
+          close (pfd);
+          gebpf_error (gebpf_k_map, subr, 0,
+                       "unpin the old map (rm the path) or choose another "
+                       "#:pin-path",
+                       "map %s: %s holds a map of another shape",
+                       m->name, m->pin_path);
+        }
+    }
+
+  LIBBPF_OPTS (bpf_map_create_opts, opts, .map_flags = m->map_flags);
+  int inner_fd = -1;
+  if (m->kind->flags & K_INNER)
+    {
+      SCM inner = map_scm (map_inner (obj));
+      if (scm_is_false (inner))
+        gebpf_error (gebpf_k_map, subr, 0,
+                     "declare the inner map with defbpf-map",
+                     "map %s: inner map %s is not declared", m->name,
+                     gebpf_repr (map_inner (obj)));
+      inner_fd = gebpf_map_ensure (inner, subr);
+      opts.inner_map_fd = inner_fd;
+    }
+  if (m->map_type == BPF_MAP_TYPE_BLOOM_FILTER)
+    opts.map_extra = 5;         /* hash functions: the kernel's default */
+
+  struct gebpf_map_btf btf = { -1, 0, 0 };
+  if (!(m->kind->flags & (K_KEYLESS | K_FDVAL | K_INNER))
+      && m->map_type != BPF_MAP_TYPE_STACK_TRACE && !m->hist_keyed
+      && gebpf_btf_for_map (m->key, m->value, &btf) == 0)
+    {
+      opts.btf_fd = btf.fd;
+      opts.btf_key_type_id = btf.key_id;
+      opts.btf_value_type_id = btf.value_id;
+    }
+  char kname[16];
+  snprintf (kname, sizeof kname, "%s", m->cname);
+  int fd = bpf_map_create (m->map_type, kname, m->key_size, m->value_size,
+                           m->max_entries, &opts);
+  if (fd < 0 && btf.fd >= 0)
+    {
+      /* BTF is a nicety for open-pinned decoding: never fail for it.  */
+      opts.btf_fd = opts.btf_key_type_id = opts.btf_value_type_id = 0;
+      fd = bpf_map_create (m->map_type, kname, m->key_size, m->value_size,
+                           m->max_entries, &opts);
+    }
+  int err = errno;
+  if (btf.fd >= 0)
+    close (btf.fd);
+  if (fd < 0)
+    {
+      char what[256];
+      snprintf (what, sizeof what,
+                "creating map %s (%s, key %u bytes, value %u bytes, "
+                "%u entries)", m->name, m->kind->name, m->key_size,
+                m->value_size, m->max_entries);
+      const char *fix = err == E2BIG || err == ENOMEM
+        ? "lower #:max-entries or the value size"
+        : err == EINVAL ? "check #:flags, sizes and max-entries for this "
+        "kind of map (bpf-features tells what this kernel supports)"
+        : "see the errno above";
+      gebpf_syscall_error (gebpf_k_map, subr, err, what, fix);
+    }
+  m->fd = fd;
+  if (m->pin_path)
+    {
+      gebpf_ensure_bpffs ();
+      if (bpf_obj_pin (fd, m->pin_path) < 0)
+        {
+          err = errno;
+          close (fd);
+          m->fd = -1;
+          gebpf_syscall_error (gebpf_k_map, subr, err, m->pin_path,
+                               "pin under a bpffs mount (/sys/fs/bpf) in a "
+                               "directory that exists");
+        }
+    }
+  return fd;
+}
+
+/* ------------------------------------------------------------------ */
+/* Element I/O.                                                         */
+
+/* Scratch buffers: small on the stack, big ones from the GC (so a throw
+   leaks nothing).  */
+#define SMALL 512
+static uint8_t *
+scratch (size_t n, uint8_t *small)
+{
+  if (n <= SMALL)
+    return small;
+  return scm_gc_malloc_pointerless (n, "gebpf-scratch");
+}
+
+void
+gebpf_map_encode_key (struct gebpf_map *m, SCM key, uint8_t *buf,
+                      const char *subr)
+{
+  memset (buf, 0, m->key_size);
+  if (m->hist_keyed)
+    {
+      /* A keyed histogram's key is (KEY . BUCKET) or just KEY (bucket 0).  */
+      SCM k = scm_is_pair (key) ? SCM_CAR (key) : key;
+      gebpf_encode (m->hist_key, k, buf, subr, "key");
+      if (scm_is_pair (key))
+        {
+          uint32_t slot = scm_to_uint32 (SCM_CDR (key));
+          memcpy (buf + (m->hist_key->size + 3) / 4 * 4, &slot, 4);
+        }
+      return;
+    }
+  char what[128];
+  snprintf (what, sizeof what, "key of map %s", m->name);
+  gebpf_encode (m->key, key, buf, subr, what);
+}
+
+SCM
+gebpf_map_decode_key (struct gebpf_map *m, const uint8_t *buf)
+{
+  if (m->hist_keyed)
+    {
+      uint32_t slot;
+      memcpy (&slot, buf + (m->hist_key->size + 3) / 4 * 4, 4);
+      return scm_cons (gebpf_decode (m->hist_key, buf), scm_from_uint32 (slot));
+    }
+  return gebpf_decode (m->key, buf);
+}
+
+void
+gebpf_map_encode_value (SCM obj, struct gebpf_map *m, SCM v, uint8_t *buf,
+                        const char *subr)
+{
+  char what[128];
+  snprintf (what, sizeof what, "value of map %s", m->name);
+  if ((m->kind->flags & K_INNER) && (SCM_IS_A_P (v, gebpf_map_type)))
+    {
+      /* A map of maps stores the inner map's fd.  */
+      uint32_t fd = gebpf_map_ensure (v, subr);
+      memcpy (buf, &fd, 4);
+      return;
+    }
+  if (!gebpf_map_percpu (m))
+    {
+      memset (buf, 0, m->value_size);
+      gebpf_encode (m->value, v, buf, subr, what);
+      return;
+    }
+  size_t stride = gebpf_map_value_stride (m);
+  int n = gebpf_nr_cpus ();
+  memset (buf, 0, stride * n);
+  if (scm_is_vector (v) && m->value->kind != GT_ARRAY)
+    {
+      if (scm_c_vector_length (v) != (size_t) n)
+        {
+          char fix[128];
+          snprintf (fix, sizeof fix, "give one value for all CPUs, or a "
+                    "vector of %d values (one per possible CPU)", n);
+          gebpf_error (gebpf_k_validation, subr, 0, fix,
+                       "%s: vector of %zu values for %d CPUs", what,
+                       scm_c_vector_length (v), n);
+        }
+      for (int i = 0; i < n; i++)
+        gebpf_encode (m->value, scm_c_vector_ref (v, i), buf + i * stride,
+                      subr, what);
+    }
+  else
+    {
+      gebpf_encode (m->value, v, buf, subr, what);
+      for (int i = 1; i < n; i++)
+        memcpy (buf + i * stride, buf, m->value_size);
+    }
+}
+
+SCM
+gebpf_map_decode_value (struct gebpf_map *m, const uint8_t *buf)
+{
+  if (!gebpf_map_percpu (m))
+    return gebpf_decode (m->value, buf);
+  size_t stride = gebpf_map_value_stride (m);
+  int n = gebpf_nr_cpus ();
+  SCM vec = scm_c_make_vector (n, SCM_BOOL_F);
+  for (int i = 0; i < n; i++)
+    scm_c_vector_set_x (vec, i, gebpf_decode (m->value, buf + i * stride));
+  return vec;
+}
+
+static void
+need_key (struct gebpf_map *m, const char *subr)
+{
+  if (m->kind->flags & K_KEYLESS)
+    gebpf_error (gebpf_k_map, subr, 0,
+                 "use bpf-map-push!, bpf-map-pop! and bpf-map-peek "
+                 "(or bpf-ringbuf-poll for a ring buffer)",
+                 "map %s (%s) has no keys", m->name, m->kind->name);
+}
+
+#define FUNC_NAME s_scm_bpf_map_ref
+SCM_DEFINE_STATIC (scm_bpf_map_ref, "bpf-map-ref", 2, 1, 0,
+            (SCM map, SCM key, SCM dflt),
+            "Return the value stored under @var{key} in @var{map} (a map or "
+            "its name), decoded by the map's value type; @var{dflt} (or "
+            "@code{#f}) when the key is absent.  For per-CPU maps the value "
+            "is a vector with one element per possible CPU.  Creates the "
+            "kernel map on first use.  Raises @code{ebpf-validation-error} "
+            "for a key that does not fit, @code{ebpf-map-error} when the "
+            "kernel fails.")
+{
+  SCM obj = map_scm (map);
+  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  need_key (m, FUNC_NAME);
+  int fd = gebpf_map_ensure (obj, FUNC_NAME);
+  uint8_t ksmall[SMALL], vsmall[SMALL];
+  uint8_t *kb = scratch (m->key_size, ksmall);
+  uint8_t *vb = scratch (gebpf_map_value_bufsize (m), vsmall);
+  gebpf_map_encode_key (m, key, kb, FUNC_NAME);
+  if (bpf_map_lookup_elem (fd, kb, vb) < 0)
+    {
+      int err = errno;
+      if (err == ENOENT)
+        return SCM_UNBNDP (dflt) ? SCM_BOOL_F : dflt;
+      gebpf_syscall_error (gebpf_k_map, FUNC_NAME, err, "map lookup failed",
+                           "check the map's kind supports lookups from user "
+                           "space");
+    }
+  return gebpf_map_decode_value (m, vb);
+}
+#undef FUNC_NAME
+
+static uint64_t
+update_flag (SCM flags, const char *subr)
+{
+  if (SCM_UNBNDP (flags) || scm_is_false (flags))
+    return BPF_ANY;
+  return gebpf_sym_lookup (update_syms, flags, subr, "update flag");
+}
+
+static SCM_NORETURN void
+update_error (struct gebpf_map *m, int err, const char *subr)
+{
+  char what[160];
+  snprintf (what, sizeof what, "map %s: update failed", m->name);
+  const char *fix = err == EEXIST ? "the key exists: use #:flags 'any or 'exist"
+    : err == ENOENT ? "the key is absent: use #:flags 'any or 'noexist"
+    : err == E2BIG ? "the map is full: raise #:max-entries or delete entries"
+    : err == EINVAL ? "check the key is in range for this kind of map"
+    : "see the errno above";
+  gebpf_syscall_error (gebpf_k_map, subr, err, what, fix);
+}
+
+SCM_KEYWORD (kw_flags, "flags");
+
+#define FUNC_NAME s_scm_bpf_map_set_x
+SCM_DEFINE_STATIC (scm_bpf_map_set_x, "bpf-map-set!", 3, 0, 1,
+            (SCM map, SCM key, SCM value, SCM rest),
+            "Store @var{value} under @var{key} in @var{map}.  Keyword "
+            "@code{#:flags} is @code{'any} (default), @code{'noexist} or "
+            "@code{'exist}.  For per-CPU maps @var{value} is one value for "
+            "every CPU or a vector of one value per possible CPU.  Raises "
+            "@code{ebpf-validation-error} for a key or value that does not "
+            "fit, @code{ebpf-map-error} when the kernel refuses (key exists "
+            "or absent under the flags, map full).")
+{
+  SCM flags = SCM_UNDEFINED;
+  scm_c_bind_keyword_arguments (FUNC_NAME, rest, 0, kw_flags, &flags,
+                                SCM_UNDEFINED);
+  SCM obj = map_scm (map);
+  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  need_key (m, FUNC_NAME);
+  uint64_t fl = update_flag (flags, FUNC_NAME);
+  int fd = gebpf_map_ensure (obj, FUNC_NAME);
+  uint8_t ksmall[SMALL], vsmall[SMALL];
+  uint8_t *kb = scratch (m->key_size, ksmall);
+  uint8_t *vb = scratch (gebpf_map_value_bufsize (m), vsmall);
+  gebpf_map_encode_key (m, key, kb, FUNC_NAME);
+  gebpf_map_encode_value (obj, m, value, vb, FUNC_NAME);
+  if (bpf_map_update_elem (fd, kb, vb, fl) < 0)
+    update_error (m, errno, FUNC_NAME);
+  return SCM_UNSPECIFIED;
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_map_delete_x
+SCM_DEFINE_STATIC (scm_bpf_map_delete_x, "bpf-map-delete!", 2, 0, 0,
+            (SCM map, SCM key),
+            "Delete @var{key} from @var{map}; return @code{#t} if it was "
+            "there, @code{#f} if not.  Raises @code{ebpf-map-error} for "
+            "array kinds, whose entries cannot be deleted.")
+{
+  SCM obj = map_scm (map);
+  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  need_key (m, FUNC_NAME);
+  if ((m->kind->flags & K_ARRAY) && m->map_type != BPF_MAP_TYPE_PROG_ARRAY
+      && m->map_type != BPF_MAP_TYPE_PERF_EVENT_ARRAY
+      && m->map_type != BPF_MAP_TYPE_ARRAY_OF_MAPS
+      && m->map_type != BPF_MAP_TYPE_DEVMAP
+      && m->map_type != BPF_MAP_TYPE_CPUMAP)
+    gebpf_error (gebpf_k_map, FUNC_NAME, 0,
+                 "set the entry to zero with bpf-map-set! instead",
+                 "map %s is an array: its entries cannot be deleted",
+                 m->name);
+  int fd = gebpf_map_ensure (obj, FUNC_NAME);
+  uint8_t ksmall[SMALL];
+  uint8_t *kb = scratch (m->key_size, ksmall);
+  gebpf_map_encode_key (m, key, kb, FUNC_NAME);
+  if (bpf_map_delete_elem (fd, kb) < 0)
+    {
+      int err = errno;
+      if (err == ENOENT)
+        return SCM_BOOL_F;
+      gebpf_syscall_error (gebpf_k_map, FUNC_NAME, err, "map delete failed",
+                           "see the errno above");
+    }
+  return SCM_BOOL_T;
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_map_contains_p
+SCM_DEFINE_STATIC (scm_bpf_map_contains_p, "bpf-map-contains?", 2, 0, 0,
+            (SCM map, SCM key),
+            "Return @code{#t} if @var{map} holds @var{key}.")
+{
+  SCM obj = map_scm (map);
+  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  need_key (m, FUNC_NAME);
+  int fd = gebpf_map_ensure (obj, FUNC_NAME);
+  uint8_t ksmall[SMALL], vsmall[SMALL];
+  uint8_t *kb = scratch (m->key_size, ksmall);
+  uint8_t *vb = scratch (gebpf_map_value_bufsize (m), vsmall);
+  gebpf_map_encode_key (m, key, kb, FUNC_NAME);
+  if (bpf_map_lookup_elem (fd, kb, vb) == 0)
+    return SCM_BOOL_T;
+  int err = errno;
+  if (err == ENOENT)
+    return SCM_BOOL_F;
+  gebpf_syscall_error (gebpf_k_map, FUNC_NAME, err, "map lookup failed",
+                       "see the errno above");
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_map_ref_sum
+SCM_DEFINE_STATIC (scm_bpf_map_ref_sum, "bpf-map-ref/sum", 2, 1, 0,
+            (SCM map, SCM key, SCM dflt),
+            "For a per-CPU map of integer values, return the sum over all "
+            "CPUs of the value under @var{key}; @var{dflt} (or 0) when the "
+            "key is absent.  For other maps, the value itself.")
+{
+  SCM v = scm_bpf_map_ref (map, key, SCM_UNDEFINED);
+  if (scm_is_false (v))
+    return SCM_UNBNDP (dflt) ? scm_from_int (0) : dflt;
+  if (!scm_is_vector (v))
+    return v;
+  SCM sum = scm_from_int (0);
+  size_t n = scm_c_vector_length (v);
+  for (size_t i = 0; i < n; i++)
+    {
+      SCM x = scm_c_vector_ref (v, i);
+      if (!scm_is_exact_integer (x))
+        gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                     "use bpf-map-ref for per-CPU values that are not "
+                     "integers", "values of map %s are not integers",
+                     gebpf_repr (map));
+      sum = scm_sum (sum, x);
+    }
+  return sum;
+}
+#undef FUNC_NAME
+
+/* Queue, stack and bloom filter.  */
+
+static struct gebpf_map *
+keyless (SCM map, SCM *obj, const char *subr)
+{
+  *obj = map_scm (map);
+  struct gebpf_map *m = gebpf_map_from_scm (map, subr, 1);
+  if (m->map_type != BPF_MAP_TYPE_QUEUE && m->map_type != BPF_MAP_TYPE_STACK
+      && m->map_type != BPF_MAP_TYPE_BLOOM_FILTER)
+    gebpf_error (gebpf_k_map, subr, 0,
+                 "use bpf-map-ref / bpf-map-set! for keyed maps",
+                 "map %s (%s) is not a queue, stack or bloom filter",
+                 m->name, m->kind->name);
+  return m;
+}
+
+#define FUNC_NAME s_scm_bpf_map_push_x
+SCM_DEFINE_STATIC (scm_bpf_map_push_x, "bpf-map-push!", 2, 0, 1,
+            (SCM map, SCM value, SCM rest),
+            "Push @var{value} onto a queue or stack map, or add it to a "
+            "bloom filter.  Keyword @code{#:flags 'exist} makes a full queue "
+            "or stack drop its oldest element instead of failing.  Raises "
+            "@code{ebpf-map-error} when the map is full.")
+{
+  SCM flags = SCM_UNDEFINED, obj;
+  scm_c_bind_keyword_arguments (FUNC_NAME, rest, 0, kw_flags, &flags,
+                                SCM_UNDEFINED);
+  struct gebpf_map *m = keyless (map, &obj, FUNC_NAME);
+  uint64_t fl = update_flag (flags, FUNC_NAME);
+  int fd = gebpf_map_ensure (obj, FUNC_NAME);
+  uint8_t vsmall[SMALL];
+  uint8_t *vb = scratch (m->value_size, vsmall);
+  gebpf_map_encode_value (obj, m, value, vb, FUNC_NAME);
+  if (bpf_map_update_elem (fd, NULL, vb, fl) < 0)
+    update_error (m, errno, FUNC_NAME);
+  return SCM_UNSPECIFIED;
+}
+#undef FUNC_NAME
+
+static SCM
+pop_or_peek (SCM map, SCM value, bool pop, const char *subr)
+{
+  SCM obj;
+  struct gebpf_map *m = keyless (map, &obj, subr);
+  int fd = gebpf_map_ensure (obj, subr);
+  uint8_t vsmall[SMALL];
+  uint8_t *vb = scratch (m->value_size, vsmall);
+  if (m->map_type == BPF_MAP_TYPE_BLOOM_FILTER)
+    {
+      if (pop || SCM_UNBNDP (value))
+        gebpf_error (gebpf_k_map, subr, 0,
+                     "ask a bloom filter with (bpf-map-peek MAP VALUE)",
+                     "map %s is a bloom filter", m->name);
+      gebpf_map_encode_value (obj, m, value, vb, subr);
+      if (bpf_map_lookup_elem (fd, NULL, vb) == 0)
+        return SCM_BOOL_T;
+      if (errno == ENOENT)
+        return SCM_BOOL_F;
+      gebpf_syscall_error (gebpf_k_map, subr, errno, "bloom lookup failed",
+                           "see the errno above");
+    }
+  int r = pop ? bpf_map_lookup_and_delete_elem (fd, NULL, vb)
+    : bpf_map_lookup_elem (fd, NULL, vb);
+  if (r < 0)
+    {
+      if (errno == ENOENT)
+        return SCM_BOOL_F;
+      gebpf_syscall_error (gebpf_k_map, subr, errno, "queue/stack read failed",
+                           "see the errno above");
+    }
+  return gebpf_map_decode_value (m, vb);
+}
+
+#define FUNC_NAME s_scm_bpf_map_pop_x
+SCM_DEFINE_STATIC (scm_bpf_map_pop_x, "bpf-map-pop!", 1, 0, 0, (SCM map),
+            "Remove and return the next element of a queue (oldest) or "
+            "stack (newest) map; @code{#f} when it is empty.")
+{
+  return pop_or_peek (map, SCM_UNDEFINED, true, FUNC_NAME);
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_map_peek
+SCM_DEFINE_STATIC (scm_bpf_map_peek, "bpf-map-peek", 1, 1, 0, (SCM map, SCM value),
+            "Return the next element of a queue or stack map without "
+            "removing it (@code{#f} when empty).  For a bloom filter, "
+            "return whether @var{value} may be in it.")
+{
+  return pop_or_peek (map, value, false, FUNC_NAME);
+}
+#undef FUNC_NAME
+
+/* ------------------------------------------------------------------ */
+/* Whole-map operations.                                                */
+
+#define BATCH 4096
+
+static bool
+iterable (struct gebpf_map *m, const char *subr)
+{
+  if (m->kind->flags & K_NOITER)
+    gebpf_error (gebpf_k_map, subr, 0,
+                 "drain a queue or stack with bpf-map-pop!, read a ring "
+                 "buffer with bpf-ringbuf-poll",
+                 "map %s (%s) cannot be iterated", m->name, m->kind->name);
+  return true;
+}
+
+/* Call PROC for every (key value) by batch lookups; return false without
+   calling anything when the kernel has no batch call for this map.  */
+static bool
+fold_batch (struct gebpf_map *m, int fd, SCM proc, SCM *acc)
+{
+  size_t vsz = gebpf_map_value_bufsize (m);
+  uint8_t *keys = malloc ((size_t) BATCH * m->key_size);
+  uint8_t *vals = malloc ((size_t) BATCH * vsz);
+  uint64_t token_in[64], token_out[64];
+  bool first = true, ok = true;
+  if (!keys || !vals)
+    {
+      free (keys);
+      free (vals);
+      return false;
+    }
+  scm_dynwind_begin (0);
+  scm_dynwind_free (keys);
+  scm_dynwind_free (vals);
+  for (;;)
+    {
+      __u32 count = BATCH;
+      LIBBPF_OPTS (bpf_map_batch_opts, opts);
+      int r = bpf_map_lookup_batch (fd, first ? NULL : token_in, token_out,
+                                    keys, vals, &count, &opts);
+      int err = r < 0 ? errno : 0;
+      if (r < 0 && err != ENOENT)
+        {
+          if (first && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP
+                        || err == ENOTSUPP_ERRNO))
+            {
+              ok = false;
+              break;
+            }
+          gebpf_syscall_error (gebpf_k_map, "bpf-map-fold", err,
+                               "batch lookup failed", "see the errno above");
+        }
+      first = false;
+      for (__u32 i = 0; i < count; i++)
+        *acc = scm_call_3 (proc, gebpf_map_decode_key (m, keys + i * m->key_size),
+                           gebpf_map_decode_value (m, vals + i * vsz), *acc);
+      if (err == ENOENT)
+        break;
+      memcpy (token_in, token_out, sizeof token_in);
+    }
+  scm_dynwind_end ();
+  return ok;
+}
+
+static void
+fold_elementwise (struct gebpf_map *m, int fd, SCM proc, SCM *acc,
+                  const char *subr)
+{
+  uint8_t *cur = scm_gc_malloc_pointerless (m->key_size, "k");
+  uint8_t *next = scm_gc_malloc_pointerless (m->key_size, "k");
+  uint8_t *val = scm_gc_malloc_pointerless (gebpf_map_value_bufsize (m), "v");
+  bool first = true;
+  for (;;)
+    {
+      if (bpf_map_get_next_key (fd, first ? NULL : cur, next) < 0)
+        {
+          if (errno == ENOENT)
+            return;
+          gebpf_syscall_error (gebpf_k_map, subr, errno,
+                               "iterating the map failed",
+                               "see the errno above");
+        }
+      first = false;
+      memcpy (cur, next, m->key_size);
+      if (bpf_map_lookup_elem (fd, cur, val) < 0)
+        {
+          if (errno == ENOENT)
+            continue;             /* deleted under our feet */
+          gebpf_syscall_error (gebpf_k_map, subr, errno, "map lookup failed",
+                               "see the errno above");
+        }
+      *acc = scm_call_3 (proc, gebpf_map_decode_key (m, cur),
+                         gebpf_map_decode_value (m, val), *acc);
+    }
+}
+
+/* Kinds whose values cannot be read back from user space as data.  */
+static bool
+readable_values (struct gebpf_map *m)
+{
+  return !(m->map_type == BPF_MAP_TYPE_PERF_EVENT_ARRAY
+           || m->map_type == BPF_MAP_TYPE_PROG_ARRAY
+           || m->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS
+           || m->map_type == BPF_MAP_TYPE_HASH_OF_MAPS);
+}
+
+#define FUNC_NAME s_scm_bpf_map_fold_internal
+SCM_DEFINE_STATIC (scm_bpf_map_fold_internal, "%bpf-map-fold", 4, 0, 0,
+            (SCM proc, SCM init, SCM map, SCM batch),
+            "Fold @var{proc} (key value acc) over @var{map} starting from "
+            "@var{init}; with @var{batch} true, use the kernel's batch "
+            "lookup when it has one.")
+{
+  SCM obj = map_scm (map);
+  struct gebpf_map *m = gebpf_map_from_scm (map, "bpf-map-fold", 3);
+  SCM_VALIDATE_PROC (1, proc);
+  iterable (m, "bpf-map-fold");
+  if (!readable_values (m))
+    gebpf_error (gebpf_k_map, "bpf-map-fold", 0,
+                 "iterate keys of such maps from BPF programs instead",
+                 "map %s (%s) holds kernel objects, not data", m->name,
+                 m->kind->name);
+  int fd = gebpf_map_ensure (obj, "bpf-map-fold");
+  SCM acc = init;
+  if (scm_is_true (batch) && m->map_type != BPF_MAP_TYPE_LPM_TRIE
+      && m->map_type != BPF_MAP_TYPE_STACK_TRACE
+      && fold_batch (m, fd, proc, &acc))
+    return acc;
+  fold_elementwise (m, fd, proc, &acc, "bpf-map-fold");
+  return acc;
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_map_count
+SCM_DEFINE_STATIC (scm_bpf_map_count, "bpf-map-count", 1, 0, 0, (SCM map),
+            "Return the number of entries in @var{map}: the keys present "
+            "in a hash-like map, @code{max-entries} for an array.")
+{
+  SCM obj = map_scm (map);
+  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  iterable (m, FUNC_NAME);
+  int fd = gebpf_map_ensure (obj, FUNC_NAME);
+  if (m->kind->flags & K_ARRAY)
+    return scm_from_uint32 (m->max_entries);
+  uint8_t *cur = scm_gc_malloc_pointerless (m->key_size, "k");
+  uint8_t *next = scm_gc_malloc_pointerless (m->key_size, "k");
+  size_t n = 0;
+  bool first = true;
+  while (bpf_map_get_next_key (fd, first ? NULL : cur, next) == 0)
+    {
+      first = false;
+      memcpy (cur, next, m->key_size);
+      n++;
+    }
+  if (errno != ENOENT)
+    gebpf_syscall_error (gebpf_k_map, FUNC_NAME, errno,
+                         "iterating the map failed", "see the errno above");
+  return scm_from_size_t (n);
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_map_clear_x
+SCM_DEFINE_STATIC (scm_bpf_map_clear_x, "%bpf-map-clear!", 2, 0, 0,
+            (SCM map, SCM batch),
+            "Remove every entry of @var{map} (zero every element of an "
+            "array; drain a queue or stack).  With @var{batch} true, use "
+            "the kernel's batch delete when it has one.")
+{
+  SCM obj = map_scm (map);
+  struct gebpf_map *m = gebpf_map_from_scm (map, "bpf-map-clear!", 1);
+  int fd = gebpf_map_ensure (obj, "bpf-map-clear!");
+  size_t vsz = gebpf_map_value_bufsize (m);
+  if (m->map_type == BPF_MAP_TYPE_QUEUE || m->map_type == BPF_MAP_TYPE_STACK)
+    {
+      uint8_t *vb = scm_gc_malloc_pointerless (vsz, "v");
+      while (bpf_map_lookup_and_delete_elem (fd, NULL, vb) == 0)
+        ;
+      return SCM_UNSPECIFIED;
+    }
+  iterable (m, "bpf-map-clear!");
+  if (m->kind->flags & K_ARRAY)
+    {
+      uint8_t *zero = scm_gc_malloc_pointerless (vsz, "v");
+      memset (zero, 0, vsz);
+      for (uint32_t i = 0; i < m->max_entries; i++)
+        {
+          int r = readable_values (m) ? bpf_map_update_elem (fd, &i, zero, 0)
+            : bpf_map_delete_elem (fd, &i);
+          if (r < 0 && errno != ENOENT)
+            gebpf_syscall_error (gebpf_k_map, "bpf-map-clear!", errno,
+                                 "clearing the map failed",
+                                 "see the errno above");
+        }
+      return SCM_UNSPECIFIED;
+    }
+  /* Collect the keys first, then delete them (batch where we may).  */
+  for (;;)
+    {
+      uint8_t *keys = scm_gc_malloc_pointerless ((size_t) BATCH * m->key_size,
+                                                 "keys");
+      uint8_t *cur = scm_gc_malloc_pointerless (m->key_size, "k");
+      __u32 n = 0;
+      bool first = true;
+      while (n < BATCH
+             && bpf_map_get_next_key (fd, first ? NULL : cur,
+                                      keys + (size_t) n * m->key_size) == 0)
+        {
+          memcpy (cur, keys + (size_t) n * m->key_size, m->key_size);
+          first = false;
+          n++;
+        }
+      if (n == 0)
+        return SCM_UNSPECIFIED;
+      __u32 done = n;
+      LIBBPF_OPTS (bpf_map_batch_opts, opts);
+      if (!(scm_is_true (batch) && m->map_type != BPF_MAP_TYPE_LPM_TRIE
+            && bpf_map_delete_batch (fd, keys, &done, &opts) == 0
+            && done == n))
+        for (__u32 i = 0; i < n; i++)
+          if (bpf_map_delete_elem (fd, keys + (size_t) i * m->key_size) < 0
+              && errno != ENOENT)
+            gebpf_syscall_error (gebpf_k_map, "bpf-map-clear!", errno,
+                                 "deleting an entry failed",
+                                 "see the errno above");
+    }
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_map_set_all_x
+SCM_DEFINE_STATIC (scm_bpf_map_set_all_x, "%bpf-map-set-all!", 3, 0, 0,
+            (SCM map, SCM alist, SCM batch),
+            "Store every @code{(key . value)} of @var{alist} in @var{map}; "
+            "with @var{batch} true, by the kernel's batch update when it "
+            "has one.  Return the number of entries stored.")
+{
+  SCM obj = map_scm (map);
+  struct gebpf_map *m = gebpf_map_from_scm (map, "bpf-map-set-all!", 1);
+  need_key (m, "bpf-map-set-all!");
+  long total = scm_ilength (alist);
+  if (total < 0)
+    gebpf_error (gebpf_k_validation, "bpf-map-set-all!", 0,
+                 "give a proper list of (key . value) pairs",
+                 "not a list: %s", gebpf_repr (alist));
+  int fd = gebpf_map_ensure (obj, "bpf-map-set-all!");
+  size_t vsz = gebpf_map_value_bufsize (m);
+  size_t chunk = total < BATCH ? (size_t) (total ? total : 1) : BATCH;
+  uint8_t *keys = scm_gc_malloc_pointerless (chunk * m->key_size, "keys");
+  uint8_t *vals = scm_gc_malloc_pointerless (chunk * vsz, "vals");
+  bool use_batch = scm_is_true (batch) && m->map_type != BPF_MAP_TYPE_LPM_TRIE;
+  SCM l = alist;
+  while (scm_is_pair (l))
+    {
+      __u32 n = 0;
+      for (; n < chunk && scm_is_pair (l); l = SCM_CDR (l), n++)
+        {
+          SCM e = SCM_CAR (l);
+          if (!scm_is_pair (e))
+            gebpf_error (gebpf_k_validation, "bpf-map-set-all!", 0,
+                         "give a list of (key . value) pairs",
+                         "not a (key . value) pair: %s", gebpf_repr (e));
+          gebpf_map_encode_key (m, SCM_CAR (e), keys + n * m->key_size,
+                                "bpf-map-set-all!");
+          gebpf_map_encode_value (obj, m, SCM_CDR (e), vals + n * vsz,
+                                  "bpf-map-set-all!");
+        }
+      __u32 done = n;
+      LIBBPF_OPTS (bpf_map_batch_opts, opts);
+      if (use_batch && bpf_map_update_batch (fd, keys, vals, &done, &opts) == 0)
+        continue;
+      int err = errno;
+      if (use_batch && err != EINVAL && err != ENOTSUP && err != EOPNOTSUPP
+          && err != ENOTSUPP_ERRNO)
+        update_error (m, err, "bpf-map-set-all!");
+      /* No batch call here, or it stopped part way: finish one by one.  */
+      __u32 start = use_batch && done < n ? done : 0;
+      use_batch = false;
+      for (__u32 i = start; i < n; i++)
+        if (bpf_map_update_elem (fd, keys + i * m->key_size, vals + i * vsz,
+                                 BPF_ANY) < 0)
+          update_error (m, errno, "bpf-map-set-all!");
+    }
+  return scm_from_long (total);
+}
+#undef FUNC_NAME
+
+/* ------------------------------------------------------------------ */
+/* Accessors, pinning, closing.                                          */
+
+#define FUNC_NAME s_scm_bpf_map_p
+SCM_DEFINE_STATIC (scm_bpf_map_p, "bpf-map?", 1, 0, 0, (SCM obj),
+            "Return @code{#t} if @var{obj} is a @code{<bpf-map>}.")
+{
+  return scm_from_bool (SCM_IS_A_P (obj, gebpf_map_type));
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_map_info
+SCM_DEFINE_STATIC (scm_bpf_map_info, "%bpf-map-info", 1, 0, 0, (SCM map),
+            "Return a vector #(NAME KIND KEY-SIZE VALUE-SIZE MAX-ENTRIES FD "
+            "PIN-PATH DOC KEY-TYPE VALUE-TYPE FLAGS RECORD-TYPE) describing "
+            "@var{map}.")
+{
+  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  SCM flags = SCM_EOL;
+  for (const struct gebpf_sym *e = flag_syms; e->name; e++)
+    if (m->map_flags & e->value)
+      flags = scm_cons (scm_from_utf8_symbol (e->name), flags);
+  SCM v = scm_c_make_vector (12, SCM_BOOL_F);
+  scm_c_vector_set_x (v, 0, scm_from_utf8_string (m->name));
+  scm_c_vector_set_x (v, 1, scm_from_utf8_symbol (m->kind->name));
+  scm_c_vector_set_x (v, 2, scm_from_uint32 (m->key_size));
+  scm_c_vector_set_x (v, 3, scm_from_uint32 (m->value_size));
+  scm_c_vector_set_x (v, 4, scm_from_uint32 (m->max_entries));
+  scm_c_vector_set_x (v, 5, m->fd >= 0 ? scm_from_int (m->fd) : SCM_BOOL_F);
+  scm_c_vector_set_x (v, 6, m->pin_path ? scm_from_utf8_string (m->pin_path)
+                      : SCM_BOOL_F);
+  scm_c_vector_set_x (v, 7, m->doc ? scm_from_utf8_string (m->doc)
+                      : SCM_BOOL_F);
+  scm_c_vector_set_x (v, 8, m->hist_keyed ? m->hist_key->spec
+                      : m->key ? m->key->spec : SCM_BOOL_F);
+  scm_c_vector_set_x (v, 9, m->value ? m->value->spec : SCM_BOOL_F);
+  scm_c_vector_set_x (v, 10, scm_reverse (flags));
+  scm_c_vector_set_x (v, 11, m->record ? m->record->spec : SCM_BOOL_F);
+  return v;
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_map_create_x
+SCM_DEFINE_STATIC (scm_bpf_map_create_x, "bpf-map-create!", 1, 0, 0, (SCM map),
+            "Create @var{map} in the kernel now (it is otherwise created on "
+            "first use) and return its fd.  Raises @code{ebpf-map-error} or "
+            "@code{ebpf-permission-error} when the kernel refuses.")
+{
+  SCM obj = map_scm (map);
+  gebpf_map_from_scm (map, FUNC_NAME, 1);
+  return scm_from_int (gebpf_map_ensure (obj, FUNC_NAME));
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_map_pin_x
+SCM_DEFINE_STATIC (scm_bpf_map_pin_x, "bpf-map-pin!", 1, 1, 0, (SCM map, SCM path),
+            "Pin @var{map} at @var{path} (default: its @code{#:pin-path}, "
+            "else @file{/sys/fs/bpf/guile-ebpf/NAME}) so it outlives this "
+            "process, mounting bpffs if needed.  Return the path.  Raises "
+            "@code{ebpf-map-error} when the kernel refuses (e.g. the path "
+            "exists).")
+{
+  SCM obj = map_scm (map);
+  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  char *p;
+  if (!SCM_UNBNDP (path) && scm_is_string (path))
+    p = scm_to_utf8_string (path);
+  else if (m->pin_path)
+    p = strdup (m->pin_path);
+  else
+    {
+      if (asprintf (&p, "/sys/fs/bpf/guile-ebpf/%s", m->cname) < 0)
+        p = NULL;
+      mkdir ("/sys/fs/bpf/guile-ebpf", 0700);
+    }
+  scm_dynwind_begin (0);
+  scm_dynwind_free (p);
+  int r = gebpf_ensure_bpffs ();
+  if (r < 0)
+    gebpf_syscall_error (gebpf_k_map, FUNC_NAME, -r,
+                         "mounting bpffs at /sys/fs/bpf",
+                         "mount it: mount -t bpf bpffs /sys/fs/bpf");
+  if (strncmp (p, "/sys/fs/bpf/guile-ebpf/", 23) == 0)
+    mkdir ("/sys/fs/bpf/guile-ebpf", 0700);
+  /* Keep the declared pin path for a path given here only if none was.  */
+  bool had_path = m->pin_path != NULL;
+  int fd;
+  if (!had_path)
+    fd = gebpf_map_ensure (obj, FUNC_NAME);
+  else
+    fd = gebpf_map_ensure (obj, FUNC_NAME);
+  struct stat st;
+  bool already = had_path && strcmp (p, m->pin_path) == 0
+    && stat (p, &st) == 0;
+  if (!already && bpf_obj_pin (fd, p) < 0)
+    {
+      char what[300];
+      snprintf (what, sizeof what, "pinning map %s at %s", m->name, p);
+      gebpf_syscall_error (gebpf_k_map, FUNC_NAME, errno, what,
+                           "choose a path under /sys/fs/bpf that does not "
+                           "exist yet (bpf-map-unpin! removes an old pin)");
+    }
+  if (!m->pin_path)
+    m->pin_path = strdup (p);
+  SCM out = scm_from_utf8_string (p);
+  scm_dynwind_end ();
+  return out;
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_map_unpin_x
+SCM_DEFINE_STATIC (scm_bpf_map_unpin_x, "bpf-map-unpin!", 1, 1, 0, (SCM map, SCM path),
+            "Remove the pin of @var{map} (at @var{path}, or where it was "
+            "pinned).  The map lives on while this process holds it.  "
+            "Return @code{#t} if a pin was removed.")
+{
+  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  char *p = NULL;
+  if (!SCM_UNBNDP (path) && scm_is_string (path))
+    p = scm_to_utf8_string (path);
+  else if (m->pin_path)
+    p = strdup (m->pin_path);
+  if (!p)
+    return SCM_BOOL_F;
+  int r = unlink (p);
+  int err = errno;
+  if (m->pin_path && strcmp (p, m->pin_path) == 0)
+    {
+      free (m->pin_path);
+      m->pin_path = NULL;
+    }
+  free (p);
+  if (r < 0 && err != ENOENT)
+    gebpf_syscall_error (gebpf_k_map, FUNC_NAME, err, "removing the pin",
+                         "see the errno above");
+  return scm_from_bool (r == 0);
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_map_close_x
+SCM_DEFINE_STATIC (scm_bpf_map_close_x, "bpf-map-close!", 1, 0, 0, (SCM map),
+            "Close this process's handle on @var{map}.  Idempotent.  Pins "
+            "and programs using the map keep it alive in the kernel.")
+{
+  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  if (m->fd >= 0)
+    close (m->fd);
+  m->fd = -1;
+  m->closed = true;
+  return SCM_UNSPECIFIED;
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_map_lookup_name
+SCM_DEFINE_STATIC (scm_bpf_map_lookup_name, "bpf-map-lookup", 1, 0, 0, (SCM name),
+            "Return the declared map named @var{name} (string or symbol; "
+            "@code{-} and @code{_} are one character), or @code{#f}.")
+{
+  return gebpf_map_lookup (name);
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_map_names
+SCM_DEFINE_STATIC (scm_bpf_map_names, "bpf-map-names", 0, 0, 0, (),
+            "Return the names of the declared maps, sorted.")
+{
+  SCM keys = scm_hash_fold (scm_c_eval_string
+                            ("(lambda (k v acc) (cons (symbol->string k) acc))"),
+                            SCM_EOL, registry);
+  return scm_sort_list_x (keys, scm_c_eval_string ("string<?"));
+}
+#undef FUNC_NAME
+
+SCM
+gebpf_map_wrap_fd (int fd, const char *subr, const char *path)
+{
+  struct bpf_map_info info;
+  __u32 len = sizeof info;
+  memset (&info, 0, sizeof info);
+  if (bpf_obj_get_info_by_fd (fd, &info, &len) < 0)
+    {
+      int err = errno;
+      close (fd);
+      gebpf_syscall_error (gebpf_k_map, subr, err, "reading map info",
+                           "check the path is a pinned map");
+    }
+  const struct gebpf_map_kind *k = NULL;
+  for (const struct gebpf_map_kind *e = gebpf_map_kinds; e->name; e++)
+    if (e->map_type == info.type)
+      {
+        k = e;
+        break;
+      }
+  if (!k)
+    {
+      close (fd);
+      gebpf_error (gebpf_k_map, subr, 0,
+                   "open it with bpftool; guile-ebpf does not know this kind",
+                   "%s: unsupported map type %u", path, info.type);
+    }
+  struct gebpf_map *m = calloc (1, sizeof *m);
+  m->fd = fd;
+  m->kind = k;
+  m->map_type = info.type;
+  m->key_size = info.key_size;
+  m->value_size = info.value_size;
+  m->max_entries = info.max_entries;
+  m->map_flags = info.map_flags;
+  m->cname = strdup (info.name[0] ? info.name : "pinned");
+  m->name = strdup (m->cname);
+  for (char *p = m->name; *p; p++)
+    if (*p == '_')
+      *p = '-';
+  m->pin_path = path ? strdup (path) : NULL;
+  struct gebpf_type *kt = NULL, *vt = NULL;
+  if (info.btf_id)
+    gebpf_btf_types_for_map (info.btf_id, info.btf_key_type_id,
+                             info.btf_value_type_id, &kt, &vt);
+  m->key = kt && kt->size == m->key_size ? kt
+    : m->key_size ? gebpf_type_untyped (m->key_size) : NULL;
+  m->value = vt && vt->size == m->value_size ? vt
+    : m->value_size ? gebpf_type_untyped (m->value_size) : NULL;
+  return make_map_object (m, SCM_BOOL_F);
+}
+
+#define FUNC_NAME s_scm_bpf_map_open_pinned
+SCM_DEFINE_STATIC (scm_bpf_map_open_pinned, "bpf-map-open-pinned", 1, 0, 0,
+            (SCM path),
+            "Open the map pinned at @var{path} and return a @code{<bpf-map>} "
+            "for it.  Where the map carries BTF, keys and values are decoded "
+            "by it (structs as alists); otherwise 1, 2, 4 and 8-byte keys "
+            "and values are integers and other sizes bytevectors.  Raises "
+            "@code{ebpf-map-error} when nothing is pinned there.")
+{
+  SCM_VALIDATE_STRING (1, path);
+  char *p = scm_to_utf8_string (path);
+  scm_dynwind_begin (0);
+  scm_dynwind_free (p);
+  int fd = bpf_obj_get (p);
+  if (fd < 0)
+    {
+      char what[300];
+      snprintf (what, sizeof what, "opening pinned map %s", p);
+      gebpf_syscall_error (gebpf_k_map, FUNC_NAME, errno, what,
+                           "check the path (ls /sys/fs/bpf) and that bpffs is "
+                           "mounted");
+    }
+  SCM obj = gebpf_map_wrap_fd (fd, FUNC_NAME, p);
+  scm_dynwind_end ();
+  return obj;
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_maps
+SCM_DEFINE_STATIC (scm_bpf_maps, "bpf-maps", 0, 0, 0, (),
+            "Return every map the kernel holds, as bpftool lists them: a "
+            "list of alists with @code{id}, @code{name}, @code{kind}, "
+            "@code{key-size}, @code{value-size}, @code{max-entries} and "
+            "@code{flags}.  Raises @code{ebpf-permission-error} without "
+            "privilege.")
+{
+  SCM out = SCM_EOL;
+  __u32 id = 0;
+  for (;;)
+    {
+      if (bpf_map_get_next_id (id, &id) < 0)
+        {
+          if (errno == ENOENT)
+            break;
+          gebpf_syscall_error (gebpf_k_map, FUNC_NAME, errno,
+                               "listing kernel maps", "see the errno above");
+        }
+      int fd = bpf_map_get_fd_by_id (id);
+      if (fd < 0)
+        continue;               /* gone meanwhile */
+      struct bpf_map_info info;
+      __u32 len = sizeof info;
+      memset (&info, 0, sizeof info);
+      int r = bpf_obj_get_info_by_fd (fd, &info, &len);
+      close (fd);
+      if (r < 0)
+        continue;
+      const char *kn = "unknown";
+      for (const struct gebpf_map_kind *e = gebpf_map_kinds; e->name; e++)
+        if (e->map_type == info.type)
+          {
+            kn = e->name;
+            break;
+          }
+      SCM al = scm_list_n
+        (scm_cons (scm_from_utf8_symbol ("id"), scm_from_uint32 (info.id)),
+         scm_cons (scm_from_utf8_symbol ("name"),
+                   scm_from_utf8_string (info.name)),
+         scm_cons (scm_from_utf8_symbol ("kind"), scm_from_utf8_symbol (kn)),
+         scm_cons (scm_from_utf8_symbol ("key-size"),
+                   scm_from_uint32 (info.key_size)),
+         scm_cons (scm_from_utf8_symbol ("value-size"),
+                   scm_from_uint32 (info.value_size)),
+         scm_cons (scm_from_utf8_symbol ("max-entries"),
+                   scm_from_uint32 (info.max_entries)),
+         scm_cons (scm_from_utf8_symbol ("flags"),
+                   scm_from_uint32 (info.map_flags)),
+         SCM_UNDEFINED);
+      out = scm_cons (al, out);
+    }
+  return scm_reverse_x (out, SCM_EOL);
+}
+#undef FUNC_NAME
+
+void
+gebpf_init_map (void)
+{
+  gebpf_map_type =
+    scm_make_foreign_object_type (scm_from_utf8_symbol ("bpf-map"),
+                                  scm_list_2 (scm_from_utf8_symbol ("ptr"),
+                                              scm_from_utf8_symbol ("inner")),
+                                  finalize_map);
+  scm_c_define ("<bpf-map>", gebpf_map_type);
+  registry = scm_permanent_object (scm_c_make_hash_table (63));
+  size_t i = 0;
+  for (const struct gebpf_map_kind *e = gebpf_map_kinds; e->name; e++, i++)
+    {
+      kind_syms[i].name = e->name;
+      kind_syms[i].value = i;
+    }
+  kind_syms[i].name = NULL;
+#ifndef SCM_MAGIC_SNARFER
+#include "map.x"
+#endif
+}

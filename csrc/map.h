@@ -1,0 +1,65 @@
+/* map.h --- the C side of <bpf-map>, shared by map.c, btf.c and (later)
+   the program loader, which reuses map fds.  Private.  */
+#ifndef GEBPF_MAP_H
+#define GEBPF_MAP_H
+
+#include "gebpf.h"
+
+/* The kernel's ENOTSUPP (not in user-space errno.h).  */
+#define ENOTSUPP_ERRNO 524
+
+struct gebpf_map_kind
+{
+  const char *name;             /* Scheme spelling */
+  unsigned int map_type;        /* enum bpf_map_type */
+  unsigned int flags;           /* K_* in map.c */
+};
+
+extern const struct gebpf_map_kind gebpf_map_kinds[];
+
+struct gebpf_map
+{
+  char *name;                   /* kebab spelling */
+  char *cname;                  /* C identifier */
+  const struct gebpf_map_kind *kind;
+  unsigned int map_type;
+  uint32_t key_size, value_size, max_entries, map_flags;
+  struct gebpf_type *key, *value;
+  struct gebpf_type *record;    /* ringbuf/perf record type, or NULL */
+  bool hist_keyed;              /* keyed histogram: key is {KEY, u32 slot} */
+  struct gebpf_type *hist_key;
+  char *pin_path;
+  char *doc;
+  int fd;                       /* -1 until created */
+  bool closed;
+};
+
+struct gebpf_map_btf
+{
+  int fd;
+  uint32_t key_id, value_id;
+};
+
+SCM gebpf_map_lookup (SCM name);
+bool gebpf_map_same_shape (const struct gebpf_map *a,
+                           const struct gebpf_map *b);
+bool gebpf_map_percpu (const struct gebpf_map *m);
+size_t gebpf_map_value_stride (const struct gebpf_map *m);
+size_t gebpf_map_value_bufsize (const struct gebpf_map *m);
+void gebpf_map_encode_key (struct gebpf_map *m, SCM key, uint8_t *buf,
+                           const char *subr);
+SCM gebpf_map_decode_key (struct gebpf_map *m, const uint8_t *buf);
+void gebpf_map_encode_value (SCM obj, struct gebpf_map *m, SCM v,
+                             uint8_t *buf, const char *subr);
+SCM gebpf_map_decode_value (struct gebpf_map *m, const uint8_t *buf);
+SCM gebpf_map_wrap_fd (int fd, const char *subr, const char *path);
+
+/* btf.c: BTF for the maps we create, and types from a pinned map's BTF.  */
+int gebpf_btf_for_map (const struct gebpf_type *key,
+                       const struct gebpf_type *value,
+                       struct gebpf_map_btf *out);
+void gebpf_btf_types_for_map (uint32_t btf_id, uint32_t key_id,
+                              uint32_t value_id, struct gebpf_type **key,
+                              struct gebpf_type **value);
+
+#endif

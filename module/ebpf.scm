@@ -1,0 +1,16 @@
+;;; (ebpf) --- write, load and operate eBPF programs from GNU Guile.
+;;; Copyright (C) 2026 the guile-ebpf authors.  GPL-3.0-or-later.
+;;;
+;;; The public surface: this module re-exports the public interface of
+;;; each submodule, so (use-modules (ebpf)) is all a user needs.
+
+(define-module (ebpf)
+  #:use-module (ebpf error)
+  #:use-module (ebpf types)
+  #:use-module (ebpf map)
+  #:use-module (ebpf features))
+
+(let ((public (module-public-interface (current-module))))
+  (for-each (lambda (name)
+              (module-use! public (resolve-interface name)))
+            '((ebpf error) (ebpf types) (ebpf map) (ebpf features))))

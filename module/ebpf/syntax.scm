@@ -1,0 +1,164 @@
+;;; (ebpf syntax) --- the argument rules shared by every defbpf-* form.
+;;; Copyright (C) 2026 the guile-ebpf authors.  GPL-3.0-or-later.
+;;;
+;;; Declarations take keyword arguments written #:kind, or :kind (a symbol
+;;; with the default reader, a keyword with (read-set! keywords 'prefix)).
+;;; Arguments are ordinary expressions, with one rule that lets data read
+;;; naturally: a colon-symbol (:xdp) or a literal list whose head is a
+;;; keyword, colon-symbol, string or number is data, not a call.
+;;;
+;;; The name comes first as an identifier ((defbpf-map counts ...)) or as
+;;; #:name.  When the name is known at expansion time the form expands to
+;;; a real top-level define (so the compiler knows the binding); when it
+;;; is computed at run time it is bound with module-define!.  Malformed
+;;; argument lists are reported when the form is evaluated, as an
+;;; ebpf-validation-error, so a surrounding catch sees them.
+
+(define-module (ebpf syntax)
+  #:use-module (ebpf error)
+  #:use-module (srfi srfi-1)
+  #:use-module (ice-9 format)
+  #:export (colon-symbol?
+            declaration-key
+            data-form?
+            define-declaration-syntax
+            declaration-ref
+            check-declaration-keys
+            bind-declaration!
+            normalize-name))
+
+(define (colon-symbol? d)
+  (and (symbol? d)
+       (let ((s (symbol->string d)))
+         (and (> (string-length s) 1) (char=? (string-ref s 0) #\:)))))
+
+(define (declaration-key d)
+  "The field name symbol of a keyword or colon-symbol @var{d}, else #f."
+  (cond ((keyword? d) (keyword->symbol d))
+        ((colon-symbol? d) (string->symbol (substring (symbol->string d) 1)))
+        (else #f)))
+
+(define (data-form? d)
+  (or (colon-symbol? d)
+      (and (pair? d)
+           (let ((h (car d)))
+             (or (keyword? h) (colon-symbol? h) (string? h) (number? h))))))
+
+(define (normalize-name x)
+  "The name @var{x} (string, symbol or keyword) as a string with '_' as '-'."
+  (let ((s (cond ((string? x) x)
+                 ((symbol? x) (symbol->string x))
+                 ((keyword? x) (symbol->string (keyword->symbol x)))
+                 (else #f))))
+    (and s (string-map (lambda (c) (if (char=? c #\_) #\- c)) s))))
+
+(define (declaration-ref alist key default)
+  (let ((p (assq key alist)))
+    (if p (cdr p) default)))
+
+(define (check-declaration-keys form alist known)
+  "Raise ebpf-validation-error if ALIST has a key not in KNOWN."
+  (for-each
+   (lambda (p)
+     (unless (memq (car p) known)
+       (raise-ebpf-error 'ebpf-validation-error form
+                         (format #f "unknown field #:~a" (car p))
+                         #:fix (format #f "use one of: ~{#:~a~^ ~}" known))))
+   alist))
+
+(define (bind-declaration! module name obj)
+  "Bind NAME (string or symbol) to OBJ in MODULE, as the declaration's
+variable, and under its kebab spelling too."
+  (let ((s (if (symbol? name) (symbol->string name) name)))
+    (when (string? s)
+      (module-define! module (string->symbol s) obj)
+      (module-define! module (string->symbol (normalize-name s)) obj)))
+  obj)
+
+;; (define-declaration-syntax defbpf-map make-bpf-map-from-alist) defines
+;; the macro defbpf-map whose expansion calls
+;; (make-bpf-map-from-alist ALIST) with ALIST = ((field . value) ...).
+(define-syntax define-declaration-syntax
+  (syntax-rules ()
+    ((_ name maker)
+     (define-syntax name
+       (lambda (x)
+         (syntax-case x ()
+           ((_ . args)
+            (expand-declaration x #'args #'maker 'name))))))))
+
+(define (literal-name stx)
+  ;; A name known at expansion: a string, a quoted symbol or a keyword.
+  (let ((d (syntax->datum stx)))
+    (cond ((string? d) d)
+          ((and (pair? d) (eq? (car d) 'quote) (pair? (cdr d))
+                (symbol? (cadr d)))
+           (symbol->string (cadr d)))
+          (else #f))))
+
+(define (expand-declaration x args maker form-name)
+  (define items (syntax->list* args))
+  (define (value-expr v)
+    (if (data-form? (syntax->datum v))
+        #`(quote #,v)
+        v))
+  (define (fail msg)
+    #`(raise-ebpf-error 'ebpf-validation-error '#,(datum->syntax x form-name)
+                        #,msg
+                        #:fix #,(format #f "write (~a NAME #:field VALUE ...)"
+                                        form-name)))
+  (if (not items)
+      (fail "malformed declaration")
+      (let* ((first (and (pair? items) (car items)))
+             (first-d (and first (syntax->datum first)))
+             (positional? (and first (symbol? first-d)
+                               (not (colon-symbol? first-d))))
+             (pos-name (and positional? (symbol->string first-d)))
+             (rest (if positional? (cdr items) items)))
+        (let loop ((rest rest) (pairs '()) (name-stx #f))
+          (cond
+           ((null? rest)
+            (let* ((pairs (reverse pairs))
+                   (alist #`(list #,@(map (lambda (p)
+                                            #`(cons '#,(datum->syntax x (car p))
+                                                    #,(cdr p)))
+                                          pairs)))
+                   (alist (if pos-name
+                              #`(cons (cons 'name #,pos-name) #,alist)
+                              alist))
+                   (name (or pos-name (and name-stx (literal-name name-stx)))))
+              (cond
+               ((not name)
+                #`(let* ((al #,alist)
+                         (obj (#,maker al)))
+                    (bind-declaration! (current-module)
+                                       (declaration-ref al 'name #f) obj)))
+               ((string=? name (normalize-name name))
+                (with-syntax ((id (datum->syntax x (string->symbol name))))
+                  #`(begin (define id (#,maker #,alist)) id)))
+               (else
+                ;; "syn_counter" binds syn_counter and syn-counter.
+                (with-syntax ((id (datum->syntax x (string->symbol name)))
+                              (alias (datum->syntax
+                                      x (string->symbol (normalize-name name)))))
+                  #`(begin (define id (#,maker #,alist))
+                           (define alias id)
+                           id))))))
+           ((null? (cdr rest))
+            (fail (format #f "~a: field ~s has no value" form-name
+                          (syntax->datum (car rest)))))
+           (else
+            (let ((key (declaration-key (syntax->datum (car rest)))))
+              (if (not key)
+                  (fail (format #f "~a: expected a keyword such as #:kind, got ~s"
+                                form-name (syntax->datum (car rest))))
+                  (loop (cddr rest)
+                        (cons (cons key (value-expr (cadr rest))) pairs)
+                        (if (eq? key 'name) (cadr rest) name-stx))))))))))
+
+(define (syntax->list* stx)
+  (let ((d (syntax-case stx () ((a ...) #'(a ...)) (_ #f))))
+    (and d (let lp ((s d) (acc '()))
+             (syntax-case s ()
+               (() (reverse acc))
+               ((a . b) (lp #'b (cons #'a acc))))))))
