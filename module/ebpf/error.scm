@@ -56,7 +56,9 @@ of the ebpf error whose throw arguments (or exception object) is @var{obj}."
   "Throw @var{key} (one of @code{ebpf-error-keys}) from @var{subr} with
 @var{message} and the hint @var{fix}, as the C core does."
   (unless (memq key ebpf-error-keys)
-    (error "not an ebpf error key" key))
+    (raise-ebpf-error 'ebpf-validation-error 'raise-ebpf-error
+                      (format #f "~s is not a key of the ebpf-error family" key)
+                      #:fix (format #f "use one of ~a" ebpf-error-keys)))
   (let ((text (if fix (string-append message ". Fix: " fix) message)))
     (throw key (and subr (if (symbol? subr) (symbol->string subr) subr))
            (escape-tildes text) '() details)))

@@ -8,9 +8,9 @@
 ;;; keyword, colon-symbol, string or number is data, not a call.
 ;;;
 ;;; The name comes first as an identifier ((defbpf-map counts ...)) or as
-;;; #:name.  When the name is known at expansion time the form expands to
-;;; a real top-level define (so the compiler knows the binding); when it
-;;; is computed at run time it is bound with module-define!.  Malformed
+;;; #:name.  The form is an expression (it may appear anywhere, e.g. in
+;;; (define m (defbpf-map ...))); evaluating it binds the name in the
+;;; current module, as written and in its kebab spelling.  Malformed
 ;;; argument lists are reported when the form is evaluated, as an
 ;;; ebpf-validation-error, so a surrounding catch sees them.
 
@@ -65,6 +65,14 @@
                          (format #f "unknown field #:~a" (car p))
                          #:fix (format #f "use one of: ~{#:~a~^ ~}" known))))
    alist))
+
+(define (declare-placeholder! name)
+  (let ((m (current-module)))
+    (for-each (lambda (s)
+                (let ((sym (string->symbol s)))
+                  (unless (module-variable m sym)
+                    (module-define! m sym #f))))
+              (list name (normalize-name name)))))
 
 (define (bind-declaration! module name obj)
   "Bind NAME (string or symbol) to OBJ in MODULE, as the declaration's
@@ -127,23 +135,17 @@ variable, and under its kebab spelling too."
                               #`(cons (cons 'name #,pos-name) #,alist)
                               alist))
                    (name (or pos-name (and name-stx (literal-name name-stx)))))
-              (cond
-               ((not name)
-                #`(let* ((al #,alist)
-                         (obj (#,maker al)))
-                    (bind-declaration! (current-module)
-                                       (declaration-ref al 'name #f) obj)))
-               ((string=? name (normalize-name name))
-                (with-syntax ((id (datum->syntax x (string->symbol name))))
-                  #`(begin (define id (#,maker #,alist)) id)))
-               (else
-                ;; "syn_counter" binds syn_counter and syn-counter.
-                (with-syntax ((id (datum->syntax x (string->symbol name)))
-                              (alias (datum->syntax
-                                      x (string->symbol (normalize-name name)))))
-                  #`(begin (define id (#,maker #,alist))
-                           (define alias id)
-                           id))))))
+              ;; The form is an expression usable anywhere; it binds
+              ;; the variable at run time in the current module.  A
+              ;; name known now is also declared in the module being
+              ;; expanded, so the compiler does not warn that later
+              ;; references are unbound.
+              (when name
+                (declare-placeholder! name))
+              #`(let* ((al #,alist)
+                       (obj (#,maker al)))
+                  (bind-declaration! (current-module)
+                                     (declaration-ref al 'name #f) obj))))
            ((null? (cdr rest))
             (fail (format #f "~a: field ~s has no value" form-name
                           (syntax->datum (car rest)))))

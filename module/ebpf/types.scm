@@ -33,6 +33,17 @@
     (map (lambda (f) (cons f ((record-accessor rtd f) v)))
          (record-type-fields rtd))))
 
+(define (check-struct-fields name fields)
+  ;; Before make-record-type, which would raise a plain error.
+  (let loop ((fs fields))
+    (when (pair? fs)
+      (when (memq (car fs) (cdr fs))
+        (raise-ebpf-error 'ebpf-validation-error 'defbpf-struct
+                          (format #f "field ~a appears twice in struct ~a"
+                                  (car fs) name)
+                          #:fix "give each field a different name"))
+      (loop (cdr fs)))))
+
 (define (make-bpf-struct-constructor name type rtd fields)
   "Return the keyword constructor of struct @var{name}: fields left out
 are zero; each given value is checked against its field's type."
@@ -80,7 +91,10 @@ are zero; each given value is checked against its field's type."
                        (pred (sym n "?"))
                        ((acc ...) (map (lambda (f) (sym n "-" f)) fs)))
            #'(begin
-               (define rtd (make-record-type 'name '(field ...)))
+               (define rtd
+                 (begin
+                   (check-struct-fields 'name '(field ...))
+                   (make-record-type 'name '(field ...))))
                (define name
                  (let ((t (%make-bpf-struct-type 'name '((field type) ...) rtd)))
                    (hashq-set! struct-rtds rtd t)
