@@ -135,6 +135,31 @@ int gebpf_nr_cpus (void);       /* possible CPUs, cached */
 /* Make sure bpffs is mounted at /sys/fs/bpf (mounting it if we may).  */
 int gebpf_ensure_bpffs (void);
 
+/* --- sha256.c ----------------------------------------------------------- */
+
+struct gebpf_sha256
+{
+  uint32_t h[8];
+  uint64_t len;
+  uint8_t buf[64];
+  size_t fill;
+};
+void gebpf_sha256_init (struct gebpf_sha256 *c);
+void gebpf_sha256_update (struct gebpf_sha256 *c, const void *data, size_t n);
+void gebpf_sha256_final (struct gebpf_sha256 *c, uint8_t out[32]);
+/* One-shot digest as 64 lowercase hex digits plus NUL into HEX.  */
+void gebpf_sha256_hex (const void *data, size_t n, char hex[65]);
+
+/* --- build.c: clang and the object cache -------------------------------- */
+
+/* Build C text into a BPF object; return the cached object's path
+   (malloc'ed).  Raises ebpf-compile-error with clang's diagnostics.  */
+char *gebpf_build_c (const char *c_text, size_t len, const char *subr);
+
+/* --- program.c ------------------------------------------------------------ */
+
+extern SCM gebpf_object_type;
+
 /* init.c: take (and reset) what libbpf printed since the last take.  */
 const char *gebpf_libbpf_log_take (void);
 
@@ -144,5 +169,8 @@ void gebpf_init_util (void);
 void gebpf_init_type (void);
 void gebpf_init_map (void);
 void gebpf_init_features (void);
+void gebpf_init_build (void);
+void gebpf_init_program (void);
+void gebpf_init_lower (void);
 
 #endif

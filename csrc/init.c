@@ -57,6 +57,9 @@ gebpf_init (void)
   gebpf_init_map ();
   gebpf_init_util ();
   gebpf_init_features ();
+  gebpf_init_build ();
+  gebpf_init_program ();
+  gebpf_init_lower ();
 }
 
 void

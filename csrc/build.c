@@ -1,0 +1,8 @@
+/* build.c --- (being written).  */
+#include <config.h>
+#include "gebpf.h"
+
+void
+gebpf_init_build (void)
+{
+}

@@ -1,0 +1,3 @@
+/* bounds.c --- (being written).  */
+#include <config.h>
+#include "lower.h"

@@ -1,0 +1,3 @@
+/* emit.c --- (being written).  */
+#include <config.h>
+#include "lower.h"

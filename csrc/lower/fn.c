@@ -1,0 +1,8 @@
+/* fn.c --- (being written).  */
+#include <config.h>
+#include "lower.h"
+
+void
+gebpf_init_lower (void)
+{
+}

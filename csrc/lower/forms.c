@@ -1,0 +1,3 @@
+/* forms.c --- (being written).  */
+#include <config.h>
+#include "lower.h"

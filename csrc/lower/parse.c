@@ -1,0 +1,3 @@
+/* parse.c --- (being written).  */
+#include <config.h>
+#include "lower.h"

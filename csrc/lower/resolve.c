@@ -1,0 +1,3 @@
+/* resolve.c --- (being written).  */
+#include <config.h>
+#include "lower.h"

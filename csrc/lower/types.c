@@ -1,0 +1,3 @@
+/* types.c --- (being written).  */
+#include <config.h>
+#include "lower.h"

@@ -1,0 +1,8 @@
+/* program.c --- (being written).  */
+#include <config.h>
+#include "gebpf.h"
+
+void
+gebpf_init_program (void)
+{
+}

@@ -1,0 +1,3 @@
+/* sha256.c --- (being written).  */
+#include <config.h>
+#include "gebpf.h"

@@ -1,0 +1,2 @@
+;;; (ebpf build) --- (being written).
+(define-module (ebpf build))

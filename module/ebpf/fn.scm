@@ -1,0 +1,2 @@
+;;; (ebpf fn) --- (being written).
+(define-module (ebpf fn))

@@ -1,0 +1,2 @@
+;;; (ebpf packet) --- (being written).
+(define-module (ebpf packet))

@@ -1,0 +1,2 @@
+;;; (ebpf program) --- (being written).
+(define-module (ebpf program))
