@@ -1,6 +1,321 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
-/* gebpf.h --- fixed BPF-side helper code included by the C that
-   guile-ebpf generates from bpf-fn bodies.  (Being written.)  */
+/* gebpf.h --- fixed BPF-side helper code for the C that guile-ebpf
+   generates from bpf-fn bodies: packet parsing with the bounds checks the
+   verifier needs, histogram bucketing, map increments, small value types.
+
+   Generated programs include this after the kernel headers (uapi headers,
+   or vmlinux.h for programs that use CO-RE) and libbpf's bpf_helpers.h and
+   bpf_endian.h.  Everything is static __always_inline: one BPF function
+   per program.  */
 #ifndef GEBPF_BPF_H
 #define GEBPF_BPF_H
+
+#ifndef ETH_P_IP
+#define ETH_P_IP 0x0800
+#endif
+#ifndef ETH_P_IPV6
+#define ETH_P_IPV6 0x86DD
+#endif
+#ifndef IPPROTO_TCP
+#define IPPROTO_TCP 6
+#endif
+#ifndef IPPROTO_UDP
+#define IPPROTO_UDP 17
+#endif
+#ifndef IPPROTO_ICMP
+#define IPPROTO_ICMP 1
+#endif
+#ifndef IPPROTO_ICMPV6
+#define IPPROTO_ICMPV6 58
+#endif
+#ifndef BPF_F_USER_STACK
+#define BPF_F_USER_STACK (1ULL << 8)
+#endif
+#ifndef BPF_F_CURRENT_CPU
+#define BPF_F_CURRENT_CPU 0xffffffffULL
+#endif
+
+#ifndef __VMLINUX_H__
+/* linux/icmp.h pulls in libc's socket headers, which do not build for
+   the BPF target: the ICMP header is declared here instead.  */
+struct icmphdr
+{
+  __u8 type;
+  __u8 code;
+  __sum16 checksum;
+  union
+  {
+    struct
+    {
+      __be16 id;
+      __be16 sequence;
+    } echo;
+    __be32 gateway;
+    struct
+    {
+      __be16 __unused;
+      __be16 mtu;
+    } frag;
+    __u8 reserved[4];
+  } un;
+};
+#endif
+
+/* Value types with a fixed layout (the Scheme types mac, (prefix ipv4),
+   (prefix ipv6)); strings, byte strings and arrays are declared by the
+   generated code as one-member structs so they can be copied.  */
+struct gebpf_mac { __u8 b[6]; };
+struct gebpf_lpm4 { __u32 prefixlen; __be32 addr; };
+struct gebpf_lpm6 { __u32 prefixlen; struct in6_addr addr; };
+
+#define GEBPF_MIN(a, b) ({ __auto_type __a = (a); __auto_type __b = (b); \
+      __a < __b ? __a : __b; })
+#define GEBPF_MAX(a, b) ({ __auto_type __a = (a); __auto_type __b = (b); \
+      __a > __b ? __a : __b; })
+
+static __always_inline int
+gebpf_bytes_eq (const void *a, const void *b, unsigned long n)
+{
+  const __u8 *x = a, *y = b;
+  for (unsigned long i = 0; i < n; i++)
+    if (x[i] != y[i])
+      return 0;
+  return 1;
+}
+
+/* A fixed-size string value against a literal: equal up to the literal's
+   NUL (which the value must also have, unless it is full).  */
+static __always_inline int
+gebpf_str_eq (const char *s, unsigned long n, const char *lit,
+              unsigned long litlen)
+{
+  if (litlen > n)
+    return 0;
+  for (unsigned long i = 0; i < litlen; i++)
+    if (s[i] != lit[i])
+      return 0;
+  return litlen == n || s[litlen] == 0;
+}
+
+static __always_inline int
+gebpf_ip6_eq (struct in6_addr a, struct in6_addr b)
+{
+  return a.in6_u.u6_addr32[0] == b.in6_u.u6_addr32[0]
+    && a.in6_u.u6_addr32[1] == b.in6_u.u6_addr32[1]
+    && a.in6_u.u6_addr32[2] == b.in6_u.u6_addr32[2]
+    && a.in6_u.u6_addr32[3] == b.in6_u.u6_addr32[3];
+}
+
+/* ---- packets with direct access (xdp, tc: from L2; cgroup-skb: L3) ---- */
+
+static __always_inline struct ethhdr *
+gebpf_eth (void *data, void *end)
+{
+  struct ethhdr *e = data;
+  if ((void *) (e + 1) > end)
+    return 0;
+  return e;
+}
+
+/* L3 header of PROTO (ETH_P_IP or ETH_P_IPV6) after an Ethernet header.  */
+static __always_inline void *
+gebpf_l3 (void *data, void *end, __u16 proto, unsigned long size)
+{
+  struct ethhdr *e = data;
+  if ((void *) (e + 1) > end || e->h_proto != bpf_htons (proto))
+    return 0;
+  if ((void *) (e + 1) + size > end)
+    return 0;
+  return (void *) (e + 1);
+}
+
+static __always_inline struct iphdr *
+gebpf_ip4 (void *data, void *end)
+{
+  return gebpf_l3 (data, end, ETH_P_IP, sizeof (struct iphdr));
+}
+
+static __always_inline struct ipv6hdr *
+gebpf_ip6 (void *data, void *end)
+{
+  return gebpf_l3 (data, end, ETH_P_IPV6, sizeof (struct ipv6hdr));
+}
+
+/* cgroup-skb: the packet starts at the network header.  */
+static __always_inline struct iphdr *
+gebpf_ip4_l3 (void *data, void *end, __u32 skb_proto)
+{
+  struct iphdr *ip = data;
+  if (skb_proto != bpf_htons (ETH_P_IP) || (void *) (ip + 1) > end)
+    return 0;
+  return ip;
+}
+
+static __always_inline struct ipv6hdr *
+gebpf_ip6_l3 (void *data, void *end, __u32 skb_proto)
+{
+  struct ipv6hdr *ip = data;
+  if (skb_proto != bpf_htons (ETH_P_IPV6) || (void *) (ip + 1) > end)
+    return 0;
+  return ip;
+}
+
+/* The L4 header of PROTO after an IPv4 header, bounds checked for SIZE.  */
+static __always_inline void *
+gebpf_l4_of_ip4 (struct iphdr *ip, void *end, __u8 proto, unsigned long size)
+{
+  if (!ip || ip->protocol != proto || ip->ihl < 5)
+    return 0;
+  void *l4 = (void *) ip + ip->ihl * 4;
+  if (l4 + size > end)
+    return 0;
+  return l4;
+}
+
+/* After an IPv6 header: the next header directly (extension headers are
+   not walked; use ipv6-nexthdr to see them).  */
+static __always_inline void *
+gebpf_l4_of_ip6 (struct ipv6hdr *ip6, void *end, __u8 proto,
+                 unsigned long size)
+{
+  if (!ip6 || ip6->nexthdr != proto)
+    return 0;
+  void *l4 = (void *) (ip6 + 1);
+  if (l4 + size > end)
+    return 0;
+  return l4;
+}
+
+static __always_inline void *
+gebpf_l4 (struct iphdr *ip, struct ipv6hdr *ip6, void *end, __u8 proto4,
+          __u8 proto6, unsigned long size)
+{
+  void *l4 = gebpf_l4_of_ip4 (ip, end, proto4, size);
+  if (l4)
+    return l4;
+  return gebpf_l4_of_ip6 (ip6, end, proto6, size);
+}
+
+static __always_inline __u8
+gebpf_l4proto (struct iphdr *ip, struct ipv6hdr *ip6)
+{
+  if (ip)
+    return ip->protocol;
+  if (ip6)
+    return ip6->nexthdr;
+  return 0;
+}
+
+/* ---- socket filters: headers copied with bpf_skb_load_bytes_relative ---- */
+
+static __always_inline void *
+gebpf_sf_load (struct __sk_buff *skb, __u32 off, void *buf, __u32 len,
+               __u32 start)
+{
+  if (bpf_skb_load_bytes_relative (skb, off, buf, len, start) < 0)
+    return 0;
+  return buf;
+}
+
+static __always_inline struct iphdr *
+gebpf_sf_ip4 (struct __sk_buff *skb, struct iphdr *buf)
+{
+  if (skb->protocol != bpf_htons (ETH_P_IP))
+    return 0;
+  return gebpf_sf_load (skb, 0, buf, sizeof *buf, BPF_HDR_START_NET);
+}
+
+static __always_inline struct ipv6hdr *
+gebpf_sf_ip6 (struct __sk_buff *skb, struct ipv6hdr *buf)
+{
+  if (skb->protocol != bpf_htons (ETH_P_IPV6))
+    return 0;
+  return gebpf_sf_load (skb, 0, buf, sizeof *buf, BPF_HDR_START_NET);
+}
+
+static __always_inline void *
+gebpf_sf_l4 (struct __sk_buff *skb, struct iphdr *ip, struct ipv6hdr *ip6,
+             __u8 proto4, __u8 proto6, void *buf, __u32 len)
+{
+  if (ip && ip->protocol == proto4 && ip->ihl >= 5)
+    return gebpf_sf_load (skb, ip->ihl * 4, buf, len, BPF_HDR_START_NET);
+  if (ip6 && ip6->nexthdr == proto6)
+    return gebpf_sf_load (skb, sizeof (struct ipv6hdr), buf, len,
+                          BPF_HDR_START_NET);
+  return 0;
+}
+
+/* ---- histograms ------------------------------------------------------ */
+
+/* Bucket of V in a log2 histogram: 0 holds 0, bucket k (k >= 1) holds
+   [2^(k-1), 2^k).  */
+static __always_inline __u32
+gebpf_log2_bucket (__u64 v)
+{
+  __u32 b = 0;
+  if (v == 0)
+    return 0;
+#pragma unroll
+  for (int s = 32; s > 0; s >>= 1)
+    if (v >> s)
+      {
+        v >>= s;
+        b += s;
+      }
+  return b + 1;
+}
+
+/* Bucket of V in a linear histogram: 0 below MIN, 1 + (V - MIN) / STEP
+   inside, and the last bucket at or above MAX.  */
+static __always_inline __u32
+gebpf_lin_bucket (__u64 v, __u64 min, __u64 max, __u64 step)
+{
+  if (v < min)
+    return 0;
+  if (v >= max)
+    return (max - min) / step + 1;
+  return (v - min) / step + 1;
+}
+
+static __always_inline void
+gebpf_hist_slot (void *map, __u32 slot)
+{
+  __u64 *c = bpf_map_lookup_elem (map, &slot);
+  if (c)
+    *c += 1;                    /* per-CPU: no atomics needed */
+}
+
+static __always_inline void
+gebpf_hist_keyed (void *map, void *key)
+{
+  __u64 *c = bpf_map_lookup_elem (map, key);
+  if (c)
+    {
+      *c += 1;
+      return;
+    }
+  __u64 one = 1;
+  if (bpf_map_update_elem (map, key, &one, BPF_NOEXIST) < 0)
+    {
+      c = bpf_map_lookup_elem (map, key);
+      if (c)
+        *c += 1;
+    }
+}
+
+/* ---- counting --------------------------------------------------------- */
+
+/* Add N to the integer of type T under KEYP, creating it at 0 first.  */
+#define GEBPF_MAP_INC(map, keyp, n, T) ({                                  \
+      T *__v = bpf_map_lookup_elem (map, keyp);                          \
+      if (!__v)                                                          \
+        {                                                                \
+          T __z = 0;                                                     \
+          bpf_map_update_elem (map, keyp, &__z, BPF_NOEXIST);            \
+          __v = bpf_map_lookup_elem (map, keyp);                         \
+        }                                                                \
+      if (__v)                                                           \
+        __sync_fetch_and_add (__v, (T) (n));                             \
+    })
+
 #endif

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include "gebpf.h"
 
 SCM gebpf_k_error, gebpf_k_validation, gebpf_k_map, gebpf_k_permission,
@@ -44,7 +45,7 @@ message_string (const char *text)
 
 static SCM_NORETURN void
 throw_formatted (SCM key, const char *subr, int err, const char *log,
-                 const char *fix, const char *fmt, va_list ap)
+                 SCM extra, const char *fix, const char *fmt, va_list ap)
 {
   char *body = NULL, *msg = NULL;
   if (vasprintf (&body, fmt, ap) < 0)
@@ -62,7 +63,7 @@ throw_formatted (SCM key, const char *subr, int err, const char *log,
   if (r < 0)
     msg = NULL;
 
-  SCM details = SCM_EOL;
+  SCM details = scm_is_pair (extra) ? extra : SCM_EOL;
   if (log && *log)
     details = scm_acons (scm_from_utf8_symbol ("log"),
                          scm_from_utf8_string (log), details);
@@ -87,7 +88,7 @@ gebpf_error (SCM key, const char *subr, int err, const char *fix,
 {
   va_list ap;
   va_start (ap, fmt);
-  throw_formatted (key, subr, err, NULL, fix, fmt, ap);
+  throw_formatted (key, subr, err, NULL, SCM_EOL, fix, fmt, ap);
 }
 
 void
@@ -96,14 +97,46 @@ gebpf_error_log (SCM key, const char *subr, int err, const char *log,
 {
   va_list ap;
   va_start (ap, fmt);
-  throw_formatted (key, subr, err, log, fix, fmt, ap);
+  throw_formatted (key, subr, err, log, SCM_EOL, fix, fmt, ap);
+}
+
+void
+gebpf_error_details (SCM key, const char *subr, SCM details, const char *fix,
+                     const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  throw_formatted (key, subr, 0, NULL, details, fix, fmt, ap);
+}
+
+/* Whether this process holds CAP_BPF or CAP_SYS_ADMIN: then an EPERM
+   is the kernel refusing the operation itself, not a missing privilege.  */
+static bool
+privileged (void)
+{
+  static int known = -1;
+  if (known < 0)
+    {
+      FILE *f = fopen ("/proc/self/status", "re");
+      unsigned long long caps = 0;
+      char line[256];
+      if (f)
+        {
+          while (fgets (line, sizeof line, f))
+            if (strncmp (line, "CapEff:", 7) == 0)
+              caps = strtoull (line + 7, NULL, 16);
+          fclose (f);
+        }
+      known = (caps & (1ULL << 39)) || (caps & (1ULL << 21));
+    }
+  return known;
 }
 
 void
 gebpf_syscall_error (SCM key, const char *subr, int err, const char *what,
                      const char *fix)
 {
-  if (err == EPERM || err == EACCES)
+  if ((err == EPERM || err == EACCES) && !privileged ())
     gebpf_error (gebpf_k_permission, subr, err,
                  "run as root, or grant CAP_BPF (and CAP_PERFMON, "
                  "CAP_NET_ADMIN for tracing and networking programs), "

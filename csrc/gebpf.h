@@ -31,12 +31,22 @@ SCM_NORETURN void gebpf_error_log (SCM key, const char *subr, int err,
                                    const char *fmt, ...)
   __attribute__ ((format (printf, 6, 7)));
 
+/* Same, with DETAILS (an alist) as the details of the error.  */
+SCM_NORETURN void gebpf_error_details (SCM key, const char *subr, SCM details,
+                                       const char *fix, const char *fmt, ...)
+  __attribute__ ((format (printf, 5, 6)));
+
 /* The errno of a permission problem gets its own key and hint.  */
 SCM_NORETURN void gebpf_syscall_error (SCM key, const char *subr, int err,
                                        const char *what, const char *fix);
 
 /* A printable rendering of an SCM value, in GC-managed memory.  */
 char *gebpf_repr (SCM obj);
+
+/* Fast exact-type test of a foreign object (SCM_IS_A_P goes through
+   GOOPS and costs a Scheme call).  */
+#define GEBPF_IS(x, type) \
+  (SCM_STRUCTP (x) && scm_is_eq (SCM_STRUCT_VTABLE (x), (type)))
 
 /* --- symbols and names ------------------------------------------------- */
 
@@ -57,6 +67,10 @@ const char *gebpf_sym_name (const struct gebpf_sym *table, long value);
 /* A malloc'ed C identifier for NAME (string or symbol) with '-' as '_';
    raises ebpf-validation-error unless it is [A-Za-z_][A-Za-z0-9_]*.  */
 char *gebpf_c_ident (SCM name, const char *subr, const char *what);
+
+/* GC-managed UTF-8 copies of a symbol's or a string's characters.  */
+const char *gebpf_sym_str (SCM sym);
+const char *gebpf_str (SCM str);
 
 /* --- type.c: value types and their codecs ------------------------------ */
 
@@ -102,10 +116,22 @@ struct gebpf_type *gebpf_type_parse (SCM spec, const char *subr,
                                      const char *what);
 /* The untyped integer/bytes type of SIZE bytes.  */
 struct gebpf_type *gebpf_type_untyped (size_t size);
+/* A bytevector type of SIZE bytes.  */
+struct gebpf_type *gebpf_type_raw (size_t size);
 struct gebpf_type *gebpf_type_base (enum gebpf_tk kind);
-/* Encode V into BUF (SIZE bytes, zeroed first).  WHAT names the role.  */
+/* The role of a value being encoded, for error messages only: rendered
+   "WHAT NAME of OF..." when an error is raised, never on the fast path.  */
+struct gebpf_role
+{
+  const char *what;
+  const char *name;
+  const struct gebpf_role *of;
+};
+#define GEBPF_ROLE(w) (&(const struct gebpf_role) { (w), NULL, NULL })
+
+/* Encode V into BUF (the type's size; callers zero it for padding).  */
 void gebpf_encode (const struct gebpf_type *t, SCM v, uint8_t *buf,
-                   const char *subr, const char *what);
+                   const char *subr, const struct gebpf_role *role);
 SCM gebpf_decode (const struct gebpf_type *t, const uint8_t *buf);
 /* Write T's spelling into a printable C string (malloc'ed).  */
 char *gebpf_type_string (const struct gebpf_type *t);

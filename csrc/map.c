@@ -85,12 +85,20 @@ static const struct gebpf_sym update_syms[] = {
 
 #define HIST_BUCKETS 64
 
+/* Entries always exist and cannot be deleted (a keyed histogram is a
+   hash even though an unkeyed one is an array).  */
+static bool
+is_array (const struct gebpf_map *m)
+{
+  return (m->kind->flags & K_ARRAY) && !m->hist_keyed;
+}
+
 /* ------------------------------------------------------------------ */
 
 struct gebpf_map *
 gebpf_map_from_scm (SCM obj, const char *subr, int pos)
 {
-  if (SCM_IS_A_P (obj, gebpf_map_type))
+  if (GEBPF_IS (obj, gebpf_map_type))
     return scm_foreign_object_ref (obj, 0);
   SCM m = gebpf_map_lookup (obj);
   if (scm_is_true (m))
@@ -105,10 +113,29 @@ gebpf_map_from_scm (SCM obj, const char *subr, int pos)
                "argument %d is not a map: %s", pos, gebpf_repr (obj));
 }
 
+/* The map argument OBJ (object or name): its struct, and the object in
+   *OUT.  One type test on the fast path.  */
+static struct gebpf_map *
+map_arg (SCM obj, SCM *out, const char *subr, int pos)
+{
+  if (GEBPF_IS (obj, gebpf_map_type))
+    {
+      *out = obj;
+      struct gebpf_map *m = scm_foreign_object_ref (obj, 0);
+      if (m)
+        return m;
+    }
+  *out = gebpf_map_lookup (obj);
+  return gebpf_map_from_scm (obj, subr, pos);
+}
+
+#define MAP_FD(m, obj, subr) \
+  ((m)->fd >= 0 ? (m)->fd : gebpf_map_ensure ((obj), (subr)))
+
 static SCM
 map_scm (SCM obj)
 {
-  if (SCM_IS_A_P (obj, gebpf_map_type))
+  if (GEBPF_IS (obj, gebpf_map_type))
     return obj;
   return gebpf_map_lookup (obj);
 }
@@ -128,7 +155,7 @@ name_key (const char *cname)
 SCM
 gebpf_map_lookup (SCM name)
 {
-  if (SCM_IS_A_P (name, gebpf_map_type))
+  if (GEBPF_IS (name, gebpf_map_type))
     return name;
   if (!scm_is_string (name) && !scm_is_symbol (name))
     return SCM_BOOL_F;
@@ -326,7 +353,10 @@ SCM_DEFINE_STATIC (scm_make_bpf_map, "%make-bpf-map", 10, 0, 0,
     }
   else if (ks > 0)
     {
-      m->key = gebpf_type_untyped (ks);
+      /* An untyped LPM key is prefix length + address bytes: keep it a
+         bytevector whatever its size.  */
+      m->key = k->map_type == BPF_MAP_TYPE_LPM_TRIE && ks > 4
+        ? gebpf_type_raw (ks) : gebpf_type_untyped (ks);
       m->key_size = ks;
     }
   else
@@ -623,9 +653,10 @@ gebpf_map_ensure (SCM obj, const char *subr)
           err = errno;
           close (fd);
           m->fd = -1;
-          gebpf_syscall_error (gebpf_k_map, subr, err, m->pin_path,
-                               "pin under a bpffs mount (/sys/fs/bpf) in a "
-                               "directory that exists");
+          gebpf_error (gebpf_k_map, subr, err,
+                   "pin under a bpffs mount (/sys/fs/bpf) in a directory "
+                   "that exists", "map %s: pinning at %s", m->name,
+                   m->pin_path);
         }
     }
   return fd;
@@ -654,17 +685,22 @@ gebpf_map_encode_key (struct gebpf_map *m, SCM key, uint8_t *buf,
     {
       /* A keyed histogram's key is (KEY . BUCKET) or just KEY (bucket 0).  */
       SCM k = scm_is_pair (key) ? SCM_CAR (key) : key;
-      gebpf_encode (m->hist_key, k, buf, subr, "key");
+      struct gebpf_role role = { "key of map", m->name, NULL };
+      gebpf_encode (m->hist_key, k, buf, subr, &role);
       if (scm_is_pair (key))
         {
+          if (!scm_is_unsigned_integer (SCM_CDR (key), 0, HIST_BUCKETS - 1))
+            gebpf_error (gebpf_k_validation, subr, 0,
+                         "give the bucket as an integer 0..63: (KEY . BUCKET)",
+                         "bad histogram bucket %s for map %s",
+                         gebpf_repr (SCM_CDR (key)), m->name);
           uint32_t slot = scm_to_uint32 (SCM_CDR (key));
           memcpy (buf + (m->hist_key->size + 3) / 4 * 4, &slot, 4);
         }
       return;
     }
-  char what[128];
-  snprintf (what, sizeof what, "key of map %s", m->name);
-  gebpf_encode (m->key, key, buf, subr, what);
+  struct gebpf_role role = { "key of map", m->name, NULL };
+  gebpf_encode (m->key, key, buf, subr, &role);
 }
 
 SCM
@@ -683,9 +719,9 @@ void
 gebpf_map_encode_value (SCM obj, struct gebpf_map *m, SCM v, uint8_t *buf,
                         const char *subr)
 {
-  char what[128];
-  snprintf (what, sizeof what, "value of map %s", m->name);
-  if ((m->kind->flags & K_INNER) && (SCM_IS_A_P (v, gebpf_map_type)))
+  struct gebpf_role role = { "value of map", m->name, NULL };
+  const struct gebpf_role *what = &role;
+  if ((m->kind->flags & K_INNER) && (GEBPF_IS (v, gebpf_map_type)))
     {
       /* A map of maps stores the inner map's fd.  */
       uint32_t fd = gebpf_map_ensure (v, subr);
@@ -709,8 +745,8 @@ gebpf_map_encode_value (SCM obj, struct gebpf_map *m, SCM v, uint8_t *buf,
           snprintf (fix, sizeof fix, "give one value for all CPUs, or a "
                     "vector of %d values (one per possible CPU)", n);
           gebpf_error (gebpf_k_validation, subr, 0, fix,
-                       "%s: vector of %zu values for %d CPUs", what,
-                       scm_c_vector_length (v), n);
+                       "value of map %s: vector of %zu values for %d CPUs",
+                       m->name, scm_c_vector_length (v), n);
         }
       for (int i = 0; i < n; i++)
         gebpf_encode (m->value, scm_c_vector_ref (v, i), buf + i * stride,
@@ -758,10 +794,10 @@ SCM_DEFINE_STATIC (scm_bpf_map_ref, "bpf-map-ref", 2, 1, 0,
             "for a key that does not fit, @code{ebpf-map-error} when the "
             "kernel fails.")
 {
-  SCM obj = map_scm (map);
-  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  SCM obj;
+  struct gebpf_map *m = map_arg (map, &obj, FUNC_NAME, 1);
   need_key (m, FUNC_NAME);
-  int fd = gebpf_map_ensure (obj, FUNC_NAME);
+  int fd = MAP_FD (m, obj, FUNC_NAME);
   uint8_t ksmall[SMALL], vsmall[SMALL];
   uint8_t *kb = scratch (m->key_size, ksmall);
   uint8_t *vb = scratch (gebpf_map_value_bufsize (m), vsmall);
@@ -792,11 +828,19 @@ update_error (struct gebpf_map *m, int err, const char *subr)
 {
   char what[160];
   snprintf (what, sizeof what, "map %s: update failed", m->name);
+  char range[160];
+  snprintf (range, sizeof range, "the index is out of range: %s %s holds "
+            "indexes 0..%u", m->kind->name, m->name, m->max_entries - 1);
   const char *fix = err == EEXIST ? "the key exists: use #:flags 'any or 'exist"
     : err == ENOENT ? "the key is absent: use #:flags 'any or 'noexist"
+    : err == E2BIG && is_array (m) ? range
     : err == E2BIG ? "the map is full: raise #:max-entries or delete entries"
+    : (err == EPERM || err == EACCES) && (m->map_flags & BPF_F_RDONLY)
+    ? "the map was declared #:flags '(rdonly): user space cannot write it"
     : err == EINVAL ? "check the key is in range for this kind of map"
     : "see the errno above";
+  if ((err == EPERM || err == EACCES) && (m->map_flags & BPF_F_RDONLY))
+    gebpf_error (gebpf_k_map, subr, err, fix, "%s", what);
   gebpf_syscall_error (gebpf_k_map, subr, err, what, fix);
 }
 
@@ -814,13 +858,14 @@ SCM_DEFINE_STATIC (scm_bpf_map_set_x, "bpf-map-set!", 3, 0, 1,
             "or absent under the flags, map full).")
 {
   SCM flags = SCM_UNDEFINED;
-  scm_c_bind_keyword_arguments (FUNC_NAME, rest, 0, kw_flags, &flags,
-                                SCM_UNDEFINED);
-  SCM obj = map_scm (map);
-  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  if (!scm_is_null (rest))
+    scm_c_bind_keyword_arguments (FUNC_NAME, rest, 0, kw_flags, &flags,
+                                  SCM_UNDEFINED);
+  SCM obj;
+  struct gebpf_map *m = map_arg (map, &obj, FUNC_NAME, 1);
   need_key (m, FUNC_NAME);
   uint64_t fl = update_flag (flags, FUNC_NAME);
-  int fd = gebpf_map_ensure (obj, FUNC_NAME);
+  int fd = MAP_FD (m, obj, FUNC_NAME);
   uint8_t ksmall[SMALL], vsmall[SMALL];
   uint8_t *kb = scratch (m->key_size, ksmall);
   uint8_t *vb = scratch (gebpf_map_value_bufsize (m), vsmall);
@@ -839,10 +884,10 @@ SCM_DEFINE_STATIC (scm_bpf_map_delete_x, "bpf-map-delete!", 2, 0, 0,
             "there, @code{#f} if not.  Raises @code{ebpf-map-error} for "
             "array kinds, whose entries cannot be deleted.")
 {
-  SCM obj = map_scm (map);
-  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  SCM obj;
+  struct gebpf_map *m = map_arg (map, &obj, FUNC_NAME, 1);
   need_key (m, FUNC_NAME);
-  if ((m->kind->flags & K_ARRAY) && m->map_type != BPF_MAP_TYPE_PROG_ARRAY
+  if (is_array (m) && m->map_type != BPF_MAP_TYPE_PROG_ARRAY
       && m->map_type != BPF_MAP_TYPE_PERF_EVENT_ARRAY
       && m->map_type != BPF_MAP_TYPE_ARRAY_OF_MAPS
       && m->map_type != BPF_MAP_TYPE_DEVMAP
@@ -851,7 +896,7 @@ SCM_DEFINE_STATIC (scm_bpf_map_delete_x, "bpf-map-delete!", 2, 0, 0,
                  "set the entry to zero with bpf-map-set! instead",
                  "map %s is an array: its entries cannot be deleted",
                  m->name);
-  int fd = gebpf_map_ensure (obj, FUNC_NAME);
+  int fd = MAP_FD (m, obj, FUNC_NAME);
   uint8_t ksmall[SMALL];
   uint8_t *kb = scratch (m->key_size, ksmall);
   gebpf_map_encode_key (m, key, kb, FUNC_NAME);
@@ -872,10 +917,10 @@ SCM_DEFINE_STATIC (scm_bpf_map_contains_p, "bpf-map-contains?", 2, 0, 0,
             (SCM map, SCM key),
             "Return @code{#t} if @var{map} holds @var{key}.")
 {
-  SCM obj = map_scm (map);
-  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  SCM obj;
+  struct gebpf_map *m = map_arg (map, &obj, FUNC_NAME, 1);
   need_key (m, FUNC_NAME);
-  int fd = gebpf_map_ensure (obj, FUNC_NAME);
+  int fd = MAP_FD (m, obj, FUNC_NAME);
   uint8_t ksmall[SMALL], vsmall[SMALL];
   uint8_t *kb = scratch (m->key_size, ksmall);
   uint8_t *vb = scratch (gebpf_map_value_bufsize (m), vsmall);
@@ -925,6 +970,11 @@ keyless (SCM map, SCM *obj, const char *subr)
 {
   *obj = map_scm (map);
   struct gebpf_map *m = gebpf_map_from_scm (map, subr, 1);
+  if (m->map_type == BPF_MAP_TYPE_RINGBUF)
+    gebpf_error (gebpf_k_map, subr, 0,
+                 "BPF programs write a ring buffer with emit!; read it "
+                 "with bpf-ringbuf-poll",
+                 "map %s is a ring buffer", m->name);
   if (m->map_type != BPF_MAP_TYPE_QUEUE && m->map_type != BPF_MAP_TYPE_STACK
       && m->map_type != BPF_MAP_TYPE_BLOOM_FILTER)
     gebpf_error (gebpf_k_map, subr, 0,
@@ -947,7 +997,7 @@ SCM_DEFINE_STATIC (scm_bpf_map_push_x, "bpf-map-push!", 2, 0, 1,
                                 SCM_UNDEFINED);
   struct gebpf_map *m = keyless (map, &obj, FUNC_NAME);
   uint64_t fl = update_flag (flags, FUNC_NAME);
-  int fd = gebpf_map_ensure (obj, FUNC_NAME);
+  int fd = MAP_FD (m, obj, FUNC_NAME);
   uint8_t vsmall[SMALL];
   uint8_t *vb = scratch (m->value_size, vsmall);
   gebpf_map_encode_value (obj, m, value, vb, FUNC_NAME);
@@ -962,7 +1012,7 @@ pop_or_peek (SCM map, SCM value, bool pop, const char *subr)
 {
   SCM obj;
   struct gebpf_map *m = keyless (map, &obj, subr);
-  int fd = gebpf_map_ensure (obj, subr);
+  int fd = MAP_FD (m, obj, subr);
   uint8_t vsmall[SMALL];
   uint8_t *vb = scratch (m->value_size, vsmall);
   if (m->map_type == BPF_MAP_TYPE_BLOOM_FILTER)
@@ -1124,16 +1174,19 @@ SCM_DEFINE_STATIC (scm_bpf_map_fold_internal, "%bpf-map-fold", 4, 0, 0,
             "@var{init}; with @var{batch} true, use the kernel's batch "
             "lookup when it has one.")
 {
-  SCM obj = map_scm (map);
-  struct gebpf_map *m = gebpf_map_from_scm (map, "bpf-map-fold", 3);
-  SCM_VALIDATE_PROC (1, proc);
+  SCM obj;
+  struct gebpf_map *m = map_arg (map, &obj, "bpf-map-fold", 3);
+  if (scm_is_false (scm_procedure_p (proc)))
+    gebpf_error (gebpf_k_validation, "bpf-map-fold", 0,
+                 "pass a procedure of (key value acc)",
+                 "%s is not a procedure", gebpf_repr (proc));
   iterable (m, "bpf-map-fold");
   if (!readable_values (m))
     gebpf_error (gebpf_k_map, "bpf-map-fold", 0,
                  "iterate keys of such maps from BPF programs instead",
                  "map %s (%s) holds kernel objects, not data", m->name,
                  m->kind->name);
-  int fd = gebpf_map_ensure (obj, "bpf-map-fold");
+  int fd = MAP_FD (m, obj, "bpf-map-fold");
   SCM acc = init;
   if (scm_is_true (batch) && m->map_type != BPF_MAP_TYPE_LPM_TRIE
       && m->map_type != BPF_MAP_TYPE_STACK_TRACE
@@ -1149,11 +1202,11 @@ SCM_DEFINE_STATIC (scm_bpf_map_count, "bpf-map-count", 1, 0, 0, (SCM map),
             "Return the number of entries in @var{map}: the keys present "
             "in a hash-like map, @code{max-entries} for an array.")
 {
-  SCM obj = map_scm (map);
-  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  SCM obj;
+  struct gebpf_map *m = map_arg (map, &obj, FUNC_NAME, 1);
   iterable (m, FUNC_NAME);
-  int fd = gebpf_map_ensure (obj, FUNC_NAME);
-  if (m->kind->flags & K_ARRAY)
+  int fd = MAP_FD (m, obj, FUNC_NAME);
+  if (is_array (m))
     return scm_from_uint32 (m->max_entries);
   uint8_t *cur = scm_gc_malloc_pointerless (m->key_size, "k");
   uint8_t *next = scm_gc_malloc_pointerless (m->key_size, "k");
@@ -1179,9 +1232,9 @@ SCM_DEFINE_STATIC (scm_bpf_map_clear_x, "%bpf-map-clear!", 2, 0, 0,
             "array; drain a queue or stack).  With @var{batch} true, use "
             "the kernel's batch delete when it has one.")
 {
-  SCM obj = map_scm (map);
-  struct gebpf_map *m = gebpf_map_from_scm (map, "bpf-map-clear!", 1);
-  int fd = gebpf_map_ensure (obj, "bpf-map-clear!");
+  SCM obj;
+  struct gebpf_map *m = map_arg (map, &obj, "bpf-map-clear!", 1);
+  int fd = MAP_FD (m, obj, "bpf-map-clear!");
   size_t vsz = gebpf_map_value_bufsize (m);
   if (m->map_type == BPF_MAP_TYPE_QUEUE || m->map_type == BPF_MAP_TYPE_STACK)
     {
@@ -1191,7 +1244,7 @@ SCM_DEFINE_STATIC (scm_bpf_map_clear_x, "%bpf-map-clear!", 2, 0, 0,
       return SCM_UNSPECIFIED;
     }
   iterable (m, "bpf-map-clear!");
-  if (m->kind->flags & K_ARRAY)
+  if (is_array (m))
     {
       uint8_t *zero = scm_gc_malloc_pointerless (vsz, "v");
       memset (zero, 0, vsz);
@@ -1246,15 +1299,15 @@ SCM_DEFINE_STATIC (scm_bpf_map_set_all_x, "%bpf-map-set-all!", 3, 0, 0,
             "with @var{batch} true, by the kernel's batch update when it "
             "has one.  Return the number of entries stored.")
 {
-  SCM obj = map_scm (map);
-  struct gebpf_map *m = gebpf_map_from_scm (map, "bpf-map-set-all!", 1);
+  SCM obj;
+  struct gebpf_map *m = map_arg (map, &obj, "bpf-map-set-all!", 1);
   need_key (m, "bpf-map-set-all!");
   long total = scm_ilength (alist);
   if (total < 0)
     gebpf_error (gebpf_k_validation, "bpf-map-set-all!", 0,
                  "give a proper list of (key . value) pairs",
                  "not a list: %s", gebpf_repr (alist));
-  int fd = gebpf_map_ensure (obj, "bpf-map-set-all!");
+  int fd = MAP_FD (m, obj, "bpf-map-set-all!");
   size_t vsz = gebpf_map_value_bufsize (m);
   size_t chunk = total < BATCH ? (size_t) (total ? total : 1) : BATCH;
   uint8_t *keys = scm_gc_malloc_pointerless (chunk * m->key_size, "keys");
@@ -1303,7 +1356,7 @@ SCM_DEFINE_STATIC (scm_bpf_map_set_all_x, "%bpf-map-set-all!", 3, 0, 0,
 SCM_DEFINE_STATIC (scm_bpf_map_p, "bpf-map?", 1, 0, 0, (SCM obj),
             "Return @code{#t} if @var{obj} is a @code{<bpf-map>}.")
 {
-  return scm_from_bool (SCM_IS_A_P (obj, gebpf_map_type));
+  return scm_from_bool (GEBPF_IS (obj, gebpf_map_type));
 }
 #undef FUNC_NAME
 
@@ -1358,10 +1411,14 @@ SCM_DEFINE_STATIC (scm_bpf_map_pin_x, "bpf-map-pin!", 1, 1, 0, (SCM map, SCM pat
             "@code{ebpf-map-error} when the kernel refuses (e.g. the path "
             "exists).")
 {
-  SCM obj = map_scm (map);
-  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  SCM obj;
+  struct gebpf_map *m = map_arg (map, &obj, FUNC_NAME, 1);
   char *p;
-  if (!SCM_UNBNDP (path) && scm_is_string (path))
+  if (!SCM_UNBNDP (path) && !scm_is_string (path))
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "give the path as a string under /sys/fs/bpf",
+                 "bad pin path %s for map %s", gebpf_repr (path), m->name);
+  if (!SCM_UNBNDP (path))
     p = scm_to_utf8_string (path);
   else if (m->pin_path)
     p = strdup (m->pin_path);
@@ -1394,8 +1451,12 @@ SCM_DEFINE_STATIC (scm_bpf_map_pin_x, "bpf-map-pin!", 1, 1, 0, (SCM map, SCM pat
     {
       char what[300];
       snprintf (what, sizeof what, "pinning map %s at %s", m->name, p);
-      gebpf_syscall_error (gebpf_k_map, FUNC_NAME, errno, what,
-                           "choose a path under /sys/fs/bpf that does not "
+      int err = errno;
+      gebpf_syscall_error (gebpf_k_map, FUNC_NAME, err, what,
+                           strncmp (p, "/sys/fs/bpf/", 12) != 0
+                           ? "pin under /sys/fs/bpf (a bpffs mount); other "
+                           "file systems cannot hold BPF objects"
+                           : "choose a path under /sys/fs/bpf that does not "
                            "exist yet (bpf-map-unpin! removes an old pin)");
     }
   if (!m->pin_path)
@@ -1530,7 +1591,10 @@ SCM_DEFINE_STATIC (scm_bpf_map_open_pinned, "bpf-map-open-pinned", 1, 0, 0,
             "and values are integers and other sizes bytevectors.  Raises "
             "@code{ebpf-map-error} when nothing is pinned there.")
 {
-  SCM_VALIDATE_STRING (1, path);
+  if (!scm_is_string (path))
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "give the pin's path as a string",
+                 "bad path %s", gebpf_repr (path));
   char *p = scm_to_utf8_string (path);
   scm_dynwind_begin (0);
   scm_dynwind_free (p);

@@ -78,7 +78,12 @@ gebpf_type_untyped (size_t size)
 {
   if (size == 1 || size == 2 || size == 4 || size == 8)
     return &untyped[size];
-  /* Other sizes are bytevectors; intern per size.  */
+  return gebpf_type_raw (size);
+}
+
+struct gebpf_type *
+gebpf_type_raw (size_t size)
+{
   SCM key = scm_list_2 (scm_from_utf8_symbol ("%raw"), scm_from_size_t (size));
   SCM hit = scm_hash_ref (type_cache, key, SCM_BOOL_F);
   if (scm_is_true (hit))
@@ -92,7 +97,7 @@ gebpf_type_untyped (size_t size)
 struct gebpf_type *
 gebpf_type_from_scm (SCM obj)
 {
-  if (SCM_IS_A_P (obj, gebpf_type_type))
+  if (GEBPF_IS (obj, gebpf_type_type))
     return scm_foreign_object_ref (obj, 0);
   return NULL;
 }
@@ -212,20 +217,34 @@ gebpf_type_string (const struct gebpf_type *t)
 /* ------------------------------------------------------------------ */
 /* Encoding.                                                            */
 
+static void
+render_role (const struct gebpf_role *r, char *out, size_t size)
+{
+  size_t n = strlen (out);
+  if (!r || n + 1 >= size)
+    return;
+  snprintf (out + n, size - n, "%s%s%s%s", n ? " of " : "", r->what,
+            r->name ? " " : "", r->name ? r->name : "");
+  render_role (r->of, out, size);
+}
+
 static SCM_NORETURN void
 bad_value (const struct gebpf_type *t, SCM v, const char *subr,
-           const char *what, const char *fix)
+           const struct gebpf_role *role, const char *fix)
 {
   char *ts = gebpf_type_string (t);
   char *tg = scm_gc_strdup (ts, "gebpf-type-name");
   free (ts);
+  char what[512] = "";
+  render_role (role, what, sizeof what);
   gebpf_error (gebpf_k_validation, subr, 0, fix,
-               "%s %s does not fit type %s", what, gebpf_repr (v), tg);
+               "%s %s does not fit type %s", what[0] ? what : "value",
+               gebpf_repr (v), tg);
 }
 
 static uint64_t
 encode_uint (const struct gebpf_type *t, SCM v, size_t size, const char *subr,
-             const char *what)
+             const struct gebpf_role *what)
 {
   uint64_t max = size == 8 ? UINT64_MAX : ((uint64_t) 1 << (size * 8)) - 1;
   if (!scm_is_unsigned_integer (v, 0, max))
@@ -294,17 +313,16 @@ parse_mac (SCM v, uint8_t *buf)
 
 static void
 encode_struct (const struct gebpf_type *t, SCM v, uint8_t *buf,
-               const char *subr, const char *what)
+               const char *subr, const struct gebpf_role *what)
 {
   if (SCM_STRUCTP (v) && scm_is_eq (scm_struct_vtable (v), t->rtd))
     {
       for (size_t i = 0; i < t->nfields; i++)
         {
           const struct gebpf_field *f = &t->fields[i];
-          char fw[256];
-          snprintf (fw, sizeof fw, "field %s of %s", f->name, what);
+          struct gebpf_role fw = { "field", f->name, what };
           gebpf_encode (f->type, scm_struct_ref (v, scm_from_size_t (i)),
-                        buf + f->offset, subr, fw);
+                        buf + f->offset, subr, &fw);
         }
       return;
     }
@@ -328,9 +346,8 @@ encode_struct (const struct gebpf_type *t, SCM v, uint8_t *buf,
           free (fname);
           if (!f)
             bad_value (t, v, subr, what, "name only the struct's fields");
-          char fw[256];
-          snprintf (fw, sizeof fw, "field %s of %s", f->name, what);
-          gebpf_encode (f->type, SCM_CDR (e), buf + f->offset, subr, fw);
+          struct gebpf_role fw = { "field", f->name, what };
+          gebpf_encode (f->type, SCM_CDR (e), buf + f->offset, subr, &fw);
         }
       return;
     }
@@ -341,7 +358,7 @@ encode_struct (const struct gebpf_type *t, SCM v, uint8_t *buf,
 
 static void
 encode_prefix (const struct gebpf_type *t, SCM v, uint8_t *buf,
-               const char *subr, const char *what)
+               const char *subr, const struct gebpf_role *what)
 {
   int af = t->elem->kind == GT_IPV4 ? AF_INET : AF_INET6;
   unsigned int maxlen = t->elem->size * 8;
@@ -372,11 +389,19 @@ encode_prefix (const struct gebpf_type *t, SCM v, uint8_t *buf,
 
 void
 gebpf_encode (const struct gebpf_type *t, SCM v, uint8_t *buf,
-              const char *subr, const char *what)
+              const char *subr, const struct gebpf_role *what)
 {
   switch (t->kind)
     {
     case GT_U8: case GT_U16: case GT_U32: case GT_U64: case GT_UINT:
+      if (SCM_I_INUMP (v) && SCM_I_INUM (v) >= 0
+          && (t->size == 8 || SCM_I_INUM (v) < ((scm_t_signed_bits) 1
+                                                 << (t->size * 8))))
+        {
+          /* Fixnums: the common case of map I/O, without bignum checks.  */
+          store_uint (buf, SCM_I_INUM (v), t->size);
+          return;
+        }
       store_uint (buf, encode_uint (t, v, t->size, subr, what), t->size);
       return;
     case GT_I8: case GT_I16: case GT_I32: case GT_I64:
@@ -638,7 +663,7 @@ SCM_DEFINE_STATIC (scm_bpf_encode, "bpf-encode", 2, 0, 0, (SCM type, SCM value),
   SCM bv = scm_c_make_bytevector (t->size);
   memset (SCM_BYTEVECTOR_CONTENTS (bv), 0, t->size);
   gebpf_encode (t, value, (uint8_t *) SCM_BYTEVECTOR_CONTENTS (bv), FUNC_NAME,
-                "value");
+                GEBPF_ROLE ("value"));
   return bv;
 }
 #undef FUNC_NAME

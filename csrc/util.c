@@ -124,6 +124,21 @@ gebpf_c_ident (SCM name, const char *subr, const char *what)
   return c;
 }
 
+const char *
+gebpf_str (SCM str)
+{
+  char *c = scm_to_utf8_string (str);
+  char *g = scm_gc_strdup (c, "gebpf-str");
+  free (c);
+  return g;
+}
+
+const char *
+gebpf_sym_str (SCM sym)
+{
+  return gebpf_str (scm_symbol_to_string (sym));
+}
+
 int
 gebpf_nr_cpus (void)
 {

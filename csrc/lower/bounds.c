@@ -1,3 +1,311 @@
-/* bounds.c --- (being written).  */
+/* bounds.c --- pass 4: the body against the program kind.
+
+   Takes: the typed AST and the program kind (and target).  Gives: the
+   same AST with tracepoint fields located (offset, size, signedness read
+   from the tracepoint's format file), fexit return slots found in BTF,
+   the packet layers used noted in L->packet_layers, and an
+   ebpf-lower-error for every form the kind cannot run: packet forms
+   outside xdp/tc/socket-filter/cgroup-skb, tracing forms outside tracing
+   programs, process helpers in packet programs.  The packet bounds checks
+   themselves live in bpf/gebpf.h; every header access the emitter writes
+   goes through them and tests the header pointer first.  */
+#define _GNU_SOURCE
 #include <config.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/btf.h>
 #include "lower.h"
+
+static const char *
+kind_name (struct lower *L)
+{
+  return gebpf_sym_name (gebpf_prog_kinds, L->kind);
+}
+
+static void
+need (struct lower *L, struct node *n, bool ok, const char *fix)
+{
+  if (!ok)
+    gebpf_lower_error (L, n, fix, "%s is not available in %s programs",
+                       n->name ? n->name : gebpf_op_name (n->op),
+                       kind_name (L));
+}
+
+static const char *
+tracefs (void)
+{
+  static const char *dirs[] = { "/sys/kernel/tracing",
+                                "/sys/kernel/debug/tracing" };
+  for (int i = 0; i < 2; i++)
+    {
+      char p[128];
+      snprintf (p, sizeof p, "%s/events", dirs[i]);
+      DIR *d = opendir (p);
+      if (d)
+        {
+          closedir (d);
+          return dirs[i];
+        }
+    }
+  return NULL;
+}
+
+struct tp_field
+{
+  char name[64];
+  int offset, size, is_signed;
+  bool pointer;
+};
+
+/* Read the fields of tracepoint CAT/NAME; return how many (or -errno).  */
+static int
+read_format (const char *cat, const char *name, struct tp_field *out, int max)
+{
+  const char *tf = tracefs ();
+  if (!tf)
+    return -ENOENT;
+  char path[1024];
+  snprintf (path, sizeof path, "%s/events/%.200s/%.300s/format", tf, cat, name);
+  FILE *f = fopen (path, "re");
+  if (!f)
+    return -errno;
+  char line[512];
+  int n = 0;
+  while (fgets (line, sizeof line, f) && n < max)
+    {
+      char *fp = strstr (line, "field:");
+      if (!fp)
+        continue;
+      char *semi = strchr (fp, ';');
+      if (!semi)
+        continue;
+      *semi = 0;
+      char *decl = fp + 6;
+      /* The name is the last identifier of the declaration.  */
+      char *br = strchr (decl, '[');
+      if (br)
+        *br = 0;
+      char *end = decl + strlen (decl);
+      while (end > decl && (end[-1] == ' '))
+        *--end = 0;
+      char *start = end;
+      while (start > decl && (start[-1] == '_' || (start[-1] >= 'a'
+                                                    && start[-1] <= 'z')
+                              || (start[-1] >= 'A' && start[-1] <= 'Z')
+                              || (start[-1] >= '0' && start[-1] <= '9')))
+        start--;
+      struct tp_field *t = &out[n];
+      snprintf (t->name, sizeof t->name, "%s", start);
+      t->pointer = strchr (decl, '*') != NULL;
+      char *o = strstr (semi + 1, "offset:"), *s = strstr (semi + 1, "size:"),
+        *g = strstr (semi + 1, "signed:");
+      if (!o || !s)
+        continue;
+      t->offset = atoi (o + 7);
+      t->size = atoi (s + 5);
+      t->is_signed = g ? atoi (g + 7) : 0;
+      if (strncmp (t->name, "common_", 7) == 0)
+        continue;
+      n++;
+    }
+  fclose (f);
+  return n;
+}
+
+/* Every tracepoint matching TARGET ("cat/name", "cat:name", globs).  */
+static int
+tracepoints (const char *target, char cats[][64], char names[][128], int max)
+{
+  char cat[128], name[256];
+  const char *sep = strpbrk (target, ":/");
+  if (!sep)
+    return 0;
+  snprintf (cat, sizeof cat, "%.*s", (int) (sep - target), target);
+  snprintf (name, sizeof name, "%s", sep + 1);
+  const char *tf = tracefs ();
+  if (!tf)
+    return 0;
+  int n = 0;
+  char dir[512];
+  snprintf (dir, sizeof dir, "%s/events", tf);
+  DIR *d = opendir (dir);
+  if (!d)
+    return 0;
+  struct dirent *c;
+  while ((c = readdir (d)) && n < max)
+    {
+      if (c->d_name[0] == '.' || fnmatch (cat, c->d_name, 0) != 0)
+        continue;
+      char sub[768];
+      snprintf (sub, sizeof sub, "%s/%s", dir, c->d_name);
+      DIR *e = opendir (sub);
+      if (!e)
+        continue;
+      struct dirent *t;
+      while ((t = readdir (e)) && n < max)
+        {
+          if (t->d_name[0] == '.' || fnmatch (name, t->d_name, 0) != 0)
+            continue;
+          char fmt[2048];
+          snprintf (fmt, sizeof fmt, "%s/%s/format", sub, t->d_name);
+          if (access (fmt, R_OK) != 0)
+            continue;
+          snprintf (cats[n], 64, "%.63s", c->d_name);
+          snprintf (names[n], 128, "%.127s", t->d_name);
+          n++;
+        }
+      closedir (e);
+    }
+  closedir (d);
+  return n;
+}
+
+#define MAX_TP 256
+#define MAX_FIELDS 64
+
+static void
+locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
+{
+  if (!L->target)
+    gebpf_lower_error (L, n, "give the program's tracepoint (#:attach "
+                       "\"syscalls/sys_enter_openat\") before lowering",
+                       "arg of a tracepoint needs its target");
+  static char cats[MAX_TP][64], names[MAX_TP][128];
+  int nt = tracepoints (L->target, cats, names, MAX_TP);
+  if (nt == 0)
+    gebpf_error (gebpf_k_attach, "bpf-fn", 0,
+                 "list tracepoints with (bpf-list-probes \"syscalls:*\") or "
+                 "ls /sys/kernel/tracing/events; mount tracefs if it is "
+                 "missing (mount -t tracefs tracefs /sys/kernel/tracing)",
+                 "bpf-fn %s: no tracepoint matches %s", L->fname, L->target);
+  int offset = -1, size = 0, sgn = 0;
+  for (int i = 0; i < nt; i++)
+    {
+      struct tp_field fs[MAX_FIELDS];
+      int nf = read_format (cats[i], names[i], fs, MAX_FIELDS);
+      int hit = -1;
+      for (int j = 0; j < nf; j++)
+        if (field ? strcmp (fs[j].name, field) == 0 : j == pos)
+          hit = j;
+      if (hit < 0)
+        {
+          char fix[1024] = "its fields are:";
+          for (int j = 0; j < nf; j++)
+            {
+              strncat (fix, " ", sizeof fix - strlen (fix) - 1);
+              strncat (fix, fs[j].name, sizeof fix - strlen (fix) - 1);
+            }
+          if (field)
+            gebpf_lower_error (L, n, fix, "tracepoint %s/%s has no field %s",
+                               cats[i], names[i], field);
+          gebpf_lower_error (L, n, fix, "tracepoint %s/%s has no argument %ld",
+                             cats[i], names[i], pos);
+        }
+      if (offset >= 0 && (fs[hit].offset != offset || fs[hit].size != size))
+        gebpf_lower_error (L, n, "narrow the glob to tracepoints with the same "
+                           "layout", "field %s is at different offsets in "
+                           "the tracepoints of %s", fs[hit].name, L->target);
+      offset = fs[hit].offset;
+      size = fs[hit].size;
+      sgn = fs[hit].is_signed;
+    }
+  if (size != 1 && size != 2 && size != 4 && size != 8)
+    gebpf_lower_error (L, n, "read integer or pointer fields",
+                       "field of %d bytes cannot be read as an integer", size);
+  n->field = offset;
+  n->ival = size;
+  n->is_signed = sgn;
+}
+
+static int
+fexit_slot (struct lower *L, struct node *n)
+{
+  struct btf *b = gebpf_vmlinux_btf ();
+  int id = b && L->target ? btf__find_by_name_kind (b, L->target,
+                                                    BTF_KIND_FUNC) : -1;
+  if (id < 0)
+    gebpf_lower_error (L, n, "give an existing kernel function as target",
+                       "no kernel function %s in BTF",
+                       L->target ? L->target : "(none)");
+  const struct btf_type *fn = btf__type_by_id (b, id);
+  const struct btf_type *proto = btf__type_by_id (b, fn->type);
+  return btf_vlen (proto);
+}
+
+static void
+walk (struct lower *L, struct node *n)
+{
+  if (!n)
+    return;
+  bool pkt = gebpf_kind_is_packet (L->kind);
+  bool trace = gebpf_kind_is_tracing (L->kind) || L->kind == PK_LSM;
+  switch (n->op)
+    {
+    case OP_PROTO: case OP_PKT_ETH: case OP_PKT_IPV4: case OP_PKT_IPV6:
+    case OP_PKT_TCP: case OP_PKT_UDP: case OP_PKT_ICMP: case OP_FIELD:
+    case OP_FRAGP: case OP_PKT_LEN:
+      need (L, n, pkt, "use packet forms in xdp, tc, socket-filter and "
+            "cgroup-skb programs");
+      L->packet_layers |= 1u << (n->hdr ? n->hdr : 1);
+      break;
+    case OP_PID: case OP_TGID: case OP_TID: case OP_UID: case OP_GID:
+    case OP_COMM:
+      need (L, n, trace || L->kind == PK_CGROUP_SOCK_ADDR,
+            "packet programs run outside any process; count by address "
+            "or port instead");
+      break;
+    case OP_ARG:
+      need (L, n, trace, "use arg in tracing programs");
+      if (L->kind == PK_PERF_EVENT)
+        need (L, n, false, "perf-event programs have no arguments");
+      if (L->kind == PK_TRACEPOINT)
+        locate_tp_field (L, n, n->kid[1]->op == OP_SYM ? n->kid[1]->name : NULL,
+                         n->kid[1]->op == OP_INT ? n->kid[1]->ival : 0);
+      else if (n->kid[1]->op != OP_INT)
+        gebpf_lower_error (L, n, "name arguments by position (arg ctx 0) in "
+                           "this kind of program",
+                           "arg by field name works in tracepoint programs");
+      break;
+    case OP_RETVAL:
+      if (L->kind == PK_FEXIT)
+        n->field = fexit_slot (L, n);
+      else if (L->kind == PK_TRACEPOINT)
+        {
+          locate_tp_field (L, n, "ret", 0);
+          n->ty = TY_INT;
+        }
+      else
+        need (L, n, L->kind == PK_KRETPROBE || L->kind == PK_URETPROBE,
+              "use retval in fexit, kretprobe, uretprobe or sys_exit "
+              "tracepoint programs");
+      break;
+    case OP_CURRENT_TASK: case OP_CORE_READ: case OP_READ_USER_STR:
+    case OP_READ_KERNEL_STR:
+      need (L, n, trace, "use kernel memory reads in tracing programs");
+      break;
+    case OP_PROBE:
+      need (L, n, trace, "use (probe) in tracing programs");
+      L->uses_probe = true;
+      break;
+    case OP_STACK_ID:
+      need (L, n, trace, "use stack-id in tracing and perf-event programs");
+      break;
+    default:
+      break;
+    }
+  for (int i = 0; i < n->nkid; i++)
+    walk (L, n->kid[i]);
+}
+
+void
+gebpf_bounds (struct lower *L)
+{
+  walk (L, L->body);
+  for (struct inline_inst *in = L->insts; in; in = in->next)
+    walk (L, in->body);
+}

@@ -1,3 +1,1694 @@
-/* emit.c --- (being written).  */
+/* emit.c --- pass 5: the AST to BPF C.
+
+   Takes: the typed, kind-checked AST.  Gives: C text that reads like good
+   libbpf code -- SPDX line, the kernel and libbpf headers, bpf/gebpf.h,
+   the value types, BTF-defined maps in SEC(".maps"), const volatile
+   rodata for (const NAME), the inlines as static __always_inline
+   functions, the program in its SEC(), and the license -- plus a line map
+   for rewriting the verifier's annotated log.
+
+   Every body form becomes a C expression (GNU statement expressions
+   where a form needs statements), preceded by a comment naming the form
+   and a #line directive pointing at its .scm line, so clang diagnostics
+   name Scheme lines.  The output is deterministic: names come from slots
+   and counters local to this lowering, #line carries the file's base
+   name only.  */
+#define _GNU_SOURCE
 #include <config.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/bpf.h>
+#include <bpf/btf.h>
 #include "lower.h"
+#include "../map.h"
+
+struct buf
+{
+  char *p;
+  size_t len, cap;
+};
+
+struct emit
+{
+  struct lower *L;
+  struct buf types, maps, consts, inlines, body;
+  SCM typedefs;                 /* alist: type object -> C name (registered) */
+  int ntypes;
+  int tmp;                      /* counter for temporaries */
+  int cur_line;                 /* last #line emitted */
+  SCM linemap;                  /* alist: scm line -> string */
+  bool in_inline;
+};
+
+static void
+bput (struct buf *b, const char *s, size_t n)
+{
+  if (b->len + n + 1 > b->cap)
+    {
+      size_t cap = b->cap ? b->cap * 2 : 1024;
+      while (cap < b->len + n + 1)
+        cap *= 2;
+      char *p = scm_gc_malloc_pointerless (cap, "c-text");
+      if (b->len)
+        memcpy (p, b->p, b->len);
+      b->p = p;
+      b->cap = cap;
+    }
+  memcpy (b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = 0;
+}
+
+static void
+bs (struct buf *b, const char *s)
+{
+  bput (b, s, strlen (s));
+}
+
+static void bf (struct buf *b, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
+static void
+bf (struct buf *b, const char *fmt, ...)
+{
+  char *s = NULL;
+  va_list ap;
+  va_start (ap, fmt);
+  int n = vasprintf (&s, fmt, ap);
+  va_end (ap);
+  if (n >= 0)
+    {
+      bput (b, s, n);
+      free (s);
+    }
+}
+
+static void ex (struct emit *E, struct buf *b, struct node *n);
+
+/* ---- types ---------------------------------------------------------- */
+
+static const char *tname (struct emit *E, const struct gebpf_type *t);
+
+static const char *
+registered (struct emit *E, const struct gebpf_type *t)
+{
+  SCM hit = scm_assq_ref (E->typedefs, t->object);
+  return scm_is_true (hit) ? gebpf_str (hit) : NULL;
+}
+
+static const char *
+reg (struct emit *E, const struct gebpf_type *t, const char *name)
+{
+  E->typedefs = scm_acons (t->object, scm_from_utf8_string (name), E->typedefs);
+  return registered (E, t);
+}
+
+static const char *
+tname (struct emit *E, const struct gebpf_type *t)
+{
+  static const char *ints[] = {
+    [GT_U8] = "__u8", [GT_U16] = "__u16", [GT_U32] = "__u32",
+    [GT_U64] = "__u64", [GT_I8] = "__s8", [GT_I16] = "__s16",
+    [GT_I32] = "__s32", [GT_I64] = "__s64", [GT_BOOL] = "__u8",
+    [GT_BE16] = "__be16", [GT_BE32] = "__be32", [GT_BE64] = "__be64",
+    [GT_IPV4] = "__be32", [GT_IPV6] = "struct in6_addr",
+    [GT_MAC] = "struct gebpf_mac",
+  };
+  if (t->kind <= GT_MAC)
+    return ints[t->kind];
+  if (t->kind == GT_UINT)
+    return t->size == 1 ? "__u8" : t->size == 2 ? "__u16"
+      : t->size == 4 ? "__u32" : "__u64";
+  if (t->kind == GT_PREFIX)
+    return t->elem->kind == GT_IPV4 ? "struct gebpf_lpm4" : "struct gebpf_lpm6";
+  const char *done = registered (E, t);
+  if (done)
+    return done;
+  char name[160];
+  switch (t->kind)
+    {
+    case GT_STRING:
+      snprintf (name, sizeof name, "gebpf_str_%zu", t->count);
+      bf (&E->types, "typedef struct { char s[%zu]; } %s;\n", t->count, name);
+      return reg (E, t, name);
+    case GT_BYTES: case GT_RAW:
+      snprintf (name, sizeof name, "gebpf_bytes_%zu", t->count);
+      /* Two types of one size share the typedef.  */
+      for (SCM l = E->typedefs; scm_is_pair (l); l = SCM_CDR (l))
+        if (strcmp (gebpf_str (SCM_CDAR (l)), name) == 0)
+          return reg (E, t, name);
+      bf (&E->types, "typedef struct { __u8 b[%zu]; } %s;\n", t->count, name);
+      return reg (E, t, name);
+    case GT_ARRAY:
+      {
+        const char *el = tname (E, t->elem);
+        snprintf (name, sizeof name, "gebpf_array_%d", E->ntypes++);
+        bf (&E->types, "typedef struct { %s a[%zu]; } %s;\n", el, t->count,
+            name);
+        return reg (E, t, name);
+      }
+    case GT_STRUCT:
+      {
+        const char *fts[t->nfields ? t->nfields : 1];
+        for (size_t i = 0; i < t->nfields; i++)
+          fts[i] = tname (E, t->fields[i].type);
+        snprintf (name, sizeof name, "struct %s", t->cname);
+        bf (&E->types, "/* (defbpf-struct %s ...) */\nstruct %s {\n",
+            t->name, t->cname);
+        for (size_t i = 0; i < t->nfields; i++)
+          bf (&E->types, "\t%s %s;\n", fts[i], t->fields[i].cname);
+        bf (&E->types, "};\n_Static_assert (sizeof (struct %s) == %zu, "
+            "\"layout of %s\");\n", t->cname, t->size, t->name);
+        return reg (E, t, name);
+      }
+    default:
+      return "__u64";
+    }
+}
+
+/* C type of an expression's value.  */
+static const char *
+ctype (struct emit *E, struct node *n)
+{
+  switch (n->ty)
+    {
+    case TY_INT: return n->is_signed ? "__s64" : "__u64";
+    case TY_BOOL: return "int";
+    case TY_IPV4: return "__be32";
+    case TY_IPV6: return "struct in6_addr";
+    case TY_MAC: return "struct gebpf_mac";
+    case TY_VALUE: return tname (E, n->vt);
+    case TY_VALPTR:
+      {
+        char *s = NULL;
+        if (asprintf (&s, "%s *", tname (E, n->vt)) < 0)
+          return "void *";
+        char *g = scm_gc_strdup (s, "ct");
+        free (s);
+        return g;
+      }
+    case TY_HDR:
+      switch (n->hdr)
+        {
+        case H_ETH: return "struct ethhdr *";
+        case H_IPV4: return "struct iphdr *";
+        case H_IPV6: return "struct ipv6hdr *";
+        case H_TCP: return "struct tcphdr *";
+        case H_UDP: return "struct udphdr *";
+        default: return "struct icmphdr *";
+        }
+    case TY_KPTR:
+      {
+        struct btf *b = gebpf_vmlinux_btf ();
+        const struct btf_type *t = b ? btf__type_by_id (b, n->btf_id) : NULL;
+        const char *nm = t ? btf__name_by_offset (b, t->name_off) : NULL;
+        if (!nm || !*nm)
+          return "void *";
+        char *s = NULL;
+        if (asprintf (&s, "%s %s *", btf_is_union (t) ? "union" : "struct",
+                      nm) < 0)
+          return "void *";
+        char *g = scm_gc_strdup (s, "ct");
+        free (s);
+        return g;
+      }
+    default:
+      return "__u64";
+    }
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static int
+tmp (struct emit *E)
+{
+  return E->tmp++;
+}
+
+static const char *
+base_name (SCM file)
+{
+  if (!scm_is_string (file))
+    return NULL;
+  const char *f = gebpf_str (file);
+  const char *s = strrchr (f, '/');
+  return s ? s + 1 : f;
+}
+
+/* A one-line rendering of a form for comments and the line map.  */
+static char *
+form_text (struct node *n, size_t max)
+{
+  if (scm_is_false (n->datum))
+    return scm_gc_strdup ("", "t");
+  char *s = gebpf_repr (n->datum);
+  size_t len = strlen (s);
+  char *out = scm_gc_malloc_pointerless (max + 8, "t");
+  size_t j = 0;
+  for (size_t i = 0; i < len && j < max; i++)
+    {
+      char c = s[i];
+      if (c == '\n' || c == '\t')
+        c = ' ';
+      /* Never close the comment early.  */
+      if (c == '*' && s[i + 1] == '/')
+        c = '+';
+      out[j++] = c;
+    }
+  if (len > max)
+    {
+      memcpy (out + j, " ...", 4);
+      j += 4;
+    }
+  out[j] = 0;
+  return out;
+}
+
+static void
+line_directive (struct emit *E, struct buf *b, struct node *n)
+{
+  const char *f = base_name (n->file);
+  if (!n->line || !f)
+    return;
+  bf (b, "\n\t/* %s */\n#line %d \"%s\"\n", form_text (n, 72), n->line, f);
+  if (scm_is_false (scm_assv_ref (E->linemap, scm_from_int (n->line))))
+    {
+      char *s = NULL;
+      if (asprintf (&s, "%s @ %s:%d", form_text (n, 60), f, n->line) >= 0)
+        {
+          E->linemap = scm_acons (scm_from_int (n->line),
+                                  scm_from_utf8_string (s), E->linemap);
+          free (s);
+        }
+    }
+}
+
+static void
+c_string (struct buf *b, const char *s)
+{
+  bs (b, "\"");
+  for (; *s; s++)
+    {
+      unsigned char c = *s;
+      if (c == '"' || c == '\\')
+        bf (b, "\\%c", c);
+      else if (c == '\n')
+        bs (b, "\\n");
+      else if (c == '\t')
+        bs (b, "\\t");
+      else if (c < 32 || c >= 127)
+        bf (b, "\\%03o", c);
+      else
+        bput (b, (const char *) &c, 1);
+    }
+  bs (b, "\"");
+}
+
+/* The value of N as an integer (host order).  */
+static void
+ex_int (struct emit *E, struct buf *b, struct node *n)
+{
+  if (n->ty == TY_IPV4)
+    {
+      bs (b, "((__u64)bpf_ntohl (");
+      ex (E, b, n);
+      bs (b, "))");
+    }
+  else if (n->ty == TY_BOOL)
+    {
+      bs (b, "((__u64)(");
+      ex (E, b, n);
+      bs (b, "))");
+    }
+  else
+    ex (E, b, n);
+}
+
+/* N as a test.  */
+static void
+ex_test (struct emit *E, struct buf *b, struct node *n)
+{
+  bs (b, "(");
+  ex (E, b, n);
+  bs (b, ")");
+}
+
+/* The C expression storing N into a T.  */
+static void
+ex_to (struct emit *E, struct buf *b, const struct gebpf_type *t,
+       struct node *n)
+{
+  switch (t->kind)
+    {
+    case GT_BE16:
+      bs (b, "bpf_htons ((__u16)");
+      ex_int (E, b, n);
+      bs (b, ")");
+      return;
+    case GT_BE32:
+      bs (b, "bpf_htonl ((__u32)");
+      ex_int (E, b, n);
+      bs (b, ")");
+      return;
+    case GT_BE64:
+      bs (b, "bpf_cpu_to_be64 ((__u64)");
+      ex_int (E, b, n);
+      bs (b, ")");
+      return;
+    case GT_IPV4:
+      if (n->ty == TY_INT)
+        {
+          bs (b, "bpf_htonl ((__u32)");
+          ex (E, b, n);
+          bs (b, ")");
+          return;
+        }
+      ex (E, b, n);
+      return;
+    case GT_U8: case GT_U16: case GT_U32: case GT_U64: case GT_I8:
+    case GT_I16: case GT_I32: case GT_I64: case GT_BOOL: case GT_UINT:
+      bf (b, "(%s)", tname (E, t));
+      ex_int (E, b, n);
+      return;
+    default:
+      ex (E, b, n);
+      return;
+    }
+}
+
+/* Read a T from the lvalue text LV as an expression value.  */
+static void
+ex_from (struct emit *E, struct buf *b, const struct gebpf_type *t,
+         const char *lv)
+{
+  switch (t->kind)
+    {
+    case GT_BE16: bf (b, "((__u64)bpf_ntohs (%s))", lv); return;
+    case GT_BE32: bf (b, "((__u64)bpf_ntohl (%s))", lv); return;
+    case GT_BE64: bf (b, "((__u64)bpf_be64_to_cpu (%s))", lv); return;
+    case GT_I8: case GT_I16: case GT_I32: case GT_I64:
+      bf (b, "((__s64)%s)", lv);
+      return;
+    case GT_U8: case GT_U16: case GT_U32: case GT_U64: case GT_UINT:
+      bf (b, "((__u64)%s)", lv);
+      return;
+    case GT_BOOL:
+      bf (b, "((int)!!%s)", lv);
+      return;
+    default:
+      bs (b, lv);
+      return;
+    }
+}
+
+/* Statements filling the key variable KV (already zeroed) of map M.  */
+static void
+fill (struct emit *E, struct buf *b, const struct gebpf_type *t,
+      const char *lv, struct node *n)
+{
+  if (t->kind == GT_PREFIX && (n->ty == TY_IPV4 || n->ty == TY_IPV6))
+    {
+      bf (b, "%s.prefixlen = %d; %s.addr = ", lv,
+          t->elem->kind == GT_IPV4 ? 32 : 128, lv);
+      ex (E, b, n);
+      bs (b, "; ");
+      return;
+    }
+  if (t->kind == GT_STRING && n->ty == TY_STR)
+    {
+      size_t len = strlen (n->name);
+      bf (b, "__builtin_memcpy (%s.s, ", lv);
+      c_string (b, n->name);
+      bf (b, ", %zu); ", len + 1 <= t->count ? len + 1 : t->count);
+      return;
+    }
+  if (t->kind == GT_STRING && n->ty == TY_VALUE && n->vt != t)
+    {
+      int k = tmp (E);
+      bf (b, "{ __auto_type __s%d = ", k);
+      ex (E, b, n);
+      bf (b, "; __builtin_memcpy (%s.s, __s%d.s, sizeof %s.s < sizeof __s%d.s "
+          "? sizeof %s.s : sizeof __s%d.s); } ", lv, k, lv, k, lv, k);
+      return;
+    }
+  bf (b, "%s = ", lv);
+  ex_to (E, b, t, n);
+  bs (b, "; ");
+}
+
+/* Declare and fill a zeroed variable of type T named __kN; return N.  */
+static int
+materialize (struct emit *E, struct buf *b, const struct gebpf_type *t,
+             struct node *n)
+{
+  int k = tmp (E);
+  char lv[32];
+  snprintf (lv, sizeof lv, "__k%d", k);
+  bf (b, "%s %s; __builtin_memset (&%s, 0, sizeof %s); ", tname (E, t), lv,
+      lv, lv);
+  fill (E, b, t, lv, n);
+  return k;
+}
+
+static struct gebpf_map *
+mapof (struct node *n)
+{
+  return scm_foreign_object_ref (n->ref, 0);
+}
+
+static const char *
+mapname (struct node *n)
+{
+  return mapof (n)->cname;
+}
+
+static void
+body_seq (struct emit *E, struct buf *b, struct node *seq, int from,
+          bool value)
+{
+  for (int i = from; i < seq->nkid; i++)
+    {
+      struct node *k = seq->kid[i];
+      line_directive (E, b, k);
+      bool last = i == seq->nkid - 1;
+      if (last && value && k->ty != TY_VOID && k->ty != TY_NORETURN)
+        {
+          bs (b, "\t");
+          ex (E, b, k);
+          bs (b, ";");
+        }
+      else
+        {
+          bs (b, "\t(void)");
+          ex (E, b, k);
+          bs (b, ";");
+        }
+    }
+}
+
+static bool
+has_value (struct node *n)
+{
+  return n->ty != TY_VOID && n->ty != TY_NORETURN;
+}
+
+/* Emit a sequence whose last value goes into __rR.  */
+static void
+branch_seq (struct emit *E, struct buf *b, struct node *seq, int from, int r)
+{
+  bs (b, "{ ");
+  for (int i = from; i < seq->nkid; i++)
+    {
+      struct node *k = seq->kid[i];
+      line_directive (E, b, k);
+      if (i == seq->nkid - 1 && r >= 0 && has_value (k))
+        {
+          bf (b, "\t__r%d = ", r);
+          ex (E, b, k);
+          bs (b, ";");
+        }
+      else
+        {
+          bs (b, "\t(void)");
+          ex (E, b, k);
+          bs (b, ";");
+        }
+    }
+  bs (b, " }");
+}
+
+/* A branch of if: its value (if any) goes into __rR.  */
+static void
+branch (struct emit *E, struct buf *b, struct node *n, int r)
+{
+  if (n->op == OP_BEGIN)
+    {
+      branch_seq (E, b, n, 0, r);
+      return;
+    }
+  bs (b, "{ ");
+  if (r >= 0 && has_value (n))
+    {
+      bf (b, "__r%d = ", r);
+      ex (E, b, n);
+    }
+  else
+    {
+      bs (b, "(void)");
+      ex (E, b, n);
+    }
+  bs (b, "; }");
+}
+
+static const char *
+packet_data (struct emit *E)
+{
+  return E->L->kind == PK_XDP ? "(void *)(long)ctx->data"
+    : "(void *)(long)ctx->data";
+}
+
+static const char *
+packet_end (struct emit *E)
+{
+  (void) E;
+  return "(void *)(long)ctx->data_end";
+}
+
+/* Header pointer of a packet form.  */
+static void
+ex_header (struct emit *E, struct buf *b, struct node *n)
+{
+  int kind = E->L->kind;
+  bool l3 = kind == PK_CGROUP_SKB;
+  bool sf = kind == PK_SOCKET_FILTER;
+  const char *d = packet_data (E), *e = packet_end (E);
+  struct node *arg = n->kid[0];
+  switch (n->op)
+    {
+    case OP_PKT_ETH:
+      if (sf)
+        {
+          bs (b, "((struct ethhdr *)gebpf_sf_load (ctx, 0, &__sf_eth, "
+              "sizeof __sf_eth, BPF_HDR_START_MAC))");
+          return;
+        }
+      if (l3)
+        {
+          bs (b, "((struct ethhdr *)0)");
+          return;
+        }
+      bf (b, "gebpf_eth (%s, %s)", d, e);
+      return;
+    case OP_PKT_IPV4:
+      if (sf)
+        bs (b, "gebpf_sf_ip4 (ctx, &__sf_ip4)");
+      else if (l3)
+        bf (b, "gebpf_ip4_l3 (%s, %s, ctx->protocol)", d, e);
+      else
+        bf (b, "gebpf_ip4 (%s, %s)", d, e);
+      return;
+    case OP_PKT_IPV6:
+      if (sf)
+        bs (b, "gebpf_sf_ip6 (ctx, &__sf_ip6)");
+      else if (l3)
+        bf (b, "gebpf_ip6_l3 (%s, %s, ctx->protocol)", d, e);
+      else
+        bf (b, "gebpf_ip6 (%s, %s)", d, e);
+      return;
+    default:
+      break;
+    }
+  const char *st = n->op == OP_PKT_TCP ? "struct tcphdr"
+    : n->op == OP_PKT_UDP ? "struct udphdr" : "struct icmphdr";
+  int p4 = n->op == OP_PKT_TCP ? 6 : n->op == OP_PKT_UDP ? 17 : 1;
+  int p6 = n->op == OP_PKT_TCP ? 6 : n->op == OP_PKT_UDP ? 17 : 58;
+  const char *buf = n->op == OP_PKT_TCP ? "__sf_tcp"
+    : n->op == OP_PKT_UDP ? "__sf_udp" : "__sf_icmp";
+  if (arg->ty == TY_HDR)
+    {
+      /* (packet-tcp IP): from a header the program already has.  */
+      if (sf)
+        {
+          bf (b, "((%s *)gebpf_sf_l4 (ctx, ", st);
+          if (arg->hdr == H_IPV4)
+            {
+              ex (E, b, arg);
+              bs (b, ", 0, ");
+            }
+          else
+            {
+              bs (b, "0, ");
+              ex (E, b, arg);
+              bs (b, ", ");
+            }
+          bf (b, "%d, %d, &%s, sizeof %s))", p4, p6, buf, buf);
+          return;
+        }
+      bf (b, "((%s *)gebpf_l4_of_%s (", st, arg->hdr == H_IPV4 ? "ip4" : "ip6");
+      ex (E, b, arg);
+      bf (b, ", %s, %d, sizeof (%s)))", e, arg->hdr == H_IPV4 ? p4 : p6, st);
+      return;
+    }
+  if (sf)
+    bf (b, "((%s *)gebpf_sf_l4 (ctx, gebpf_sf_ip4 (ctx, &__sf_ip4), "
+        "gebpf_sf_ip6 (ctx, &__sf_ip6), %d, %d, &%s, sizeof %s))",
+        st, p4, p6, buf, buf);
+  else if (l3)
+    bf (b, "((%s *)gebpf_l4 (gebpf_ip4_l3 (%s, %s, ctx->protocol), "
+        "gebpf_ip6_l3 (%s, %s, ctx->protocol), %s, %d, %d, sizeof (%s)))",
+        st, d, e, d, e, e, p4, p6, st);
+  else
+    bf (b, "((%s *)gebpf_l4 (gebpf_ip4 (%s, %s), gebpf_ip6 (%s, %s), %s, "
+        "%d, %d, sizeof (%s)))", st, d, e, d, e, e, p4, p6, st);
+}
+
+static void
+ex_field (struct emit *E, struct buf *b, struct node *n)
+{
+  const struct hfield *f = gebpf_hfield (n->field);
+  int k = tmp (E);
+  bf (b, "({ __auto_type __h%d = ", k);
+  ex (E, b, n->kid[0]);
+  bf (b, "; ");
+  char acc[128];
+  snprintf (acc, sizeof acc, "__h%d->%s", k, f->c);
+  switch (f->ty)
+    {
+    case TY_IPV4:
+      bf (b, "__h%d ? %s : 0; })", k, acc);
+      return;
+    case TY_IPV6:
+      bf (b, "__h%d ? %s : (struct in6_addr){}; })", k, acc);
+      return;
+    case TY_MAC:
+      bf (b, "__h%d ? *(struct gebpf_mac *)%s : (struct gebpf_mac){}; })", k,
+          acc);
+      return;
+    case TY_BOOL:
+      bf (b, "__h%d ? (int)!!%s : 0; })", k, acc);
+      return;
+    default:
+      break;
+    }
+  if (f->conv == 16)
+    bf (b, "__h%d ? (__u64)bpf_ntohs (%s) : 0; })", k, acc);
+  else if (f->conv == 32)
+    bf (b, "__h%d ? (__u64)bpf_ntohl (%s) : 0; })", k, acc);
+  else if (f->conv == 'F')
+    bf (b, "__h%d ? (__u64)((__u8 *)__h%d)[13] : 0; })", k, k);
+  else if (f->conv == 'l')
+    bf (b, "__h%d ? (__u64)((__h%d->flow_lbl[0] & 0xf) << 16 | "
+        "__h%d->flow_lbl[1] << 8 | __h%d->flow_lbl[2]) : 0; })", k, k, k, k);
+  else
+    bf (b, "__h%d ? (__u64)%s : 0; })", k, acc);
+}
+
+static void
+ex_arith (struct emit *E, struct buf *b, struct node *n, const char *op)
+{
+  const char *cast = n->is_signed ? "(__s64)" : "(__u64)";
+  if (n->nkid == 0)
+    {
+      bs (b, n->op == OP_MUL ? "((__u64)1)" : "((__u64)0)");
+      return;
+    }
+  if (n->nkid == 1 && n->op == OP_SUB)
+    {
+      bf (b, "(-%s", cast);
+      ex_int (E, b, n->kid[0]);
+      bs (b, ")");
+      return;
+    }
+  bs (b, "(");
+  for (int i = 0; i < n->nkid; i++)
+    {
+      if (i)
+        bf (b, " %s ", op);
+      bs (b, cast);
+      ex_int (E, b, n->kid[i]);
+    }
+  bs (b, ")");
+}
+
+static void
+ex_minmax (struct emit *E, struct buf *b, struct node *n, const char *m)
+{
+  for (int i = 0; i < n->nkid - 1; i++)
+    bf (b, "%s (", m);
+  ex_int (E, b, n->kid[0]);
+  for (int i = 1; i < n->nkid; i++)
+    {
+      bs (b, ", ");
+      ex_int (E, b, n->kid[i]);
+      bs (b, ")");
+    }
+}
+
+static void
+ex_compare (struct emit *E, struct buf *b, struct node *n)
+{
+  static const char *ops[] = { [OP_EQ] = "==", [OP_NE] = "!=", [OP_LT] = "<",
+                               [OP_GT] = ">", [OP_LE] = "<=", [OP_GE] = ">=" };
+  const char *op = ops[n->op];
+  struct node *a = n->kid[0], *c = n->kid[1];
+  if (a->ty == TY_STR || c->ty == TY_STR)
+    {
+      struct node *v = a->ty == TY_STR ? c : a, *s = a->ty == TY_STR ? a : c;
+      int k = tmp (E);
+      bf (b, "({ __auto_type __v%d = ", k);
+      ex (E, b, v);
+      bf (b, "; %sgebpf_str_eq (__v%d.s, sizeof __v%d.s, ",
+          n->op == OP_NE ? "!" : "", k, k);
+      c_string (b, s->name);
+      bf (b, ", %zu); })", strlen (s->name));
+      return;
+    }
+  if (a->ty == TY_IPV6 || a->ty == TY_MAC)
+    {
+      bf (b, "(%s", n->op == OP_NE ? "!" : "");
+      if (a->ty == TY_IPV6)
+        {
+          bs (b, "gebpf_ip6_eq (");
+          ex (E, b, a);
+          bs (b, ", ");
+          ex (E, b, c);
+          bs (b, "))");
+        }
+      else
+        {
+          int k = tmp (E);
+          bf (b, "({ struct gebpf_mac __m%d = ", k);
+          ex (E, b, a);
+          bf (b, ", __n%d = ", k);
+          ex (E, b, c);
+          bf (b, "; gebpf_bytes_eq (&__m%d, &__n%d, 6); }))", k, k);
+        }
+      return;
+    }
+  if (a->ty == TY_IPV4 && c->ty == TY_IPV4 && (n->op == OP_EQ || n->op == OP_NE))
+    {
+      bs (b, "(");
+      ex (E, b, a);
+      bf (b, " %s ", op);
+      ex (E, b, c);
+      bs (b, ")");
+      return;
+    }
+  const char *cast = a->is_signed || c->is_signed ? "(__s64)" : "(__u64)";
+  bf (b, "(%s", cast);
+  ex_int (E, b, a);
+  bf (b, " %s %s", op, cast);
+  ex_int (E, b, c);
+  bs (b, ")");
+}
+
+/* Value-producing conditionals go through a result variable.  */
+static void
+ex_if (struct emit *E, struct buf *b, struct node *n)
+{
+  int r = has_value (n) ? tmp (E) : -1;
+  bs (b, "({ ");
+  if (r >= 0)
+    bf (b, "%s __r%d; __builtin_memset (&__r%d, 0, sizeof __r%d); ",
+        ctype (E, n), r, r, r);
+  bs (b, "if ");
+  ex_test (E, b, n->kid[0]);
+  bs (b, " ");
+  branch (E, b, n->kid[1], r);
+  if (n->nkid == 3)
+    {
+      bs (b, " else ");
+      branch (E, b, n->kid[2], r);
+    }
+  if (r >= 0)
+    bf (b, " __r%d; })", r);
+  else
+    bs (b, " })");
+}
+
+static void
+ex_cond (struct emit *E, struct buf *b, struct node *n)
+{
+  int r = has_value (n) ? tmp (E) : -1;
+  bs (b, "({ ");
+  if (r >= 0)
+    bf (b, "%s __r%d; __builtin_memset (&__r%d, 0, sizeof __r%d); ",
+        ctype (E, n), r, r, r);
+  for (int i = 0; i < n->nkid; i++)
+    {
+      struct node *cl = n->kid[i];
+      bool is_else = cl->name && strcmp (cl->name, "else") == 0;
+      if (i)
+        bs (b, " else ");
+      if (is_else)
+        {
+          branch_seq (E, b, cl, 0, r);
+          continue;
+        }
+      if (cl->nkid == 1)
+        {
+          /* (cond (TEST)) yields the test itself.  */
+          int t = tmp (E);
+          bf (b, "{ __auto_type __t%d = ", t);
+          ex (E, b, cl->kid[0]);
+          bf (b, "; if (__t%d) { ", t);
+          if (r >= 0 && (n->ty == TY_INT || n->ty == TY_BOOL))
+            bf (b, "__r%d = __t%d; ", r, t);
+          bs (b, "} }");
+          continue;
+        }
+      bs (b, "if ");
+      ex_test (E, b, cl->kid[0]);
+      bs (b, " ");
+      branch_seq (E, b, cl, 1, r);
+    }
+  if (r >= 0)
+    bf (b, " __r%d; })", r);
+  else
+    bs (b, " })");
+}
+
+static void
+ex_map_access (struct emit *E, struct buf *b, struct node *n)
+{
+  struct gebpf_map *m = mapof (n->kid[0]);
+  const char *mn = mapname (n->kid[0]);
+  const struct gebpf_type *kt = m->hist_keyed ? m->hist_key : m->key;
+  bs (b, "({ ");
+  int k = materialize (E, b, kt, n->kid[1]);
+  switch (n->op)
+    {
+    case OP_MAP_GET:
+      bf (b, "(%s *)bpf_map_lookup_elem (&%s, &__k%d); })",
+          tname (E, m->value), mn, k);
+      return;
+    case OP_MAP_REF:
+      {
+        int p = tmp (E);
+        bf (b, "%s *__p%d = bpf_map_lookup_elem (&%s, &__k%d); ",
+            tname (E, m->value), p, mn, k);
+        char lv[32];
+        snprintf (lv, sizeof lv, "(*__p%d)", p);
+        bf (b, "__p%d ? ", p);
+        ex_from (E, b, m->value, lv);
+        bs (b, " : ");
+        if (n->nkid == 3)
+          {
+            if (gebpf_value_ty (m->value) == TY_INT)
+              ex_int (E, b, n->kid[2]);
+            else
+              ex (E, b, n->kid[2]);
+          }
+        else if (gebpf_value_ty (m->value) == TY_INT
+                 || gebpf_value_ty (m->value) == TY_BOOL
+                 || gebpf_value_ty (m->value) == TY_IPV4)
+          bs (b, "0");
+        else
+          bf (b, "(%s){}", tname (E, m->value));
+        bs (b, "; })");
+        return;
+      }
+    case OP_MAP_SET:
+      {
+        int v = materialize (E, b, m->value, n->kid[2]);
+        bf (b, "bpf_map_update_elem (&%s, &__k%d, &__k%d, BPF_ANY); })",
+            mn, k, v);
+        return;
+      }
+    case OP_MAP_DELETE:
+      bf (b, "bpf_map_delete_elem (&%s, &__k%d); })", mn, k);
+      return;
+    case OP_MAP_INC:
+      bf (b, "GEBPF_MAP_INC (&%s, &__k%d, ", mn, k);
+      if (n->nkid == 3)
+        ex_int (E, b, n->kid[2]);
+      else
+        bs (b, "1");
+      bf (b, ", %s); })", tname (E, m->value));
+      return;
+    default:
+      return;
+    }
+}
+
+static void
+ex_hist (struct emit *E, struct buf *b, struct node *n)
+{
+  struct gebpf_map *m = mapof (n->kid[0]);
+  const char *mn = mapname (n->kid[0]);
+  struct node *v = n->op == OP_HIST ? n->kid[n->nkid - 1] : n->kid[1];
+  bs (b, "({ __u32 __slot = ");
+  if (n->op == OP_HIST)
+    {
+      bs (b, "gebpf_log2_bucket (");
+      ex_int (E, b, v);
+      bs (b, ")");
+    }
+  else
+    {
+      bs (b, "gebpf_lin_bucket (");
+      ex_int (E, b, v);
+      bf (b, ", %llu, %llu, %llu)", (unsigned long long) n->kid[2]->ival,
+          (unsigned long long) n->kid[3]->ival,
+          (unsigned long long) n->kid[4]->ival);
+    }
+  bs (b, "; ");
+  if (m->hist_keyed)
+    {
+      int k = tmp (E);
+      bf (b, "struct gebpf_hk_%s __hk%d; __builtin_memset (&__hk%d, 0, "
+          "sizeof __hk%d); ", m->cname, k, k, k);
+      char lv[48];
+      snprintf (lv, sizeof lv, "__hk%d.key", k);
+      fill (E, b, m->hist_key, lv, n->kid[1]);
+      bf (b, "__hk%d.slot = __slot; gebpf_hist_keyed (&%s, &__hk%d); })", k,
+          mn, k);
+    }
+  else
+    bf (b, "gebpf_hist_slot (&%s, __slot); })", mn);
+}
+
+static void
+ex_arg (struct emit *E, struct buf *b, struct node *n)
+{
+  int kind = E->L->kind;
+  if (kind == PK_TRACEPOINT)
+    {
+      /* bounds.c put the field's offset, size and signedness here.  */
+      const char *t = n->ival == 1 ? "8" : n->ival == 2 ? "16"
+        : n->ival == 4 ? "32" : "64";
+      bf (b, "((%s)*(%s%s *)((char *)ctx + %d))",
+          n->is_signed ? "__s64" : "__u64", n->is_signed ? "__s" : "__u", t,
+          n->field);
+      return;
+    }
+  long pos = n->kid[1]->ival;
+  switch (kind)
+    {
+    case PK_RAW_TRACEPOINT:
+      bf (b, "((__u64)ctx->args[%ld])", pos);
+      return;
+    case PK_TP_BTF: case PK_FENTRY: case PK_FEXIT: case PK_LSM:
+      bf (b, "((__u64)((__u64 *)ctx)[%ld])", pos);
+      return;
+    default:
+      bf (b, "((__u64)PT_REGS_PARM%ld (ctx))", pos + 1);
+      return;
+    }
+}
+
+static void
+ex (struct emit *E, struct buf *b, struct node *n)
+{
+  switch (n->op)
+    {
+    case OP_INT:
+      if (n->uneg)
+        {
+          if (n->ival == INT64_MIN)
+            bs (b, "((__s64)(-9223372036854775807LL - 1))");
+          else
+            bf (b, "((__s64)%lldLL)", (long long) n->ival);
+        }
+      else
+        bf (b, "((__u64)%lluULL)", (unsigned long long) n->ival);
+      return;
+    case OP_BOOL:
+      bs (b, n->ival ? "1" : "0");
+      return;
+    case OP_STR:
+      c_string (b, n->name);
+      return;
+    case OP_LOCAL:
+      bf (b, "v%d", n->slot);
+      return;
+    case OP_CTX:
+      bs (b, "ctx");
+      return;
+    case OP_MAPREF:
+      bf (b, "(&%s)", mapname (n));
+      return;
+    case OP_LET:
+    case OP_LETSTAR:
+      {
+        struct node *bsn = n->kid[0];
+        bs (b, "({ ");
+        for (int i = 0; i < bsn->nkid; i++)
+          {
+            struct node *bd = bsn->kid[i];
+            bf (b, "%s v%d = ", ctype (E, bd->kid[0]), bd->slot);
+            ex (E, b, bd->kid[0]);
+            bs (b, "; ");
+          }
+        body_seq (E, b, n->kid[1], 0, true);
+        bs (b, " })");
+        return;
+      }
+    case OP_BEGIN:
+      bs (b, "({ ");
+      body_seq (E, b, n, 0, true);
+      bs (b, " })");
+      return;
+    case OP_SET:
+      bf (b, "({ v%d = ", n->slot);
+      ex (E, b, n->kid[0]);
+      bs (b, "; })");
+      return;
+    case OP_IF:
+      ex_if (E, b, n);
+      return;
+    case OP_WHEN:
+    case OP_UNLESS:
+      bs (b, n->op == OP_WHEN ? "({ if " : "({ if (!");
+      ex_test (E, b, n->kid[0]);
+      bs (b, n->op == OP_WHEN ? " " : ") ");
+      branch_seq (E, b, n, 1, -1);
+      bs (b, " })");
+      return;
+    case OP_COND:
+      ex_cond (E, b, n);
+      return;
+    case OP_CASE:
+      {
+        int r = has_value (n) ? tmp (E) : -1;
+        int k = tmp (E);
+        bf (b, "({ __u64 __c%d = ", k);
+        ex_int (E, b, n->kid[0]);
+        bs (b, "; ");
+        if (r >= 0)
+          bf (b, "%s __r%d; __builtin_memset (&__r%d, 0, sizeof __r%d); ",
+              ctype (E, n), r, r, r);
+        for (int i = 1; i < n->nkid; i++)
+          {
+            struct node *cl = n->kid[i];
+            if (i > 1)
+              bs (b, " else ");
+            if (!(cl->name && strcmp (cl->name, "else") == 0))
+              {
+                bs (b, "if (");
+                int j = 0;
+                for (SCM d = cl->datum; scm_is_pair (d); d = SCM_CDR (d), j++)
+                  {
+                    SCM v = SCM_CAR (d);
+                    long kv = 0;
+                    if (scm_is_keyword (v) || scm_is_symbol (v))
+                      gebpf_keyword_const (gebpf_sym_str
+                                           (gebpf_enum_symbol (v)), &kv);
+                    bf (b, "%s__c%d == (__u64)%lldLL", j ? " || " : "", k,
+                        scm_is_integer (v) ? (long long) scm_to_int64 (v)
+                        : (long long) kv);
+                  }
+                bs (b, ") ");
+              }
+            branch_seq (E, b, cl, 0, r);
+          }
+        if (r >= 0)
+          bf (b, " __r%d; })", r);
+        else
+          bs (b, " })");
+        return;
+      }
+    case OP_AND:
+    case OP_OR:
+      if (n->nkid == 0)
+        {
+          bs (b, n->op == OP_AND ? "1" : "0");
+          return;
+        }
+      bs (b, "(");
+      for (int i = 0; i < n->nkid; i++)
+        {
+          if (i)
+            bs (b, n->op == OP_AND ? " && " : " || ");
+          bs (b, "!!");
+          ex_test (E, b, n->kid[i]);
+        }
+      bs (b, ")");
+      return;
+    case OP_NOT:
+      bs (b, "(!");
+      ex_test (E, b, n->kid[0]);
+      bs (b, ")");
+      return;
+    case OP_DO_TIMES:
+      bf (b, "({ for (__u64 v%d = 0; v%d < %lluULL; v%d++) ", n->slot, n->slot,
+          (unsigned long long) n->kid[0]->ival, n->slot);
+      branch_seq (E, b, n->kid[1], 0, -1);
+      bs (b, " })");
+      return;
+    case OP_RETURN:
+      if (E->in_inline)
+        gebpf_lower_error (E->L, n, "return from the program's body; an "
+                           "inline's value is its last form",
+                           "return inside define-bpf-inline");
+      bs (b, "({ return ");
+      if (n->nkid)
+        {
+          bs (b, "(int)");
+          ex_int (E, b, n->kid[0]);
+        }
+      else
+        bf (b, "%ld", gebpf_default_return (E->L->kind));
+      bs (b, "; })");
+      return;
+    case OP_ADD: ex_arith (E, b, n, "+"); return;
+    case OP_SUB: ex_arith (E, b, n, "-"); return;
+    case OP_MUL: ex_arith (E, b, n, "*"); return;
+    case OP_DIV:
+    case OP_MOD:
+    case OP_REM:
+      /* BPF before cpu v4 divides unsigned only.  */
+      bs (b, "((__u64)");
+      ex_int (E, b, n->kid[0]);
+      bs (b, n->op == OP_DIV ? " / (__u64)" : " % (__u64)");
+      ex_int (E, b, n->kid[1]);
+      bs (b, ")");
+      return;
+    case OP_MIN: ex_minmax (E, b, n, "GEBPF_MIN"); return;
+    case OP_MAX: ex_minmax (E, b, n, "GEBPF_MAX"); return;
+    case OP_LOGAND: ex_arith (E, b, n, "&"); return;
+    case OP_LOGIOR: ex_arith (E, b, n, "|"); return;
+    case OP_LOGXOR: ex_arith (E, b, n, "^"); return;
+    case OP_LOGNOT:
+      bs (b, "(~(__u64)");
+      ex_int (E, b, n->kid[0]);
+      bs (b, ")");
+      return;
+    case OP_ASH:
+      {
+        struct node *sh = n->kid[1];
+        if (sh->op == OP_INT)
+          {
+            bs (b, "((__u64)");
+            ex_int (E, b, n->kid[0]);
+            if (sh->uneg)
+              bf (b, " >> %lld)", (long long) -sh->ival);
+            else
+              bf (b, " << %lld)", (long long) sh->ival);
+            return;
+          }
+        int k = tmp (E);
+        bf (b, "({ __u64 __a%d = ", k);
+        ex_int (E, b, n->kid[0]);
+        bf (b, "; __s64 __s%d = (__s64)", k);
+        ex_int (E, b, sh);
+        bf (b, "; __s%d >= 0 ? __a%d << (__s%d & 63) : __a%d >> (-__s%d & 63); })",
+            k, k, k, k, k);
+        return;
+      }
+    case OP_EQ: case OP_NE: case OP_LT: case OP_GT: case OP_LE: case OP_GE:
+      ex_compare (E, b, n);
+      return;
+    case OP_ZEROP:
+      bs (b, "(");
+      ex_int (E, b, n->kid[0]);
+      bs (b, " == 0)");
+      return;
+    case OP_CALL:
+      bf (b, "((__u64)%s ())", gebpf_helper_lookup (n->name)->c);
+      return;
+    case OP_PID:
+    case OP_TGID:
+      bs (b, "(bpf_get_current_pid_tgid () >> 32)");
+      return;
+    case OP_TID:
+      bs (b, "((__u64)(__u32)bpf_get_current_pid_tgid ())");
+      return;
+    case OP_UID:
+      bs (b, "((__u64)(__u32)bpf_get_current_uid_gid ())");
+      return;
+    case OP_GID:
+      bs (b, "(bpf_get_current_uid_gid () >> 32)");
+      return;
+    case OP_CPU:
+      bs (b, "((__u64)bpf_get_smp_processor_id ())");
+      return;
+    case OP_KTIME:
+      bs (b, "bpf_ktime_get_ns ()");
+      return;
+    case OP_PRANDOM:
+      bs (b, "((__u64)bpf_get_prandom_u32 ())");
+      return;
+    case OP_COMM:
+      {
+        int k = tmp (E);
+        const char *t = tname (E, n->vt);
+        bf (b, "({ %s __c%d; __builtin_memset (&__c%d, 0, sizeof __c%d); "
+            "bpf_get_current_comm (&__c%d, sizeof __c%d); __c%d; })",
+            t, k, k, k, k, k, k);
+        return;
+      }
+    case OP_MAP_GET: case OP_MAP_REF: case OP_MAP_SET: case OP_MAP_DELETE:
+    case OP_MAP_INC:
+      ex_map_access (E, b, n);
+      return;
+    case OP_HIST:
+    case OP_LHIST:
+      ex_hist (E, b, n);
+      return;
+    case OP_PROTO:
+      if (E->L->kind == PK_SOCKET_FILTER)
+        bs (b, "((__u64)gebpf_l4proto (gebpf_sf_ip4 (ctx, &__sf_ip4), "
+            "gebpf_sf_ip6 (ctx, &__sf_ip6)))");
+      else if (E->L->kind == PK_CGROUP_SKB)
+        bf (b, "((__u64)gebpf_l4proto (gebpf_ip4_l3 (%s, %s, ctx->protocol), "
+            "gebpf_ip6_l3 (%s, %s, ctx->protocol)))", packet_data (E),
+            packet_end (E), packet_data (E), packet_end (E));
+      else
+        bf (b, "((__u64)gebpf_l4proto (gebpf_ip4 (%s, %s), gebpf_ip6 (%s, %s)))",
+            packet_data (E), packet_end (E), packet_data (E), packet_end (E));
+      return;
+    case OP_PKT_ETH: case OP_PKT_IPV4: case OP_PKT_IPV6: case OP_PKT_TCP:
+    case OP_PKT_UDP: case OP_PKT_ICMP:
+      ex_header (E, b, n);
+      return;
+    case OP_FIELD:
+      ex_field (E, b, n);
+      return;
+    case OP_FRAGP:
+      {
+        int k = tmp (E);
+        bf (b, "({ __auto_type __h%d = ", k);
+        ex (E, b, n->kid[0]);
+        bf (b, "; __h%d ? (int)((bpf_ntohs (__h%d->frag_off) & 0x3fff) != 0) "
+            ": 0; })", k, k);
+        return;
+      }
+    case OP_IPV4_CONST:
+      bf (b, "((__be32)bpf_htonl (0x%08llxU))", (unsigned long long) n->ival);
+      return;
+    case OP_IPV6_CONST:
+      bs (b, "((struct in6_addr){ .in6_u.u6_addr8 = {");
+      for (int i = 0; i < 16; i++)
+        bf (b, "%s%u", i ? "," : "", n->addr6[i]);
+      bs (b, "} })");
+      return;
+    case OP_PKT_LEN:
+      if (E->L->kind == PK_XDP)
+        bs (b, "((__u64)(ctx->data_end - ctx->data))");
+      else
+        bs (b, "((__u64)ctx->len)");
+      return;
+    case OP_ARG:
+      ex_arg (E, b, n);
+      return;
+    case OP_RETVAL:
+      if (E->L->kind == PK_FEXIT)
+        bf (b, "((__s64)((__u64 *)ctx)[%d])", n->field);
+      else if (E->L->kind == PK_TRACEPOINT)
+        bf (b, "((__s64)*(__s64 *)((char *)ctx + %d))", n->field);
+      else
+        bs (b, "((__s64)PT_REGS_RC (ctx))");
+      return;
+    case OP_CURRENT_TASK:
+      bs (b, "((struct task_struct *)bpf_get_current_task ())");
+      return;
+    case OP_CORE_READ:
+      {
+        if (n->field == 1)
+          {
+            int k = tmp (E);
+            bf (b, "({ %s __s%d; __builtin_memset (&__s%d, 0, sizeof __s%d); "
+                "BPF_CORE_READ_STR_INTO (&__s%d.s, ", tname (E, n->vt), k, k,
+                k, k);
+            ex (E, b, n->kid[0]);
+            for (int i = 1; i < n->nkid; i++)
+              bf (b, ", %s", n->kid[i]->name);
+            bf (b, "); __s%d; })", k);
+            return;
+          }
+        bs (b, n->ty == TY_INT ? (n->is_signed ? "((__s64)BPF_CORE_READ ("
+                                  : "((__u64)BPF_CORE_READ (")
+            : "(BPF_CORE_READ (");
+        ex (E, b, n->kid[0]);
+        for (int i = 1; i < n->nkid; i++)
+          bf (b, ", %s", n->kid[i]->name);
+        bs (b, "))");
+        return;
+      }
+    case OP_READ_USER_STR:
+    case OP_READ_KERNEL_STR:
+      {
+        int k = tmp (E);
+        bf (b, "({ %s __s%d; __builtin_memset (&__s%d, 0, sizeof __s%d); "
+            "bpf_probe_read_%s_str (__s%d.s, sizeof __s%d.s, (const void *)"
+            "(long)(", tname (E, n->vt), k, k, k,
+            n->op == OP_READ_USER_STR ? "user" : "kernel", k, k);
+        ex (E, b, n->kid[0]);
+        bf (b, ")); __s%d; })", k);
+        return;
+      }
+    case OP_PROBE:
+      bs (b, "bpf_get_attach_cookie (ctx)");
+      return;
+    case OP_EMIT:
+    case OP_PERF_EMIT:
+      {
+        struct node *v = n->kid[1];
+        int k = tmp (E);
+        bf (b, "({ %s __e%d = ", v->ty == TY_VALUE ? tname (E, v->vt)
+            : v->ty == TY_IPV4 ? "__be32" : "__u64", k);
+        ex (E, b, v);
+        if (n->op == OP_EMIT)
+          bf (b, "; bpf_ringbuf_output (&%s, &__e%d, sizeof __e%d, 0); })",
+              mapname (n->kid[0]), k, k);
+        else
+          bf (b, "; bpf_perf_event_output (ctx, &%s, BPF_F_CURRENT_CPU, "
+              "&__e%d, sizeof __e%d); })", mapname (n->kid[0]), k, k);
+        return;
+      }
+    case OP_PRINTK:
+      {
+        int k = tmp (E);
+        bs (b, "({ ");
+        for (int i = 1; i < n->nkid; i++)
+          {
+            bf (b, "__auto_type __a%d_%d = ", k, i);
+            if (n->kid[i]->ty == TY_VALUE)
+              ex (E, b, n->kid[i]);
+            else
+              ex_int (E, b, n->kid[i]);
+            bs (b, "; ");
+          }
+        bs (b, "bpf_printk (");
+        c_string (b, n->kid[0]->name);
+        for (int i = 1; i < n->nkid; i++)
+          bf (b, n->kid[i]->ty == TY_VALUE ? ", __a%d_%d.s" : ", __a%d_%d",
+              k, i);
+        bs (b, "); })");
+        return;
+      }
+    case OP_MAKE_STRUCT:
+      {
+        int k = tmp (E);
+        const char *t = tname (E, n->st);
+        bf (b, "({ %s __s%d; __builtin_memset (&__s%d, 0, sizeof __s%d); ",
+            t, k, k, k);
+        for (int i = 0; i < n->nkid; i++)
+          if (n->kid[i])
+            {
+              char lv[160];
+              snprintf (lv, sizeof lv, "__s%d.%s", k, n->st->fields[i].cname);
+              fill (E, b, n->st->fields[i].type, lv, n->kid[i]);
+            }
+        bf (b, "__s%d; })", k);
+        return;
+      }
+    case OP_STRUCT_REF:
+      {
+        struct node *v = n->kid[0];
+        const struct gebpf_field *f = &n->st->fields[n->field];
+        int k = tmp (E);
+        char lv[160];
+        bf (b, "({ __auto_type __v%d = ", k);
+        ex (E, b, v);
+        bs (b, "; ");
+        if (v->ty == TY_VALPTR)
+          {
+            snprintf (lv, sizeof lv, "__v%d->%s", k, f->cname);
+            bf (b, "__v%d ? ", k);
+            ex_from (E, b, f->type, lv);
+            if (n->ty == TY_INT || n->ty == TY_BOOL || n->ty == TY_IPV4)
+              bs (b, " : 0; })");
+            else
+              bf (b, " : (%s){}; })", tname (E, f->type));
+          }
+        else
+          {
+            snprintf (lv, sizeof lv, "__v%d.%s", k, f->cname);
+            ex_from (E, b, f->type, lv);
+            bs (b, "; })");
+          }
+        return;
+      }
+    case OP_CONST:
+      bf (b, "%s(%s)", n->is_signed ? "(__s64)" : "(__u64)", n->name);
+      return;
+    case OP_STACK_ID:
+      bs (b, "((__s64)bpf_get_stackid (ctx, ");
+      ex (E, b, n->kid[1]);
+      if (n->nkid == 4)
+        {
+          bs (b, ", (");
+          ex_test (E, b, n->kid[3]);
+          bs (b, ") ? BPF_F_USER_STACK : 0))");
+        }
+      else
+        bs (b, ", 0))");
+      return;
+    case OP_INLINE_CALL:
+      bf (b, "%s (", n->name);
+      for (int i = 0; i < n->nkid; i++)
+        {
+          if (i)
+            bs (b, ", ");
+          ex (E, b, n->kid[i]);
+        }
+      bs (b, ")");
+      return;
+    default:
+      gebpf_lower_error (E->L, n, "report this form", "cannot emit %s",
+                         gebpf_op_name (n->op));
+    }
+}
+
+/* ---- the program ------------------------------------------------------ */
+
+struct kind_info
+{
+  int kind;
+  const char *section;          /* with %s for the target, or fixed */
+  const char *ctx;
+};
+
+static const struct kind_info kinds[] = {
+  {PK_XDP, "xdp", "struct xdp_md *"},
+  {PK_TC, "tc", "struct __sk_buff *"},
+  {PK_SOCKET_FILTER, "socket", "struct __sk_buff *"},
+  {PK_CGROUP_SKB, "cgroup_skb/%s", "struct __sk_buff *"},
+  {PK_CGROUP_SOCK_ADDR, "cgroup/%s", "struct bpf_sock_addr *"},
+  {PK_TRACEPOINT, "tracepoint/%s", "void *"},
+  {PK_RAW_TRACEPOINT, "raw_tracepoint/%s", "struct bpf_raw_tracepoint_args *"},
+  {PK_TP_BTF, "tp_btf/%s", "__u64 *"},
+  {PK_FENTRY, "fentry/%s", "__u64 *"},
+  {PK_FEXIT, "fexit/%s", "__u64 *"},
+  {PK_KPROBE, "kprobe/%s", "struct pt_regs *"},
+  {PK_KRETPROBE, "kretprobe/%s", "struct pt_regs *"},
+  {PK_UPROBE, "uprobe", "struct pt_regs *"},
+  {PK_URETPROBE, "uretprobe", "struct pt_regs *"},
+  {PK_LSM, "lsm/%s", "__u64 *"},
+  {PK_PERF_EVENT, "perf_event", "struct bpf_perf_event_data *"},
+};
+
+static void
+section_name (struct emit *E, char *out, size_t size)
+{
+  const struct kind_info *k = &kinds[E->L->kind];
+  const char *t = E->L->target;
+  if (!strstr (k->section, "%s"))
+    {
+      snprintf (out, size, "%s", k->section);
+      return;
+    }
+  char tgt[256] = "";
+  if (t)
+    {
+      snprintf (tgt, sizeof tgt, "%s", t);
+      for (char *p = tgt; *p; p++)
+        if (*p == ':')
+          *p = '/';
+    }
+  if (E->L->kind == PK_CGROUP_SKB && !t)
+    snprintf (tgt, sizeof tgt, "ingress");
+  if (E->L->kind == PK_CGROUP_SOCK_ADDR && !t)
+    snprintf (tgt, sizeof tgt, "connect4");
+  bool glob = strpbrk (tgt, "*?[") != NULL;
+  if (!tgt[0] || glob)
+    {
+      /* No single target: the bare section; the loader attaches.  */
+      snprintf (out, size, "%.*s", (int) (strchr (k->section, '/')
+                                         - k->section), k->section);
+      return;
+    }
+  snprintf (out, size, k->section, tgt);
+}
+
+static void
+emit_map (struct emit *E, struct gebpf_map *m)
+{
+  struct buf *b = &E->maps;
+  static const char *types[] = {
+    [BPF_MAP_TYPE_HASH] = "BPF_MAP_TYPE_HASH",
+    [BPF_MAP_TYPE_ARRAY] = "BPF_MAP_TYPE_ARRAY",
+    [BPF_MAP_TYPE_PROG_ARRAY] = "BPF_MAP_TYPE_PROG_ARRAY",
+    [BPF_MAP_TYPE_PERF_EVENT_ARRAY] = "BPF_MAP_TYPE_PERF_EVENT_ARRAY",
+    [BPF_MAP_TYPE_PERCPU_HASH] = "BPF_MAP_TYPE_PERCPU_HASH",
+    [BPF_MAP_TYPE_PERCPU_ARRAY] = "BPF_MAP_TYPE_PERCPU_ARRAY",
+    [BPF_MAP_TYPE_STACK_TRACE] = "BPF_MAP_TYPE_STACK_TRACE",
+    [BPF_MAP_TYPE_LRU_HASH] = "BPF_MAP_TYPE_LRU_HASH",
+    [BPF_MAP_TYPE_LRU_PERCPU_HASH] = "BPF_MAP_TYPE_LRU_PERCPU_HASH",
+    [BPF_MAP_TYPE_LPM_TRIE] = "BPF_MAP_TYPE_LPM_TRIE",
+    [BPF_MAP_TYPE_ARRAY_OF_MAPS] = "BPF_MAP_TYPE_ARRAY_OF_MAPS",
+    [BPF_MAP_TYPE_HASH_OF_MAPS] = "BPF_MAP_TYPE_HASH_OF_MAPS",
+    [BPF_MAP_TYPE_DEVMAP] = "BPF_MAP_TYPE_DEVMAP",
+    [BPF_MAP_TYPE_CPUMAP] = "BPF_MAP_TYPE_CPUMAP",
+    [BPF_MAP_TYPE_DEVMAP_HASH] = "BPF_MAP_TYPE_DEVMAP_HASH",
+    [BPF_MAP_TYPE_QUEUE] = "BPF_MAP_TYPE_QUEUE",
+    [BPF_MAP_TYPE_STACK] = "BPF_MAP_TYPE_STACK",
+    [BPF_MAP_TYPE_RINGBUF] = "BPF_MAP_TYPE_RINGBUF",
+    [BPF_MAP_TYPE_BLOOM_FILTER] = "BPF_MAP_TYPE_BLOOM_FILTER",
+  };
+  const char *kt = NULL, *vt = NULL;
+  if (m->hist_keyed)
+    {
+      bf (&E->types, "struct gebpf_hk_%s { %s key; __u32 slot; };\n",
+          m->cname, tname (E, m->hist_key));
+    }
+  bool typed = m->map_type == BPF_MAP_TYPE_HASH
+    || m->map_type == BPF_MAP_TYPE_ARRAY || m->map_type == BPF_MAP_TYPE_PERCPU_HASH
+    || m->map_type == BPF_MAP_TYPE_PERCPU_ARRAY
+    || m->map_type == BPF_MAP_TYPE_LRU_HASH
+    || m->map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH
+    || m->map_type == BPF_MAP_TYPE_LPM_TRIE;
+  if (typed)
+    {
+      kt = m->hist_keyed ? NULL : tname (E, m->key);
+      vt = tname (E, m->value);
+    }
+  bf (b, "/* (defbpf-map %s #:kind '%s) */\nstruct {\n\t__uint(type, %s);\n"
+      "\t__uint(max_entries, %u);\n", m->name, m->kind->name,
+      types[m->map_type], m->max_entries);
+  if (m->hist_keyed)
+    bf (b, "\t__type(key, struct gebpf_hk_%s);\n", m->cname);
+  else if (kt)
+    bf (b, "\t__type(key, %s);\n", kt);
+  else if (m->key_size)
+    bf (b, "\t__uint(key_size, %u);\n", m->key_size);
+  if (vt)
+    bf (b, "\t__type(value, %s);\n", vt);
+  else if (m->value && (m->map_type == BPF_MAP_TYPE_QUEUE
+                        || m->map_type == BPF_MAP_TYPE_STACK
+                        || m->map_type == BPF_MAP_TYPE_BLOOM_FILTER))
+    bf (b, "\t__type(value, %s);\n", tname (E, m->value));
+  else if (m->value_size)
+    bf (b, "\t__uint(value_size, %u);\n", m->value_size);
+  if (m->map_flags)
+    bf (b, "\t__uint(map_flags, %u);\n", m->map_flags);
+  bf (b, "} %s SEC(\".maps\");\n\n", m->cname);
+}
+
+static void
+emit_inline (struct emit *E, struct inline_inst *in)
+{
+  struct buf *b = &E->inlines;
+  struct buf body = { 0 };
+  E->in_inline = true;
+  bs (&body, "\treturn ({ ");
+  body_seq (E, &body, in->body, 0, true);
+  bs (&body, " });\n}\n\n");
+  E->in_inline = false;
+  struct node r = { .ty = in->rty, .vt = in->rvt, .hdr = in->rhdr };
+  bf (b, "static __always_inline %s\n%s (",
+      in->rty == TY_VOID ? "void" : ctype (E, &r), in->cname);
+  for (int i = 0; i < in->nparams; i++)
+    {
+      struct node p = { .ty = in->pty[i], .vt = in->pvt[i], .hdr = in->phdr[i] };
+      bf (b, "%s%s v%d", i ? ", " : "", ctype (E, &p), in->slots[i]);
+    }
+  if (!in->nparams)
+    bs (b, "void");
+  bs (b, ")\n{");
+  if (in->rty == TY_VOID)
+    {
+      /* A void inline: no return of the statement expression's value.  */
+      bs (b, "\n\t({ ");
+      E->in_inline = true;
+      body_seq (E, b, in->body, 0, false);
+      E->in_inline = false;
+      bs (b, " });\n}\n\n");
+      return;
+    }
+  bput (b, body.p, body.len);
+}
+
+static const char *
+license_of (SCM constants)
+{
+  (void) constants;
+  return "GPL";
+}
+
+SCM
+gebpf_emit (struct lower *L, SCM *linemap)
+{
+  struct emit E;
+  memset (&E, 0, sizeof E);
+  E.L = L;
+  E.typedefs = SCM_EOL;
+  E.linemap = SCM_EOL;
+
+  /* The body first: it registers the types it needs.  */
+  struct buf *b = &E.body;
+  if (L->kind == PK_SOCKET_FILTER && L->packet_layers)
+    bs (b, "\tstruct ethhdr __sf_eth; struct iphdr __sf_ip4; "
+        "struct ipv6hdr __sf_ip6;\n\tstruct tcphdr __sf_tcp; "
+        "struct udphdr __sf_udp; struct icmphdr __sf_icmp;\n");
+  body_seq (&E, b, L->body, 0, false);
+  struct node *last = L->body->nkid ? L->body->kid[L->body->nkid - 1] : NULL;
+  if (!last || last->op != OP_RETURN)
+    bf (b, "\n\treturn %ld;", gebpf_default_return (L->kind));
+
+  for (struct inline_inst *in = L->insts; in; in = in->next)
+    emit_inline (&E, in);
+  for (SCM l = scm_reverse (L->maps); scm_is_pair (l); l = SCM_CDR (l))
+    emit_map (&E, scm_foreign_object_ref (SCM_CAR (l), 0));
+  for (SCM l = scm_reverse (L->consts); scm_is_pair (l); l = SCM_CDR (l))
+    {
+      char *c = gebpf_c_ident (SCM_CAR (l), "bpf-fn", "const name");
+      bf (&E.consts, "/* (const %s): set before load by #:constants */\n"
+          "const volatile __u64 %s = 0;\n", gebpf_sym_str (SCM_CAR (l)),
+          c);
+      free (c);
+    }
+
+  struct buf out = { 0 };
+  const char *lic = license_of (L->constants);
+  bf (&out, "// SPDX-License-Identifier: %s\n",
+      strcmp (lic, "GPL") == 0 ? "GPL-2.0" : "GPL-2.0 OR BSD-2-Clause");
+  bf (&out, "/* Generated by guile-ebpf from (bpf-fn %s ...) for a %s "
+      "program.  */\n", L->fname, gebpf_sym_name (gebpf_prog_kinds, L->kind));
+  if (L->uses_vmlinux)
+    bs (&out, "#include \"vmlinux.h\"\n#include <bpf/bpf_helpers.h>\n"
+        "#include <bpf/bpf_endian.h>\n#include <bpf/bpf_core_read.h>\n"
+        "#include <bpf/bpf_tracing.h>\n");
+  else
+    {
+      bs (&out, "#include <linux/bpf.h>\n#include <linux/types.h>\n"
+          "#include <linux/if_ether.h>\n#include <linux/in.h>\n"
+          "#include <linux/in6.h>\n#include <linux/ip.h>\n"
+          "#include <linux/ipv6.h>\n#include <linux/tcp.h>\n"
+          "#include <linux/udp.h>\n");
+      if (L->kind == PK_KPROBE || L->kind == PK_KRETPROBE
+          || L->kind == PK_UPROBE || L->kind == PK_URETPROBE)
+        bs (&out, "#include <linux/ptrace.h>\n");
+      if (L->kind == PK_PERF_EVENT)
+        bs (&out, "#include <linux/bpf_perf_event.h>\n");
+      bs (&out, "#include <bpf/bpf_helpers.h>\n#include <bpf/bpf_endian.h>\n"
+          "#include <bpf/bpf_tracing.h>\n");
+    }
+  bs (&out, "#include \"gebpf.h\"\n\n");
+  if (E.types.len)
+    {
+      bput (&out, E.types.p, E.types.len);
+      bs (&out, "\n");
+    }
+  if (E.maps.len)
+    bput (&out, E.maps.p, E.maps.len);
+  if (E.consts.len)
+    {
+      bput (&out, E.consts.p, E.consts.len);
+      bs (&out, "\n");
+    }
+  if (E.inlines.len)
+    bput (&out, E.inlines.p, E.inlines.len);
+  bf (&out, "char LICENSE[] SEC(\"license\") = \"%s\";\n\n", lic);
+  char sec[300];
+  section_name (&E, sec, sizeof sec);
+  bf (&out, "SEC(\"%s\")\nint %s(%sctx)\n{", sec, L->fname,
+      kinds[L->kind].ctx);
+  bput (&out, b->p, b->len);
+  bs (&out, "\n}\n");
+
+  /* Line map: vector indexed by line number.  */
+  int maxl = 0;
+  for (SCM l = E.linemap; scm_is_pair (l); l = SCM_CDR (l))
+    if (scm_to_int (SCM_CAAR (l)) > maxl)
+      maxl = scm_to_int (SCM_CAAR (l));
+  SCM vec = scm_c_make_vector (maxl + 1, SCM_BOOL_F);
+  for (SCM l = E.linemap; scm_is_pair (l); l = SCM_CDR (l))
+    scm_c_vector_set_x (vec, scm_to_int (SCM_CAAR (l)), SCM_CDAR (l));
+  *linemap = vec;
+  return scm_from_utf8_stringn (out.p, out.len);
+}

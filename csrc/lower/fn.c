@@ -1,8 +1,316 @@
-/* fn.c --- (being written).  */
+/* fn.c --- <bpf-fn>: program bodies written in Scheme, and the driver of
+   the lowering passes (lower.h).  The (ebpf fn) macro records the body
+   with source locations; this file keeps it, checks its shape at once
+   (the parse pass), and runs the passes when a program of a known kind
+   is built.  */
+#define _GNU_SOURCE
 #include <config.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "lower.h"
+
+static SCM fn_type;
+
+/* slot 0: #(NAME PARAMS BODY MODULE FILE LINE COL) */
+static SCM
+fn_data (SCM fn, const char *subr)
+{
+  if (!SCM_IS_A_P (fn, fn_type))
+    gebpf_error (gebpf_k_validation, subr, 0,
+                 "pass a bpf-fn made with (bpf-fn NAME (CTX) BODY ...)",
+                 "%s is not a bpf-fn", gebpf_repr (fn));
+  return SCM_PACK ((scm_t_bits) scm_foreign_object_ref (fn, 0));
+}
+
+struct node *
+gebpf_node (struct lower *L, enum op op, struct node *like)
+{
+  struct node *n = scm_gc_malloc (sizeof *n, "bpf-node");
+  memset (n, 0, sizeof *n);
+  n->op = op;
+  n->datum = like ? like->datum : SCM_BOOL_F;
+  n->file = like ? like->file : SCM_BOOL_F;
+  n->line = like ? like->line : 0;
+  n->col = like ? like->col : 0;
+  n->slot = -1;
+  n->ref = SCM_BOOL_F;
+  n->field = -1;
+  return n;
+}
+
+void
+gebpf_lower_error (struct lower *L, struct node *n, const char *fix,
+                   const char *fmt, ...)
+{
+  char *what = NULL;
+  va_list ap;
+  va_start (ap, fmt);
+  if (vasprintf (&what, fmt, ap) < 0)
+    what = NULL;
+  va_end (ap);
+  char *w = scm_gc_strdup (what ? what : "lowering error", "what");
+  free (what);
+  char *file = NULL;
+  if (n && scm_is_string (n->file))
+    file = scm_to_utf8_string (n->file);
+  char loc[512];
+  if (n && n->line > 0)
+    snprintf (loc, sizeof loc, "%s:%d:%d", file ? file : "<unknown>",
+              n->line, n->col);
+  else
+    snprintf (loc, sizeof loc, "<unknown location>");
+  free (file);
+  SCM form = n ? n->datum : SCM_BOOL_F;
+  SCM details = scm_list_n
+    (scm_cons (scm_from_utf8_symbol ("form"), form),
+     scm_cons (scm_from_utf8_symbol ("bpf-fn"),
+               scm_from_utf8_string (L->fname)),
+     scm_cons (scm_from_utf8_symbol ("file"), n ? n->file : SCM_BOOL_F),
+     scm_cons (scm_from_utf8_symbol ("line"),
+               n && n->line ? scm_from_int (n->line) : SCM_BOOL_F),
+     scm_cons (scm_from_utf8_symbol ("column"),
+               n && n->line ? scm_from_int (n->col) : SCM_BOOL_F),
+     SCM_UNDEFINED);
+  if (scm_is_false (form))
+    gebpf_error_details (gebpf_k_lower, "bpf-fn", details, fix,
+                         "bpf-fn %s: %s: %s", L->fname, loc, w);
+  gebpf_error_details (gebpf_k_lower, "bpf-fn", details, fix,
+                       "bpf-fn %s: %s: %s in %s", L->fname, loc, w,
+                       gebpf_repr (form));
+}
+
+static const char *
+ty_name (enum ty t)
+{
+  static const char *names[] = {
+    "unknown", "int", "bool", "string", "void", "ctx", "map", "header",
+    "ipv4", "ipv6", "mac", "value", "value-pointer", "kernel-pointer",
+    "noreturn"
+  };
+  return names[t];
+}
+
+SCM
+gebpf_node_to_scm (struct node *n)
+{
+  SCM head = scm_from_utf8_symbol (gebpf_op_name (n->op));
+  SCM out = SCM_EOL;
+  for (int i = n->nkid; i-- > 0;)
+    out = scm_cons (gebpf_node_to_scm (n->kid[i]), out);
+  SCM attrs = SCM_EOL;
+  if (n->ty != TY_UNKNOWN)
+    attrs = scm_acons (scm_from_utf8_symbol ("type"),
+                       scm_from_utf8_symbol (ty_name (n->ty)), attrs);
+  if (n->vt)
+    attrs = scm_acons (scm_from_utf8_symbol ("value-type"), n->vt->spec, attrs);
+  if (n->slot >= 0)
+    attrs = scm_acons (scm_from_utf8_symbol ("slot"), scm_from_int (n->slot),
+                       attrs);
+  if (n->line)
+    attrs = scm_acons (scm_from_utf8_symbol ("line"), scm_from_int (n->line),
+                       attrs);
+  switch (n->op)
+    {
+    case OP_INT:
+      out = scm_cons (n->uneg ? scm_from_int64 (n->ival)
+                      : scm_from_uint64 ((uint64_t) n->ival), out);
+      break;
+    case OP_BOOL:
+      out = scm_cons (scm_from_bool (n->ival), out);
+      break;
+    case OP_STR:
+      out = scm_cons (scm_from_utf8_string (n->name), out);
+      break;
+    default:
+      if (n->name && strcmp (n->name, gebpf_op_name (n->op)) != 0)
+        out = scm_cons (scm_from_utf8_symbol (n->name), out);
+    }
+  out = scm_cons (head, out);
+  if (scm_is_pair (attrs))
+    out = scm_append (scm_list_2 (out, scm_list_1 (scm_cons
+                                                   (scm_from_utf8_symbol ("@"),
+                                                    scm_reverse (attrs)))));
+  return out;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+lower_init (struct lower *L, SCM fn, const char *subr)
+{
+  SCM d = fn_data (fn, subr);
+  memset (L, 0, sizeof *L);
+  L->fn = fn;
+  char *name = scm_to_utf8_string (scm_c_vector_ref (d, 0));
+  L->fname = scm_gc_strdup (name, "fname");
+  free (name);
+  L->module = scm_c_vector_ref (d, 3);
+  SCM params = scm_c_vector_ref (d, 1);
+  L->ctx_name = scm_is_pair (params) ? SCM_CAR (params) : SCM_BOOL_F;
+  L->kind = PK_NONE;
+  L->constants = SCM_BOOL_F;
+  L->maps = L->consts = SCM_EOL;
+}
+
+static struct node *
+run_parse (struct lower *L)
+{
+  SCM d = fn_data (L->fn, "bpf-fn");
+  L->body = gebpf_parse (L, scm_c_vector_ref (d, 2), scm_c_vector_ref (d, 4),
+                         scm_to_int (scm_c_vector_ref (d, 5)),
+                         scm_to_int (scm_c_vector_ref (d, 6)));
+  return L->body;
+}
+
+SCM_SYMBOL (sym_parse, "parse");
+SCM_SYMBOL (sym_resolve, "resolve");
+SCM_SYMBOL (sym_types, "types");
+SCM_SYMBOL (sym_bounds, "bounds");
+SCM_SYMBOL (sym_emit, "emit");
+SCM_KEYWORD (kw_kind, "kind");
+SCM_KEYWORD (kw_target, "target");
+SCM_KEYWORD (kw_constants, "constants");
+SCM_KEYWORD (kw_pass, "pass");
+
+#define FUNC_NAME s_scm_make_bpf_fn
+SCM_DEFINE_STATIC (scm_make_bpf_fn, "%make-bpf-fn", 7, 0, 0,
+                   (SCM name, SCM params, SCM body, SCM module, SCM file,
+                    SCM line, SCM col),
+                   "Make a @code{<bpf-fn>} from its @var{name}, parameter "
+                   "list @var{params} (one symbol: the context), located "
+                   "@var{body}, the @var{module} it was written in, and the "
+                   "location of the form.  The body's shape is checked at "
+                   "once.  Raises @code{ebpf-lower-error} for a malformed "
+                   "body, @code{ebpf-validation-error} for a bad name.")
+{
+  char *cname = gebpf_c_ident (name, "bpf-fn", "bpf-fn name");
+  SCM sname = scm_from_utf8_string (cname);
+  free (cname);
+  if (scm_ilength (params) != 1 || !scm_is_symbol (SCM_CAR (params)))
+    gebpf_error (gebpf_k_lower, "bpf-fn", 0,
+                 "write (bpf-fn NAME (CTX) BODY ...) with one parameter",
+                 "bpf-fn %s: the parameter list %s must name the context",
+                 gebpf_str (sname), gebpf_repr (params));
+  if (!scm_is_string (file))
+    file = SCM_BOOL_F;
+  SCM d = scm_vector (scm_list_n (sname, params, body, module, file,
+                                  scm_is_integer (line) ? line : scm_from_int (0),
+                                  scm_is_integer (col) ? col : scm_from_int (0),
+                                  SCM_UNDEFINED));
+  SCM fn = scm_make_foreign_object_1 (fn_type, (void *) SCM_UNPACK (d));
+  struct lower L;
+  lower_init (&L, fn, FUNC_NAME);
+  run_parse (&L);
+  return fn;
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_fn_p
+SCM_DEFINE_STATIC (scm_bpf_fn_p, "bpf-fn?", 1, 0, 0, (SCM obj),
+                   "Return @code{#t} if @var{obj} is a @code{<bpf-fn>}.")
+{
+  return scm_from_bool (SCM_IS_A_P (obj, fn_type));
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_fn_info
+SCM_DEFINE_STATIC (scm_bpf_fn_info, "%bpf-fn-info", 1, 0, 0, (SCM fn),
+                   "Return the vector #(NAME PARAMS BODY MODULE FILE LINE "
+                   "COL) of @var{fn}.")
+{
+  return fn_data (fn, FUNC_NAME);
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_fn_lower
+SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
+                   (SCM fn, SCM rest),
+                   "Lower @var{fn} for a program of @code{#:kind} (a symbol) "
+                   "attached to @code{#:target}, with @code{#:constants}.  "
+                   "With @code{#:pass} @code{parse}, @code{resolve}, "
+                   "@code{types} or @code{bounds}, return the AST after that "
+                   "pass as an s-expression; otherwise (@code{emit}) return "
+                   "@code{(C-TEXT . LINE-MAP)}.  Raises "
+                   "@code{ebpf-lower-error}.")
+{
+  SCM kind = SCM_UNDEFINED, target = SCM_UNDEFINED, constants = SCM_UNDEFINED,
+    pass = SCM_UNDEFINED;
+  scm_c_bind_keyword_arguments (FUNC_NAME, rest, 0, kw_kind, &kind,
+                                kw_target, &target, kw_constants, &constants,
+                                kw_pass, &pass, SCM_UNDEFINED);
+  struct lower L;
+  lower_init (&L, fn, FUNC_NAME);
+  if (!SCM_UNBNDP (kind) && scm_is_true (kind))
+    L.kind = gebpf_sym_lookup (gebpf_prog_kinds, kind, "bpf-fn->c",
+                               "program kind");
+  else if (SCM_UNBNDP (pass) || !scm_is_eq (pass, sym_parse))
+    gebpf_error (gebpf_k_validation, "bpf-fn->c", 0,
+                 "give #:kind, e.g. #:kind 'xdp",
+                 "lowering bpf-fn %s needs a program kind", L.fname);
+  if (!SCM_UNBNDP (target) && scm_is_string (target))
+    {
+      char *t = scm_to_utf8_string (target);
+      L.target = scm_gc_strdup (t, "target");
+      free (t);
+    }
+  if (!SCM_UNBNDP (constants))
+    L.constants = constants;
+  if (SCM_UNBNDP (pass))
+    pass = sym_emit;
+  run_parse (&L);
+  if (scm_is_eq (pass, sym_parse))
+    return gebpf_node_to_scm (L.body);
+  gebpf_resolve (&L);
+  if (scm_is_eq (pass, sym_resolve))
+    return gebpf_node_to_scm (L.body);
+  gebpf_types (&L);
+  if (scm_is_eq (pass, sym_types))
+    return gebpf_node_to_scm (L.body);
+  gebpf_bounds (&L);
+  if (scm_is_eq (pass, sym_bounds))
+    return gebpf_node_to_scm (L.body);
+  if (!scm_is_eq (pass, sym_emit))
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "use #:pass 'parse, 'resolve, 'types, 'bounds or 'emit",
+                 "unknown pass %s", gebpf_repr (pass));
+  SCM linemap = SCM_BOOL_F;
+  SCM c = gebpf_emit (&L, &linemap);
+  return scm_cons (c, linemap);
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_fn_maps
+SCM_DEFINE_STATIC (scm_bpf_fn_maps, "%bpf-fn-maps", 1, 0, 1, (SCM fn, SCM rest),
+                   "Return the maps @var{fn}'s body uses (resolving it for "
+                   "@code{#:kind}).")
+{
+  SCM kind = SCM_UNDEFINED;
+  scm_c_bind_keyword_arguments (FUNC_NAME, rest, 0, kw_kind, &kind,
+                                SCM_UNDEFINED);
+  struct lower L;
+  lower_init (&L, fn, FUNC_NAME);
+  L.kind = SCM_UNBNDP (kind) ? PK_XDP
+    : gebpf_sym_lookup (gebpf_prog_kinds, kind, FUNC_NAME, "program kind");
+  run_parse (&L);
+  gebpf_resolve (&L);
+  return scm_reverse (L.maps);
+}
+#undef FUNC_NAME
 
 void
 gebpf_init_lower (void)
 {
+  fn_type = scm_make_foreign_object_type (scm_from_utf8_symbol ("bpf-fn"),
+                                          scm_list_1 (scm_from_utf8_symbol
+                                                      ("data")), NULL);
+  scm_c_define ("<bpf-fn>", fn_type);
+  gebpf_loc_marker = scm_permanent_object (scm_make_symbol
+                                           (scm_from_utf8_string
+                                            ("bpf-located")));
+  scm_c_define ("%bpf-loc-marker", gebpf_loc_marker);
+#ifndef SCM_MAGIC_SNARFER
+#include "fn.x"
+#endif
 }

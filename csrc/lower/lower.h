@@ -1,5 +1,229 @@
-/* lower.h --- (being written).  */
+/* lower.h --- the bpf-fn lowering: shared structures of its passes.
+
+   A bpf-fn body travels through small passes, one file each:
+
+     parse.c    located s-expressions  -> AST (forms recognised, shapes checked)
+     resolve.c  AST -> AST with every identifier bound (locals, ctx, maps,
+                Scheme integers, inlines, macros expanded, struct and
+                header accessors)
+     types.c    AST -> AST with a type on every node (and type errors)
+     bounds.c   AST -> AST checked against the program kind (packet and
+                tracing forms, return actions) with packet layers noted
+     emit.c     AST -> BPF C text with #line directives and a line map
+
+   Nodes are allocated from the GC heap (scanned conservatively), so a
+   lowering error that unwinds mid-pass leaks nothing.  Every node keeps
+   the file, line and column Guile recorded for its form.  */
 #ifndef GEBPF_LOWER_H
 #define GEBPF_LOWER_H
+
 #include "../gebpf.h"
+
+enum op
+{
+  /* leaves */
+  OP_INT, OP_BOOL, OP_STR, OP_SYM, OP_LOCAL, OP_CTX, OP_MAPREF,
+  /* binding and control */
+  OP_LET, OP_LETSTAR, OP_BEGIN, OP_SET, OP_IF, OP_WHEN, OP_UNLESS, OP_COND,
+  OP_CASE, OP_AND, OP_OR, OP_NOT, OP_DO_TIMES, OP_RETURN,
+  /* arithmetic */
+  OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_REM, OP_MIN, OP_MAX,
+  OP_LOGAND, OP_LOGIOR, OP_LOGXOR, OP_LOGNOT, OP_ASH,
+  OP_EQ, OP_NE, OP_LT, OP_GT, OP_LE, OP_GE, OP_ZEROP,
+  /* helpers */
+  OP_CALL, OP_PID, OP_TGID, OP_TID, OP_UID, OP_GID, OP_CPU, OP_KTIME,
+  OP_COMM, OP_PRANDOM,
+  /* maps */
+  OP_MAP_GET, OP_MAP_REF, OP_MAP_SET, OP_MAP_DELETE, OP_MAP_INC, OP_HIST,
+  OP_LHIST,
+  /* packets */
+  OP_PROTO, OP_PKT_ETH, OP_PKT_IPV4, OP_PKT_IPV6, OP_PKT_TCP, OP_PKT_UDP,
+  OP_PKT_ICMP, OP_FIELD, OP_IPV4_CONST, OP_IPV6_CONST, OP_FRAGP, OP_PKT_LEN,
+  /* tracing */
+  OP_ARG, OP_RETVAL, OP_CORE_READ, OP_CURRENT_TASK, OP_READ_USER_STR,
+  OP_READ_KERNEL_STR, OP_PROBE,
+  /* events */
+  OP_EMIT, OP_PERF_EMIT, OP_PRINTK,
+  /* structs, parameters, stacks, reuse */
+  OP_MAKE_STRUCT, OP_STRUCT_REF, OP_CONST, OP_STACK_ID, OP_INLINE_CALL,
+  OP_KEYWORD,                   /* #:field in make-S, resolved away */
+  OP_APPLY,                     /* (HEAD ARG ...) with HEAD not a form yet */
+  OP__COUNT
+};
+
+/* Value types of expressions.  */
+enum ty
+{
+  TY_UNKNOWN, TY_INT, TY_BOOL, TY_STR, TY_VOID, TY_CTX, TY_MAP,
+  TY_HDR,                       /* packet header pointer (nullable) */
+  TY_IPV4, TY_IPV6, TY_MAC,
+  TY_VALUE,                     /* a value of a gebpf_type (struct, string ...) */
+  TY_VALPTR,                    /* pointer to a map value (nullable) */
+  TY_KPTR,                      /* kernel pointer (core-read, current-task) */
+  TY_NORETURN
+};
+
+enum hdr { H_NONE, H_ETH, H_IPV4, H_IPV6, H_TCP, H_UDP, H_ICMP };
+
+struct node
+{
+  enum op op;
+  SCM datum;                    /* the form as written (for errors, printing) */
+  SCM file;                     /* string or #f */
+  int line, col;                /* 1-based line, 0-based column; 0 = unknown */
+  int64_t ival;                 /* OP_INT value (see uneg) */
+  bool uneg;                    /* OP_INT: the literal was negative */
+  bool quoted;                  /* OP_SYM written 'NAME */
+  char *name;                   /* symbol, helper, field, struct ... */
+  struct node **kid;
+  int nkid;
+  /* resolve */
+  int slot;                     /* OP_LOCAL: local variable number */
+  SCM ref;                      /* OP_MAPREF map; OP_INLINE_CALL inline */
+  const struct gebpf_type *st;  /* struct type of make-S / S-field */
+  int field;                    /* field index, header field index */
+  /* types */
+  enum ty ty;
+  enum hdr hdr;                 /* TY_HDR and OP_FIELD: which header */
+  const struct gebpf_type *vt;  /* TY_VALUE / TY_VALPTR: the value type */
+  bool is_signed;
+  int btf_id;                   /* TY_KPTR: BTF id of the pointed-to type */
+  uint8_t addr6[16];            /* OP_IPV6_CONST */
+};
+
+/* One lowering: the bpf-fn, its context, and what the passes collect.  */
+struct lower
+{
+  SCM fn;                       /* the <bpf-fn> */
+  const char *fname;            /* its name (C identifier) */
+  SCM module;                   /* where it was written: free identifiers */
+  SCM ctx_name;                 /* symbol naming the context parameter */
+  int kind;                     /* enum gebpf_prog_kind */
+  const char *target;           /* attach target, for tracepoint fields */
+  SCM constants;                /* alist of (const NAME) values, or #f */
+  struct node *body;            /* OP_BEGIN of the body */
+  /* resolve */
+  int nlocals;
+  SCM *local_names;             /* symbol per slot (GC memory) */
+  int local_cap;
+  enum ty *local_ty;
+  const struct gebpf_type **local_vt;
+  enum hdr *local_hdr;
+  /* maps, structs, consts, inlines used (GC-managed lists, in order) */
+  SCM maps;                     /* list of <bpf-map>, first use order */
+  SCM consts;                   /* list of symbols */
+  struct inline_inst *insts;    /* inline instances, in creation order */
+  int ninsts;
+  int macro_depth;
+  int depth;
+  /* bounds */
+  unsigned packet_layers;       /* bit per enum hdr used */
+  bool uses_vmlinux;
+  bool uses_probe;
+};
+
+/* Program kinds (the context type and return convention).  */
+enum gebpf_prog_kind
+{
+  PK_XDP, PK_TC, PK_SOCKET_FILTER, PK_CGROUP_SKB, PK_CGROUP_SOCK_ADDR,
+  PK_TRACEPOINT, PK_RAW_TRACEPOINT, PK_TP_BTF, PK_FENTRY, PK_FEXIT,
+  PK_KPROBE, PK_KRETPROBE, PK_UPROBE, PK_URETPROBE, PK_LSM, PK_PERF_EVENT,
+  PK_NONE
+};
+
+extern const struct gebpf_sym gebpf_prog_kinds[];
+bool gebpf_kind_is_packet (int kind);
+bool gebpf_kind_is_tracing (int kind);
+
+/* forms.c: the form table.  */
+struct form
+{
+  const char *name;
+  enum op op;
+  int min, max;                 /* arity (arguments after the head); -1 = any */
+  const char *usage;            /* for the Fix hint */
+};
+const struct form *gebpf_form_lookup (const char *name);
+const char *gebpf_op_name (enum op op);
+
+struct helper
+{
+  const char *name;             /* Scheme name after (call NAME ...) */
+  const char *c;                /* C helper */
+  int nargs;
+};
+const struct helper *gebpf_helper_lookup (const char *name);
+const char *gebpf_helper_names (void);
+
+struct keyword_const
+{
+  const char *name;
+  long value;
+};
+bool gebpf_keyword_const (const char *name, long *value);
+
+/* Header fields: HEADER-FIELD accessors.  */
+struct hfield
+{
+  const char *name;             /* accessor, e.g. "ipv4-saddr" */
+  enum hdr hdr;
+  const char *c;                /* C member expression on the header ptr */
+  int conv;                     /* 0 none, 16/32 ntoh, 'f' flag bit */
+  enum ty ty;                   /* TY_INT, TY_IPV4, TY_IPV6, TY_MAC, TY_BOOL */
+};
+const struct hfield *gebpf_hfield_lookup (const char *name);
+const struct hfield *gebpf_hfield (int index);
+int gebpf_hfield_index (const struct hfield *f);
+
+/* Return actions by kind.  */
+bool gebpf_action_value (int kind, const char *name, long *value);
+long gebpf_default_return (int kind);
+
+/* An instance of a define-bpf-inline for one signature of argument types:
+   emitted as one static __always_inline C function.  */
+struct inline_inst
+{
+  SCM obj;                      /* the inline (Scheme record) */
+  char *cname;                  /* C function name */
+  int nparams;
+  int *slots;                   /* local slots of the parameters */
+  enum ty *pty;
+  const struct gebpf_type **pvt;
+  enum hdr *phdr;
+  struct node *body;            /* OP_BEGIN */
+  enum ty rty;
+  const struct gebpf_type *rvt;
+  enum hdr rhdr;
+  bool typing;                  /* being typed: a call now is circular */
+  struct inline_inst *next;
+};
+
+/* The passes.  Each raises ebpf-lower-error on bad input.  */
+struct node *gebpf_parse (struct lower *L, SCM located, SCM outer_file,
+                          int outer_line, int outer_col);
+void gebpf_resolve (struct lower *L);
+/* Parse and resolve the body of inline OBJ with fresh parameter slots.  */
+struct node *gebpf_resolve_inline (struct lower *L, SCM obj, struct node *call,
+                                   int **slots, int *nparams);
+void gebpf_types (struct lower *L);
+void gebpf_bounds (struct lower *L);
+/* Emit C; *LINEMAP gets a vector indexed by line number (see emit.c).  */
+SCM gebpf_emit (struct lower *L, SCM *linemap);
+
+/* Helpers shared by the passes.  */
+struct node *gebpf_node (struct lower *L, enum op op, struct node *like);
+SCM_NORETURN void gebpf_lower_error (struct lower *L, struct node *n,
+                                     const char *fix, const char *fmt, ...)
+  __attribute__ ((format (printf, 4, 5)));
+SCM gebpf_node_to_scm (struct node *n);   /* AST as an s-expression */
+/* The expression type a value of gebpf type T has in a body.  */
+enum ty gebpf_value_ty (const struct gebpf_type *t);
+/* vmlinux BTF, loaded once (NULL when the kernel has none).  */
+struct btf;
+struct btf *gebpf_vmlinux_btf (void);
+SCM gebpf_located_strip (SCM x);          /* located tree -> plain datum */
+extern SCM gebpf_loc_marker;
+
+#define LOWER_MAX_DEPTH 200
+
 #endif

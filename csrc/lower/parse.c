@@ -1,3 +1,443 @@
-/* parse.c --- (being written).  */
+/* parse.c --- pass 1: located s-expressions to the AST.
+
+   Takes: the body of a bpf-fn as the (ebpf fn) macro recorded it -- each
+   list form is #(MARKER FILE LINE COLUMN ITEMS), values spliced with ,EXPR
+   are plain data -- and gives: an AST of struct node whose forms are
+   recognised from the form table (forms.c) and whose shapes are checked
+   (arity, let bindings, cond/case clauses, quoted field names).  Heads
+   that are not forms become OP_APPLY for the resolve pass (inlines,
+   macros, struct and header accessors).  Nothing here needs the kernel
+   or the program kind, so the shape is checked when the bpf-fn is made.  */
 #include <config.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "lower.h"
+
+SCM gebpf_loc_marker;
+
+static bool
+located_p (SCM x)
+{
+  return scm_is_vector (x) && scm_c_vector_length (x) == 5
+    && scm_is_eq (scm_c_vector_ref (x, 0), gebpf_loc_marker);
+}
+
+SCM
+gebpf_located_strip (SCM x)
+{
+  if (located_p (x))
+    x = scm_c_vector_ref (x, 4);
+  if (scm_is_pair (x))
+    {
+      if (scm_ilength (x) < 0)
+        return x;
+      SCM out = SCM_EOL;
+      for (SCM l = x; scm_is_pair (l); l = SCM_CDR (l))
+        out = scm_cons (gebpf_located_strip (SCM_CAR (l)), out);
+      return scm_reverse_x (out, SCM_EOL);
+    }
+  return x;
+}
+
+static char *
+sym_name (SCM s)
+{
+  char *c = scm_to_utf8_string (scm_symbol_to_string (s));
+  char *g = scm_gc_strdup (c, "sym");
+  free (c);
+  return g;
+}
+
+static struct node *parse (struct lower *L, SCM x, struct node *where,
+                           int depth);
+
+static SCM_NORETURN void
+shape_error (struct lower *L, struct node *n, const struct form *f,
+             const char *what)
+{
+  char fix[256];
+  snprintf (fix, sizeof fix, "write %s", f ? f->usage : "a supported form");
+  gebpf_lower_error (L, n, fix, "%s", what);
+}
+
+/* A list of items (each located or plain) to a vector of nodes.  */
+static void
+parse_items (struct lower *L, SCM items, struct node *n, int depth)
+{
+  long len = scm_ilength (items);
+  n->nkid = len;
+  n->kid = scm_gc_malloc ((len ? len : 1) * sizeof (struct node *), "kids");
+  long i = 0;
+  for (SCM l = items; scm_is_pair (l); l = SCM_CDR (l), i++)
+    n->kid[i] = parse (L, SCM_CAR (l), n, depth + 1);
+}
+
+static SCM
+items_of (SCM x)
+{
+  return located_p (x) ? scm_c_vector_ref (x, 4) : x;
+}
+
+static bool
+is_sym (SCM x, const char *name)
+{
+  x = items_of (x);
+  return scm_is_symbol (x) && strcmp (gebpf_sym_str (x), name) == 0;
+}
+
+/* (quote SYM) -> SYM, else #f.  */
+static SCM
+quoted_symbol (SCM x)
+{
+  x = items_of (x);
+  if (scm_ilength (x) == 2 && is_sym (SCM_CAR (x), "quote")
+      && scm_is_symbol (items_of (SCM_CADR (x))))
+    return items_of (SCM_CADR (x));
+  return SCM_BOOL_F;
+}
+
+static void
+check_bindings (struct lower *L, struct node *n, const struct form *f,
+                SCM bindings)
+{
+  bindings = items_of (bindings);
+  if (scm_ilength (bindings) < 0)
+    shape_error (L, n, f, "malformed bindings");
+  for (SCM l = bindings; scm_is_pair (l); l = SCM_CDR (l))
+    {
+      SCM b = items_of (SCM_CAR (l));
+      if (scm_ilength (b) != 2 || !scm_is_symbol (items_of (SCM_CAR (b))))
+        shape_error (L, n, f, "each binding must be (VAR EXPR)");
+    }
+}
+
+static struct node *
+parse_form (struct lower *L, SCM items, struct node *n, int depth)
+{
+  long len = scm_ilength (items);
+  if (len < 0)
+    gebpf_lower_error (L, n, "write a proper list",
+                       "circular or improper list");
+  if (len == 0)
+    gebpf_lower_error (L, n, "remove the empty form ()", "empty form ()");
+  SCM head = items_of (SCM_CAR (items));
+  if (!scm_is_symbol (head))
+    gebpf_lower_error (L, n, "the head of a form must be a form name, an "
+                       "inline, a macro or an accessor",
+                       "cannot apply %s", gebpf_repr (gebpf_located_strip (head)));
+  const char *hname = gebpf_sym_str (head);
+  const struct form *f = gebpf_form_lookup (hname);
+  SCM args = SCM_CDR (items);
+  int nargs = len - 1;
+  if (strcmp (hname, "quote") == 0)
+    {
+      if (nargs != 1 || !scm_is_symbol (items_of (SCM_CAR (args))))
+        gebpf_lower_error (L, n, "quote only names: 'FIELD, 'xdp-drop",
+                           "unsupported quoted datum");
+      n->op = OP_SYM;
+      n->quoted = true;
+      n->name = sym_name (items_of (SCM_CAR (args)));
+      return n;
+    }
+  if (!f)
+    {
+      n->op = OP_APPLY;
+      n->name = sym_name (head);
+      parse_items (L, args, n, depth);
+      return n;
+    }
+  n->op = f->op;
+  n->name = (char *) f->name;
+  if (nargs < f->min || (f->max >= 0 && nargs > f->max))
+    {
+      char what[128];
+      snprintf (what, sizeof what, "%s takes %d%s argument%s, not %d",
+                f->name, f->min,
+                f->max < 0 ? " or more" : f->max > f->min ? " or more" : "",
+                f->min == 1 && f->max == 1 ? "" : "s", nargs);
+      shape_error (L, n, f, what);
+    }
+
+  switch (f->op)
+    {
+    case OP_LET:
+    case OP_LETSTAR:
+      {
+        check_bindings (L, n, f, SCM_CAR (args));
+        /* kid[0] = OP_BEGIN of init nodes with names; kids after: body */
+        SCM bindings = items_of (SCM_CAR (args));
+        long nb = scm_ilength (bindings);
+        struct node *bs = gebpf_node (L, OP_BEGIN, n);
+        bs->nkid = nb;
+        bs->kid = scm_gc_malloc ((nb ? nb : 1) * sizeof (struct node *), "b");
+        long i = 0;
+        for (SCM l = bindings; scm_is_pair (l); l = SCM_CDR (l), i++)
+          {
+            SCM b = items_of (SCM_CAR (l));
+            struct node *init = parse (L, SCM_CADR (b), n, depth + 1);
+            struct node *v = gebpf_node (L, OP_SET, init);
+            v->name = sym_name (items_of (SCM_CAR (b)));
+            v->nkid = 1;
+            v->kid = scm_gc_malloc (sizeof (struct node *), "k");
+            v->kid[0] = init;
+            bs->kid[i] = v;
+          }
+        struct node *body = gebpf_node (L, OP_BEGIN, n);
+        parse_items (L, SCM_CDR (args), body, depth);
+        n->nkid = 2;
+        n->kid = scm_gc_malloc (2 * sizeof (struct node *), "k");
+        n->kid[0] = bs;
+        n->kid[1] = body;
+        return n;
+      }
+    case OP_SET:
+      if (!scm_is_symbol (items_of (SCM_CAR (args))))
+        shape_error (L, n, f, "set! needs a variable name");
+      n->name = sym_name (items_of (SCM_CAR (args)));
+      parse_items (L, SCM_CDR (args), n, depth);
+      return n;
+    case OP_COND:
+      {
+        parse_items (L, SCM_EOL, n, depth);
+        n->nkid = nargs;
+        n->kid = scm_gc_malloc (nargs * sizeof (struct node *), "k");
+        int i = 0;
+        for (SCM l = args; scm_is_pair (l); l = SCM_CDR (l), i++)
+          {
+            SCM c = items_of (SCM_CAR (l));
+            if (scm_ilength (c) < 1)
+              shape_error (L, n, f, "each cond clause is (TEST BODY ...)");
+            struct node *cl = gebpf_node (L, OP_BEGIN, n);
+            if (is_sym (SCM_CAR (c), "else"))
+              {
+                if (scm_is_pair (SCM_CDR (l)))
+                  shape_error (L, n, f, "else must be the last cond clause");
+                cl->name = "else";
+                parse_items (L, SCM_CDR (c), cl, depth + 1);
+              }
+            else
+              parse_items (L, c, cl, depth + 1);
+            if (cl->nkid == 0)
+              shape_error (L, n, f, "empty else clause");
+            n->kid[i] = cl;
+          }
+        return n;
+      }
+    case OP_CASE:
+      {
+        n->nkid = nargs;
+        n->kid = scm_gc_malloc (nargs * sizeof (struct node *), "k");
+        n->kid[0] = parse (L, SCM_CAR (args), n, depth + 1);
+        int i = 1;
+        for (SCM l = SCM_CDR (args); scm_is_pair (l); l = SCM_CDR (l), i++)
+          {
+            SCM c = items_of (SCM_CAR (l));
+            if (scm_ilength (c) < 2)
+              shape_error (L, n, f, "each case clause is ((INT ...) BODY ...)");
+            struct node *cl = gebpf_node (L, OP_BEGIN, n);
+            SCM data = items_of (SCM_CAR (c));
+            if (is_sym (SCM_CAR (c), "else"))
+              {
+                if (scm_is_pair (SCM_CDR (l)))
+                  shape_error (L, n, f, "else must be the last case clause");
+                cl->name = "else";
+                cl->datum = SCM_EOL;
+              }
+            else
+              {
+                if (scm_ilength (data) < 1)
+                  shape_error (L, n, f, "case data must be a list of integers");
+                for (SCM d = data; scm_is_pair (d); d = SCM_CDR (d))
+                  {
+                    SCM v = items_of (SCM_CAR (d));
+                    long kv;
+                    if (scm_is_keyword (v) || scm_is_symbol (v))
+                      {
+                        SCM s = gebpf_enum_symbol (v);
+                        if (!gebpf_keyword_const (gebpf_sym_str (s), &kv))
+                          shape_error (L, n, f, "case data must be integers or "
+                                       "keyword constants such as :tcp");
+                      }
+                    else if (!scm_is_signed_integer (v, INT64_MIN, INT64_MAX))
+                      shape_error (L, n, f, "case data must be integers");
+                  }
+                cl->datum = gebpf_located_strip (data);
+              }
+            parse_items (L, SCM_CDR (c), cl, depth + 1);
+            n->kid[i] = cl;
+          }
+        return n;
+      }
+    case OP_DO_TIMES:
+      {
+        SCM spec = items_of (SCM_CAR (args));
+        if (scm_ilength (spec) != 2 || !scm_is_symbol (items_of (SCM_CAR (spec))))
+          shape_error (L, n, f, "do-times needs (VAR COUNT)");
+        struct node *count = parse (L, SCM_CADR (spec), n, depth + 1);
+        struct node *body = gebpf_node (L, OP_BEGIN, n);
+        parse_items (L, SCM_CDR (args), body, depth);
+        n->name = sym_name (items_of (SCM_CAR (spec)));
+        n->nkid = 2;
+        n->kid = scm_gc_malloc (2 * sizeof (struct node *), "k");
+        n->kid[0] = count;
+        n->kid[1] = body;
+        return n;
+      }
+    case OP_CALL:
+      {
+        SCM h = items_of (SCM_CAR (args));
+        SCM q = quoted_symbol (SCM_CAR (args));
+        if (scm_is_true (q))
+          h = q;
+        if (!scm_is_symbol (h))
+          shape_error (L, n, f, "call needs a helper name");
+        n->name = sym_name (h);
+        parse_items (L, SCM_CDR (args), n, depth);
+        return n;
+      }
+    case OP_ARG:
+      {
+        parse_items (L, args, n, depth);
+        SCM q = quoted_symbol (SCM_CADR (args));
+        SCM a = items_of (SCM_CADR (args));
+        if (scm_is_true (q))
+          {
+            n->kid[1]->op = OP_SYM;
+            n->kid[1]->quoted = true;
+            n->kid[1]->name = sym_name (q);
+          }
+        else if (!scm_is_unsigned_integer (a, 0, 11))
+          shape_error (L, n, f, "arg takes a quoted field name or a position "
+                       "0..11");
+        return n;
+      }
+    case OP_CORE_READ:
+      {
+        parse_items (L, args, n, depth);
+        int i = 1;
+        for (SCM l = SCM_CDR (args); scm_is_pair (l); l = SCM_CDR (l), i++)
+          {
+            SCM q = quoted_symbol (SCM_CAR (l));
+            if (scm_is_false (q))
+              shape_error (L, n, f, "core-read fields are quoted names");
+            n->kid[i]->op = OP_SYM;
+            n->kid[i]->quoted = true;
+            n->kid[i]->name = sym_name (q);
+          }
+        return n;
+      }
+    case OP_PRINTK:
+      if (!scm_is_string (items_of (SCM_CAR (args))))
+        shape_error (L, n, f, "printk needs a format string first");
+      parse_items (L, args, n, depth);
+      return n;
+    case OP_CONST:
+      {
+        SCM s = items_of (SCM_CAR (args));
+        SCM q = quoted_symbol (SCM_CAR (args));
+        if (scm_is_true (q))
+          s = q;
+        if (!scm_is_symbol (s))
+          shape_error (L, n, f, "const needs a name");
+        n->name = sym_name (s);
+        return n;
+      }
+    case OP_IPV4_CONST:
+    case OP_IPV6_CONST:
+      if (!scm_is_string (items_of (SCM_CAR (args))))
+        shape_error (L, n, f, "the address is a string literal");
+      parse_items (L, args, n, depth);
+      return n;
+    default:
+      parse_items (L, args, n, depth);
+      return n;
+    }
+}
+
+static struct node *
+parse (struct lower *L, SCM x, struct node *where, int depth)
+{
+  struct node *n = gebpf_node (L, OP_INT, where);
+  if (located_p (x))
+    {
+      n->file = scm_c_vector_ref (x, 1);
+      n->line = scm_to_int (scm_c_vector_ref (x, 2));
+      n->col = scm_to_int (scm_c_vector_ref (x, 3));
+      x = scm_c_vector_ref (x, 4);
+    }
+  n->datum = gebpf_located_strip (x);
+  if (depth > LOWER_MAX_DEPTH)
+    gebpf_lower_error (L, n, "split the body into define-bpf-inline functions",
+                       "forms nested deeper than %d levels", LOWER_MAX_DEPTH);
+  if (scm_is_pair (x) || scm_is_null (x))
+    return parse_form (L, x, n, depth);
+  if (scm_is_exact_integer (x))
+    {
+      if (scm_is_signed_integer (x, INT64_MIN, -1))
+        {
+          n->ival = scm_to_int64 (x);
+          n->uneg = true;
+        }
+      else if (scm_is_unsigned_integer (x, 0, UINT64_MAX))
+        n->ival = (int64_t) scm_to_uint64 (x);
+      else
+        gebpf_lower_error (L, n, "use a literal that fits in 64 bits",
+                           "integer literal out of range");
+      return n;
+    }
+  if (scm_is_bool (x))
+    {
+      n->op = OP_BOOL;
+      n->ival = scm_is_true (x);
+      return n;
+    }
+  if (scm_is_string (x))
+    {
+      n->op = OP_STR;
+      char *c = scm_to_utf8_string (x);
+      n->name = scm_gc_strdup (c, "str");
+      free (c);
+      return n;
+    }
+  if (scm_is_keyword (x)
+      || (scm_is_symbol (x) && gebpf_sym_str (x)[0] == ':'
+          && gebpf_sym_str (x)[1]))
+    {
+      SCM s = gebpf_enum_symbol (x);
+      long v;
+      n->name = sym_name (s);
+      if (gebpf_keyword_const (n->name, &v))
+        {
+          n->op = OP_INT;
+          n->ival = v;
+          return n;
+        }
+      n->op = OP_KEYWORD;       /* #:field, :xdp-drop ... for later passes */
+      return n;
+    }
+  if (scm_is_symbol (x))
+    {
+      n->op = OP_SYM;
+      n->name = sym_name (x);
+      return n;
+    }
+  gebpf_lower_error (L, n, "use integers, #t/#f, strings, keywords and forms",
+                     "unsupported literal %s", gebpf_repr (x));
+}
+
+struct node *
+gebpf_parse (struct lower *L, SCM located, SCM file, int line, int col)
+{
+  struct node where = { 0 };
+  where.file = file;
+  where.line = line;
+  where.col = col;
+  where.datum = SCM_BOOL_F;
+  struct node *n = gebpf_node (L, OP_BEGIN, &where);
+  n->datum = gebpf_located_strip (located);
+  parse_items (L, located, n, 0);
+  if (n->nkid == 0)
+    gebpf_lower_error (L, n, "give the bpf-fn a body", "empty body");
+  return n;
+}

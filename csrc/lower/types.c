@@ -1,3 +1,998 @@
-/* types.c --- (being written).  */
+/* types.c --- pass 3: a type on every node, and the type errors.
+
+   Takes: the resolved AST.  Gives: every node's ty (and vt for values of
+   declared types, hdr for packet headers, btf_id for kernel pointers),
+   local variables' types, and one instance per signature of every
+   define-bpf-inline that is called.  Raises ebpf-lower-error for
+   pointers or strings in arithmetic, keys and values that do not fit a
+   map, out-of-range literals, division by a constant zero, set! of a
+   local with a value of another type, a circular inline.  */
 #include <config.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/bpf.h>
+#include <bpf/btf.h>
 #include "lower.h"
+#include "../map.h"
+
+static void type (struct lower *L, struct node *n);
+
+struct btf *
+gebpf_vmlinux_btf (void)
+{
+  static struct btf *vm;
+  static bool tried;
+  if (!tried)
+    {
+      tried = true;
+      vm = btf__load_vmlinux_btf ();
+    }
+  return vm;
+}
+
+enum ty
+gebpf_value_ty (const struct gebpf_type *t)
+{
+  switch (t->kind)
+    {
+    case GT_U8: case GT_U16: case GT_U32: case GT_U64:
+    case GT_I8: case GT_I16: case GT_I32: case GT_I64:
+    case GT_BE16: case GT_BE32: case GT_BE64: case GT_UINT:
+      return TY_INT;
+    case GT_BOOL: return TY_BOOL;
+    case GT_IPV4: return TY_IPV4;
+    case GT_IPV6: return TY_IPV6;
+    case GT_MAC: return TY_MAC;
+    default: return TY_VALUE;
+    }
+}
+
+static bool
+intlike (enum ty t)
+{
+  return t == TY_INT || t == TY_BOOL;
+}
+
+static bool
+truthy (enum ty t)
+{
+  return t == TY_INT || t == TY_BOOL || t == TY_HDR || t == TY_VALPTR
+    || t == TY_KPTR || t == TY_IPV4;
+}
+
+static const char *
+tyname (enum ty t)
+{
+  switch (t)
+    {
+    case TY_INT: return "an integer";
+    case TY_BOOL: return "a boolean";
+    case TY_STR: return "a string";
+    case TY_VOID: return "no value";
+    case TY_CTX: return "the context";
+    case TY_MAP: return "a map";
+    case TY_HDR: return "a packet header pointer";
+    case TY_IPV4: return "an ipv4 address";
+    case TY_IPV6: return "an ipv6 address";
+    case TY_MAC: return "a mac address";
+    case TY_VALUE: return "a struct or string value";
+    case TY_VALPTR: return "a pointer to a map value";
+    case TY_KPTR: return "a kernel pointer";
+    case TY_NORETURN: return "a return";
+    default: return "unknown";
+    }
+}
+
+static void
+want_int (struct lower *L, struct node *n, const char *what)
+{
+  if (intlike (n->ty) || n->ty == TY_IPV4)
+    return;
+  const char *fix = n->ty == TY_STR ? "strings appear only in printk and "
+    "comparisons with string values"
+    : n->ty == TY_HDR || n->ty == TY_VALPTR || n->ty == TY_KPTR
+    ? "read a field first, or test the pointer with if / when"
+    : "use an integer expression";
+  gebpf_lower_error (L, n, fix, "%s needs an integer, got %s", what,
+                     tyname (n->ty));
+}
+
+static bool
+literal_fits (const struct node *n, const struct gebpf_type *t)
+{
+  if (n->op != OP_INT)
+    return true;
+  size_t size = t->size;
+  bool sgn = t->kind == GT_I8 || t->kind == GT_I16 || t->kind == GT_I32
+    || t->kind == GT_I64;
+  if (size >= 8)
+    return sgn ? !(!n->uneg && (uint64_t) n->ival > INT64_MAX) : !n->uneg;
+  int64_t bits = size * 8;
+  if (sgn)
+    return n->ival >= -((int64_t) 1 << (bits - 1))
+      && (n->uneg || (uint64_t) n->ival < ((uint64_t) 1 << (bits - 1)));
+  return !n->uneg && (uint64_t) n->ival < ((uint64_t) 1 << bits);
+}
+
+/* Can node N be stored where a T is expected (map key/value, field)?  */
+static void
+check_fits (struct lower *L, struct node *n, const struct gebpf_type *t,
+            const char *what)
+{
+  bool ok;
+  switch (t->kind)
+    {
+    case GT_U8: case GT_U16: case GT_U32: case GT_U64:
+    case GT_I8: case GT_I16: case GT_I32: case GT_I64:
+    case GT_BE16: case GT_BE32: case GT_BE64: case GT_UINT: case GT_BOOL:
+      ok = intlike (n->ty);
+      if (ok && !literal_fits (n, t))
+        {
+          char *ts = gebpf_type_string (t);
+          char *g = scm_gc_strdup (ts, "t");
+          free (ts);
+          gebpf_lower_error (L, n, "use a literal in the type's range",
+                             "literal out of range for %s (%s)", what, g);
+        }
+      break;
+    case GT_IPV4:
+      ok = n->ty == TY_IPV4 || n->ty == TY_INT;
+      break;
+    case GT_IPV6:
+      ok = n->ty == TY_IPV6;
+      break;
+    case GT_MAC:
+      ok = n->ty == TY_MAC;
+      break;
+    case GT_PREFIX:
+      ok = (t->elem->kind == GT_IPV4 && n->ty == TY_IPV4)
+        || (t->elem->kind == GT_IPV6 && n->ty == TY_IPV6)
+        || (n->ty == TY_VALUE && n->vt == t);
+      break;
+    case GT_STRING:
+      ok = n->ty == TY_STR || (n->ty == TY_VALUE && n->vt->kind == GT_STRING);
+      break;
+    default:
+      ok = n->ty == TY_VALUE && n->vt == t;
+      break;
+    }
+  if (!ok)
+    {
+      char *ts = gebpf_type_string (t);
+      char *g = scm_gc_strdup (ts, "t");
+      free (ts);
+      gebpf_lower_error (L, n, "give a value of the declared type",
+                         "%s must be %s, got %s", what, g, tyname (n->ty));
+    }
+}
+
+static struct gebpf_map *
+want_map (struct lower *L, struct node *n, const char *form)
+{
+  if (n->ty != TY_MAP)
+    gebpf_lower_error (L, n, "name a map declared with defbpf-map",
+                       "%s needs a map, got %s", form, tyname (n->ty));
+  return scm_foreign_object_ref (n->ref, 0);
+}
+
+static void
+check_key (struct lower *L, struct node *n, struct gebpf_map *m)
+{
+  if (!m->key)
+    gebpf_lower_error (L, n, "use emit! for ring buffers",
+                       "map %s has no keys", m->name);
+  char what[128];
+  snprintf (what, sizeof what, "the key of map %s", m->name);
+  check_fits (L, n, m->hist_keyed ? m->hist_key : m->key, what);
+}
+
+static void
+check_value (struct lower *L, struct node *n, struct gebpf_map *m)
+{
+  char what[128];
+  snprintf (what, sizeof what, "the value of map %s", m->name);
+  if (!m->value)
+    gebpf_lower_error (L, n, "use emit! for ring buffers",
+                       "map %s holds no values", m->name);
+  check_fits (L, n, m->value, what);
+}
+
+static void
+set_value_ty (struct node *n, const struct gebpf_type *t)
+{
+  n->ty = gebpf_value_ty (t);
+  n->vt = t;
+  n->is_signed = t->kind == GT_I8 || t->kind == GT_I16 || t->kind == GT_I32
+    || t->kind == GT_I64;
+}
+
+static bool
+same_ty (struct node *a, struct node *b)
+{
+  if (intlike (a->ty) && intlike (b->ty))
+    return true;
+  if (a->ty != b->ty)
+    return false;
+  if (a->ty == TY_VALUE || a->ty == TY_VALPTR)
+    return a->vt == b->vt;
+  if (a->ty == TY_HDR)
+    return a->hdr == b->hdr;
+  return true;
+}
+
+/* Join the types of two branches.  */
+static void
+join (struct node *n, struct node *a, struct node *b)
+{
+  if (!b || a->ty == TY_NORETURN)
+    {
+      if (!b)
+        {
+          n->ty = TY_VOID;
+          return;
+        }
+      *n = (struct node) { .op = n->op, .datum = n->datum, .file = n->file,
+                           .line = n->line, .col = n->col, .kid = n->kid,
+                           .nkid = n->nkid, .name = n->name, .slot = n->slot,
+                           .ref = n->ref, .field = n->field, .ty = b->ty,
+                           .vt = b->vt, .hdr = b->hdr,
+                           .is_signed = b->is_signed, .btf_id = b->btf_id };
+      return;
+    }
+  if (b->ty == TY_NORETURN || same_ty (a, b))
+    {
+      n->ty = intlike (a->ty) && b->ty != TY_NORETURN && a->ty != b->ty
+        ? TY_INT : a->ty;
+      n->vt = a->vt;
+      n->hdr = a->hdr;
+      n->is_signed = a->is_signed;
+      n->btf_id = a->btf_id;
+      return;
+    }
+  n->ty = TY_VOID;
+}
+
+static void
+type_kids (struct lower *L, struct node *n)
+{
+  for (int i = 0; i < n->nkid; i++)
+    if (n->kid[i])
+      type (L, n->kid[i]);
+}
+
+static void
+type_seq (struct lower *L, struct node *n)
+{
+  type_kids (L, n);
+  struct node *last = n->nkid ? n->kid[n->nkid - 1] : NULL;
+  if (last)
+    {
+      n->ty = last->ty;
+      n->vt = last->vt;
+      n->hdr = last->hdr;
+      n->is_signed = last->is_signed;
+      n->btf_id = last->btf_id;
+    }
+  else
+    n->ty = TY_VOID;
+}
+
+static void
+type_test (struct lower *L, struct node *t, const char *form)
+{
+  type (L, t);
+  if (!truthy (t->ty))
+    gebpf_lower_error (L, t, "test an integer, a boolean or a pointer",
+                       "%s test is %s", form, tyname (t->ty));
+}
+
+/* ---- tracing helpers ---------------------------------------------- */
+
+static int
+btf_skip_mods (const struct btf *b, int id)
+{
+  const struct btf_type *t = btf__type_by_id (b, id);
+  while (t && (btf_is_typedef (t) || btf_is_mod (t)))
+    {
+      id = t->type;
+      t = btf__type_by_id (b, id);
+    }
+  return id;
+}
+
+static void
+type_core_read (struct lower *L, struct node *n)
+{
+  struct node *p = n->kid[0];
+  if (p->ty != TY_KPTR || !p->btf_id)
+    gebpf_lower_error (L, p, "start from (current-task) or another "
+                       "core-read of a pointer field",
+                       "core-read needs a typed kernel pointer, got %s",
+                       tyname (p->ty));
+  struct btf *b = gebpf_vmlinux_btf ();
+  int id = p->btf_id;
+  L->uses_vmlinux = true;
+  for (int i = 1; i < n->nkid; i++)
+    {
+      const struct btf_type *t = btf__type_by_id (b, btf_skip_mods (b, id));
+      if (!t || !(btf_is_struct (t) || btf_is_union (t)))
+        gebpf_lower_error (L, n->kid[i], "read fields of structs only",
+                           "core-read: %s is not reached through a struct",
+                           n->kid[i]->name);
+      const struct btf_member *m = btf_members (t);
+      int found = -1;
+      for (int j = 0; j < btf_vlen (t); j++)
+        if (strcmp (btf__name_by_offset (b, m[j].name_off), n->kid[i]->name) == 0)
+          found = j;
+      if (found < 0)
+        gebpf_lower_error (L, n->kid[i], "check the field name against "
+                           "the kernel's BTF (bpftool btf dump)",
+                           "struct %s has no field %s",
+                           btf__name_by_offset (b, t->name_off),
+                           n->kid[i]->name);
+      int mid = btf_skip_mods (b, m[found].type);
+      const struct btf_type *mt = btf__type_by_id (b, mid);
+      if (i < n->nkid - 1)
+        {
+          if (!mt || !btf_is_ptr (mt))
+            {
+              if (mt && (btf_is_struct (mt) || btf_is_union (mt)))
+                {
+                  id = mid;     /* embedded struct: keep walking */
+                  continue;
+                }
+              gebpf_lower_error (L, n->kid[i + 1], "stop at a pointer or "
+                                 "integer field", "core-read: field %s is "
+                                 "not a pointer", n->kid[i]->name);
+            }
+          id = mt->type;
+          continue;
+        }
+      /* The last field gives the result type.  */
+      if (mt && btf_is_ptr (mt))
+        {
+          n->ty = TY_KPTR;
+          n->btf_id = btf_skip_mods (b, mt->type);
+        }
+      else if (mt && btf_is_array (mt))
+        {
+          const struct btf_array *a = btf_array (mt);
+          n->ty = TY_VALUE;
+          n->vt = gebpf_type_parse (scm_list_2 (scm_from_utf8_symbol ("string"),
+                                                scm_from_uint32 (a->nelems)),
+                                    "bpf-fn", "core-read array");
+          n->field = 1;         /* read as a string */
+        }
+      else if (mt && (btf_is_int (mt) || btf_is_enum (mt)))
+        {
+          n->ty = TY_INT;
+          n->is_signed = btf_is_int (mt)
+            && (btf_int_encoding (mt) & BTF_INT_SIGNED);
+        }
+      else
+        gebpf_lower_error (L, n->kid[i], "read integer, pointer or char "
+                           "array fields", "core-read: field %s has an "
+                           "unsupported type", n->kid[i]->name);
+    }
+}
+
+/* ---- inlines --------------------------------------------------------- */
+
+static void
+type_inline (struct lower *L, struct node *n)
+{
+  type_kids (L, n);
+  for (int i = 0; i < n->nkid; i++)
+    if (n->kid[i]->ty == TY_VOID || n->kid[i]->ty == TY_NORETURN
+        || n->kid[i]->ty == TY_STR || n->kid[i]->ty == TY_MAP
+        || n->kid[i]->ty == TY_CTX)
+      gebpf_lower_error (L, n->kid[i], "pass values to inlines",
+                         "argument %d of %s is %s", i + 1, n->name,
+                         tyname (n->kid[i]->ty));
+  /* Find an instance with this signature.  */
+  struct inline_inst *in;
+  for (in = L->insts; in; in = in->next)
+    {
+      if (!scm_is_eq (in->obj, n->ref) || in->nparams != n->nkid)
+        continue;
+      bool same = true;
+      for (int i = 0; i < n->nkid && same; i++)
+        same = in->pty[i] == n->kid[i]->ty && in->pvt[i] == n->kid[i]->vt
+          && in->phdr[i] == n->kid[i]->hdr;
+      if (same)
+        break;
+    }
+  if (in && in->typing)
+    gebpf_lower_error (L, n, "inlines cannot call themselves; write a "
+                       "do-times loop", "circular inline %s", n->name);
+  if (!in)
+    {
+      in = scm_gc_malloc (sizeof *in, "inst");
+      memset (in, 0, sizeof *in);
+      in->obj = n->ref;
+      char cname[160];
+      char *c = gebpf_c_ident (scm_from_utf8_string (n->name), "bpf-fn",
+                               "inline name");
+      snprintf (cname, sizeof cname, "%s__%d", c, L->ninsts++);
+      free (c);
+      in->cname = scm_gc_strdup (cname, "cname");
+      in->body = gebpf_resolve_inline (L, n->ref, n, &in->slots, &in->nparams);
+      in->pty = scm_gc_malloc_pointerless (n->nkid * sizeof (enum ty) + 1, "p");
+      in->pvt = scm_gc_malloc (n->nkid * sizeof (void *) + 1, "p");
+      in->phdr = scm_gc_malloc_pointerless (n->nkid * sizeof (enum hdr) + 1, "p");
+      for (int i = 0; i < n->nkid; i++)
+        {
+          in->pty[i] = n->kid[i]->ty;
+          in->pvt[i] = n->kid[i]->vt;
+          in->phdr[i] = n->kid[i]->hdr;
+          L->local_ty[in->slots[i]] = in->pty[i];
+          L->local_vt[in->slots[i]] = in->pvt[i];
+          L->local_hdr[in->slots[i]] = in->phdr[i];
+        }
+      in->typing = true;
+      /* Append, so emission follows creation order (deterministic).  */
+      struct inline_inst **tail = &L->insts;
+      while (*tail)
+        tail = &(*tail)->next;
+      *tail = in;
+      type (L, in->body);
+      in->typing = false;
+      in->rty = in->body->ty == TY_NORETURN ? TY_VOID : in->body->ty;
+      in->rvt = in->body->vt;
+      in->rhdr = in->body->hdr;
+      if (in->rty == TY_STR || in->rty == TY_MAP || in->rty == TY_CTX)
+        gebpf_lower_error (L, n, "return a value from the inline",
+                           "inline %s returns %s", n->name, tyname (in->rty));
+    }
+  n->name = in->cname;
+  n->ref = in->obj;
+  n->field = -1;
+  n->ty = in->rty;
+  n->vt = in->rvt;
+  n->hdr = in->rhdr;
+  /* Remember the instance through btf_id's sibling: index in list.  */
+  int idx = 0;
+  for (struct inline_inst *p = L->insts; p && p != in; p = p->next)
+    idx++;
+  n->slot = idx;
+}
+
+/* ---- the pass ---------------------------------------------------------- */
+
+static bool
+const_zero (struct node *n)
+{
+  return n->op == OP_INT && n->ival == 0;
+}
+
+static void
+type (struct lower *L, struct node *n)
+{
+  switch (n->op)
+    {
+    case OP_INT:
+      n->ty = TY_INT;
+      n->is_signed = n->uneg;
+      return;
+    case OP_BOOL:
+      n->ty = TY_BOOL;
+      return;
+    case OP_STR:
+      n->ty = TY_STR;
+      return;
+    case OP_LOCAL:
+      n->ty = L->local_ty[n->slot];
+      n->vt = L->local_vt[n->slot];
+      n->hdr = L->local_hdr[n->slot];
+      if (n->ty == TY_UNKNOWN)
+        n->ty = TY_INT;
+      return;
+    case OP_CTX:
+      n->ty = TY_CTX;
+      return;
+    case OP_MAPREF:
+      n->ty = TY_MAP;
+      return;
+    case OP_LET:
+    case OP_LETSTAR:
+      {
+        struct node *bs = n->kid[0];
+        for (int i = 0; i < bs->nkid; i++)
+          {
+            struct node *b = bs->kid[i], *init = b->kid[0];
+            type (L, init);
+            if (init->ty == TY_VOID || init->ty == TY_NORETURN
+                || init->ty == TY_STR || init->ty == TY_MAP)
+              gebpf_lower_error (L, init, "bind a value (integer, header, "
+                                 "address, struct ...)", "cannot bind %s to "
+                                 "%s", tyname (init->ty), b->name);
+            L->local_ty[b->slot] = init->ty;
+            L->local_vt[b->slot] = init->vt;
+            L->local_hdr[b->slot] = init->hdr;
+            b->ty = init->ty;
+          }
+        type_seq (L, n->kid[1]);
+        struct node *body = n->kid[1];
+        n->ty = body->ty;
+        n->vt = body->vt;
+        n->hdr = body->hdr;
+        n->is_signed = body->is_signed;
+        return;
+      }
+    case OP_BEGIN:
+      type_seq (L, n);
+      return;
+    case OP_SET:
+      {
+        type (L, n->kid[0]);
+        enum ty lt = L->local_ty[n->slot];
+        struct node tmp = { .ty = lt, .vt = L->local_vt[n->slot],
+                            .hdr = L->local_hdr[n->slot] };
+        if (!same_ty (&tmp, n->kid[0]))
+          gebpf_lower_error (L, n, "keep a local's type: bind a new local "
+                             "for a value of another type",
+                             "set! of %s (%s) to %s", n->name, tyname (lt),
+                             tyname (n->kid[0]->ty));
+        n->ty = TY_VOID;
+        return;
+      }
+    case OP_IF:
+      type_test (L, n->kid[0], "if");
+      type (L, n->kid[1]);
+      if (n->nkid == 3)
+        type (L, n->kid[2]);
+      join (n, n->kid[1], n->nkid == 3 ? n->kid[2] : NULL);
+      return;
+    case OP_WHEN:
+    case OP_UNLESS:
+      type_test (L, n->kid[0], n->op == OP_WHEN ? "when" : "unless");
+      for (int i = 1; i < n->nkid; i++)
+        type (L, n->kid[i]);
+      n->ty = TY_VOID;
+      return;
+    case OP_COND:
+      {
+        bool has_else = false;
+        for (int i = 0; i < n->nkid; i++)
+          {
+            struct node *cl = n->kid[i];
+            if (cl->name && strcmp (cl->name, "else") == 0)
+              {
+                has_else = true;
+                type_seq (L, cl);
+              }
+            else
+              {
+                type_test (L, cl->kid[0], "cond");
+                for (int j = 1; j < cl->nkid; j++)
+                  type (L, cl->kid[j]);
+                cl->ty = cl->nkid > 1 ? cl->kid[cl->nkid - 1]->ty
+                  : cl->kid[0]->ty;
+                if (cl->nkid > 1)
+                  {
+                    cl->vt = cl->kid[cl->nkid - 1]->vt;
+                    cl->hdr = cl->kid[cl->nkid - 1]->hdr;
+                  }
+              }
+          }
+        n->ty = TY_VOID;
+        if (has_else)
+          {
+            struct node acc = *n->kid[0];
+            for (int i = 1; i < n->nkid; i++)
+              join (&acc, &acc, n->kid[i]);
+            n->ty = acc.ty;
+            n->vt = acc.vt;
+            n->hdr = acc.hdr;
+          }
+        return;
+      }
+    case OP_CASE:
+      {
+        type (L, n->kid[0]);
+        want_int (L, n->kid[0], "case");
+        bool has_else = false;
+        for (int i = 1; i < n->nkid; i++)
+          {
+            type_seq (L, n->kid[i]);
+            if (n->kid[i]->name && strcmp (n->kid[i]->name, "else") == 0)
+              has_else = true;
+          }
+        n->ty = TY_VOID;
+        if (has_else && n->nkid > 1)
+          {
+            struct node acc = *n->kid[1];
+            for (int i = 2; i < n->nkid; i++)
+              join (&acc, &acc, n->kid[i]);
+            n->ty = acc.ty;
+            n->vt = acc.vt;
+          }
+        return;
+      }
+    case OP_AND:
+    case OP_OR:
+      for (int i = 0; i < n->nkid; i++)
+        type_test (L, n->kid[i], n->op == OP_AND ? "and" : "or");
+      n->ty = TY_BOOL;
+      return;
+    case OP_NOT:
+      type_test (L, n->kid[0], "not");
+      n->ty = TY_BOOL;
+      return;
+    case OP_DO_TIMES:
+      {
+        type (L, n->kid[0]);
+        if (n->kid[0]->op != OP_INT || n->kid[0]->uneg
+            || (uint64_t) n->kid[0]->ival > 1u << 20)
+          gebpf_lower_error (L, n->kid[0], "give a constant count (an "
+                             "integer, or a Scheme integer spliced with ,)",
+                             "do-times needs a constant count in 0..%u",
+                             1u << 20);
+        L->local_ty[n->slot] = TY_INT;
+        type (L, n->kid[1]);
+        n->ty = TY_VOID;
+        return;
+      }
+    case OP_RETURN:
+      if (n->nkid)
+        {
+          type (L, n->kid[0]);
+          want_int (L, n->kid[0], "return");
+        }
+      n->ty = TY_NORETURN;
+      return;
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD:
+    case OP_REM: case OP_MIN: case OP_MAX: case OP_LOGAND: case OP_LOGIOR:
+    case OP_LOGXOR: case OP_LOGNOT: case OP_ASH:
+      type_kids (L, n);
+      for (int i = 0; i < n->nkid; i++)
+        {
+          want_int (L, n->kid[i], gebpf_op_name (n->op));
+          if (n->kid[i]->is_signed)
+            n->is_signed = true;
+        }
+      if ((n->op == OP_DIV || n->op == OP_MOD || n->op == OP_REM)
+          && const_zero (n->kid[1]))
+        gebpf_lower_error (L, n->kid[1], "divide by something else than 0",
+                           "division by a constant zero");
+      if (n->op == OP_ASH && n->kid[1]->op == OP_INT
+          && (n->kid[1]->uneg ? -n->kid[1]->ival : n->kid[1]->ival) > 63)
+        gebpf_lower_error (L, n->kid[1], "shift by -63..63",
+                           "shift count out of range");
+      n->ty = TY_INT;
+      return;
+    case OP_EQ: case OP_NE: case OP_LT: case OP_GT: case OP_LE: case OP_GE:
+      {
+        type_kids (L, n);
+        struct node *a = n->kid[0], *b = n->kid[1];
+        bool str = (a->ty == TY_STR && b->ty == TY_VALUE
+                    && b->vt->kind == GT_STRING)
+          || (b->ty == TY_STR && a->ty == TY_VALUE
+              && a->vt->kind == GT_STRING);
+        bool eqop = n->op == OP_EQ || n->op == OP_NE;
+        if (str || ((a->ty == TY_IPV6 || a->ty == TY_MAC) && a->ty == b->ty))
+          {
+            if (!eqop)
+              gebpf_lower_error (L, n, "compare with = or !=",
+                                 "%s orders only integers", n->name);
+          }
+        else if (a->ty == TY_IPV4 && b->ty == TY_IPV4)
+          ;
+        else
+          {
+            want_int (L, a, n->name);
+            want_int (L, b, n->name);
+          }
+        n->ty = TY_BOOL;
+        return;
+      }
+    case OP_ZEROP:
+      type_kids (L, n);
+      want_int (L, n->kid[0], "zero?");
+      n->ty = TY_BOOL;
+      return;
+    case OP_CALL: case OP_PID: case OP_TGID: case OP_TID: case OP_UID:
+    case OP_GID: case OP_CPU: case OP_KTIME: case OP_PRANDOM: case OP_PROBE:
+      type_kids (L, n);
+      n->ty = TY_INT;
+      return;
+    case OP_COMM:
+      n->ty = TY_VALUE;
+      n->vt = gebpf_type_parse (scm_list_2 (scm_from_utf8_symbol ("string"),
+                                            scm_from_int (16)),
+                                "bpf-fn", "comm");
+      return;
+    case OP_MAP_GET:
+    case OP_MAP_REF:
+      {
+        type_kids (L, n);
+        struct gebpf_map *m = want_map (L, n->kid[0], n->name);
+        check_key (L, n->kid[1], m);
+        if (!m->value)
+          gebpf_lower_error (L, n, "read ring buffers from Scheme with "
+                             "bpf-ringbuf-poll", "map %s holds no values",
+                             m->name);
+        if (n->op == OP_MAP_GET)
+          {
+            n->ty = TY_VALPTR;
+            n->vt = m->value;
+            return;
+          }
+        set_value_ty (n, m->value);
+        if (n->nkid == 3)
+          check_value (L, n->kid[2], m);
+        return;
+      }
+    case OP_MAP_SET:
+      {
+        type_kids (L, n);
+        struct gebpf_map *m = want_map (L, n->kid[0], n->name);
+        check_key (L, n->kid[1], m);
+        check_value (L, n->kid[2], m);
+        n->ty = TY_VOID;
+        return;
+      }
+    case OP_MAP_DELETE:
+      {
+        type_kids (L, n);
+        struct gebpf_map *m = want_map (L, n->kid[0], n->name);
+        check_key (L, n->kid[1], m);
+        n->ty = TY_VOID;
+        return;
+      }
+    case OP_MAP_INC:
+      {
+        type_kids (L, n);
+        struct gebpf_map *m = want_map (L, n->kid[0], n->name);
+        check_key (L, n->kid[1], m);
+        if (!m->value || gebpf_value_ty (m->value) != TY_INT
+            || (m->value_size != 4 && m->value_size != 8)
+            || m->value->kind == GT_BE32 || m->value->kind == GT_BE64)
+          gebpf_lower_error (L, n, "count into a map of u32 or u64 values",
+                             "map-increment! needs 4 or 8-byte integer "
+                             "values in map %s", m->name);
+        if (n->nkid == 3)
+          want_int (L, n->kid[2], "map-increment!");
+        n->ty = TY_VOID;
+        return;
+      }
+    case OP_HIST:
+    case OP_LHIST:
+      {
+        type_kids (L, n);
+        struct gebpf_map *m = want_map (L, n->kid[0], n->name);
+        if (strcmp (m->kind->name, "histogram") != 0)
+          gebpf_lower_error (L, n->kid[0], "declare it with #:kind 'histogram",
+                             "%s needs a histogram map, and %s is a %s",
+                             n->name, m->name, m->kind->name);
+        bool keyed = n->op == OP_HIST && n->nkid == 3;
+        if (keyed != m->hist_keyed)
+          gebpf_lower_error (L, n, keyed ? "declare the histogram with #:key"
+                             : "give the key: (hist! MAP KEY VALUE)",
+                             keyed ? "histogram %s has no key"
+                             : "histogram %s is keyed", m->name);
+        if (keyed)
+          check_key (L, n->kid[1], m);
+        want_int (L, n->kid[n->op == OP_HIST ? n->nkid - 1 : 1], n->name);
+        if (n->op == OP_LHIST)
+          {
+            for (int i = 2; i < 5; i++)
+              if (n->kid[i]->op != OP_INT || n->kid[i]->uneg)
+                gebpf_lower_error (L, n->kid[i], "give constant MIN MAX STEP",
+                                   "lhist! bounds must be constants >= 0");
+            int64_t lo = n->kid[2]->ival, hi = n->kid[3]->ival,
+              st = n->kid[4]->ival;
+            if (st <= 0 || hi <= lo || (hi - lo) / st + 2 > 64)
+              gebpf_lower_error (L, n, "keep (MAX - MIN) / STEP + 2 <= 64 "
+                                 "buckets, STEP > 0",
+                                 "bad lhist! range %lld..%lld step %lld",
+                                 (long long) lo, (long long) hi,
+                                 (long long) st);
+          }
+        n->ty = TY_VOID;
+        return;
+      }
+    case OP_PROTO:
+    case OP_PKT_LEN:
+      type_kids (L, n);
+      if (n->kid[0]->ty != TY_CTX)
+        gebpf_lower_error (L, n->kid[0], "pass the program's context",
+                           "%s needs the context", n->name);
+      n->ty = TY_INT;
+      return;
+    case OP_PKT_ETH: case OP_PKT_IPV4: case OP_PKT_IPV6: case OP_PKT_TCP:
+    case OP_PKT_UDP: case OP_PKT_ICMP:
+      type_kids (L, n);
+      if (n->kid[0]->ty != TY_CTX)
+        gebpf_lower_error (L, n->kid[0], "pass the program's context",
+                           "%s needs the context", n->name);
+      n->ty = TY_HDR;
+      n->hdr = n->op == OP_PKT_ETH ? H_ETH : n->op == OP_PKT_IPV4 ? H_IPV4
+        : n->op == OP_PKT_IPV6 ? H_IPV6 : n->op == OP_PKT_TCP ? H_TCP
+        : n->op == OP_PKT_UDP ? H_UDP : H_ICMP;
+      return;
+    case OP_FIELD:
+      {
+        type_kids (L, n);
+        const struct hfield *f = gebpf_hfield (n->field);
+        struct node *h = n->kid[0];
+        if (h->ty != TY_HDR || h->hdr != f->hdr)
+          gebpf_lower_error (L, h, "pass the header of the right kind, e.g. "
+                             "(ipv4-saddr (packet-ipv4 ctx))",
+                             "%s needs a %s header, got %s", n->name,
+                             f->hdr == H_ETH ? "packet-eth"
+                             : f->hdr == H_IPV4 ? "packet-ipv4"
+                             : f->hdr == H_IPV6 ? "packet-ipv6"
+                             : f->hdr == H_TCP ? "packet-tcp"
+                             : f->hdr == H_UDP ? "packet-udp" : "packet-icmp",
+                             tyname (h->ty));
+        n->ty = f->ty;
+        n->hdr = f->hdr;
+        return;
+      }
+    case OP_FRAGP:
+      type_kids (L, n);
+      if (n->kid[0]->ty != TY_HDR || n->kid[0]->hdr != H_IPV4)
+        gebpf_lower_error (L, n->kid[0], "pass (packet-ipv4 ctx)",
+                           "ipv4-fragment? needs an ipv4 header");
+      n->ty = TY_BOOL;
+      return;
+    case OP_IPV4_CONST:
+      {
+        struct in_addr a;
+        if (inet_pton (AF_INET, n->kid[0]->name, &a) != 1)
+          gebpf_lower_error (L, n, "write an IPv4 address as \"10.0.0.1\"",
+                             "bad IPv4 address \"%s\"", n->kid[0]->name);
+        n->ival = ntohl (a.s_addr);
+        n->nkid = 0;
+        n->ty = TY_IPV4;
+        return;
+      }
+    case OP_IPV6_CONST:
+      if (inet_pton (AF_INET6, n->kid[0]->name, n->addr6) != 1)
+        gebpf_lower_error (L, n, "write an IPv6 address as \"2001:db8::1\"",
+                           "bad IPv6 address \"%s\"", n->kid[0]->name);
+      n->nkid = 0;
+      n->ty = TY_IPV6;
+      return;
+    case OP_ARG:
+      type (L, n->kid[0]);
+      if (n->kid[0]->ty != TY_CTX)
+        gebpf_lower_error (L, n->kid[0], "pass the program's context",
+                           "arg needs the context");
+      n->ty = TY_INT;           /* bounds.c refines tracepoint fields */
+      return;
+    case OP_RETVAL:
+      type_kids (L, n);
+      n->ty = TY_INT;
+      n->is_signed = true;
+      return;
+    case OP_CURRENT_TASK:
+      {
+        struct btf *b = gebpf_vmlinux_btf ();
+        if (!b)
+          gebpf_lower_error (L, n, "use a kernel with BTF "
+                             "(/sys/kernel/btf/vmlinux)",
+                             "current-task needs kernel BTF");
+        n->ty = TY_KPTR;
+        n->btf_id = btf__find_by_name_kind (b, "task_struct", BTF_KIND_STRUCT);
+        L->uses_vmlinux = true;
+        return;
+      }
+    case OP_CORE_READ:
+      type (L, n->kid[0]);
+      type_core_read (L, n);
+      return;
+    case OP_READ_USER_STR:
+    case OP_READ_KERNEL_STR:
+      {
+        type_kids (L, n);
+        if (!(intlike (n->kid[0]->ty) || n->kid[0]->ty == TY_KPTR))
+          gebpf_lower_error (L, n->kid[0], "pass an address (an arg or a "
+                             "core-read pointer)", "%s needs a pointer",
+                             n->name);
+        struct node *len = n->kid[1];
+        if (len->op != OP_INT || len->uneg || len->ival < 1 || len->ival > 4096)
+          gebpf_lower_error (L, len, "give a constant size 1..4096",
+                             "%s needs a constant size", n->name);
+        n->ty = TY_VALUE;
+        n->vt = gebpf_type_parse (scm_list_2 (scm_from_utf8_symbol ("string"),
+                                              scm_from_int64 (len->ival)),
+                                  "bpf-fn", "string");
+        return;
+      }
+    case OP_EMIT:
+    case OP_PERF_EMIT:
+      {
+        type_kids (L, n);
+        struct gebpf_map *m = want_map (L, n->kid[0], n->name);
+        unsigned want = n->op == OP_EMIT ? BPF_MAP_TYPE_RINGBUF
+          : BPF_MAP_TYPE_PERF_EVENT_ARRAY;
+        if (m->map_type != want)
+          gebpf_lower_error (L, n->kid[0], n->op == OP_EMIT
+                             ? "emit! into a ringbuf map"
+                             : "perf-emit! into a perf-event-array map",
+                             "map %s is a %s", m->name, m->kind->name);
+        struct node *v = n->kid[1];
+        if (!(intlike (v->ty) || v->ty == TY_VALUE || v->ty == TY_IPV4))
+          gebpf_lower_error (L, v, "emit a struct value or an integer",
+                             "cannot emit %s", tyname (v->ty));
+        if (m->record && v->ty == TY_VALUE && v->vt != m->record)
+          gebpf_lower_error (L, v, "emit values of the map's #:value type",
+                             "map %s records another type", m->name);
+        n->ty = TY_VOID;
+        return;
+      }
+    case OP_PRINTK:
+      type_kids (L, n);
+      for (int i = 1; i < n->nkid; i++)
+        if (!(intlike (n->kid[i]->ty) || n->kid[i]->ty == TY_IPV4
+              || n->kid[i]->ty == TY_KPTR
+              || (n->kid[i]->ty == TY_VALUE
+                  && n->kid[i]->vt->kind == GT_STRING)))
+          gebpf_lower_error (L, n->kid[i], "print integers or strings",
+                             "printk cannot print %s",
+                             tyname (n->kid[i]->ty));
+      n->ty = TY_VOID;
+      return;
+    case OP_MAKE_STRUCT:
+      type_kids (L, n);
+      for (int i = 0; i < n->nkid; i++)
+        if (n->kid[i])
+          {
+            char what[128];
+            snprintf (what, sizeof what, "field %s of %s",
+                      n->st->fields[i].name, n->st->name);
+            check_fits (L, n->kid[i], n->st->fields[i].type, what);
+          }
+      n->ty = TY_VALUE;
+      n->vt = n->st;
+      return;
+    case OP_STRUCT_REF:
+      {
+        type_kids (L, n);
+        struct node *v = n->kid[0];
+        if (!((v->ty == TY_VALUE || v->ty == TY_VALPTR) && v->vt == n->st))
+          gebpf_lower_error (L, v, "pass a value of that struct",
+                             "%s needs a %s, got %s", n->name, n->st->name,
+                             tyname (v->ty));
+        set_value_ty (n, n->st->fields[n->field].type);
+        return;
+      }
+    case OP_CONST:
+      {
+        n->ty = TY_INT;
+        SCM v = scm_is_pair (L->constants)
+          ? scm_assq_ref (L->constants, scm_from_utf8_symbol (n->name))
+          : SCM_BOOL_F;
+        n->is_signed = scm_is_true (v) && scm_is_signed_integer (v, INT64_MIN, -1);
+        return;
+      }
+    case OP_STACK_ID:
+      {
+        type_kids (L, n);
+        struct gebpf_map *m = want_map (L, n->kid[1], "stack-id");
+        if (m->map_type != BPF_MAP_TYPE_STACK_TRACE)
+          gebpf_lower_error (L, n->kid[1], "declare a #:kind 'stack-trace map",
+                             "map %s is not a stack-trace map", m->name);
+        n->ty = TY_INT;
+        n->is_signed = true;
+        return;
+      }
+    case OP_INLINE_CALL:
+      type_inline (L, n);
+      return;
+    default:
+      type_kids (L, n);
+      n->ty = TY_VOID;
+      return;
+    }
+}
+
+void
+gebpf_types (struct lower *L)
+{
+  type (L, L->body);
+}

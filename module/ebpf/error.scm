@@ -42,8 +42,19 @@ arguments (or exception object) is @var{obj}."
   "Return the message (with its \"Fix:\" hint) of the ebpf error whose throw
 arguments (or exception object) is @var{obj}."
   (match (args-of obj)
-    ((_ (? string? msg) . _) msg)
+    ((_ (? string? msg) . _)
+     ;; Messages are stored with ~ doubled for Guile's error printer.
+     (if (string-contains msg "~~")
+         (string-join (split-tildes msg) "~")
+         msg))
     (_ #f)))
+
+(define (split-tildes s)
+  (let loop ((start 0) (acc '()))
+    (let ((i (string-contains s "~~" start)))
+      (if i
+          (loop (+ i 2) (cons (substring s start i) acc))
+          (reverse (cons (substring s start) acc))))))
 
 (define (ebpf-error-details obj)
   "Return the details alist (@code{errno}, @code{errno-name}, @code{log} ...)

@@ -1,2 +1,175 @@
-;;; (ebpf fn) --- (being written).
-(define-module (ebpf fn))
+;;; (ebpf fn) --- bpf-fn: program bodies written in Scheme.
+;;; Copyright (C) 2026 the guile-ebpf authors.  GPL-3.0-or-later.
+;;;
+;;; (bpf-fn NAME (CTX) BODY ...) records its body quasiquoted: ,EXPR is
+;;; evaluated by Guile when the bpf-fn is made and its value spliced in,
+;;; so Scheme computes constants and code.  Every list form of the body
+;;; keeps the file, line and column Guile recorded for it (as
+;;; #(MARKER FILE LINE COLUMN ITEMS)), which lowering errors and the
+;;; generated C's #line directives use.  The C core (csrc/lower/) checks
+;;; the shape at once and lowers the body when a program is built.
+
+(define-module (ebpf fn)
+  #:use-module (ebpf core)
+  #:use-module (ebpf error)
+  #:use-module (ebpf syntax)
+  #:use-module (srfi srfi-9)
+  #:use-module (oop goops)
+  #:export (bpf-fn
+            bpf-fn?
+            bpf-fn-name
+            bpf-fn->c
+            bpf-fn-ast
+            bpf-fn-maps
+            bpf-fn-lower
+            define-bpf-inline
+            define-bpf-macro
+            bpf-inline?
+            bpf-inline-name
+            bpf-inline-params
+            bpf-inline-body
+            bpf-inline-module
+            bpf-macro?
+            bpf-macro-name
+            bpf-macro-procedure
+            bpf-program-kinds))
+
+(define %make-bpf-fn (@@ (ebpf core) %make-bpf-fn))
+(define %bpf-fn-info (@@ (ebpf core) %bpf-fn-info))
+(define %bpf-fn-lower (@@ (ebpf core) %bpf-fn-lower))
+(define %bpf-fn-maps (@@ (ebpf core) %bpf-fn-maps))
+(define %bpf-loc-marker (@@ (ebpf core) %bpf-loc-marker))
+(define <bpf-fn> (@@ (ebpf core) <bpf-fn>))
+(define bpf-fn? (@@ (ebpf core) bpf-fn?))
+
+(define bpf-program-kinds
+  '(xdp tc socket-filter cgroup-skb cgroup-sock-addr tracepoint
+    raw-tracepoint tp-btf fentry fexit kprobe kretprobe uprobe uretprobe
+    lsm perf-event))
+
+(define (bpf-fn-name fn)
+  "Return the name of the bpf-fn @var{fn} (a string, C spelling)."
+  (vector-ref (%bpf-fn-info fn) 0))
+
+;;; Located quasiquote, built at expansion time.
+
+(eval-when (expand load eval)
+  (define (source-of stx)
+    (let ((s (false-if-exception (syntax-source stx))))
+      (if (pair? s)
+          (list (assq-ref s 'filename)
+                (+ 1 (or (assq-ref s 'line) 0))
+                (or (assq-ref s 'column) 0))
+          (list #f 0 0))))
+
+  (define (located-body x stxs)
+    ;; Code building the list of located items of STXS.
+    #`(append #,@(map (lambda (s) (located-item x s)) stxs)))
+
+  (define (located-item x stx)
+    (syntax-case stx (unquote-splicing)
+      ((unquote-splicing e) #'e)
+      (_ #`(list #,(located x stx)))))
+
+  (define (located x stx)
+    (syntax-case stx (unquote unquote-splicing quasiquote)
+      ((unquote e) #'e)
+      ((a ...)
+       (let ((src (source-of stx)))
+         #`(vector %bpf-loc-marker '#,(datum->syntax x (car src))
+                   #,(cadr src) #,(caddr src)
+                   #,(located-body x #'(a ...)))))
+      (_ #`(quote #,stx)))))
+
+(define-syntax bpf-fn
+  (lambda (x)
+    (syntax-case x ()
+      ((_ name (ctx ...) body ...)
+       (identifier? #'name)
+       (let ((src (source-of x))
+             (n (symbol->string (syntax->datum #'name))))
+         ((@@ (ebpf syntax) declare-placeholder!) n)
+         #`(bind-declaration!
+            (current-module) #,n
+            (%make-bpf-fn 'name '(ctx ...)
+                          #,(located-body x #'(body ...))
+                          (current-module)
+                          '#,(datum->syntax x (car src))
+                          #,(cadr src) #,(caddr src)))))
+      (_
+       #`(raise-ebpf-error 'ebpf-lower-error 'bpf-fn
+                           #,(format #f "malformed bpf-fn ~s"
+                                     (syntax->datum x))
+                           #:fix "write (bpf-fn NAME (CTX) BODY ...)")))))
+
+(define* (bpf-fn-lower fn #:key kind target (constants '()) (pass 'emit))
+  "Run the lowering passes on @var{fn} for a program of @var{kind}
+attached to @var{target}, up to @var{pass} (@code{parse}, @code{resolve},
+@code{types}, @code{bounds} or @code{emit}).  Returns the AST after that
+pass as an s-expression, or for @code{emit} the pair
+@code{(C-TEXT . LINE-MAP)}.  Raises @code{ebpf-lower-error}."
+  (%bpf-fn-lower fn #:kind kind #:target target #:constants constants
+                 #:pass pass))
+
+(define* (bpf-fn->c fn #:key (kind 'xdp) target (constants '()))
+  "Return the BPF C text generated from @var{fn} for a program of
+@var{kind} (default @code{xdp}) attached to @var{target}.  Raises
+@code{ebpf-lower-error} for a body the kind cannot run."
+  (car (bpf-fn-lower fn #:kind kind #:target target #:constants constants)))
+
+(define* (bpf-fn-ast fn #:key (pass 'parse) (kind 'xdp) target)
+  "Return the AST of @var{fn} after @var{pass} as an s-expression: each
+node is @code{(OP ARG ... (@@ (ATTR . VALUE) ...))}.  For debugging and
+for testing one pass at a time."
+  (bpf-fn-lower fn #:kind kind #:target target #:pass pass))
+
+(define* (bpf-fn-maps fn #:key (kind 'xdp))
+  "Return the maps the body of @var{fn} names."
+  (%bpf-fn-maps fn #:kind kind))
+
+;;; Reuse: inlines and macros.
+
+(define-record-type <bpf-inline>
+  (make-bpf-inline name params body module)
+  bpf-inline?
+  (name bpf-inline-name)
+  (params bpf-inline-params)
+  (body bpf-inline-body)
+  (module bpf-inline-module))
+
+(define-record-type <bpf-macro>
+  (make-bpf-macro name procedure)
+  bpf-macro?
+  (name bpf-macro-name)
+  (procedure bpf-macro-procedure))
+
+(define-syntax define-bpf-inline
+  (lambda (x)
+    (syntax-case x ()
+      ((_ (name param ...) body ...)
+       (and (identifier? #'name) (pair? #'(body ...)))
+       #`(define name
+           (make-bpf-inline 'name '(param ...)
+                            #,(located-body x #'(body ...))
+                            (current-module))))
+      (_
+       #`(raise-ebpf-error 'ebpf-lower-error 'define-bpf-inline
+                           #,(format #f "malformed ~s" (syntax->datum x))
+                           #:fix "write (define-bpf-inline (NAME ARG ...) BODY ...)")))))
+
+(define-syntax define-bpf-macro
+  (lambda (x)
+    (syntax-case x ()
+      ((_ (name . args) expansion ...)
+       (identifier? #'name)
+       #'(define name
+           (make-bpf-macro 'name (lambda args expansion ...))))
+      (_
+       #`(raise-ebpf-error 'ebpf-lower-error 'define-bpf-macro
+                           #,(format #f "malformed ~s" (syntax->datum x))
+                           #:fix "write (define-bpf-macro (NAME . ARGS) EXPANSION)")))))
+
+(define (print-fn fn port)
+  (format port "#<bpf-fn ~a>" (bpf-fn-name fn)))
+(define-method (write (f <bpf-fn>) port) (print-fn f port))
+(define-method (display (f <bpf-fn>) port) (print-fn f port))

@@ -25,7 +25,8 @@
             declaration-ref
             check-declaration-keys
             bind-declaration!
-            normalize-name))
+            normalize-name
+            declare-placeholder!))
 
 (define (colon-symbol? d)
   (and (symbol? d)

@@ -73,9 +73,23 @@ are zero; each given value is checked against its field's type."
              #:fix (format #f "call (make-~a #:field value ...)" name)))))
         (let ((v (apply ctor (vector->list vals))))
           ;; Encoding checks every field against its type now, not later
-          ;; in a map update.
-          (bpf-encode type v)
+          ;; in a map update; errors name the constructor.
+          (catch 'ebpf-validation-error
+            (lambda () (bpf-encode type v))
+            (lambda (key subr msg args details)
+              (raise-ebpf-error 'ebpf-validation-error
+                                (symbol-append 'make- name)
+                                (car (string-split-fix msg))
+                                #:fix (cdr (string-split-fix msg))
+                                #:details details)))
           v)))))
+
+(define (string-split-fix msg)
+  ;; "WHAT. Fix: HINT" -> (WHAT . HINT)
+  (let ((i (string-contains msg ". Fix: ")))
+    (if i
+        (cons (substring msg 0 i) (substring msg (+ i 7)))
+        (cons msg "check the field values"))))
 
 (define-syntax defbpf-struct
   (lambda (x)

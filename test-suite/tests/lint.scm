@@ -6,10 +6,12 @@
 
 (define (read-file f) (call-with-input-file f read-string))
 
-(define csrc (string-append (srcdir) "/csrc"))
+(define (c-files-in dir)
+  (map (lambda (f) (string-append dir "/" f))
+       (scandir dir (lambda (f) (string-suffix? ".c" f)))))
 (define c-files
-  (map (lambda (f) (string-append csrc "/" f))
-       (scandir csrc (lambda (f) (string-suffix? ".c" f)))))
+  (append (c-files-in (string-append (srcdir) "/csrc"))
+          (c-files-in (string-append (srcdir) "/csrc/lower"))))
 
 ;; SCM_DEFINE[_STATIC] (c_name, "scheme-name", req, opt, rest, (args), "doc"
 (define define-rx
