@@ -373,15 +373,30 @@ resolve (struct lower *L, struct node *n, struct scope *s, int depth)
   switch (n->op)
     {
     case OP_SYM:
+    case OP_KEYWORD:
+      {
+        /* Actions of the kind (:xdp-drop, 'tc-act-shot) are integer
+           constants anywhere, so a verdict can be computed and counted.  */
+        long v;
+        if ((n->quoted || n->op == OP_KEYWORD)
+            && gebpf_action_value (L->kind, n->name, &v))
+          {
+            n->op = OP_INT;
+            n->uneg = v < 0;
+            n->ival = v;
+            return;
+          }
+      }
+      if (n->op == OP_KEYWORD)
+        gebpf_lower_error (L, n, "keywords other than :tcp :udp :icmp :icmpv6 "
+                           ":ipv4 :ipv6 :arp and the kind's actions appear "
+                           "only in make-S and stack-id",
+                           "unexpected keyword %s", n->name);
       if (n->quoted)
         gebpf_lower_error (L, n, "quoted names appear only in arg, core-read "
                            "and return", "unexpected quoted name '%s", n->name);
       resolve_symbol (L, n, s);
       return;
-    case OP_KEYWORD:
-      gebpf_lower_error (L, n, "keywords other than :tcp :udp :icmp :icmpv6 "
-                         ":ipv4 :ipv6 :arp appear only in make-S and stack-id",
-                         "unexpected keyword %s", n->name);
     case OP_LET:
     case OP_LETSTAR:
       {

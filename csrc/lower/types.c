@@ -805,9 +805,21 @@ type (struct lower *L, struct node *n)
     case OP_PKT_ETH: case OP_PKT_IPV4: case OP_PKT_IPV6: case OP_PKT_TCP:
     case OP_PKT_UDP: case OP_PKT_ICMP:
       type_kids (L, n);
-      if (n->kid[0]->ty != TY_CTX)
-        gebpf_lower_error (L, n->kid[0], "pass the program's context",
-                           "%s needs the context", n->name);
+      {
+        /* L4 headers also come from an IP header the body already has:
+           (packet-tcp ip) parses only that IP version.  */
+        bool l4 = n->op == OP_PKT_TCP || n->op == OP_PKT_UDP
+          || n->op == OP_PKT_ICMP;
+        struct node *a = n->kid[0];
+        if (!(a->ty == TY_CTX
+              || (l4 && a->ty == TY_HDR
+                  && (a->hdr == H_IPV4 || a->hdr == H_IPV6))))
+          gebpf_lower_error (L, a, l4 ? "pass the context or an IP header "
+                             "(packet-ipv4 / packet-ipv6)"
+                             : "pass the program's context",
+                             "%s needs the context%s", n->name,
+                             l4 ? " or an IP header" : "");
+      }
       n->ty = TY_HDR;
       n->hdr = n->op == OP_PKT_ETH ? H_ETH : n->op == OP_PKT_IPV4 ? H_IPV4
         : n->op == OP_PKT_IPV6 ? H_IPV6 : n->op == OP_PKT_TCP ? H_TCP

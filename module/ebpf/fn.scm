@@ -129,19 +129,31 @@ for testing one pass at a time."
 
 ;;; Reuse: inlines and macros.
 
+;; SRFI-9 accessors are macros in Guile; the C core needs procedures.
 (define-record-type <bpf-inline>
   (make-bpf-inline name params body module)
-  bpf-inline?
-  (name bpf-inline-name)
-  (params bpf-inline-params)
-  (body bpf-inline-body)
-  (module bpf-inline-module))
+  %bpf-inline?
+  (name %bpf-inline-name)
+  (params %bpf-inline-params)
+  (body %bpf-inline-body)
+  (module %bpf-inline-module))
 
 (define-record-type <bpf-macro>
   (make-bpf-macro name procedure)
-  bpf-macro?
-  (name bpf-macro-name)
-  (procedure bpf-macro-procedure))
+  %bpf-macro?
+  (name %bpf-macro-name)
+  (procedure %bpf-macro-procedure))
+
+(define (bpf-inline? x) "Is @var{x} a define-bpf-inline?" (%bpf-inline? x))
+(define (bpf-inline-name x) "The inline's name." (%bpf-inline-name x))
+(define (bpf-inline-params x) "The inline's parameters." (%bpf-inline-params x))
+(define (bpf-inline-body x) "The inline's located body." (%bpf-inline-body x))
+(define (bpf-inline-module x) "Where the inline was written." (%bpf-inline-module x))
+(define (bpf-macro? x) "Is @var{x} a define-bpf-macro?" (%bpf-macro? x))
+(define (bpf-macro-name x) "The macro's name." (%bpf-macro-name x))
+(define (bpf-macro-procedure x)
+  "The procedure that expands the macro's uses."
+  (%bpf-macro-procedure x))
 
 (define-syntax define-bpf-inline
   (lambda (x)

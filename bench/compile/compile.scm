@@ -1,0 +1,90 @@
+;;; bench/compile/compile.scm --- time guile-ebpf's BPF builds.
+;;;
+;;; Run by bench/compile/run with a private XDG_CACHE_HOME.  Prints one
+;;; line per measurement: NAME MILLISECONDS.  Every cold build gets a text
+;;; no earlier build had (a comment with a counter), so it misses the
+;;; cache without the cache being cleared between runs.
+
+(use-modules (ebpf build) (ice-9 format) (srfi srfi-1))
+
+(define reps (string->number (or (getenv "REPS") "10")))
+
+(define (ms thunk)
+  (let ((t0 (get-internal-real-time)))
+    (thunk)
+    (/ (- (get-internal-real-time) t0)
+       (/ internal-time-units-per-second 1000.))))
+
+(define (report name t) (format #t "~a ~,3f~%" name t))
+
+(define counter 0)
+(define (fresh text)
+  (set! counter (+ counter 1))
+  (format #f "~a/* ~a ~a */~%" text (getpid) counter))
+
+(define xdp
+  "#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC(\"xdp\") int f(struct xdp_md *c) { return XDP_PASS; }
+char LICENSE[] SEC(\"license\") = \"GPL\";
+")
+
+(define core
+  "#include \"vmlinux.h\"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+SEC(\"kprobe/do_nanosleep\")
+int k(void *ctx)
+{
+  struct task_struct *t = (void *) bpf_get_current_task ();
+  bpf_printk (\"%d\", BPF_CORE_READ (t, real_parent, tgid));
+  return 0;
+}
+char LICENSE[] SEC(\"license\") = \"GPL\";
+")
+
+(define (stat-of k) (assq-ref (bpf-build-stats) k))
+
+;; clang run as guile-ebpf runs it, with vmlinux.h included as text: what
+;; a CO-RE build costs without the precompiled header.
+(define (clang-plain text)
+  (let* ((vdir (dirname (bpf-vmlinux-header)))
+         (src (string-append (getenv "BENCH_TMP") "/core.c"))
+         (out (string-append (getenv "BENCH_TMP") "/core.o")))
+    (call-with-output-file src (lambda (p) (display text p)))
+    (let ((st (apply system* (or (getenv "EBPF_CLANG") "clang")
+                     (append (bpf-clang-flags)
+                             (list (string-append "-I" vdir)
+                                   "-c" "-x" "c" src "-o" out)))))
+      (unless (zero? st) (error "clang failed" st)))))
+
+;; The first build ever pays for clang's --version probe; do it outside
+;; the measurements, with one build that is not reported.
+(bpf-build-c (fresh xdp))
+
+(let ((before (stat-of 'misses)))
+  (do ((i 0 (+ i 1))) ((= i reps))
+    (report "xdp-cold" (ms (lambda () (bpf-build-c (fresh xdp))))))
+  (unless (= (stat-of 'misses) (+ before reps))
+    (error "cold builds were not all misses")))
+
+(let ((text (fresh xdp))
+      (before #f))
+  (bpf-build-c text)
+  (set! before (stat-of 'hits))
+  (do ((i 0 (+ i 1))) ((= i reps))
+    (report "xdp-warm" (ms (lambda () (bpf-build-c text)))))
+  (unless (= (stat-of 'hits) (+ before reps))
+    (error "warm builds were not all hits")))
+
+;; vmlinux.h and its precompiled form are made by the first CO-RE build.
+(report "vmlinux-header" (ms bpf-vmlinux-header))
+(report "core-first" (ms (lambda () (bpf-build-c (fresh core)))))
+(do ((i 0 (+ i 1))) ((= i reps))
+  (report "core-cold-pch" (ms (lambda () (bpf-build-c (fresh core))))))
+(do ((i 0 (+ i 1))) ((= i reps))
+  (report "core-cold-nopch" (ms (lambda () (clang-plain (fresh core))))))
+(let ((text (fresh core)))
+  (bpf-build-c text)
+  (do ((i 0 (+ i 1))) ((= i reps))
+    (report "core-warm" (ms (lambda () (bpf-build-c text))))))

@@ -1,0 +1,202 @@
+;;; bpf-fn lowering without the kernel: each pass's structure, every
+;;; error class with its location, deterministic C, and a fuzz run.
+(use-modules (harness) (ebpf) (srfi srfi-1) (srfi srfi-64) (ice-9 match)
+             (ice-9 rdelim))
+
+(harness-begin "lower")
+
+(define-syntax-rule (lower-error name (part ...) expr)
+  (test-ebpf-error name 'ebpf-lower-error (part ...) expr))
+
+(define (details thunk)
+  (catch 'ebpf-lower-error thunk
+    (lambda (k subr msg args details) details)))
+
+(defbpf-map counts #:kind 'hash #:key 'u32 #:value 'u64)
+(defbpf-map small #:kind 'hash #:key 'u32 #:value 'u8)
+(defbpf-map lat #:kind 'histogram)
+(defbpf-struct ev (pid u32) (comm (string 16)))
+(defbpf-map events #:kind 'ringbuf #:value 'ev)
+
+;; ---- parse: shape checked when the bpf-fn is made ----
+(bpf-fn drop-syn (ctx)
+  (if (= (proto ctx) :tcp)
+      (return :xdp-drop)
+      (return :xdp-pass)))
+(test-assert "bpf-fn binds its name" (bpf-fn? drop-syn))
+(test-equal "bpf-fn name is a C identifier" "drop_syn" (bpf-fn-name drop-syn))
+(test-equal "printer" "#<bpf-fn drop_syn>" (object->string drop-syn))
+(match (bpf-fn-ast drop-syn #:pass 'parse)
+  (('begin ('if ('= ('proto ('symbol 'ctx . _) . _) ('int 6 . _) . _)
+                ('return ('keyword 'xdp-drop . _) . _)
+                ('return ('keyword 'xdp-pass . _) . _) . _) . _)
+   (test-assert "parse pass: forms recognised, :tcp is 6" #t))
+  (x (test-assert (format #f "parse pass shape: ~s" x) #f)))
+(match (bpf-fn-ast drop-syn #:pass 'resolve)
+  (('begin ('if ('= ('proto ('ctx . _) . _) . _)
+                ('return ('int 1 . _) . _) ('return ('int 2 . _) . _) . _) . _)
+   (test-assert "resolve pass: ctx found, actions are integers" #t))
+  (x (test-assert (format #f "resolve pass shape: ~s" x) #f)))
+
+(bpf-fn counter (ctx)
+  (let ((k (pid)))
+    (map-increment! counts k)
+    (hist! lat (- (ktime-ns) 0))))
+(let ((ast (bpf-fn-ast counter #:pass 'types #:kind 'tracepoint
+                       #:target "syscalls/sys_enter_getpid")))
+  (test-assert "types pass: local typed int"
+               (string-contains (object->string ast) "(set! k (pid (@ (type . int)"))
+  (test-assert "resolve pass: map reference"
+               (string-contains (object->string ast) "(map")))
+(test-equal "bpf-fn-maps lists the maps the body names"
+            '("counts" "lat")
+            (map bpf-map-name (bpf-fn-maps counter #:kind 'tracepoint)))
+
+;; ---- the C ----
+(define c (bpf-fn->c drop-syn #:kind 'xdp))
+(test-assert "SPDX line first" (string-prefix? "// SPDX-License-Identifier: GPL-2.0" c))
+(test-assert "license section" (string-contains c "char LICENSE[] SEC(\"license\") = \"GPL\";"))
+(test-assert "program section" (string-contains c "SEC(\"xdp\")\nint drop_syn(struct xdp_md *ctx)"))
+(test-assert "#line to the .scm" (string-contains c "#line 23 \"lower.scm\""))
+(test-assert "comment names the form" (string-contains c "/* (if (= (proto ctx) :tcp)"))
+(test-assert "fixed helpers included" (string-contains c "#include \"gebpf.h\""))
+(test-equal "deterministic" c (bpf-fn->c drop-syn #:kind 'xdp))
+(let ((c2 (bpf-fn->c counter #:kind 'tracepoint #:target "syscalls/sys_enter_getpid")))
+  (test-assert "BTF map definition" (string-contains c2 "} counts SEC(\".maps\");"))
+  (test-assert "typed key in the map" (string-contains c2 "__type(key, __u32);"))
+  (test-assert "tracepoint section" (string-contains c2 "SEC(\"tracepoint/syscalls/sys_enter_getpid\")")))
+(bpf-fn with-const (ctx)
+  (when (= (pid) (const target-pid))
+    (map-increment! counts 0)))
+(test-assert "const volatile rodata"
+             (string-contains (bpf-fn->c with-const #:kind 'tracepoint
+                                         #:target "syscalls/sys_enter_getpid")
+                              "const volatile __u64 target_pid = 0;"))
+(let ((n 7))
+  (bpf-fn spliced (ctx)
+    (return ,(* n 6)))
+  (test-assert ",EXPR is evaluated and spliced"
+               (string-contains (bpf-fn->c spliced #:kind 'tracepoint
+                                           #:target "syscalls/sys_enter_getpid")
+                                "return (int)((__u64)42ULL)")))
+(define-bpf-inline (twice x) (* x 2))
+(define-bpf-macro (bump! m k) `(map-increment! ,m ,k 1))
+(bpf-fn reuse (ctx) (bump! counts (twice (pid))))
+(let ((c3 (bpf-fn->c reuse #:kind 'tracepoint #:target "syscalls/sys_enter_getpid")))
+  (test-assert "inline emitted static __always_inline"
+               (string-contains c3 "static __always_inline __u64\ntwice__0 ("))
+  (test-assert "macro expanded" (string-contains c3 "GEBPF_MAP_INC (&counts")))
+
+;; ---- errors: every class, with the form and its location ----
+(lower-error "malformed let at definition" ("bad_let" "lower.scm:" "binding")
+             (bpf-fn bad-let (ctx) (let (x) x)))
+(lower-error "if arity" ("if takes") (bpf-fn bad-if (ctx) (if)))
+(lower-error "cond else not last" ("else must be the last")
+             (bpf-fn bad-cond (ctx) (cond (else 1) (#t 2))))
+(lower-error "empty body" ("empty") (bpf-fn empty-body (ctx)))
+(define (lower-xdp fn) (bpf-fn->c fn #:kind 'xdp))
+(define (lower-tp fn) (bpf-fn->c fn #:kind 'tracepoint
+                                 #:target "syscalls/sys_enter_getpid"))
+(lower-error "unknown form" ("unknown form frobnicate" "define-bpf-inline")
+             (lower-xdp (bpf-fn u1 (ctx) (frobnicate 1))))
+(lower-error "unknown helper names the whitelist" ("no-such-helper" "get-current-pid-tgid")
+             (lower-tp (bpf-fn u2 (ctx) (call no-such-helper))))
+(lower-error "unknown action" ("xdp-explode" "xdp-drop")
+             (lower-xdp (bpf-fn u3 (ctx) (return 'xdp-explode))))
+(lower-error "action of another kind" ("tc-act-shot is not an action of xdp")
+             (lower-xdp (bpf-fn u4 (ctx) (return 'tc-act-shot))))
+(lower-error "unknown identifier" ("unbound identifier nowhere")
+             (lower-xdp (bpf-fn u5 (ctx) (+ nowhere 1))))
+(lower-error "wrong arity" ("map-get takes 2")
+             (lower-xdp (bpf-fn u6 (ctx) (map-get counts))))
+(lower-error "pointer in arithmetic" ("+ needs an integer" "packet header pointer")
+             (lower-xdp (bpf-fn u7 (ctx) (+ (packet-ipv4 ctx) 1))))
+(lower-error "string in arithmetic" ("string")
+             (lower-xdp (bpf-fn u8 (ctx) (+ "abc" 1))))
+(lower-error "out-of-range literal" ("out of range" "u8")
+             (lower-xdp (bpf-fn u9 (ctx) (map-set! small 1 300))))
+(lower-error "division by constant zero" ("division by a constant zero")
+             (lower-xdp (bpf-fn u10 (ctx) (/ 10 0))))
+(lower-error "set! of a non-local" ("not a local")
+             (lower-xdp (bpf-fn u11 (ctx) (set! counts 1))))
+(lower-error "packet form in a tracepoint" ("not available in tracepoint")
+             (lower-tp (bpf-fn u12 (ctx) (proto ctx))))
+(lower-error "process helper in xdp" ("pid is not available in xdp")
+             (lower-xdp (bpf-fn u13 (ctx) (pid))))
+(lower-error "header of the wrong kind" ("tcp-dport needs a packet-tcp header")
+             (lower-xdp (bpf-fn u14 (ctx) (tcp-dport (packet-ipv4 ctx)))))
+(lower-error "tracepoint field unknown" ("no field nope" "its fields are")
+             (lower-tp (bpf-fn u15 (ctx) (arg ctx 'nope))))
+(lower-error "hist! on a hash" ("needs a histogram map")
+             (lower-tp (bpf-fn u16 (ctx) (hist! counts 1))))
+(lower-error "emit! of the wrong record" ("records another type")
+             (lower-tp (bpf-fn u17 (ctx) (emit! events (make-ev #:pid 1 #:comm "x")) (emit! events (comm)))))
+(define deep (let loop ((n 300) (x 1)) (if (zero? n) x (loop (- n 1) `(+ ,x 1)))))
+(lower-error "nesting deeper than the limit" ("deeper than")
+             (lower-xdp (bpf-fn u18 (ctx) ,deep)))
+(define circular (let ((l (list '+ 1 2))) (set-cdr! (cddr l) l) l))
+(lower-error "circular body" ("circular")
+             (lower-xdp (bpf-fn u19 (ctx) ,circular)))
+(define-bpf-inline (loop-a x) (loop-b x))
+(define-bpf-inline (loop-b x) (loop-a x))
+(lower-error "circular inline" ("circular inline")
+             (lower-tp (bpf-fn u20 (ctx) (loop-a 1))))
+(define-bpf-macro (forever x) `(forever ,x))
+(lower-error "circular macro" ("circular bpf-macro")
+             (lower-tp (bpf-fn u21 (ctx) (forever 1))))
+(lower-error "make-S with an unknown field" ("struct ev has no field uid")
+             (lower-tp (bpf-fn u22 (ctx) (emit! events (make-ev #:uid 1)))))
+(lower-error "lhist! bounds" ("lhist!")
+             (lower-tp (bpf-fn u23 (ctx) (lhist! lat 5 10 0 1))))
+(let ((d (details (lambda () (lower-xdp (bpf-fn located (ctx)
+                                          (begin
+                                            (frobnicate 1))))))))
+  (test-equal "error details: the form" '(frobnicate 1) (assq-ref d 'form))
+  (test-equal "error details: the bpf-fn" "located" (assq-ref d 'bpf-fn))
+  (test-equal "error details: the line" 153 (assq-ref d 'line))
+  (test-equal "error details: the column" 44 (assq-ref d 'column))
+  (test-assert "error details: the file"
+               (string-suffix? "lower.scm" (assq-ref d 'file))))
+
+;; ---- fuzz: random s-expressions lower or raise an ebpf-* error ----
+(define heads
+  '(let let* begin set! if when unless cond case and or not do-times return
+    + - * / modulo remainder min max logand logior logxor lognot ash = != <
+    > <= >= zero? call pid tgid uid gid cpu ktime-ns comm map-get map-ref
+    map-set map-set! map-delete! map-increment! hist! lhist! proto packet-eth
+    packet-ipv4 packet-ipv6 packet-tcp packet-udp packet-icmp ipv4
+    ipv4-saddr tcp-dport tcp-syn? ipv4-fragment? packet-length arg retval
+    core-read current-task read-user-str emit! printk const stack-id
+    make-ev ev-pid quote else junk 42))
+(define leaves
+  (list 0 1 -1 255 65536 (expt 2 64) #t #f "s" 'ctx 'counts 'lat 'events 'x
+        ':tcp #:pid 'xdp-drop '(quote comm) 'k (expt 2 70) -9223372036854775808))
+(define state (seed->random-state 20261121))
+(define (pick l) (list-ref l (random (length l) state)))
+(define (gen depth)
+  (if (or (zero? depth) (< (random 10 state) 3))
+      (pick leaves)
+      (cons (pick heads)
+            (map (lambda (_) (gen (- depth 1))) (iota (random 4 state))))))
+(define make-fn (@@ (ebpf fn) %make-bpf-fn))
+(define kinds '(xdp tc tracepoint raw-tracepoint kprobe socket-filter))
+(define outcomes
+  (map (lambda (i)
+         (catch #t
+           (lambda ()
+             (let ((fn (make-fn 'fuzz '(ctx) (list (gen 5)) (current-module)
+                                #f 0 0)))
+               (bpf-fn->c fn #:kind (pick kinds)
+                          #:target "syscalls/sys_enter_getpid")
+               'ok))
+           (lambda (key . args)
+             (if (ebpf-error? key) 'ebpf-error (list key args)))))
+       (iota 10000)))
+(test-equal "fuzz: 10,000 random bodies lower or raise ebpf errors" '()
+            (filter pair? outcomes))
+(test-assert "fuzz: many bodies lowered, many refused"
+             (let ((ok (count (lambda (o) (eq? o 'ok)) outcomes)))
+               (format #t "# fuzz: ~a lowered, ~a refused~%" ok (- 10000 ok))
+               (and (> ok 500) (> (- 10000 ok) 500))))
+
+(harness-end)
