@@ -12,10 +12,14 @@
   #:use-module (ebpf build)
   #:use-module (ebpf packet)
   #:use-module (ebpf fn)
-  #:use-module (ebpf program))
+  #:use-module ((ebpf program) #:hide (bpf-test-run))
+  #:use-module (ebpf deploy))
 
 (let ((public (module-public-interface (current-module))))
   (for-each (lambda (name)
               (module-use! public (resolve-interface name)))
             '((ebpf error) (ebpf types) (ebpf map) (ebpf features)
-              (ebpf build) (ebpf packet) (ebpf fn) (ebpf program))))
+              (ebpf build) (ebpf packet) (ebpf fn) (ebpf deploy)))
+  ;; (ebpf deploy)'s bpf-test-run takes programs as well as objects.
+  (module-use! public (resolve-interface '(ebpf program)
+                                         #:hide '(bpf-test-run))))

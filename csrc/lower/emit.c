@@ -1404,8 +1404,13 @@ ex (struct emit *E, struct buf *b, struct node *n)
         return;
       }
     case OP_CONST:
-      bf (b, "%s(%s)", n->is_signed ? "(__s64)" : "(__u64)", n->name);
-      return;
+      {
+        char *c = gebpf_c_ident (scm_from_utf8_string (n->name), "bpf-fn",
+                                 "const name");
+        bf (b, "%s(%s)", n->is_signed ? "(__s64)" : "(__u64)", c);
+        free (c);
+        return;
+      }
     case OP_STACK_ID:
       bs (b, "((__s64)bpf_get_stackid (ctx, ");
       ex (E, b, n->kid[1]);

@@ -31,8 +31,7 @@
             bpf-inline-module
             bpf-macro?
             bpf-macro-name
-            bpf-macro-procedure
-            bpf-program-kinds))
+            bpf-macro-procedure))
 
 (define %make-bpf-fn (@@ (ebpf core) %make-bpf-fn))
 (define %bpf-fn-info (@@ (ebpf core) %bpf-fn-info))
@@ -41,11 +40,6 @@
 (define %bpf-loc-marker (@@ (ebpf core) %bpf-loc-marker))
 (define <bpf-fn> (@@ (ebpf core) <bpf-fn>))
 (define bpf-fn? (@@ (ebpf core) bpf-fn?))
-
-(define bpf-program-kinds
-  '(xdp tc socket-filter cgroup-skb cgroup-sock-addr tracepoint
-    raw-tracepoint tp-btf fentry fexit kprobe kretprobe uprobe uretprobe
-    lsm perf-event))
 
 (define (bpf-fn-name fn)
   "Return the name of the bpf-fn @var{fn} (a string, C spelling)."

@@ -1,0 +1,774 @@
+;;; (ebpf deploy) --- defbpf-program and the program lifecycle.
+;;; Copyright (C) 2026 the guile-ebpf authors.  GPL-3.0-or-later.
+;;;
+;;; A program declaration is data (validated at once, registered by
+;;; name); bpf-load! builds its source (a bpf-fn, a .bpf.c, a .bpf.o or a
+;;; "file.scm:fn") through the clang cache and loads it with the object
+;;; layer of (ebpf program); bpf-attach! attaches it.  Re-evaluating the
+;;; declaration of an attached program swaps the new version in after it
+;;; has compiled and verified: bpf_link_update where the link allows it,
+;;; otherwise through a dispatcher -- a stub attached once that tail-calls
+;;; through a one-slot prog-array, so a swap is one map update.
+
+(define-module (ebpf deploy)
+  #:declarative? #f
+  #:use-module (ebpf error)
+  #:use-module (ebpf syntax)
+  #:use-module (ebpf map)
+  #:use-module (ebpf fn)
+  #:use-module (ebpf build)
+  #:use-module ((ebpf program) #:hide (bpf-test-run))
+  #:use-module ((ebpf program) #:select ((bpf-test-run . object-test-run)))
+  #:use-module (srfi srfi-1)
+  #:use-module (srfi srfi-9)
+  #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
+  #:use-module (ice-9 match)
+  #:use-module (ice-9 ftw)
+  #:use-module (ice-9 regex)
+  #:use-module (oop goops)
+  #:export (defbpf-program
+            make-bpf-program
+            bpf-program?
+            bpf-program-name
+            bpf-program-kind
+            bpf-program-source
+            bpf-program-license
+            bpf-program-target
+            bpf-program-attach-spec
+            bpf-program-constants
+            bpf-program-doc
+            bpf-program-lookup
+            bpf-program-names
+            bpf-program-fields
+            bpf-load!
+            bpf-attach!
+            bpf-detach!
+            bpf-unload!
+            bpf-program-loaded?
+            bpf-program-attached?
+            bpf-program-object
+            bpf-program-links
+            bpf-program-c
+            bpf-program-digest
+            bpf-program-verifier-log
+            bpf-program-stats
+            bpf-program-set-constants!
+            bpf-program-fd
+            bpf-probe-name
+            bpf-probe-names
+            bpf-list-probes
+            gpl-compatible-license?
+            bpf-test-run))
+
+;;; ------------------------------------------------------------------
+;;; The declaration.
+
+(define-record-type <bpf-program>
+  (%make-program name kinds attach source license uses-maps pin-path
+                 constants doc)
+  bpf-program?
+  (name bpf-program-name)
+  (kinds program-kinds)                 ; list of kind symbols, in order
+  (attach bpf-program-attach-spec)      ; alist: target mode direction ...
+  (source bpf-program-source)
+  (license bpf-program-license)
+  (uses-maps program-uses-maps)
+  (pin-path program-pin-path)
+  (constants bpf-program-constants set-program-constants!)
+  (doc bpf-program-doc)
+  ;; Live state.
+  (kind program-kind set-program-kind!)           ; the kind in use
+  (object program-object set-program-object!)     ; <bpf-object> or #f
+  (links program-links set-program-links!)        ; list of <bpf-link>
+  (slot program-slot set-program-slot!)           ; dispatcher prog-array
+  (stub program-stub set-program-stub!)           ; dispatcher <bpf-object>
+  (c program-c set-program-c!)
+  (probes program-probes set-program-probes!))    ; vector of probe names
+
+(define bpf-program-fields
+  '((name #f "The program's name: string or symbol; - and _ are one character.")
+    (kind #f "Program kind, or a list of fallbacks ('(fentry kprobe)).")
+    (attach #f "Target: \"eth0\", \"syscalls/sys_enter_openat\", or a list (#:target T #:mode M #:direction D #:hook H #:pid P #:frequency F).")
+    (source #f "A bpf-fn, \"x.bpf.c\", \"x.bpf.o\" or \"file.scm:fn\".")
+    (license "GPL" "License string; GPL-compatible when maps are used.")
+    (uses-maps () "Names of the maps the program uses.")
+    (pin-path #f "Pin the program (and its links) under this bpffs path.")
+    (constants () "Values of (const NAME) set before load: ((NAME . INT) ...).")
+    (doc #f "Documentation string.")))
+
+(define known-kinds
+  '(xdp tc socket-filter cgroup-skb cgroup-sock-addr tracepoint raw-tracepoint
+    tp-btf fentry fexit kprobe kretprobe uprobe uretprobe lsm perf-event))
+
+(define (enum x)
+  (cond ((keyword? x) (keyword->symbol x))
+        ((and (symbol? x) (string-prefix? ":" (symbol->string x))
+              (> (string-length (symbol->string x)) 1))
+         (string->symbol (substring (symbol->string x) 1)))
+        ((string? x) (string->symbol x))
+        (else x)))
+
+(define (gpl-compatible-license? s)
+  "Return true if the license string @var{s} lets a BPF program use GPL-only
+helpers and maps (as the kernel's license_is_gpl_compatible)."
+  (and (string? s)
+       (member s '("GPL" "GPL v2" "GPL and additional rights" "Dual BSD/GPL"
+                   "Dual MIT/GPL" "Dual MPL/GPL"))
+       #t))
+
+(define (invalid name fmt . args)
+  (lambda (fix)
+    (raise-ebpf-error 'ebpf-validation-error 'defbpf-program
+                      (string-append (format #f "program ~a: " name)
+                                     (apply format #f fmt args))
+                      #:fix fix)))
+
+(define (parse-attach name spec)
+  ;; "eth0" | (#:target "eth0" #:mode auto ...) -> alist
+  (cond
+   ((not spec) '())
+   ((string? spec) `((target . ,spec)))
+   ((and (pair? spec) (list? spec))
+    (let loop ((l spec) (acc '()))
+      (match l
+        (() (reverse acc))
+        ((k v . rest)
+         (let ((key (declaration-key k)))
+           (unless (memq key '(target mode direction hook pid frequency))
+             ((invalid name "unknown attach field ~s" k)
+              "use #:target #:mode #:direction #:hook #:pid #:frequency"))
+           (loop rest (acons key (if (memq key '(mode direction hook))
+                                     (enum v) v)
+                             acc))))
+        (_ ((invalid name "malformed #:attach ~s" spec)
+            "write #:attach \"eth0\" or '(#:target \"eth0\" #:mode auto)")))))
+   (else ((invalid name "malformed #:attach ~s" spec)
+          "write #:attach \"eth0\" or '(#:target \"eth0\" #:mode auto)"))))
+
+(define (source-maps source kind)
+  ;; The maps a bpf-fn source names (for the license rule).
+  (if (bpf-fn? source)
+      (catch 'ebpf-lower-error
+        (lambda () (map bpf-map-name (bpf-fn-maps source #:kind kind)))
+        (lambda _ '()))
+      '()))
+
+(define (check-source name source)
+  (cond
+   ((bpf-fn? source) source)
+   ((and (string? source)
+         (or (string-suffix? ".bpf.c" source) (string-suffix? ".c" source)
+             (string-suffix? ".bpf.o" source) (string-suffix? ".o" source)
+             (string-suffix? ".rs" source)
+             (string-match "\\.scm:[^:/]+$" source)))
+    source)
+   ((not source)
+    ((invalid name "no #:source") "give #:source a bpf-fn, \"x.bpf.c\", \"x.bpf.o\" or \"file.scm:fn\""))
+   (else
+    ((invalid name "bad #:source ~s" source)
+     "give #:source a bpf-fn, \"x.bpf.c\", \"x.bpf.o\" or \"file.scm:fn\""))))
+
+(define registry (make-hash-table))
+
+(define (bpf-program-lookup name)
+  "Return the program declared under @var{name} (string or symbol; - and _
+are one character), or @code{#f}."
+  (and=> (normalize-name name) (lambda (n) (hash-ref registry n))))
+
+(define (bpf-program-names)
+  "Return the names of the declared programs, sorted."
+  (sort (hash-map->list (lambda (k v) k) registry) string<?))
+
+(define (make-bpf-program alist)
+  "Make a program from the declaration @var{alist} @code{((field . value)
+...)}; see @code{defbpf-program}.  Re-declaring an attached program
+swaps the new version in."
+  (check-declaration-keys 'defbpf-program alist (map car bpf-program-fields))
+  (let* ((ref (lambda (k d) (declaration-ref alist k d)))
+         (raw-name (ref 'name #f))
+         (name (or (normalize-name raw-name)
+                   ((invalid "?" "no name")
+                    "write (defbpf-program NAME #:kind KIND ...)")))
+         (_ (unless (string-match "^[A-Za-z_][A-Za-z0-9_-]*$" name)
+              ((invalid name "~s is not a valid identifier" raw-name)
+               "use letters, digits, - and _")))
+         (kind-spec (ref 'kind #f))
+         (kinds (map enum (if (list? kind-spec) kind-spec (list kind-spec))))
+         (_ (when (or (null? kinds) (not (car kinds)))
+              ((invalid name "no #:kind") "add #:kind, e.g. #:kind 'xdp")))
+         (_ (for-each (lambda (k)
+                        (unless (memq k known-kinds)
+                          ((invalid name "unknown kind ~s" k)
+                           (format #f "use one of: ~a" known-kinds))))
+                      kinds))
+         (attach (parse-attach name (ref 'attach #f)))
+         (source (check-source name (ref 'source #f)))
+         (license (ref 'license "GPL"))
+         (uses (map (lambda (m) (if (bpf-map? m) (bpf-map-name m) m))
+                    (let ((u (ref 'uses-maps '()))) (if (list? u) u (list u)))))
+         (constants (ref 'constants '())))
+    (unless (string? license)
+      ((invalid name "#:license must be a string") "write #:license \"GPL\""))
+    (when (and (memq (car kinds) '(xdp tc)) (not (assq 'target attach)))
+      ((invalid name "~a programs need a target" (car kinds))
+       "add #:attach \"IFACE\" (the interface to attach to)"))
+    (let ((maps (append uses (source-maps source (car kinds)))))
+      (when (and (pair? maps) (not (gpl-compatible-license? license)))
+        ((invalid name "uses maps (~a) but its license ~s is not GPL-compatible"
+                  (string-join (map (lambda (m) (format #f "~a" m)) maps) " ")
+                  license)
+         "use #:license \"GPL\", \"GPL v2\", \"Dual MIT/GPL\" or \"Dual BSD/GPL\"")))
+    (unless (and (list? constants) (every pair? constants))
+      ((invalid name "#:constants must be an alist") "write #:constants '((NAME . VALUE) ...)"))
+    (let ((new (%make-program name kinds attach source license uses
+                              (ref 'pin-path #f) constants (ref 'doc #f)))
+          (old (hash-ref registry name)))
+      (init-state! new)
+      (cond
+       ((and old (bpf-program-attached? old))
+        ;; Hot swap: the new version replaces the old in place.
+        (swap! old new)
+        (hash-set! registry name new)
+        new)
+       (else
+        (when (and old (bpf-program-loaded? old))
+          (bpf-unload! old))
+        (hash-set! registry name new)
+        new)))))
+
+(define (init-state! p)
+  (set-program-kind! p #f)
+  (set-program-object! p #f)
+  (set-program-links! p '())
+  (set-program-slot! p #f)
+  (set-program-stub! p #f)
+  (set-program-c! p #f)
+  (set-program-probes! p #f))
+
+(define-declaration-syntax defbpf-program make-bpf-program)
+
+(define (bpf-program-kind p)
+  "Return the kind of program @var{p}: the kind in use once loaded (the
+first of a fallback list that this kernel took), else the declared one."
+  (or (program-kind p) (car (program-kinds p))))
+
+(define (bpf-program-target p)
+  "Return the attach target of @var{p}, or @code{#f}."
+  (assq-ref (bpf-program-attach-spec p) 'target))
+
+(define (program-arg p)
+  (or (and (bpf-program? p) p)
+      (bpf-program-lookup p)
+      (raise-ebpf-error 'ebpf-validation-error 'bpf-program
+                        (format #f "no program named ~s" p)
+                        #:fix "declare it with defbpf-program")))
+
+;;; ------------------------------------------------------------------
+;;; Building and loading.
+
+(define (resolve-source p)
+  (let ((src (bpf-program-source p)))
+    (cond
+     ((bpf-fn? src) src)
+     ((string-match "^(.*\\.scm):([^:/]+)$" src)
+      => (lambda (m)
+           (let* ((file (match:substring m 1))
+                  (fn-name (string->symbol (match:substring m 2)))
+                  (mod (make-fresh-user-module)))
+             (unless (file-exists? file)
+               (raise-ebpf-error 'ebpf-error 'bpf-load!
+                                 (format #f "program ~a: ~a does not exist"
+                                         (bpf-program-name p) file)
+                                 #:fix "check the path of #:source"))
+             (module-use! mod (resolve-interface '(ebpf)))
+             (save-module-excursion
+              (lambda ()
+                (set-current-module mod)
+                (load (canonicalize-path file))))
+             (let ((v (module-variable mod fn-name)))
+               (unless (and v (bpf-fn? (variable-ref v)))
+                 (raise-ebpf-error 'ebpf-error 'bpf-load!
+                                   (format #f "program ~a: ~a defines no bpf-fn ~a"
+                                           (bpf-program-name p) file fn-name)
+                                   #:fix "name a (bpf-fn NAME (CTX) ...) of that file"))
+               (variable-ref v)))))
+     (else src))))
+
+(define (glob? s) (and (string? s) (string-index s (char-set #\* #\? #\[))))
+
+;; Build P's source for KIND: (values object-path line-map c-text).
+(define (build p kind)
+  (let ((src (resolve-source p))
+        (target (bpf-program-target p)))
+    (cond
+     ((bpf-fn? src)
+      (match (bpf-fn-lower src #:kind kind
+                           #:target (and (string? target)
+                                         (lowering-target kind target p))
+                           #:constants (bpf-program-constants p))
+        ((c . line-map)
+         (values (bpf-build-c c) line-map c))))
+     ((string-suffix? ".rs" src)
+      (raise-ebpf-error 'ebpf-compile-error 'bpf-load!
+                        (format #f "program ~a: Rust sources (~a) are not built by guile-ebpf"
+                                (bpf-program-name p) src)
+                        #:fix "build it to a .bpf.o with its own tool chain and give that as #:source, or write the program as a bpf-fn"))
+     ((or (string-suffix? ".o" src))
+      (unless (file-exists? src)
+        (raise-ebpf-error 'ebpf-error 'bpf-load!
+                          (format #f "program ~a: object ~a does not exist"
+                                  (bpf-program-name p) src)
+                          #:fix "check the path of #:source"))
+      (values src #f #f))
+     (else
+      (unless (file-exists? src)
+        (raise-ebpf-error 'ebpf-error 'bpf-load!
+                          (format #f "program ~a: source ~a does not exist"
+                                  (bpf-program-name p) src)
+                          #:fix "check the path of #:source"))
+      (values (bpf-build-file src) #f
+              (call-with-input-file src (@ (ice-9 rdelim) read-string)))))))
+
+(define (lowering-target kind target p)
+  ;; What the lowerer needs of the target: tracepoint name (or glob),
+  ;; function for fentry/fexit, cgroup hook.
+  (case kind
+    ((cgroup-skb) (symbol->string (or (assq-ref (bpf-program-attach-spec p) 'direction)
+                                      'ingress)))
+    ((cgroup-sock-addr) (symbol->string (or (assq-ref (bpf-program-attach-spec p) 'hook)
+                                            'connect4)))
+    ((xdp tc socket-filter perf-event uprobe uretprobe) #f)
+    (else target)))
+
+(define (attach-type p kind)
+  (case kind
+    ((cgroup-skb) (or (assq-ref (bpf-program-attach-spec p) 'direction) 'ingress))
+    ((cgroup-sock-addr) (or (assq-ref (bpf-program-attach-spec p) 'hook) 'connect4))
+    (else #f)))
+
+(define (load-object p kind)
+  (call-with-values (lambda () (build p kind))
+    (lambda (path line-map c)
+      (let ((obj (bpf-object-load
+                  path #:kind kind
+                  #:constants (bpf-program-constants p)
+                  #:line-map line-map
+                  #:attach-type (attach-type p kind)
+                  #:target (and (memq kind '(tp-btf fentry fexit lsm))
+                                (bpf-program-target p)))))
+        (values obj c)))))
+
+(define (try-kinds p what proc)
+  ;; Run (PROC KIND) for each kind until one works; one error names all.
+  (let loop ((kinds (program-kinds p)) (failures '()))
+    (match kinds
+      (()
+       (match failures
+         (((kind key . args))
+          (apply throw key args))
+         (_
+          (raise-ebpf-error
+           'ebpf-attach-error what
+           (format #f "program ~a: no kind of ~a works here: ~a"
+                   (bpf-program-name p) (program-kinds p)
+                   (string-join
+                    (map (match-lambda
+                           ((kind key . args)
+                            (format #f "~a: ~a" kind (ebpf-error-message args))))
+                         (reverse failures))
+                    "; "))
+           #:fix "use a kind this kernel supports (bpf-features tells which)"))))
+      ((kind . rest)
+       (catch #t
+         (lambda () (proc kind))
+         (lambda (key . args)
+           (if (and (pair? rest)
+                    (memq key '(ebpf-attach-error ebpf-permission-error
+                                ebpf-verifier-error ebpf-lower-error)))
+               (loop rest (cons (cons* kind key args) failures))
+               (if (null? failures)
+                   (apply throw key args)
+                   (loop '() (cons (cons* kind key args) failures))))))))))
+
+(define (bpf-load! prog)
+  "Build and load @var{prog} (a program or its name) into the kernel if it
+is not loaded, and return it.  A kind list is tried in order.  Raises
+@code{ebpf-lower-error}, @code{ebpf-compile-error},
+@code{ebpf-verifier-error}, @code{ebpf-attach-error} or
+@code{ebpf-permission-error}."
+  (let ((p (program-arg prog)))
+    (unless (bpf-program-loaded? p)
+      (try-kinds p 'bpf-load!
+                 (lambda (kind)
+                   (call-with-values (lambda () (load-object p kind))
+                     (lambda (obj c)
+                       (set-program-object! p obj)
+                       (set-program-kind! p kind)
+                       (set-program-c! p c))))))
+    p))
+
+(define (bpf-program-loaded? prog)
+  "Return @code{#t} if @var{prog} is loaded in the kernel."
+  (let ((p (program-arg prog)))
+    (and (program-object p) (not (bpf-object-closed? (program-object p))) #t)))
+
+(define (bpf-program-attached? prog)
+  "Return @code{#t} if @var{prog} is attached."
+  (let ((p (program-arg prog)))
+    (and (any bpf-link-live? (program-links p)) #t)))
+
+;;; ------------------------------------------------------------------
+;;; Attaching.
+
+(define tracefs-dirs '("/sys/kernel/tracing" "/sys/kernel/debug/tracing"))
+
+(define (tracefs-events)
+  (or (find (lambda (d) (file-exists? (string-append d "/events")))
+            tracefs-dirs)
+      (begin
+        (false-if-exception
+         (system* "mount" "-t" "tracefs" "tracefs" "/sys/kernel/tracing"))
+        (and (file-exists? "/sys/kernel/tracing/events") "/sys/kernel/tracing"))))
+
+(define (glob->regexp g)
+  (make-regexp
+   (string-append
+    "^"
+    (string-concatenate
+     (map (lambda (c)
+            (case c
+              ((#\*) ".*")
+              ((#\?) ".")
+              ((#\. #\+ #\( #\) #\^ #\$ #\| #\{ #\} #\\) (string #\\ c))
+              (else (string c))))
+          (string->list g)))
+    "$")))
+
+(define (tracepoints-matching glob)
+  (let* ((sep (string-index glob (char-set #\: #\/)))
+         (cat (if sep (substring glob 0 sep) "*"))
+         (name (if sep (substring glob (+ sep 1)) glob))
+         (root (tracefs-events)))
+    (if (not root)
+        '()
+        (let ((events (string-append root "/events"))
+              (rc (glob->regexp cat))
+              (rn (glob->regexp name)))
+          (sort
+           (append-map
+            (lambda (c)
+              (if (regexp-exec rc c)
+                  (filter-map
+                   (lambda (n)
+                     (and (regexp-exec rn n)
+                          (file-exists? (string-append events "/" c "/" n "/format"))
+                          (string-append c ":" n)))
+                   (or (scandir (string-append events "/" c)
+                                (lambda (f) (not (string-prefix? "." f))))
+                       '()))
+                  '()))
+            (or (scandir events (lambda (f) (and (not (string-prefix? "." f))
+                                                 (file-is-directory?* (string-append events "/" f)))))
+                '()))
+           string<?)))))
+
+(define (file-is-directory?* f)
+  (false-if-exception (eq? 'directory (stat:type (stat f)))))
+
+(define (bpf-list-probes glob)
+  "Return the attach points matching @var{glob}, as @code{bpftrace -l}:
+tracepoints as @code{\"CATEGORY:NAME\"}."
+  (map (lambda (tp) (string-append "tracepoint:" tp))
+       (tracepoints-matching glob)))
+
+;; Kinds whose links bpf_link_update can retarget: the new program is
+;; swapped in the link itself.  Others go through a dispatcher.
+(define (updatable-kind? kind)
+  (memq kind '(xdp cgroup-skb cgroup-sock-addr)))
+
+(define (dispatched-kind? kind)
+  (memq kind '(tracepoint raw-tracepoint perf-event uprobe uretprobe kprobe
+               kretprobe)))
+
+(define (attach-one p obj kind target cookie)
+  (let ((spec (bpf-program-attach-spec p)))
+    (bpf-object-attach obj #:kind kind #:target target
+                       #:mode (or (assq-ref spec 'mode) 'auto)
+                       #:direction (assq-ref spec 'direction)
+                       #:pid (assq-ref spec 'pid)
+                       #:cookie cookie
+                       #:frequency (or (assq-ref spec 'frequency) 99))))
+
+(define (stub-source p kind slot-name)
+  ;; The dispatcher: attached once, it tail-calls the current version.
+  (let ((ctx (case kind
+               ((raw-tracepoint) "struct bpf_raw_tracepoint_args *")
+               ((perf-event) "struct bpf_perf_event_data *")
+               ((uprobe uretprobe kprobe kretprobe) "struct pt_regs *")
+               (else "void *")))
+        (sec (case kind
+               ((tracepoint) "tracepoint")
+               ((raw-tracepoint) "raw_tracepoint")
+               ((perf-event) "perf_event")
+               ((uprobe) "uprobe")
+               ((uretprobe) "uretprobe")
+               ((kprobe) "kprobe")
+               ((kretprobe) "kretprobe"))))
+    (string-append
+     "// SPDX-License-Identifier: GPL-2.0\n"
+     "/* Dispatcher of " (bpf-program-name p) ": tail-calls the version in "
+     slot-name "[0].  */\n"
+     "#include <linux/bpf.h>\n#include <linux/ptrace.h>\n"
+     (if (eq? kind 'perf-event) "#include <linux/bpf_perf_event.h>\n" "")
+     "#include <bpf/bpf_helpers.h>\n\n"
+     "struct {\n\t__uint(type, BPF_MAP_TYPE_PROG_ARRAY);\n"
+     "\t__uint(max_entries, 1);\n\t__uint(key_size, sizeof(__u32));\n"
+     "\t__uint(value_size, sizeof(__u32));\n} " slot-name " SEC(\".maps\");\n\n"
+     "char LICENSE[] SEC(\"license\") = \"" (bpf-program-license p) "\";\n\n"
+     "SEC(\"" sec "\")\nint dispatch(" ctx "ctx)\n{\n"
+     "\tbpf_tail_call(ctx, &" slot-name ", 0);\n\treturn 0;\n}\n")))
+
+(define (slot-name p)
+  (string-append "gebpf_slot_"
+                 (string-map (lambda (c) (if (char=? c #\-) #\_ c))
+                             (bpf-program-name p))))
+
+(define (ensure-dispatcher! p kind)
+  (unless (program-stub p)
+    (let* ((sn (slot-name p))
+           (slot (make-bpf-map `((name . ,sn) (kind . prog-array)
+                                 (max-entries . 1))))
+           (path (bpf-build-c (stub-source p kind sn)))
+           (stub (bpf-object-load path #:kind kind)))
+      (set-program-slot! p slot)
+      (set-program-stub! p stub)))
+  (bpf-map-set! (program-slot p) 0 (bpf-object-fd (program-object p))))
+
+(define (targets p kind)
+  (let ((target (bpf-program-target p)))
+    (if (and (eq? kind 'tracepoint) (glob? target))
+        (let ((tps (tracepoints-matching target)))
+          (when (null? tps)
+            (raise-ebpf-error 'ebpf-attach-error 'bpf-attach!
+                              (format #f "program ~a: no tracepoint matches ~s"
+                                      (bpf-program-name p) target)
+                              #:fix "list them with (bpf-list-probes \"syscalls:*\")"))
+          tps)
+        (list target))))
+
+(define (attach-now! p kind)
+  (let* ((tgts (targets p kind))
+         (obj (if (dispatched-kind? kind)
+                  (begin (ensure-dispatcher! p kind) (program-stub p))
+                  (program-object p)))
+         (links
+          (let loop ((ts tgts) (i 0) (acc '()))
+            (match ts
+              (() (reverse acc))
+              ((t . rest)
+               (let ((l (catch #t
+                          (lambda () (attach-one p obj kind t i))
+                          (lambda (key . args)
+                            ;; All or nothing: undo the ones attached.
+                            (for-each bpf-link-destroy! acc)
+                            (apply throw key args)))))
+                 (loop rest (+ i 1) (cons l acc))))))))
+    (set-program-probes! p (list->vector tgts))
+    (set-program-links! p links)))
+
+(define (bpf-attach! prog)
+  "Attach @var{prog} (loading it first if needed) to its target and return
+it.  A tracepoint glob attaches to every match; @code{(probe)} in the body
+gives the index of the one that fired.  Raises @code{ebpf-attach-error}
+naming a missing interface, tracepoint, cgroup or binary, and the errors
+of @code{bpf-load!}."
+  (let ((p (program-arg prog)))
+    (unless (bpf-program-attached? p)
+      (if (bpf-program-loaded? p)
+          (attach-now! p (program-kind p))
+          (try-kinds p 'bpf-attach!
+                     (lambda (kind)
+                       (call-with-values (lambda () (load-object p kind))
+                         (lambda (obj c)
+                           (set-program-object! p obj)
+                           (set-program-kind! p kind)
+                           (set-program-c! p c)
+                           (catch #t
+                             (lambda () (attach-now! p kind))
+                             (lambda (key . args)
+                               (bpf-object-close! obj)
+                               (set-program-object! p #f)
+                               (set-program-kind! p #f)
+                               (drop-dispatcher! p)
+                               (apply throw key args)))))))))
+    p))
+
+(define (drop-dispatcher! p)
+  (when (program-stub p)
+    (bpf-object-close! (program-stub p))
+    (set-program-stub! p #f))
+  (when (program-slot p)
+    (bpf-map-close! (program-slot p))
+    (set-program-slot! p #f)))
+
+(define (bpf-detach! prog)
+  "Detach @var{prog} from its target(s); it stays loaded."
+  (let ((p (program-arg prog)))
+    (for-each bpf-link-destroy! (program-links p))
+    (set-program-links! p '())
+    (drop-dispatcher! p)
+    p))
+
+(define (bpf-unload! prog)
+  "Detach and unload @var{prog}.  Maps keep their contents."
+  (let ((p (program-arg prog)))
+    (bpf-detach! p)
+    (when (program-object p)
+      (bpf-object-close! (program-object p))
+      (set-program-object! p #f))
+    (set-program-kind! p #f)
+    p))
+
+;;; ------------------------------------------------------------------
+;;; Hot swap.
+
+(define (swap! old new)
+  ;; Build and verify NEW first: a failure leaves OLD running.
+  (let ((kind (program-kind old)))
+    (call-with-values (lambda () (load-object new kind))
+      (lambda (obj c)
+        (set-program-object! new obj)
+        (set-program-kind! new kind)
+        (set-program-c! new c)
+        (cond
+         ((program-stub old)
+          ;; One map update: from now on the stub tail-calls NEW.
+          (bpf-map-set! (program-slot old) 0 (bpf-object-fd obj))
+          (set-program-stub! new (program-stub old))
+          (set-program-slot! new (program-slot old))
+          (set-program-links! new (program-links old))
+          (set-program-probes! new (program-probes old)))
+         ((updatable-kind? kind)
+          (for-each (lambda (l) (bpf-link-update! l obj)) (program-links old))
+          (set-program-links! new (program-links old))
+          (set-program-probes! new (program-probes old)))
+         (else
+          ;; No atomic path (tc filters, tp-btf links): attach the new
+          ;; version, then detach the old one, so nothing runs unattached.
+          (attach-now! new kind)
+          (for-each bpf-link-destroy! (program-links old))))
+        (set-program-links! old '())
+        (set-program-stub! old #f)
+        (set-program-slot! old #f)
+        (bpf-object-close! (program-object old))
+        (set-program-object! old #f)))))
+
+(define (bpf-program-set-constants! prog constants)
+  "Change the @code{(const NAME)} values of @var{prog}: a loaded program
+is reloaded from its cached object (no recompilation) and swapped in."
+  (let* ((p (program-arg prog))
+         (new (%make-program (bpf-program-name p) (program-kinds p)
+                             (bpf-program-attach-spec p) (bpf-program-source p)
+                             (bpf-program-license p) (program-uses-maps p)
+                             (program-pin-path p) constants (bpf-program-doc p))))
+    (init-state! new)
+    (cond
+     ((bpf-program-attached? p) (swap! p new))
+     ((bpf-program-loaded? p) (bpf-unload! p) (bpf-load! new))
+     (else #t))
+    (hash-set! registry (bpf-program-name p) new)
+    new))
+
+;;; ------------------------------------------------------------------
+;;; Introspection.
+
+(define* (bpf-test-run prog data #:key (repeat 1))
+  "Run @var{prog} (a program, its name, or a @code{<bpf-object>}) on the
+packet @var{data} (a bytevector from the Ethernet header on) @var{repeat}
+times with BPF_PROG_TEST_RUN, loading it first if needed, and return a
+@code{<bpf-run-result>} (@code{bpf-run-result-retval},
+@code{bpf-run-result-verdict}, @code{bpf-run-result-data},
+@code{bpf-run-result-duration-ns}).  Raises the errors of
+@code{bpf-load!}, and @code{ebpf-error} for kinds the kernel cannot
+test-run."
+  (if (bpf-object? prog)
+      (object-test-run prog data #:repeat repeat)
+      (let ((p (program-arg prog)))
+        (bpf-load! p)
+        (object-test-run (program-object p) data #:repeat repeat))))
+
+(define (bpf-program-object prog)
+  "Return the @code{<bpf-object>} of loaded @var{prog}, or @code{#f}."
+  (program-object (program-arg prog)))
+
+(define (bpf-program-links prog)
+  "Return the live links of @var{prog}."
+  (filter bpf-link-live? (program-links (program-arg prog))))
+
+(define (bpf-program-fd prog)
+  "Return the program fd of loaded @var{prog}, or @code{#f}."
+  (and=> (program-object (program-arg prog)) bpf-object-fd))
+
+(define* (bpf-program-c prog #:key kind)
+  "Return the C that @var{prog} is (or would be) built from."
+  (let ((p (program-arg prog)))
+    (or (and (not kind) (program-c p))
+        (let ((src (resolve-source p))
+              (kind (or kind (bpf-program-kind p))))
+          (if (bpf-fn? src)
+              (car (bpf-fn-lower src #:kind kind
+                                 #:target (and (string? (bpf-program-target p))
+                                               (lowering-target kind (bpf-program-target p) p))))
+              (and (string? src) (string-suffix? ".c" src) (file-exists? src)
+                   (call-with-input-file src (@ (ice-9 rdelim) read-string))))))))
+
+(define (loaded p who)
+  (or (program-object p)
+      (raise-ebpf-error 'ebpf-error who
+                        (format #f "program ~a is not loaded" (bpf-program-name p))
+                        #:fix "load it with bpf-load! or bpf-attach!")))
+
+(define (bpf-program-digest prog)
+  "Return the sha256 of the object file @var{prog} was loaded from: the
+attestation of what runs."
+  (bpf-object-digest (loaded (program-arg prog) 'bpf-program-digest)))
+
+(define (bpf-program-verifier-log prog)
+  "Return the verifier's log of loaded @var{prog}, or @code{#f}."
+  (bpf-object-verifier-log (loaded (program-arg prog) 'bpf-program-verifier-log)))
+
+(define (bpf-program-stats prog)
+  "Return an alist about loaded @var{prog}: @code{run-count},
+@code{run-time-ns} (of the attached entry point: the program, or its
+dispatcher), @code{xlated-insns}, @code{jited-bytes},
+@code{verified-insns}."
+  (let* ((p (program-arg prog))
+         (info (bpf-object-info (loaded p 'bpf-program-stats)))
+         (entry (if (program-stub p) (bpf-object-info (program-stub p)) info)))
+    (list (cons 'run-count (assq-ref entry 'run-count))
+          (cons 'run-time-ns (assq-ref entry 'run-time-ns))
+          (cons 'xlated-insns (assq-ref info 'xlated-insns))
+          (cons 'jited-bytes (assq-ref info 'jited-bytes))
+          (cons 'verified-insns (assq-ref info 'verified-insns)))))
+
+(define (bpf-probe-names prog)
+  "Return the targets @var{prog} is attached to, in probe index order."
+  (or (program-probes (program-arg prog)) #()))
+
+(define (bpf-probe-name prog i)
+  "Return the name of probe @var{i} of @var{prog}: the tracepoint that
+@code{(probe)} returned @var{i} for."
+  (let ((v (bpf-probe-names prog)))
+    (if (and (integer? i) (< -1 i (vector-length v)))
+        (vector-ref v i)
+        (raise-ebpf-error 'ebpf-validation-error 'bpf-probe-name
+                          (format #f "no probe ~a" i)
+                          #:fix (format #f "give an index 0..~a" (- (vector-length v) 1))))))
+
+(define (print-program p port)
+  (format port "#<bpf-program ~a ~a~a>" (bpf-program-name p)
+          (bpf-program-kind p)
+          (cond ((bpf-program-attached? p) " attached")
+                ((bpf-program-loaded? p) " loaded")
+                (else ""))))
+(set-record-type-printer! <bpf-program> print-program)
