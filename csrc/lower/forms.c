@@ -322,6 +322,9 @@ gebpf_action_value (int kind, const char *name, long *value)
         /* An LSM program denies with -EPERM.  */
         if (kind == PK_LSM && a->value == 1)
           *value = -1;
+        /* A socket filter returns how many bytes to keep: all of them.  */
+        if (kind == PK_SOCKET_FILTER && strcmp (name, "allow") == 0)
+          *value = -1;
         return true;
       }
   return false;

@@ -358,6 +358,14 @@ first of a fallback list that this kernel took), else the declared one."
                                 (bpf-program-target p)))))
         (values obj c)))))
 
+(define (without-fix msg)
+  (let ((i (and (string? msg) (string-contains msg ". Fix: "))))
+    (if i (substring msg 0 i) (or msg ""))))
+
+(define (first-line msg)
+  (let ((i (string-index msg #\newline)))
+    (if i (substring msg 0 i) msg)))
+
 (define (try-kinds p what proc)
   ;; Run (PROC KIND) for each kind until one works; one error names all.
   (let loop ((kinds (program-kinds p)) (failures '()))
@@ -374,7 +382,8 @@ first of a fallback list that this kernel took), else the declared one."
                    (string-join
                     (map (match-lambda
                            ((kind key . args)
-                            (format #f "~a: ~a" kind (ebpf-error-message args))))
+                            (format #f "~a: ~a" kind
+                                    (first-line (without-fix (ebpf-error-message args))))))
                          (reverse failures))
                     "; "))
            #:fix "use a kind this kernel supports (bpf-features tells which)"))))
