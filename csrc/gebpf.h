@@ -201,6 +201,7 @@ void gebpf_init_map (void);
 void gebpf_init_features (void);
 void gebpf_init_build (void);
 void gebpf_init_program (void);
+void gebpf_init_ringbuf (void);
 void gebpf_init_lower (void);
 
 #endif

@@ -59,6 +59,7 @@ gebpf_init (void)
   gebpf_init_features ();
   gebpf_init_build ();
   gebpf_init_program ();
+  gebpf_init_ringbuf ();
   gebpf_init_lower ();
 }
 

@@ -56,7 +56,7 @@
             bpf-program-fd
             bpf-probe-name
             bpf-probe-names
-            bpf-list-probes
+            tracepoints-matching
             gpl-compatible-license?
             bpf-test-run))
 
@@ -483,12 +483,6 @@ is not loaded, and return it.  A kind list is tried in order.  Raises
 
 (define (file-is-directory?* f)
   (false-if-exception (eq? 'directory (stat:type (stat f)))))
-
-(define (bpf-list-probes glob)
-  "Return the attach points matching @var{glob}, as @code{bpftrace -l}:
-tracepoints as @code{\"CATEGORY:NAME\"}."
-  (map (lambda (tp) (string-append "tracepoint:" tp))
-       (tracepoints-matching glob)))
 
 ;; Kinds whose links bpf_link_update can retarget: the new program is
 ;; swapped in the link itself.  Others go through a dispatcher.

@@ -1,0 +1,2 @@
+;;; (ebpf events) --- (being written).
+(define-module (ebpf events))

@@ -1,0 +1,2 @@
+;;; (ebpf metrics) --- (being written).
+(define-module (ebpf metrics))

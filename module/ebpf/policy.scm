@@ -1,0 +1,2 @@
+;;; (ebpf policy) --- (being written).
+(define-module (ebpf policy))

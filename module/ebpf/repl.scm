@@ -1,0 +1,2 @@
+;;; (ebpf repl) --- (being written).
+(define-module (ebpf repl))
