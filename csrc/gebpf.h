@@ -194,6 +194,7 @@ extern SCM gebpf_object_type;
 const char *gebpf_libbpf_log_take (void);
 
 /* --- init functions, in registration order ------------------------------ */
+void gebpf_init (void);
 void gebpf_init_error (void);
 void gebpf_init_util (void);
 void gebpf_init_type (void);

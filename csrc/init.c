@@ -10,7 +10,6 @@
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "gebpf.h"
-#include "guile-ebpf.h"
 
 /* libbpf's chatter goes into a buffer, never to stderr and never into
    Scheme (STYLE 9): loaders read it when something fails.  */
@@ -61,10 +60,4 @@ gebpf_init (void)
   gebpf_init_program ();
   gebpf_init_ringbuf ();
   gebpf_init_lower ();
-}
-
-void
-ebpf_init (void)
-{
-  scm_c_use_module ("ebpf");
 }
