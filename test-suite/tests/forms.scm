@@ -212,7 +212,7 @@
   (make-bpf-program `((name . ,name) (kind . tracepoint) (attach . ,target)
                       (source . ,fn) (constants . ((me . ,me))))))
 
-(defbpf-map tcounts #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 16)
+(defbpf-map tcounts #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 32)
 (defbpf-map who #:kind 'hash #:key '(string 16) #:value 'u64)
 (bpf-fn getpid-probe (ctx)
   (when (= (tgid) (const me))
@@ -334,6 +334,19 @@
              (string-contains
               (call-with-input-file "/sys/kernel/tracing/trace" read-string)
               (format #f "guile-ebpf-forms ~a" me)))
+
+(bpf-fn kstr-probe (ctx)
+  (when (= (pid) (const me))
+    (map-set! tcounts 16
+              (+ 1 (logand (map-ref tcounts 16) 0)
+                 (if (= (read-kernel-str (core-read (current-task) 'group_leader) 8)
+                        "never-equal")
+                     1 0)))))
+(define p-kstr (tp-prog "kstr-probe" kstr-probe "syscalls/sys_enter_getpid"))
+(bpf-attach! p-kstr)
+(getpid)
+(bpf-unload! p-kstr)
+(test-equal "read-kernel-str verifies and runs" 1 (bpf-map-ref tcounts 16))
 
 (for-each bpf-unload! (list p-drop p-hdr p-getpid))
 (harness-end)
