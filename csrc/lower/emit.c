@@ -207,8 +207,8 @@ ctype (struct emit *E, struct node *n)
         if (!nm || !*nm)
           return "void *";
         char *s = NULL;
-        if (asprintf (&s, "%s %s *", btf_is_union (t) ? "union" : "struct",
-                      nm) < 0)
+        if (asprintf (&s, "%s %s___gebpf *", btf_is_union (t) ? "union"
+                      : "struct", nm) < 0)
           return "void *";
         char *g = scm_gc_strdup (s, "ct");
         free (s);
@@ -1283,7 +1283,7 @@ ex (struct emit *E, struct buf *b, struct node *n)
         bs (b, "((__s64)PT_REGS_RC (ctx))");
       return;
     case OP_CURRENT_TASK:
-      bs (b, "((struct task_struct *)bpf_get_current_task ())");
+      bs (b, "((struct task_struct___gebpf *)bpf_get_current_task ())");
       return;
     case OP_CORE_READ:
       {
@@ -1598,6 +1598,126 @@ emit_inline (struct emit *E, struct inline_inst *in)
   bput (b, body.p, body.len);
 }
 
+/* ---- CO-RE types: only the members the body reads ------------------- */
+
+/* Local copies of kernel structs, named NAME___gebpf (libbpf ignores the
+   ___ suffix when it matches them with the kernel's BTF) and marked
+   preserve_access_index, so field offsets are relocated at load.  This
+   replaces a 0.5 s include of the whole vmlinux.h.  */
+static const char *
+core_member_type (const struct btf *b, int id, char *buf, size_t size,
+                  SCM *need)
+{
+  const struct btf_type *t = btf__type_by_id (b, id);
+  while (t && (btf_is_typedef (t) || btf_is_mod (t)))
+    {
+      id = t->type;
+      t = btf__type_by_id (b, id);
+    }
+  if (!t)
+    return "__u64";
+  if (btf_is_ptr (t))
+    {
+      int pid = t->type;
+      const struct btf_type *pt = btf__type_by_id (b, pid);
+      while (pt && (btf_is_typedef (pt) || btf_is_mod (pt)))
+        {
+          pid = pt->type;
+          pt = btf__type_by_id (b, pid);
+        }
+      if (pt && (btf_is_struct (pt) || btf_is_union (pt))
+          && *btf__name_by_offset (b, pt->name_off))
+        {
+          snprintf (buf, size, "%s %s___gebpf *",
+                    btf_is_union (pt) ? "union" : "struct",
+                    btf__name_by_offset (b, pt->name_off));
+          return buf;
+        }
+      return "void *";
+    }
+  if (btf_is_struct (t) || btf_is_union (t))
+    {
+      *need = scm_cons (scm_from_int (id), *need);
+      snprintf (buf, size, "%s %s___gebpf", btf_is_union (t) ? "union"
+                : "struct", btf__name_by_offset (b, t->name_off));
+      return buf;
+    }
+  if (btf_is_enum (t) || btf_is_int (t))
+    {
+      bool sgn = btf_is_int (t) && (btf_int_encoding (t) & BTF_INT_SIGNED);
+      switch (t->size)
+        {
+        case 1: return sgn ? "__s8" : "__u8";
+        case 2: return sgn ? "__s16" : "__u16";
+        case 4: return sgn ? "__s32" : "__u32";
+        default: return sgn ? "__s64" : "__u64";
+        }
+    }
+  return "__u64";
+}
+
+static void
+emit_core_struct (struct emit *E, const struct btf *b, int id, SCM *done)
+{
+  if (scm_is_true (scm_memv (scm_from_int (id), *done)))
+    return;
+  *done = scm_cons (scm_from_int (id), *done);
+  const struct btf_type *t = btf__type_by_id (b, id);
+  const struct btf_member *m = btf_members (t);
+  struct buf body = { 0 };
+  SCM need = SCM_EOL;
+  /* Members in the kernel's order, so the local layout is plausible.  */
+  for (int j = 0; j < btf_vlen (t); j++)
+    {
+      const char *mn = btf__name_by_offset (b, m[j].name_off);
+      SCM key = scm_cons (scm_from_int (id), scm_from_utf8_string (mn));
+      if (scm_is_false (scm_member (key, E->L->core_members)))
+        continue;
+      char tb[256];
+      const struct btf_type *mt = btf__type_by_id (b, m[j].type);
+      while (mt && (btf_is_typedef (mt) || btf_is_mod (mt)))
+        mt = btf__type_by_id (b, mt->type);
+      if (mt && btf_is_array (mt))
+        {
+          const struct btf_array *a = btf_array (mt);
+          bf (&body, "\t%s %s[%u];\n",
+              core_member_type (b, a->type, tb, sizeof tb, &need), mn,
+              a->nelems);
+        }
+      else
+        bf (&body, "\t%s %s;\n",
+            core_member_type (b, m[j].type, tb, sizeof tb, &need), mn);
+    }
+  for (SCM l = scm_reverse (need); scm_is_pair (l); l = SCM_CDR (l))
+    emit_core_struct (E, b, scm_to_int (SCM_CAR (l)), done);
+  bf (&E->types, "%s %s___gebpf {\n", btf_is_union (t) ? "union" : "struct",
+      btf__name_by_offset (b, t->name_off));
+  if (body.len)
+    bput (&E->types, body.p, body.len);
+  bs (&E->types, "} __attribute__((preserve_access_index));\n");
+}
+
+static void
+emit_core_types (struct emit *E)
+{
+  struct btf *b = gebpf_vmlinux_btf ();
+  if (!b)
+    return;
+  int task = btf__find_by_name_kind (b, "task_struct", BTF_KIND_STRUCT);
+  SCM ids = SCM_EOL;
+  for (SCM l = scm_reverse (E->L->core_members); scm_is_pair (l);
+       l = SCM_CDR (l))
+    if (scm_is_false (scm_memv (SCM_CAAR (l), ids)))
+      ids = scm_cons (SCM_CAAR (l), ids);
+  if (task > 0 && scm_is_false (scm_memv (scm_from_int (task), ids)))
+    ids = scm_cons (scm_from_int (task), ids);
+  /* Forward declarations first: pointers may name any of them.  */
+  bs (&E->types, "/* Kernel types read with CO-RE (only the members used).  */\n");
+  SCM done = SCM_EOL;
+  for (SCM l = scm_reverse (ids); scm_is_pair (l); l = SCM_CDR (l))
+    emit_core_struct (E, b, scm_to_int (SCM_CAR (l)), &done);
+}
+
 static const char *
 license_of (SCM constants)
 {
@@ -1614,6 +1734,8 @@ gebpf_emit (struct lower *L, SCM *linemap)
   E.typedefs = SCM_EOL;
   E.linemap = SCM_EOL;
 
+  if (L->uses_vmlinux)
+    emit_core_types (&E);
   /* The body first: it registers the types it needs.  */
   struct buf *b = &E.body;
   if (L->kind == PK_SOCKET_FILTER && L->packet_layers)
@@ -1644,12 +1766,7 @@ gebpf_emit (struct lower *L, SCM *linemap)
       strcmp (lic, "GPL") == 0 ? "GPL-2.0" : "GPL-2.0 OR BSD-2-Clause");
   bf (&out, "/* Generated by guile-ebpf from (bpf-fn %s ...) for a %s "
       "program.  */\n", L->fname, gebpf_sym_name (gebpf_prog_kinds, L->kind));
-  if (L->uses_vmlinux)
-    bs (&out, "#include \"vmlinux.h\"\n#include <bpf/bpf_helpers.h>\n"
-        "#include <bpf/bpf_endian.h>\n#include <bpf/bpf_core_read.h>\n"
-        "#include <bpf/bpf_tracing.h>\n");
-  else
-    {
+  {
       bs (&out, "#include <linux/bpf.h>\n#include <linux/types.h>\n"
           "#include <linux/if_ether.h>\n#include <linux/in.h>\n"
           "#include <linux/in6.h>\n#include <linux/ip.h>\n"
@@ -1662,6 +1779,8 @@ gebpf_emit (struct lower *L, SCM *linemap)
         bs (&out, "#include <linux/bpf_perf_event.h>\n");
       bs (&out, "#include <bpf/bpf_helpers.h>\n#include <bpf/bpf_endian.h>\n"
           "#include <bpf/bpf_tracing.h>\n");
+      if (L->uses_vmlinux)
+        bs (&out, "#include <bpf/bpf_core_read.h>\n");
     }
   bs (&out, "#include \"gebpf.h\"\n\n");
   if (E.types.len)

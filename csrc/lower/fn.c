@@ -152,6 +152,7 @@ lower_init (struct lower *L, SCM fn, const char *subr)
   L->kind = PK_NONE;
   L->constants = SCM_BOOL_F;
   L->maps = L->consts = SCM_EOL;
+  L->core_members = SCM_EOL;
 }
 
 static struct node *

@@ -119,6 +119,7 @@ struct lower
   /* bounds */
   unsigned packet_layers;       /* bit per enum hdr used */
   bool uses_vmlinux;
+  SCM core_members;             /* ((BTF-STRUCT-ID . MEMBER-NAME) ...) read */
   bool uses_probe;
 };
 

@@ -332,6 +332,13 @@ type_core_read (struct lower *L, struct node *n)
                            "struct %s has no field %s",
                            btf__name_by_offset (b, t->name_off),
                            n->kid[i]->name);
+      /* Remember the member: the emitter declares only what is read.  */
+      {
+        SCM key = scm_cons (scm_from_int (btf_skip_mods (b, id)),
+                            scm_from_utf8_string (n->kid[i]->name));
+        if (scm_is_false (scm_member (key, L->core_members)))
+          L->core_members = scm_cons (key, L->core_members);
+      }
       int mid = btf_skip_mods (b, m[found].type);
       const struct btf_type *mt = btf__type_by_id (b, mid);
       if (i < n->nkid - 1)
