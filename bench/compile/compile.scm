@@ -88,3 +88,48 @@ char LICENSE[] SEC(\"license\") = \"GPL\";
   (bpf-build-c text)
   (do ((i 0 (+ i 1))) ((= i reps))
     (report "core-warm" (ms (lambda () (bpf-build-c text))))))
+
+;;; bpf-fn: lowering against clang, CO-RE as guile-ebpf emits it (only
+;;; the kernel struct members read), and form to loaded program.
+(use-modules (ebpf))
+
+(defbpf-map blk #:kind 'hash #:key 'ipv4 #:value 'u32 #:max-entries 1024)
+(defbpf-map ctr #:kind 'per-cpu-array #:key 'u32 #:value 'u64 #:max-entries 5)
+(defbpf-map par #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 1)
+
+(define (firewall)
+  (bpf-fn bench-firewall (ctx)
+    (let* ((ip (packet-ipv4 ctx))
+           (tcp (packet-tcp ip))
+           (v (if (and tcp (tcp-syn? tcp) (not (tcp-ack? tcp))
+                       (map-get blk (ipv4-saddr ip)))
+                  :xdp-drop :xdp-pass)))
+      (map-increment! ctr v)
+      (return v))))
+
+(define (parent-probe)
+  (bpf-fn bench-parent (ctx)
+    (map-set! par 0 (core-read (current-task) 'real_parent 'tgid))))
+
+(let ((fn (firewall)))
+  (do ((i 0 (+ i 1))) ((= i reps))
+    (report "fn-lower" (ms (lambda () (bpf-fn->c fn #:kind 'xdp)))))
+  (do ((i 0 (+ i 1))) ((= i reps))
+    (report "fn-clang" (ms (lambda () (bpf-build-c (fresh (bpf-fn->c fn #:kind 'xdp))))))))
+
+(let ((fn (parent-probe)))
+  (do ((i 0 (+ i 1))) ((= i reps))
+    (report "fn-core-cold"
+            (ms (lambda ()
+                  (bpf-build-c (fresh (bpf-fn->c fn #:kind 'tracepoint
+                                                 #:target "syscalls/sys_enter_getpid"))))))))
+
+(bpf-build-c (bpf-fn->c (firewall) #:kind 'xdp))
+(do ((i 0 (+ i 1))) ((= i reps))
+  (report "fn-warm-loaded"
+          (ms (lambda ()
+                (let ((p (make-bpf-program `((name . "bench-fw") (kind . xdp)
+                                             (attach . "lo")
+                                             (source . ,(firewall))))))
+                  (bpf-load! p)
+                  (bpf-unload! p))))))
