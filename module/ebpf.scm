@@ -12,7 +12,7 @@
   #:use-module (ebpf build)
   #:use-module (ebpf packet)
   #:use-module (ebpf fn)
-  #:use-module ((ebpf program) #:hide (bpf-test-run))
+  #:use-module ((ebpf program) #:hide (bpf-test-run bpf-attach-socket!))
   #:use-module (ebpf deploy)
   #:use-module (ebpf policy)
   #:use-module (ebpf events)
@@ -27,4 +27,5 @@
               (ebpf policy) (ebpf events) (ebpf metrics) (ebpf repl)))
   ;; (ebpf deploy)'s bpf-test-run takes programs as well as objects.
   (module-use! public (resolve-interface '(ebpf program)
-                                         #:hide '(bpf-test-run))))
+                                         #:hide '(bpf-test-run
+                                                  bpf-attach-socket!))))

@@ -270,6 +270,13 @@ walk (struct lower *L, struct node *n)
         gebpf_lower_error (L, n, "name arguments by position (arg ctx 0) in "
                            "this kind of program",
                            "arg by field name works in tracepoint programs");
+      else if ((L->kind == PK_KPROBE || L->kind == PK_KRETPROBE
+                || L->kind == PK_UPROBE || L->kind == PK_URETPROBE)
+               && n->kid[1]->ival > 4)
+        gebpf_lower_error (L, n, "read arguments 0..4 (the registers libbpf "
+                           "names PT_REGS_PARM1..5)",
+                           "argument %lld is not in a register here",
+                           (long long) n->kid[1]->ival);
       break;
     case OP_RETVAL:
       if (L->kind == PK_FEXIT)

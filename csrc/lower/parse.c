@@ -152,10 +152,15 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
   if (nargs < f->min || (f->max >= 0 && nargs > f->max))
     {
       char what[128];
-      snprintf (what, sizeof what, "%s takes %d%s argument%s, not %d",
-                f->name, f->min,
-                f->max < 0 ? " or more" : f->max > f->min ? " or more" : "",
-                f->min == 1 && f->max == 1 ? "" : "s", nargs);
+      if (f->max < 0)
+        snprintf (what, sizeof what, "%s takes %d or more arguments, not %d",
+                  f->name, f->min, nargs);
+      else if (f->max > f->min)
+        snprintf (what, sizeof what, "%s takes %d to %d arguments, not %d",
+                  f->name, f->min, f->max, nargs);
+      else
+        snprintf (what, sizeof what, "%s takes %d argument%s, not %d",
+                  f->name, f->min, f->min == 1 ? "" : "s", nargs);
       shape_error (L, n, f, what);
     }
 

@@ -295,7 +295,15 @@ resolve_apply (struct lower *L, struct node *n, struct scope *s, int depth)
       for (int i = n->nkid; i-- > 0;)
         args = scm_cons (n->kid[i]->datum, args);
       SCM expander = scm_call_1 (fn_proc ("bpf-macro-procedure"), v);
-      SCM expansion = scm_apply_0 (expander, args);
+      /* The expander is user Scheme: its errors become lowering errors
+         that name the call.  */
+      SCM result = scm_call_2 (fn_proc ("%bpf-macro-expand"), expander, args);
+      if (scm_is_false (SCM_CAR (result)))
+        gebpf_lower_error (L, n, "fix the bpf-macro's expander (it is "
+                           "ordinary Scheme, called with the argument forms)",
+                           "bpf-macro %s failed: %s", n->name,
+                           gebpf_str (SCM_CDR (result)));
+      SCM expansion = SCM_CDR (result);
       struct node *e = gebpf_parse (L, scm_list_1 (expansion), n->file,
                                     n->line, n->col);
       struct node *x = e->kid[0];

@@ -17,8 +17,9 @@
   #:use-module (ebpf map)
   #:use-module (ebpf fn)
   #:use-module (ebpf build)
-  #:use-module ((ebpf program) #:hide (bpf-test-run))
-  #:use-module ((ebpf program) #:select ((bpf-test-run . object-test-run)))
+  #:use-module ((ebpf program) #:hide (bpf-test-run bpf-attach-socket!))
+  #:use-module ((ebpf program) #:select ((bpf-test-run . object-test-run)
+                                         (bpf-attach-socket! . object-attach-socket!)))
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
   #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
@@ -58,7 +59,13 @@
             bpf-probe-names
             tracepoints-matching
             gpl-compatible-license?
-            bpf-test-run))
+            bpf-test-run
+            bpf-program-kinds
+            bpf-program-uses-maps
+            bpf-program-build
+            bpf-program-dispatcher
+            bpf-program-reload!
+            bpf-attach-socket!))
 
 ;;; ------------------------------------------------------------------
 ;;; The declaration.
@@ -346,12 +353,21 @@ first of a fallback list that this kernel took), else the declared one."
     ((cgroup-sock-addr) (or (assq-ref (bpf-program-attach-spec p) 'hook) 'connect4))
     (else #f)))
 
+(define (object-constants p)
+  ;; (const NAME) is a const volatile __u64: negative values travel as
+  ;; their two's complement and read back signed where the body says so.
+  (map (lambda (c)
+         (if (and (integer? (cdr c)) (negative? (cdr c)) (bpf-fn? (bpf-program-source p)))
+             (cons (car c) (logand (cdr c) #xffffffffffffffff))
+             c))
+       (bpf-program-constants p)))
+
 (define (load-object p kind)
   (call-with-values (lambda () (build p kind))
     (lambda (path line-map c)
       (let ((obj (bpf-object-load
                   path #:kind kind
-                  #:constants (bpf-program-constants p)
+                  #:constants (object-constants p)
                   #:line-map line-map
                   #:attach-type (attach-type p kind)
                   #:target (and (memq kind '(tp-btf fentry fexit lsm))
@@ -528,7 +544,7 @@ is not loaded, and return it.  A kind list is tried in order.  Raises
      "\t__uint(max_entries, 1);\n\t__uint(key_size, sizeof(__u32));\n"
      "\t__uint(value_size, sizeof(__u32));\n} " slot-name " SEC(\".maps\");\n\n"
      "char LICENSE[] SEC(\"license\") = \"" (bpf-program-license p) "\";\n\n"
-     "SEC(\"" sec "\")\nint dispatch(" ctx "ctx)\n{\n"
+     "SEC(\"" sec "\")\nint " slot-name "__dispatch(" ctx "ctx)\n{\n"
      "\tbpf_tail_call(ctx, &" slot-name ", 0);\n\treturn 0;\n}\n")))
 
 (define (slot-name p)
@@ -679,8 +695,50 @@ is reloaded from its cached object (no recompilation) and swapped in."
      ((bpf-program-attached? p) (swap! p new))
      ((bpf-program-loaded? p) (bpf-unload! p) (bpf-load! new))
      (else #t))
-    (hash-set! registry (bpf-program-name p) new)
-    new))
+    ;; P itself now runs the new version: variables bound to it stay true.
+    (set-program-constants! p constants)
+    (set-program-kind! p (program-kind new))
+    (set-program-object! p (program-object new))
+    (set-program-links! p (program-links new))
+    (set-program-slot! p (program-slot new))
+    (set-program-stub! p (program-stub new))
+    (set-program-c! p (program-c new))
+    (set-program-probes! p (program-probes new))
+    p))
+
+;; Re-evaluating a bpf-fn swaps the attached programs built from a bpf-fn
+;; of that name, as re-evaluating their defbpf-program would.
+(add-hook! bpf-fn-redefinition-hook
+           (lambda (fn)
+             (hash-for-each
+              (lambda (name p)
+                (let ((src (bpf-program-source p)))
+                  (when (and (bpf-fn? src) (not (eq? src fn))
+                             (equal? (bpf-fn-name src) (bpf-fn-name fn))
+                             (bpf-program-attached? p))
+                    (let ((new (%make-program (bpf-program-name p) (program-kinds p)
+                                              (bpf-program-attach-spec p) fn
+                                              (bpf-program-license p)
+                                              (program-uses-maps p)
+                                              (program-pin-path p)
+                                              (bpf-program-constants p)
+                                              (bpf-program-doc p))))
+                      (init-state! new)
+                      (swap! p new)
+                      (hash-set! registry name new)))))
+              registry)))
+
+(define (bpf-attach-socket! prog port-or-fd)
+  "Attach the socket-filter program @var{prog} (a program, its name, or a
+@code{<bpf-object>}) to a socket given as a port or a file descriptor,
+loading it first if needed, and return the @code{<bpf-link>}."
+  (if (bpf-object? prog)
+      (object-attach-socket! prog port-or-fd)
+      (let ((p (program-arg prog)))
+        (bpf-load! p)
+        (let ((link (object-attach-socket! (program-object p) port-or-fd)))
+          (set-program-links! p (cons link (program-links p)))
+          link))))
 
 ;;; ------------------------------------------------------------------
 ;;; Introspection.
@@ -737,8 +795,22 @@ attestation of what runs."
   (bpf-object-digest (loaded (program-arg prog) 'bpf-program-digest)))
 
 (define (bpf-program-verifier-log prog)
-  "Return the verifier's log of loaded @var{prog}, or @code{#f}."
-  (bpf-object-verifier-log (loaded (program-arg prog) 'bpf-program-verifier-log)))
+  "Return the verifier's log of loaded @var{prog}.  A successful load keeps
+no log (logging slows loading), so the object is loaded once more with
+the verifier's log on, and that log returned."
+  (let* ((p (program-arg prog))
+         (obj (loaded p 'bpf-program-verifier-log)))
+    (or (bpf-object-verifier-log obj)
+        (let ((again (bpf-object-load (bpf-object-path obj)
+                                      #:kind (program-kind p)
+                                      #:constants (object-constants p)
+                                      #:attach-type (attach-type p (program-kind p))
+                                      #:target (and (memq (program-kind p) '(tp-btf fentry fexit lsm))
+                                                    (bpf-program-target p))
+                                      #:log-level 1)))
+          (let ((log (bpf-object-verifier-log again)))
+            (bpf-object-close! again)
+            log)))))
 
 (define (bpf-program-stats prog)
   "Return an alist about loaded @var{prog}: @code{run-count},
@@ -775,3 +847,55 @@ dispatcher), @code{xlated-insns}, @code{jited-bytes},
                 ((bpf-program-loaded? p) " loaded")
                 (else ""))))
 (set-record-type-printer! <bpf-program> print-program)
+;;; ------------------------------------------------------------------
+;;; For policies: checking a program without the kernel, reloading it,
+;;; and the parts a pin must hold.
+
+(define (bpf-program-kinds prog)
+  "Return the kinds @var{prog} was declared with, a list in the order
+they are tried (one element unless it has fallbacks)."
+  (program-kinds (program-arg prog)))
+
+(define (bpf-program-uses-maps prog)
+  "Return the map names @var{prog} declared with @code{#:uses-maps}."
+  (program-uses-maps (program-arg prog)))
+
+(define (bpf-program-build prog)
+  "Build the object of @var{prog} without touching the kernel: lower its
+bpf-fn (or read its C file) and compile it through the object cache.
+Return @code{(KIND . OBJECT-PATH)} for the first kind of its kind list
+that builds.  Raises the first kind's @code{ebpf-lower-error} or
+@code{ebpf-compile-error} when none builds, and @code{ebpf-error} for a
+missing source file."
+  (let ((p (program-arg prog)))
+    (let loop ((kinds (program-kinds p)) (first #f))
+      (match kinds
+        (() (apply throw first))
+        ((kind . rest)
+         (catch #t
+           (lambda ()
+             (call-with-values (lambda () (build p kind))
+               (lambda (path line-map c) (cons kind path))))
+           (lambda (key . args)
+             (if (and (pair? rest)
+                      (memq key '(ebpf-lower-error ebpf-compile-error)))
+                 (loop rest (or first (cons key args)))
+                 (apply throw (or first (cons key args)))))))))))
+
+(define (bpf-program-dispatcher prog)
+  "Return @code{(STUB . SLOT)} when attached @var{prog} runs behind a
+dispatcher: @var{STUB} the @code{<bpf-object>} attached once, @var{SLOT}
+the one-slot prog-array map it tail-calls through.  Return @code{#f}
+otherwise.  Whoever pins the program must pin both: the kernel empties a
+prog-array when the last process or pin holding it lets go."
+  (let ((p (program-arg prog)))
+    (and (program-stub p) (cons (program-stub p) (program-slot p)))))
+
+(define (bpf-program-reload! prog)
+  "Build and load @var{prog} again from its declaration, and swap the
+new version in if it is attached (atomically, as a re-declaration does);
+return the new program, which replaces @var{prog} under its name.  Used
+when a map the program uses was recreated: the new version uses the new
+map.  A version that fails to build or verify leaves @var{prog}
+running."
+  (bpf-program-set-constants! prog (bpf-program-constants (program-arg prog))))

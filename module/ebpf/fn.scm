@@ -31,7 +31,9 @@
             bpf-inline-module
             bpf-macro?
             bpf-macro-name
-            bpf-macro-procedure))
+            bpf-macro-procedure
+            %bpf-macro-expand
+            bpf-fn-redefinition-hook))
 
 (define %make-bpf-fn (@@ (ebpf core) %make-bpf-fn))
 (define %bpf-fn-info (@@ (ebpf core) %bpf-fn-info))
@@ -83,13 +85,14 @@
        (let ((src (source-of x))
              (n (symbol->string (syntax->datum #'name))))
          ((@@ (ebpf syntax) declare-placeholder!) n)
-         #`(bind-declaration!
-            (current-module) #,n
-            (%make-bpf-fn 'name '(ctx ...)
-                          #,(located-body x #'(body ...))
-                          (current-module)
-                          '#,(datum->syntax x (car src))
-                          #,(cadr src) #,(caddr src)))))
+         #`(let ((fn (%make-bpf-fn 'name '(ctx ...)
+                                   #,(located-body x #'(body ...))
+                                   (current-module)
+                                   '#,(datum->syntax x (car src))
+                                   #,(cadr src) #,(caddr src))))
+             (bind-declaration! (current-module) #,n fn)
+             (run-hook bpf-fn-redefinition-hook fn)
+             fn)))
       (_
        #`(raise-ebpf-error 'ebpf-lower-error 'bpf-fn
                            #,(format #f "malformed bpf-fn ~s"
@@ -174,6 +177,20 @@ for testing one pass at a time."
        #`(raise-ebpf-error 'ebpf-lower-error 'define-bpf-macro
                            #,(format #f "malformed ~s" (syntax->datum x))
                            #:fix "write (define-bpf-macro (NAME . ARGS) EXPANSION)")))))
+
+(define (%bpf-macro-expand proc args)
+  "Call the bpf-macro expander @var{proc} on @var{args}: @code{(#t .
+EXPANSION)}, or @code{(#f . MESSAGE)} when it raised."
+  (catch #t
+    (lambda () (cons #t (apply proc args)))
+    (lambda (key . rest)
+      (cons #f (call-with-output-string
+                 (lambda (port) (print-exception port #f key rest)))))))
+
+(define bpf-fn-redefinition-hook
+  ;; Run with the new bpf-fn each time a bpf-fn is made: (ebpf deploy)
+  ;; swaps attached programs whose source was a bpf-fn of that name.
+  (make-hook 1))
 
 (define (print-fn fn port)
   (format port "#<bpf-fn ~a>" (bpf-fn-name fn)))

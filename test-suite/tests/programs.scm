@@ -154,7 +154,8 @@ char LICENSE[] SEC(\"license\") = \"GPL\";
   (test-assert "stats: xlated instructions" (> (assq-ref st 'xlated-insns) 0))
   (test-assert "stats: jited bytes" (> (assq-ref st 'jited-bytes) 0))
   (test-assert "stats: verified instructions" (> (assq-ref st 'verified-insns) 0))
-  (test-equal "stats: run count through the dispatcher" 7 (assq-ref st 'run-count)))
+  ;; The dispatcher runs for every process's getpid; the body filters.
+  (test-assert "stats: run count through the dispatcher" (>= (assq-ref st 'run-count) 7)))
 (test-equal "digest is a sha256" 64 (string-length (bpf-program-digest p-life)))
 (test-assert "generated C kept" (string-contains (bpf-program-c p-life) "SEC(\"tracepoint/syscalls/sys_enter_getpid\")"))
 (test-assert "bpf-programs lists it"
