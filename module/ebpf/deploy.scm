@@ -470,6 +470,9 @@ is not loaded, and return it.  A kind list is tried in order.  Raises
     "$")))
 
 (define (tracepoints-matching glob)
+  "Return the tracepoints matching @var{glob} (\"CATEGORY:NAME\" or
+\"CATEGORY/NAME\", with * ? [ ] wildcards) as \"CATEGORY:NAME\" strings,
+sorted; tracefs is mounted if it is missing."
   (let* ((sep (string-index glob (char-set #\: #\/)))
          (cat (if sep (substring glob 0 sep) "*"))
          (name (if sep (substring glob (+ sep 1)) glob))
