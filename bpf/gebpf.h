@@ -318,4 +318,27 @@ gebpf_hist_keyed (void *map, void *key)
         __sync_fetch_and_add (__v, (T) (n));                             \
     })
 
+/* ---- events ---------------------------------------------------------- */
+
+/* emit!: copy SIZE bytes at DATA into ring buffer RB.  CTL is the ring's
+   control map, a two-slot per-CPU array shared with user space: slot 1
+   holds the flags for bpf_ringbuf_output (0, or BPF_RB_NO_WAKEUP while a
+   consumer drains the ring on an interval), slot 0 counts the records
+   dropped because the ring was full (bpf-ringbuf-stats adds the CPUs).  */
+static __always_inline long
+gebpf_ringbuf_emit (void *rb, void *ctl, void *data, __u64 size)
+{
+  __u32 slot = 1;
+  __u64 *flags = bpf_map_lookup_elem (ctl, &slot);
+  long r = bpf_ringbuf_output (rb, data, size, flags ? *flags : 0);
+  if (r < 0)
+    {
+      slot = 0;
+      __u64 *dropped = bpf_map_lookup_elem (ctl, &slot);
+      if (dropped)
+        __sync_fetch_and_add (dropped, 1);
+    }
+  return r;
+}
+
 #endif

@@ -1,8 +1,1075 @@
-/* ringbuf.c --- (being written).  */
+/* ringbuf.c --- events into Scheme: ring buffers, perf buffers, and the
+   symbols of recorded stacks.
+
+   A <bpf-ringbuf-reader> holds libbpf's ring_buffer over one ringbuf
+   map.  Taking records consumes what the ring holds, at most MAX per
+   call: libbpf calls back into C for each record, which decodes it by
+   the map's record type (its #:value, else the type emit! writes into
+   it, else a bytevector) and conses it onto a list.  The handler is
+   called by Scheme afterwards, never from inside libbpf, so a handler
+   that raises cannot unwind through libbpf.  Waiting happens outside
+   Guile mode (epoll on the ring's fd, or a plain sleep for a consumer
+   that drains on an interval), so a consumer thread blocked there never
+   holds up the garbage collector.
+
+   emit! counts the records a full ring refused in a control map beside
+   each ring buffer, gebpf_rbctl_NAME: a two-slot per-CPU array whose
+   slot 0 counts dropped records and whose slot 1 holds the flags emit!
+   passes to bpf_ringbuf_output (0, or BPF_RB_NO_WAKEUP while a consumer
+   drains on an interval).  The emitter declares it, like any map, the
+   first time it lowers an emit! into that ring, so every program that
+   emits into one ring shares one control map.
+
+   A <bpf-perf-reader> does the same for a perf-event-array map with
+   libbpf's perf_buffer, and counts the samples the kernel lost.
+
+   Stacks: kernel addresses are named from /proc/kallsyms (read once),
+   user addresses from the ELF symbol tables (libelf) of the files the
+   process maps.  And the BTF of the running kernel lists the functions
+   fentry and lsm programs can attach to.  */
+#define _GNU_SOURCE
 #include <config.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include "gebpf.h"
+#include "map.h"
+
+static SCM reader_type;         /* <bpf-ringbuf-reader> */
+static SCM perf_reader_type;    /* <bpf-perf-reader> */
+static SCM make_map_proc;       /* %make-bpf-map */
+static SCM emit_types;          /* hash: map name symbol -> type pointer */
+
+/* ------------------------------------------------------------------ */
+/* What emit! writes: noted by the emitter, read by the readers.        */
+
+#define CTL_PREFIX "gebpf_rbctl_"
+
+/* The control map of ring buffer M, declared now if DECLARE and it does
+   not exist yet; #f otherwise.  */
+static SCM
+control_map (struct gebpf_map *m, bool declare)
+{
+  char *cn = NULL;
+  if (asprintf (&cn, CTL_PREFIX "%s", m->cname) < 0)
+    return SCM_BOOL_F;
+  SCM name = scm_from_utf8_string (cn);
+  free (cn);
+  SCM ctl = gebpf_map_lookup (name);
+  if (scm_is_true (ctl) || !declare)
+    return ctl;
+  char *doc = NULL;
+  if (asprintf (&doc, "Records dropped (slot 0) and output flags (slot 1) "
+                "of emit! into ring buffer %s.", m->name) < 0)
+    doc = NULL;
+  SCM args[10] = {
+    name, scm_from_utf8_symbol ("per-cpu-array"),
+    scm_from_utf8_symbol ("u32"), SCM_BOOL_F,
+    scm_from_utf8_symbol ("u64"), SCM_BOOL_F, scm_from_int (2),
+    SCM_BOOL_F, SCM_BOOL_F,
+    scm_list_2 (SCM_BOOL_F, doc ? scm_from_utf8_string (doc) : SCM_BOOL_F)
+  };
+  free (doc);
+  return scm_call_n (make_map_proc, args, 10);
+}
+
+const char *gebpf_ringbuf_emit_note (SCM map, const struct gebpf_type *t);
+
+/* Called by the emitter for each emit! and perf-emit! it lowers: note T,
+   the type written into MAP, for decoding; for a ring buffer return the
+   C name of its control map (declared on first use), else NULL.  */
+const char *
+gebpf_ringbuf_emit_note (SCM map, const struct gebpf_type *t)
+{
+  struct gebpf_map *m = gebpf_map_from_scm (map, "emit!", 1);
+  scm_hashq_set_x (emit_types, scm_from_utf8_symbol (m->name),
+                   scm_from_pointer ((void *) t, NULL));
+  if (m->map_type != BPF_MAP_TYPE_RINGBUF)
+    return NULL;
+  control_map (m, true);
+  char *cn = NULL;
+  if (asprintf (&cn, CTL_PREFIX "%s", m->cname) < 0)
+    return CTL_PREFIX "?";
+  char *out = scm_gc_strdup (cn, "ctl-name");
+  free (cn);
+  return out;
+}
+
+/* The type the records of the map named NAME (kebab spelling) with
+   declared record type RECORD decode by, or NULL for bytevectors.  */
+static const struct gebpf_type *
+record_type (const char *name, const struct gebpf_type *record)
+{
+  if (record)
+    return record;
+  SCM hit = scm_hashq_ref (emit_types, scm_from_utf8_symbol (name),
+                           SCM_BOOL_F);
+  return scm_is_true (hit) ? scm_to_pointer (hit) : NULL;
+}
+
+static SCM
+decode_record (const struct gebpf_type *t, const void *data, size_t size)
+{
+  if (t && size >= t->size && t->kind == GT_STRUCT && scm_is_true (t->rtd)
+      && t->nfields <= 32)
+    {
+      /* The record straight from its fields: no argument list to
+         allocate (records arrive by the million).  */
+      scm_t_bits inits[32];
+      for (size_t i = 0; i < t->nfields; i++)
+        inits[i] = SCM_UNPACK (gebpf_decode (t->fields[i].type,
+                                             (const uint8_t *) data
+                                             + t->fields[i].offset));
+      return scm_c_make_structv (t->rtd, 0, t->nfields, inits);
+    }
+  if (t && size >= t->size)
+    return gebpf_decode (t, data);
+  SCM bv = scm_c_make_bytevector (size);
+  memcpy (SCM_BYTEVECTOR_CONTENTS (bv), data, size);
+  return bv;
+}
+
+#define FUNC_NAME s_scm_bpf_ringbuf_control
+SCM_DEFINE_STATIC (scm_bpf_ringbuf_control, "%bpf-ringbuf-control", 2, 0, 0,
+                   (SCM map, SCM declare),
+                   "Return the control map of ring buffer @var{map} (where "
+                   "@code{emit!} counts dropped records and reads its "
+                   "output flags), declaring it if @var{declare} is true; "
+                   "@code{#f} when there is none.  Raises "
+                   "@code{ebpf-validation-error} if @var{map} is not a "
+                   "ringbuf map.")
+{
+  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  if (m->map_type != BPF_MAP_TYPE_RINGBUF)
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "give a map declared with #:kind 'ringbuf",
+                 "map %s is a %s, not a ring buffer", m->name, m->kind->name);
+  return control_map (m, scm_is_true (declare));
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_record_type
+SCM_DEFINE_STATIC (scm_bpf_record_type, "%bpf-record-type", 1, 0, 0,
+                   (SCM map),
+                   "Return the @code{<bpf-type>} the records of @var{map} "
+                   "(a ringbuf or perf-event-array map) are decoded by: its "
+                   "declared @code{#:value}, else the type loaded programs "
+                   "@code{emit!} into it; @code{#f} when records stay "
+                   "bytevectors.")
+{
+  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  const struct gebpf_type *t = record_type (m->name, m->record);
+  return t ? t->object : SCM_BOOL_F;
+}
+#undef FUNC_NAME
+
+/* ------------------------------------------------------------------ */
+/* Waiting outside Guile mode.                                          */
+
+struct wait
+{
+  int epfd;                     /* -1: just sleep */
+  int ms;
+  int r, err;
+};
+
+static void *
+do_wait (void *p)
+{
+  struct wait *w = p;
+  if (w->epfd < 0)
+    {
+      struct timespec ts = { w->ms / 1000, (long) (w->ms % 1000) * 1000000 };
+      w->r = nanosleep (&ts, NULL);
+      w->err = errno;
+      return NULL;
+    }
+  struct epoll_event ev[8];
+  w->r = epoll_wait (w->epfd, ev, 8, w->ms);
+  w->err = errno;
+  return NULL;
+}
+
+/* Wait up to MS milliseconds (-1: for ever) for EPFD to be readable, or
+   sleep MS when EPFD is -1.  The wait is cut in slices of at most 100 ms
+   between which Guile runs its asyncs, so Ctrl-C at the REPL and thread
+   cancellation get through a long wait.  */
+#define SLICE_MS 100
+
+static void
+wait_outside (int epfd, int ms)
+{
+  int left = ms;
+  while (left != 0)
+    {
+      int slice = left < 0 || left > SLICE_MS ? SLICE_MS : left;
+      struct wait w = { epfd, slice, 0, 0 };
+      scm_without_guile (do_wait, &w);
+      if (epfd >= 0 && w.r > 0)
+        return;
+      if (left > 0)
+        left -= slice;
+      scm_async_tick ();
+    }
+}
+
+static int
+timeout_arg (SCM timeout, const char *subr)
+{
+  if (scm_is_false (timeout))
+    return 0;
+  if (!scm_is_signed_integer (timeout, -1, INT32_MAX))
+    gebpf_error (gebpf_k_validation, subr, 0,
+                 "give #:timeout-ms as milliseconds (0: do not wait, -1: "
+                 "wait for ever)", "bad timeout %s", gebpf_repr (timeout));
+  return scm_to_int (timeout);
+}
+
+static long
+max_arg (SCM max, const char *subr)
+{
+  if (!scm_is_unsigned_integer (max, 1, INT32_MAX))
+    gebpf_error (gebpf_k_validation, subr, 0,
+                 "give #:max as a positive count of records",
+                 "bad record count %s", gebpf_repr (max));
+  return scm_to_long (max);
+}
+
+/* ------------------------------------------------------------------ */
+/* Ring buffers.                                                        */
+
+/* Returned by the record callback when a take is full: libbpf then
+   stores the consumer position past the record and stops.  */
+#define TAKE_FULL (-ECANCELED)
+
+struct take
+{
+  SCM list;                     /* decoded records, newest first */
+  long n, max;
+  const struct gebpf_type *type;
+};
+
+/* Readers keep what decoding needs of their map (types live for ever),
+   not the map object: foreign object slots are not traced by the GC.  */
+struct reader
+{
+  char *name;                   /* the map's kebab name */
+  const struct gebpf_type *record;
+  struct ring_buffer *rb;
+  struct take *take;            /* during a take only */
+  uint64_t taken;               /* records taken since the reader opened */
+};
+
+static int
+on_record (void *ctx, void *data, size_t size)
+{
+  struct reader *r = ctx;
+  struct take *t = r->take;
+  t->list = scm_cons (decode_record (t->type, data, size), t->list);
+  return ++t->n >= t->max ? TAKE_FULL : 0;
+}
+
+static void
+finalize_reader (SCM obj)
+{
+  struct reader *r = scm_foreign_object_ref (obj, 0);
+  if (!r)
+    return;
+  if (r->rb)
+    ring_buffer__free (r->rb);
+  free (r->name);
+  free (r);
+  scm_foreign_object_set_x (obj, 0, NULL);
+}
+
+static struct reader *
+reader_arg (SCM obj, const char *subr)
+{
+  if (!GEBPF_IS (obj, reader_type))
+    gebpf_error (gebpf_k_validation, subr, 0,
+                 "give the reader made by %bpf-ringbuf-open",
+                 "not a ring buffer reader: %s", gebpf_repr (obj));
+  struct reader *r = scm_foreign_object_ref (obj, 0);
+  if (!r || !r->rb)
+    gebpf_error (gebpf_k_error, subr, 0,
+                 "open the ring buffer again (bpf-ringbuf-poll does)",
+                 "the ring buffer reader is closed");
+  return r;
+}
+
+#define FUNC_NAME s_scm_bpf_ringbuf_open
+SCM_DEFINE_STATIC (scm_bpf_ringbuf_open, "%bpf-ringbuf-open", 1, 0, 0,
+                   (SCM map),
+                   "Open a reader on ring buffer @var{map} (created in the "
+                   "kernel if needed) and return it.  Raises "
+                   "@code{ebpf-validation-error} for a map of another kind "
+                   "and @code{ebpf-map-error} when libbpf cannot map the "
+                   "ring.")
+{
+  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  if (m->map_type != BPF_MAP_TYPE_RINGBUF)
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 m->map_type == BPF_MAP_TYPE_PERF_EVENT_ARRAY
+                 ? "use bpf-perf-poll for a perf-event-array map"
+                 : "give a map declared with #:kind 'ringbuf",
+                 "map %s is a %s, not a ring buffer", m->name, m->kind->name);
+  SCM obj = gebpf_map_lookup (map);
+  int fd = gebpf_map_ensure (scm_is_true (obj) ? obj : map, FUNC_NAME);
+  struct reader *r = calloc (1, sizeof *r);
+  if (!r)
+    gebpf_error (gebpf_k_error, FUNC_NAME, ENOMEM, "free some memory",
+                 "ring buffer reader of %s", m->name);
+  r->rb = ring_buffer__new (fd, on_record, r, NULL);
+  if (!r->rb)
+    {
+      int err = errno;
+      free (r);
+      char what[200];
+      snprintf (what, sizeof what, "mapping ring buffer %s", m->name);
+      gebpf_syscall_error (gebpf_k_map, FUNC_NAME, err, what,
+                           "check the map is a live ring buffer (the "
+                           "kernel needs 5.8 or later)");
+    }
+  r->name = strdup (m->name);
+  r->record = m->record;
+  return scm_make_foreign_object_1 (reader_type, r);
+}
+#undef FUNC_NAME
+
+SCM_SYMBOL (sym_wait, "wait");
+SCM_SYMBOL (sym_sleep, "sleep");
+
+#define FUNC_NAME s_scm_bpf_ringbuf_take
+SCM_DEFINE_STATIC (scm_bpf_ringbuf_take, "%bpf-ringbuf-take", 4, 0, 0,
+                   (SCM reader, SCM timeout, SCM max, SCM how),
+                   "Take at most @var{max} records from @var{reader} and "
+                   "return them decoded, oldest first.  With @var{how} "
+                   "@code{wait}, when the ring is empty wait up to "
+                   "@var{timeout} milliseconds (-1: for ever) for a "
+                   "wake-up, then take what came; with @code{sleep}, sleep "
+                   "@var{timeout} milliseconds first, then take (for rings "
+                   "whose producers do not wake consumers).  Raises "
+                   "@code{ebpf-map-error} when libbpf fails.")
+{
+  struct reader *r = reader_arg (reader, FUNC_NAME);
+  int ms = timeout_arg (timeout, FUNC_NAME);
+  struct take t = { SCM_EOL, 0, max_arg (max, FUNC_NAME),
+                    record_type (r->name, r->record) };
+  bool sleep_first = scm_is_eq (how, sym_sleep);
+  if (sleep_first)
+    wait_outside (-1, ms);
+  r->take = &t;
+  int n = ring_buffer__consume (r->rb);
+  if (n == 0 && t.n == 0 && !sleep_first && ms != 0)
+    {
+      /* The wait may unwind (an async): no take is current meanwhile.  */
+      r->take = NULL;
+      wait_outside (ring_buffer__epoll_fd (r->rb), ms);
+      r->take = &t;
+      n = ring_buffer__consume (r->rb);
+    }
+  r->take = NULL;
+  r->taken += t.n;
+  if (n < 0 && n != TAKE_FULL)
+    gebpf_syscall_error (gebpf_k_map, FUNC_NAME, -n, "reading ring buffer",
+                         "see the errno above");
+  return scm_reverse_x (t.list, SCM_EOL);
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_ringbuf_reader_info
+SCM_DEFINE_STATIC (scm_bpf_ringbuf_reader_info, "%bpf-ringbuf-reader-info",
+                   1, 0, 0, (SCM reader),
+                   "Return @code{(EPOLL-FD . TAKEN)} for @var{reader}: the "
+                   "fd that becomes readable when the ring is woken, and "
+                   "the number of records taken so far.")
+{
+  struct reader *r = reader_arg (reader, FUNC_NAME);
+  return scm_cons (scm_from_int (ring_buffer__epoll_fd (r->rb)),
+                   scm_from_uint64 (r->taken));
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_ringbuf_close_x
+SCM_DEFINE_STATIC (scm_bpf_ringbuf_close_x, "%bpf-ringbuf-close!", 1, 0, 0,
+                   (SCM reader),
+                   "Release the ring buffer mapping of @var{reader}.  "
+                   "Idempotent.")
+{
+  if (!GEBPF_IS (reader, reader_type))
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "give the reader made by %bpf-ringbuf-open",
+                 "not a ring buffer reader: %s", gebpf_repr (reader));
+  struct reader *r = scm_foreign_object_ref (reader, 0);
+  if (r && r->rb)
+    {
+      ring_buffer__free (r->rb);
+      r->rb = NULL;
+    }
+  return SCM_UNSPECIFIED;
+}
+#undef FUNC_NAME
+
+/* ------------------------------------------------------------------ */
+/* Perf buffers.                                                        */
+
+struct perf_reader
+{
+  char *name;
+  const struct gebpf_type *record;
+  struct perf_buffer *pb;
+  struct take *take;
+  uint64_t taken;
+  uint64_t lost;                /* samples the kernel lost, in total */
+  uint64_t lost_new;            /* ... since the last take */
+};
+
+static void
+on_sample (void *ctx, int cpu, void *data, __u32 size)
+{
+  struct perf_reader *r = ctx;
+  struct take *t = r->take;
+  if (!t)
+    return;
+  t->list = scm_cons (decode_record (t->type, data, size), t->list);
+  t->n++;
+}
+
+static void
+on_lost (void *ctx, int cpu, __u64 count)
+{
+  struct perf_reader *r = ctx;
+  r->lost += count;
+  r->lost_new += count;
+}
+
+static void
+finalize_perf_reader (SCM obj)
+{
+  struct perf_reader *r = scm_foreign_object_ref (obj, 0);
+  if (!r)
+    return;
+  if (r->pb)
+    perf_buffer__free (r->pb);
+  free (r->name);
+  free (r);
+  scm_foreign_object_set_x (obj, 0, NULL);
+}
+
+static struct perf_reader *
+perf_reader_arg (SCM obj, const char *subr)
+{
+  if (!GEBPF_IS (obj, perf_reader_type))
+    gebpf_error (gebpf_k_validation, subr, 0,
+                 "give the reader made by %bpf-perf-open",
+                 "not a perf buffer reader: %s", gebpf_repr (obj));
+  struct perf_reader *r = scm_foreign_object_ref (obj, 0);
+  if (!r || !r->pb)
+    gebpf_error (gebpf_k_error, subr, 0,
+                 "open the perf buffer again (bpf-perf-poll does)",
+                 "the perf buffer reader is closed");
+  return r;
+}
+
+#define FUNC_NAME s_scm_bpf_perf_open
+SCM_DEFINE_STATIC (scm_bpf_perf_open, "%bpf-perf-open", 2, 0, 0,
+                   (SCM map, SCM pages),
+                   "Open a reader on perf-event-array @var{map}: one perf "
+                   "buffer of @var{pages} pages (a power of two) per CPU.  "
+                   "Raises @code{ebpf-validation-error} for a map of "
+                   "another kind or a bad page count, "
+                   "@code{ebpf-map-error} when the perf events cannot be "
+                   "opened.")
+{
+  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  if (m->map_type != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 m->map_type == BPF_MAP_TYPE_RINGBUF
+                 ? "use bpf-ringbuf-poll for a ringbuf map"
+                 : "give a map declared with #:kind 'perf-event-array",
+                 "map %s is a %s, not a perf-event-array", m->name,
+                 m->kind->name);
+  if (!scm_is_unsigned_integer (pages, 1, 1 << 20)
+      || (scm_to_ulong (pages) & (scm_to_ulong (pages) - 1)))
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "give #:pages as a power of two, e.g. 64",
+                 "bad page count %s", gebpf_repr (pages));
+  SCM obj = gebpf_map_lookup (map);
+  int fd = gebpf_map_ensure (scm_is_true (obj) ? obj : map, FUNC_NAME);
+  struct perf_reader *r = calloc (1, sizeof *r);
+  if (!r)
+    gebpf_error (gebpf_k_error, FUNC_NAME, ENOMEM, "free some memory",
+                 "perf buffer reader of %s", m->name);
+  r->pb = perf_buffer__new (fd, scm_to_size_t (pages), on_sample, on_lost,
+                            r, NULL);
+  if (!r->pb)
+    {
+      int err = errno;
+      free (r);
+      char what[200];
+      snprintf (what, sizeof what, "opening the perf buffers of %s", m->name);
+      gebpf_syscall_error (gebpf_k_map, FUNC_NAME, err, what,
+                           err == EINVAL || err == E2BIG
+                           ? "declare the map with #:max-entries at least "
+                           "the number of possible CPUs (the default)"
+                           : "see the errno above");
+    }
+  r->name = strdup (m->name);
+  r->record = m->record;
+  return scm_make_foreign_object_1 (perf_reader_type, r);
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_perf_take
+SCM_DEFINE_STATIC (scm_bpf_perf_take, "%bpf-perf-take", 2, 0, 0,
+                   (SCM reader, SCM timeout),
+                   "Take the samples waiting in every CPU's buffer of "
+                   "@var{reader}, waiting up to @var{timeout} milliseconds "
+                   "(-1: for ever) when there are none.  Return "
+                   "@code{(SAMPLES . LOST)}: the samples decoded, oldest "
+                   "first per CPU, and the number the kernel lost since "
+                   "the last take.  Raises @code{ebpf-map-error} when "
+                   "libbpf fails.")
+{
+  struct perf_reader *r = perf_reader_arg (reader, FUNC_NAME);
+  int ms = timeout_arg (timeout, FUNC_NAME);
+  struct take t = { SCM_EOL, 0, 0, record_type (r->name, r->record) };
+  r->take = &t;
+  int n = perf_buffer__consume (r->pb);
+  if (n >= 0 && t.n == 0 && r->lost_new == 0 && ms != 0)
+    {
+      r->take = NULL;
+      wait_outside (perf_buffer__epoll_fd (r->pb), ms);
+      r->take = &t;
+      n = perf_buffer__consume (r->pb);
+    }
+  r->take = NULL;
+  r->taken += t.n;
+  if (n < 0)
+    gebpf_syscall_error (gebpf_k_map, FUNC_NAME, -n, "reading perf buffers",
+                         "see the errno above");
+  SCM lost = scm_from_uint64 (r->lost_new);
+  r->lost_new = 0;
+  return scm_cons (scm_reverse_x (t.list, SCM_EOL), lost);
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_perf_reader_info
+SCM_DEFINE_STATIC (scm_bpf_perf_reader_info, "%bpf-perf-reader-info", 1, 0, 0,
+                   (SCM reader),
+                   "Return @code{#(EPOLL-FD TAKEN LOST)} for @var{reader}: "
+                   "the fd that becomes readable when a buffer has samples, "
+                   "the samples taken and the samples the kernel lost.")
+{
+  struct perf_reader *r = perf_reader_arg (reader, FUNC_NAME);
+  SCM v = scm_c_make_vector (3, SCM_BOOL_F);
+  scm_c_vector_set_x (v, 0, scm_from_int (perf_buffer__epoll_fd (r->pb)));
+  scm_c_vector_set_x (v, 1, scm_from_uint64 (r->taken));
+  scm_c_vector_set_x (v, 2, scm_from_uint64 (r->lost));
+  return v;
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_perf_close_x
+SCM_DEFINE_STATIC (scm_bpf_perf_close_x, "%bpf-perf-close!", 1, 0, 0,
+                   (SCM reader),
+                   "Release the perf buffers of @var{reader}.  Idempotent.")
+{
+  if (!GEBPF_IS (reader, perf_reader_type))
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "give the reader made by %bpf-perf-open",
+                 "not a perf buffer reader: %s", gebpf_repr (reader));
+  struct perf_reader *r = scm_foreign_object_ref (reader, 0);
+  if (r && r->pb)
+    {
+      perf_buffer__free (r->pb);
+      r->pb = NULL;
+    }
+  return SCM_UNSPECIFIED;
+}
+#undef FUNC_NAME
+
+/* ------------------------------------------------------------------ */
+/* Kernel symbols: /proc/kallsyms, read once.                           */
+
+struct sym
+{
+  uint64_t addr, size;          /* size 0: up to the next symbol */
+  const char *name;
+};
+
+struct symtab
+{
+  struct sym *syms;
+  size_t n;
+  char *names;                  /* one block holding every name */
+};
+
+static int
+sym_cmp (const void *a, const void *b)
+{
+  const struct sym *x = a, *y = b;
+  return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* The symbol covering ADDR in T (sorted), or NULL.  */
+static const struct sym *
+sym_find (const struct symtab *t, uint64_t addr)
+{
+  size_t lo = 0, hi = t->n;
+  while (lo < hi)
+    {
+      size_t mid = lo + (hi - lo) / 2;
+      if (t->syms[mid].addr <= addr)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  if (lo == 0)
+    return NULL;
+  const struct sym *s = &t->syms[lo - 1];
+  if (s->size && addr >= s->addr + s->size)
+    return NULL;
+  return s;
+}
+
+static struct symtab ksyms;
+static bool ksyms_loaded;
+
+static void
+load_kallsyms (void)
+{
+  if (ksyms_loaded)
+    return;
+  ksyms_loaded = true;
+  FILE *f = fopen ("/proc/kallsyms", "re");
+  if (!f)
+    return;
+  size_t cap = 0, ncap = 0, nlen = 0;
+  char line[512];
+  while (fgets (line, sizeof line, f))
+    {
+      unsigned long long a;
+      char type, name[256];
+      if (sscanf (line, "%llx %c %255s", &a, &type, name) != 3 || a == 0)
+        continue;
+      if (type != 't' && type != 'T' && type != 'w' && type != 'W')
+        continue;
+      size_t len = strlen (name) + 1;
+      if (ksyms.n == cap)
+        {
+          cap = cap ? cap * 2 : 65536;
+          struct sym *s = realloc (ksyms.syms, cap * sizeof *s);
+          if (!s)
+            break;
+          ksyms.syms = s;
+        }
+      if (nlen + len > ncap)
+        {
+          ncap = ncap ? ncap * 2 : 1 << 20;
+          char *nb = realloc (ksyms.names, ncap);
+          if (!nb)
+            break;
+          ksyms.names = nb;
+        }
+      memcpy (ksyms.names + nlen, name, len);
+      /* Offsets for now: the name block may still move.  */
+      ksyms.syms[ksyms.n++] = (struct sym) { a, 0, (const char *) nlen };
+      nlen += len;
+    }
+  fclose (f);
+  for (size_t i = 0; i < ksyms.n; i++)
+    ksyms.syms[i].name = ksyms.names + (size_t) ksyms.syms[i].name;
+  qsort (ksyms.syms, ksyms.n, sizeof *ksyms.syms, sym_cmp);
+}
+
+/* ------------------------------------------------------------------ */
+/* User symbols: the ELF files a process maps.                          */
+
+struct elf_syms
+{
+  char *path;
+  dev_t dev;
+  ino_t ino;
+  struct timespec mtime;
+  struct symtab tab;
+  /* PT_LOAD segments: file offset -> virtual address.  */
+  size_t nload;
+  struct { uint64_t off, filesz, vaddr; } *load;
+  struct elf_syms *next;
+};
+
+static struct elf_syms *elf_cache;
+static size_t elf_cache_n;
+#define ELF_CACHE_MAX 64
+
+static void
+elf_syms_free (struct elf_syms *e)
+{
+  free (e->path);
+  free (e->tab.syms);
+  free (e->tab.names);
+  free (e->load);
+  free (e);
+}
+
+/* Read the function symbols of one ELF section into T.  */
+static void
+read_elf_symbols (Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, struct symtab *t,
+                  size_t *cap, size_t *nlen, size_t *ncap)
+{
+  Elf_Data *data = elf_getdata (scn, NULL);
+  if (!data || !sh->sh_entsize)
+    return;
+  size_t count = sh->sh_size / sh->sh_entsize;
+  for (size_t i = 0; i < count; i++)
+    {
+      GElf_Sym s;
+      if (!gelf_getsym (data, (int) i, &s))
+        continue;
+      if (GELF_ST_TYPE (s.st_info) != STT_FUNC || s.st_value == 0)
+        continue;
+      const char *name = elf_strptr (elf, sh->sh_link, s.st_name);
+      if (!name || !*name)
+        continue;
+      size_t len = strlen (name) + 1;
+      if (t->n == *cap)
+        {
+          *cap = *cap ? *cap * 2 : 1024;
+          struct sym *ns = realloc (t->syms, *cap * sizeof *ns);
+          if (!ns)
+            return;
+          t->syms = ns;
+        }
+      if (*nlen + len > *ncap)
+        {
+          *ncap = *ncap ? *ncap * 2 : 65536;
+          while (*nlen + len > *ncap)
+            *ncap *= 2;
+          char *nb = realloc (t->names, *ncap);
+          if (!nb)
+            return;
+          t->names = nb;
+        }
+      memcpy (t->names + *nlen, name, len);
+      t->syms[t->n++] = (struct sym) { s.st_value, s.st_size,
+                                       (const char *) *nlen };
+      *nlen += len;
+    }
+}
+
+static struct elf_syms *
+elf_syms_load (const char *path)
+{
+  struct stat st;
+  if (stat (path, &st) < 0)
+    return NULL;
+  struct elf_syms **pp = &elf_cache;
+  for (struct elf_syms *e = elf_cache; e; pp = &e->next, e = e->next)
+    if (strcmp (e->path, path) == 0)
+      {
+        if (e->dev == st.st_dev && e->ino == st.st_ino
+            && e->mtime.tv_sec == st.st_mtim.tv_sec
+            && e->mtime.tv_nsec == st.st_mtim.tv_nsec)
+          return e;
+        *pp = e->next;            /* stale: the file changed */
+        elf_syms_free (e);
+        elf_cache_n--;
+        break;
+      }
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return NULL;
+  elf_version (EV_CURRENT);
+  Elf *elf = elf_begin (fd, ELF_C_READ_MMAP, NULL);
+  if (!elf || elf_kind (elf) != ELF_K_ELF)
+    {
+      if (elf)
+        elf_end (elf);
+      close (fd);
+      return NULL;
+    }
+  struct elf_syms *e = calloc (1, sizeof *e);
+  e->path = strdup (path);
+  e->dev = st.st_dev;
+  e->ino = st.st_ino;
+  e->mtime = st.st_mtim;
+  size_t nph = 0;
+  if (elf_getphdrnum (elf, &nph) == 0 && nph)
+    {
+      e->load = calloc (nph, sizeof *e->load);
+      for (size_t i = 0; i < nph && e->load; i++)
+        {
+          GElf_Phdr ph;
+          if (gelf_getphdr (elf, (int) i, &ph) && ph.p_type == PT_LOAD)
+            {
+              e->load[e->nload].off = ph.p_offset;
+              e->load[e->nload].filesz = ph.p_filesz;
+              e->load[e->nload].vaddr = ph.p_vaddr;
+              e->nload++;
+            }
+        }
+    }
+  /* The full symbol table where the file has one, else the dynamic one.  */
+  size_t cap = 0, nlen = 0, ncap = 0;
+  for (int want = SHT_SYMTAB; want && e->tab.n == 0;
+       want = want == SHT_SYMTAB ? SHT_DYNSYM : 0)
+    {
+      Elf_Scn *scn = NULL;
+      while ((scn = elf_nextscn (elf, scn)))
+        {
+          GElf_Shdr sh;
+          if (gelf_getshdr (scn, &sh) && sh.sh_type == (GElf_Word) want)
+            read_elf_symbols (elf, scn, &sh, &e->tab, &cap, &nlen, &ncap);
+        }
+    }
+  elf_end (elf);
+  close (fd);
+  for (size_t i = 0; i < e->tab.n; i++)
+    e->tab.syms[i].name = e->tab.names + (size_t) e->tab.syms[i].name;
+  qsort (e->tab.syms, e->tab.n, sizeof *e->tab.syms, sym_cmp);
+  if (elf_cache_n >= ELF_CACHE_MAX)
+    {
+      /* Drop the oldest (the list's tail).  */
+      struct elf_syms **q = &elf_cache;
+      while ((*q)->next)
+        q = &(*q)->next;
+      elf_syms_free (*q);
+      *q = NULL;
+      elf_cache_n--;
+    }
+  e->next = elf_cache;
+  elf_cache = e;
+  elf_cache_n++;
+  return e;
+}
+
+struct mapping
+{
+  uint64_t start, end, pgoff;
+  char *path;
+};
+
+/* The file-backed mappings of process PID.  */
+static struct mapping *
+read_maps (int pid, size_t *n)
+{
+  char p[64];
+  snprintf (p, sizeof p, "/proc/%d/maps", pid);
+  FILE *f = fopen (p, "re");
+  *n = 0;
+  if (!f)
+    return NULL;
+  size_t cap = 0;
+  struct mapping *v = NULL;
+  char *line = NULL;
+  size_t len = 0;
+  while (getline (&line, &len, f) > 0)
+    {
+      unsigned long long s, e, off;
+      char perms[8];
+      int path_at = 0;
+      if (sscanf (line, "%llx-%llx %7s %llx %*s %*s %n", &s, &e, perms, &off,
+                  &path_at) < 4 || !path_at || line[path_at] != '/')
+        continue;
+      char *path = line + path_at;
+      path[strcspn (path, "\n")] = 0;
+      if (*n == cap)
+        {
+          cap = cap ? cap * 2 : 64;
+          struct mapping *nv = realloc (v, cap * sizeof *nv);
+          if (!nv)
+            break;
+          v = nv;
+        }
+      v[(*n)++] = (struct mapping) { s, e, off, strdup (path) };
+    }
+  free (line);
+  fclose (f);
+  return v;
+}
+
+static SCM
+name_plus (const char *name, uint64_t off)
+{
+  char buf[600];
+  snprintf (buf, sizeof buf, "%s+%llu", name, (unsigned long long) off);
+  return scm_from_utf8_string (buf);
+}
+
+static SCM
+hex_addr (uint64_t a)
+{
+  char buf[32];
+  snprintf (buf, sizeof buf, "0x%llx", (unsigned long long) a);
+  return scm_from_utf8_string (buf);
+}
+
+static SCM
+user_symbol (struct mapping *maps, size_t nmaps, uint64_t addr)
+{
+  for (size_t i = 0; i < nmaps; i++)
+    {
+      struct mapping *mp = &maps[i];
+      if (addr < mp->start || addr >= mp->end)
+        continue;
+      struct elf_syms *e = elf_syms_load (mp->path);
+      if (!e)
+        return SCM_BOOL_F;
+      uint64_t off = addr - mp->start + mp->pgoff;
+      for (size_t j = 0; j < e->nload; j++)
+        if (off >= e->load[j].off
+            && off < e->load[j].off + e->load[j].filesz)
+          {
+            uint64_t va = off - e->load[j].off + e->load[j].vaddr;
+            const struct sym *s = sym_find (&e->tab, va);
+            if (s)
+              return name_plus (s->name, va - s->addr);
+            break;
+          }
+      return SCM_BOOL_F;
+    }
+  return SCM_BOOL_F;
+}
+
+#define FUNC_NAME s_scm_bpf_symbolize
+SCM_DEFINE_STATIC (scm_bpf_symbolize, "%bpf-symbolize", 2, 0, 0,
+                   (SCM addrs, SCM pid),
+                   "Name each address of the list @var{addrs}: kernel "
+                   "addresses from /proc/kallsyms when @var{pid} is "
+                   "@code{#f}, else user addresses of process @var{pid} "
+                   "from the ELF symbols of the files it maps.  Each name "
+                   "is @code{\"SYMBOL+OFFSET\"} (decimal offset, as "
+                   "bpftrace prints stacks), or @code{\"0xADDRESS\"} when "
+                   "no symbol covers it.  Raises "
+                   "@code{ebpf-validation-error} for a bad address list.")
+{
+  long len = scm_ilength (addrs);
+  if (len < 0)
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "give a list of addresses (integers)",
+                 "not a list: %s", gebpf_repr (addrs));
+  struct mapping *maps = NULL;
+  size_t nmaps = 0;
+  if (scm_is_true (pid))
+    {
+      if (!scm_is_signed_integer (pid, 1, INT32_MAX))
+        gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                     "give #:pid as a process id",
+                     "bad process id %s", gebpf_repr (pid));
+      maps = read_maps (scm_to_int (pid), &nmaps);
+    }
+  else
+    load_kallsyms ();
+  SCM out = SCM_EOL;
+  for (SCM l = addrs; scm_is_pair (l); l = SCM_CDR (l))
+    {
+      if (!scm_is_unsigned_integer (SCM_CAR (l), 0, UINT64_MAX))
+        {
+          for (size_t i = 0; i < nmaps; i++)
+            free (maps[i].path);
+          free (maps);
+          gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                       "give addresses as non-negative integers",
+                       "bad address %s", gebpf_repr (SCM_CAR (l)));
+        }
+      uint64_t a = scm_to_uint64 (SCM_CAR (l));
+      SCM name = SCM_BOOL_F;
+      if (maps || scm_is_true (pid))
+        name = user_symbol (maps, nmaps, a);
+      else
+        {
+          const struct sym *s = sym_find (&ksyms, a);
+          if (s)
+            name = name_plus (s->name, a - s->addr);
+        }
+      out = scm_cons (scm_is_true (name) ? name : hex_addr (a), out);
+    }
+  for (size_t i = 0; i < nmaps; i++)
+    free (maps[i].path);
+  free (maps);
+  return scm_reverse_x (out, SCM_EOL);
+}
+#undef FUNC_NAME
+
+/* ------------------------------------------------------------------ */
+/* BTF functions of the running kernel.                                 */
+
+static int
+str_cmp (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+#define FUNC_NAME s_scm_bpf_btf_functions
+SCM_DEFINE_STATIC (scm_bpf_btf_functions, "%bpf-btf-functions", 0, 0, 0, (),
+                   "Return the names of the functions the running kernel's "
+                   "BTF (/sys/kernel/btf/vmlinux) describes, sorted: the "
+                   "targets fentry and fexit programs may name, and, as "
+                   "@code{bpf_lsm_HOOK}, the LSM hooks.  Raises "
+                   "@code{ebpf-error} when the kernel has no BTF.")
+{
+  static struct btf *vm;
+  if (!vm)
+    vm = btf__load_vmlinux_btf ();
+  if (!vm)
+    gebpf_error (gebpf_k_error, FUNC_NAME, errno,
+                 "use a kernel built with CONFIG_DEBUG_INFO_BTF=y",
+                 "cannot read the kernel's BTF");
+  __u32 n = btf__type_cnt (vm);
+  const char **names = malloc (n * sizeof *names);
+  if (!names)
+    gebpf_error (gebpf_k_error, FUNC_NAME, ENOMEM, "free some memory",
+                 "listing the kernel's BTF functions");
+  size_t k = 0;
+  for (__u32 id = 1; id < n; id++)
+    {
+      const struct btf_type *t = btf__type_by_id (vm, id);
+      if (!t || !btf_is_func (t))
+        continue;
+      const char *name = btf__name_by_offset (vm, t->name_off);
+      if (name && *name)
+        names[k++] = name;
+    }
+  qsort (names, k, sizeof *names, str_cmp);
+  SCM out = SCM_EOL;
+  for (size_t i = k; i-- > 0;)
+    if (i + 1 == k || strcmp (names[i], names[i + 1]) != 0)
+      out = scm_cons (scm_from_utf8_string (names[i]), out);
+  free (names);
+  return out;
+}
+#undef FUNC_NAME
 
 void
 gebpf_init_ringbuf (void)
 {
+  reader_type =
+    scm_make_foreign_object_type (scm_from_utf8_symbol ("bpf-ringbuf-reader"),
+                                  scm_list_1 (scm_from_utf8_symbol ("ptr")),
+                                  finalize_reader);
+  scm_c_define ("<bpf-ringbuf-reader>", reader_type);
+  perf_reader_type =
+    scm_make_foreign_object_type (scm_from_utf8_symbol ("bpf-perf-reader"),
+                                  scm_list_1 (scm_from_utf8_symbol ("ptr")),
+                                  finalize_perf_reader);
+  scm_c_define ("<bpf-perf-reader>", perf_reader_type);
+  emit_types = scm_permanent_object (scm_c_make_hash_table (31));
+  /* map.c defined it in this module before us.  */
+  make_map_proc = scm_permanent_object
+    (scm_variable_ref (scm_c_lookup ("%make-bpf-map")));
+#ifndef SCM_MAGIC_SNARFER
+#include "ringbuf.x"
+#endif
 }

@@ -1,70 +1,118 @@
-;;; demo.scm --- guile-ebpf in one minute: typed kernel maps from Scheme.
+;;; demo.scm --- guile-ebpf in a few seconds.
 ;;;
-;;; Shows: declaring maps and a struct type, writing and reading live
-;;; kernel maps with typed keys (IPv4 prefixes, structs), per-CPU values,
-;;; a bulk load, a fold, and what this kernel can do.
+;;; Shows the main job: programs written in Scheme, compiled to BPF,
+;;; loaded through the kernel's verifier and attached live -- then their
+;;; maps read back from Scheme and printed the way bpftrace prints them:
+;;;   1. system calls counted by process (raw_syscalls:sys_enter),
+;;;   2. a read() latency histogram (sys_enter_read / sys_exit_read),
+;;;   3. an XDP SYN filter run on crafted packets,
+;;;   4. an error that names its culprit and says how to fix it.
+;;; The demo makes its own activity (reads, forks) and cleans up.
 ;;;
-;;; Run (as root):  ./pre-inst-env guile -s examples/demo.scm
-;;; It exits by itself in well under a second.
+;;; Run (as root):  ./pre-inst-env guile -s examples/demo.scm [--duration S]
 
-(use-modules (ebpf) (ice-9 format))
+(use-modules (ebpf) (ice-9 format) (ice-9 rdelim))
+
+(define duration
+  (let ((args (cdr (command-line))))
+    (or (and (pair? args) (string=? (car args) "--duration") (pair? (cdr args))
+             (string->number (cadr args)))
+        2)))
 
 (define (section title) (format #t "~%== ~a ==~%" title))
 
 (section "This system")
 (let ((f (bpf-features)))
-  (format #t "kernel ~a, BTF ~a, ring buffers ~a, libbpf ~a~%"
+  (format #t "kernel ~a, BTF ~a, ring buffers ~a, libbpf ~a, ~a~%"
           (assq-ref f 'kernel-release) (if (assq-ref f 'btf) "yes" "no")
-          (if (assq-ref f 'ringbuf) "yes" "no") (assq-ref f 'libbpf-version))
-  (format #t "fentry: ~a~%"
-          (if (assq-ref f 'fentry) "yes"
-              (format #f "refused by this kernel (~a)" (assq-ref f 'fentry-error)))))
+          (if (assq-ref f 'ringbuf) "yes" "no") (assq-ref f 'libbpf-version)
+          (assq-ref f 'clang-version)))
 
-;; A blocklist of networks, as an XDP firewall would use it.
-(defbpf-map blocklist
-  #:kind 'lpm-trie #:key '(prefix ipv4) #:value 'u32 #:max-entries 1024
-  #:doc "Blocked networks and why (reason code).")
+;;; Maps and programs, declared in Scheme.
+(defbpf-map syscalls #:kind 'hash #:key '(string 16) #:value 'u64
+  #:max-entries 1024 #:doc "System calls by process name.")
+(defbpf-map read-start #:kind 'hash #:key 'u32 #:value 'u64 #:max-entries 10240)
+(defbpf-map read-latency #:kind 'histogram #:doc "read() latency, ns.")
 
-;; Flows keyed by a C struct shared with BPF code.
-(defbpf-struct flow (saddr ipv4) (daddr ipv4) (dport be16) (proto u8))
-(defbpf-map flows #:kind 'hash #:key 'flow #:value 'u64 #:max-entries 4096)
+(bpf-fn count-syscalls (ctx)
+  (map-increment! syscalls (comm)))
 
-;; The tatara-style declaration works verbatim too.
-(defbpf-map
-  :name "syn-counter"
-  :kind :per-cpu-array
-  :key-size 4 :value-size 8 :max-entries 1)
+(bpf-fn read-enter (ctx)
+  (map-set! read-start (tid) (ktime-ns)))
 
-(section "Maps")
-(for-each (lambda (m) (format #t "~a~%" m)) (list blocklist flows syn-counter))
+(bpf-fn read-exit (ctx)
+  (let ((start (map-ref read-start (tid))))
+    (when (> start 0)
+      (hist! read-latency (- (ktime-ns) start))
+      (map-delete! read-start (tid)))))
 
-(section "Longest-prefix match in the kernel")
-(bpf-map-set-all! blocklist '(("10.0.0.0/8" . 1) ("10.66.0.0/16" . 2)
-                              ("192.0.2.0/24" . 3)))
-(for-each (lambda (addr)
-            (format #t "~15a -> ~a~%" addr
-                    (or (bpf-map-ref blocklist addr) "allowed")))
-          '("10.1.2.3" "10.66.7.8" "192.0.2.77" "198.51.100.1"))
+(define programs
+  (list (make-bpf-program `((name . "count-syscalls") (kind . raw-tracepoint)
+                            (attach . "sys_enter") (source . ,count-syscalls)))
+        (make-bpf-program `((name . "read-enter") (kind . tracepoint)
+                            (attach . "syscalls/sys_enter_read")
+                            (source . ,read-enter)))
+        (make-bpf-program `((name . "read-exit") (kind . tracepoint)
+                            (attach . "syscalls/sys_exit_read")
+                            (source . ,read-exit)))))
 
-(section "Struct keys")
-(for-each (lambda (i)
-            (bpf-map-set! flows (make-flow #:saddr (format #f "10.0.0.~a" (+ 1 (modulo i 3)))
-                                           #:daddr "192.0.2.1" #:dport 443 #:proto 6)
-                          (* 100 (+ i 1))))
-          (iota 3))
-(for-each (lambda (e)
-            (format #t "@[~a:~a -> ~a]: ~a~%"
-                    (flow-saddr (car e)) (flow-dport (car e)) (flow-daddr (car e))
-                    (cdr e)))
-          (sort (bpf-map->alist flows) (lambda (a b) (> (cdr a) (cdr b)))))
-(format #t "total bytes: ~a~%" (bpf-map-fold (lambda (k v acc) (+ v acc)) 0 flows))
+(define (busy seconds)
+  ;; Some activity of our own: reads of a few files, and short processes.
+  (let ((end (+ (get-internal-real-time)
+                (* seconds internal-time-units-per-second))))
+    (let loop ()
+      (when (< (get-internal-real-time) end)
+        (for-each (lambda (f)
+                    (false-if-exception
+                     (call-with-input-file f (lambda (p) (read-string p)))))
+                  '("/proc/self/status" "/proc/uptime" "/etc/hostname"))
+        (system "true")
+        (usleep 20000)
+        (loop)))))
 
-(section "Per-CPU counters")
-(bpf-map-set! syn-counter 0 (list->vector (iota (vector-length (bpf-map-ref syn-counter 0)) 1)))
-(format #t "per CPU: ~a, sum: ~a~%" (bpf-map-ref syn-counter 0) (bpf-map-ref/sum syn-counter 0))
+(dynamic-wind
+  (lambda () #t)
+  (lambda ()
+    (section "Compiling, verifying and attaching three programs")
+    (for-each (lambda (p)
+                (let ((t0 (get-internal-real-time)))
+                  (bpf-attach! p)
+                  (format #t "~22a ~14a ~,1f ms~%" (bpf-program-name p)
+                          (bpf-program-kind p)
+                          (/ (- (get-internal-real-time) t0) 1e6))))
+              programs)
+    (format #t "(running for ~a s ...)~%" duration)
+    (busy duration)
+
+    (section "System calls by process (top 8)")
+    (bpf-print-map syscalls #:top 8)
+
+    (section "read() latency, ns")
+    (bpf-print-hist read-latency))
+  (lambda () (for-each bpf-unload! programs)))
+
+(section "An XDP filter tested on crafted packets")
+(bpf-fn drop-syn (ctx)
+  (if (= (proto ctx) :tcp)
+      (return :xdp-drop)
+      (return :xdp-pass)))
+(define filter
+  (make-bpf-program `((name . "drop-syn-flood") (kind . xdp) (attach . "lo")
+                      (source . ,drop-syn))))
+(for-each (lambda (name pkt)
+            (format #t "~28a -> ~a~%" name
+                    (bpf-run-result-verdict (bpf-test-run filter pkt))))
+          '("TCP SYN 10.0.0.1 -> :80" "TCP SYN 2001:db8::1 -> :80"
+            "UDP 10.0.0.1 -> :53" "ARP request")
+          (list (make-tcp-packet #:src "10.0.0.1" #:dst "10.0.0.2" #:dport 80)
+                (make-tcp-packet #:src "2001:db8::1" #:dst "2001:db8::2" #:dport 80)
+                (make-udp-packet #:src "10.0.0.1" #:dst "10.0.0.2" #:dport 53)
+                (make-arp-packet)))
+(bpf-unload! filter)
 
 (section "Errors name the culprit and say how to fix it")
 (catch #t
-  (lambda () (bpf-map-set! flows (make-flow #:dport 70000) 1))
+  (lambda () (bpf-fn->c (bpf-fn oops (ctx) (map-increment! syscalls (+ (packet-ipv4 ctx) 1)))
+                        #:kind 'xdp))
   (lambda (key . args)
     (format #t "~a: ~a~%" key (ebpf-error-message args))))

@@ -1326,14 +1326,36 @@ ex (struct emit *E, struct buf *b, struct node *n)
     case OP_EMIT:
     case OP_PERF_EMIT:
       {
+        /* ringbuf.c: notes the type written (the reader decodes records
+           by it when the map declares none) and, for a ring buffer,
+           declares the ring's control map and returns its C name.  */
+        extern const char *gebpf_ringbuf_emit_note (SCM map,
+                                                    const struct gebpf_type *t);
         struct node *v = n->kid[1];
+        const struct gebpf_type *rt = mapof (n->kid[0])->record;
+        /* An integer goes out as the map's integer record type, if any.  */
+        const struct gebpf_type *wt = v->ty == TY_VALUE ? v->vt
+          : v->ty == TY_IPV4 ? gebpf_type_base (GT_IPV4)
+          : rt && (rt->kind <= GT_I64 || rt->kind == GT_UINT) ? rt
+          : gebpf_type_base (GT_U64);
+        const char *ctl = gebpf_ringbuf_emit_note (n->kid[0]->ref, wt);
         int k = tmp (E);
-        bf (b, "({ %s __e%d = ", v->ty == TY_VALUE ? tname (E, v->vt)
-            : v->ty == TY_IPV4 ? "__be32" : "__u64", k);
+        bf (b, "({ %s __e%d = ", tname (E, wt), k);
         ex (E, b, v);
         if (n->op == OP_EMIT)
-          bf (b, "; bpf_ringbuf_output (&%s, &__e%d, sizeof __e%d, 0); })",
-              mapname (n->kid[0]), k, k);
+          {
+            char def[300];
+            snprintf (def, sizeof def, "} %s SEC(\".maps\");", ctl);
+            if (!E->maps.p || !strstr (E->maps.p, def))
+              bf (&E->maps, "/* emit! into %s: records dropped (slot 0) and "
+                  "output flags (slot 1) */\nstruct {\n"
+                  "\t__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);\n"
+                  "\t__uint(max_entries, 2);\n\t__type(key, __u32);\n"
+                  "\t__type(value, __u64);\n%s\n\n",
+                  mapof (n->kid[0])->name, def);
+            bf (b, "; gebpf_ringbuf_emit (&%s, &%s, &__e%d, sizeof __e%d); })",
+                mapname (n->kid[0]), ctl, k, k);
+          }
         else
           bf (b, "; bpf_perf_event_output (ctx, &%s, BPF_F_CURRENT_CPU, "
               "&__e%d, sizeof __e%d); })", mapname (n->kid[0]), k, k);

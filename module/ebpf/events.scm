@@ -1,2 +1,971 @@
-;;; (ebpf events) --- (being written).
-(define-module (ebpf events))
+;;; (ebpf events) --- events into Scheme, aggregations printed as bpftrace does.
+;;; Copyright (C) 2026 the guile-ebpf authors.  GPL-3.0-or-later.
+;;;
+;;; Ring buffers: a reader per map (libbpf's ring_buffer, in the C core)
+;;; takes records decoded by the map's record type; the handler runs here,
+;;; in Scheme, after the C side has returned.  A consumer thread drains a
+;;; ring in the background: by default it switches the ring's wake-ups off
+;;; (emit! then submits with BPF_RB_NO_WAKEUP) and drains it every few
+;;; milliseconds, the fastest way to move many small events; with
+;;; #:interval-ms #f it sleeps until the kernel wakes it.  Records a full
+;;; ring refused are counted by emit! in the ring's control map, so
+;;; bpf-ringbuf-stats can say how many were lost.
+;;;
+;;; Perf buffers, the trace pipe, histograms and maps printed in
+;;; bpftrace's text format, stacks symbolized, and the probes a glob
+;;; matches (as `bpftrace -l' lists them) complete the module.
+
+(define-module (ebpf events)
+  #:use-module (ebpf error)
+  #:use-module (ebpf map)
+  #:use-module ((ebpf deploy) #:select (tracepoints-matching))
+  #:use-module (srfi srfi-1)
+  #:use-module (srfi srfi-9)
+  #:use-module (srfi srfi-11)
+  #:use-module (ice-9 atomic)
+  #:use-module (ice-9 binary-ports)
+  #:use-module (ice-9 format)
+  #:use-module (ice-9 match)
+  #:use-module (ice-9 rdelim)
+  #:use-module (ice-9 regex)
+  #:use-module (ice-9 threads)
+  #:use-module (rnrs bytevectors)
+  #:export (bpf-ringbuf-poll
+            bpf-ringbuf-start!
+            bpf-ringbuf-stop!
+            bpf-ringbuf-running?
+            bpf-ringbuf-fd
+            bpf-ringbuf-stats
+            bpf-ringbuf-wakeup
+            bpf-ringbuf-set-wakeup!
+            bpf-ringbuf-close!
+            bpf-ringbuf-names
+            bpf-record-type
+            bpf-perf-poll
+            bpf-perf-fd
+            bpf-perf-stats
+            bpf-perf-close!
+            bpf-trace-pipe
+            bpf-hist
+            bpf-print-hist
+            bpf-print-map
+            bpf-stack-addresses
+            bpf-stack-symbols
+            bpf-list-probes))
+
+(define-syntax-rule (define-primitives name ...)
+  (begin (define name (@@ (ebpf core) name)) ...))
+
+(define-primitives
+  %bpf-ringbuf-control %bpf-record-type %bpf-ringbuf-open %bpf-ringbuf-take
+  %bpf-ringbuf-reader-info %bpf-ringbuf-close!
+  %bpf-perf-open %bpf-perf-take %bpf-perf-reader-info %bpf-perf-close!
+  %bpf-symbolize %bpf-btf-functions)
+
+(define (map-object m who kind)
+  ;; The declared map M (object or name) of KIND, or an error.
+  (let ((obj (cond ((bpf-map? m) m)
+                   ((or (string? m) (symbol? m)) (bpf-map-lookup m))
+                   (else #f))))
+    (unless obj
+      (raise-ebpf-error (if (or (string? m) (symbol? m))
+                            'ebpf-map-error
+                            'ebpf-validation-error)
+                        who
+                        (format #f "no map ~s" m)
+                        #:fix "give a map made by defbpf-map, or its name (bpf-map-names lists them)"))
+    (unless (memq (bpf-map-kind obj) kind)
+      (raise-ebpf-error 'ebpf-validation-error who
+                        (format #f "map ~a is a ~a map, not ~a"
+                                (bpf-map-name obj) (bpf-map-kind obj)
+                                (string-join (map symbol->string kind) " or "))
+                        #:fix (case (car kind)
+                                ((ringbuf) "declare it with #:kind 'ringbuf (or use bpf-perf-poll for a perf-event-array)")
+                                ((perf-event-array) "declare it with #:kind 'perf-event-array (or use bpf-ringbuf-poll for a ringbuf)")
+                                ((histogram) "declare it with #:kind 'histogram and fill it with hist! or lhist!")
+                                ((stack-trace) "give the stack-trace map that stack-id recorded into")
+                                (else "give a map of the right kind"))))
+    obj))
+
+(define (bpf-record-type map)
+  "Return the @code{<bpf-type>} the records of @var{map} (a ringbuf or
+perf-event-array map, or its name) are decoded by: its declared
+@code{#:value}, else the type the loaded programs @code{emit!} into it;
+@code{#f} when records are handed over as bytevectors."
+  (%bpf-record-type (map-object map 'bpf-record-type '(ringbuf perf-event-array))))
+
+;;; ------------------------------------------------------------------
+;;; Ring buffers.
+
+(define-record-type <ring>
+  (make-ring map reader pending delivered errors thread stop mode)
+  ring?
+  (map ring-map)
+  (reader ring-reader set-ring-reader!)
+  (pending ring-pending set-ring-pending!)      ; taken, not yet handled
+  (delivered ring-delivered set-ring-delivered!)
+  (errors ring-errors set-ring-errors!)         ; handler exceptions
+  (thread ring-thread set-ring-thread!)
+  (stop ring-stop)                              ; atomic box: #t to stop
+  (mode ring-mode set-ring-mode!))              ; wake-up mode we set
+
+(define rings (make-weak-key-hash-table))      ; <bpf-map> -> <ring>
+(define rings-lock (make-mutex))
+
+(define (ring-of rb who)
+  (let ((m (map-object rb who '(ringbuf))))
+    (with-mutex rings-lock
+      (or (hashq-ref rings m)
+          (let ((r (make-ring m (%bpf-ringbuf-open m) '() 0 0 #f
+                              (make-atomic-box #f) #f)))
+            (hashq-set! rings m r)
+            r)))))
+
+(define (bpf-ringbuf-names)
+  "Return the names of the ring buffers this process has read from."
+  (with-mutex rings-lock
+    (sort (hash-map->list (lambda (m r) (bpf-map-name m)) rings) string<?)))
+
+(define (deliver! r handler events)
+  ;; Hand EVENTS to HANDLER in order.  What is left when HANDLER raises
+  ;; stays pending, for the next poll.
+  (let lp ((l events))
+    (when (pair? l)
+      (set-ring-pending! r (cdr l))
+      (set-ring-delivered! r (+ 1 (ring-delivered r)))
+      (handler (car l))
+      (lp (cdr l)))))
+
+(define (not-while-running r who)
+  (when (ring-thread r)
+    (raise-ebpf-error 'ebpf-error who
+                      (format #f "ring buffer ~a has a consumer thread"
+                              (bpf-map-name (ring-map r)))
+                      #:fix "stop it first with bpf-ringbuf-stop!, or let it handle the events")))
+
+(define (check-handler handler who)
+  (unless (procedure? handler)
+    (raise-ebpf-error 'ebpf-validation-error who
+                      (format #f "handler ~s is not a procedure" handler)
+                      #:fix "give a procedure of one argument, the decoded event")))
+
+(define* (bpf-ringbuf-poll rb handler #:key (timeout-ms 100) (max 65536))
+  "Call @var{handler} on each record waiting in ring buffer @var{rb} (a
+ringbuf map or its name), oldest first, and return how many it handled.
+When the ring is empty, wait up to @var{timeout-ms} milliseconds (0: do
+not wait; -1: for ever) for records.  At most @var{max} records are
+taken per call.
+
+Each record is decoded by the map's record type: the map's
+@code{#:value} (a @code{defbpf-struct} record, an integer ...), else the
+type loaded programs @code{emit!} into it, else a bytevector.
+
+If @var{handler} raises, the exception propagates and the records not
+yet handled are kept: the next poll hands them over first.  Raises
+@code{ebpf-error} while a consumer thread (@code{bpf-ringbuf-start!})
+owns the ring, @code{ebpf-validation-error} for a map of another kind."
+  (check-handler handler 'bpf-ringbuf-poll)
+  (let* ((r (ring-of rb 'bpf-ringbuf-poll))
+         (_ (not-while-running r 'bpf-ringbuf-poll))
+         (before (ring-delivered r))
+         (pending (ring-pending r))
+         (events (if (null? pending)
+                     (%bpf-ringbuf-take (ring-reader r) timeout-ms max 'wait)
+                     (append pending
+                             (%bpf-ringbuf-take (ring-reader r) 0 max 'wait)))))
+    (deliver! r handler events)
+    (- (ring-delivered r) before)))
+
+(define wakeup-flags '((adaptive . 0) (batch . 1) (every . 2)))
+
+(define (bpf-ringbuf-set-wakeup! rb mode)
+  "Set how @code{emit!} into ring buffer @var{rb} wakes its consumers:
+@code{adaptive} (the kernel's default: a wake-up when the consumer has
+caught up), @code{batch} (no wake-ups, @code{BPF_RB_NO_WAKEUP}: a
+consumer drains the ring on an interval, the fastest way to move many
+small events) or @code{every} (a wake-up per record,
+@code{BPF_RB_FORCE_WAKEUP}).  Takes effect at once, in every program that
+emits into @var{rb}; no reload.  Raises @code{ebpf-validation-error} for
+an unknown mode."
+  (let* ((m (map-object rb 'bpf-ringbuf-set-wakeup! '(ringbuf)))
+         (flag (assq-ref wakeup-flags mode)))
+    (unless flag
+      (raise-ebpf-error 'ebpf-validation-error 'bpf-ringbuf-set-wakeup!
+                        (format #f "unknown wake-up mode ~s" mode)
+                        #:fix "use adaptive, batch or every"))
+    (bpf-map-set! (%bpf-ringbuf-control m #t) 1 flag)
+    mode))
+
+(define (bpf-ringbuf-wakeup rb)
+  "Return the wake-up mode of ring buffer @var{rb}: @code{adaptive},
+@code{batch} or @code{every} (see @code{bpf-ringbuf-set-wakeup!})."
+  (let* ((m (map-object rb 'bpf-ringbuf-wakeup '(ringbuf)))
+         (ctl (%bpf-ringbuf-control m #f))
+         (flag (if ctl (vector-ref (bpf-map-ref ctl 1) 0) 0)))
+    (or (any (match-lambda ((k . v) (and (= v flag) k))) wakeup-flags)
+        flag)))
+
+(define (report-handler-error r port key args)
+  (false-if-exception
+   (begin
+     (format port "bpf-ringbuf: the handler of ring buffer ~a raised an exception (the consumer goes on):~%"
+             (bpf-map-name (ring-map r)))
+     (print-exception port #f key args)
+     (force-output port))))
+
+(define (deliver-reporting! r handler events port)
+  ;; Deliver EVENTS; a handler exception is reported to PORT and
+  ;; counted, and delivery goes on with the next event.
+  (let retry ((l events))
+    (catch #t
+      (lambda () (deliver! r handler l))
+      (lambda (key . args)
+        (set-ring-errors! r (+ 1 (ring-errors r)))
+        (report-handler-error r port key args)
+        (retry (ring-pending r))))))
+
+(define (consume-loop r handler interval timeout max port)
+  (let ((reader (ring-reader r))
+        (stop (ring-stop r)))
+    (let loop ((full? #f))
+      (unless (atomic-box-ref stop)
+        (let* ((before (ring-delivered r))
+               (events (if interval
+                           (%bpf-ringbuf-take reader (if full? 0 interval) max 'sleep)
+                           (%bpf-ringbuf-take reader timeout max 'wait))))
+          (deliver-reporting! r handler events port)
+          (loop (>= (- (ring-delivered r) before) max)))))
+    ;; Stopping: hand over what is left, so nothing emitted before the
+    ;; stop is lost.
+    (let drain ()
+      (let ((events (%bpf-ringbuf-take reader 0 max 'wait)))
+        (unless (null? events)
+          (deliver-reporting! r handler events port)
+          (drain))))))
+
+(define* (bpf-ringbuf-start! rb handler #:key (interval-ms 10)
+                             (timeout-ms 100) (max 65536)
+                             (error-port (current-error-port)))
+  "Start a background thread that calls @var{handler} on every record of
+ring buffer @var{rb}, and return @var{rb}.  The REPL (or the rest of the
+program) stays usable; @code{bpf-ringbuf-stop!} stops it.
+
+By default the ring's wake-ups are switched off (@code{batch}, see
+@code{bpf-ringbuf-set-wakeup!}) and the thread drains the ring every
+@var{interval-ms} milliseconds, at once again when a drain was full: the
+fastest mode for many small events.  With @var{interval-ms} @code{#f} the
+thread sleeps until the kernel wakes it (adaptive wake-ups), checking for
+a stop every @var{timeout-ms}.
+
+An exception raised by @var{handler} is printed on @var{error-port} and
+counted (@code{handler-errors} in @code{bpf-ringbuf-stats}); the
+consumer goes on with the next record.  Raises @code{ebpf-error} if a
+consumer thread already runs on @var{rb}."
+  (check-handler handler 'bpf-ringbuf-start!)
+  (let ((r (ring-of rb 'bpf-ringbuf-start!)))
+    (not-while-running r 'bpf-ringbuf-start!)
+    (unless (or (not interval-ms) (and (exact-integer? interval-ms)
+                                       (> interval-ms 0)))
+      (raise-ebpf-error 'ebpf-validation-error 'bpf-ringbuf-start!
+                        (format #f "bad #:interval-ms ~s" interval-ms)
+                        #:fix "give a positive number of milliseconds, or #f to be woken by the kernel"))
+    (let ((mode (if interval-ms 'batch 'adaptive)))
+      (bpf-ringbuf-set-wakeup! (ring-map r) mode)
+      (set-ring-mode! r mode))
+    (atomic-box-set! (ring-stop r) #f)
+    (let ((pending (ring-pending r)))
+      (set-ring-thread!
+       r
+       (call-with-new-thread
+        (lambda ()
+          (deliver-reporting! r handler pending error-port)
+          (consume-loop r handler interval-ms timeout-ms max error-port)))))
+    (ring-map r)))
+
+(define (bpf-ringbuf-running? rb)
+  "Return @code{#t} if a consumer thread runs on ring buffer @var{rb}."
+  (let ((m (map-object rb 'bpf-ringbuf-running? '(ringbuf))))
+    (and=> (with-mutex rings-lock (hashq-ref rings m))
+           (lambda (r) (and (ring-thread r) #t)))))
+
+(define (bpf-ringbuf-stop! rb)
+  "Stop the consumer thread of ring buffer @var{rb}, after it has handed
+over every record already in the ring, and return
+@code{bpf-ringbuf-stats}.  The ring's wake-ups are set back to
+@code{adaptive}.  Does nothing if no consumer runs."
+  (let* ((m (map-object rb 'bpf-ringbuf-stop! '(ringbuf)))
+         (r (with-mutex rings-lock (hashq-ref rings m))))
+    (when (and r (ring-thread r))
+      (atomic-box-set! (ring-stop r) #t)
+      (join-thread (ring-thread r))
+      (set-ring-thread! r #f)
+      (when (eq? (ring-mode r) 'batch)
+        (bpf-ringbuf-set-wakeup! m 'adaptive))
+      (set-ring-mode! r #f))
+    (bpf-ringbuf-stats m)))
+
+(define (bpf-ringbuf-fd rb)
+  "Return a file descriptor that becomes readable when ring buffer
+@var{rb} has records and wake-ups are on (@code{adaptive} or
+@code{every}): wait on it with @code{select} (or Fibers), then call
+@code{bpf-ringbuf-poll} with @code{#:timeout-ms 0}."
+  (car (%bpf-ringbuf-reader-info (ring-reader (ring-of rb 'bpf-ringbuf-fd)))))
+
+(define (bpf-ringbuf-stats rb)
+  "Return an alist about ring buffer @var{rb}: @code{delivered} (records
+handed to handlers), @code{dropped} (records @code{emit!} could not
+write because the ring was full, summed over CPUs; @code{#f} when no
+program of this process emits into it with @code{emit!}),
+@code{handler-errors}, @code{pending} (taken, not yet handled),
+@code{wakeup} and @code{running}."
+  (let* ((r (ring-of rb 'bpf-ringbuf-stats))
+         (m (ring-map r))
+         (ctl (%bpf-ringbuf-control m #f)))
+    `((delivered . ,(ring-delivered r))
+      (dropped . ,(and ctl (bpf-map-ref/sum ctl 0)))
+      (handler-errors . ,(ring-errors r))
+      (pending . ,(length (ring-pending r)))
+      (wakeup . ,(bpf-ringbuf-wakeup m))
+      (running . ,(and (ring-thread r) #t)))))
+
+(define (bpf-ringbuf-close! rb)
+  "Stop the consumer of ring buffer @var{rb} if one runs and release this
+process's reader of it; records left in the ring stay there.  Return the
+last @code{bpf-ringbuf-stats}."
+  (let* ((m (map-object rb 'bpf-ringbuf-close! '(ringbuf)))
+         (stats (bpf-ringbuf-stop! m))
+         (r (with-mutex rings-lock (hashq-ref rings m))))
+    (when r
+      (%bpf-ringbuf-close! (ring-reader r))
+      (with-mutex rings-lock (hashq-remove! rings m)))
+    stats))
+
+;;; ------------------------------------------------------------------
+;;; Perf buffers.
+
+(define-record-type <perf>
+  (make-perf map reader delivered lost)
+  perf?
+  (map perf-map)
+  (reader perf-reader)
+  (delivered perf-delivered set-perf-delivered!)
+  (lost perf-lost set-perf-lost!))
+
+(define perfs (make-weak-key-hash-table))
+
+(define (perf-of m who pages)
+  (let ((obj (map-object m who '(perf-event-array))))
+    (with-mutex rings-lock
+      (or (hashq-ref perfs obj)
+          (let ((p (make-perf obj (%bpf-perf-open obj pages) 0 0)))
+            (hashq-set! perfs obj p)
+            p)))))
+
+(define (report-lost map count)
+  (format (current-error-port) "bpf-perf-poll: ~a: lost ~a sample~:p~%"
+          (bpf-map-name map) count))
+
+(define* (bpf-perf-poll perf handler #:key (timeout-ms 100) (pages 64)
+                        (on-lost report-lost))
+  "Call @var{handler} on each sample waiting in the perf buffers of
+perf-event-array @var{perf} (the map or its name) and return how many it
+handled; when there are none, wait up to @var{timeout-ms} milliseconds
+(0: do not wait; -1: for ever).  Samples are decoded as ring buffer
+records are (see @code{bpf-ringbuf-poll}); samples of one CPU arrive in
+order.  The first poll opens one buffer of @var{pages} pages per CPU.
+
+Samples the kernel dropped because a buffer was full are never silent:
+@code{(@var{on-lost} perf count)} is called with their number (by default
+a line on the current error port), and @code{bpf-perf-stats} counts
+them.  Raises @code{ebpf-validation-error} for a map of another kind."
+  (check-handler handler 'bpf-perf-poll)
+  (let* ((p (perf-of perf 'bpf-perf-poll pages)))
+    (match (%bpf-perf-take (perf-reader p) timeout-ms)
+      ((samples . lost)
+       (when (> lost 0)
+         (set-perf-lost! p (+ (perf-lost p) lost))
+         (when on-lost (on-lost (perf-map p) lost)))
+       (let lp ((l samples) (n 0))
+         (if (pair? l)
+             (begin
+               (set-perf-delivered! p (+ 1 (perf-delivered p)))
+               (handler (car l))
+               (lp (cdr l) (+ n 1)))
+             n))))))
+
+(define (bpf-perf-fd map)
+  "Return a file descriptor that becomes readable when a perf buffer of
+@var{map} has samples (for @code{select} or Fibers)."
+  (vector-ref (%bpf-perf-reader-info (perf-reader (perf-of map 'bpf-perf-fd 64))) 0))
+
+(define (bpf-perf-stats map)
+  "Return an alist about perf-event-array @var{map}: @code{delivered}
+(samples handed to handlers) and @code{lost} (samples the kernel dropped
+because a buffer was full)."
+  (let ((p (perf-of map 'bpf-perf-stats 64)))
+    `((delivered . ,(perf-delivered p))
+      (lost . ,(perf-lost p)))))
+
+(define (bpf-perf-close! map)
+  "Release this process's perf buffers of @var{map}."
+  (let* ((obj (map-object map 'bpf-perf-close! '(perf-event-array)))
+         (p (with-mutex rings-lock (hashq-ref perfs obj))))
+    (when p
+      (%bpf-perf-close! (perf-reader p))
+      (with-mutex rings-lock (hashq-remove! perfs obj)))
+    (if #f #f)))
+
+;;; ------------------------------------------------------------------
+;;; The trace pipe.
+
+(define (tracefs)
+  (or (find (lambda (d) (file-exists? (string-append d "/trace_pipe")))
+            '("/sys/kernel/tracing" "/sys/kernel/debug/tracing"))
+      (begin
+        (false-if-exception
+         (system* "mount" "-t" "tracefs" "tracefs" "/sys/kernel/tracing"))
+        (and (file-exists? "/sys/kernel/tracing/trace_pipe")
+             "/sys/kernel/tracing"))
+      (raise-ebpf-error 'ebpf-error 'bpf-trace-pipe
+                        "tracefs is not mounted and could not be mounted"
+                        #:fix "mount it: mount -t tracefs tracefs /sys/kernel/tracing")))
+
+(define (bpf-trace-pipe . args)
+  "Copy the kernel's trace pipe, where @code{printk} writes, to a port for
+a while, and return the number of lines copied.  Arguments, in any
+order: @code{#:duration-ms N} (default 1000), @code{#:match STRING}
+(copy only lines containing it) and the port (default: the current
+output port).  Lines are copied as the kernel writes them, e.g.
+@samp{guile-42 [001] ...21 812.50: bpf_trace_printk: opened 3}.  Reading
+consumes them: another reader of the pipe does not see them.  Raises
+@code{ebpf-error} when tracefs cannot be found or mounted."
+  (let-values (((port duration pattern)
+                (let loop ((l args) (port (current-output-port))
+                           (duration 1000) (pattern #f))
+                  (match l
+                    (() (values port duration pattern))
+                    ((#:duration-ms (? real? n) . rest) (loop rest port n pattern))
+                    ((#:match (? string? s) . rest) (loop rest port duration s))
+                    (((? output-port? p) . rest) (loop rest p duration pattern))
+                    (_ (raise-ebpf-error
+                        'ebpf-validation-error 'bpf-trace-pipe
+                        (format #f "bad arguments ~s" args)
+                        #:fix "call (bpf-trace-pipe #:duration-ms N [#:match STRING] [PORT])"))))))
+    (let* ((fd (open-fdes (string-append (tracefs) "/trace_pipe")
+                          (logior O_RDONLY O_NONBLOCK)))
+           (in (fdes->inport fd))
+           (deadline (+ (get-internal-real-time)
+                        (* duration (/ internal-time-units-per-second 1000))))
+           (count 0)
+           (partial ""))
+      (define (emit-lines! text)
+        (let* ((all (string-append partial text))
+               (lines (string-split all #\newline)))
+          (set! partial (last lines))
+          (for-each (lambda (line)
+                      (when (or (not pattern) (string-contains line pattern))
+                        (display line port)
+                        (newline port)
+                        (set! count (+ count 1))))
+                    (drop-right lines 1))))
+      (dynamic-wind
+        (const #t)
+        (lambda ()
+          (let loop ()
+            (let ((left (- deadline (get-internal-real-time))))
+              (when (> left 0)
+                (let* ((usecs (quotient (* left 1000000)
+                                        internal-time-units-per-second))
+                       (ready (car (select (list in) '() '()
+                                           (quotient usecs 1000000)
+                                           (remainder usecs 1000000)))))
+                  (when (pair? ready)
+                    (let ((bv (get-bytevector-some in)))
+                      (unless (eof-object? bv)
+                        (emit-lines! (utf8->string bv)))))
+                  (loop)))))
+          (force-output port)
+          count)
+        (lambda () (close-port in))))))
+
+;;; ------------------------------------------------------------------
+;;; Histograms.
+
+(define (sum-vector v)
+  (if (vector? v) (apply + (vector->list v)) v))
+
+(define (histogram-data m)
+  ;; (values keyed? data): for an unkeyed histogram a vector of 64
+  ;; bucket counts summed over CPUs; for a keyed one an alist
+  ;; ((KEY . vector) ...).
+  (let ((entries (bpf-map->alist m)))
+    (if (or (null? entries) (pair? (caar entries)))
+        (let ((table (make-hash-table)))
+          (for-each (match-lambda
+                      (((key . slot) . counts)
+                       (let ((v (or (hash-ref table key)
+                                    (let ((v (make-vector 64 0)))
+                                      (hash-set! table key v)
+                                      v))))
+                         (when (< slot 64)
+                           (vector-set! v slot (+ (vector-ref v slot)
+                                                  (sum-vector counts)))))))
+                    entries)
+          (values #t (hash-map->list cons table)))
+        (let ((v (make-vector 64 0)))
+          (for-each (match-lambda
+                      ((slot . counts)
+                       (when (< slot 64)
+                         (vector-set! v slot (sum-vector counts)))))
+                    entries)
+          (values #f v)))))
+
+(define (check-linear linear who)
+  (match linear
+    (#f #f)
+    (((? exact-integer? lo) (? exact-integer? hi) (? exact-integer? step))
+     (unless (and (>= lo 0) (> hi lo) (> step 0)
+                  (<= (+ (quotient (- hi lo) step) 2) 64))
+       (raise-ebpf-error 'ebpf-validation-error who
+                         (format #f "bad #:linear ~s" linear)
+                         #:fix "give the MIN MAX STEP of the lhist! that filled the map, with MAX > MIN >= 0 and at most 62 steps"))
+     linear)
+    (_ (raise-ebpf-error 'ebpf-validation-error who
+                         (format #f "bad #:linear ~s" linear)
+                         #:fix "give #:linear '(MIN MAX STEP), as in (lhist! M V MIN MAX STEP)"))))
+
+(define (nonzero-range v)
+  ;; First and last index of V holding a non-zero count, or #f.
+  (let ((n (vector-length v)))
+    (let lp ((i 0) (lo #f) (hi #f))
+      (if (= i n)
+          (and lo (cons lo hi))
+          (if (> (vector-ref v i) 0)
+              (lp (+ i 1) (or lo i) i)
+              (lp (+ i 1) lo hi))))))
+
+(define (buckets counts linear)
+  ;; ((low high count) ...) over the non-zero range of COUNTS.
+  (match (nonzero-range counts)
+    (#f '())
+    ((lo . hi)
+     (map (lambda (i)
+            (let ((c (vector-ref counts i)))
+              (match linear
+                (#f (if (= i 0)
+                        (list 0 1 c)
+                        (list (expt 2 (- i 1)) (expt 2 i) c)))
+                ((mn mx step)
+                 (let ((last (+ (quotient (- mx mn) step) 1)))
+                   (cond ((= i 0) (list #f mn c))
+                         ((>= i last) (list mx #f c))
+                         (else (list (+ mn (* (- i 1) step))
+                                     (min mx (+ mn (* i step)))
+                                     c))))))))
+          (iota (+ (- hi lo) 1) lo)))))
+
+(define no-key (list 'no-key))
+
+(define* (bpf-hist hist #:optional (key no-key) #:key linear)
+  "Return the histogram in @var{hist} (a @code{histogram} map or its name)
+as a list of @code{(LOW HIGH COUNT)}, one per bucket from the first to
+the last non-zero one, counts summed over CPUs.  A bucket holds the
+values @var{v} with LOW <= @var{v} < HIGH; @code{hist!} buckets are
+powers of two ((0 1 c) holds 0).  For a map filled by @code{(lhist! M V
+MIN MAX STEP)} give @code{#:linear '(MIN MAX STEP)}: the first bucket is
+then @code{(#f MIN c)} (below MIN) and the last @code{(MAX #f c)}.
+
+For a keyed histogram give @var{key}; without it the result is an alist
+@code{((KEY . BUCKETS) ...)} sorted by key."
+  (let ((m (map-object hist 'bpf-hist '(histogram)))
+        (linear (check-linear linear 'bpf-hist)))
+    (let-values (((keyed? data) (histogram-data m)))
+      (cond
+       ((not keyed?) (buckets data linear))
+       ((not (eq? key no-key))
+        (buckets (or (assoc-ref data key) (make-vector 64 0)) linear))
+       (else
+        (map (match-lambda ((k . v) (cons k (buckets v linear))))
+             (sort data (lambda (a b) (key<? (car a) (car b))))))))))
+
+;; bpftrace's labels: an integer prints as itself and two adjacent
+;; integers make a one-value bucket "[n]"; a string is a label with a
+;; K/M/G... suffix, never one value.
+(define (log2-label i)
+  ;; The label of bpftrace's log2 index I (I >= 3): 2^(I-1) with the
+  ;; suffix of its power of 1024.
+  (let* ((power (- i 1))
+         (decade (quotient power 10)))
+    (string-append (number->string (expt 2 (- power (* 10 decade))))
+                   (if (zero? decade)
+                       ""
+                       (string (string-ref "KMGTPE" (- decade 1)))))))
+
+(define (log2-histogram counts)
+  ;; Our bucket b (0 holds 0, b >= 1 holds [2^(b-1), 2^b)) is bpftrace's
+  ;; index b + 1; its index 0 (negative values) is always empty here.
+  (let ((v (list->vector (cons 0 (vector->list counts)))))
+    (match (nonzero-range v)
+      (#f (values* #f '() '()))
+      ((lo . hi)
+       (values* (if (<= (- lo 1) 2) (- lo 1) (log2-label (- lo 1)))
+                (map (lambda (i) (if (<= i 2) i (log2-label i)))
+                     (iota (+ (- hi lo) 1) lo))
+                (map (lambda (i) (vector-ref v i))
+                     (iota (+ (- hi lo) 1) lo)))))))
+
+(define (values* lower labels counts) (list lower labels counts))
+
+(define (linear-label n step)
+  (cond ((not (zero? (modulo step 1024))) n)
+        ((zero? n) "0")
+        ((zero? (modulo n (* 1024 1024)))
+         (string-append (number->string (quotient n (* 1024 1024))) "M"))
+        ((zero? (modulo n 1024))
+         (string-append (number->string (quotient n 1024)) "K"))
+        (else (number->string n))))
+
+(define (linear-histogram counts linear)
+  (match-let (((mn mx step) linear))
+    (match (nonzero-range counts)
+      (#f (values* #f '() '()))
+      ((lo . hi)
+       (values* (and (not (zero? lo))
+                     (linear-label (+ mn (* (- lo 1) step)) step))
+                (filter-map (lambda (i)
+                              (and (<= (+ mn (* i step)) mx)
+                                   (linear-label (+ mn (* i step)) step)))
+                            (iota (+ (- hi lo) 1) lo))
+                (map (lambda (i) (vector-ref counts i))
+                     (iota (+ (- hi lo) 1) lo)))))))
+
+(define (label->string l) (if (string? l) l (number->string l)))
+
+(define (one-value? a b)
+  ;; Labels are integers or strings.
+  (and (number? a) (number? b) (= (+ a 1) b)))
+
+(define (float32 x)
+  ;; X rounded to single precision, as C's float.
+  (let ((bv (make-bytevector 4)))
+    (bytevector-ieee-single-native-set! bv 0 (exact->inexact x))
+    (bytevector-ieee-single-native-ref bv 0)))
+
+(define (bar-width count max-count)
+  ;; (int) ((count / (float) max) * 52), in single precision as bpftrace.
+  (let ((q (float32 (/ (float32 count) (float32 max-count)))))
+    (inexact->exact (truncate (float32 (* q 52))))))
+
+(define (pad-right s n)
+  (if (< (string-length s) n)
+      (string-append s (make-string (- n (string-length s)) #\space))
+      s))
+
+(define (pad-left s n)
+  (if (< (string-length s) n)
+      (string-append (make-string (- n (string-length s)) #\space) s)
+      s))
+
+(define (write-histogram hist port)
+  (match hist
+    ((lower labels counts)
+     (let ((max-count (fold max 0 counts))
+           (nlabels (length labels))
+           (labels (list->vector labels)))
+       (let lp ((i 0) (cs counts))
+         (when (pair? cs)
+           (let* ((label (lambda (j) (vector-ref labels j)))
+                  (header
+                   (cond
+                    ((= i 0)
+                     (cond ((not lower)
+                            (format #f "(..., ~a)" (label->string (label 0))))
+                           ((zero? nlabels)
+                            (format #f "[~a, ...)" (label->string lower)))
+                           ((one-value? lower (label 0))
+                            (format #f "[~a]" (label->string lower)))
+                           (else
+                            (format #f "[~a, ~a)" (label->string lower)
+                                    (label->string (label 0))))))
+                    ((>= i nlabels)
+                     (format #f "[~a, ...)" (label->string (label (- i 1)))))
+                    ((one-value? (label (- i 1)) (label i))
+                     (format #f "[~a]" (label->string (label (- i 1)))))
+                    (else
+                     (format #f "[~a, ~a)" (label->string (label (- i 1)))
+                             (label->string (label i))))))
+                  (bar (make-string (bar-width (car cs) max-count) #\@)))
+             (display (pad-right header 16) port)
+             (display (pad-left (number->string (car cs)) 8) port)
+             (display " |" port)
+             (display (pad-right bar 52) port)
+             (display "|\n" port)
+             (lp (+ i 1) (cdr cs)))))))))
+
+(define (format-key k)
+  ;; As bpftrace prints a map key: strings bare, tuples without their
+  ;; parentheses.
+  (cond ((string? k) k)
+        ((number? k) (number->string k))
+        ((symbol? k) (symbol->string k))
+        ((vector? k) (string-join (map format-key (vector->list k)) ", "))
+        ((and (pair? k) (list? k))
+         (string-join (map (lambda (x)
+                             (format-key (if (pair? x) (cdr x) x)))
+                           k)
+                      ", "))
+        ((record? k)
+         (let* ((rtd (record-type-descriptor k))
+                (fields (record-type-fields rtd)))
+           (string-join (map (lambda (f)
+                               (format-key ((record-accessor rtd f) k)))
+                             fields)
+                        ", ")))
+        (else (format #f "~a" k))))
+
+(define (key<? a b)
+  (cond ((and (real? a) (real? b)) (< a b))
+        ((and (string? a) (string? b)) (string<? a b))
+        (else (string<? (format-key a) (format-key b)))))
+
+(define (value->number v)
+  (cond ((vector? v) (if (every real? (vector->list v))
+                         (apply + (vector->list v))
+                         v))
+        (else v)))
+
+(define (top-of entries top)
+  ;; The last TOP of ENTRIES (sorted ascending), as bpftrace's print(@, N).
+  (if (and top (> (length entries) top))
+      (drop entries (- (length entries) top))
+      entries))
+
+(define (map-title m name)
+  (or name (string-append "@" (bpf-map-name m))))
+
+(define* (bpf-print-hist hist #:optional (port (current-output-port))
+                         #:key key linear top name)
+  "Print the histogram in @var{hist} (a @code{histogram} map or its name)
+on @var{port} exactly as bpftrace prints one: a @samp{@@NAME:} line, one
+line per bucket from the first to the last non-zero one (the range in
+power-of-two labels with K, M, G ... suffixes, the count, a bar of
+@samp{@@} scaled to the largest count, 52 wide), and a blank line:
+
+@example
+@@lat:
+[0]                    1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@                          |
+[1]                    1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@                          |
+[2, 4)                 0 |                                                    |
+[4, 8)                 2 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+@end example
+
+A keyed histogram prints one such block per key, titled
+@samp{@@NAME[KEY]:}, in increasing order of total count (only the
+@var{top} largest if given), or only @var{key}'s.  For a map filled by
+@code{lhist!} give @code{#:linear '(MIN MAX STEP)}.  @var{name} replaces
+the title's @samp{@@NAME}."
+  (let* ((m (map-object hist 'bpf-print-hist '(histogram)))
+         (linear (check-linear linear 'bpf-print-hist))
+         (title (map-title m name))
+         (shape (lambda (counts)
+                  (if linear
+                      (linear-histogram counts linear)
+                      (log2-histogram counts)))))
+    (let-values (((keyed? data) (histogram-data m)))
+      (if (not keyed?)
+          (begin
+            (format port "~a:~%" title)
+            (write-histogram (shape data) port)
+            (newline port))
+          (let* ((data (if key
+                           (filter (lambda (e) (equal? (car e) key)) data)
+                           data))
+                 (totals (map (lambda (e)
+                                (cons e (apply + (vector->list (cdr e)))))
+                              data))
+                 (sorted (sort totals
+                               (lambda (a b)
+                                 (or (< (cdr a) (cdr b))
+                                     (and (= (cdr a) (cdr b))
+                                          (key<? (caar a) (caar b))))))))
+            (for-each (match-lambda
+                        (((k . counts) . total)
+                         (format port "~a[~a]:~%" title (format-key k))
+                         (write-histogram (shape counts) port)
+                         (newline port)))
+                      (top-of sorted top)))))
+    (force-output port)))
+
+(define* (bpf-print-map table #:optional (port (current-output-port))
+                        #:key top name)
+  "Print the entries of @var{table} (a map or its name) on @var{port} as
+bpftrace prints a map: one @samp{@@NAME[KEY]: VALUE} line per entry,
+sorted by increasing value (per-CPU values summed), only the @var{top}
+largest if given.  Keys print bare (strings without quotes, struct keys
+as their fields separated by @samp{, }).  @var{name} replaces the
+@samp{@@NAME} prefix (@code{\"@@\"} prints @samp{@@[KEY]: VALUE})."
+  (let* ((m (map-object table 'bpf-print-map
+                        '(hash array per-cpu-hash per-cpu-array lru-hash
+                          lru-per-cpu-hash lpm-trie)))
+         (title (map-title m name))
+         (entries (map (match-lambda ((k . v) (cons k (value->number v))))
+                       (bpf-map->alist m)))
+         (sorted (sort entries
+                       (lambda (a b)
+                         (if (and (real? (cdr a)) (real? (cdr b))
+                                  (not (= (cdr a) (cdr b))))
+                             (< (cdr a) (cdr b))
+                             (key<? (car a) (car b)))))))
+    (for-each (match-lambda
+                ((k . v)
+                 (format port "~a[~a]: ~a~%" title (format-key k)
+                         (if (real? v) v (format-key v)))))
+              (top-of sorted top))
+    (force-output port)))
+
+;;; ------------------------------------------------------------------
+;;; Stacks.
+
+(define kernel-space #xffff800000000000)
+
+(define (bpf-stack-addresses stackmap id)
+  "Return the addresses (innermost first) of the stack that
+@code{(stack-id ctx STACKMAP)} recorded under @var{id} in
+@var{stackmap}, or @code{'()} if it holds none.  Raises
+@code{ebpf-validation-error} for a negative @var{id} (the error
+@code{bpf_get_stackid} returned)."
+  (let ((m (map-object stackmap 'bpf-stack-addresses '(stack-trace))))
+    (unless (and (exact-integer? id) (>= id 0))
+      (raise-ebpf-error 'ebpf-validation-error 'bpf-stack-addresses
+                        (format #f "bad stack id ~s~a" id
+                                (if (and (exact-integer? id) (< id 0))
+                                    (format #f " (stack-id failed with errno ~a)" (- id))
+                                    ""))
+                        #:fix "give an id stack-id returned (>= 0); -14 (EFAULT) means no stack, -17 (EEXIST) a hash collision"))
+    (let ((v (bpf-map-ref m id)))
+      (cond
+       ((not v) '())
+       ((bytevector? v)
+        (let lp ((i 0) (acc '()))
+          (if (> (+ i 8) (bytevector-length v))
+              (reverse acc)
+              (let ((a (bytevector-u64-native-ref v i)))
+                (if (zero? a)
+                    (reverse acc)
+                    (lp (+ i 8) (cons a acc)))))))
+       (else '())))))
+
+(define* (bpf-stack-symbols stackmap id #:key (pid (getpid)))
+  "Return the frames of the stack recorded under @var{id} in
+@var{stackmap} (see @code{bpf-stack-addresses}) as strings, innermost
+first, the way bpftrace prints stacks: @samp{SYMBOL+OFFSET} (decimal),
+or @samp{0xADDRESS} where no symbol covers the address.  Kernel stacks
+are named from /proc/kallsyms; user stacks (recorded with
+@code{#:user? #t}) from the ELF symbol tables of the files that process
+@var{pid} (default: this one) maps, so give the pid of the process the
+stack came from while it still runs."
+  (let ((addrs (bpf-stack-addresses stackmap id)))
+    (cond ((null? addrs) '())
+          ((>= (car addrs) kernel-space) (%bpf-symbolize addrs #f))
+          (else (%bpf-symbolize addrs pid)))))
+
+;;; ------------------------------------------------------------------
+;;; Probes.
+
+(define (glob->regexp g)
+  (make-regexp
+   (string-append
+    "^"
+    (string-concatenate
+     (map (lambda (c)
+            (case c
+              ((#\*) ".*")
+              ((#\?) ".")
+              ((#\. #\+ #\( #\) #\^ #\$ #\| #\{ #\} #\\) (string #\\ c))
+              (else (string c))))
+          (string->list g)))
+    "$")))
+
+(define traceable #f)
+(define (traceable-functions)
+  ;; Functions ftrace can hook (available_filter_functions), or #f when
+  ;; that list cannot be read.
+  (unless traceable
+    (set! traceable
+          (or (false-if-exception
+               (let ((file (find file-exists?
+                                 '("/sys/kernel/tracing/available_filter_functions"
+                                   "/sys/kernel/debug/tracing/available_filter_functions")))
+                     (table (make-hash-table 100000)))
+                 (call-with-input-file file
+                   (lambda (in)
+                     (let lp ()
+                       (let ((line (read-line in)))
+                         (unless (eof-object? line)
+                           (let ((sp (string-index line #\space)))
+                             (hash-set! table (if sp (substring line 0 sp) line) #t))
+                           (lp))))))
+                 table))
+              'none)))
+  (and (hash-table? traceable) traceable))
+
+(define btf-functions #f)
+(define (kernel-functions)
+  (unless btf-functions
+    (set! btf-functions
+          (catch #t %bpf-btf-functions (lambda _ '()))))
+  btf-functions)
+
+(define (fentry-targets rx)
+  (let ((ok (traceable-functions)))
+    (filter (lambda (f)
+              (and (regexp-exec rx f)
+                   (not (string-prefix? "bpf_lsm_" f))
+                   (or (not ok) (hash-ref ok f))))
+            (kernel-functions))))
+
+(define (lsm-hooks rx)
+  (filter-map (lambda (f)
+                (and (string-prefix? "bpf_lsm_" f)
+                     (let ((hook (substring f 8)))
+                       (and (regexp-exec rx hook) hook))))
+              (kernel-functions)))
+
+(define* (bpf-list-probes #:optional (glob "*"))
+  "Return the attach points matching @var{glob} as @command{bpftrace -l}
+lists them, sorted within each kind: @samp{tracepoint:CATEGORY:NAME},
+@samp{fentry:FUNCTION} (kernel functions with BTF that ftrace can hook:
+targets of fentry and fexit programs) and @samp{lsm:HOOK}.  @var{glob}
+uses @code{*}, @code{?} and @code{[...]}; a kind prefix
+(@code{tracepoint:}, @code{fentry:}, @code{kfunc:}, @code{fexit:},
+@code{lsm:}) restricts the search to that kind; without one,
+@samp{CATEGORY:NAME} searches tracepoints and a bare name every kind.
+Examples: @code{(bpf-list-probes \"syscalls:sys_enter_open*\")},
+@code{(bpf-list-probes \"lsm:file_*\")}."
+  (unless (string? glob)
+    (raise-ebpf-error 'ebpf-validation-error 'bpf-list-probes
+                      (format #f "bad glob ~s" glob)
+                      #:fix "give a string such as \"syscalls:sys_enter_open*\""))
+  (let* ((colon (string-index glob #\:))
+         (kind (and colon (substring glob 0 colon)))
+         (rest (if colon (substring glob (+ colon 1)) glob))
+         (tps (lambda (g)
+                (map (lambda (t) (string-append "tracepoint:" t))
+                     (tracepoints-matching g))))
+         (fentry (lambda (g prefix)
+                   (map (lambda (f) (string-append prefix f))
+                        (fentry-targets (glob->regexp g)))))
+         (lsm (lambda (g)
+                (map (lambda (h) (string-append "lsm:" h))
+                     (lsm-hooks (glob->regexp g))))))
+    (cond
+     ((not kind)
+      (append (tps (string-append "*:" glob))
+              (fentry glob "fentry:")
+              (lsm glob)))
+     ((member kind '("tracepoint" "t"))
+      (tps (if (string-index rest #\:) rest (string-append "*:" rest))))
+     ((member kind '("fentry" "kfunc" "f")) (fentry rest "fentry:"))
+     ((member kind '("fexit" "kretfunc")) (fentry rest "fexit:"))
+     ((equal? kind "lsm") (lsm rest))
+     (else (tps glob)))))

@@ -22,6 +22,14 @@ struct exec_event {
 };
 _Static_assert (sizeof (struct exec_event) == 20, "layout of exec-event");
 
+/* emit! into exec-events: records dropped (slot 0) and output flags (slot 1) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} gebpf_rbctl_exec_events SEC(".maps");
+
 /* (defbpf-map exec-events #:kind 'ringbuf) */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -35,6 +43,6 @@ int exec_snoop(void *ctx)
 {
 	/* (emit! exec-events (make-exec-event #:pid (pid) #:comm (comm))) */
 #line 33 "forms.scm"
-	(void)({ struct exec_event __e0 = ({ struct exec_event __s1; __builtin_memset (&__s1, 0, sizeof __s1); __s1.pid = (__u32)(bpf_get_current_pid_tgid () >> 32); __s1.comm = ({ gebpf_str_16 __c2; __builtin_memset (&__c2, 0, sizeof __c2); bpf_get_current_comm (&__c2, sizeof __c2); __c2; }); __s1; }); bpf_ringbuf_output (&exec_events, &__e0, sizeof __e0, 0); });
+	(void)({ struct exec_event __e0 = ({ struct exec_event __s1; __builtin_memset (&__s1, 0, sizeof __s1); __s1.pid = (__u32)(bpf_get_current_pid_tgid () >> 32); __s1.comm = ({ gebpf_str_16 __c2; __builtin_memset (&__c2, 0, sizeof __c2); bpf_get_current_comm (&__c2, sizeof __c2); __c2; }); __s1; }); gebpf_ringbuf_emit (&exec_events, &gebpf_rbctl_exec_events, &__e0, sizeof __e0); });
 	return 0;
 }
