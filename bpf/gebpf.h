@@ -305,6 +305,32 @@ gebpf_hist_keyed (void *map, void *key)
 
 /* ---- counting --------------------------------------------------------- */
 
+/* Add N to the element of type T under KEYP of an array (entries always
+   exist), atomically when CPUs share the value.  */
+#define GEBPF_ARRAY_ADD(map, keyp, n, T) ({                                \
+      T *__v = bpf_map_lookup_elem (map, keyp);                          \
+      if (__v)                                                           \
+        *__v += (T) (n);                                                 \
+    })
+#define GEBPF_ARRAY_ADD_ATOMIC(map, keyp, n, T) ({                         \
+      T *__v = bpf_map_lookup_elem (map, keyp);                          \
+      if (__v)                                                           \
+        __sync_fetch_and_add (__v, (T) (n));                             \
+    })
+
+/* Per-CPU hash: this CPU's value, no atomics; a missing key is created
+   holding N.  */
+#define GEBPF_PERCPU_INC(map, keyp, n, T) ({                               \
+      T *__v = bpf_map_lookup_elem (map, keyp);                          \
+      if (__v)                                                           \
+        *__v += (T) (n);                                                 \
+      else                                                               \
+        {                                                                \
+          T __n = (T) (n);                                               \
+          bpf_map_update_elem (map, keyp, &__n, BPF_NOEXIST);            \
+        }                                                                \
+    })
+
 /* Add N to the integer of type T under KEYP, creating it at 0 first.  */
 #define GEBPF_MAP_INC(map, keyp, n, T) ({                                  \
       T *__v = bpf_map_lookup_elem (map, keyp);                          \
