@@ -297,7 +297,10 @@ resolve_apply (struct lower *L, struct node *n, struct scope *s, int depth)
       SCM expander = scm_call_1 (fn_proc ("bpf-macro-procedure"), v);
       /* The expander is user Scheme: its errors become lowering errors
          that name the call.  */
-      SCM result = scm_call_2 (fn_proc ("%bpf-macro-expand"), expander, args);
+      SCM result = scm_call_2 (scm_variable_ref
+                               (scm_c_private_lookup ("ebpf fn",
+                                                      "%bpf-macro-expand")),
+                               expander, args);
       if (scm_is_false (SCM_CAR (result)))
         gebpf_lower_error (L, n, "fix the bpf-macro's expander (it is "
                            "ordinary Scheme, called with the argument forms)",

@@ -32,7 +32,6 @@
             bpf-macro?
             bpf-macro-name
             bpf-macro-procedure
-            %bpf-macro-expand
             bpf-fn-redefinition-hook))
 
 (define %make-bpf-fn (@@ (ebpf core) %make-bpf-fn))

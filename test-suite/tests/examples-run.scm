@@ -1,0 +1,193 @@
+;;; Every example script of examples/ (the bpftrace one-liners, the
+;;; libbpf-tools ports, the XDP firewall and the TC rate counter) runs
+;;; as a subprocess with a short --duration, exits 0, and prints what it
+;;; promises: the text its probes produce from the activity the script
+;;; generates itself.
+(use-modules (harness) (srfi srfi-1) (srfi srfi-64) (ice-9 popen)
+             (ice-9 rdelim) (ice-9 regex) (ice-9 format))
+
+(harness-begin "examples-run" 'kernel)
+
+(define (shell-quote s)
+  (string-append "'" (regexp-substitute/global #f "'" s 'pre "'\\''" 'post) "'"))
+
+(define (run-example file . args)
+  ;; (EXIT-STATUS . OUTPUT) of `guile -s examples/FILE ARGS...', stderr
+  ;; included.
+  (let* ((cmd (format #f "guile --no-auto-compile -s ~a~{ ~a~} 2>&1"
+                      (shell-quote (string-append (srcdir) "/examples/" file))
+                      (map shell-quote args)))
+         (port (open-pipe* OPEN_READ "sh" "-c" cmd))
+         (out (read-string port))
+         (status (close-pipe port)))
+    (cons (status:exit-val status) out)))
+
+(define (lines-of text) (string-split text #\newline))
+
+(define (has? out rx)
+  ;; Some line of OUT matches the regular expression RX.
+  (let ((r (make-regexp rx regexp/newline)))
+    (and (regexp-exec r out) #t)))
+
+(define-syntax-rule (with-example (out file arg ...) check ...)
+  ;; Run FILE once; test its exit status, then each CHECK with OUT bound
+  ;; to what it printed.  The output is shown when the run failed.
+  (let* ((r (run-example file arg ...))
+         (out (cdr r)))
+    (unless (and (eqv? (car r) 0) (not (string-contains out "Backtrace")))
+      (format #t "# ~a ~a exited ~a:~%~{#   ~a~%~}" file (list arg ...) (car r)
+              (take (lines-of out) (min 40 (length (lines-of out))))))
+    (test-equal (format #f "~a ~a exits 0" file (string-join (list arg ...) " "))
+                0 (car r))
+    check ...))
+
+(define-syntax-rule (test-prints name out rx)
+  (test-assert name (has? out rx)))
+
+;;; ---- bpftrace one-liners --------------------------------------------
+
+(with-example (out "hello.scm" "--duration" "1")
+  (test-prints "hello: printk text through bpf-trace-pipe" out
+               "bpf_trace_printk: Hello, World! \\(getpid from pid [0-9]+\\)")
+  (test-prints "hello: counts the lines" out "^[1-9][0-9]* lines? from the trace pipe"))
+
+(with-example (out "file-opens.scm" "--duration" "1")
+  (test-prints "file-opens: header" out "^COMM +PID +FILENAME")
+  (test-prints "file-opens: its own open, with comm and pid" out
+               "^guile[^ ]* +[0-9]+ +/etc/hostname$")
+  (test-prints "file-opens: a failed open is still an openat" out
+               " /nonexistent/guile-ebpf-example$"))
+
+(with-example (out "syscalls-by-process.scm" "--duration" "1")
+  (test-prints "syscalls-by-process: @[comm]: count" out "^@\\[guile[^]]*\\]: [1-9][0-9]*$"))
+
+(with-example (out "read-sizes.scm" "--duration" "1")
+  (test-prints "read-sizes: @bytes histogram" out "^@bytes:$")
+  (test-prints "read-sizes: 1-byte reads in [1]" out "^\\[1\\] +[1-9][0-9]* \\|@+ *\\|$")
+  (test-prints "read-sizes: 64 KiB reads in [64K, 128K)" out
+               "^\\[64K, 128K\\) +[1-9][0-9]* \\|@* *\\|$"))
+
+(with-example (out "sched-probes.scm" "--duration" "1")
+  (test-prints "sched-probes: attached to the glob" out "^Attaching [0-9]+ probes")
+  (test-prints "sched-probes: sched_switch by name" out
+               "^@\\[tracepoint:sched:sched_switch\\]: [1-9][0-9]*$")
+  (test-prints "sched-probes: the forks show as sched_process_exec" out
+               "^@\\[tracepoint:sched:sched_process_exec\\]: [1-9][0-9]*$"))
+
+(with-example (out "profile.scm" "--duration" "1" "--top" "3")
+  (test-prints "profile: a stack block" out "^@\\[$")
+  (test-prints "profile: symbolized kernel frames" out "^        [a-z_][a-z_0-9.]*\\+[0-9]+$")
+  (test-prints "profile: sampled" out "^[1-9][0-9]* samples in [1-9][0-9]* distinct kernel stacks$"))
+
+(with-example (out "cswitch-stacks.scm" "--duration" "1" "--top" "3")
+  (test-prints "cswitch-stacks: the scheduler is on the stacks" out "^        __schedule\\+[0-9]+$")
+  (test-prints "cswitch-stacks: counted" out "^\\]: [1-9][0-9]*$"))
+
+(with-example (out "bio-sizes.scm" "--duration" "1")
+  (test-assert "bio-sizes: a histogram, or says the disk shows none"
+               (or (and (has? out "^@bytes:$") (has? out "^\\[[0-9]+K?, [0-9]+[KM]?\\) +[1-9]"))
+                   (has? out "^No block I/O request was issued"))))
+
+(with-example (out "read-latency.scm" "--duration" "1" "--top" "3")
+  (test-prints "read-latency: a histogram per process name" out "^@ns\\[guile[^]]*\\]:$")
+  (test-prints "read-latency: buckets" out "^\\[[0-9]+[KM]?, [0-9]+[KMG]?\\) +[0-9]+ \\|"))
+
+;;; ---- libbpf-tools ports ----------------------------------------------
+
+(with-example (out "execsnoop.scm" "--duration" "1" "-x")
+  (test-prints "execsnoop: header" out "^PCOMM +PID +PPID +RET ARGS$")
+  (test-prints "execsnoop: the `true' it ran" out "^true +[0-9]+ +[0-9]+ +0 /.*/true$")
+  (test-prints "execsnoop -x: the exec that failed" out
+               " -2 /nonexistent/guile-ebpf-execsnoop$"))
+
+(with-example (out "execsnoop.scm" "--duration" "1" "-x" "-p" "1")
+  (test-assert "execsnoop -p 1: the pid filter (a #:constants value) hides its children"
+               (not (has? out "/nonexistent/guile-ebpf-execsnoop"))))
+
+(with-example (out "opensnoop.scm" "--duration" "1")
+  (test-prints "opensnoop: header" out "^PID +COMM +FD ERR PATH$")
+  (test-prints "opensnoop: an open that worked" out "^[0-9]+ +guile[^ ]* +[0-9]+ +0 /etc/hostname$")
+  (test-prints "opensnoop: an open that failed" out
+               "^[0-9]+ +guile[^ ]* +-1 +2 /nonexistent/guile-ebpf-opensnoop$"))
+
+(with-example (out "opensnoop.scm" "--duration" "1" "-x" "-e")
+  (test-prints "opensnoop -x -e: flags column" out "^PID +COMM +FD ERR FLAGS +PATH$")
+  (test-assert "opensnoop -x: only failed opens"
+               (every (lambda (l) (has? l "^[0-9]+ .* -1 +[0-9]+ [0-7]{8} "))
+                      (filter (lambda (l) (has? l "^[0-9]+ ")) (lines-of out))))
+  (test-prints "opensnoop -x: ours is there" out " /nonexistent/guile-ebpf-opensnoop$"))
+
+(with-example (out "exitsnoop.scm" "--duration" "2")
+  (test-prints "exitsnoop: header" out "^PCOMM +PID +PPID +TID +AGE\\(s\\) +EXIT_CODE$")
+  (test-prints "exitsnoop: true exits 0" out "^true +[0-9]+ +[0-9]+ +[0-9]+ +[0-9.]+ +0$")
+  (test-prints "exitsnoop: false exits with code 1" out "^false +.* code 1$")
+  (test-prints "exitsnoop: a shell killed by SIGTERM" out "^sh +.* signal 15 \\(Terminated\\)$"))
+
+(with-example (out "syscount.scm" "--duration" "1" "-T" "400")
+  (test-prints "syscount: header" out "^SYSCALL +COUNT$")
+  (test-prints "syscount: names syscalls" out "^getpid +[1-9][0-9]*$"))
+
+(with-example (out "syscount.scm" "--duration" "1" "-L" "-P")
+  (test-prints "syscount -L -P: header" out "^PID    COMM +COUNT +TIME \\(us\\)$")
+  (test-prints "syscount -L -P: by process" out "^[0-9]+ +guile[^ ]* +[1-9][0-9]* +[0-9]+\\.[0-9]{3}$"))
+
+(with-example (out "runqlat.scm" "--duration" "1")
+  (test-prints "runqlat: header" out "^Tracing run queue latency")
+  (test-prints "runqlat: libbpf-tools histogram" out "^ +usecs +: count +distribution$")
+  (test-prints "runqlat: a bucket line" out "^ +[0-9]+ -> [0-9]+ +: [1-9][0-9]* +\\|\\** *\\|$"))
+
+(with-example (out "runqlat.scm" "-m" "-P" "--duration" "1")
+  (test-prints "runqlat -P: per thread" out "^pid = [0-9]+$")
+  (test-prints "runqlat -m: milliseconds" out "^ +msecs +: count"))
+
+(with-example (out "biolatency.scm" "--duration" "1")
+  (test-prints "biolatency: header" out "^Tracing block device I/O")
+  (test-assert "biolatency: a histogram, or says the disk shows none"
+               (or (has? out "^ +usecs +: count +distribution$")
+                   (has? out "^No block I/O request completed"))))
+
+(with-example (out "tcpstates.scm" "--duration" "1")
+  (test-prints "tcpstates: header" out
+               "^SKADDR +PID +COMM +LADDR +LPORT +RADDR +RPORT +OLDSTATE +-> NEWSTATE +MS$")
+  (test-prints "tcpstates: the connect" out
+               "^[0-9a-f]{16} +[0-9]+ +guile[^ ]* +127\\.0\\.0\\.1 +[0-9]+ +127\\.0\\.0\\.1 +[0-9]+ +SYN_SENT +-> ESTABLISHED +[0-9.]+$")
+  (test-prints "tcpstates: the accept" out "LISTEN +-> SYN_RECV ")
+  (test-prints "tcpstates: the close" out "LAST_ACK +-> CLOSE "))
+
+;;; ---- XDP firewall and TC rate counter --------------------------------
+
+(define (netns-left prefix)
+  (let* ((port (open-pipe* OPEN_READ "ip" "netns" "list"))
+         (text (read-string port)))
+    (close-pipe port)
+    (has? text (string-append "^" prefix))))
+
+(with-example (out "xdp-firewall.scm" "--duration" "3")
+  (test-prints "xdp-firewall: attached" out "^XDP firewall attached to ")
+  (test-prints "xdp-firewall: allowed source answered before the update" out
+               "^ping from 10\\.213\\.0\\.2 +: [1-9][0-9]*/[0-9]+ replies")
+  (test-prints "xdp-firewall: blocked source dropped" out
+               "^ping from 10\\.213\\.0\\.130 : 0/[0-9]+ replies")
+  (test-prints "xdp-firewall: the live update is in the trie" out "^  10\\.213\\.0\\.0/28 +reason 3$")
+  (test-assert "xdp-firewall: the drop counter goes up after the live update"
+               (let ((m (string-match "drop counter: ([0-9]+) before the live update, ([0-9]+) after it"
+                                      out)))
+                 (and m (> (string->number (match:substring m 2))
+                           (string->number (match:substring m 1))))))
+  (test-prints "xdp-firewall: drops counted by source" out "^  @\\[10\\.213\\.0\\.2\\]: [1-9][0-9]*$")
+  (test-prints "xdp-firewall: says it cleaned up" out "^detached; test network removed$"))
+
+(test-assert "xdp-firewall: Ctrl-C mid-run still removes the test network"
+  (let* ((cmd (format #f "guile --no-auto-compile -s ~a --duration 30 >/dev/null 2>&1 & pid=$!; sleep 3; kill -INT $pid; wait $pid; exit 0"
+                      (shell-quote (string-append (srcdir) "/examples/xdp-firewall.scm"))))
+         (status (system cmd)))
+    (and (zero? (status:exit-val status))
+         (not (netns-left "gebpf-fw")))))
+
+(with-example (out "tc-rate.scm" "--duration" "2")
+  (test-prints "tc-rate: header" out "^TIME\\(s\\) +PKTS/s +BYTES/s +Mbit/s$")
+  (test-prints "tc-rate: a rate each second" out "^ +2 +[1-9][0-9]*\\.[0-9] +[1-9][0-9]*\\.[0-9] +[0-9.]+$")
+  (test-prints "tc-rate: UDP bytes counted" out "^  @\\[udp\\]: [1-9][0-9]*$")
+  (test-assert "tc-rate: test network removed" (not (netns-left "gebpf-tc"))))
+
+(harness-end)
