@@ -1259,8 +1259,10 @@ SCM_DEFINE_STATIC (scm_bpf_map_clear_x, "%bpf-map-clear!", 2, 0, 0,
         }
       return SCM_UNSPECIFIED;
     }
-  /* Collect the keys first, then delete them (batch where we may).  */
-  for (;;)
+  /* Collect the keys first, then delete them (batch where we may).  A
+     program may refill the map meanwhile: stop after enough rounds to
+     have emptied a full map once, rather than chase it forever.  */
+  for (uint32_t round = 0; round <= m->max_entries / BATCH + 2; round++)
     {
       uint8_t *keys = scm_gc_malloc_pointerless ((size_t) BATCH * m->key_size,
                                                  "keys");
@@ -1289,6 +1291,7 @@ SCM_DEFINE_STATIC (scm_bpf_map_clear_x, "%bpf-map-clear!", 2, 0, 0,
                                  "deleting an entry failed",
                                  "see the errno above");
     }
+  return SCM_UNSPECIFIED;
 }
 #undef FUNC_NAME
 

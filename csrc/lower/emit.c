@@ -408,6 +408,19 @@ static void
 fill (struct emit *E, struct buf *b, const struct gebpf_type *t,
       const char *lv, struct node *n)
 {
+  if (n->op == OP_MAKE_STRUCT && n->st == t)
+    {
+      /* Build the struct in place: no copy through a temporary (the BPF
+         stack holds 512 bytes).  LV is already zeroed.  */
+      for (int i = 0; i < n->nkid; i++)
+        if (n->kid[i])
+          {
+            char flv[256];
+            snprintf (flv, sizeof flv, "%s.%s", lv, t->fields[i].cname);
+            fill (E, b, t->fields[i].type, flv, n->kid[i]);
+          }
+      return;
+    }
   if (t->kind == GT_PREFIX && (n->ty == TY_IPV4 || n->ty == TY_IPV6))
     {
       bf (b, "%s.prefixlen = %d; %s.addr = ", lv,
@@ -1349,8 +1362,13 @@ ex (struct emit *E, struct buf *b, struct node *n)
           : gebpf_type_base (GT_U64);
         const char *ctl = gebpf_ringbuf_emit_note (n->kid[0]->ref, wt);
         int k = tmp (E);
-        bf (b, "({ %s __e%d = ", tname (E, wt), k);
-        ex (E, b, v);
+        char lv[32];
+        snprintf (lv, sizeof lv, "__e%d", k);
+        /* Zeroed, then filled in place: padding is defined and a struct
+           is not copied through the small BPF stack.  */
+        bf (b, "({ %s %s; __builtin_memset (&%s, 0, sizeof %s); ",
+            tname (E, wt), lv, lv, lv);
+        fill (E, b, wt, lv, v);
         if (n->op == OP_EMIT)
           {
             char def[300];
@@ -1610,7 +1628,8 @@ emit_inline (struct emit *E, struct inline_inst *in)
       in->rty == TY_VOID ? "void" : ctype (E, &r), in->cname);
   for (int i = 0; i < in->nparams; i++)
     {
-      struct node p = { .ty = in->pty[i], .vt = in->pvt[i], .hdr = in->phdr[i] };
+      struct node p = { .ty = in->pty[i], .vt = in->pvt[i], .hdr = in->phdr[i],
+                        .is_signed = E->L->local_signed[in->slots[i]] };
       bf (b, "%s%s v%d", i ? ", " : "", ctype (E, &p), in->slots[i]);
     }
   if (!in->nparams)

@@ -109,6 +109,7 @@ struct lower
   enum ty *local_ty;
   const struct gebpf_type **local_vt;
   enum hdr *local_hdr;
+  bool *local_signed;
   /* maps, structs, consts, inlines used (GC-managed lists, in order) */
   SCM maps;                     /* list of <bpf-map>, first use order */
   SCM consts;                   /* list of symbols */

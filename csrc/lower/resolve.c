@@ -40,6 +40,8 @@ new_slot (struct lower *L, SCM name)
       enum ty *tys = scm_gc_malloc_pointerless (cap * sizeof (enum ty), "lt");
       const struct gebpf_type **vts = scm_gc_malloc (cap * sizeof (void *), "lv");
       enum hdr *hdrs = scm_gc_malloc_pointerless (cap * sizeof (enum hdr), "lh");
+      bool *sgn = scm_gc_malloc_pointerless (cap * sizeof (bool), "ls");
+      memset (sgn, 0, cap * sizeof (bool));
       memset (tys, 0, cap * sizeof (enum ty));
       memset (vts, 0, cap * sizeof (void *));
       memset (hdrs, 0, cap * sizeof (enum hdr));
@@ -49,7 +51,9 @@ new_slot (struct lower *L, SCM name)
           memcpy (tys, L->local_ty, L->nlocals * sizeof (enum ty));
           memcpy (vts, L->local_vt, L->nlocals * sizeof (void *));
           memcpy (hdrs, L->local_hdr, L->nlocals * sizeof (enum hdr));
+          memcpy (sgn, L->local_signed, L->nlocals * sizeof (bool));
         }
+      L->local_signed = sgn;
       L->local_names = names;
       L->local_ty = tys;
       L->local_vt = vts;

@@ -407,7 +407,8 @@ type_inline (struct lower *L, struct node *n)
       bool same = true;
       for (int i = 0; i < n->nkid && same; i++)
         same = in->pty[i] == n->kid[i]->ty && in->pvt[i] == n->kid[i]->vt
-          && in->phdr[i] == n->kid[i]->hdr;
+          && in->phdr[i] == n->kid[i]->hdr
+          && L->local_signed[in->slots[i]] == n->kid[i]->is_signed;
       if (same)
         break;
     }
@@ -419,11 +420,18 @@ type_inline (struct lower *L, struct node *n)
       in = scm_gc_malloc (sizeof *in, "inst");
       memset (in, 0, sizeof *in);
       in->obj = n->ref;
+      /* Scheme names may hold ? ! * ...: the C name keeps only
+         identifier characters, made unique by the instance number.  */
       char cname[160];
-      char *c = gebpf_c_ident (scm_from_utf8_string (n->name), "bpf-fn",
-                               "inline name");
-      snprintf (cname, sizeof cname, "%s__%d", c, L->ninsts++);
-      free (c);
+      int j = 0;
+      for (const char *p = n->name; *p && j < 100; p++)
+        {
+          char ch = *p;
+          bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+            || (ch >= '0' && ch <= '9' && j > 0) || ch == '_';
+          cname[j++] = ok ? ch : '_';
+        }
+      snprintf (cname + j, sizeof cname - j, "__%d", L->ninsts++);
       in->cname = scm_gc_strdup (cname, "cname");
       in->body = gebpf_resolve_inline (L, n->ref, n, &in->slots, &in->nparams);
       in->pty = scm_gc_malloc_pointerless (n->nkid * sizeof (enum ty) + 1, "p");
@@ -437,6 +445,7 @@ type_inline (struct lower *L, struct node *n)
           L->local_ty[in->slots[i]] = in->pty[i];
           L->local_vt[in->slots[i]] = in->pvt[i];
           L->local_hdr[in->slots[i]] = in->phdr[i];
+          L->local_signed[in->slots[i]] = n->kid[i]->is_signed;
         }
       in->typing = true;
       /* Append, so emission follows creation order (deterministic).  */
@@ -493,6 +502,7 @@ type (struct lower *L, struct node *n)
       n->ty = L->local_ty[n->slot];
       n->vt = L->local_vt[n->slot];
       n->hdr = L->local_hdr[n->slot];
+      n->is_signed = L->local_signed[n->slot];
       if (n->ty == TY_UNKNOWN)
         n->ty = TY_INT;
       return;
@@ -518,6 +528,7 @@ type (struct lower *L, struct node *n)
             L->local_ty[b->slot] = init->ty;
             L->local_vt[b->slot] = init->vt;
             L->local_hdr[b->slot] = init->hdr;
+            L->local_signed[b->slot] = init->is_signed;
             b->ty = init->ty;
           }
         type_seq (L, n->kid[1]);

@@ -362,12 +362,25 @@ first of a fallback list that this kernel took), else the declared one."
              c))
        (bpf-program-constants p)))
 
+(define (used-constants p c)
+  ;; A bpf-fn's C declares only the constants its body reads; the others
+  ;; of #:constants are for other programs sharing the list.
+  (if (and (bpf-fn? (bpf-program-source p)) (string? c))
+      (filter (lambda (k)
+                (string-contains
+                 c (string-append "const volatile __u64 "
+                                  (string-map (lambda (ch) (if (char=? ch #\-) #\_ ch))
+                                              (format #f "~a" (car k)))
+                                  " = 0;")))
+              (object-constants p))
+      (object-constants p)))
+
 (define (load-object p kind)
   (call-with-values (lambda () (build p kind))
     (lambda (path line-map c)
       (let ((obj (bpf-object-load
                   path #:kind kind
-                  #:constants (object-constants p)
+                  #:constants (used-constants p c)
                   #:line-map line-map
                   #:attach-type (attach-type p kind)
                   #:target (and (memq kind '(tp-btf fentry fexit lsm))
@@ -806,7 +819,7 @@ the verifier's log on, and that log returned."
     (or (bpf-object-verifier-log obj)
         (let ((again (bpf-object-load (bpf-object-path obj)
                                       #:kind (program-kind p)
-                                      #:constants (object-constants p)
+                                      #:constants (used-constants p (program-c p))
                                       #:attach-type (attach-type p (program-kind p))
                                       #:target (and (memq (program-kind p) '(tp-btf fentry fexit lsm))
                                                     (bpf-program-target p))

@@ -102,7 +102,7 @@
 (test-equal "ipv4-fragment?" 1 (field 5))
 
 ;; ---- binding, control, arithmetic ----
-(defbpf-map results #:kind 'array #:key 'u32 #:value 'i64 #:max-entries 40)
+(defbpf-map results #:kind 'array #:key 'u32 #:value 'i64 #:max-entries 48)
 (define-bpf-inline (square x) (* x x))
 (define-bpf-macro (store! i v) `(map-set! results ,i ,v))
 (define ten 10)
@@ -347,6 +347,32 @@
 (getpid)
 (bpf-unload! p-kstr)
 (test-equal "read-kernel-str verifies and runs" 1 (bpf-map-ref tcounts 16))
+
+(define-bpf-inline (negative? x) (< x 0))
+(bpf-fn signs (ctx)
+  (let ((neg -5) (ret (retval ctx)))
+    (map-set! results 31 (if (< neg 0) 1 0))
+    (map-set! results 32 (if (negative? neg) 1 0))
+    (map-set! results 33 (if (< ret 0) 1 0))))
+(let ((p (make-bpf-program `((name . "signs") (kind . tracepoint)
+                             (attach . "syscalls/sys_exit_getpid")
+                             (source . ,signs)
+                             (constants . ((me . ,me) (unused . 1)))))))
+  (bpf-attach! p)
+  (getpid)
+  (bpf-unload! p)
+  (test-equal "a let-bound negative local compares signed" 1 (bpf-map-ref results 31))
+  (test-equal "an inline named with ? works" 1 (bpf-map-ref results 32))
+  (test-equal "retval bound by let keeps its sign (getpid >= 0)" 0 (bpf-map-ref results 33))
+  (test-assert "constants the body does not read are accepted"
+               (not (bpf-program-loaded? p))))
+(test-assert "the verifier log of a loaded program"
+             (let ((p (make-bpf-program `((name . "vlog") (kind . xdp) (attach . "lo")
+                                          (source . ,drop-syn)))))
+               (bpf-load! p)
+               (let ((log (bpf-program-verifier-log p)))
+                 (bpf-unload! p)
+                 (and (string? log) (string-contains log "processed")))))
 
 (for-each bpf-unload! (list p-drop p-hdr p-getpid))
 (harness-end)

@@ -306,11 +306,10 @@ char LICENSE[] SEC(\"license\") = \"GPL\";
 
 ;; ---- hot swap under load: nothing lost, nothing doubled ----
 (defbpf-map versions #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 2)
-(define n-calls 3000000)
 (define child
+  ;; Calls getpid until told to stop, then says how many calls it made.
   (open-pipe* OPEN_BOTH "guile" "--no-auto-compile" "-c"
-              (format #f "(begin (use-modules (ice-9 rdelim)) (display \"ready\") (newline) (force-output) (read-line) (let loop ((i 0)) (when (< i ~a) (getpid) (loop (+ i 1)))) (display \"done\") (newline) (force-output) (read-line))" n-calls)))
-(use-modules (ice-9 rdelim))
+              "(begin (use-modules (ice-9 rdelim)) (display \"ready\") (newline) (force-output) (read-line) (let loop ((i 0)) (if (and (zero? (modulo i 1000)) (char-ready? (current-input-port))) (begin (display i) (newline) (force-output) (read-line)) (begin (getpid) (loop (+ i 1))))))"))
 (define child-pid
   (begin (read-line child)
          ;; The pipe's child is the guile process: find it by its parent.
@@ -339,10 +338,13 @@ char LICENSE[] SEC(\"license\") = \"GPL\";
     (if (= i 20)
         i
         (begin (declare-hot (if (even? i) v1 v0)) (loop (+ i 1))))))
-(read-line child)
+(write-line "stop" child)
+(force-output child)
+(define n-calls (string->number (read-line child)))
 (bpf-unload! "hot")
 (close-pipe child)
 (test-equal "20 swaps" 20 swaps)
+(test-assert "the load generator ran throughout" (> n-calls 10000))
 (test-equal "sum of both versions' counts = the calls made" n-calls
             (+ (bpf-map-ref versions 0) (bpf-map-ref versions 1)))
 (test-assert "both versions counted: the swaps happened under load" (and (> (bpf-map-ref versions 0) 0)
