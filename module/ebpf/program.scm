@@ -31,7 +31,8 @@
             bpf-programs bpf-object-kinds
             bpf-test-run <bpf-run-result> bpf-run-result?
             bpf-run-result-retval bpf-run-result-verdict
-            bpf-run-result-data bpf-run-result-duration-ns))
+            bpf-run-result-data bpf-run-result-duration-ns
+            bpf-enable-stats! bpf-disable-stats!))
 
 (define-syntax-rule (define-primitives name ...)
   (begin (define name (@@ (ebpf core) name)) ...))
@@ -44,12 +45,26 @@
   %bpf-attach-kprobe %bpf-attach-uprobe %bpf-attach-xdp %bpf-attach-tc
   %bpf-attach-cgroup %bpf-attach-perf-event %bpf-attach-socket
   %bpf-link-update! %bpf-link-destroy! %bpf-link? %bpf-link-meta %bpf-links
-  %bpf-detach-all!)
+  %bpf-detach-all! %bpf-enable-stats!)
 
 (define bpf-object-kinds
   '(xdp tc socket-filter cgroup-skb cgroup-sock-addr cgroup-sock tracepoint
     raw-tracepoint tp-btf fentry fexit fmod-ret lsm kprobe kretprobe uprobe
     uretprobe perf-event))
+
+(define (bpf-enable-stats!)
+  "Turn on the kernel's BPF run-time statistics (run counts and run times
+of every program, read by @code{bpf-program-stats} and
+@code{bpf-object-info}) for as long as this process runs or until
+@code{bpf-disable-stats!}.  They cost every run of every BPF program on
+the machine a little time, so guile-ebpf turns them on only when asked:
+here, or at the first reading of a program's statistics.  Returns whether
+they were already on."
+  (%bpf-enable-stats! #t))
+
+(define (bpf-disable-stats!)
+  "Release this process's hold on the kernel's BPF run-time statistics."
+  (%bpf-enable-stats! #f))
 
 ;;; Loading.
 

@@ -15,6 +15,7 @@
   (exit 0))
 
 (harness-begin "loader" 'kernel)
+(bpf-enable-stats!)   ; run counts are checked below
 
 ;;; Fixtures.
 

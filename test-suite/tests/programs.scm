@@ -5,6 +5,7 @@
              (ice-9 popen) (ice-9 threads) (ice-9 ftw) (rnrs bytevectors))
 
 (harness-begin "programs" 'kernel)
+(bpf-enable-stats!)   ; run counts are checked below
 
 (define me (getpid))
 (define (calls n thunk) (do ((i 0 (+ i 1))) ((= i n)) (thunk)))
