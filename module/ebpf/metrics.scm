@@ -14,7 +14,7 @@
   #:use-module (ebpf error)
   #:use-module (ebpf map)
   #:use-module (ebpf deploy)
-  #:use-module ((ebpf program) #:select (bpf-programs))
+  #:use-module ((ebpf program) #:select (bpf-programs bpf-enable-stats!))
   #:use-module (ebpf events)
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
@@ -279,8 +279,11 @@ well, in @code{guile_ebpf_kernel_program_runs_total} and
 return a server object (@code{bpf-metrics-server-port} gives the port;
 with @var{port} 0 the kernel chooses one).  Only the loopback interface
 listens.  Every request renders the metrics afresh.  Stop it with
-@code{bpf-stop-metrics!}.  Raises @code{ebpf-error} when the port cannot
+@code{bpf-stop-metrics!}.  Turns the kernel's run statistics on
+(@code{bpf-enable-stats!}).  Raises @code{ebpf-error} when the port cannot
 be bound."
+  ;; A metrics endpoint is a standing request for run statistics.
+  (bpf-enable-stats!)
   (unless (and (exact-integer? port) (<= 0 port 65535))
     (raise-ebpf-error 'ebpf-validation-error 'bpf-serve-metrics
                       (format #f "bad port ~s" port)

@@ -68,8 +68,13 @@
 (define events (reverse received))
 (test-assert "stopped" (not (bpf-ringbuf-running? ticks)))
 (test-equal "wake-ups restored on stop" 'adaptive (bpf-ringbuf-wakeup ticks))
-(test-equal "100,000 events delivered" 100000 (length events))
-(test-equal "stats: delivered" 100000 (assq-ref stats 'delivered))
+;; The program counts what it emits (seqs); Guile's collector may add a
+;; getpid call of its own (glibc's pthread_kill asks the kernel for the
+;; pid), so the count is checked against the kernel's, not a constant.
+(define emitted (apply + (map - (vector->list (per-cpu-seqs)) (vector->list before))))
+(test-assert "at least 100,000 events emitted" (>= emitted 100000))
+(test-equal "every event emitted was delivered" emitted (length events))
+(test-equal "stats: delivered" emitted (assq-ref stats 'delivered))
 (test-equal "stats: none dropped with a 16 MiB ring" 0 (assq-ref stats 'dropped))
 (test-assert "decoded as tick records" (every tick? events))
 (test-assert "every event is this process's" (every (lambda (e) (= (tick-pid e) me)) events))
@@ -91,7 +96,7 @@
 (define tiny-stats (bpf-ringbuf-stats tiny))
 (test-assert "tiny ring: drops counted" (> (assq-ref tiny-stats 'dropped) 90000))
 (drain! tiny)
-(test-equal "tiny ring: delivered + dropped = emitted" 100000
+(test-equal "tiny ring: delivered + dropped = emitted" emitted
             (+ (assq-ref (bpf-ringbuf-stats tiny) 'delivered)
                (assq-ref (bpf-ringbuf-stats tiny) 'dropped)))
 (test-assert "metrics-visible ring names" (member "tiny" (bpf-ringbuf-names)))

@@ -4,6 +4,7 @@
              (ice-9 regex) (ice-9 rdelim) (web client) (web response) (web uri))
 
 (harness-begin "metrics" 'kernel)
+(bpf-enable-stats!)   ; run counts are checked below
 
 (defbpf-map verdicts #:kind 'hash #:key 'u32 #:value 'u64)
 (bpf-fn count-packets (ctx)
