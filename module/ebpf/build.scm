@@ -52,8 +52,9 @@ read at each call."
   (%bpf-cache-dir))
 
 (define %entry-rx
-  ;; What build.c writes: KEY.o, KEY.sha256, vmlinux-DIGEST/, .tmp-XXXXXX.
-  (make-regexp "^([0-9a-f]{64}\\.(o|sha256)|vmlinux-[0-9a-f]{64}|\\.tmp-.*)$"))
+  ;; What build.c writes: KEY.o, KEY.sha256, vmlinux-DIGEST/, .tmp-XXXXXX,
+  ;; and clang-version-ID (clang's --version line, remembered).
+  (make-regexp "^([0-9a-f]{64}\\.(o|sha256)|vmlinux-[0-9a-f]{64}|clang-version-[0-9a-f]{16}|\\.tmp-.*)$"))
 
 (define (delete-tree path)
   (if (eq? 'directory (stat:type (lstat path)))
