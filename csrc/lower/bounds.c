@@ -59,7 +59,7 @@ struct tp_field
 {
   char name[64];
   int offset, size, is_signed;
-  bool pointer;
+  bool pointer, array, chars, dataloc;
 };
 
 /* Read the fields of tracepoint CAT/NAME; return how many (or -errno).  */
@@ -86,10 +86,26 @@ read_format (const char *cat, const char *name, struct tp_field *out, int max)
         continue;
       *semi = 0;
       char *decl = fp + 6;
+      bool dataloc = strstr (decl, "__data_loc") != NULL;
+      bool chars = strstr (decl, "char") != NULL;
       /* The name is the last identifier of the declaration.  */
       char *br = strchr (decl, '[');
-      if (br)
-        *br = 0;
+      bool array = br != NULL;
+      /* Drop every [...] (char comm[16], __data_loc char[] name).  */
+      {
+        char *w = decl;
+        int depth = 0;
+        for (char *r = decl; *r; r++)
+          {
+            if (*r == '[')
+              depth++;
+            else if (*r == ']')
+              depth--;
+            else if (!depth)
+              *w++ = *r;
+          }
+        *w = 0;
+      }
       char *end = decl + strlen (decl);
       while (end > decl && (end[-1] == ' '))
         *--end = 0;
@@ -102,6 +118,9 @@ read_format (const char *cat, const char *name, struct tp_field *out, int max)
       struct tp_field *t = &out[n];
       snprintf (t->name, sizeof t->name, "%s", start);
       t->pointer = strchr (decl, '*') != NULL;
+      t->array = array && !dataloc;
+      t->chars = chars;
+      t->dataloc = dataloc;
       char *o = strstr (semi + 1, "offset:"), *s = strstr (semi + 1, "size:"),
         *g = strstr (semi + 1, "signed:");
       if (!o || !s)
@@ -184,6 +203,7 @@ locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
                  "missing (mount -t tracefs tracefs /sys/kernel/tracing)",
                  "bpf-fn %s: no tracepoint matches %s", L->fname, L->target);
   int offset = -1, size = 0, sgn = 0;
+  bool array = false, chars = false, dataloc = false;
   for (int i = 0; i < nt; i++)
     {
       struct tp_field fs[MAX_FIELDS];
@@ -213,13 +233,32 @@ locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
       offset = fs[hit].offset;
       size = fs[hit].size;
       sgn = fs[hit].is_signed;
+      array = fs[hit].array;
+      chars = fs[hit].chars;
+      dataloc = fs[hit].dataloc;
     }
-  if (size != 1 && size != 2 && size != 4 && size != 8)
-    gebpf_lower_error (L, n, "read integer or pointer fields",
-                       "field of %d bytes cannot be read as an integer", size);
   n->field = offset;
   n->ival = size;
   n->is_signed = sgn;
+  /* slot: 0 an integer, 1 an array (char: a string), 2 a __data_loc
+     string stored after the record.  */
+  n->slot = dataloc ? 2 : array ? 1 : 0;
+  /* A small non-char array (u8 saddr[4]) reads as an integer of its
+     bytes, as before arrays were strings.  */
+  if (n->slot == 1 && !chars
+      && (size == 1 || size == 2 || size == 4 || size == 8))
+    n->slot = 0;
+  n->quoted = chars;
+  if (!dataloc && !array && size != 1 && size != 2 && size != 4 && size != 8)
+    gebpf_lower_error (L, n, "read integer, pointer, array or string fields",
+                       "field of %d bytes cannot be read as an integer", size);
+}
+
+void
+gebpf_locate_tp_arg (struct lower *L, struct node *n)
+{
+  locate_tp_field (L, n, n->kid[1]->op == OP_SYM ? n->kid[1]->name : NULL,
+                   n->kid[1]->op == OP_INT ? n->kid[1]->ival : 0);
 }
 
 static int
@@ -264,8 +303,7 @@ walk (struct lower *L, struct node *n)
       if (L->kind == PK_PERF_EVENT)
         need (L, n, false, "perf-event programs have no arguments");
       if (L->kind == PK_TRACEPOINT)
-        locate_tp_field (L, n, n->kid[1]->op == OP_SYM ? n->kid[1]->name : NULL,
-                         n->kid[1]->op == OP_INT ? n->kid[1]->ival : 0);
+        ;                       /* located by the types pass */
       else if (n->kid[1]->op != OP_INT)
         gebpf_lower_error (L, n, "name arguments by position (arg ctx 0) in "
                            "this kind of program",

@@ -408,6 +408,36 @@ static void
 fill (struct emit *E, struct buf *b, const struct gebpf_type *t,
       const char *lv, struct node *n)
 {
+  if (t->kind == GT_STRING
+      && (n->op == OP_READ_USER_STR || n->op == OP_READ_KERNEL_STR
+          || (n->op == OP_ARG && n->slot == 2)
+          || (n->op == OP_ARG && n->slot == 1 && n->vt == t)
+          || (n->op == OP_COMM && n->vt == t)))
+    {
+      /* Strings read by a helper go straight into LV (already zeroed):
+         no copy of a large temporary on the 512-byte stack.  */
+      switch (n->op)
+        {
+        case OP_COMM:
+          bf (b, "bpf_get_current_comm (&%s, sizeof %s); ", lv, lv);
+          return;
+        case OP_ARG:
+          if (n->slot == 1)
+            bf (b, "bpf_probe_read_kernel (&%s, sizeof %s, (char *)ctx + %d); ",
+                lv, lv, n->field);
+          else
+            bf (b, "bpf_probe_read_kernel_str (%s.s, sizeof %s.s, (char *)ctx "
+                "+ (*(__u32 *)((char *)ctx + %d) & 0xffff)); ", lv, lv,
+                n->field);
+          return;
+        default:
+          bf (b, "bpf_probe_read_%s_str (%s.s, sizeof %s.s, (const void *)(long)(",
+              n->op == OP_READ_USER_STR ? "user" : "kernel", lv, lv);
+          ex (E, b, n->kid[0]);
+          bs (b, ")); ");
+          return;
+        }
+    }
   if (n->op == OP_MAKE_STRUCT && n->st == t)
     {
       /* Build the struct in place: no copy through a temporary (the BPF
@@ -976,6 +1006,26 @@ static void
 ex_arg (struct emit *E, struct buf *b, struct node *n)
 {
   int kind = E->L->kind;
+  if (kind == PK_TRACEPOINT && n->slot == 1)
+    {
+      int k = tmp (E);
+      bf (b, "({ %s __f%d; __builtin_memset (&__f%d, 0, sizeof __f%d); "
+          "bpf_probe_read_kernel (&__f%d, sizeof __f%d, (char *)ctx + %d); "
+          "__f%d; })", tname (E, n->vt), k, k, k, k, k, n->field, k);
+      return;
+    }
+  if (kind == PK_TRACEPOINT && n->slot == 2)
+    {
+      /* __data_loc: the low 16 bits are the string's offset in the
+         record.  */
+      int k = tmp (E);
+      bf (b, "({ %s __f%d; __builtin_memset (&__f%d, 0, sizeof __f%d); "
+          "__u32 __l%d = *(__u32 *)((char *)ctx + %d); "
+          "bpf_probe_read_kernel_str (__f%d.s, sizeof __f%d.s, "
+          "(char *)ctx + (__l%d & 0xffff)); __f%d; })", tname (E, n->vt), k,
+          k, k, k, n->field, k, k, k, k);
+      return;
+    }
   if (kind == PK_TRACEPOINT)
     {
       /* bounds.c put the field's offset, size and signedness here.  */

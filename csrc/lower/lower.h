@@ -209,6 +209,10 @@ struct node *gebpf_resolve_inline (struct lower *L, SCM obj, struct node *call,
                                    int **slots, int *nparams);
 void gebpf_types (struct lower *L);
 void gebpf_bounds (struct lower *L);
+/* bounds.c: locate tracepoint field (arg ctx 'F) / (arg ctx N) in the
+   tracepoint's format: offset, size, signedness, and whether it is an
+   array or a __data_loc string (in n->slot).  */
+void gebpf_locate_tp_arg (struct lower *L, struct node *n);
 /* Emit C; *LINEMAP gets a vector indexed by line number (see emit.c).  */
 SCM gebpf_emit (struct lower *L, SCM *linemap);
 

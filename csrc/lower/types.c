@@ -892,7 +892,22 @@ type (struct lower *L, struct node *n)
       if (n->kid[0]->ty != TY_CTX)
         gebpf_lower_error (L, n->kid[0], "pass the program's context",
                            "arg needs the context");
-      n->ty = TY_INT;           /* bounds.c refines tracepoint fields */
+      n->ty = TY_INT;
+      if (L->kind == PK_TRACEPOINT)
+        {
+          gebpf_locate_tp_arg (L, n);
+          if (n->slot == 1 || n->slot == 2)
+            {
+              /* char[N] and __data_loc char[] are strings; other arrays
+                 byte strings.  A __data_loc string is read up to 256.  */
+              long len = n->slot == 2 ? 256 : n->ival;
+              n->ty = TY_VALUE;
+              n->vt = gebpf_type_parse
+                (scm_list_2 (scm_from_utf8_symbol (n->quoted || n->slot == 2
+                                                   ? "string" : "bytes"),
+                             scm_from_long (len)), "bpf-fn", "field");
+            }
+        }
       return;
     case OP_RETVAL:
       type_kids (L, n);

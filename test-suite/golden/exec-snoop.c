@@ -43,6 +43,6 @@ int exec_snoop(void *ctx)
 {
 	/* (emit! exec-events (make-exec-event #:pid (pid) #:comm (comm))) */
 #line 33 "forms.scm"
-	(void)({ struct exec_event __e0; __builtin_memset (&__e0, 0, sizeof __e0); __e0.pid = (__u32)(bpf_get_current_pid_tgid () >> 32); __e0.comm = ({ gebpf_str_16 __c1; __builtin_memset (&__c1, 0, sizeof __c1); bpf_get_current_comm (&__c1, sizeof __c1); __c1; }); ; gebpf_ringbuf_emit (&exec_events, &gebpf_rbctl_exec_events, &__e0, sizeof __e0); });
+	(void)({ struct exec_event __e0; __builtin_memset (&__e0, 0, sizeof __e0); __e0.pid = (__u32)(bpf_get_current_pid_tgid () >> 32); bpf_get_current_comm (&__e0.comm, sizeof __e0.comm); ; gebpf_ringbuf_emit (&exec_events, &gebpf_rbctl_exec_events, &__e0, sizeof __e0); });
 	return 0;
 }
