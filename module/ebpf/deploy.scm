@@ -519,7 +519,8 @@ sorted; tracefs is mounted if it is missing."
 ;; Kinds whose links bpf_link_update can retarget: the new program is
 ;; swapped in the link itself.  Others go through a dispatcher.
 (define (updatable-kind? kind)
-  (memq kind '(xdp cgroup-skb cgroup-sock-addr)))
+  ;; tc: the filter is replaced in place (BPF_TC_F_REPLACE).
+  (memq kind '(xdp tc cgroup-skb cgroup-sock-addr)))
 
 (define (dispatched-kind? kind)
   (memq kind '(tracepoint raw-tracepoint perf-event uprobe uretprobe kprobe

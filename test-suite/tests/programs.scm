@@ -214,8 +214,21 @@ char LICENSE[] SEC(\"license\") = \"GPL\";
                #:attach `(#:target ,host-if #:direction ingress) #:source tc-count)))
   (bpf-attach! p)
   (ping-from-ns 3)
-  (bpf-unload! p)
-  (test-assert "TC ingress counts real packets" (>= (bpf-map-ref icmp-seen 1) 3)))
+  (test-assert "TC ingress counts real packets" (>= (bpf-map-ref icmp-seen 1) 3))
+  ;; Re-declared: the filter is replaced in place, not doubled.
+  (let ((p2 (decl #:name "tc-in" #:kind 'tc
+                  #:attach `(#:target ,host-if #:direction ingress)
+                  #:source (bpf-fn tc-count-v2 (ctx)
+                             (when (= (proto ctx) :icmp) (map-increment! icmp-seen 3))))))
+    (let* ((port (open-input-pipe (format #f "tc filter show dev ~a ingress" host-if)))
+           (out (read-string port)))
+      (close-pipe port)
+      (test-assert "TC swap: one filter, the new version"
+                   (and (string-contains out "tc_count_v2")
+                        (not (string-contains out "name tc_count ")))))
+    (ping-from-ns 2)
+    (test-assert "TC swap: the new version counts" (>= (bpf-map-ref icmp-seen 3) 2))
+    (bpf-unload! p2)))
 (let ((p (decl #:name "tc-out" #:kind 'tc
                #:attach `(#:target ,host-if #:direction egress) #:source
                (bpf-fn tc-count-out (ctx)
