@@ -1367,7 +1367,8 @@ ex (struct emit *E, struct buf *b, struct node *n)
                 k, k);
             ex (E, b, n->kid[0]);
             for (int i = 1; i < n->nkid; i++)
-              bf (b, ", %s", n->kid[i]->name);
+              bf (b, n->kid[i - 1]->uneg && i > 1 ? ".%s" : ", %s",
+                  n->kid[i]->name);
             bf (b, "); __s%d; })", k);
             return;
           }
@@ -1376,7 +1377,8 @@ ex (struct emit *E, struct buf *b, struct node *n)
             : "(BPF_CORE_READ (");
         ex (E, b, n->kid[0]);
         for (int i = 1; i < n->nkid; i++)
-          bf (b, ", %s", n->kid[i]->name);
+          bf (b, n->kid[i - 1]->uneg && i > 1 ? ".%s" : ", %s",
+              n->kid[i]->name);
         bs (b, "))");
         return;
       }
@@ -1756,23 +1758,39 @@ core_member_type (const struct btf *b, int id, char *buf, size_t size,
   return "__u64";
 }
 
+/* The members of struct or union ID that the body reads, in the
+   kernel's order, into BODY; anonymous members holding them are written
+   inline.  Named struct types they need go to NEED.  */
 static void
-emit_core_struct (struct emit *E, const struct btf *b, int id, SCM *done)
+core_body (struct emit *E, const struct btf *b, int id, struct buf *body,
+           SCM *need, int indent)
 {
-  if (scm_is_true (scm_memv (scm_from_int (id), *done)))
-    return;
-  *done = scm_cons (scm_from_int (id), *done);
   const struct btf_type *t = btf__type_by_id (b, id);
   const struct btf_member *m = btf_members (t);
-  struct buf body = { 0 };
-  SCM need = SCM_EOL;
-  /* Members in the kernel's order, so the local layout is plausible.  */
   for (int j = 0; j < btf_vlen (t); j++)
     {
       const char *mn = btf__name_by_offset (b, m[j].name_off);
-      SCM key = scm_cons (scm_from_int (id), scm_from_utf8_string (mn));
+      char anon[32];
+      snprintf (anon, sizeof anon, "#anon%d", j);
+      SCM key = scm_cons (scm_from_int (id),
+                          scm_from_utf8_string (*mn ? mn : anon));
       if (scm_is_false (scm_member (key, E->L->core_members)))
         continue;
+      if (!*mn)
+        {
+          int aid = m[j].type;
+          const struct btf_type *at = btf__type_by_id (b, aid);
+          while (at && (btf_is_typedef (at) || btf_is_mod (at)))
+            {
+              aid = at->type;
+              at = btf__type_by_id (b, aid);
+            }
+          bf (body, "%*s%s {\n", indent, "",
+              at && btf_is_union (at) ? "union" : "struct");
+          core_body (E, b, aid, body, need, indent + 8);
+          bf (body, "%*s};\n", indent, "");
+          continue;
+        }
       char tb[256];
       const struct btf_type *mt = btf__type_by_id (b, m[j].type);
       while (mt && (btf_is_typedef (mt) || btf_is_mod (mt)))
@@ -1780,14 +1798,26 @@ emit_core_struct (struct emit *E, const struct btf *b, int id, SCM *done)
       if (mt && btf_is_array (mt))
         {
           const struct btf_array *a = btf_array (mt);
-          bf (&body, "\t%s %s[%u];\n",
-              core_member_type (b, a->type, tb, sizeof tb, &need), mn,
+          bf (body, "%*s%s %s[%u];\n", indent, "",
+              core_member_type (b, a->type, tb, sizeof tb, need), mn,
               a->nelems);
         }
       else
-        bf (&body, "\t%s %s;\n",
-            core_member_type (b, m[j].type, tb, sizeof tb, &need), mn);
+        bf (body, "%*s%s %s;\n", indent, "",
+            core_member_type (b, m[j].type, tb, sizeof tb, need), mn);
     }
+}
+
+static void
+emit_core_struct (struct emit *E, const struct btf *b, int id, SCM *done)
+{
+  if (scm_is_true (scm_memv (scm_from_int (id), *done)))
+    return;
+  *done = scm_cons (scm_from_int (id), *done);
+  const struct btf_type *t = btf__type_by_id (b, id);
+  struct buf body = { 0 };
+  SCM need = SCM_EOL;
+  core_body (E, b, id, &body, &need, 8);
   for (SCM l = scm_reverse (need); scm_is_pair (l); l = SCM_CDR (l))
     emit_core_struct (E, b, scm_to_int (SCM_CAR (l)), done);
   bf (&E->types, "%s %s___gebpf {\n", btf_is_union (t) ? "union" : "struct",
@@ -1815,7 +1845,12 @@ emit_core_types (struct emit *E)
   bs (&E->types, "/* Kernel types read with CO-RE (only the members used).  */\n");
   SCM done = SCM_EOL;
   for (SCM l = scm_reverse (ids); scm_is_pair (l); l = SCM_CDR (l))
-    emit_core_struct (E, b, scm_to_int (SCM_CAR (l)), &done);
+    {
+      const struct btf_type *t = btf__type_by_id (b, scm_to_int (SCM_CAR (l)));
+      /* Anonymous members are written inline in their container.  */
+      if (t && *btf__name_by_offset (b, t->name_off))
+        emit_core_struct (E, b, scm_to_int (SCM_CAR (l)), &done);
+    }
 }
 
 static const char *

@@ -303,6 +303,48 @@ btf_skip_mods (const struct btf *b, int id)
 }
 
 static void
+core_note (struct lower *L, int id, const char *name)
+{
+  SCM key = scm_cons (scm_from_int (id), scm_from_utf8_string (name));
+  if (scm_is_false (scm_member (key, L->core_members)))
+    L->core_members = scm_cons (key, L->core_members);
+}
+
+/* The type id of member NAME of struct or union ID, looking into its
+   anonymous members too (mm_struct's exe_file sits in one); every step
+   is remembered so the emitter declares it: (ID . NAME), or
+   (ID . "#anonJ") for the J-th, anonymous, member.  -1 if none.  */
+static int
+core_find_member (struct lower *L, const struct btf *b, int id,
+                  const char *name, int depth)
+{
+  const struct btf_type *t = btf__type_by_id (b, id);
+  if (!t || !(btf_is_struct (t) || btf_is_union (t)) || depth > 8)
+    return -1;
+  const struct btf_member *m = btf_members (t);
+  for (int j = 0; j < btf_vlen (t); j++)
+    if (strcmp (btf__name_by_offset (b, m[j].name_off), name) == 0)
+      {
+        core_note (L, id, name);
+        return m[j].type;
+      }
+  for (int j = 0; j < btf_vlen (t); j++)
+    if (!*btf__name_by_offset (b, m[j].name_off))
+      {
+        int r = core_find_member (L, b, btf_skip_mods (b, m[j].type), name,
+                                  depth + 1);
+        if (r >= 0)
+          {
+            char anon[32];
+            snprintf (anon, sizeof anon, "#anon%d", j);
+            core_note (L, id, anon);
+            return r;
+          }
+      }
+  return -1;
+}
+
+static void
 type_core_read (struct lower *L, struct node *n)
 {
   struct node *p = n->kid[0];
@@ -321,25 +363,15 @@ type_core_read (struct lower *L, struct node *n)
         gebpf_lower_error (L, n->kid[i], "read fields of structs only",
                            "core-read: %s is not reached through a struct",
                            n->kid[i]->name);
-      const struct btf_member *m = btf_members (t);
-      int found = -1;
-      for (int j = 0; j < btf_vlen (t); j++)
-        if (strcmp (btf__name_by_offset (b, m[j].name_off), n->kid[i]->name) == 0)
-          found = j;
-      if (found < 0)
+      int mtype = core_find_member (L, b, btf_skip_mods (b, id),
+                                    n->kid[i]->name, 0);
+      if (mtype < 0)
         gebpf_lower_error (L, n->kid[i], "check the field name against "
                            "the kernel's BTF (bpftool btf dump)",
                            "struct %s has no field %s",
                            btf__name_by_offset (b, t->name_off),
                            n->kid[i]->name);
-      /* Remember the member: the emitter declares only what is read.  */
-      {
-        SCM key = scm_cons (scm_from_int (btf_skip_mods (b, id)),
-                            scm_from_utf8_string (n->kid[i]->name));
-        if (scm_is_false (scm_member (key, L->core_members)))
-          L->core_members = scm_cons (key, L->core_members);
-      }
-      int mid = btf_skip_mods (b, m[found].type);
+      int mid = btf_skip_mods (b, mtype);
       const struct btf_type *mt = btf__type_by_id (b, mid);
       if (i < n->nkid - 1)
         {
@@ -348,6 +380,7 @@ type_core_read (struct lower *L, struct node *n)
               if (mt && (btf_is_struct (mt) || btf_is_union (mt)))
                 {
                   id = mid;     /* embedded struct: keep walking */
+                  n->kid[i]->uneg = true;   /* emitted as FIELD.NEXT */
                   continue;
                 }
               gebpf_lower_error (L, n->kid[i + 1], "stop at a pointer or "

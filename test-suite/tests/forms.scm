@@ -398,5 +398,22 @@
   (test-assert "a char[16] field (sched_switch prev_comm)"
                (> (length (bpf-map->alist switched)) 0)))
 
+(defbpf-map exe-names #:kind 'hash #:key '(string 32) #:value 'u64)
+(bpf-fn exe-probe (ctx)
+  (when (= (pid) (const me))
+    ;; exe_file sits in an anonymous struct of mm_struct; f_path is an
+    ;; embedded struct: core-read walks both.
+    (map-increment! exe-names
+                    (read-kernel-str (core-read (current-task) 'mm 'exe_file 'f_path
+                                                'dentry 'd_name 'name)
+                                     32))))
+(let ((p (tp-prog "exe-probe" exe-probe "syscalls/sys_enter_getpid")))
+  (bpf-attach! p)
+  (getpid)
+  (bpf-unload! p)
+  (test-assert "core-read through anonymous and embedded members"
+               (let ((names (map car (bpf-map->alist exe-names))))
+                 (and (pair? names) (string-prefix? "guile" (car names))))))
+
 (for-each bpf-unload! (list p-drop p-hdr p-getpid))
 (harness-end)
