@@ -404,40 +404,86 @@ ex_from (struct emit *E, struct buf *b, const struct gebpf_type *t,
 }
 
 /* Statements filling the key variable KV (already zeroed) of map M.  */
+static void ex_core_fields (struct buf *b, struct node *n);
+
+/* Values read by a helper (comm, read-*-str, CO-RE strings, tracepoint
+   arrays and __data_loc strings) are written straight into LV, already
+   zeroed: no copy of a large temporary on the 512-byte BPF stack.
+   Return false when N is not such a read into a T.  */
+static bool
+read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
+           const char *lv, struct node *n)
+{
+  bool str = t->kind == GT_STRING;
+  switch (n->op)
+    {
+    case OP_COMM:
+      if (n->vt != t)
+        return false;
+      bf (b, "bpf_get_current_comm (&%s, sizeof %s); ", lv, lv);
+      return true;
+    case OP_ARG:
+      if (n->slot == 1 && n->vt == t)
+        bf (b, "bpf_probe_read_kernel (&%s, sizeof %s, (char *)ctx + %d); ",
+            lv, lv, n->field);
+      else if (n->slot == 2 && str)
+        /* __data_loc: the low 16 bits are the string's offset in the
+           record.  */
+        bf (b, "bpf_probe_read_kernel_str (%s.s, sizeof %s.s, (char *)ctx "
+            "+ (*(__u32 *)((char *)ctx + %d) & 0xffff)); ", lv, lv,
+            n->field);
+      else
+        return false;
+      return true;
+    case OP_READ_USER_STR:
+    case OP_READ_KERNEL_STR:
+      if (!str)
+        return false;
+      bf (b, "bpf_probe_read_%s_str (%s.s, sizeof %s.s, (const void *)(long)(",
+          n->op == OP_READ_USER_STR ? "user" : "kernel", lv, lv);
+      ex (E, b, n->kid[0]);
+      bs (b, ")); ");
+      return true;
+    case OP_CORE_READ:
+      if (n->field != 1 || !str)
+        return false;
+      bf (b, "BPF_CORE_READ_STR_INTO (&%s.s, ", lv);
+      ex (E, b, n->kid[0]);
+      ex_core_fields (b, n);
+      bs (b, "); ");
+      return true;
+    default:
+      return false;
+    }
+}
+
+/* The field list of a core-read: ", a, b" -- an embedded struct field
+   joined to the next with '.'.  */
+static void
+ex_core_fields (struct buf *b, struct node *n)
+{
+  for (int i = 1; i < n->nkid; i++)
+    bf (b, n->kid[i - 1]->uneg && i > 1 ? ".%s" : ", %s", n->kid[i]->name);
+}
+
+/* A read value as an expression: a zeroed temporary, read into.  */
+static void
+ex_read (struct emit *E, struct buf *b, struct node *n)
+{
+  char lv[32];
+  snprintf (lv, sizeof lv, "__s%d", tmp (E));
+  bf (b, "({ %s %s; __builtin_memset (&%s, 0, sizeof %s); ", tname (E, n->vt),
+      lv, lv, lv);
+  read_into (E, b, n->vt, lv, n);
+  bf (b, "%s; })", lv);
+}
+
 static void
 fill (struct emit *E, struct buf *b, const struct gebpf_type *t,
       const char *lv, struct node *n)
 {
-  if (t->kind == GT_STRING
-      && (n->op == OP_READ_USER_STR || n->op == OP_READ_KERNEL_STR
-          || (n->op == OP_ARG && n->slot == 2)
-          || (n->op == OP_ARG && n->slot == 1 && n->vt == t)
-          || (n->op == OP_COMM && n->vt == t)))
-    {
-      /* Strings read by a helper go straight into LV (already zeroed):
-         no copy of a large temporary on the 512-byte stack.  */
-      switch (n->op)
-        {
-        case OP_COMM:
-          bf (b, "bpf_get_current_comm (&%s, sizeof %s); ", lv, lv);
-          return;
-        case OP_ARG:
-          if (n->slot == 1)
-            bf (b, "bpf_probe_read_kernel (&%s, sizeof %s, (char *)ctx + %d); ",
-                lv, lv, n->field);
-          else
-            bf (b, "bpf_probe_read_kernel_str (%s.s, sizeof %s.s, (char *)ctx "
-                "+ (*(__u32 *)((char *)ctx + %d) & 0xffff)); ", lv, lv,
-                n->field);
-          return;
-        default:
-          bf (b, "bpf_probe_read_%s_str (%s.s, sizeof %s.s, (const void *)(long)(",
-              n->op == OP_READ_USER_STR ? "user" : "kernel", lv, lv);
-          ex (E, b, n->kid[0]);
-          bs (b, ")); ");
-          return;
-        }
-    }
+  if (read_into (E, b, t, lv, n))
+    return;
   if (n->op == OP_MAKE_STRUCT && n->st == t)
     {
       /* Build the struct in place: no copy through a temporary (the BPF
@@ -1006,24 +1052,9 @@ static void
 ex_arg (struct emit *E, struct buf *b, struct node *n)
 {
   int kind = E->L->kind;
-  if (kind == PK_TRACEPOINT && n->slot == 1)
+  if (kind == PK_TRACEPOINT && (n->slot == 1 || n->slot == 2))
     {
-      int k = tmp (E);
-      bf (b, "({ %s __f%d; __builtin_memset (&__f%d, 0, sizeof __f%d); "
-          "bpf_probe_read_kernel (&__f%d, sizeof __f%d, (char *)ctx + %d); "
-          "__f%d; })", tname (E, n->vt), k, k, k, k, k, n->field, k);
-      return;
-    }
-  if (kind == PK_TRACEPOINT && n->slot == 2)
-    {
-      /* __data_loc: the low 16 bits are the string's offset in the
-         record.  */
-      int k = tmp (E);
-      bf (b, "({ %s __f%d; __builtin_memset (&__f%d, 0, sizeof __f%d); "
-          "__u32 __l%d = *(__u32 *)((char *)ctx + %d); "
-          "bpf_probe_read_kernel_str (__f%d.s, sizeof __f%d.s, "
-          "(char *)ctx + (__l%d & 0xffff)); __f%d; })", tname (E, n->vt), k,
-          k, k, k, n->field, k, k, k, k);
+      ex_read (E, b, n);
       return;
     }
   if (kind == PK_TRACEPOINT)
@@ -1284,14 +1315,8 @@ ex (struct emit *E, struct buf *b, struct node *n)
       bs (b, "((__u64)bpf_get_prandom_u32 ())");
       return;
     case OP_COMM:
-      {
-        int k = tmp (E);
-        const char *t = tname (E, n->vt);
-        bf (b, "({ %s __c%d; __builtin_memset (&__c%d, 0, sizeof __c%d); "
-            "bpf_get_current_comm (&__c%d, sizeof __c%d); __c%d; })",
-            t, k, k, k, k, k, k);
-        return;
-      }
+      ex_read (E, b, n);
+      return;
     case OP_MAP_GET: case OP_MAP_REF: case OP_MAP_SET: case OP_MAP_DELETE:
     case OP_MAP_INC:
       ex_map_access (E, b, n);
@@ -1361,39 +1386,21 @@ ex (struct emit *E, struct buf *b, struct node *n)
       {
         if (n->field == 1)
           {
-            int k = tmp (E);
-            bf (b, "({ %s __s%d; __builtin_memset (&__s%d, 0, sizeof __s%d); "
-                "BPF_CORE_READ_STR_INTO (&__s%d.s, ", tname (E, n->vt), k, k,
-                k, k);
-            ex (E, b, n->kid[0]);
-            for (int i = 1; i < n->nkid; i++)
-              bf (b, n->kid[i - 1]->uneg && i > 1 ? ".%s" : ", %s",
-                  n->kid[i]->name);
-            bf (b, "); __s%d; })", k);
+            ex_read (E, b, n);
             return;
           }
         bs (b, n->ty == TY_INT ? (n->is_signed ? "((__s64)BPF_CORE_READ ("
                                   : "((__u64)BPF_CORE_READ (")
             : "(BPF_CORE_READ (");
         ex (E, b, n->kid[0]);
-        for (int i = 1; i < n->nkid; i++)
-          bf (b, n->kid[i - 1]->uneg && i > 1 ? ".%s" : ", %s",
-              n->kid[i]->name);
+        ex_core_fields (b, n);
         bs (b, "))");
         return;
       }
     case OP_READ_USER_STR:
     case OP_READ_KERNEL_STR:
-      {
-        int k = tmp (E);
-        bf (b, "({ %s __s%d; __builtin_memset (&__s%d, 0, sizeof __s%d); "
-            "bpf_probe_read_%s_str (__s%d.s, sizeof __s%d.s, (const void *)"
-            "(long)(", tname (E, n->vt), k, k, k,
-            n->op == OP_READ_USER_STR ? "user" : "kernel", k, k);
-        ex (E, b, n->kid[0]);
-        bf (b, ")); __s%d; })", k);
-        return;
-      }
+      ex_read (E, b, n);
+      return;
     case OP_PROBE:
       bs (b, "bpf_get_attach_cookie (ctx)");
       return;
