@@ -158,6 +158,12 @@ int gebpf_map_ensure (SCM obj, const char *subr);
 /* --- util.c ------------------------------------------------------------ */
 
 int gebpf_nr_cpus (void);       /* possible CPUs, cached */
+/* Walk the kernel's programs or maps: the fd of the next object after
+   *ID (updating *ID; start at 0), or -1 when none is left.  NEXT and
+   GET_FD are libbpf's bpf_*_get_next_id and bpf_*_get_fd_by_id.  */
+int gebpf_next_kernel_object (int (*next) (uint32_t, uint32_t *),
+                              int (*get_fd) (uint32_t), uint32_t *id,
+                              SCM key, const char *subr, const char *what);
 /* Make sure bpffs is mounted at /sys/fs/bpf (mounting it if we may).  */
 int gebpf_ensure_bpffs (void);
 

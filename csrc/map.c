@@ -1626,18 +1626,12 @@ SCM_DEFINE_STATIC (scm_bpf_maps, "bpf-maps", 0, 0, 0, (),
 {
   SCM out = SCM_EOL;
   __u32 id = 0;
-  for (;;)
+  int fd;
+  while ((fd = gebpf_next_kernel_object (bpf_map_get_next_id,
+                                         bpf_map_get_fd_by_id, &id,
+                                         gebpf_k_map, FUNC_NAME,
+                                         "listing kernel maps")) >= 0)
     {
-      if (bpf_map_get_next_id (id, &id) < 0)
-        {
-          if (errno == ENOENT)
-            break;
-          gebpf_syscall_error (gebpf_k_map, FUNC_NAME, errno,
-                               "listing kernel maps", "see the errno above");
-        }
-      int fd = bpf_map_get_fd_by_id (id);
-      if (fd < 0)
-        continue;               /* gone meanwhile */
       struct bpf_map_info info;
       __u32 len = sizeof info;
       memset (&info, 0, sizeof info);

@@ -140,6 +140,26 @@ gebpf_sym_str (SCM sym)
 }
 
 int
+gebpf_next_kernel_object (int (*next) (uint32_t, uint32_t *),
+                          int (*get_fd) (uint32_t), uint32_t *id, SCM key,
+                          const char *subr, const char *what)
+{
+  for (;;)
+    {
+      if (next (*id, id) < 0)
+        {
+          if (errno == ENOENT)
+            return -1;
+          gebpf_syscall_error (key, subr, errno, what, "see the errno above");
+        }
+      int fd = get_fd (*id);
+      if (fd >= 0)
+        return fd;
+      /* Gone between the two calls: on to the next one.  */
+    }
+}
+
+int
 gebpf_nr_cpus (void)
 {
   static int n;
