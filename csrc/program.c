@@ -577,7 +577,7 @@ finalize_object (SCM obj)
 static struct gebpf_object *
 object_any (SCM obj, const char *subr, int pos)
 {
-  if (!SCM_IS_A_P (obj, gebpf_object_type))
+  if (!GEBPF_IS (obj, gebpf_object_type))
     gebpf_error (gebpf_k_validation, subr, 0,
                  "pass an object returned by bpf-object-load",
                  "argument %d is not a <bpf-object>: %s", pos,
@@ -1371,7 +1371,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_p, "%bpf-object?", 1, 0, 0, (SCM obj),
                    "Return @code{#t} if @var{obj} is a @code{<bpf-object>}, "
                    "loaded or closed.  Raises nothing.")
 {
-  return scm_from_bool (SCM_IS_A_P (obj, gebpf_object_type));
+  return scm_from_bool (GEBPF_IS (obj, gebpf_object_type));
 }
 #undef FUNC_NAME
 
@@ -1769,7 +1769,7 @@ finalize_link (SCM obj)
 static struct gebpf_link *
 link_from_scm (SCM obj, const char *subr, int pos)
 {
-  if (!SCM_IS_A_P (obj, gebpf_link_type))
+  if (!GEBPF_IS (obj, gebpf_link_type))
     gebpf_error (gebpf_k_validation, subr, 0,
                  "pass a link returned by an attach procedure",
                  "argument %d is not a <bpf-link>: %s", pos, gebpf_repr (obj));
@@ -2575,7 +2575,7 @@ SCM_DEFINE_STATIC (scm_bpf_link_p, "%bpf-link?", 1, 0, 0, (SCM obj),
                    "Return @code{#t} if @var{obj} is a @code{<bpf-link>}, "
                    "live or destroyed.  Raises nothing.")
 {
-  return scm_from_bool (SCM_IS_A_P (obj, gebpf_link_type));
+  return scm_from_bool (GEBPF_IS (obj, gebpf_link_type));
 }
 #undef FUNC_NAME
 

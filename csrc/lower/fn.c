@@ -17,7 +17,7 @@ static SCM fn_type;
 static SCM
 fn_data (SCM fn, const char *subr)
 {
-  if (!SCM_IS_A_P (fn, fn_type))
+  if (!GEBPF_IS (fn, fn_type))
     gebpf_error (gebpf_k_validation, subr, 0,
                  "pass a bpf-fn made with (bpf-fn NAME (CTX) BODY ...)",
                  "%s is not a bpf-fn", gebpf_repr (fn));
@@ -212,7 +212,7 @@ SCM_DEFINE_STATIC (scm_make_bpf_fn, "%make-bpf-fn", 7, 0, 0,
 SCM_DEFINE_STATIC (scm_bpf_fn_p, "bpf-fn?", 1, 0, 0, (SCM obj),
                    "Return @code{#t} if @var{obj} is a @code{<bpf-fn>}.")
 {
-  return scm_from_bool (SCM_IS_A_P (obj, fn_type));
+  return scm_from_bool (GEBPF_IS (obj, fn_type));
 }
 #undef FUNC_NAME
 

@@ -157,7 +157,7 @@ resolve_symbol (struct lower *L, struct node *n, struct scope *s)
   SCM v = scheme_value (L, n->name);
   if (!SCM_UNBNDP (v))
     {
-      if (SCM_IS_A_P (v, gebpf_map_type))
+      if (GEBPF_IS (v, gebpf_map_type))
         {
           n->op = OP_MAPREF;
           n->ref = v;
