@@ -77,7 +77,7 @@
   (name bpf-program-name)
   (kinds program-kinds)                 ; list of kind symbols, in order
   (attach bpf-program-attach-spec)      ; alist: target mode direction ...
-  (source bpf-program-source)
+  (source bpf-program-source set-program-source!)
   (license bpf-program-license)
   (uses-maps program-uses-maps)
   (pin-path program-pin-path)
@@ -699,20 +699,22 @@ of @code{bpf-load!}."
         (bpf-object-close! (program-object old))
         (set-program-object! old #f)))))
 
-(define (bpf-program-set-constants! prog constants)
-  "Change the @code{(const NAME)} values of @var{prog}: a loaded program
-is reloaded from its cached object (no recompilation) and swapped in."
-  (let* ((p (program-arg prog))
-         (new (%make-program (bpf-program-name p) (program-kinds p)
-                             (bpf-program-attach-spec p) (bpf-program-source p)
-                             (bpf-program-license p) (program-uses-maps p)
-                             (program-pin-path p) constants (bpf-program-doc p))))
+(define* (revise! p #:key (source (bpf-program-source p))
+                  (constants (bpf-program-constants p)))
+  ;; Run a new version of P -- another source, or other constants -- in P
+  ;; itself, so variables and the registry bound to P stay true: swapped
+  ;; in if P is attached, reloaded if it is only loaded.
+  (let ((new (%make-program (bpf-program-name p) (program-kinds p)
+                            (bpf-program-attach-spec p) source
+                            (bpf-program-license p) (program-uses-maps p)
+                            (program-pin-path p) constants
+                            (bpf-program-doc p))))
     (init-state! new)
     (cond
      ((bpf-program-attached? p) (swap! p new))
      ((bpf-program-loaded? p) (bpf-unload! p) (bpf-load! new))
      (else #t))
-    ;; P itself now runs the new version: variables bound to it stay true.
+    (set-program-source! p source)
     (set-program-constants! p constants)
     (set-program-kind! p (program-kind new))
     (set-program-object! p (program-object new))
@@ -722,6 +724,11 @@ is reloaded from its cached object (no recompilation) and swapped in."
     (set-program-c! p (program-c new))
     (set-program-probes! p (program-probes new))
     p))
+
+(define (bpf-program-set-constants! prog constants)
+  "Change the @code{(const NAME)} values of @var{prog}: a loaded program
+is reloaded from its cached object (no recompilation) and swapped in."
+  (revise! (program-arg prog) #:constants constants))
 
 ;; Re-evaluating a bpf-fn swaps the attached programs built from a bpf-fn
 ;; of that name, as re-evaluating their defbpf-program would.
@@ -733,16 +740,7 @@ is reloaded from its cached object (no recompilation) and swapped in."
                   (when (and (bpf-fn? src) (not (eq? src fn))
                              (equal? (bpf-fn-name src) (bpf-fn-name fn))
                              (bpf-program-attached? p))
-                    (let ((new (%make-program (bpf-program-name p) (program-kinds p)
-                                              (bpf-program-attach-spec p) fn
-                                              (bpf-program-license p)
-                                              (program-uses-maps p)
-                                              (program-pin-path p)
-                                              (bpf-program-constants p)
-                                              (bpf-program-doc p))))
-                      (init-state! new)
-                      (swap! p new)
-                      (hash-set! registry name new)))))
+                    (revise! p #:source fn))))
               registry)))
 
 (define (bpf-attach-socket! prog port-or-fd)
