@@ -1440,15 +1440,11 @@ SCM_DEFINE_STATIC (scm_bpf_map_pin_x, "bpf-map-pin!", 1, 1, 0, (SCM map, SCM pat
                          "mount it: mount -t bpf bpffs /sys/fs/bpf");
   if (strncmp (p, "/sys/fs/bpf/guile-ebpf/", 23) == 0)
     mkdir ("/sys/fs/bpf/guile-ebpf", 0700);
-  /* Keep the declared pin path for a path given here only if none was.  */
-  bool had_path = m->pin_path != NULL;
-  int fd;
-  if (!had_path)
-    fd = gebpf_map_ensure (obj, FUNC_NAME);
-  else
-    fd = gebpf_map_ensure (obj, FUNC_NAME);
+  /* A map declared with #:pin-path is pinned there when created: pinning
+     it there again is a no-op, not an EEXIST.  */
+  int fd = MAP_FD (m, obj, FUNC_NAME);
   struct stat st;
-  bool already = had_path && strcmp (p, m->pin_path) == 0
+  bool already = m->pin_path && strcmp (p, m->pin_path) == 0
     && stat (p, &st) == 0;
   if (!already && bpf_obj_pin (fd, p) < 0)
     {
