@@ -557,7 +557,7 @@ every program as a global function.  Returns the C text."
            (let ((img (format #f "~a-~a" list-name arch)))
              (apply run "buildah bud" "buildah"
                     (append store
-                            (list "bud" "--isolation" "chroot" "--network" "none"
+                            (list "bud" "--isolation" "chroot"
                                   "--arch" (symbol->string arch) "--os" "linux"
                                   "--build-arg" (string-append "BYTECODE_FILE="
                                                                (arch-object arch))
