@@ -409,7 +409,7 @@ every program as a global function.  Returns the C text."
           (values lib #f (string->number (substring sym 2) 16))
           (values lib (car (string-split sym #\@)) #f)))))
 
-(define (program-entry p kind fname index primary?)
+(define (program-entry p kind fname index primary? namespaced?)
   (let* ((spec (bpf-program-attach-spec p))
          (target (bpf-program-target p))
          (pid (assq-ref spec 'pid))
@@ -419,24 +419,33 @@ every program as a global function.  Returns the C text."
                     `(map (interfaces . ,(vector target)))))
          (type (bpfman-program-type kind))
          (key (string->symbol (string-downcase type))))
+    ;; In a BpfApplication, links reach into the namespace's pods: every
+    ;; pod of it (an empty selector).
+    (define (in-pods link key)
+      (if namespaced?
+          (append link `((,key . (map (pods . (map))))))
+          link))
     (define (links . l) `(map (links . ,(list->vector l))))
     `(map (name . ,fname)
           (type . ,type)
           (,key
            . ,(case kind
                 ((xdp)
-                 (links `(map (interfaceSelector . ,iface)
-                              (priority . ,priority)
-                              (proceedOn . #("Pass" "DispatcherReturn")))))
+                 (links (in-pods `(map (interfaceSelector . ,iface)
+                                       (priority . ,priority)
+                                       (proceedOn . #("Pass" "DispatcherReturn")))
+                                 'networkNamespaces)))
                 ((tc tcx)
-                 (links `(map (interfaceSelector . ,iface)
-                              (priority . ,priority)
-                              (direction
-                               . ,(if (eq? (assq-ref spec 'direction) 'egress)
-                                      "Egress" "Ingress"))
-                              ,@(if (eq? kind 'tc)
-                                    '((proceedOn . #("Pipe" "DispatcherReturn")))
-                                    '()))))
+                 (links (in-pods
+                         `(map (interfaceSelector . ,iface)
+                               (priority . ,priority)
+                               (direction
+                                . ,(if (eq? (assq-ref spec 'direction) 'egress)
+                                       "Egress" "Ingress"))
+                               ,@(if (eq? kind 'tc)
+                                     '((proceedOn . #("Pipe" "DispatcherReturn")))
+                                     '()))
+                         'networkNamespaces)))
                 ((tracepoint)
                  (links `(map (name . ,(tracepoint-name target)))))
                 ((kprobe kretprobe)
@@ -444,10 +453,12 @@ every program as a global function.  Returns the C text."
                 ((uprobe uretprobe)
                  (call-with-values (lambda () (split-uprobe p target))
                    (lambda (lib function offset)
-                     (links `(map ,@(if function `((function . ,function)) '())
-                                  ,@(if offset `((offset . ,offset)) '())
-                                  (target . ,lib)
-                                  ,@(if pid `((pid . ,pid)) '()))))))
+                     (links (in-pods
+                             `(map ,@(if function `((function . ,function)) '())
+                                   ,@(if offset `((offset . ,offset)) '())
+                                   (target . ,lib)
+                                   ,@(if pid `((pid . ,pid)) '()))
+                             'containers)))))
                 ((fentry fexit)
                  `(map (function . ,target)
                        (links . #((map (mode . "Attach")))))))))))
@@ -490,7 +501,8 @@ every program as a global function.  Returns the C text."
                            (() (reverse acc))
                            (((p kind fname c) . rest)
                             (loop rest (+ i 1)
-                                  (cons (program-entry p kind fname i primary?)
+                                  (cons (program-entry p kind fname i primary?
+                                                       (and namespace #t))
                                         acc))))))))))))
 
 ;;; ------------------------------------------------------------------
@@ -644,6 +656,16 @@ buildah fails."
     (let* ((programs (map (lambda (n) (program-of policy n))
                           (bpf-policy-programs policy)))
            (lowered (map lower-program programs))
+           (_ (when namespace
+                (for-each
+                 (match-lambda
+                   ((p kind . _)
+                    (unless (memq kind '(xdp tc tcx uprobe uretprobe))
+                      ((fail 'bpf-policy-export
+                             "program ~a: a namespaced BpfApplication cannot hold ~a programs"
+                             (bpf-program-name p) kind)
+                       "export without #:namespace (a ClusterBpfApplication), or keep only xdp, tc, tcx, uprobe and uretprobe programs in this policy"))))
+                 lowered)))
            (fnames (map caddr lowered))
            (_ (let loop ((l fnames))
                 (when (pair? l)
