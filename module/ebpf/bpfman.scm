@@ -624,7 +624,8 @@ With @var{build?} the image is built with buildah into @file{DIR/oci/}
 @var{image}'s tag); with @var{push} (an image reference) it is pushed
 there too.  Returns an alist: @code{objects}, @code{yaml},
 @code{containerfile}, @code{programs}, @code{maps}, @code{global-data},
-and @code{oci} when built.
+and @code{oci} when built (the image as skopeo names it,
+@code{oci:DIR/oci:TAG}).
 
 Raises @code{ebpf-validation-error} naming the program for what bpfman
 cannot run (a kind it does not load, a name it refuses, a glob target, a
@@ -715,4 +716,4 @@ buildah fails."
             (programs . ,prog-label)
             (maps . ,map-label)
             (global-data . ,(policy-constants lowered))
-            ,@(if tag `((oci . ,(string-append dir "/oci:" tag))) '())))))))
+            ,@(if tag `((oci . ,(string-append "oci:" dir "/oci:" tag))) '())))))))
