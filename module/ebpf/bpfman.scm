@@ -25,8 +25,7 @@
   #:use-module (ice-9 rdelim)
   #:export (bpf-policy-export
             bpfman-arches
-            bpfman-program-type
-            bpfman-object-c))
+            bpfman-program-type))
 
 (define (fail subr fmt . args)
   (lambda (fix)
@@ -183,10 +182,10 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
 (define (license-item? s) (string-prefix? "char LICENSE[]" s))
 
 (define (bpfman-object-c policy-name lowered)
-  "Combine the generated C of the programs @var{lowered} (a list of
-@code{(PROGRAM KIND FUNCTION C-TEXT)}) into one translation unit: the
-includes and declarations (types, maps, constants, inlines) once, then
-every program as a global function.  Returns the C text."
+;; Combine the generated C of the programs @var{lowered} (a list of
+;; @code{(PROGRAM KIND FUNCTION C-TEXT)}) into one translation unit: the
+;; includes and declarations (types, maps, constants, inlines) once, then
+;; every program as a global function.  Returns the C text.
   (let loop ((l lowered) (includes '()) (items '()) (fns '()) (license #f))
     (match l
       (()
