@@ -546,6 +546,48 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
         (match:substring m 1)
         "latest")))
 
+(define (gzip? file)
+  (call-with-input-file file
+    (lambda (port)
+      (let ((a (read-char port)) (b (read-char port)))
+        (and (char? a) (char? b)
+             (= (char->integer a) #x1f) (= (char->integer b) #x8b))))
+    #:encoding "ISO-8859-1"))
+
+(define (check-layers oci arches)
+  ;; bpfman's loader reads the first entry of the layer: it must be the
+  ;; object (a tool that puts "." or a directory first breaks it).  The
+  ;; layers are the gzip blobs of the layout; the rest is JSON.
+  (let* ((blobs (string-append oci "/blobs/sha256"))
+         (layers (filter gzip?
+                         (map (lambda (f) (string-append blobs "/" f))
+                              (or (scandir* blobs) '()))))
+         (objects (map arch-object arches)))
+    (unless (= (length layers) (length arches))
+      (raise-ebpf-error 'ebpf-error 'bpf-policy-export
+                        (format #f "the image has ~a layers for ~a architectures"
+                                (length layers) (length arches))
+                        #:fix "build it again; each architecture's image has one layer"))
+    (for-each
+     (lambda (layer)
+       (let ((first (let ((l (string-split (run "tar" "tar" "-tzf" layer) #\newline)))
+                      (if (pair? l) (car l) ""))))
+         (unless (member first objects)
+           (raise-ebpf-error 'ebpf-error 'bpf-policy-export
+                             (format #f "a layer of the image starts with ~s, not the object"
+                                     first)
+                             #:fix "bpfman reads the layer's first entry: build the image with buildah COPY into scratch"))))
+     layers)))
+
+(define (scandir* dir)
+  (and (file-exists? dir)
+       (let ((d (opendir dir)))
+         (let loop ((acc '()))
+           (let ((e (readdir d)))
+             (if (eof-object? e)
+                 (begin (closedir d) (sort acc string<?))
+                 (loop (if (member e '("." "..")) acc (cons e acc)))))))))
+
 (define (build-image dir name arches programs maps image push)
   (unless (zero? (status:exit-val (system "command -v buildah >/dev/null 2>&1")))
     (raise-ebpf-error 'ebpf-error 'bpf-policy-export "buildah is not installed"
@@ -586,6 +628,7 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
         (apply run "buildah manifest push" "buildah"
                (append store (list "manifest" "push" "--all" list-name
                                    (string-append "oci:" oci ":" tag))))
+        (check-layers oci arches)
         (when push
           (apply run "buildah manifest push" "buildah"
                  (append store (list "manifest" "push" "--all" list-name
@@ -666,6 +709,15 @@ buildah fails."
                              (bpf-program-name p) kind)
                        "export without #:namespace (a ClusterBpfApplication), or keep only xdp, tc, tcx, uprobe and uretprobe programs in this policy"))))
                  lowered)))
+           (_ (let ((be (filter (lambda (a)
+                                  (equal? (caddr (assq a arch-table)) "bpfeb"))
+                                arches))
+                    (constants (policy-constants lowered)))
+                (when (and (pair? be) (pair? constants))
+                  ((fail 'bpf-policy-export
+                         "policy ~a: constant ~a goes into globalData as little-endian bytes, which ~a (big-endian) would misread"
+                         name (caar constants) (car be))
+                   "export big-endian architectures as another policy without #:constants, or leave them out of #:arches"))))
            (fnames (map caddr lowered))
            (_ (let loop ((l fnames))
                 (when (pair? l)
