@@ -671,9 +671,10 @@ and @code{oci} when built (the image as skopeo names it,
 
 Raises @code{ebpf-validation-error} naming the program for what bpfman
 cannot run (a kind it does not load, a name it refuses, a glob target, a
-source that is not a bpf-fn, conflicting constants),
+source that is not a bpf-fn, conflicting constants, constants for a
+big-endian architecture),
 @code{ebpf-compile-error} when clang fails, and @code{ebpf-error} when
-buildah fails."
+buildah fails or a layer of the image does not start with the object."
   (let* ((policy (cond ((bpf-policy? policy) policy)
                        ((bpf-policy-lookup policy))
                        (else ((fail 'bpf-policy-export "no policy named ~s" policy)
