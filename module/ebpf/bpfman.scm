@@ -304,6 +304,12 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
         ((symbol? x) (json-string (symbol->string x)))
         (else (error "bad yaml scalar" x))))
 
+(define (yaml-key k)
+  ;; Plain when it cannot be misread (label keys such as
+  ;; app.kubernetes.io/name), else double-quoted.
+  (let ((s (format #f "~a" k)))
+    (if (string-match "^[A-Za-z_][A-Za-z0-9_./-]*$" s) s (json-string s))))
+
 (define (yaml-empty? x)
   (or (equal? x '(map)) (equal? x #())))
 
@@ -316,11 +322,11 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
           (let ((k (car kv)) (v (cdr kv)))
             (cond
              ((yaml-empty? v)
-              (format port "~a~a: ~a~%" pad k (if (vector? v) "[]" "{}")))
+              (format port "~a~a: ~a~%" pad (yaml-key k) (if (vector? v) "[]" "{}")))
              ((or (vector? v) (and (pair? v) (eq? (car v) 'map)))
-              (format port "~a~a:~%" pad k)
+              (format port "~a~a:~%" pad (yaml-key k))
               (write-yaml v (+ indent 2) port))
-             (else (format port "~a~a: ~a~%" pad k (yaml-scalar v))))))
+             (else (format port "~a~a: ~a~%" pad (yaml-key k) (yaml-scalar v))))))
         kvs))
       ((? vector? v)
        (for-each
