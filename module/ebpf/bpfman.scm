@@ -181,12 +181,49 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
 
 (define (license-item? s) (string-prefix? "char LICENSE[]" s))
 
+(define inline-rx
+  (make-regexp "^static __always_inline [^\n]*\n([A-Za-z_][A-Za-z0-9_]*) [(]"))
+
+(define (rename-identifier c from to)
+  (regexp-substitute/global
+   #f (string-append "(^|[^A-Za-z0-9_])" from "([^A-Za-z0-9_]|$)") c
+   'pre 1 to 2 'post))
+
+;; Inline instances are numbered per program (twice__0): two programs
+;; may give one name to different instances.  Rename the later ones.
+(define (distinct-inlines lowered)
+  (let loop ((l lowered) (i 0) (seen '()) (acc '()))
+    (match l
+      (() (reverse acc))
+      (((p kind fname c) . rest)
+       (call-with-values (lambda () (split-c c))
+         (lambda (incs items fn)
+           (let* ((inlines (filter-map
+                            (lambda (item)
+                              (and=> (regexp-exec inline-rx item)
+                                     (lambda (m) (cons (match:substring m 1) item))))
+                            items))
+                  (clashes (filter (lambda (ni)
+                                     (let ((old (assoc (car ni) seen)))
+                                       (and old (not (string=? (cdr old) (cdr ni))))))
+                                   inlines))
+                  (c (fold (lambda (ni c)
+                             (rename-identifier c (car ni)
+                                                (format #f "~a_p~a" (car ni) i)))
+                           c clashes)))
+             (if (null? clashes)
+                 (loop rest (+ i 1) (append inlines seen)
+                       (cons (list p kind fname c) acc))
+                 ;; Renamed: look again (the new names may be seen too).
+                 (loop (cons (list p kind fname c) rest) i seen acc)))))))))
+
 (define (bpfman-object-c policy-name lowered)
 ;; Combine the generated C of the programs @var{lowered} (a list of
 ;; @code{(PROGRAM KIND FUNCTION C-TEXT)}) into one translation unit: the
 ;; includes and declarations (types, maps, constants, inlines) once, then
 ;; every program as a global function.  Returns the C text.
-  (let loop ((l lowered) (includes '()) (items '()) (fns '()) (license #f))
+  (let loop ((l (distinct-inlines lowered)) (includes '()) (items '()) (fns '())
+             (license #f))
     (match l
       (()
        (string-append

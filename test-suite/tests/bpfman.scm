@@ -352,6 +352,34 @@ for m in idx['manifests']:
 (bpf-unload! 'bpfman-t-tp)
 
 ;;; ------------------------------------------------------------------
+;;; One translation unit from programs lowered apart.
+
+(define-bpf-inline (bpfman-t-twice x) (* 2 x))
+(defbpf-program bpfman-t-in1 #:kind 'xdp #:attach "lo"
+  #:source (bpf-fn bpfman_t_in1 (ctx)
+             (map-increment! bpfman-t-hits (bpfman-t-twice 1))
+             (return :xdp-pass)))
+(defbpf-program bpfman-t-in2 #:kind 'xdp #:attach "lo"
+  #:source (bpf-fn bpfman_t_in2 (ctx)
+             (let* ((n (packet-length ctx)) (m (+ n 1)))
+               (map-increment! bpfman-t-hits (bpfman-t-twice m)))
+             (return :xdp-pass)))
+(defbpf-policy bpfman-t-in #:programs '("bpfman-t-in1" "bpfman-t-in2"))
+(test-assert "two instances of one inline under one name are told apart"
+  (let* ((r (bpf-policy-export 'bpfman-t-in #:dir (string-append tmp "/in")))
+         (c (read-file (string-append tmp "/in/bpfman-t-in.bpf.c"))))
+    (and (string-contains c "bpfman_t_twice__0 (")
+         (string-contains c "bpfman_t_twice__0_p1 (")
+         (equal? '("bpfman_t_in1" "bpfman_t_in2")
+                 (sort (filter-map (lambda (s) (and (equal? (cadr s) "FUNC") (car s)))
+                                   (object-symbols (car (assq-ref r 'objects))))
+                       string<?)))))
+(test-equal "a map two programs use is declared once"
+  1
+  (length (list-matches "} bpfman_t_hits SEC"
+                        (read-file (string-append tmp "/in/bpfman-t-in.bpf.c")))))
+
+;;; ------------------------------------------------------------------
 ;;; What bpfman cannot run, refused naming the program.
 
 (define (export-of name) (bpf-policy-export name #:dir (string-append tmp "/err")))
