@@ -284,8 +284,8 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
          (log (string-append out ".log")))
     (call-with-output-file cfile (lambda (port) (display c port)))
     (let ((status (apply system* "sh" "-c"
-                         "exec \"$0\" \"$@\" 2>\"$LOGFILE\""
-                         "clang" (append flags (list "-c" cfile "-o" out))))
+                         "log=$1; shift; exec \"$@\" 2>\"$log\""
+                         "sh" log "clang" (append flags (list "-c" cfile "-o" out))))
           (text (if (file-exists? log)
                     (call-with-input-file log read-string)
                     "")))
@@ -295,14 +295,12 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
         (raise-ebpf-error 'ebpf-compile-error 'bpf-policy-export
                           (format #f "clang failed on the policy's object ~a: ~a"
                                   (basename out)
-                                  (if (string? text) text ""))
+                                  (if (string? text) (string-trim-right text) ""))
                           #:fix "check that each program builds alone (bpf-load!), then that no two programs declare one name differently"
                           #:details `((c . ,c)))))))
 
 (define (build-object c arch out)
-  (setenv "LOGFILE" (string-append out ".log"))
-  (run-clang c (arch-flags arch) out)
-  (unsetenv "LOGFILE"))
+  (run-clang c (arch-flags arch) out))
 
 ;;; ------------------------------------------------------------------
 ;;; JSON, YAML and base64, as small as the files need.
