@@ -351,6 +351,37 @@ for m in idx['manifests']:
 (bpf-unload! 'bpfman-t-xdp)
 (bpf-unload! 'bpfman-t-tp)
 
+(defbpf-program bpfman-t-kp #:kind 'kprobe #:attach "do_unlinkat"
+  #:source (bpf-fn bpfman_t_kp (ctx) 0))
+(defbpf-program bpfman-t-krp #:kind 'kretprobe #:attach "do_unlinkat"
+  #:source (bpf-fn bpfman_t_krp (ctx) 0))
+(defbpf-program bpfman-t-fe #:kind '(fentry kprobe) #:attach "do_unlinkat"
+  #:source (bpf-fn bpfman_t_fe (ctx) 0))
+(defbpf-program bpfman-t-up #:kind 'uprobe
+  #:attach '(#:target "libc:malloc" #:pid 1)
+  #:source (bpf-fn bpfman_t_up (ctx) 0))
+(defbpf-program bpfman-t-urp #:kind 'uretprobe #:attach "/usr/bin/true:0x1000"
+  #:source (bpf-fn bpfman_t_urp (ctx) 0))
+(defbpf-program bpfman-t-tc #:kind 'tc
+  #:attach '(#:target "eth0" #:direction egress)
+  #:source (bpf-fn bpfman_t_tc (ctx) 0))
+(defbpf-policy bpfman-t-kinds
+  #:programs '("bpfman-t-kp" "bpfman-t-krp" "bpfman-t-fe" "bpfman-t-up"
+               "bpfman-t-urp" "bpfman-t-tc"))
+(test-assert "kprobe, kretprobe, fentry, uprobe, uretprobe and tc links validate"
+  (let* ((r (bpf-policy-export 'bpfman-t-kinds #:dir (string-append tmp "/kinds")))
+         (y (string-append tmp "/kinds/bpfman-t-kinds.yaml"))
+         (text (read-file y)))
+    (and (validate y)
+         (equal? (json-alist (assq-ref r 'programs))
+                 '(("bpfman_t_fe" . "fentry") ("bpfman_t_kp" . "kprobe")
+                   ("bpfman_t_krp" . "kretprobe") ("bpfman_t_tc" . "tc")
+                   ("bpfman_t_up" . "uprobe") ("bpfman_t_urp" . "uretprobe")))
+         (string-contains text "fentry:\n        function: \"do_unlinkat\"")
+         (string-contains text "- function: \"malloc\"\n            target: \"libc\"\n            pid: 1")
+         (string-contains text "- offset: 4096\n            target: \"/usr/bin/true\"")
+         (string-contains text "direction: \"Egress\""))))
+
 ;;; ------------------------------------------------------------------
 ;;; One translation unit from programs lowered apart.
 
