@@ -3,8 +3,9 @@
 ;;; CRD schemas (test-suite/data/bpfman), the image built with buildah and
 ;;; read back with skopeo and tar, and the round trip: the object taken
 ;;; out of the image's layer, loaded with the object layer and its
-;;; constants set from globalData, gives the same XDP verdicts and
-;;; tracepoint counts as the policy's programs loaded directly.
+;;; constants set from globalData, gives the same XDP verdicts under
+;;; BPF_PROG_TEST_RUN as the program loaded directly, and the same
+;;; tracepoint counts as the policy applied with bpf-policy-apply!.
 (use-modules (harness) (ebpf) (ebpf packet) (srfi srfi-1) (srfi srfi-64)
              (rnrs bytevectors) (ice-9 rdelim) (ice-9 popen) (ice-9 match)
              (ice-9 regex) (ice-9 ftw))
@@ -329,9 +330,10 @@ for m in idx['manifests']:
   (detach!)
   (bpf-map-ref bpfman-t-hits 1))
 
+(defbpf-policy bpfman-t-tp-only #:programs '("bpfman-t-tp"))
 (define direct-count
-  (count-getpids (lambda () (bpf-attach! 'bpfman-t-tp))
-                 (lambda () (bpf-detach! 'bpfman-t-tp))))
+  (count-getpids (lambda () (bpf-policy-apply! 'bpfman-t-tp-only))
+                 (lambda () (bpf-policy-remove! 'bpfman-t-tp-only))))
 (define exported-tp
   (bpf-object-load from-image #:kind 'tracepoint #:name "bpfman_t_tp"
                    #:constants (filter (lambda (c) (eq? (car c) 'tgid))
@@ -349,7 +351,6 @@ for m in idx['manifests']:
 (bpf-object-close! exported-xdp)
 (bpf-object-close! exported-tp)
 (bpf-unload! 'bpfman-t-xdp)
-(bpf-unload! 'bpfman-t-tp)
 
 (defbpf-program bpfman-t-kp #:kind 'kprobe #:attach "do_unlinkat"
   #:source (bpf-fn bpfman_t_kp (ctx) 0))
