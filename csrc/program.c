@@ -1464,6 +1464,7 @@ prog_info_alist (const struct bpf_prog_info *info, const char *kind)
      scm_cons (SYM ("verified-insns"), scm_from_uint32 (info->verified_insns)),
      scm_cons (SYM ("map-count"), scm_from_uint32 (info->nr_map_ids)),
      scm_cons (SYM ("uid"), scm_from_uint32 (info->created_by_uid)),
+     scm_cons (SYM ("gpl-compatible"), scm_from_bool (info->gpl_compatible)),
      SCM_UNDEFINED);
 }
 
@@ -1476,6 +1477,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_info, "%bpf-object-info", 1, 0, 0,
                    "@code{run-time-ns} (counted since the first load of "
                    "this process), @code{xlated-insns}, @code{jited-bytes}, "
                    "@code{verified-insns}, @code{map-count}, @code{uid}, "
+                   "@code{gpl-compatible} (the kernel's view of the license), "
                    "then @code{digest} (sha256 of the object file), "
                    "@code{path}, @code{section} and @code{maps} (the "
                    "declared maps it shares).  Raises @code{ebpf-error} if "

@@ -266,13 +266,19 @@ form_text (struct node *n, size_t max)
   return out;
 }
 
+static void c_string (struct buf *b, const char *s);
+
 static void
 line_directive (struct emit *E, struct buf *b, struct node *n)
 {
   const char *f = base_name (n->file);
   if (!n->line || !f)
     return;
-  bf (b, "\n\t/* %s */\n#line %d \"%s\"\n", form_text (n, 72), n->line, f);
+  /* The file name is the user's: escaped, so that no quote or newline in
+     it can end the directive and start C of its own.  */
+  bf (b, "\n\t/* %s */\n#line %d ", form_text (n, 72), n->line);
+  c_string (b, f);
+  bs (b, "\n");
   if (scm_is_false (scm_assv_ref (E->linemap, scm_from_int (n->line))))
     {
       char *s = NULL;
@@ -304,6 +310,37 @@ c_string (struct buf *b, const char *s)
         bput (b, (const char *) &c, 1);
     }
   bs (b, "\"");
+}
+
+/* The kernel's license_is_gpl_compatible.  */
+static bool
+gpl_compatible (const char *lic)
+{
+  static const char *const ok[] = {
+    "GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL",
+    "Dual MIT/GPL", "Dual MPL/GPL", NULL
+  };
+  for (const char *const *p = ok; *p; p++)
+    if (strcmp (lic, *p) == 0)
+      return true;
+  return false;
+}
+
+/* Form N is about to call HELPER, which the kernel marks gpl_only: under
+   a license that is not GPL-compatible the verifier would refuse it, so
+   say so now, naming the helper, the form and the license.  */
+static void
+gpl_only (struct emit *E, struct node *n, const char *helper)
+{
+  const char *lic = E->L->license ? E->L->license : "GPL";
+  if (gpl_compatible (lic))
+    return;
+  gebpf_error (gebpf_k_validation, "bpf-fn->c", 0,
+               "declare a GPL-compatible #:license (\"GPL\", \"Dual BSD/GPL\", "
+               "\"Dual MIT/GPL\" ...) or do without this form",
+               "bpf-fn %s: %s calls the GPL-only helper %s, but the license "
+               "is %s", E->L->fname, form_text (n, 60), helper,
+               gebpf_repr (scm_from_utf8_string (lic)));
 }
 
 /* The value of N as an integer (host order).  */
@@ -424,6 +461,10 @@ read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
       return true;
     case OP_ARG:
       if (n->slot == 1 && n->vt == t)
+        gpl_only (E, n, "bpf_probe_read_kernel");
+      else if (n->slot == 2 && str)
+        gpl_only (E, n, "bpf_probe_read_kernel_str");
+      if (n->slot == 1 && n->vt == t)
         bf (b, "bpf_probe_read_kernel (&%s, sizeof %s, (char *)ctx + %d); ",
             lv, lv, n->field);
       else if (n->slot == 2 && str)
@@ -439,6 +480,8 @@ read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
     case OP_READ_KERNEL_STR:
       if (!str)
         return false;
+      gpl_only (E, n, n->op == OP_READ_USER_STR ? "bpf_probe_read_user_str"
+                : "bpf_probe_read_kernel_str");
       bf (b, "bpf_probe_read_%s_str (%s.s, sizeof %s.s, (const void *)(long)(",
           n->op == OP_READ_USER_STR ? "user" : "kernel", lv, lv);
       ex (E, b, n->kid[0]);
@@ -447,6 +490,7 @@ read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
     case OP_CORE_READ:
       if (n->field != 1 || !str)
         return false;
+      gpl_only (E, n, "bpf_probe_read_kernel_str");
       bf (b, "BPF_CORE_READ_STR_INTO (&%s.s, ", lv);
       ex (E, b, n->kid[0]);
       ex_core_fields (b, n);
@@ -1380,6 +1424,7 @@ ex (struct emit *E, struct buf *b, struct node *n)
         bs (b, "((__s64)PT_REGS_RC (ctx))");
       return;
     case OP_CURRENT_TASK:
+      gpl_only (E, n, "bpf_get_current_task");
       bs (b, "((struct task_struct___gebpf *)bpf_get_current_task ())");
       return;
     case OP_CORE_READ:
@@ -1389,6 +1434,7 @@ ex (struct emit *E, struct buf *b, struct node *n)
             ex_read (E, b, n);
             return;
           }
+        gpl_only (E, n, "bpf_probe_read_kernel");
         bs (b, n->ty == TY_INT ? (n->is_signed ? "((__s64)BPF_CORE_READ ("
                                   : "((__u64)BPF_CORE_READ (")
             : "(BPF_CORE_READ (");
@@ -1443,8 +1489,11 @@ ex (struct emit *E, struct buf *b, struct node *n)
                 mapname (n->kid[0]), ctl, k, k);
           }
         else
-          bf (b, "; bpf_perf_event_output (ctx, &%s, BPF_F_CURRENT_CPU, "
-              "&__e%d, sizeof __e%d); })", mapname (n->kid[0]), k, k);
+          {
+            gpl_only (E, n, "bpf_perf_event_output");
+            bf (b, "; bpf_perf_event_output (ctx, &%s, BPF_F_CURRENT_CPU, "
+                "&__e%d, sizeof __e%d); })", mapname (n->kid[0]), k, k);
+          }
         return;
       }
     case OP_PRINTK:
@@ -1460,6 +1509,7 @@ ex (struct emit *E, struct buf *b, struct node *n)
               ex_int (E, b, n->kid[i]);
             bs (b, "; ");
           }
+        gpl_only (E, n, "bpf_trace_printk");
         bs (b, "bpf_printk (");
         c_string (b, n->kid[0]->name);
         for (int i = 1; i < n->nkid; i++)
@@ -1520,6 +1570,7 @@ ex (struct emit *E, struct buf *b, struct node *n)
         return;
       }
     case OP_STACK_ID:
+      gpl_only (E, n, "bpf_get_stackid");
       bs (b, "((__s64)bpf_get_stackid (ctx, ");
       ex (E, b, n->kid[1]);
       if (n->nkid == 4)
@@ -1574,6 +1625,65 @@ static const struct kind_info kinds[] = {
   {PK_LSM, "lsm/%s", "__u64 *"},
   {PK_PERF_EVENT, "perf_event", "struct bpf_perf_event_data *"},
 };
+
+/* Whether the target of a program of kind KIND is pasted into its
+   section name (and so into C).  */
+static bool
+target_in_section (int kind)
+{
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (kinds[i].kind == kind)
+      return strstr (kinds[i].section, "%s") != NULL;
+  return false;
+}
+
+/* A target reaches C inside SEC("...") and names files under tracefs:
+   it may hold only what a section name of its kind holds -- function,
+   tracepoint and hook names, "+OFFSET", ':' or '/' between category and
+   name, and glob characters -- never a quote, backslash, space, control
+   character or "..".  Targets that stay out of C (interfaces, uprobe
+   paths) only may not hold control characters.  */
+void
+gebpf_check_target (struct lower *L)
+{
+  const char *t = L->target;
+  if (!t)
+    return;
+  bool pasted = target_in_section (L->kind);
+  size_t len = strlen (t);
+  const char *bad = NULL;
+  for (const unsigned char *p = (const unsigned char *) t; *p && !bad; p++)
+    {
+      bool ok = *p >= 32 && *p != 127;
+      if (pasted)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+          || (*p >= '0' && *p <= '9') || strchr ("_-.:/+*?[]!@", *p);
+      if (!ok)
+        bad = (const char *) p;
+    }
+  if (bad || len == 0 || len > 255 || (pasted && strstr (t, "..")))
+    {
+      char what[64] = "";
+      if (bad)
+        snprintf (what, sizeof what, " (character %ld is %s)",
+                  (long) (bad - t), *bad == '"' ? "a quote"
+                  : *bad == '\\' ? "a backslash"
+                  : (unsigned char) *bad < 32 ? "a control character"
+                  : "not allowed");
+      else if (len == 0 || len > 255)
+        snprintf (what, sizeof what, " (%zu bytes; 1 to 255 allowed)", len);
+      else
+        snprintf (what, sizeof what, " (it holds \"..\")");
+      gebpf_error (gebpf_k_validation, "bpf-fn->c", 0,
+                   pasted
+                   ? "give a function, tracepoint or hook name: letters, "
+                   "digits and _-.:/+@, or a glob of them"
+                   : "give the target without control characters",
+                   "bpf-fn %s: invalid %s target %s%s", L->fname,
+                   gebpf_sym_name (gebpf_prog_kinds, L->kind),
+                   gebpf_repr (scm_from_utf8_string (t)), what);
+    }
+}
 
 static void
 section_name (struct emit *E, char *out, size_t size)
@@ -1860,11 +1970,39 @@ emit_core_types (struct emit *E)
     }
 }
 
+/* The license the kernel receives: the declared one, checked to be a
+   short line of printable ASCII (it is written into C, escaped).  */
 static const char *
-license_of (SCM constants)
+license_of (struct lower *L)
 {
-  (void) constants;
-  return "GPL";
+  const char *lic = L->license ? L->license : "GPL";
+  size_t len = strlen (lic);
+  bool ok = len > 0 && len < 128;
+  for (const unsigned char *p = (const unsigned char *) lic; *p && ok; p++)
+    ok = *p >= 32 && *p < 127;
+  if (!ok)
+    gebpf_error (gebpf_k_validation, "bpf-fn->c", 0,
+                 "write #:license as printable ASCII, e.g. \"GPL\"",
+                 "bpf-fn %s: invalid license %s (1 to 127 printable "
+                 "ASCII characters)", L->fname,
+                 gebpf_repr (scm_from_utf8_string (lic)));
+  return lic;
+}
+
+/* The SPDX identifier of a kernel license string, or NULL.  */
+static const char *
+spdx_of (const char *lic)
+{
+  static const char *const map[][2] = {
+    {"GPL", "GPL-2.0"}, {"GPL v2", "GPL-2.0"},
+    {"GPL and additional rights", "GPL-2.0+"},
+    {"Dual BSD/GPL", "GPL-2.0 OR BSD-2-Clause"},
+    {"Dual MIT/GPL", "GPL-2.0 OR MIT"}, {"Dual MPL/GPL", "GPL-2.0 OR MPL-1.1"},
+  };
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (strcmp (lic, map[i][0]) == 0)
+      return map[i][1];
+  return NULL;
 }
 
 SCM
@@ -1876,6 +2014,7 @@ gebpf_emit (struct lower *L, SCM *linemap)
   E.typedefs = SCM_EOL;
   E.linemap = SCM_EOL;
 
+  license_of (L);
   if (L->uses_vmlinux)
     emit_core_types (&E);
   /* The body first: it registers the types it needs.  */
@@ -1903,9 +2042,9 @@ gebpf_emit (struct lower *L, SCM *linemap)
     }
 
   struct buf out = { 0 };
-  const char *lic = license_of (L->constants);
-  bf (&out, "// SPDX-License-Identifier: %s\n",
-      strcmp (lic, "GPL") == 0 ? "GPL-2.0" : "GPL-2.0 OR BSD-2-Clause");
+  const char *lic = license_of (L);
+  if (spdx_of (lic))
+    bf (&out, "// SPDX-License-Identifier: %s\n", spdx_of (lic));
   bf (&out, "/* Generated by guile-ebpf from (bpf-fn %s ...) for a %s "
       "program.  */\n", L->fname, gebpf_sym_name (gebpf_prog_kinds, L->kind));
   {
@@ -1939,7 +2078,9 @@ gebpf_emit (struct lower *L, SCM *linemap)
     }
   if (E.inlines.len)
     bput (&out, E.inlines.p, E.inlines.len);
-  bf (&out, "char LICENSE[] SEC(\"license\") = \"%s\";\n\n", lic);
+  bs (&out, "char LICENSE[] SEC(\"license\") = ");
+  c_string (&out, lic);
+  bs (&out, ";\n\n");
   char sec[300];
   section_name (&E, sec, sizeof sec);
   bf (&out, "SEC(\"%s\")\nint %s(%sctx)\n{", sec, L->fname,
