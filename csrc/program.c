@@ -727,6 +727,15 @@ c_name_of (SCM v, const char *subr, const char *what)
   return gebpf_c_ident (v, subr, what);
 }
 
+/* Whether the rodata variable VAR is constant NAME: as written in C, or
+   as bpf-fn writes it (u_NAME).  */
+static bool
+const_name_is (const char *var, const char *name)
+{
+  return strcmp (var, name) == 0
+    || (strncmp (var, "u_", 2) == 0 && strcmp (var + 2, name) == 0);
+}
+
 /* Write the (NAME . INTEGER) pairs of CONSTANTS into MAP (the .rodata
    map), at the offsets BTF gives the variables of those names.  */
 static void
@@ -771,7 +780,8 @@ apply_constants (struct bpf_object *obj, struct bpf_map *map, SCM constants,
         {
           const struct btf_type *var = btf__type_by_id (btf, vs[i].type);
           if (var && btf_is_var (var)
-              && strcmp (btf__name_by_offset (btf, var->name_off), cname) == 0)
+              && const_name_is (btf__name_by_offset (btf, var->name_off),
+                                cname))
             {
               found = &vs[i];
               vt = btf__type_by_id (btf, var->type);
@@ -907,6 +917,9 @@ configure_maps (struct bpf_object *obj, const struct load_opts *lo,
         continue;
       }
     SCM decl = gebpf_map_lookup (scm_from_utf8_string (mname));
+    /* bpf-fn writes the map of declared NAME as u_NAME.  */
+    if (scm_is_false (decl) && strncmp (mname, "u_", 2) == 0)
+      decl = gebpf_map_lookup (scm_from_utf8_string (mname + 2));
     if (scm_is_false (decl))
       continue;                 /* libbpf creates it for this object */
     struct gebpf_map *m = gebpf_map_from_scm (decl, subr, 1);

@@ -87,6 +87,22 @@ bf (struct buf *b, const char *fmt, ...)
 
 static void ex (struct emit *E, struct buf *b, struct node *n);
 
+/* Every identifier the user chose (map, struct, field, constant, inline)
+   is written as u_NAME: no generated name and no name of the headers
+   starts with u_, and no C keyword does, so none can collide -- a map
+   named v0 or ctx, a field named int, a constant named return.  */
+#define USER_PREFIX "u_"
+
+static const char *
+uid (const char *name)
+{
+  size_t n = strlen (name);
+  char *s = scm_gc_malloc_pointerless (n + sizeof USER_PREFIX, "uid");
+  memcpy (s, USER_PREFIX, sizeof USER_PREFIX - 1);
+  memcpy (s + sizeof USER_PREFIX - 1, name, n + 1);
+  return s;
+}
+
 /* ---- types ---------------------------------------------------------- */
 
 static const char *tname (struct emit *E, const struct gebpf_type *t);
@@ -154,13 +170,13 @@ tname (struct emit *E, const struct gebpf_type *t)
         const char *fts[t->nfields ? t->nfields : 1];
         for (size_t i = 0; i < t->nfields; i++)
           fts[i] = tname (E, t->fields[i].type);
-        snprintf (name, sizeof name, "struct %s", t->cname);
+        snprintf (name, sizeof name, "struct %s", uid (t->cname));
         bf (&E->types, "/* (defbpf-struct %s ...) */\nstruct %s {\n",
-            t->name, t->cname);
+            t->name, uid (t->cname));
         for (size_t i = 0; i < t->nfields; i++)
-          bf (&E->types, "\t%s %s;\n", fts[i], t->fields[i].cname);
+          bf (&E->types, "\t%s %s;\n", fts[i], uid (t->fields[i].cname));
         bf (&E->types, "};\n_Static_assert (sizeof (struct %s) == %zu, "
-            "\"layout of %s\");\n", t->cname, t->size, t->name);
+            "\"layout of %s\");\n", uid (t->cname), t->size, t->name);
         return reg (E, t, name);
       }
     default:
@@ -536,7 +552,7 @@ fill (struct emit *E, struct buf *b, const struct gebpf_type *t,
         if (n->kid[i])
           {
             char flv[256];
-            snprintf (flv, sizeof flv, "%s.%s", lv, t->fields[i].cname);
+            snprintf (flv, sizeof flv, "%s.%s", lv, uid (t->fields[i].cname));
             fill (E, b, t->fields[i].type, flv, n->kid[i]);
           }
       return;
@@ -594,7 +610,7 @@ mapof (struct node *n)
 static const char *
 mapname (struct node *n)
 {
-  return mapof (n)->cname;
+  return uid (mapof (n)->cname);
 }
 
 static void
@@ -1528,7 +1544,8 @@ ex (struct emit *E, struct buf *b, struct node *n)
           if (n->kid[i])
             {
               char lv[160];
-              snprintf (lv, sizeof lv, "__s%d.%s", k, n->st->fields[i].cname);
+              snprintf (lv, sizeof lv, "__s%d.%s", k,
+                        uid (n->st->fields[i].cname));
               fill (E, b, n->st->fields[i].type, lv, n->kid[i]);
             }
         bf (b, "__s%d; })", k);
@@ -1545,7 +1562,7 @@ ex (struct emit *E, struct buf *b, struct node *n)
         bs (b, "; ");
         if (v->ty == TY_VALPTR)
           {
-            snprintf (lv, sizeof lv, "__v%d->%s", k, f->cname);
+            snprintf (lv, sizeof lv, "__v%d->%s", k, uid (f->cname));
             bf (b, "__v%d ? ", k);
             ex_from (E, b, f->type, lv);
             if (n->ty == TY_INT || n->ty == TY_BOOL || n->ty == TY_IPV4)
@@ -1555,7 +1572,7 @@ ex (struct emit *E, struct buf *b, struct node *n)
           }
         else
           {
-            snprintf (lv, sizeof lv, "__v%d.%s", k, f->cname);
+            snprintf (lv, sizeof lv, "__v%d.%s", k, uid (f->cname));
             ex_from (E, b, f->type, lv);
             bs (b, "; })");
           }
@@ -1565,7 +1582,7 @@ ex (struct emit *E, struct buf *b, struct node *n)
       {
         char *c = gebpf_c_ident (scm_from_utf8_string (n->name), "bpf-fn",
                                  "const name");
-        bf (b, "%s(%s)", n->is_signed ? "(__s64)" : "(__u64)", c);
+        bf (b, "%s(%s)", n->is_signed ? "(__s64)" : "(__u64)", uid (c));
         free (c);
         return;
       }
@@ -1779,7 +1796,7 @@ emit_map (struct emit *E, struct gebpf_map *m)
     bf (b, "\t__uint(value_size, %u);\n", m->value_size);
   if (m->map_flags)
     bf (b, "\t__uint(map_flags, %u);\n", m->map_flags);
-  bf (b, "} %s SEC(\".maps\");\n\n", m->cname);
+  bf (b, "} %s SEC(\".maps\");\n\n", uid (m->cname));
 }
 
 static void
@@ -2037,7 +2054,7 @@ gebpf_emit (struct lower *L, SCM *linemap)
       char *c = gebpf_c_ident (SCM_CAR (l), "bpf-fn", "const name");
       bf (&E.consts, "/* (const %s): set before load by #:constants */\n"
           "const volatile __u64 %s = 0;\n", gebpf_sym_str (SCM_CAR (l)),
-          c);
+          uid (c));
       free (c);
     }
 

@@ -372,7 +372,7 @@ first of a fallback list that this kernel took), else the declared one."
   (if (and (bpf-fn? (bpf-program-source p)) (string? c))
       (filter (lambda (k)
                 (string-contains
-                 c (string-append "const volatile __u64 "
+                 c (string-append "const volatile __u64 u_" ; bpf-fn's mangling
                                   (string-map (lambda (ch) (if (char=? ch #\-) #\_ ch))
                                               (format #f "~a" (car k)))
                                   " = 0;")))

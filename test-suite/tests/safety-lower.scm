@@ -144,6 +144,54 @@
   #t (assq-ref (loaded-info gpl) 'gpl-compatible))
 (bpf-unload! gpl)
 
+;; ---- user identifiers are mangled: u_NAME never meets a C name ----
+(defbpf-map v0 #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 2)
+(defbpf-map ctx #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 2)
+(defbpf-struct kw (int u32) (return u64))
+(defbpf-map kws #:kind 'hash #:key 'u32 #:value 'kw #:max-entries 4)
+(bpf-fn names-collide (c)
+  (when (= (pid) (const __u64))
+    (let ((__k0 3) (__v0 4) (u_v0 0))
+      (map-increment! v0 u_v0)
+      (map-set! ctx 1 (+ __k0 __v0))
+      (map-set! kws 0 (make-kw #:int (const return) #:return 7)))))
+(define collide-c (bpf-fn->c names-collide #:kind 'tracepoint
+                             #:target "syscalls/sys_enter_getpid"))
+(for-each
+ (lambda (frag)
+   (test-assert (format #f "C has ~s" frag) (string-contains collide-c frag)))
+ '("} u_v0 SEC(\".maps\");" "} u_ctx SEC(\".maps\");" "\t__u32 u_int;"
+   "\t__u64 u_return;" "const volatile __u64 u_return = 0;"
+   "const volatile __u64 u___u64 = 0;" "struct u_kw {"))
+(test-assert "comments and the line map keep the user's names"
+  (and (string-contains collide-c "/* (defbpf-map v0 #:kind 'array) */")
+       (string-contains collide-c "/* (map-increment! v0 u_v0) */")
+       (any (lambda (e) (and (string? e) (string-contains e "(map-increment! v0 u_v0)")))
+            (vector->list (cdr (bpf-fn-lower names-collide #:kind 'tracepoint
+                                             #:target "syscalls/sys_enter_getpid"))))))
+(define collide
+  (make-bpf-program `((name . ,(uniq "collide")) (kind . tracepoint)
+                      (attach . "syscalls/sys_enter_getpid")
+                      (source . ,names-collide)
+                      (constants . ((__u64 . ,me) (return . 42))))))
+(bpf-load! collide)
+(bpf-attach! collide)
+(do ((i 0 (+ i 1))) ((= i 100)) (getpid))
+(bpf-detach! collide)
+(bpf-unload! collide)
+(test-equal "map v0 counted this process's 100 getpid calls" 100 (bpf-map-ref v0 0))
+(test-equal "map ctx got local __k0 + local __v0" 7 (bpf-map-ref ctx 1))
+(test-equal "field int holds constant return" 42 (kw-int (bpf-map-ref kws 0)))
+(test-equal "field return" 7 (kw-return (bpf-map-ref kws 0)))
+(test-equal "the object shares the declared maps under their own names"
+  '("ctx" "kws" "v0")
+  (begin
+    (bpf-load! collide)
+    (let ((m (sort (bpf-object-maps ((@@ (ebpf deploy) program-object) collide))
+                   string<?)))
+      (bpf-unload! collide)
+      m)))
+
 (delete-file hostile-file)
 (rmdir dir)
 (harness-end)
