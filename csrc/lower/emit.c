@@ -2100,7 +2100,12 @@ gebpf_emit (struct lower *L, SCM *linemap)
   bs (&out, ";\n\n");
   char sec[300];
   section_name (&E, sec, sizeof sec);
-  bf (&out, "SEC(\"%s\")\nint %s(%sctx)\n{", sec, L->fname,
+  /* The function is u_NAME in C, like every user identifier; its
+     assembler name stays NAME, the program name libbpf and the kernel
+     show and deploy looks up.  */
+  bf (&out, "int %s(%sctx) __asm__ (\"%s\");\n\n", uid (L->fname),
+      kinds[L->kind].ctx, L->fname);
+  bf (&out, "SEC(\"%s\")\nint %s(%sctx)\n{", sec, uid (L->fname),
       kinds[L->kind].ctx);
   bput (&out, b->p, b->len);
   bs (&out, "\n}\n");

@@ -38,8 +38,10 @@ struct {
 
 char LICENSE[] SEC("license") = "GPL";
 
+int u_exec_snoop(void *ctx) __asm__ ("exec_snoop");
+
 SEC("tracepoint/sched/sched_process_exec")
-int exec_snoop(void *ctx)
+int u_exec_snoop(void *ctx)
 {
 	/* (emit! exec-events (make-exec-event #:pid (pid) #:comm (comm))) */
 #line 33 "forms.scm"

@@ -33,8 +33,10 @@ struct {
 
 char LICENSE[] SEC("license") = "GPL";
 
+int u_firewall(struct xdp_md *ctx) __asm__ ("firewall");
+
 SEC("xdp")
-int firewall(struct xdp_md *ctx)
+int u_firewall(struct xdp_md *ctx)
 {
 	/* (let* ((ip (packet-ipv4 ctx)) (tcp (packet-tcp ip)) (verdict (if (and tc ... */
 #line 23 "forms.scm"

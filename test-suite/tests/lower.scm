@@ -56,7 +56,7 @@
 (define c (bpf-fn->c drop-syn #:kind 'xdp))
 (test-assert "SPDX line first" (string-prefix? "// SPDX-License-Identifier: GPL-2.0" c))
 (test-assert "license section" (string-contains c "char LICENSE[] SEC(\"license\") = \"GPL\";"))
-(test-assert "program section" (string-contains c "SEC(\"xdp\")\nint drop_syn(struct xdp_md *ctx)"))
+(test-assert "program section" (string-contains c "SEC(\"xdp\")\nint u_drop_syn(struct xdp_md *ctx)"))
 (test-assert "#line to the .scm" (string-contains c "#line 23 \"lower.scm\""))
 (test-assert "comment names the form" (string-contains c "/* (if (= (proto ctx) :tcp)"))
 (test-assert "fixed helpers included" (string-contains c "#include \"gebpf.h\""))

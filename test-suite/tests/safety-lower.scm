@@ -192,6 +192,19 @@
       (bpf-unload! collide)
       m)))
 
+;; The program's own name: u_int in C, "int" for libbpf and the kernel.
+(bpf-fn int (c) 1)
+(test-assert "a bpf-fn named int is u_int in C, int in the object"
+  (string-contains (bpf-fn->c int #:kind 'socket-filter)
+                   "int u_int(struct __sk_buff *ctx) __asm__ (\"int\");"))
+(define int-prog
+  (make-bpf-program `((name . ,(uniq "int")) (kind . socket-filter)
+                      (source . ,int))))
+(bpf-load! int-prog)
+(test-equal "... loads, and the kernel knows it as int" "int"
+  (assq-ref (loaded-info int-prog) 'name))
+(bpf-unload! int-prog)
+
 (delete-file hostile-file)
 (rmdir dir)
 (harness-end)
