@@ -268,8 +268,8 @@ form_text (struct node *n, size_t max)
       char c = s[i];
       if (c == '\n' || c == '\t')
         c = ' ';
-      /* Never close the comment early.  */
-      if (c == '*' && s[i + 1] == '/')
+      /* Never close the comment early, nor open one inside it.  */
+      if (c == '*' && (s[i + 1] == '/' || (i > 0 && s[i - 1] == '/')))
         c = '+';
       out[j++] = c;
     }
@@ -314,7 +314,9 @@ c_string (struct buf *b, const char *s)
   for (; *s; s++)
     {
       unsigned char c = *s;
-      if (c == '"' || c == '\\')
+      /* '?' too: "??/" must never become a backslash, whatever the
+         dialect's trigraph setting.  */
+      if (c == '"' || c == '\\' || c == '?')
         bf (b, "\\%c", c);
       else if (c == '\n')
         bs (b, "\\n");

@@ -74,6 +74,23 @@
 (test-assert "the file with a hostile name builds (clang never sees #error)"
   (file-exists? (bpf-build-c hostile-c)))
 
+;; ---- strings of the body: escaped in C, harmless in comments ----
+(bpf-fn hostile-strings (ctx)
+  (printk "*/ \" \\ ??/ #include </etc/passwd>\n// é %d" 1)
+  (printk "end */ /* \\")
+  0)
+(define hs-c (bpf-fn->c hostile-strings #:kind 'tracepoint
+                        #:target "syscalls/sys_enter_getpid"))
+(test-assert "printk format written as an escaped C string"
+  (string-contains hs-c "bpf_printk (\"*/ \\\" \\\\ \\?\\?/ #include </etc/passwd>\\n// \\303\\251 %d\""))
+(test-assert "no comment of the C holds the form's */"
+  (every (lambda (line)
+           (or (not (string-prefix? "\t/* " line))
+               (= (string-contains line "*/") (- (string-length line) 2))))
+         (string-split hs-c #\newline)))
+(test-assert "hostile strings build (clang sees only escaped strings)"
+  (file-exists? (bpf-build-c hs-c)))
+
 ;; ---- the license ----
 (bpf-fn lic-plain (ctx) 0)
 (test-assert "the license section carries the declared license"
