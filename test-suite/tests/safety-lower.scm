@@ -51,6 +51,37 @@
   (and (bpf-fn->c tp-body #:kind 'tracepoint #:target "syscalls:sys_enter_getpid")
        (bpf-fn->c tp-body #:kind 'tracepoint #:target "sched:sched_*")))
 
+;; Random targets over every byte: refused, or pasted as they are (':'
+;; as '/') and made only of section-name characters.
+(define section-chars
+  (string->char-set "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/+*?[]!@"))
+(define (random-target state)
+  (list->string
+   (map (lambda (_)
+          (if (zero? (random 3 state))
+              (integer->char (+ 1 (random 126 state)))
+              (string-ref "abc_/.:" (random 7 state))))
+        (iota (+ 1 (random 12 state))))))
+(test-assert "500 random kprobe targets: refused or safe in SEC()"
+  (let ((state (seed->random-state 11)))
+    (every (lambda (i)
+             (let ((t (random-target state)))
+               (catch 'ebpf-validation-error
+                 (lambda ()
+                   (let ((c (bpf-fn->c tp-body #:kind 'kprobe #:target t)))
+                     (or (and (string-every section-chars t)
+                              (not (string-contains t ".."))
+                              ;; ':' is written '/'; a glob leaves the bare section
+                              (string-contains
+                               c (if (string-any (char-set #\* #\? #\[) t)
+                                     "SEC(\"kprobe\")"
+                                     (string-append "SEC(\"kprobe/"
+                                                    (string-map (lambda (ch) (if (char=? ch #\:) #\/ ch)) t)
+                                                    "\")"))))
+                         (begin (format #t "# unsafe target ~s accepted~%" t) #f))))
+                 (lambda _ #t))))
+           (iota 500))))
+
 ;; ---- file names in #line: escaped ----
 (define dir (let ((d (format #f "/tmp/gebpf-safety-~a" me)))
               (unless (file-exists? d) (mkdir d))
