@@ -798,7 +798,9 @@ apply_constants (struct bpf_object *obj, struct bpf_map *map, SCM constants,
                 continue;
               if (known.n)
                 sb_str (&known, " ");
-              sb_str (&known, btf__name_by_offset (btf, var->name_off));
+              const char *vn = btf__name_by_offset (btf, var->name_off);
+              /* bpf-fn's u_NAME is the constant NAME (const_name_is).  */
+              sb_str (&known, strncmp (vn, "u_", 2) == 0 ? vn + 2 : vn);
             }
           char *k = scm_gc_strdup (known.s ? known.s : "(none)", "gebpf-k");
           free (known.s);
@@ -940,7 +942,7 @@ configure_maps (struct bpf_object *obj, const struct load_opts *lo,
     int r = bpf_map__reuse_fd (map, fd);
     if (r < 0)
       gebpf_syscall_error (gebpf_k_map, subr, -r,
-                           scm_gc_strdup (mname, "gebpf-name"),
+                           scm_gc_strdup (m->name, "gebpf-name"),
                            "see the errno above");
     used = scm_cons (decl, used);
   }

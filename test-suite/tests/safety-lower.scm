@@ -231,6 +231,10 @@
 (test-equal "map ctx got local __k0 + local __v0" 7 (bpf-map-ref ctx 1))
 (test-equal "field int holds constant return" 42 (kw-int (bpf-map-ref kws 0)))
 (test-equal "field return" 7 (kw-return (bpf-map-ref kws 0)))
+(test-ebpf-error "an unknown constant lists the others by their own names"
+                 'ebpf-validation-error ("unknown constant" "are: __u64 return")
+                 (bpf-object-load (bpf-build-c collide-c) #:kind 'tracepoint
+                                  #:constants '((nope . 1))))
 (test-equal "the object shares the declared maps under their own names"
   '("ctx" "kws" "v0")
   (begin
