@@ -727,13 +727,12 @@ c_name_of (SCM v, const char *subr, const char *what)
   return gebpf_c_ident (v, subr, what);
 }
 
-/* Whether the rodata variable VAR is constant NAME: as written in C, or
-   as bpf-fn writes it (u_NAME).  */
+/* Whether the rodata variable VAR is constant NAME (bpf-fn's u_NAME
+   carries NAME as its symbol, so BTF names it NAME too).  */
 static bool
 const_name_is (const char *var, const char *name)
 {
-  return strcmp (var, name) == 0
-    || (strncmp (var, "u_", 2) == 0 && strcmp (var + 2, name) == 0);
+  return strcmp (var, name) == 0;
 }
 
 /* Write the (NAME . INTEGER) pairs of CONSTANTS into MAP (the .rodata
@@ -799,8 +798,7 @@ apply_constants (struct bpf_object *obj, struct bpf_map *map, SCM constants,
               if (known.n)
                 sb_str (&known, " ");
               const char *vn = btf__name_by_offset (btf, var->name_off);
-              /* bpf-fn's u_NAME is the constant NAME (const_name_is).  */
-              sb_str (&known, strncmp (vn, "u_", 2) == 0 ? vn + 2 : vn);
+              sb_str (&known, vn);
             }
           char *k = scm_gc_strdup (known.s ? known.s : "(none)", "gebpf-k");
           free (known.s);
@@ -919,9 +917,6 @@ configure_maps (struct bpf_object *obj, const struct load_opts *lo,
         continue;
       }
     SCM decl = gebpf_map_lookup (scm_from_utf8_string (mname));
-    /* bpf-fn writes the map of declared NAME as u_NAME.  */
-    if (scm_is_false (decl) && strncmp (mname, "u_", 2) == 0)
-      decl = gebpf_map_lookup (scm_from_utf8_string (mname + 2));
     if (scm_is_false (decl))
       continue;                 /* libbpf creates it for this object */
     struct gebpf_map *m = gebpf_map_from_scm (decl, subr, 1);

@@ -1798,7 +1798,10 @@ emit_map (struct emit *E, struct gebpf_map *m)
     bf (b, "\t__uint(value_size, %u);\n", m->value_size);
   if (m->map_flags)
     bf (b, "\t__uint(map_flags, %u);\n", m->map_flags);
-  bf (b, "} %s SEC(\".maps\");\n\n", uid (m->cname));
+  /* The symbol (and so the BTF variable, the kernel's map name and
+     what loaders such as bpfman see) is the user's NAME.  */
+  bf (b, "} %s __asm__ (\"%s\") SEC(\".maps\");\n\n", uid (m->cname),
+      m->cname);
 }
 
 static void
@@ -2055,8 +2058,8 @@ gebpf_emit (struct lower *L, SCM *linemap)
     {
       char *c = gebpf_c_ident (SCM_CAR (l), "bpf-fn", "const name");
       bf (&E.consts, "/* (const %s): set before load by #:constants */\n"
-          "const volatile __u64 %s = 0;\n", gebpf_sym_str (SCM_CAR (l)),
-          uid (c));
+          "const volatile __u64 %s __asm__ (\"%s\") = 0;\n",
+          gebpf_sym_str (SCM_CAR (l)), uid (c), c);
       free (c);
     }
 

@@ -372,10 +372,10 @@ first of a fallback list that this kernel took), else the declared one."
   (if (and (bpf-fn? (bpf-program-source p)) (string? c))
       (filter (lambda (k)
                 (string-contains
-                 c (string-append "const volatile __u64 u_" ; bpf-fn's mangling
+                 c (string-append "__asm__ (\"" ; the symbol of u_NAME
                                   (string-map (lambda (ch) (if (char=? ch #\-) #\_ ch))
                                               (format #f "~a" (car k)))
-                                  " = 0;")))
+                                  "\") = 0;")))
               (object-constants p))
       (object-constants p)))
 

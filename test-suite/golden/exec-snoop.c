@@ -34,7 +34,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 262144);
-} u_exec_events SEC(".maps");
+} u_exec_events __asm__ ("exec_events") SEC(".maps");
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -21,7 +21,7 @@ struct {
 	__type(key, struct gebpf_lpm4);
 	__type(value, __u32);
 	__uint(map_flags, 1);
-} u_blocked SEC(".maps");
+} u_blocked __asm__ ("blocked") SEC(".maps");
 
 /* (defbpf-map verdicts #:kind 'per-cpu-array) */
 struct {
@@ -29,7 +29,7 @@ struct {
 	__uint(max_entries, 5);
 	__type(key, __u32);
 	__type(value, __u64);
-} u_verdicts SEC(".maps");
+} u_verdicts __asm__ ("verdicts") SEC(".maps");
 
 char LICENSE[] SEC("license") = "GPL";
 

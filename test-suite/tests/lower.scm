@@ -62,7 +62,7 @@
 (test-assert "fixed helpers included" (string-contains c "#include \"gebpf.h\""))
 (test-equal "deterministic" c (bpf-fn->c drop-syn #:kind 'xdp))
 (let ((c2 (bpf-fn->c counter #:kind 'tracepoint #:target "syscalls/sys_enter_getpid")))
-  (test-assert "BTF map definition" (string-contains c2 "} u_counts SEC(\".maps\");"))
+  (test-assert "BTF map definition" (string-contains c2 "} u_counts __asm__ (\"counts\") SEC(\".maps\");"))
   (test-assert "typed key in the map" (string-contains c2 "__type(key, __u32);"))
   (test-assert "tracepoint section" (string-contains c2 "SEC(\"tracepoint/syscalls/sys_enter_getpid\")")))
 (bpf-fn with-const (ctx)
@@ -71,7 +71,7 @@
 (test-assert "const volatile rodata"
              (string-contains (bpf-fn->c with-const #:kind 'tracepoint
                                          #:target "syscalls/sys_enter_getpid")
-                              "const volatile __u64 u_target_pid = 0;"))
+                              "const volatile __u64 u_target_pid __asm__ (\"target_pid\") = 0;"))
 (let ((n 7))
   (bpf-fn spliced (ctx)
     (return ,(* n 6)))

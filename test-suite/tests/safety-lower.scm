@@ -208,9 +208,9 @@
 (for-each
  (lambda (frag)
    (test-assert (format #f "C has ~s" frag) (string-contains collide-c frag)))
- '("} u_v0 SEC(\".maps\");" "} u_ctx SEC(\".maps\");" "\t__u32 u_int;"
-   "\t__u64 u_return;" "const volatile __u64 u_return = 0;"
-   "const volatile __u64 u___u64 = 0;" "struct u_kw {"))
+ '("} u_v0 __asm__ (\"v0\") SEC(\".maps\");" "} u_ctx __asm__ (\"ctx\") SEC(\".maps\");" "\t__u32 u_int;"
+   "\t__u64 u_return;" "const volatile __u64 u_return __asm__ (\"return\") = 0;"
+   "const volatile __u64 u___u64 __asm__ (\"__u64\") = 0;" "struct u_kw {"))
 (test-assert "comments and the line map keep the user's names"
   (and (string-contains collide-c "/* (defbpf-map v0 #:kind 'array) */")
        (string-contains collide-c "/* (map-increment! v0 u_v0) */")
