@@ -53,7 +53,8 @@ read at each call."
 
 (define %entry-rx
   ;; What build.c writes: KEY.o, KEY.sha256, vmlinux-DIGEST/, .tmp-XXXXXX,
-  ;; and clang-version-ID (clang's --version line, remembered).
+  ;; and clang-version-ID (written by earlier versions, which remembered
+  ;; clang's --version line there).
   (make-regexp "^([0-9a-f]{64}\\.(o|sha256)|vmlinux-[0-9a-f]{64}|clang-version-[0-9a-f]{16}|\\.tmp-.*)$"))
 
 (define (delete-tree path)
