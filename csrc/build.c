@@ -917,10 +917,18 @@ open_dir_nofollow (const char *dir, const char *subr)
         gebpf_error (gebpf_k_compile, subr, errno, fix_path,
                      "cannot use the object cache %s (at %s)", dir, here);
       if (!last && !dir_safe (&st))
-        gebpf_error (gebpf_k_compile, subr, 0, fix_path,
-                     "the object cache %s lies under %s, which uid %ld can "
-                     "change (and so could swap the cache's entries)",
-                     dir, here, (long) st.st_uid);
+        {
+          char who[64];
+          if (st.st_uid != 0 && st.st_uid != geteuid ())
+            snprintf (who, sizeof who, "uid %ld", (long) st.st_uid);
+          else
+            snprintf (who, sizeof who, "any %s",
+                      st.st_mode & S_IWOTH ? "user" : "member of its group");
+          gebpf_error (gebpf_k_compile, subr, 0, fix_path,
+                       "the object cache %s lies under %s, which %s can "
+                       "change (and so swap the cache's entries)",
+                       dir, here, who);
+        }
       pst = st;
     }
   int out = fd;
