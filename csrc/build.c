@@ -1659,8 +1659,9 @@ SCM_DEFINE_STATIC (scm_bpf_build_file, "%bpf-build-file", 1, 0, 0, (SCM file),
 SCM_DEFINE_STATIC (scm_bpf_cache_dir, "%bpf-cache-dir", 0, 0, 0, (),
   "Return the directory of the object cache, creating it (mode 0700) if\n"
   "needed: @env{XDG_CACHE_HOME}/guile-ebpf, else ~/.cache/guile-ebpf.\n"
-  "Raises @code{ebpf-compile-error} if it cannot be created or belongs\n"
-  "to another user.")
+  "Raises @code{ebpf-compile-error} if it cannot be created, is a\n"
+  "symbolic link, belongs to another user or lies under a directory\n"
+  "others can change.")
 #define FUNC_NAME s_scm_bpf_cache_dir
 {
   scm_dynwind_begin (0);

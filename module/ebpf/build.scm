@@ -48,7 +48,9 @@ Raises @code{ebpf-compile-error}."
 (define (bpf-cache-dir)
   "Return the directory of the object cache: @env{XDG_CACHE_HOME}/guile-ebpf,
 or @file{~/.cache/guile-ebpf}, created with mode 0700.  The environment is
-read at each call."
+read at each call.  Raises @code{ebpf-compile-error} if the directory is a
+symbolic link, belongs to another user, or lies under a directory others
+can change."
   (%bpf-cache-dir))
 
 (define %entry-rx
