@@ -58,8 +58,8 @@ char LICENSE[] SEC(\"license\") = \"GPL\";
                                    "-c" "-x" "c" src "-o" out)))))
       (unless (zero? st) (error "clang failed" st)))))
 
-;; The first build ever pays for clang's --version probe; do it outside
-;; the measurements, with one build that is not reported.
+;; The first build of a process sets up the cache directory; do it
+;; outside the measurements, with one build that is not reported.
 (bpf-build-c (fresh xdp))
 
 (let ((before (stat-of 'misses)))

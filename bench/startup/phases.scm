@@ -8,8 +8,9 @@
 ;;;   declare    defbpf-map, bpf-fn, defbpf-program
 ;;;   lower      bpf-fn -> BPF C (the C passes)
 ;;;   probe      the first bpf-build-c of the process, on a small text
-;;;              that is in the cache: clang --version (run once per
-;;;              process, it is part of the cache key) plus a cache hit
+;;;              that is in the cache: the cache directory's checks and
+;;;              clang's identity (a stat, part of the cache key) plus a
+;;;              cache hit
 ;;;   build      bpf-build-c of the program: clang on a cold cache, a
 ;;;              checked cache entry on a warm one
 ;;;   attach     bpf-attach!: lowering again (cheap), the object from the
