@@ -76,6 +76,7 @@
 (define %bpf-fd-pin! (@@ (ebpf core) %bpf-fd-pin!))
 (define %bpf-pinned-info (@@ (ebpf core) %bpf-pinned-info))
 (define %bpf-map-release! (@@ (ebpf core) %bpf-map-release!))
+(define %bpf-pin-dir-remove! (@@ (ebpf core) %bpf-pin-dir-remove!))
 
 ;;; ------------------------------------------------------------------
 ;;; Where pinned policies live, and the test hook.
@@ -145,7 +146,7 @@ is or would be pinned: @code{(bpf-policy-pin-root)/NAME}."
   (doc bpf-policy-doc))
 
 (define bpf-policy-fields
-  '((name #f "The policy's name: string or symbol; - and _ are one character.")
+  '((name #f "The policy's name: string or symbol of 1 to 64 letters, digits, - and _ (one character).")
     (description #f "One line saying what the policy does.")
     (programs () "The programs, by name or object, attached in this order.")
     (maps () "The maps, by name or object; maps the programs use are added.")
@@ -198,9 +199,9 @@ names are looked up when the policy is planned or applied."
          (name (or (normalize-name raw)
                    ((invalid "?" "no name")
                     "write (defbpf-policy NAME #:programs '(...) #:maps '(...))")))
-         (_ (unless (string-match "^[A-Za-z_][A-Za-z0-9_-]*$" name)
+         (_ (unless (policy-name? name)
               ((invalid name "~s is not a valid name" raw)
-               "use letters, digits, - and _ (the name is a directory under bpffs)")))
+               "use 1 to 64 letters, digits, - and _ (the name is a directory under bpffs)")))
          (description (ref 'description))
          (_ (unless (or (not description) (string? description))
               ((invalid name "#:description must be a string")
@@ -237,9 +238,25 @@ are one character), or @code{#f}."
   "Return the names of the declared policies, in declaration order."
   (reverse declared-order))
 
+(define policy-name-chars
+  (string->char-set
+   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
+
+(define (policy-name? s)
+  ;; The name is a directory under the pin root and the run directory:
+  ;; nothing that could climb out of them (no "/", no "..").
+  (and (<= 1 (string-length s) 64)
+       (string-every policy-name-chars s)))
+
 (define (policy-name-of x)
   (cond ((bpf-policy? x) (bpf-policy-name x))
-        ((normalize-name x) => identity)
+        ((normalize-name x)
+         => (lambda (n)
+              (unless (policy-name? n)
+                (raise-ebpf-error 'ebpf-validation-error 'bpf-policy
+                                  (format #f "~s is not a policy name" x)
+                                  #:fix "a policy name has 1 to 64 letters, digits, - and _"))
+              n))
         (else (raise-ebpf-error 'ebpf-validation-error 'bpf-policy
                                 (format #f "~s is not a policy or a policy's name" x)
                                 #:fix "pass a policy made by defbpf-policy, or its name"))))
@@ -1111,10 +1128,22 @@ policy stores it in the manifest.  Raises the errors of
         (newline port)))
     (rename-file tmp file)))
 
+(define (regular-file? path)
+  ;; Without following a symbolic link.
+  (let ((st (false-if-exception (lstat path))))
+    (and st (eq? (stat:type st) 'regular))))
+
 (define (remove-manifest! name)
-  (let ((file (manifest-path name)))
-    (when (file-exists? file) (delete-file file))
-    (false-if-exception (rmdir (manifest-dir name)))))
+  ;; Only the regular files this module writes there, and the directory
+  ;; if that leaves it empty; a symbolic link in place of either is left.
+  (let ((dir (manifest-dir name)))
+    (when (let ((st (false-if-exception (lstat dir))))
+            (and st (eq? (stat:type st) 'directory)))
+      (for-each (lambda (f)
+                  (let ((path (string-append dir "/" f)))
+                    (when (regular-file? path) (delete-file path))))
+                '("manifest.json" "manifest.json.tmp"))
+      (false-if-exception (rmdir dir)))))
 
 (define (bpf-policy-manifest policy)
   "Return the manifest of pinned @var{policy} (a policy or its name) as
@@ -1128,7 +1157,7 @@ an alist (JSON objects as alists with symbol keys, arrays as lists), or
 object, @code{pin}, @code{dispatcher}, @code{links} and every
 @code{pins} path).  Raises @code{ebpf-error} for a damaged manifest."
   (let ((file (manifest-path (policy-name-of policy))))
-    (and (file-exists? file)
+    (and (regular-file? file)
          (call-with-input-file file read-json))))
 
 (define (bpf-pinned-policy-names)
@@ -1141,11 +1170,12 @@ manifest or a pin directory), sorted."
                               (eq? 'directory
                                    (stat:type (stat (string-append root "/" f))))))))
         '()))
-  (sort (delete-duplicates
-         (append (filter (lambda (n)
-                           (file-exists? (manifest-path n)))
-                         (dirs (bpf-policy-run-dir)))
-                 (dirs (bpf-policy-pin-root))))
+  (sort (filter policy-name?
+                (delete-duplicates
+                 (append (filter (lambda (n)
+                                   (file-exists? (manifest-path n)))
+                                 (dirs (bpf-policy-run-dir)))
+                         (dirs (bpf-policy-pin-root)))))
         string<?))
 
 ;;; ------------------------------------------------------------------
@@ -1433,6 +1463,38 @@ map recreated because its shape changed); for a dry run @code{dry-run?},
   (and (integer? pid)
        (file-exists? (format #f "/proc/~a" pid))))
 
+(define (pin-in-dir dir path)
+  ;; PATH if it names an entry of DIR itself, else #f: a manifest is
+  ;; never trusted for a path elsewhere.
+  (and (string? path)
+       (string-prefix? (string-append dir "/") path)
+       (let ((base (substring path (+ 1 (string-length dir)))))
+         (and (not (string-null? base))
+              (not (string-index base #\/))
+              (not (member base '("." "..")))
+              path))))
+
+(define (confine-manifest name m)
+  ;; M with every pin path outside NAME's pin directory replaced by #f
+  ;; (or dropped from a list), and its pin-dir the computed one.
+  (let* ((dir (bpf-policy-pin-dir name))
+         (one (lambda (p) (and (string? p) (pin-in-dir dir p))))
+         (fix-entry
+          (lambda (e)
+            (map (match-lambda
+                   (((and k (or 'pin 'dispatcher)) . v)
+                    (cons k (if (string? v) (or (one v) #f) v)))
+                   (((and k (or 'links 'pins)) . v)
+                    (cons k (if (list? v) (filter-map one v) '())))
+                   (x x))
+                 e))))
+    (map (match-lambda
+           (('pin-dir . _) (cons 'pin-dir dir))
+           (((and k (or 'maps 'programs)) . v)
+            (cons k (if (list? v) (map fix-entry (filter list? v)) '())))
+           (x x))
+         m)))
+
 (define (status-pinned name m)
   (let ((dir (assq-ref m 'pin-dir)))
     `((policy . ,name)
@@ -1505,7 +1567,8 @@ pinned."
          (st (applied-state name)))
     (cond
      (st (status-applied st))
-     ((bpf-policy-manifest name) => (lambda (m) (status-pinned name m)))
+     ((bpf-policy-manifest name)
+      => (lambda (m) (status-pinned name (confine-manifest name m))))
      ((bpf-policy-lookup name)
       => (lambda (p)
            `((policy . ,name) (state . declared)
@@ -1527,7 +1590,8 @@ has no such map."
   (let* ((name (policy-name-of policy))
          (mname (normalize-name map-name))
          (st (applied-state name))
-         (m (bpf-policy-manifest name))
+         (m (and=> (bpf-policy-manifest name)
+                   (lambda (m) (confine-manifest name m))))
          (fail (lambda ()
                  (raise-ebpf-error 'ebpf-map-error 'bpf-policy-map
                                    (format #f "policy ~a has no applied or pinned map ~s" name mname)
@@ -1535,19 +1599,20 @@ has no such map."
     (cond
      ((and st (assoc-ref (applied-maps st) mname)) => identity)
      ((and m (find (lambda (mm) (equal? (assq-ref mm 'name) mname)) (assq-ref m 'maps)))
-      => (lambda (mm) (bpf-map-open-pinned (assq-ref mm 'pin))))
+      => (lambda (mm) (if (assq-ref mm 'pin)
+                          (bpf-map-open-pinned (assq-ref mm 'pin))
+                          (fail))))
      (else (fail)))))
 
 ;;; ------------------------------------------------------------------
 ;;; Remove.
 
-(define (unlink-pin-dir! dir)
-  ;; Unlink every pin of DIR, then DIR.  The kernel frees each object
-  ;; once nothing else (a process's fd, a link, another pin) holds it.
-  (let ((files (or (scandir dir (lambda (f) (not (member f '("." ".."))))) '())))
-    (for-each (lambda (f) (delete-file (string-append dir "/" f))) files)
-    (rmdir dir)
-    files))
+(define (unlink-pin-dir! name)
+  ;; Unlink every pin of NAME's directory under the pin root, then the
+  ;; directory.  The kernel frees each object once nothing else (a
+  ;; process's fd, a link, another pin) holds it.  The primitive stays
+  ;; on bpffs and under the root whatever the directory holds.
+  (or (%bpf-pin-dir-remove! (bpf-policy-pin-root) name) '()))
 
 (define (remove-applied! st)
   (let* ((policy (applied-policy st))
@@ -1556,7 +1621,7 @@ has no such map."
     ;; Pins first: then detaching below really frees everything.
     (for-each (match-lambda ((path . what) (unpin-one! path what)))
               (reverse (applied-pins st)))
-    (when (and dir (file-exists? dir)) (unlink-pin-dir! dir))
+    (when dir (unlink-pin-dir! name))
     (when dir (remove-manifest! name))
     ;; What another applied policy also names stays for it.
     (hash-remove! applied-table name)
@@ -1582,9 +1647,11 @@ has no such map."
       (pin-dir . ,dir))))
 
 (define (remove-pinned! name m)
-  (let* ((dir (or (and m (assq-ref m 'pin-dir)) (bpf-policy-pin-dir name)))
-         (files (if (file-exists? dir) (unlink-pin-dir! dir) '()))
-         (pid (and m (assq-ref m 'applied-by))))
+  ;; The pin directory is computed from the name, never read from M.
+  (let* ((dir (bpf-policy-pin-dir name))
+         (files (unlink-pin-dir! name))
+         (pid (and m (assq-ref m 'applied-by)))
+         (pid (and (integer? pid) pid)))
     (remove-manifest! name)
     `((policy . ,name)
       (removed . pinned)
@@ -1600,15 +1667,20 @@ use creates them anew, empty); maps that existed before the apply, and
 programs and maps that another applied policy names, are kept.  For a policy pinned by another process: unlink its pins and its
 manifest -- the kernel frees each program, link and map once nothing
 else holds it; if the applying process still runs (@code{still-held-by}
-in the result), what it holds stays until it exits.  Returns an alist
+in the result), what it holds stays until it exits.  Only the
+policy's own pin directory under @code{(bpf-policy-pin-root)} is
+emptied -- never through a symbolic link, never anything off bpffs, and
+never a path a manifest names elsewhere.  Returns an alist
 saying what was removed.  Raises @code{ebpf-error} for a policy that is
 neither applied here nor pinned."
   (let* ((name (policy-name-of policy))
          (st (applied-state name)))
     (cond
      (st (remove-applied! st))
-     ((or (bpf-policy-manifest name) (file-exists? (bpf-policy-pin-dir name)))
-      (remove-pinned! name (bpf-policy-manifest name)))
+     ;; A damaged manifest does not stop the removal.
+     ((or (false-if-exception (lstat (manifest-path name)))
+          (false-if-exception (lstat (bpf-policy-pin-dir name))))
+      (remove-pinned! name (false-if-exception (bpf-policy-manifest name))))
      (else
       (raise-ebpf-error 'ebpf-error 'bpf-policy-remove!
                         (format #f "policy ~a is neither applied by this process nor pinned" name)
