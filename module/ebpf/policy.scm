@@ -122,6 +122,21 @@ read instead, for commands run as subprocesses.  The failure is an
       (let ((v (getenv "GUILE_EBPF_FAIL_AT_STEP")))
         (and v (string->number v)))))
 
+;; The crash hooks, for tests of what a killed apply leaves: with
+;; GUILE_EBPF_CRASH_AT_STEP=K the process kills itself with SIGKILL just
+;; before step K of an apply; with GUILE_EBPF_CRASH_AT_PIN=N just after
+;; the Nth pin it makes (inside a step).
+(define (env-number name)
+  (let ((v (getenv name)))
+    (and v (string->number v))))
+
+(define (crash! what)
+  (format (current-error-port) "guile-ebpf: test hook: killed ~a~%" what)
+  (force-output (current-error-port))
+  (kill (getpid) SIGKILL))
+
+(define pins-made 0)
+
 (define (bpf-policy-pin-dir policy)
   "Return the bpffs directory where @var{policy} (a policy or its name)
 is or would be pinned: @code{(bpf-policy-pin-root)/NAME}."
@@ -758,6 +773,22 @@ by this process and not removed since."
                            (lambda ()
                              (for-each (match-lambda ((path . what) (pin-one! path what))) pins)))))))
       prior-maps)))
+  (define began-pins? #f)
+  (define (begin-pins!)
+    ;; Before the first pin: a manifest marked incomplete that lists
+    ;; every pin to come, so that an apply killed from here on leaves a
+    ;; policy that status reports and remove cleans.  Everything made
+    ;; before it dies with the process.
+    (unless began-pins?
+      (set! began-pins? #t)
+      (write-manifest!
+       resolved
+       (append (map (match-lambda ((name . _) (pin-path dir "map" name)))
+                    (resolved-maps resolved))
+               (append-map (match-lambda
+                             ((name . _) (map car (program-pins (current-program name) dir))))
+                           (resolved-programs resolved)))
+       dir #f)))
   (define pin-steps
     (if (not pin?)
         '()
@@ -769,6 +800,7 @@ by this process and not removed since."
                (make-step 'pin-map name
                           (format #f "pin map ~a at ~a" name path)
                           (lambda ()
+                            (begin-pins!)
                             (repin! path m state)
                             'pinned)
                           (lambda () (undo-pins! state (list path)))))))
@@ -785,6 +817,7 @@ by this process and not removed since."
                                       ", its dispatcher" ""))
                                 dir)
                         (lambda ()
+                          (begin-pins!)
                           (let* ((p (current-program name))
                                  (pins (program-pins p dir)))
                             (for-each (match-lambda
@@ -807,11 +840,9 @@ by this process and not removed since."
             (make-step 'write-manifest pname
                        (format #f "write the manifest ~a" file)
                        (lambda ()
-                         (let ((old (and (file-exists? file)
-                                         (call-with-input-file file read-string))))
-                           (note! 'old-manifest old)
-                           (write-manifest! resolved state dir)
-                           'written))
+                         (write-manifest! resolved (map car (reverse (state-all state 'pin)))
+                                          dir #t)
+                         'written)
                        (lambda ()
                          (let ((old (assq-ref (cdr state) 'old-manifest)))
                            (if old
@@ -837,7 +868,10 @@ by this process and not removed since."
   (ensure-dir! (dirname path))
   (pin-one! path what)
   (set-cdr! state (acons 'pinned path (cdr state)))
-  (set-cdr! state (acons 'pin (cons path what) (cdr state))))
+  (set-cdr! state (acons 'pin (cons path what) (cdr state)))
+  (set! pins-made (+ pins-made 1))
+  (when (eqv? pins-made (env-number "GUILE_EBPF_CRASH_AT_PIN"))
+    (crash! (format #f "after pin ~a (~a)" pins-made path))))
 
 (define (undo-pins! state paths)
   (for-each (lambda (path)
@@ -1076,13 +1110,15 @@ policy stores it in the manifest.  Raises the errors of
        (else (read-number)))))
   (value))
 
-(define (write-manifest! resolved state dir)
+(define (write-manifest! resolved pins dir complete?)
+  ;; PINS: the paths pinned (or, while incomplete, to be pinned).  The
+  ;; file is replaced atomically: a reader, or a crash, sees the old
+  ;; manifest or the new one.
   (let* ((policy (resolved-policy resolved))
          (name (bpf-policy-name policy))
-         (pins (reverse (state-all state 'pin)))
          (file (manifest-path name))
          (tmp (string-append file ".tmp"))
-         (pins-of (lambda (pred) (list->vector (filter pred (map car pins))))))
+         (pins-of (lambda (pred) (list->vector (filter pred pins)))))
     (ensure-dir! (manifest-dir name))
     (call-with-output-file tmp
       (lambda (port)
@@ -1090,6 +1126,7 @@ policy stores it in the manifest.  Raises the errors of
          `((format . "guile-ebpf policy manifest")
            (version . 1)
            (policy . ,name)
+           (complete . ,complete?)
            (description . ,(or (bpf-policy-description policy) 'null))
            (digest . ,(bpf-sha256 (policy-text resolved)))
            (applied-by . ,(this-process))
@@ -1215,6 +1252,8 @@ manifest or a pin directory), sorted."
       ((s . rest)
        (let ((r (catch #t
                   (lambda ()
+                    (when (eqv? (step-index s) (env-number "GUILE_EBPF_CRASH_AT_STEP"))
+                      (crash! (format #f "before step ~a" (step-index s))))
                     (when (eqv? (step-index s) fail-at)
                       (injected-failure s))
                     (cons 'ok ((step-do s))))
@@ -1299,8 +1338,11 @@ map recreated because its shape changed); for a dry run @code{dry-run?},
       (let ((m (bpf-policy-manifest name)))
         (raise-ebpf-error
          'ebpf-error 'bpf-policy-apply!
-         (format #f "policy ~a is already pinned under ~a (applied by process ~a)"
-                 name (assq-ref m 'pin-dir) (assq-ref m 'applied-by))
+         (if (not (manifest-complete? m))
+             (format #f "policy ~a was left incomplete under ~a by an interrupted apply (process ~a)"
+                     name (bpf-policy-pin-dir name) (assq-ref m 'applied-by))
+             (format #f "policy ~a is already pinned under ~a (applied by process ~a)"
+                     name (bpf-policy-pin-dir name) (assq-ref m 'applied-by)))
          #:fix (format #f "remove it first: guile-ebpf remove ~a, or (bpf-policy-remove! \"~a\")"
                        name name))))
     (for-each
@@ -1328,14 +1370,25 @@ map recreated because its shape changed); for a dry run @code{dry-run?},
                     (failed-step . ,(and failed (step-index failed)))
                     (log . ,log))))
               (let* ((dir (bpf-policy-pin-dir name))
-                     (dir-existed? (file-exists? dir)))
+                     (dir-existed? (file-exists? dir))
+                     (file (manifest-path name))
+                     (old-manifest (and pin? (regular-file? file)
+                                        (call-with-input-file file read-string))))
                 (when pin? (ensure-bpffs!))
+                (set-cdr! state (acons 'old-manifest old-manifest (cdr state)))
                 (let ((results
                        (catch #t
                          (lambda () (run-steps policy steps failing))
                          (lambda (key . args)
-                           ;; The steps were undone; a pin directory this
-                           ;; apply made goes too.
+                           ;; The steps were undone; the manifest is as
+                           ;; it was, and a pin directory this apply
+                           ;; made goes too.
+                           (when pin?
+                             (false-if-exception
+                              (if old-manifest
+                                  (call-with-output-file file
+                                    (lambda (port) (display old-manifest port)))
+                                  (remove-manifest! name))))
                            (when (and pin? (not dir-existed?))
                              (false-if-exception (rmdir dir)))
                            (apply throw key args)))))
@@ -1495,10 +1548,16 @@ map recreated because its shape changed); for a dry run @code{dry-run?},
            (x x))
          m)))
 
+(define (manifest-complete? m)
+  ;; Manifests written before the mark existed are complete.
+  (match (assq 'complete m)
+    (#f #t)
+    ((_ . v) (eq? v #t))))
+
 (define (status-pinned name m)
   (let ((dir (assq-ref m 'pin-dir)))
     `((policy . ,name)
-      (state . pinned)
+      (state . ,(if (manifest-complete? m) 'pinned 'incomplete))
       (description . ,(let ((d (assq-ref m 'description))) (if (eq? d 'null) #f d)))
       (digest . ,(assq-ref m 'digest))
       (pin-dir . ,dir)
@@ -1551,7 +1610,9 @@ map recreated because its shape changed); for a dry run @code{dry-run?},
 (define (bpf-policy-status policy)
   "Return the state of @var{policy} (a policy or its name) as an alist:
 @code{policy}, @code{state} (@code{applied} in this process,
-@code{pinned} by another process, or @code{declared}), @code{description},
+@code{pinned} by another process, @code{incomplete} when an apply was
+killed while pinning -- @code{bpf-policy-remove!} cleans it -- or
+@code{declared}), @code{description},
 @code{digest}, @code{pin-dir}, @code{applied-by} (process id),
 @code{applied-at}, @code{maps} (each: @code{name}, @code{kind}, sizes,
 @code{entries}, @code{pin}) and @code{programs} (each: @code{name},
@@ -1569,6 +1630,15 @@ pinned."
      (st (status-applied st))
      ((bpf-policy-manifest name)
       => (lambda (m) (status-pinned name (confine-manifest name m))))
+     ((false-if-exception (lstat (bpf-policy-pin-dir name)))
+      ;; Pins without a manifest: what an apply of an older version
+      ;; killed midway leaves.
+      `((policy . ,name) (state . incomplete)
+        (pin-dir . ,(bpf-policy-pin-dir name))
+        (pins . ,(or (scandir (bpf-policy-pin-dir name)
+                              (lambda (f) (not (member f '("." "..")))))
+                     '()))
+        (maps) (programs)))
      ((bpf-policy-lookup name)
       => (lambda (p)
            `((policy . ,name) (state . declared)
