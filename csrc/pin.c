@@ -1,4 +1,5 @@
-/* pin.c --- removing a pinned policy's directory without leaving bpffs.
+/* pin.c --- removing what a policy left: its pin directory, without
+   leaving bpffs, and the tc filters of a process that was killed.
 
    A policy's pins live in ROOT/NAME.  Removal opens ROOT, then NAME
    relative to it without following a symbolic link, checks that the
@@ -19,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
+#include <bpf/libbpf.h>
 #include "gebpf.h"
 
 /* A policy name, as a directory name: [A-Za-z0-9_-], 1 to 64 bytes.  */
@@ -161,6 +163,60 @@ SCM_DEFINE_STATIC (scm_bpf_pin_dir_remove_x, "%bpf-pin-dir-remove!", 2, 0, 0,
                  "%s/%s is not empty after its pins were unlinked", r, n);
   scm_dynwind_end ();
   return scm_reverse_x (removed, SCM_EOL);
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_tc_filter_remove_x
+SCM_DEFINE_STATIC (scm_bpf_tc_filter_remove_x, "%bpf-tc-filter-remove!", 5, 1, 0,
+                   (SCM ifindex, SCM direction, SCM handle, SCM priority,
+                    SCM prog_id, SCM remove),
+                   "Remove the tc filter at @var{handle} and @var{priority} "
+                   "of interface @var{ifindex} at @var{direction} "
+                   "(@code{ingress} or @code{egress}) if it still runs "
+                   "program @var{prog-id} (with @var{remove} false, only "
+                   "look: @code{present} instead).  Return @code{removed}, "
+                   "@code{gone} (no such filter) or @code{other} (the "
+                   "filter runs another program now, and is kept).  "
+                   "Raises @code{ebpf-validation-error} for a bad "
+                   "argument, @code{ebpf-attach-error} when netlink "
+                   "refuses.")
+{
+  SCM egress = scm_from_utf8_symbol ("egress");
+  SCM ingress = scm_from_utf8_symbol ("ingress");
+  if (!scm_is_eq (direction, egress) && !scm_is_eq (direction, ingress))
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "give 'ingress or 'egress",
+                 "bad tc direction %s", gebpf_repr (direction));
+  int idx = scm_to_int (ifindex);
+  uint32_t h = scm_to_uint32 (handle), prio = scm_to_uint32 (priority);
+  uint32_t id = scm_to_uint32 (prog_id);
+  if (h == 0 || prio == 0)
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "give the handle and priority the filter was attached at",
+                 "handle and priority must not be 0");
+  LIBBPF_OPTS (bpf_tc_hook, hook, .ifindex = idx,
+               .attach_point = scm_is_eq (direction, egress)
+               ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+  LIBBPF_OPTS (bpf_tc_opts, q, .handle = h, .priority = prio);
+  int r = bpf_tc_query (&hook, &q);
+  /* The interface or its qdisc may be gone with the filter.  */
+  if (r == -ENOENT || r == -ENODEV || r == -EINVAL)
+    return scm_from_utf8_symbol ("gone");
+  if (r < 0)
+    gebpf_syscall_error (gebpf_k_attach, FUNC_NAME, -r,
+                         "looking up a tc filter", "see the errno above");
+  if (q.prog_id != id)
+    return scm_from_utf8_symbol ("other");
+  if (!SCM_UNBNDP (remove) && scm_is_false (remove))
+    return scm_from_utf8_symbol ("present");
+  LIBBPF_OPTS (bpf_tc_opts, d, .handle = h, .priority = prio);
+  r = bpf_tc_detach (&hook, &d);
+  if (r == -ENOENT)
+    return scm_from_utf8_symbol ("gone");
+  if (r < 0)
+    gebpf_syscall_error (gebpf_k_attach, FUNC_NAME, -r,
+                         "removing a tc filter", "see the errno above");
+  return scm_from_utf8_symbol ("removed");
 }
 #undef FUNC_NAME
 

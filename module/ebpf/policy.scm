@@ -77,6 +77,8 @@
 (define %bpf-pinned-info (@@ (ebpf core) %bpf-pinned-info))
 (define %bpf-map-release! (@@ (ebpf core) %bpf-map-release!))
 (define %bpf-pin-dir-remove! (@@ (ebpf core) %bpf-pin-dir-remove!))
+(define %bpf-link-tc-filters (@@ (ebpf core) %bpf-link-tc-filters))
+(define %bpf-tc-filter-remove! (@@ (ebpf core) %bpf-tc-filter-remove!))
 
 ;;; ------------------------------------------------------------------
 ;;; Where pinned policies live, and the test hook.
@@ -728,8 +730,13 @@ by this process and not removed since."
                           (let ((p (current-program name)))
                             (bpf-attach! p)
                             (note! 'program (cons name 'attached))
+                            (when (eq? (bpf-program-kind p) 'tc)
+                              (write-tc-record! pname (resolved-programs resolved)))
                             'attached))
-                        (lambda () (bpf-detach! (current-program name)))))))
+                        (lambda ()
+                          (bpf-detach! (current-program name))
+                          (when (eq? (bpf-program-kind p) 'tc)
+                            (write-tc-record! pname (resolved-programs resolved))))))))
      (resolved-programs resolved)))
   (define removed-programs
     (filter (match-lambda ((name . _) (not (assoc name (resolved-programs resolved)))))
@@ -1182,6 +1189,81 @@ policy stores it in the manifest.  Raises the errors of
                 '("manifest.json" "manifest.json.tmp"))
       (false-if-exception (rmdir dir)))))
 
+(define (tc-record-path name)
+  (string-append (manifest-dir name) "/tc.json"))
+
+;; tc filters are attached through netlink: unlike links they outlive a
+;; process that is killed (or that exits without removing its policy).
+;; Each one a policy attaches is recorded, as it lands, in the run
+;; directory -- the process, and for each filter where it is and the
+;; kernel id of its program -- so that status shows what such a process
+;; left and remove takes it away.
+(define (write-tc-record! name programs)
+  (let* ((filters
+          (append-map
+           (match-lambda
+             ((pname . _)
+              (let ((p (current-program pname)))
+                (if (and p (eq? (bpf-program-kind p) 'tc))
+                    (append-map
+                     (lambda (l)
+                       (let ((id (assq-ref (bpf-object-info (bpf-link-object l)) 'id)))
+                         (map (match-lambda
+                                (#(ifindex direction handle priority)
+                                 `((program . ,pname) (target . ,(bpf-link-target l))
+                                   (ifindex . ,ifindex) (direction . ,direction)
+                                   (handle . ,handle) (priority . ,priority)
+                                   (prog-id . ,id))))
+                              (%bpf-link-tc-filters l))))
+                     (bpf-program-links p))
+                    '()))))
+           programs))
+         (file (tc-record-path name))
+         (tmp (string-append file ".tmp")))
+    (if (null? filters)
+        (when (regular-file? file)
+          (delete-file file)
+          (false-if-exception (rmdir (manifest-dir name))))
+        (begin
+          (ensure-dir! (manifest-dir name))
+          (call-with-output-file tmp
+            (lambda (port)
+              (write-json `((format . "guile-ebpf tc filters") (version . 1)
+                            (policy . ,name) (applied-by . ,(this-process))
+                            (filters . ,(list->vector filters)))
+                          port)
+              (newline port)))
+          (rename-file tmp file)))))
+
+(define (read-tc-record name)
+  (let ((file (tc-record-path name)))
+    (and (regular-file? file)
+         (false-if-exception (call-with-input-file file read-json)))))
+
+(define (record-filter-state f remove?)
+  ;; What has become of filter F: removed, present, gone or other.
+  (catch #t
+    (lambda ()
+      (let ((r (%bpf-tc-filter-remove! (assq-ref f 'ifindex)
+                                       (string->symbol (assq-ref f 'direction))
+                                       (assq-ref f 'handle) (assq-ref f 'priority)
+                                       (assq-ref f 'prog-id) remove?)))
+        r))
+    (lambda _ 'gone)))
+
+(define (tc-filter-present? f)
+  (eq? (record-filter-state f #f) 'present))
+
+(define (tc-left-behind name)
+  ;; The filters a process that no longer runs left for NAME and that
+  ;; still run its programs, or #f.
+  (let* ((rec (read-tc-record name))
+         (pid (and rec (assq-ref rec 'applied-by))))
+    (and rec (integer? pid) (not (= pid (this-process))) (not (process-alive? pid))
+         (let ((present (filter (lambda (f) (tc-filter-present? f))
+                                (or (assq-ref rec 'filters) '()))))
+           (and (pair? present) (cons pid present))))))
+
 (define (bpf-policy-manifest policy)
   "Return the manifest of pinned @var{policy} (a policy or its name) as
 an alist (JSON objects as alists with symbol keys, arrays as lists), or
@@ -1211,6 +1293,8 @@ manifest or a pin directory), sorted."
                 (delete-duplicates
                  (append (filter (lambda (n)
                                    (file-exists? (manifest-path n)))
+                                 (dirs (bpf-policy-run-dir)))
+                         (filter (lambda (n) (and (policy-name? n) (tc-left-behind n)))
                                  (dirs (bpf-policy-run-dir)))
                          (dirs (bpf-policy-pin-root)))))
         string<?))
@@ -1421,6 +1505,8 @@ map recreated because its shape changed); for a dry run @code{dry-run?},
                      (when (and new (not (eq? new old)))
                        (bpf-map-close! old)))))
                 (applied-maps prior)))
+    (unless pin?
+      (write-tc-record! name (resolved-programs resolved)))
     (hash-set! applied-table name
                (make-applied policy (resolved-maps resolved) created programs
                              (map (match-lambda
@@ -1611,8 +1697,10 @@ map recreated because its shape changed); for a dry run @code{dry-run?},
   "Return the state of @var{policy} (a policy or its name) as an alist:
 @code{policy}, @code{state} (@code{applied} in this process,
 @code{pinned} by another process, @code{incomplete} when an apply was
-killed while pinning -- @code{bpf-policy-remove!} cleans it -- or
-@code{declared}), @code{description},
+killed while pinning -- @code{bpf-policy-remove!} cleans it --,
+@code{left-behind} for the tc filters (@code{tc-filters}) of a process
+that ended without removing the policy, or @code{declared}),
+@code{description},
 @code{digest}, @code{pin-dir}, @code{applied-by} (process id),
 @code{applied-at}, @code{maps} (each: @code{name}, @code{kind}, sizes,
 @code{entries}, @code{pin}) and @code{programs} (each: @code{name},
@@ -1630,6 +1718,13 @@ pinned."
      (st (status-applied st))
      ((bpf-policy-manifest name)
       => (lambda (m) (status-pinned name (confine-manifest name m))))
+     ((tc-left-behind name)
+      => (match-lambda
+           ((pid . filters)
+            `((policy . ,name) (state . left-behind)
+              (applied-by . ,pid) (applied-by-alive . #f)
+              (tc-filters . ,filters)
+              (maps) (programs)))))
      ((false-if-exception (lstat (bpf-policy-pin-dir name)))
       ;; Pins without a manifest: what an apply of an older version
       ;; killed midway leaves.
@@ -1710,6 +1805,8 @@ has no such map."
                             heir (cons mname (delete mname (applied-created heir)))))
                      (m (%bpf-map-release! m)))))
                 (applied-created st)))
+    ;; Its tc filters went with the detaching above.
+    (write-tc-record! name '())
     `((policy . ,name)
       (removed . applied)
       (programs . ,(map car (applied-programs st)))
@@ -1729,6 +1826,26 @@ has no such map."
       (pin-dir . ,dir)
       (still-held-by . ,(and pid (not (= pid (this-process))) (process-alive? pid) pid)))))
 
+(define (remove-left-behind! name rec)
+  ;; The tc filters a process that no longer runs left: each removed if
+  ;; it still runs the recorded program.
+  (let ((pid (assq-ref rec 'applied-by)))
+    (when (and (integer? pid) (not (= pid (this-process))) (process-alive? pid))
+      (raise-ebpf-error 'ebpf-error 'bpf-policy-remove!
+                        (format #f "policy ~a is applied by process ~a, which still runs" name pid)
+                        #:fix (format #f "stop process ~a: it removes its tc filters as it ends" pid)))
+    (let ((results (map (lambda (f) (cons f (record-filter-state f #t)))
+                        (or (assq-ref rec 'filters) '()))))
+      (let ((file (tc-record-path name)))
+        (when (regular-file? file) (delete-file file)))
+      (remove-manifest! name)
+      `((policy . ,name)
+        (removed . left-behind)
+        (tc-filters . ,(filter-map (match-lambda
+                                     ((f . 'removed) (assq-ref f 'target))
+                                     (_ #f))
+                                   results))))))
+
 (define (bpf-policy-remove! policy)
   "Undo @var{policy} (a policy or its name).  In the process that
 applied it: remove its pins and manifest, detach and unload its programs,
@@ -1747,6 +1864,7 @@ neither applied here nor pinned."
          (st (applied-state name)))
     (cond
      (st (remove-applied! st))
+     ((read-tc-record name) => (lambda (rec) (remove-left-behind! name rec)))
      ;; A damaged manifest does not stop the removal.
      ((or (false-if-exception (lstat (manifest-path name)))
           (false-if-exception (lstat (bpf-policy-pin-dir name))))

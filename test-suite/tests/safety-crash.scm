@@ -64,12 +64,16 @@
   (zero? (status:exit-val
           (system (format #f "ip link show dev ~a 2>/dev/null | grep -q xdp" iface)))))
 
-(define (our-programs)
+(define (spk-programs)
   (filter-map (lambda (p)
                 (let ((n (assq-ref p 'name)))
                   (and (or (string-prefix? "spk_" n) (string-prefix? "gebpf_slot_spk" n))
                        (assq-ref p 'id))))
               (bpf-programs)))
+;; Programs of these names that an earlier, aborted run of this file may
+;; have left (the kernel frees them once their interface is gone).
+(define earlier (spk-programs))
+(define (our-programs) (lset-difference = (spk-programs) earlier))
 
 ;; The kernel frees what nothing holds a moment after the last close.
 (define (eventually pred)
@@ -78,12 +82,14 @@
           ((zero? tries) #f)
           (else (usleep 50000) (loop (- tries 1))))))
 
+(define (left)
+  `((pin-dir . ,(file-exists? pin-dir)) (manifest . ,(file-exists? manifest))
+    (xdp . ,(xdp-on?)) (programs . ,(our-programs))))
 (define (nothing-left?)
-  (eventually (lambda ()
-                (and (not (file-exists? pin-dir))
-                     (not (file-exists? manifest))
-                     (not (xdp-on?))
-                     (null? (our-programs))))))
+  (or (eventually (lambda ()
+                    (equal? (left) '((pin-dir . #f) (manifest . #f) (xdp . #f)
+                                     (programs)))))
+      (show (left))))
 
 (test-assert "nothing of this file's is there to begin with" (nothing-left?))
 
@@ -162,6 +168,69 @@
   (test-assert "attached" (xdp-on?))
   (test-assert "removed" (eqv? 0 (car (run "~a guile-ebpf remove ~a" env policy))))
   (test-assert "nothing is left" (nothing-left?)))
+
+;;; ------------------------------------------------------------------
+;;; A tc filter left by a killed `guile-ebpf run': tc filters are
+;;; attached through netlink and outlive their process.
+
+(define tc-policy (format #f "spk-tc-~a" me))
+(define tc-file
+  (write-file "tc.scm" (format #f "
+(bpf-fn spk_tc (ctx) (return 0))
+(defbpf-program spk-tc #:kind 'tc #:attach '(#:target ~s #:direction ingress)
+  #:source spk_tc)
+(defbpf-policy ~a #:programs '(\"spk-tc\"))
+" iface tc-policy)))
+
+(define (tc-filters)
+  (let* ((out (string-append tmp "/tc"))
+         (_ (system (format #f "tc filter show dev ~a ingress >~a 2>&1" iface out))))
+    (read-file out)))
+(define (tc-ours?) (string-contains (tc-filters) "spk_tc"))
+
+(test-assert "no tc filter of ours to begin with" (not (tc-ours?)))
+(define run-pid
+  (let* ((out (string-append tmp "/run-out"))
+         (pidf (string-append tmp "/run-pid")))
+    (system (format #f "~a guile-ebpf run ~a --duration 120 >~a 2>&1 & echo $! >~a"
+                    env tc-file out pidf))
+    (let loop ((tries 200))
+      (cond ((string-contains (or (false-if-exception (read-file out)) "") "running;")
+             (string->number (string-trim-both (read-file pidf))))
+            ((zero? tries) (format #t "# ~s~%" (false-if-exception (read-file out))) #f)
+            (else (usleep 50000) (loop (- tries 1)))))))
+(test-assert "guile-ebpf run attached the tc filter" (and run-pid (tc-ours?)))
+(when run-pid
+  (kill run-pid SIGKILL)
+  ;; Not our child (the shell started it): wait for it to be gone.
+  (eventually (lambda () (not (file-exists? (format #f "/proc/~a" run-pid))))))
+(test-assert "killed, its tc filter stays" (tc-ours?))
+(let ((r (run "~a guile-ebpf status" env)))
+  (test-assert "status lists the policy with the filter left behind"
+    (or (string-contains (caddr r) (string-append tc-policy "  tc filters left by a process that ended"))
+        (show r))))
+(let ((r (run "~a guile-ebpf status ~a" env tc-policy)))
+  (test-assert "status NAME shows the filter"
+    (or (and (eqv? (car r) 0)
+             (string-contains (caddr r) "(left-behind)")
+             (string-contains (caddr r) "tc filter of program spk-tc on"))
+        (show r))))
+(let ((r (run "~a guile-ebpf remove ~a" env tc-policy)))
+  (test-assert "remove NAME removes it"
+    (or (and (eqv? (car r) 0) (string-contains (caddr r) "(1 tc filters removed)"))
+        (show r))))
+(test-assert "the tc filter is gone" (not (tc-ours?)))
+(test-assert "and its record"
+  (not (file-exists? (string-append run-dir "/" tc-policy))))
+(let ((r (run "~a guile-ebpf status ~a" env tc-policy)))
+  (test-assert "status NAME no longer knows it" (eqv? (car r) 1)))
+
+;; A run that ends normally removes its filter and its record.
+(let ((r (run "~a guile-ebpf run ~a --duration 0.3" env tc-file)))
+  (test-assert "a run that ends removes its filter"
+    (or (and (eqv? (car r) 0) (not (tc-ours?))
+             (not (file-exists? (string-append run-dir "/" tc-policy))))
+        (show r))))
 
 (quiet (format #f "ip link del ~a" iface))
 (sh "rm" "-rf" tmp)
