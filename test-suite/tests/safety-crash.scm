@@ -225,6 +225,13 @@
 (let ((r (run "~a guile-ebpf status ~a" env tc-policy)))
   (test-assert "status NAME no longer knows it" (eqv? (car r) 1)))
 
+;; An apply without --pin ends its policies as it exits, tc included.
+(let ((r (run "~a guile-ebpf apply ~a" env tc-file)))
+  (test-assert "apply without --pin leaves no tc filter"
+    (or (and (eqv? (car r) 0) (not (tc-ours?))
+             (not (file-exists? (string-append run-dir "/" tc-policy))))
+        (show (list r (tc-filters))))))
+
 ;; A run that ends normally removes its filter and its record.
 (let ((r (run "~a guile-ebpf run ~a --duration 0.3" env tc-file)))
   (test-assert "a run that ends removes its filter"
