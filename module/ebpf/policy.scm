@@ -579,6 +579,17 @@ by this process and not removed since."
       (bpf-map-unpin! what path)
       (when (file-exists? path) (delete-file path))))
 
+(define (check-pin-dir! name)
+  ;; Pins are made and replaced by path under ROOT/NAME: that must be a
+  ;; directory itself, not a symbolic link that would lead elsewhere.
+  (let* ((dir (bpf-policy-pin-dir name))
+         (st (false-if-exception (lstat dir))))
+    (when (and st (not (eq? (stat:type st) 'directory)))
+      (raise-ebpf-error 'ebpf-error 'bpf-policy-apply!
+                        (format #f "~a is not a directory of pins (a ~a); nothing was done"
+                                dir (stat:type st))
+                        #:fix "it was not made by guile-ebpf: look at it and remove it by hand if it should go"))))
+
 (define (ensure-dir! dir)
   (unless (file-exists? dir)
     (let ((parent (dirname dir)))
@@ -1418,6 +1429,8 @@ map recreated because its shape changed); for a dry run @code{dry-run?},
          (resolved (resolve policy))
          (failing (fail-step)))
     ;; Checks before the kernel is touched.
+    (when (and pin? (not dry-run?))
+      (check-pin-dir! name))
     (when (and pin? (not prior) (bpf-policy-manifest name))
       (let ((m (bpf-policy-manifest name)))
         (raise-ebpf-error

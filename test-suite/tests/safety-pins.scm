@@ -165,6 +165,12 @@
   (let ((r (run "GUILE_EBPF_PIN_ROOT=~a guile-ebpf remove planted" root)))
     (test-assert "the command refuses it too" (= (car r) 1)))
   (test-assert "the link's target survives" (victim-intact? victim3))
+  (defbpf-policy planted #:maps '("safety-pins-m"))
+  (test-ebpf-error "a pinned apply through a planted symbolic link is refused" 'ebpf-error
+                   ("is not a directory of pins" "nothing was done")
+                   (bpf-policy-apply! planted #:pin? #t))
+  (test-assert "the link's target got no pin" (equal? (sort (scandir victim3 (lambda (f) (not (member f '("." ".."))))) string<?)
+                                                      '("a" "b")))
   (delete-file (string-append root "/planted"))
 
   (let ((dir (plant-policy! "linked")))
