@@ -182,6 +182,26 @@
     (test-assert "the pin directory is gone" (not (file-exists? dir)))))
 
 ;;; ------------------------------------------------------------------
+;;; Pins without a manifest (what an older apply killed midway left):
+;;; status NAME knows them, remove cleans them.
+
+(with-env (("GUILE_EBPF_PIN_ROOT" root) ("GUILE_EBPF_RUN_DIR" run-dir))
+  (plant-policy! "orphan")
+  (let ((st (bpf-policy-status "orphan")))
+    (test-equal "pins without a manifest: status says incomplete"
+      '(incomplete ("map:safety-pins-m"))
+      (list (assq-ref st 'state) (assq-ref st 'pins))))
+  (test-assert "and lists it" (member "orphan" (bpf-pinned-policy-names)))
+  (let ((r (run "GUILE_EBPF_PIN_ROOT=~a GUILE_EBPF_RUN_DIR=~a guile-ebpf status orphan"
+                root run-dir)))
+    (test-assert "the command says how to remove it"
+      (and (zero? (car r)) (string-contains (cadr r) "policy orphan (incomplete)")
+           (string-contains (cadr r) "guile-ebpf remove orphan"))))
+  (test-equal "remove cleans it" '("map:safety-pins-m")
+    (assq-ref (bpf-policy-remove! "orphan") 'pins))
+  (test-assert "gone" (not (file-exists? (string-append root "/orphan")))))
+
+;;; ------------------------------------------------------------------
 ;;; A pin root that is not on bpffs: nothing is unlinked.
 
 (define plain-root (string-append tmp "/plain-root"))
