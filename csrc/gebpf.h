@@ -203,6 +203,7 @@ const char *gebpf_libbpf_log_take (void);
 void gebpf_init (void);
 void gebpf_init_error (void);
 void gebpf_init_util (void);
+void gebpf_init_pin (void);
 void gebpf_init_type (void);
 void gebpf_init_map (void);
 void gebpf_init_features (void);

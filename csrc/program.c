@@ -2621,6 +2621,37 @@ SCM_DEFINE_STATIC (scm_bpf_link_meta, "%bpf-link-meta", 1, 0, 0, (SCM link),
 }
 #undef FUNC_NAME
 
+#define FUNC_NAME s_scm_bpf_link_tc_filters
+SCM_DEFINE_STATIC (scm_bpf_link_tc_filters, "%bpf-link-tc-filters", 1, 0, 0,
+                   (SCM link),
+                   "Return the tc filters @var{link} holds, as a list of "
+                   "vectors #(IFINDEX DIRECTION HANDLE PRIORITY), "
+                   "DIRECTION @code{ingress} or @code{egress}: what it "
+                   "takes to find and remove a filter that outlives its "
+                   "process.  Raises @code{ebpf-validation-error} if "
+                   "@var{link} is not a @code{<bpf-link>}.")
+{
+  struct gebpf_link *l = link_from_scm (link, FUNC_NAME, 1);
+  SCM out = SCM_EOL;
+  if (l->live)
+    for (size_t i = l->nparts; i-- > 0;)
+      {
+        struct part *p = &l->parts[i];
+        if (p->kind != PART_TC || !p->handle)
+          continue;
+        out = scm_cons (scm_vector
+                        (scm_list_4 (scm_from_int (p->ifindex),
+                                     scm_from_utf8_symbol
+                                     (p->attach_point == BPF_TC_EGRESS
+                                      ? "egress" : "ingress"),
+                                     scm_from_uint32 (p->handle),
+                                     scm_from_uint32 (p->priority))),
+                        out);
+      }
+  return out;
+}
+#undef FUNC_NAME
+
 #define FUNC_NAME s_scm_bpf_links
 SCM_DEFINE_STATIC (scm_bpf_links, "%bpf-links", 0, 0, 0, (),
                    "Return the live links of this process, newest first.  "
