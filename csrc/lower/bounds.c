@@ -340,6 +340,13 @@ walk (struct lower *L, struct node *n)
     case OP_STACK_ID:
       need (L, n, trace, "use stack-id in tracing and perf-event programs");
       break;
+    case OP_SET_FIELD: case OP_REDIRECT:
+      need (L, n, L->kind == PK_XDP || L->kind == PK_TC,
+            "write packets in xdp and tc programs");
+      break;
+    case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL: case OP_REDIRECT_MAP:
+      need (L, n, L->kind == PK_XDP, "use it in xdp programs");
+      break;
     default:
       break;
     }
@@ -347,10 +354,100 @@ walk (struct lower *L, struct node *n)
     walk (L, n->kid[i]);
 }
 
+/* Packet writes need the program's context; an inline has none.  */
+static void
+no_packet_writes (struct lower *L, struct node *n)
+{
+  if (n->op == OP_SET_FIELD || n->op == OP_XDP_ADJUST_HEAD
+      || n->op == OP_XDP_ADJUST_TAIL)
+    gebpf_lower_error (L, n, "write packets in the program's body; an inline "
+                       "may compute the values",
+                       "%s inside define-bpf-inline", n->name);
+  for (int i = 0; i < n->nkid; i++)
+    no_packet_writes (L, n->kid[i]);
+}
+
+/* After xdp-adjust-head! or xdp-adjust-tail! every packet pointer the
+   program holds is invalid (the verifier forgets them all).  Walk the
+   body in evaluation order with STALE[slot] set for header locals bound
+   before an adjustment; a later read of one is refused here, with the
+   line of the adjustment, instead of by the verifier.  Rebinding the
+   local (let, set!) after the adjustment makes it fresh again.  Loops are
+   walked twice: an adjustment late in one iteration precedes the next.  */
+struct stale
+{
+  bool *slot;
+  struct node *at;              /* the last adjustment seen */
+};
+
+static void
+stale_walk (struct lower *L, struct node *n, struct stale *st)
+{
+  switch (n->op)
+    {
+    case OP_LOCAL:
+      if (n->slot >= 0 && n->slot < L->nlocals && st->slot[n->slot])
+        {
+          char fix[200];
+          snprintf (fix, sizeof fix, "parse the header again after the "
+                    "adjustment (line %d), e.g. (let ((ip (packet-ipv4 ctx))) "
+                    "...)", st->at->line);
+          gebpf_lower_error (L, n, fix, "header %s was parsed before %s, "
+                             "which moved the packet", n->name, st->at->name);
+        }
+      return;
+    case OP_LET:
+    case OP_LETSTAR:
+      {
+        struct node *bs = n->kid[0];
+        for (int i = 0; i < bs->nkid; i++)
+          {
+            stale_walk (L, bs->kid[i]->kid[0], st);
+            st->slot[bs->kid[i]->slot] = false;
+          }
+        stale_walk (L, n->kid[1], st);
+        return;
+      }
+    case OP_SET:
+      for (int i = 0; i < n->nkid; i++)
+        stale_walk (L, n->kid[i], st);
+      st->slot[n->slot] = false;
+      return;
+    case OP_DO_TIMES:
+      stale_walk (L, n->kid[0], st);
+      stale_walk (L, n->kid[1], st);
+      stale_walk (L, n->kid[1], st);
+      return;
+    case OP_XDP_ADJUST_HEAD:
+    case OP_XDP_ADJUST_TAIL:
+      for (int i = 0; i < n->nkid; i++)
+        stale_walk (L, n->kid[i], st);
+      for (int i = 0; i < L->nlocals; i++)
+        if (L->local_ty[i] == TY_HDR)
+          st->slot[i] = true;
+      st->at = n;
+      return;
+    default:
+      for (int i = 0; i < n->nkid; i++)
+        stale_walk (L, n->kid[i], st);
+      return;
+    }
+}
+
 void
 gebpf_bounds (struct lower *L)
 {
   walk (L, L->body);
   for (struct inline_inst *in = L->insts; in; in = in->next)
-    walk (L, in->body);
+    {
+      walk (L, in->body);
+      no_packet_writes (L, in->body);
+    }
+  if (L->kind == PK_XDP && L->nlocals > 0)
+    {
+      struct stale st = { scm_gc_malloc_pointerless (L->nlocals, "stale"),
+                          NULL };
+      memset (st.slot, 0, L->nlocals);
+      stale_walk (L, L->body, &st);
+    }
 }
