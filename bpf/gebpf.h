@@ -117,16 +117,44 @@ gebpf_eth (void *data, void *end)
   return e;
 }
 
-/* L3 header of PROTO (ETH_P_IP or ETH_P_IPV6) after an Ethernet header.  */
+/* An 802.1Q / 802.1ad tag after the MAC addresses (linux/if_vlan.h is
+   not a uapi header).  */
+struct gebpf_vlan
+{
+  __be16 tci;
+  __be16 proto;                 /* the ethertype it encapsulates */
+};
+#ifndef ETH_P_8021Q
+#define ETH_P_8021Q 0x8100
+#endif
+#ifndef ETH_P_8021AD
+#define ETH_P_8021AD 0x88A8
+#endif
+
+/* L3 header of PROTO (ETH_P_IP or ETH_P_IPV6) after an Ethernet header
+   and at most two VLAN tags (802.1Q, or QinQ with an 802.1ad outer
+   tag).  */
 static __always_inline void *
 gebpf_l3 (void *data, void *end, __u16 proto, unsigned long size)
 {
   struct ethhdr *e = data;
-  if ((void *) (e + 1) > end || e->h_proto != bpf_htons (proto))
+  if ((void *) (e + 1) > end)
     return 0;
-  if ((void *) (e + 1) + size > end)
+  __be16 p = e->h_proto;
+  void *l3 = e + 1;
+#pragma unroll
+  for (int i = 0; i < 2; i++)
+    if (p == bpf_htons (ETH_P_8021Q) || p == bpf_htons (ETH_P_8021AD))
+      {
+        struct gebpf_vlan *v = l3;
+        if ((void *) (v + 1) > end)
+          return 0;
+        p = v->proto;
+        l3 = v + 1;
+      }
+  if (p != bpf_htons (proto) || l3 + size > end)
     return 0;
-  return (void *) (e + 1);
+  return l3;
 }
 
 static __always_inline struct iphdr *
