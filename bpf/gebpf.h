@@ -131,27 +131,48 @@ struct gebpf_vlan
 #define ETH_P_8021AD 0x88A8
 #endif
 
+/* Hide a value from clang's optimizer (the verifier still tracks it), so
+   that the arithmetic below stays arithmetic instead of becoming
+   branches.  */
+#define GEBPF_OPAQUE(x) asm volatile ("" : "+r" (x))
+
+/* 1 when the ethertype P (as in the frame) is a VLAN tag, else 0,
+   without a branch: (a - 1) >> 31 is 1 for a == 0 and 0 for any other
+   16-bit a.  */
+static __always_inline __u32
+gebpf_vlan_tag (__u32 p)
+{
+  __u32 a = p ^ bpf_htons (ETH_P_8021Q), b = p ^ bpf_htons (ETH_P_8021AD);
+  GEBPF_OPAQUE (a);
+  GEBPF_OPAQUE (b);
+  return ((a - 1) >> 31 | (b - 1) >> 31) & 1;
+}
+
 /* L3 header of PROTO (ETH_P_IP or ETH_P_IPV6) after an Ethernet header
    and at most two VLAN tags (802.1Q, or QinQ with an 802.1ad outer
-   tag).  */
+   tag).  The tags are stepped over by arithmetic, not branches: a body
+   parses headers many times, and a branch per parse would multiply the
+   paths the verifier walks (one per tag count, per parse).  The offset
+   of the L3 header is then a variable in [0, 8] past the MAC header,
+   which the verifier bounds like any other.  */
 static __always_inline void *
 gebpf_l3 (void *data, void *end, __u16 proto, unsigned long size)
 {
   struct ethhdr *e = data;
-  if ((void *) (e + 1) > end)
+  /* Two tags' ethertypes are read unconditionally: a frame shorter than
+     that holds no IP header anyway.  */
+  if (data + sizeof (struct ethhdr) + 2 * sizeof (struct gebpf_vlan) > end)
     return 0;
-  __be16 p = e->h_proto;
-  void *l3 = e + 1;
-#pragma unroll
-  for (int i = 0; i < 2; i++)
-    if (p == bpf_htons (ETH_P_8021Q) || p == bpf_htons (ETH_P_8021AD))
-      {
-        struct gebpf_vlan *v = l3;
-        if ((void *) (v + 1) > end)
-          return 0;
-        p = v->proto;
-        l3 = v + 1;
-      }
+  __u32 p0 = e->h_proto;
+  __u32 p1 = ((struct gebpf_vlan *) (e + 1))->proto;
+  __u32 p2 = ((struct gebpf_vlan *) (e + 1))[1].proto;
+  __u32 t1 = gebpf_vlan_tag (p0);
+  GEBPF_OPAQUE (t1);
+  __u32 p = p0 ^ ((p0 ^ p1) & -t1);
+  __u32 t2 = t1 & gebpf_vlan_tag (p);
+  GEBPF_OPAQUE (t2);
+  p ^= (p ^ p2) & -t2;
+  void *l3 = (void *) (e + 1) + (t1 + t2) * sizeof (struct gebpf_vlan);
   if (p != bpf_htons (proto) || l3 + size > end)
     return 0;
   return l3;
