@@ -3,10 +3,11 @@
 ;;; output compared byte for byte with a frame built with the new values
 ;;; (whose checksums the builder computes from scratch) and its checksums
 ;;; verified again here, independently; xdp-adjust-head!/-tail!,
-;;; redirect, redirect-map and VLAN-tagged frames; the lowering's
+;;; redirect, redirect-map (also live, between veth pairs in two network
+;;; namespaces) and VLAN-tagged frames; the lowering's
 ;;; refusals.
 (use-modules (harness) (ebpf) (srfi srfi-1) (srfi srfi-64)
-             (rnrs bytevectors))
+             (rnrs bytevectors) (ice-9 popen) (ice-9 rdelim))
 
 (harness-begin "packet-writes" 'kernel)
 
@@ -436,6 +437,84 @@
 (test-equal "tc redirect: tc-act-redirect" 'tc-act-redirect
             (bpf-run-result-verdict
              (run (prog 'tc "tc-redirect" pw-tc-redirect) plain)))
+
+;;; ---- live: redirect between veth pairs --------------------------------
+
+;; Frames sent from namespace X leave through veth a1 and arrive on a0,
+;; where XDP (generic mode) redirects them out of b0: namespace Y sees
+;; them arrive on b1.  First by ifindex, then through the devmap.
+(define (sh . args)
+  (zero? (status:exit-val (system (string-join args " ")))))
+(define (sysfs-number ns ifname file)
+  (let* ((port (open-pipe* OPEN_READ "ip" "netns" "exec" ns "cat"
+                           (string-append "/sys/class/net/" ifname "/" file)))
+         (n (string->number (string-trim-both (read-string port)))))
+    (close-pipe port)
+    n))
+(define tag (number->string (modulo (getpid) 100000)))
+(define ns-x (string-append "gebpf-pwx" tag))
+(define ns-y (string-append "gebpf-pwy" tag))
+(define a0 (string-append "pwa" tag "h"))
+(define a1 (string-append "pwa" tag "p"))
+(define b0 (string-append "pwb" tag "h"))
+(define b1 (string-append "pwb" tag "p"))
+
+(bpf-fn pw-live (ctx)
+  (if (= (map-ref pw-sel 0 0) 1)
+      (return (redirect (map-ref pw-sel 1 0)))
+      (return (redirect-map pw-ports 1))))
+
+(define (pings-arriving)
+  ;; Send 5 pings from X to an address only a static neighbour entry
+  ;; knows; return how many more packets b1 in Y received meanwhile.
+  (let ((before (sysfs-number ns-y b1 "statistics/rx_packets")))
+    (sh "ip netns exec" ns-x "ping -n -q -c 5 -i 0.1 -W 1 10.215.0.9"
+        ">/dev/null 2>&1")
+    (- (sysfs-number ns-y b1 "statistics/rx_packets") before)))
+
+(define live-prog #f)
+(dynamic-wind
+  (lambda () #f)
+  (lambda ()
+    (for-each
+     (lambda (cmd) (unless (apply sh cmd) (error "command failed:" cmd)))
+     `(("ip netns add" ,ns-x) ("ip netns add" ,ns-y)
+       ("ip link add" ,a0 "type veth peer name" ,a1)
+       ("ip link add" ,b0 "type veth peer name" ,b1)
+       ("ip link set" ,a1 "netns" ,ns-x) ("ip link set" ,b1 "netns" ,ns-y)
+       ;; No IPv6 chatter on the path: b1 counts only what is redirected.
+       ("sysctl -qw" ,(string-append "net.ipv6.conf." b0 ".disable_ipv6=1"))
+       ("ip netns exec" ,ns-x "sysctl -qw"
+        ,(string-append "net.ipv6.conf." a1 ".disable_ipv6=1"))
+       ("ip link set" ,a0 "up") ("ip link set" ,b0 "up")
+       ("ip netns exec" ,ns-x "ip addr add 10.215.0.1/24 dev" ,a1)
+       ("ip netns exec" ,ns-x "ip link set" ,a1 "up")
+       ("ip netns exec" ,ns-x "ip neigh add 10.215.0.9 lladdr 02:00:00:00:00:09 dev" ,a1)
+       ("ip netns exec" ,ns-y "ip link set" ,b1 "up")))
+    (let ((b0-index (call-with-input-file
+                        (string-append "/sys/class/net/" b0 "/ifindex")
+                      (lambda (p) (string->number (string-trim-both (read-string p)))))))
+      (set! live-prog
+            (make-bpf-program `((name . "pw-live") (kind . xdp)
+                                (attach . (#:target ,a0 #:mode generic))
+                                (source . ,pw-live))))
+      (bpf-attach! live-prog)
+      (select! 1 b0-index)
+      (test-equal "live redirect by ifindex: the pings arrive in the other namespace"
+                  5 (pings-arriving))
+      (bpf-map-set! pw-ports 1 b0-index)
+      (select! 2 0)
+      (test-equal "live redirect-map: the pings arrive in the other namespace"
+                  5 (pings-arriving))
+      (bpf-map-delete! pw-ports 1)
+      (test-assert "live redirect-map without the entry: nothing arrives"
+                   (zero? (pings-arriving)))))
+  (lambda ()
+    (when live-prog (bpf-unload! live-prog))
+    (sh "ip netns del" ns-x ">/dev/null 2>&1")
+    (sh "ip netns del" ns-y ">/dev/null 2>&1")
+    (sh "ip link del" a0 ">/dev/null 2>&1")
+    (sh "ip link del" b0 ">/dev/null 2>&1")))
 
 ;;; ---- what the lowering refuses ---------------------------------------
 
