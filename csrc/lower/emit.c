@@ -871,6 +871,14 @@ ex_set_field (struct emit *E, struct buf *b, struct node *n)
       ex (E, b, n->kid[2]);
       break;
     default:
+      if (f->mask)
+        {
+          /* A flag bit: true sets it, false clears it.  */
+          bf (b, "__u8 __n%d = (", k);
+          ex_int (E, b, n->kid[2]);
+          bf (b, ") ? 0x%02x : 0", f->mask);
+          break;
+        }
       bf (b, "__u%d __n%d = %s((__u%d)", f->size * 8, k,
           f->conv == 16 ? "bpf_htons " : f->conv == 32 ? "bpf_htonl " : "",
           f->size * 8);
@@ -885,6 +893,9 @@ ex_set_field (struct emit *E, struct buf *b, struct node *n)
   if (fix)
     bf (b, "__u16 __o%d[%d], __w%d[%d]; __builtin_memcpy (__o%d, "
         "(__u8 *)__h%d + %d, %d); ", k, nw, k, nw, k, k, woff, nw * 2);
+  if (f->mask)
+    bf (b, "__n%d |= ((__u8 *)__h%d)[%d] & 0x%02x; ", k, k, f->off,
+        ~f->mask & 0xff);
   bf (b, "__builtin_memcpy ((__u8 *)__h%d + %d, &__n%d, %d); ", k, f->off, k,
       f->size);
   if (fix)

@@ -197,6 +197,7 @@ struct sfield
   int conv;                     /* 16/32 host to network order, 0 as is */
   enum ty ty;                   /* TY_INT, TY_IPV4, TY_IPV6, TY_MAC */
   enum sf_csum csum;
+  unsigned mask;                /* a flag bit of the byte at off, or 0 */
 };
 /* The field NAME (with '-' read as '_') of header H, or NULL.  */
 const struct sfield *gebpf_sfield_lookup (enum hdr h, const char *name);

@@ -559,11 +559,13 @@ type_packet_write (struct lower *L, struct node *n)
           {
             want_int (L, v, "set-field!");
             if (v->op == OP_INT
-                && (v->uneg || (uint64_t) v->ival >> (8 * f->size)))
+                && (v->uneg || (uint64_t) v->ival >> (f->mask ? 1
+                                                     : 8 * f->size)))
               gebpf_lower_error (L, v, "give a value that fits the field",
                                  "set-field! '%s: %lld does not fit in %d "
-                                 "bytes", f->name, (long long) v->ival,
-                                 f->size);
+                                 "%s", f->name, (long long) v->ival,
+                                 f->mask ? 1 : f->size,
+                                 f->mask ? "bit" : "bytes");
           }
         else if (v->ty != f->ty)
           gebpf_lower_error (L, v, f->ty == TY_MAC
