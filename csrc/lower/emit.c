@@ -243,7 +243,7 @@ form_text (struct node *n, size_t max)
 {
   if (scm_is_false (n->datum))
     return scm_gc_strdup ("", "t");
-  char *s = gebpf_repr (n->datum);
+  char *s = gebpf_repr_n (n->datum, max);
   size_t len = strlen (s);
   char *out = scm_gc_malloc_pointerless (max + 8, "t");
   size_t j = 0;

@@ -102,6 +102,7 @@ struct lower
   const char *target;           /* attach target, for tracepoint fields */
   SCM constants;                /* alist of (const NAME) values, or #f */
   struct node *body;            /* OP_BEGIN of the body */
+  SCM strip_memo;               /* parse: located form -> plain datum */
   /* resolve */
   int nlocals;
   SCM *local_names;             /* symbol per slot (GC memory) */

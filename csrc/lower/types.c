@@ -174,6 +174,13 @@ want_map (struct lower *L, struct node *n, const char *form)
   if (n->ty != TY_MAP)
     gebpf_lower_error (L, n, "name a map declared with defbpf-map",
                        "%s needs a map, got %s", form, tyname (n->ty));
+  /* (begin m), (if C m1 m2): a map chosen at run time has no C
+     expression; the generated code names each map it uses.  */
+  if (n->op != OP_MAPREF || !GEBPF_IS (n->ref, gebpf_map_type))
+    gebpf_lower_error (L, n, "name the map itself, e.g. (map-get m KEY); "
+                       "choose between maps with if around the whole call",
+                       "%s needs a map named directly, not computed",
+                       form);
   return scm_foreign_object_ref (n->ref, 0);
 }
 
