@@ -231,6 +231,11 @@ struct btf *gebpf_vmlinux_btf (void);
 SCM gebpf_located_strip (SCM x);          /* located tree -> plain datum */
 extern SCM gebpf_loc_marker;
 
-#define LOWER_MAX_DEPTH 200
+/* Forms nested deeper than this are a lowering error.  clang refuses
+   more than 256 nested parentheses (and, counted apart, braces); the
+   generated C nests at most three parentheses per form level (a
+   comparison: ((A) == (B))), plus a few for the function, so a body that
+   lowers also compiles.  */
+#define LOWER_MAX_DEPTH 64
 
 #endif
