@@ -25,7 +25,9 @@ struct scope
   struct scope *up;
 };
 
-#define MACRO_DEPTH 64
+/* Below LOWER_MAX_DEPTH: each expansion nests at least one level, and a
+   macro that expands into itself is reported as that.  */
+#define MACRO_DEPTH (LOWER_MAX_DEPTH / 2)
 
 static void resolve (struct lower *L, struct node *n, struct scope *s,
                      int depth);
