@@ -203,6 +203,9 @@ static void
 parse_items (struct lower *L, SCM items, struct node *n, int depth)
 {
   long len = scm_ilength (items);
+  if (len < 0)
+    gebpf_lower_error (L, n, "write a proper list",
+                       "circular or improper list");
   n->nkid = len;
   n->kid = scm_gc_malloc ((len ? len : 1) * sizeof (struct node *), "kids");
   long i = 0;
