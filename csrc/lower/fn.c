@@ -263,7 +263,14 @@ SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
       free (t);
     }
   if (!SCM_UNBNDP (constants))
-    L.constants = constants;
+    {
+      if (scm_is_true (constants) && scm_ilength (constants) < 0)
+        gebpf_error (gebpf_k_validation, "bpf-fn->c", 0,
+                     "give #:constants as '((NAME . INTEGER) ...)",
+                     "#:constants must be a proper list, not %s",
+                     gebpf_repr (constants));
+      L.constants = constants;
+    }
   if (SCM_UNBNDP (pass))
     pass = sym_emit;
   run_parse (&L);

@@ -230,6 +230,13 @@
                               (begin ,@(map (lambda (i) `(if (= ,(deep-not 60) ,i) 1 2))
                                             (iota 1000)))))))
                 20.0))
+(test-ebpf-error "circular #:constants" 'ebpf-validation-error
+                 ("#:constants must be a proper list")
+                 (bpf-fn->c (bpf-fn u40 (ctx) (const limit))
+                            #:kind 'xdp
+                            #:constants (let ((l (list '(limit . 1))))
+                                          (set-cdr! l l)
+                                          l)))
 (lower-error "a map through (begin m)" ("map-increment! needs a map named directly")
              (lower-xdp (bpf-fn u37 (ctx) (map-increment! (begin counts) 1))))
 (lower-error "a map through (if #t m m)" ("map-get needs a map named directly")
