@@ -1049,6 +1049,22 @@ type (struct lower *L, struct node *n)
       }
     case OP_CONST:
       {
+        /* The constant is a global symbol named as written (#:constants
+           finds it by name), like the program, its maps and LICENSE.  */
+        char *c = gebpf_c_ident (scm_from_utf8_string (n->name), "bpf-fn",
+                                 "const name");
+        const char *clash = strcmp (c, "LICENSE") == 0 ? "the license"
+          : strcmp (c, L->fname) == 0 ? "the program" : NULL;
+        for (SCM l = L->maps; !clash && scm_is_pair (l); l = SCM_CDR (l))
+          {
+            struct gebpf_map *m = scm_foreign_object_ref (SCM_CAR (l), 0);
+            if (strcmp (c, m->cname) == 0)
+              clash = "a map";
+          }
+        free (c);
+        if (clash)
+          gebpf_lower_error (L, n, "rename the constant",
+                             "(const %s) has the name of %s", n->name, clash);
         n->ty = TY_INT;
         SCM v = scm_is_pair (L->constants)
           ? scm_assq_ref (L->constants, scm_from_utf8_symbol (n->name))

@@ -107,11 +107,6 @@
   (append '(int return __u64 struct void sizeof ctx v0 LICENSE SEC bpf_printk
             é i)
           (map string->symbol '("a b" "\"" "*/" "x\ny"))))
-;; Names that reach C as identifiers without mangling still break clang
-;; ((const return), a struct field named int): DESIGN §8.5 has every
-;; identifier mangled.  Until that lands this class is left out unless
-;; FUZZ_C_NAMES=1.
-(define c-name-forms? (equal? (getenv "FUZZ_C_NAMES") "1"))
 (define heads
   '(let let* begin if when unless cond case and or not + - * / min max
     logand logior logxor lognot ash = < > <= >= map-get map-ref map-set!
@@ -120,7 +115,7 @@
 
 (define (hostile rs)
   (define (pick l) (list-ref l (random (length l) rs)))
-  (match (random (if c-name-forms? 23 22) rs)
+  (match (random 23 rs)
     (22 `(const ,(pick c-names)))
     (0 (let ((x (list '+ (list '- 1) 2))) (set-car! (cdr x) x) x))
     (1 (let ((x (list '+ 1 2 3))) (set-cdr! (cdddr x) (cdr x)) x))
