@@ -232,7 +232,6 @@ enum ty gebpf_value_ty (const struct gebpf_type *t);
 /* vmlinux BTF, loaded once (NULL when the kernel has none).  */
 struct btf;
 struct btf *gebpf_vmlinux_btf (void);
-SCM gebpf_located_strip (SCM x);          /* located tree -> plain datum */
 extern SCM gebpf_loc_marker;
 
 /* Forms nested deeper than this are a lowering error.  clang refuses

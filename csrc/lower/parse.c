@@ -51,12 +51,6 @@ strip (SCM memo, SCM x)
   return out;
 }
 
-SCM
-gebpf_located_strip (SCM x)
-{
-  return strip (scm_c_make_hash_table (31), x);
-}
-
 static SCM
 strip_memo (struct lower *L, SCM x)
 {
