@@ -356,7 +356,13 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
                 parse_items (L, SCM_CDR (c), cl, depth + 1);
               }
             else
-              parse_items (L, c, cl, depth + 1);
+              {
+                /* (cond (TEST)) would yield TEST's value: not lowered.  */
+                if (scm_ilength (c) < 2)
+                  shape_error (L, n, f, "a cond clause needs a body after "
+                               "its test");
+                parse_items (L, c, cl, depth + 1);
+              }
             if (cl->nkid == 0)
               shape_error (L, n, f, "empty else clause");
             n->kid[i] = cl;
