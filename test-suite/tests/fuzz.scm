@@ -35,6 +35,7 @@
 (defbpf-struct fz-ev (pid u32) (comm (string 16)))
 (defbpf-map fz-events #:kind 'ringbuf #:value 'fz-ev)
 (define-bpf-inline (fz-stash k) (map-set! fz-started k (ktime-ns)))
+(define-bpf-macro (fz-twice x) `(begin ,x ,x))
 
 (bpf-fn fz-syscount (ctx)
   (when (or (= (tgid) 0) (< (arg ctx 'id) 400))
@@ -47,6 +48,7 @@
 (bpf-fn fz-latency (ctx)
   (let* ((t0 (map-get fz-started (tid))))
     (fz-stash (tid))
+    (fz-twice (map-increment! fz-counts (cpu)))
     (when t0
       (let ((delta (/ (- (ktime-ns) (map-ref fz-started (tid))) 1000)))
         (hist! fz-lat delta)
