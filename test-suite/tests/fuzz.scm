@@ -11,7 +11,7 @@
 ;;; any body that lowers but that clang then rejects.
 ;;;
 ;;; FUZZ_CASES (default 1500) sets the number of cases and FUZZ_COMPILE
-;;; (default 150) how many of the lowered bodies go through clang;
+;;; (default 200) how many distinct lowered C texts go through clang;
 ;;; `make fuzz' runs a larger count.  FUZZ_SEED changes the cases.
 (use-modules (harness) (ebpf) (ebpf fn) (ebpf build) (golden forms)
              (srfi srfi-1) (srfi srfi-64) (ice-9 match) (ice-9 rdelim)
@@ -22,7 +22,7 @@
 (define (env-number name default)
   (or (and=> (getenv name) string->number) default))
 (define cases (env-number "FUZZ_CASES" 1500))
-(define compile-max (env-number "FUZZ_COMPILE" 150))
+(define compile-max (env-number "FUZZ_COMPILE" 200))
 (define base-seed (env-number "FUZZ_SEED" 20261204))
 (define batch-size 250)
 (define case-seconds 30)                ; alarm per case, clang included
@@ -229,7 +229,8 @@ list (bad WHAT)."
                    (let ((t (error-text key args)))
                      (list 'bad (format #f "clang rejected a lowered body: ~a"
                                         (string-take t (min 600 (string-length t))))))))
-               'lowered)))
+               ;; The text's hash: only distinct texts go to clang.
+               (list 'lowered (string-hash c)))))
        (lambda (key . args)
          (if (ebpf-error? key)
              'refused
@@ -252,6 +253,7 @@ list (bad WHAT)."
 ;;; ---- the parent ----
 
 (define results (make-vector cases #f))
+(define hashes (make-vector cases #f))
 (define problems '())
 (define (problem! i what)
   (set! problems (cons (list i (if i (car (make-case i)) "-") what) problems)))
@@ -293,17 +295,20 @@ list (bad WHAT)."
                           (i (string->number (substring line 2 sp)))
                           (r (with-input-from-string
                                  (substring line (+ sp 1)) read)))
-                     (if (pair? r)
-                         (problem! i (cadr r))
-                         (vector-set! results i r))
+                     (match r
+                       (('bad what) (problem! i what))
+                       (('lowered hash)
+                        (vector-set! results i 'lowered)
+                        (vector-set! hashes i hash))
+                       (_ (vector-set! results i r)))
                      (loop #f)))
                   (else
                    (problem! current (format #f "batch failed: ~a" line))
                    (loop current)))))))))))
 
 ;; Lowering is cheap, clang is not: a first pass lowers every case, a
-;; second builds the first COMPILE-MAX lowered ones (in case order, so a
-;; run is reproducible from its seed).
+;; second builds the first COMPILE-MAX distinct C texts (in case order,
+;; so a run is reproducible from its seed).
 (define t0 (get-internal-real-time))
 (let loop ((start 0))
   (when (< start cases)
@@ -312,7 +317,13 @@ list (bad WHAT)."
       (loop end))))
 (define lowered
   (filter (lambda (i) (eq? (vector-ref results i) 'lowered)) (iota cases)))
-(define to-build (list-head lowered (min compile-max (length lowered))))
+(define to-build
+  (let loop ((l lowered) (seen '()) (n 0) (acc '()))
+    (cond ((or (null? l) (>= n compile-max)) (reverse acc))
+          ((member (vector-ref hashes (car l)) seen)
+           (loop (cdr l) seen n acc))
+          (else (loop (cdr l) (cons (vector-ref hashes (car l)) seen) (+ n 1)
+                      (cons (car l) acc))))))
 (let loop ((todo to-build))
   (unless (null? todo)
     (let ((n (min 50 (length todo))))
@@ -325,7 +336,7 @@ list (bad WHAT)."
                    internal-time-units-per-second))
 
 (define (tally r) (count (lambda (x) (equal? x r)) (vector->list results)))
-(format #t "# fuzz: ~a cases in ~,1f s: ~a lowered (~a built with clang), ~a refused~%"
+(format #t "# fuzz: ~a cases in ~,1f s: ~a lowered (~a distinct C texts built with clang), ~a refused~%"
         cases seconds (length lowered) built (tally 'refused))
 (for-each (match-lambda
             ((i seed what)
