@@ -434,6 +434,9 @@ is not loaded, and return it.  A kind list is tried in order.  Raises
 @code{ebpf-lower-error}, @code{ebpf-compile-error},
 @code{ebpf-verifier-error}, @code{ebpf-attach-error} or
 @code{ebpf-permission-error}."
+  (call-with-public-who 'bpf-load! (lambda () (load-now! prog))))
+
+(define (load-now! prog)
   (let ((p (program-arg prog)))
     (unless (bpf-program-loaded? p)
       (try-kinds p 'bpf-load!
@@ -512,6 +515,8 @@ sorted; tracefs is mounted if it is missing."
                                                  (file-is-directory?* (string-append events "/" f)))))
                 '()))
            string<?)))))
+
+(define call-with-public-who (@@ (ebpf error) call-with-public-who))
 
 (define (file-is-directory?* f)
   (false-if-exception (eq? 'directory (stat:type (stat f)))))
@@ -593,6 +598,34 @@ sorted; tracefs is mounted if it is missing."
         (list target))))
 
 (define (attach-now! p kind)
+  (if (dispatched-kind? kind)
+      (naming-user-program p (lambda () (attach-now/stub! p kind)))
+      (attach-now/stub! p kind)))
+
+(define (replace-all s from to)
+  (let loop ((start 0) (acc '()))
+    (let ((i (string-contains s from start)))
+      (if i
+          (loop (+ i (string-length from))
+                (cons* to (substring s start i) acc))
+          (string-concatenate-reverse acc (substring s start))))))
+
+(define (naming-user-program p thunk)
+  ;; The dispatcher's program and slot are internal: an error raised
+  ;; while loading or attaching them names the user's program instead.
+  (let ((stub (string-append (slot-name p) "__dispatch"))
+        (name (bpf-program-name p)))
+    (catch #t thunk
+      (lambda (key . args)
+        (match (and (ebpf-error? key) args)
+          ((subr (? string? msg) rest details)
+           (throw key subr
+                  (replace-all (replace-all msg stub name) (slot-name p)
+                               (string-append "the dispatcher of " name))
+                  rest details))
+          (_ (apply throw key args)))))))
+
+(define (attach-now/stub! p kind)
   (let* ((tgts (targets p kind))
          (obj (if (dispatched-kind? kind)
                   (begin (ensure-dispatcher! p kind) (program-stub p))
@@ -618,6 +651,9 @@ it.  A tracepoint glob attaches to every match; @code{(probe)} in the body
 gives the index of the one that fired.  Raises @code{ebpf-attach-error}
 naming a missing interface, tracepoint, cgroup or binary, and the errors
 of @code{bpf-load!}."
+  (call-with-public-who 'bpf-attach! (lambda () (attach! prog))))
+
+(define (attach! prog)
   (let ((p (program-arg prog)))
     (unless (bpf-program-attached? p)
       (if (bpf-program-loaded? p)
