@@ -386,6 +386,89 @@ noise_line (const char *line, size_t len)
     || starts (line, len, "-- END");
 }
 
+/* Lines that only show the verifier's state: instructions, register and
+   stack dumps, source annotations, path and precision bookkeeping.  */
+static bool
+state_line (const char *line, size_t len)
+{
+  if (len > 0 && line[0] >= '0' && line[0] <= '9')
+    {
+      size_t i = 0;
+      while (i < len && line[i] >= '0' && line[i] <= '9')
+        i++;
+      if (i < len && line[i] == ':')
+        return true;            /* "11: (85) call ..." / "0: R1=ctx()" */
+    }
+  static const char *const prefixes[] = {
+    ";", "cur state:", "old state:", "from ", "R", "fp-", "frame",
+    "mark_precise", "last_idx", "regs=", "parent ", "func#", "caller:",
+    "callee:", "returning from callee", "to caller at", "propagating",
+    "Live regs", "Global function",
+  };
+  for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+    if (starts (line, len, prefixes[i]))
+      {
+        /* "R1 type=... expected=..." and "R0 !read_ok" are errors.  */
+        if (prefixes[i][0] == 'R' && prefixes[i][1] == 0)
+          {
+            size_t j = 1;
+            while (j < len && line[j] >= '0' && line[j] <= '9')
+              j++;
+            return j > 1 && j < len && line[j] == '=';
+          }
+        return true;
+      }
+  return false;
+}
+
+/* Phrases of the kernel verifier's refusals (kernel/bpf/verifier.c):
+   the line holding one is the headline of the summary.  */
+static const char *const verifier_reasons[] = {
+  "infinite loop detected", "back-edge from insn", "unreachable insn",
+  "invalid mem access", "invalid access to", "invalid read from stack",
+  "invalid write to stack", "invalid indirect", "invalid stack",
+  "invalid size", "invalid zero-sized", "invalid variable-offset",
+  "invalid func", "invalid argument", "invalid bpf_context", "invalid BPF_",
+  "!read_ok", " expected=", "unknown func", "cannot call",
+  "is not allowed", "not allowed", "misaligned", "min value is negative",
+  "min value is outside", "max value is outside", "unbounded memory access",
+  "outside of the allowed memory range", "out of bounds", "math between",
+  "pointer arithmetic", "arithmetic on", "dereference of modified",
+  "Unreleased reference", "reference has not been acquired",
+  "leaks addr", "jump out of range", "last insn is not an exit",
+  "unknown opcode", "too large", "too many", "too complex",
+  "combined stack size", "the call stack of", "At program exit",
+  "loop is not bounded", "only read", "cannot write into",
+  "write into map forbidden", "is invalid", "unsupported", "unknown",
+  "helper", "GPL",
+};
+
+/* The index of the headline among LINES[0..LAST): the last line holding
+   one of the verifier's refusal phrases, else the last that is not
+   state, else the last.  */
+static size_t
+headline_index (const char **lines, const size_t *lens, size_t last)
+{
+  for (size_t i = last; i-- > 0;)
+    {
+      char *l = strndup (lines[i], lens[i]);
+      bool found = false;
+      if (l)
+        for (size_t k = 0;
+             !found && k < sizeof verifier_reasons / sizeof *verifier_reasons;
+             k++)
+          found = strstr (l, verifier_reasons[k]) != NULL
+            && !state_line (l, lens[i]);
+      free (l);
+      if (found)
+        return i;
+    }
+  for (size_t i = last; i-- > 0;)
+    if (!state_line (lines[i], lens[i]))
+      return i;
+  return last - 1;
+}
+
 static bool
 has (const char *hay, const char *needle)
 {
@@ -492,7 +575,8 @@ verifier_error (const char *subr, const char *name, const char *kind,
         }
 
   struct sbuf b = { 0 };
-  char *error = last ? strndup (lines[last - 1], lens[last - 1])
+  size_t hl = last ? headline_index (lines, lens, last) : 0;
+  char *error = last ? strndup (lines[hl], lens[hl])
     : strdup ("(the verifier gave no reason)");
   size_t shown = nkeep + (anno >= 0 ? 1 : 0);
   size_t omitted = n > shown ? n - shown : 0;
