@@ -243,6 +243,37 @@ gebpf_syscall_error (SCM key, const char *subr, int err, const char *what,
   gebpf_error (key, subr, err, fix, "%s", what);
 }
 
+static void
+bound_text (char *buf, size_t size, bool neg, uint64_t v)
+{
+  /* Small bounds read better in decimal (255, 65535).  */
+  for (int k = 20; k <= 64; k++)
+    {
+      uint64_t p = k == 64 ? 0 : (uint64_t) 1 << k;   /* 2^64 wraps to 0 */
+      if (k < 64 && v == p)
+        {
+          snprintf (buf, size, "%s2^%d", neg ? "-" : "", k);
+          return;
+        }
+      if (!neg && v == p - 1)
+        {
+          snprintf (buf, size, "2^%d-1", k);
+          return;
+        }
+    }
+  snprintf (buf, size, "%s%llu", neg ? "-" : "", (unsigned long long) v);
+}
+
+const char *
+gebpf_range (char *buf, size_t size, int64_t lo, uint64_t hi)
+{
+  char a[32], b[32];
+  bound_text (a, sizeof a, lo < 0, lo < 0 ? -(uint64_t) lo : (uint64_t) lo);
+  bound_text (b, sizeof b, false, hi);
+  snprintf (buf, size, "between %s and %s", a, b);
+  return buf;
+}
+
 char *
 gebpf_repr (SCM obj)
 {

@@ -915,12 +915,22 @@ apply_constants (struct bpf_object *obj, struct bpf_map *map, SCM constants,
         ok = scm_is_unsigned_integer (v, 0, bits == 64 ? UINT64_MAX
                                       : ((uint64_t) 1 << bits) - 1);
       if (!ok)
-        gebpf_error (gebpf_k_validation, subr, 0,
-                     "give an integer that fits the C type of the constant",
-                     "constant %s of %s is a %d-bit %s integer: %s does not "
-                     "fit", cname, path, bits,
-                     is_signed ? "signed" : "unsigned",
-                     gebpf_repr (scm_cdr (pair)));
+        {
+          char range[96];
+          gebpf_range (range, sizeof range,
+                       !is_signed ? 0 : bits == 64 ? INT64_MIN
+                       : -((int64_t) 1 << (bits - 1)),
+                       is_signed ? (bits == 64 ? INT64_MAX
+                                    : ((uint64_t) 1 << (bits - 1)) - 1)
+                       : bits == 64 ? UINT64_MAX
+                       : ((uint64_t) 1 << bits) - 1);
+          gebpf_error (gebpf_k_validation, subr, 0,
+                       "give an integer that fits the C type of the "
+                       "constant", "constant %s of %s is a %d-bit %s "
+                       "integer (%s): %s does not fit", cname, path, bits,
+                       is_signed ? "signed" : "unsigned", range,
+                       gebpf_repr (scm_cdr (pair)));
+        }
       uint8_t *dst = buf + found->offset;
       switch (sz)
         {
@@ -1642,7 +1652,7 @@ SCM_DEFINE_STATIC (scm_bpf_test_run, "%bpf-test-run", 3, 0, 0,
   if (!scm_is_unsigned_integer (repeat, 0, UINT32_MAX))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                  "give #:repeat as a count of runs",
-                 "repeat must be a non-negative integer, not %s",
+                 "repeat must be an integer between 0 and 2^32-1, not %s",
                  gebpf_repr (repeat));
   size_t in_size = SCM_BYTEVECTOR_LENGTH (data);
   /* A program may grow the packet (XDP tail and head adjustments).  */
@@ -1973,7 +1983,8 @@ SCM_DEFINE_STATIC (scm_bpf_attach_tracepoint, "%bpf-attach-tracepoint", 3, 0,
       if (!scm_is_unsigned_integer (cookie, 0, UINT64_MAX))
         gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                      "give the cookie as an unsigned 64-bit integer",
-                     "bad #:cookie %s", gebpf_repr (cookie));
+                     "bad #:cookie %s (between 0 and 2^64-1)",
+                     gebpf_repr (cookie));
       ck = scm_to_uint64 (cookie);
     }
   char *cat = strdupa (t);
@@ -2179,7 +2190,8 @@ SCM_DEFINE_STATIC (scm_bpf_attach_uprobe, "%bpf-attach-uprobe", 4, 0, 0,
       if (!scm_is_signed_integer (pid, 1, INT32_MAX))
         gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                      "give #:pid as a process id, or #f for every process",
-                     "bad #:pid %s", gebpf_repr (pid));
+                     "bad #:pid %s (between 1 and 2^31-1)",
+                     gebpf_repr (pid));
       p = scm_to_int (pid);
     }
   char *bin = strdupa (t);
@@ -2458,7 +2470,8 @@ SCM_DEFINE_STATIC (scm_bpf_attach_perf_event, "%bpf-attach-perf-event", 2,
   if (!scm_is_unsigned_integer (frequency, 1, UINT32_MAX))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                  "give #:frequency in Hz, e.g. 99",
-                 "bad #:frequency %s", gebpf_repr (frequency));
+                 "bad #:frequency %s (between 1 and 2^32-1 Hz)",
+                 gebpf_repr (frequency));
   uint64_t hz = scm_to_uint64 (frequency);
   int ncpu = gebpf_nr_cpus ();
   struct part *parts = calloc ((size_t) (ncpu > 0 ? ncpu : 1), sizeof *parts);
@@ -2537,7 +2550,8 @@ SCM_DEFINE_STATIC (scm_bpf_attach_socket, "%bpf-attach-socket", 2, 0, 0,
   if (!scm_is_signed_integer (fd, 0, INT32_MAX))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                  "pass a socket's port or file descriptor",
-                 "argument 2 is not a file descriptor: %s", gebpf_repr (fd));
+                 "argument 2 is not a file descriptor (between 0 and "
+                 "2^31-1): %s", gebpf_repr (fd));
   int s = scm_to_int (fd);
   struct stat st;
   if (fstat (s, &st) < 0 || !S_ISSOCK (st.st_mode))
@@ -2764,7 +2778,8 @@ SCM_DEFINE_STATIC (scm_bpf_fd_pin_x, "%bpf-fd-pin!", 2, 0, 0,
   if (!scm_is_signed_integer (fd, 0, INT32_MAX))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                  "pass the fd of a loaded program or a live link",
-                 "argument 1 is not a file descriptor: %s", gebpf_repr (fd));
+                 "argument 1 is not a file descriptor (between 0 and "
+                 "2^31-1): %s", gebpf_repr (fd));
   if (!scm_is_string (path))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                  "give the pin's path as a string under /sys/fs/bpf",

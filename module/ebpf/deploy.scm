@@ -888,7 +888,11 @@ dispatcher), @code{xlated-insns}, @code{jited-bytes},
     (if (and (integer? i) (< -1 i (vector-length v)))
         (vector-ref v i)
         (raise-ebpf-error 'ebpf-validation-error 'bpf-probe-name
-                          (format #f "no probe ~a" i)
+                          (format #f "no probe ~a: ~a" i
+                                  (if (zero? (vector-length v))
+                                      "the program has no probes"
+                                      (format #f "it must be between 0 and ~a"
+                                              (- (vector-length v) 1))))
                           #:fix (format #f "give an index 0..~a" (- (vector-length v) 1))))))
 
 (define (print-program p port)

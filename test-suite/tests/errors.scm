@@ -70,6 +70,25 @@
   (test-equal "primitive's error: who is the public procedure"
               "bpf-object-attach" (ebpf-error-subr (cdr e))))
 
+;;; Range errors state the range.
+(test-ebpf-error "u32 range" 'ebpf-validation-error ("-1" "between 0 and 2^32-1")
+                 (bpf-encode (bpf-type 'u32) -1))
+(test-ebpf-error "u16 range" 'ebpf-validation-error ("70000" "between 0 and 65535")
+                 (bpf-encode (bpf-type 'u16) 70000))
+(test-ebpf-error "i32 range" 'ebpf-validation-error ("between -2^31 and 2^31-1")
+                 (bpf-encode (bpf-type 'i32) (expt 2 31)))
+(test-ebpf-error "u64 range" 'ebpf-validation-error ("between 0 and 2^64-1")
+                 (bpf-encode (bpf-type 'u64) (expt 2 64)))
+(test-ebpf-error "max-entries range" 'ebpf-validation-error
+                 ("#:max-entries" "between 1 and 2^32-1")
+                 (make-bpf-map '((name . "errs_range") (kind . hash) (key . u32)
+                                 (value . u64) (max-entries . 0))))
+(defbpf-map errs_u8 #:kind 'hash #:key 'u32 #:value 'u8)
+(test-ebpf-error "literal range in a bpf-fn" 'ebpf-lower-error
+                 ("out of range" "u8" "between 0 and 255")
+                 (bpf-fn->c (bpf-fn errs-lit (ctx) (map-set! errs_u8 1 300))
+                            #:kind 'xdp))
+
 ;;; Against the kernel: verifier headlines, libbpf's codes, dispatchers.
 
 (define kernel-problem (kernel-tier-problem))
