@@ -77,9 +77,8 @@ gebpf_errno_text (int err, char *buf, size_t size)
   if (err < 0)
     err = -err;
   if (err == GEBPF_ENOTSUPP)
-    return "operation not supported by the kernel for this program or "
-      "attachment (a kernel-internal code, unlike EOPNOTSUPP; often a "
-      "kernel built without the feature)";
+    return "the kernel does not support this operation for this kind of "
+      "program or attachment (a kernel-internal code)";
   if (err >= __LIBBPF_ERRNO__START && err < __LIBBPF_ERRNO__END
       && libbpf_strerror (err, buf, size) == 0)
     return buf;

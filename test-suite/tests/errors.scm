@@ -1,6 +1,6 @@
 ;;; The ebpf-error family: keys, argument shape, printing, predicates.
 (use-modules (harness) (ebpf) (srfi srfi-1) (srfi srfi-64) (ice-9 exceptions)
-             (ice-9 match))
+             (ice-9 match) (rnrs bytevectors))
 
 (harness-begin "errors")
 
@@ -145,6 +145,23 @@
                  (string-contains msg (bpf-program-name prog)))
     (test-assert "dispatched attach: no internal name"
                  (not (string-contains msg "gebpf_slot"))))
+
+;; BPF_PROG_TEST_RUN of a tracepoint program: the kernel answers with
+  ;; its internal ENOTSUPP (524), which strerror does not know.
+  (let* ((prog (make-bpf-program
+                `((name . "errs_tr") (kind . tracepoint)
+                  (attach . "syscalls/sys_enter_getpid")
+                  (source . ,(bpf-fn errs-tr (ctx) 0)))))
+         (e (caught (lambda () (bpf-test-run prog (make-bytevector 64 0)))))
+         (msg (ebpf-error-message (cdr e))))
+    (bpf-unload! prog)
+    (test-equal "ENOTSUPP: named" '(524 . ENOTSUPP)
+                (let ((d (ebpf-error-details (cdr e))))
+                  (cons (assq-ref d 'errno) (assq-ref d 'errno-name))))
+    (test-assert "ENOTSUPP: explained, not \"Unknown error 524\""
+                 (and (string-contains msg "does not support")
+                      (not (string-contains msg "Unknown error"))))
+    (test-equal "ENOTSUPP: who" "bpf-test-run" (ebpf-error-subr (cdr e))))
 
   (let ((e (caught (lambda ()
                      (bpf-attach! (make-bpf-program
