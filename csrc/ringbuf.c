@@ -300,7 +300,7 @@ reader_arg (SCM obj, const char *subr)
 {
   if (!GEBPF_IS (obj, reader_type))
     gebpf_error (gebpf_k_validation, subr, 0,
-                 "give the reader made by %bpf-ringbuf-open",
+                 "pass the ring buffer map itself to bpf-ringbuf-poll",
                  "not a ring buffer reader: %s", gebpf_repr (obj));
   struct reader *r = scm_foreign_object_ref (obj, 0);
   if (!r || !r->rb)
@@ -411,7 +411,7 @@ SCM_DEFINE_STATIC (scm_bpf_ringbuf_close_x, "%bpf-ringbuf-close!", 1, 0, 0,
 {
   if (!GEBPF_IS (reader, reader_type))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
-                 "give the reader made by %bpf-ringbuf-open",
+                 "pass the ring buffer map itself to bpf-ringbuf-poll",
                  "not a ring buffer reader: %s", gebpf_repr (reader));
   struct reader *r = scm_foreign_object_ref (reader, 0);
   if (r && r->rb)
@@ -474,7 +474,7 @@ perf_reader_arg (SCM obj, const char *subr)
 {
   if (!GEBPF_IS (obj, perf_reader_type))
     gebpf_error (gebpf_k_validation, subr, 0,
-                 "give the reader made by %bpf-perf-open",
+                 "pass the perf-event-array map itself to bpf-perf-poll",
                  "not a perf buffer reader: %s", gebpf_repr (obj));
   struct perf_reader *r = scm_foreign_object_ref (obj, 0);
   if (!r || !r->pb)
@@ -591,7 +591,7 @@ SCM_DEFINE_STATIC (scm_bpf_perf_close_x, "%bpf-perf-close!", 1, 0, 0,
 {
   if (!GEBPF_IS (reader, perf_reader_type))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
-                 "give the reader made by %bpf-perf-open",
+                 "pass the perf-event-array map itself to bpf-perf-poll",
                  "not a perf buffer reader: %s", gebpf_repr (reader));
   struct perf_reader *r = scm_foreign_object_ref (reader, 0);
   if (r && r->pb)
