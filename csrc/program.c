@@ -811,6 +811,14 @@ c_name_of (SCM v, const char *subr, const char *what)
   return gebpf_c_ident (v, subr, what);
 }
 
+/* Whether the rodata variable VAR is constant NAME (bpf-fn's u_NAME
+   carries NAME as its symbol, so BTF names it NAME too).  */
+static bool
+const_name_is (const char *var, const char *name)
+{
+  return strcmp (var, name) == 0;
+}
+
 /* Write the (NAME . INTEGER) pairs of CONSTANTS into MAP (the .rodata
    map), at the offsets BTF gives the variables of those names.  */
 static void
@@ -855,7 +863,8 @@ apply_constants (struct bpf_object *obj, struct bpf_map *map, SCM constants,
         {
           const struct btf_type *var = btf__type_by_id (btf, vs[i].type);
           if (var && btf_is_var (var)
-              && strcmp (btf__name_by_offset (btf, var->name_off), cname) == 0)
+              && const_name_is (btf__name_by_offset (btf, var->name_off),
+                                cname))
             {
               found = &vs[i];
               vt = btf__type_by_id (btf, var->type);
@@ -872,7 +881,8 @@ apply_constants (struct bpf_object *obj, struct bpf_map *map, SCM constants,
                 continue;
               if (known.n)
                 sb_str (&known, " ");
-              sb_str (&known, btf__name_by_offset (btf, var->name_off));
+              const char *vn = btf__name_by_offset (btf, var->name_off);
+              sb_str (&known, vn);
             }
           char *k = scm_gc_strdup (known.s ? known.s : "(none)", "gebpf-k");
           free (known.s);
@@ -1021,7 +1031,7 @@ configure_maps (struct bpf_object *obj, const struct load_opts *lo,
     int r = bpf_map__reuse_fd (map, fd);
     if (r < 0)
       gebpf_syscall_error (gebpf_k_map, subr, -r,
-                           scm_gc_strdup (mname, "gebpf-name"),
+                           scm_gc_strdup (m->name, "gebpf-name"),
                            "see the errno above");
     used = scm_cons (decl, used);
   }
@@ -1558,6 +1568,7 @@ prog_info_alist (const struct bpf_prog_info *info, const char *kind)
      scm_cons (SYM ("verified-insns"), scm_from_uint32 (info->verified_insns)),
      scm_cons (SYM ("map-count"), scm_from_uint32 (info->nr_map_ids)),
      scm_cons (SYM ("uid"), scm_from_uint32 (info->created_by_uid)),
+     scm_cons (SYM ("gpl-compatible"), scm_from_bool (info->gpl_compatible)),
      SCM_UNDEFINED);
 }
 
@@ -1570,6 +1581,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_info, "%bpf-object-info", 1, 0, 0,
                    "@code{run-time-ns} (counted since the first load of "
                    "this process), @code{xlated-insns}, @code{jited-bytes}, "
                    "@code{verified-insns}, @code{map-count}, @code{uid}, "
+                   "@code{gpl-compatible} (the kernel's view of the license), "
                    "then @code{digest} (sha256 of the object file), "
                    "@code{path}, @code{section} and @code{maps} (the "
                    "declared maps it shares).  Raises @code{ebpf-error} if "

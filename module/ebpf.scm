@@ -15,6 +15,7 @@
   #:use-module ((ebpf program) #:hide (bpf-test-run bpf-attach-socket!))
   #:use-module (ebpf deploy)
   #:use-module (ebpf policy)
+  #:use-module (ebpf bpfman)
   #:use-module (ebpf events)
   #:use-module (ebpf metrics)
   #:use-module (ebpf repl))
@@ -24,7 +25,7 @@
               (module-use! public (resolve-interface name)))
             '((ebpf error) (ebpf types) (ebpf map) (ebpf features)
               (ebpf build) (ebpf packet) (ebpf fn) (ebpf deploy)
-              (ebpf policy) (ebpf events) (ebpf metrics) (ebpf repl)))
+              (ebpf policy) (ebpf bpfman) (ebpf events) (ebpf metrics) (ebpf repl)))
   ;; (ebpf deploy)'s bpf-test-run takes programs as well as objects.
   (module-use! public (resolve-interface '(ebpf program)
                                          #:hide '(bpf-test-run

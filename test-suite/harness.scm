@@ -3,7 +3,8 @@
 ;;;
 ;;; Each test file calls (harness-begin NAME [TIER]) and (harness-end).
 ;;; Tiers: pure (no requirement), clang (needs clang), kernel (needs root
-;;; or CAP_BPF, bpffs).  When a tier's requirement is missing the whole
+;;; or CAP_BPF, bpffs), fleet (buildah, skopeo, python3-jsonschema for
+;;; the bpfman export, and the kernel).  When a tier's requirement is missing the whole
 ;;; file is skipped with the reason printed -- except under CI=true,
 ;;; where it fails: nothing is skipped in CI.
 
@@ -12,7 +13,7 @@
   #:use-module (ice-9 format)
   #:use-module (ebpf)
   #:export (harness-begin harness-end test-ebpf-error ci?
-            kernel-tier-problem mount-bpffs! srcdir))
+            kernel-tier-problem fleet-tier-problem mount-bpffs! srcdir))
 
 (define (ci?) (equal? (getenv "CI") "true"))
 
@@ -58,10 +59,24 @@
   (and (not (assq-ref (bpf-features) 'clang-version))
        "needs clang (apt-get install clang llvm)"))
 
+(define (fleet-tier-problem)
+  ;; Export for bpfman: the image tools and the CRD validator, then the
+  ;; kernel for the round trip of the exported object.
+  (define (missing? cmd)
+    (not (zero? (status:exit-val
+                 (system (string-append cmd " >/dev/null 2>&1"))))))
+  (cond
+   ((missing? "command -v buildah") "needs buildah (apt-get install buildah)")
+   ((missing? "command -v skopeo") "needs skopeo (apt-get install skopeo)")
+   ((missing? "python3 -c 'import jsonschema, yaml'")
+    "needs python3-jsonschema and python3-yaml (apt-get install python3-jsonschema python3-yaml)")
+   (else (or (clang-tier-problem) (kernel-tier-problem)))))
+
 (define* (harness-begin name #:optional (tier 'pure))
   (let ((problem (case tier
                    ((kernel) (kernel-tier-problem))
                    ((clang) (clang-tier-problem))
+                   ((fleet) (fleet-tier-problem))
                    (else #f))))
     (when problem
       (cond

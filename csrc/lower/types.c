@@ -467,13 +467,14 @@ type_inline (struct lower *L, struct node *n)
       in->obj = n->ref;
       /* Scheme names may hold ? ! * ...: the C name keeps only
          identifier characters, made unique by the instance number.  */
-      char cname[160];
-      int j = 0;
+      /* u_ as every user identifier in the C (see emit.c).  */
+      char cname[160] = "u_";
+      int j = 2;
       for (const char *p = n->name; *p && j < 100; p++)
         {
           char ch = *p;
           bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-            || (ch >= '0' && ch <= '9' && j > 0) || ch == '_';
+            || (ch >= '0' && ch <= '9') || ch == '_';
           cname[j++] = ok ? ch : '_';
         }
       snprintf (cname + j, sizeof cname - j, "__%d", L->ninsts++);

@@ -214,8 +214,11 @@ swaps the new version in."
          (uses (map (lambda (m) (if (bpf-map? m) (bpf-map-name m) m))
                     (let ((u (ref 'uses-maps '()))) (if (list? u) u (list u)))))
          (constants (ref 'constants '())))
-    (unless (string? license)
-      ((invalid name "#:license must be a string") "write #:license \"GPL\""))
+    (unless (and (string? license)
+                 (string-match "^[ -~]{1,127}$" license))
+      ((invalid name "#:license ~s is not 1 to 127 printable ASCII characters"
+                license)
+       "write #:license \"GPL\" (or the license of the program)"))
     (when (and (memq (car kinds) '(xdp tc)) (not (assq 'target attach)))
       ((invalid name "~a programs need a target" (car kinds))
        "add #:attach \"IFACE\" (the interface to attach to)"))
@@ -312,7 +315,8 @@ first of a fallback list that this kernel took), else the declared one."
       (match (bpf-fn-lower src #:kind kind
                            #:target (and (string? target)
                                          (lowering-target kind target p))
-                           #:constants (bpf-program-constants p))
+                           #:constants (bpf-program-constants p)
+                           #:license (bpf-program-license p))
         ((c . line-map)
          (values (bpf-build-c c) line-map c))))
      ((string-suffix? ".rs" src)
@@ -368,10 +372,10 @@ first of a fallback list that this kernel took), else the declared one."
   (if (and (bpf-fn? (bpf-program-source p)) (string? c))
       (filter (lambda (k)
                 (string-contains
-                 c (string-append "const volatile __u64 "
+                 c (string-append "__asm__ (\"" ; the symbol of u_NAME
                                   (string-map (lambda (ch) (if (char=? ch #\-) #\_ ch))
                                               (format #f "~a" (car k)))
-                                  " = 0;")))
+                                  "\") = 0;")))
               (object-constants p))
       (object-constants p)))
 
@@ -565,9 +569,25 @@ sorted; tracefs is mounted if it is missing."
      "struct {\n\t__uint(type, BPF_MAP_TYPE_PROG_ARRAY);\n"
      "\t__uint(max_entries, 1);\n\t__uint(key_size, sizeof(__u32));\n"
      "\t__uint(value_size, sizeof(__u32));\n} " slot-name " SEC(\".maps\");\n\n"
-     "char LICENSE[] SEC(\"license\") = \"" (bpf-program-license p) "\";\n\n"
+     "char LICENSE[] SEC(\"license\") = "
+     (c-string-literal (bpf-program-license p)) ";\n\n"
      "SEC(\"" sec "\")\nint " slot-name "__dispatch(" ctx "ctx)\n{\n"
      "\tbpf_tail_call(ctx, &" slot-name ", 0);\n\treturn 0;\n}\n")))
+
+(define (c-string-literal s)
+  ;; S as a C string literal: nothing in it can end the literal.
+  (string-append
+   "\""
+   (string-concatenate
+    (map (lambda (c)
+           (cond ((memv c '(#\" #\\)) (string #\\ c))
+                 ((or (char<? c #\space) (char>? c #\~))
+                  (string-append "\\" (string-pad (number->string
+                                                    (char->integer c) 8)
+                                                   3 #\0)))
+                 (else (string c))))
+         (string->list s)))
+   "\""))
 
 (define (slot-name p)
   (string-append "gebpf_slot_"

@@ -98,20 +98,28 @@
                                      (syntax->datum x))
                            #:fix "write (bpf-fn NAME (CTX) BODY ...)")))))
 
-(define* (bpf-fn-lower fn #:key kind target (constants '()) (pass 'emit))
+(define* (bpf-fn-lower fn #:key kind target (constants '()) (pass 'emit)
+                       (license "GPL"))
   "Run the lowering passes on @var{fn} for a program of @var{kind}
-attached to @var{target}, up to @var{pass} (@code{parse}, @code{resolve},
-@code{types}, @code{bounds} or @code{emit}).  Returns the AST after that
-pass as an s-expression, or for @code{emit} the pair
-@code{(C-TEXT . LINE-MAP)}.  Raises @code{ebpf-lower-error}."
+attached to @var{target} under @var{license}, up to @var{pass}
+(@code{parse}, @code{resolve}, @code{types}, @code{bounds} or
+@code{emit}).  Returns the AST after that pass as an s-expression, or for
+@code{emit} the pair @code{(C-TEXT . LINE-MAP)}.  Raises
+@code{ebpf-lower-error}, or @code{ebpf-validation-error} for a target
+that cannot be a section name or a GPL-only helper under a license that
+is not GPL-compatible."
   (%bpf-fn-lower fn #:kind kind #:target target #:constants constants
-                 #:pass pass))
+                 #:pass pass #:license license))
 
-(define* (bpf-fn->c fn #:key (kind 'xdp) target (constants '()))
+(define* (bpf-fn->c fn #:key (kind 'xdp) target (constants '())
+                    (license "GPL"))
   "Return the BPF C text generated from @var{fn} for a program of
-@var{kind} (default @code{xdp}) attached to @var{target}.  Raises
-@code{ebpf-lower-error} for a body the kind cannot run."
-  (car (bpf-fn-lower fn #:kind kind #:target target #:constants constants)))
+@var{kind} (default @code{xdp}) attached to @var{target}, carrying
+@var{license} (default @code{\"GPL\"}).  Raises @code{ebpf-lower-error}
+for a body the kind cannot run, @code{ebpf-validation-error} for a bad
+target or a GPL-only helper under a license that is not GPL-compatible."
+  (car (bpf-fn-lower fn #:kind kind #:target target #:constants constants
+                     #:license license)))
 
 (define* (bpf-fn-ast fn #:key (pass 'parse) (kind 'xdp) target)
   "Return the AST of @var{fn} after @var{pass} as an s-expression: each

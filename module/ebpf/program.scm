@@ -162,7 +162,8 @@ fmod-ret or lsm program, or @code{#f}."
   "Return the kernel's view of the program of @var{obj} as an alist:
 @code{id}, @code{name}, @code{kind}, @code{tag}, @code{run-count},
 @code{run-time-ns}, @code{xlated-insns}, @code{jited-bytes},
-@code{verified-insns}, @code{map-count}, @code{uid}, @code{digest},
+@code{verified-insns}, @code{map-count}, @code{uid},
+@code{gpl-compatible}, @code{digest},
 @code{path}, @code{section} and @code{maps}."
   (%bpf-object-info obj))
 
@@ -170,8 +171,8 @@ fmod-ret or lsm program, or @code{#f}."
   "Return every BPF program the kernel holds (as @command{bpftool prog}
 lists them): a list of alists with @code{id}, @code{name}, @code{kind},
 @code{tag}, @code{run-count}, @code{run-time-ns}, @code{xlated-insns},
-@code{jited-bytes}, @code{verified-insns}, @code{map-count} and
-@code{uid}."
+@code{jited-bytes}, @code{verified-insns}, @code{map-count}, @code{uid}
+and @code{gpl-compatible}."
   (%bpf-programs))
 
 ;;; Attaching.
