@@ -438,6 +438,9 @@ is not loaded, and return it.  A kind list is tried in order.  Raises
 @code{ebpf-lower-error}, @code{ebpf-compile-error},
 @code{ebpf-verifier-error}, @code{ebpf-attach-error} or
 @code{ebpf-permission-error}."
+  (call-with-public-who 'bpf-load! (lambda () (load-now! prog))))
+
+(define (load-now! prog)
   (let ((p (program-arg prog)))
     (unless (bpf-program-loaded? p)
       (try-kinds p 'bpf-load!
@@ -516,6 +519,8 @@ sorted; tracefs is mounted if it is missing."
                                                  (file-is-directory?* (string-append events "/" f)))))
                 '()))
            string<?)))))
+
+(define call-with-public-who (@@ (ebpf error) call-with-public-who))
 
 (define (file-is-directory?* f)
   (false-if-exception (eq? 'directory (stat:type (stat f)))))
@@ -613,6 +618,34 @@ sorted; tracefs is mounted if it is missing."
         (list target))))
 
 (define (attach-now! p kind)
+  (if (dispatched-kind? kind)
+      (naming-user-program p (lambda () (attach-now/stub! p kind)))
+      (attach-now/stub! p kind)))
+
+(define (replace-all s from to)
+  (let loop ((start 0) (acc '()))
+    (let ((i (string-contains s from start)))
+      (if i
+          (loop (+ i (string-length from))
+                (cons* to (substring s start i) acc))
+          (string-concatenate-reverse acc (substring s start))))))
+
+(define (naming-user-program p thunk)
+  ;; The dispatcher's program and slot are internal: an error raised
+  ;; while loading or attaching them names the user's program instead.
+  (let ((stub (string-append (slot-name p) "__dispatch"))
+        (name (bpf-program-name p)))
+    (catch #t thunk
+      (lambda (key . args)
+        (match (and (ebpf-error? key) args)
+          ((subr (? string? msg) rest details)
+           (throw key subr
+                  (replace-all (replace-all msg stub name) (slot-name p)
+                               (string-append "the dispatcher of " name))
+                  rest details))
+          (_ (apply throw key args)))))))
+
+(define (attach-now/stub! p kind)
   (let* ((tgts (targets p kind))
          (obj (if (dispatched-kind? kind)
                   (begin (ensure-dispatcher! p kind) (program-stub p))
@@ -638,6 +671,9 @@ it.  A tracepoint glob attaches to every match; @code{(probe)} in the body
 gives the index of the one that fired.  Raises @code{ebpf-attach-error}
 naming a missing interface, tracepoint, cgroup or binary, and the errors
 of @code{bpf-load!}."
+  (call-with-public-who 'bpf-attach! (lambda () (attach! prog))))
+
+(define (attach! prog)
   (let ((p (program-arg prog)))
     (unless (bpf-program-attached? p)
       (if (bpf-program-loaded? p)
@@ -872,7 +908,11 @@ dispatcher), @code{xlated-insns}, @code{jited-bytes},
     (if (and (integer? i) (< -1 i (vector-length v)))
         (vector-ref v i)
         (raise-ebpf-error 'ebpf-validation-error 'bpf-probe-name
-                          (format #f "no probe ~a" i)
+                          (format #f "no probe ~a: ~a" i
+                                  (if (zero? (vector-length v))
+                                      "the program has no probes"
+                                      (format #f "it must be between 0 and ~a"
+                                              (- (vector-length v) 1))))
                           #:fix (format #f "give an index 0..~a" (- (vector-length v) 1))))))
 
 (define (print-program p port)
