@@ -111,6 +111,7 @@ struct lower
   const struct gebpf_type **local_vt;
   enum hdr *local_hdr;
   bool *local_signed;
+  int *local_btf;               /* TY_KPTR locals: BTF id pointed to */
   /* maps, structs, consts, inlines used (GC-managed lists, in order) */
   SCM maps;                     /* list of <bpf-map>, first use order */
   SCM consts;                   /* list of symbols */

@@ -348,9 +348,19 @@ static void
 type_core_read (struct lower *L, struct node *n)
 {
   struct node *p = n->kid[0];
-  if (p->ty != TY_KPTR || !p->btf_id)
-    gebpf_lower_error (L, p, "start from (current-task) or another "
-                       "core-read of a pointer field",
+  if (p->ty == TY_KPTR && !p->btf_id)
+    gebpf_lower_error (L, p, "core-read through a field whose BTF type is "
+                       "a struct pointer; for a void pointer, read it with "
+                       "read-kernel and a defbpf-struct type",
+                       "core-read needs a pointer to a struct, and this "
+                       "kernel pointer's type is unknown (void *)");
+  if (p->ty != TY_KPTR)
+    gebpf_lower_error (L, p, p->ty == TY_INT
+                       ? "for a user-space pointer use (read-user PTR TYPE); "
+                       "for a kernel struct start from (current-task) or "
+                       "another core-read of a pointer field"
+                       : "start from (current-task) or another core-read "
+                       "of a pointer field",
                        "core-read needs a typed kernel pointer, got %s",
                        tyname (p->ty));
   struct btf *b = gebpf_vmlinux_btf ();
@@ -441,7 +451,8 @@ type_inline (struct lower *L, struct node *n)
       for (int i = 0; i < n->nkid && same; i++)
         same = in->pty[i] == n->kid[i]->ty && in->pvt[i] == n->kid[i]->vt
           && in->phdr[i] == n->kid[i]->hdr
-          && L->local_signed[in->slots[i]] == n->kid[i]->is_signed;
+          && L->local_signed[in->slots[i]] == n->kid[i]->is_signed
+          && L->local_btf[in->slots[i]] == n->kid[i]->btf_id;
       if (same)
         break;
     }
@@ -480,6 +491,7 @@ type_inline (struct lower *L, struct node *n)
           L->local_vt[in->slots[i]] = in->pvt[i];
           L->local_hdr[in->slots[i]] = in->phdr[i];
           L->local_signed[in->slots[i]] = n->kid[i]->is_signed;
+          L->local_btf[in->slots[i]] = n->kid[i]->btf_id;
         }
       in->typing = true;
       /* Append, so emission follows creation order (deterministic).  */
@@ -502,6 +514,7 @@ type_inline (struct lower *L, struct node *n)
   n->ty = in->rty;
   n->vt = in->rvt;
   n->hdr = in->rhdr;
+  n->btf_id = in->body->btf_id;
   /* Remember the instance through btf_id's sibling: index in list.  */
   int idx = 0;
   for (struct inline_inst *p = L->insts; p && p != in; p = p->next)
@@ -537,6 +550,7 @@ type (struct lower *L, struct node *n)
       n->vt = L->local_vt[n->slot];
       n->hdr = L->local_hdr[n->slot];
       n->is_signed = L->local_signed[n->slot];
+      n->btf_id = L->local_btf[n->slot];
       if (n->ty == TY_UNKNOWN)
         n->ty = TY_INT;
       return;
@@ -563,6 +577,9 @@ type (struct lower *L, struct node *n)
             L->local_vt[b->slot] = init->vt;
             L->local_hdr[b->slot] = init->hdr;
             L->local_signed[b->slot] = init->is_signed;
+            /* A kernel pointer keeps its BTF type, so core-read works
+               on the local as on (current-task) itself.  */
+            L->local_btf[b->slot] = init->btf_id;
             b->ty = init->ty;
           }
         type_seq (L, n->kid[1]);
