@@ -247,8 +247,9 @@ gebpf_sf_l4 (struct __sk_buff *skb, struct iphdr *ip, struct ipv6hdr *ip6,
 
 /* ---- histograms ------------------------------------------------------ */
 
-/* Bucket of V in a log2 histogram: 0 holds 0, bucket k (k >= 1) holds
-   [2^(k-1), 2^k).  */
+/* Bucket of V in a log2 histogram: 0 holds 0, bucket k (1 <= k <= 63)
+   holds [2^(k-1), 2^k), and 64 the values negative as signed 64-bit
+   (bpftrace's "(..., 0)"), which is where their top bit puts them.  */
 static __always_inline __u32
 gebpf_log2_bucket (__u64 v)
 {
@@ -275,6 +276,16 @@ gebpf_lin_bucket (__u64 v, __u64 min, __u64 max, __u64 step)
   if (v >= max)
     return (max - min) / step + 1;
   return (v - min) / step + 1;
+}
+
+/* The same for a signed V: a negative value is below MIN (>= 0), not a
+   huge unsigned one at or above MAX.  */
+static __always_inline __u32
+gebpf_lin_bucket_s (__s64 v, __u64 min, __u64 max, __u64 step)
+{
+  if (v < (__s64) min)
+    return 0;
+  return gebpf_lin_bucket ((__u64) v, min, max, step);
 }
 
 static __always_inline void

@@ -1088,7 +1088,7 @@ ex_hist (struct emit *E, struct buf *b, struct node *n)
     }
   else
     {
-      bs (b, "gebpf_lin_bucket (");
+      bs (b, v->is_signed ? "gebpf_lin_bucket_s (" : "gebpf_lin_bucket (");
       ex_int (E, b, v);
       bf (b, ", %llu, %llu, %llu)", (unsigned long long) n->kid[2]->ival,
           (unsigned long long) n->kid[3]->ival,
