@@ -85,6 +85,32 @@ gebpf_bytes_eq (const void *a, const void *b, unsigned long n)
 
 /* A fixed-size string value against a literal: equal up to the literal's
    NUL (which the value must also have, unless it is full).  */
+/* (string=? A B) (PREFIX = 0) or (string-prefix? A B) (PREFIX = 1) of
+   the NUL-padded char arrays A[NA] and B[NB]: a string ends at its first
+   NUL or at its array's end.  The loop is bounded by the smaller size,
+   a constant once inlined, so the verifier sees every index.  */
+static __always_inline int
+gebpf_str_test (const char *a, unsigned long na, const char *b,
+                unsigned long nb, int prefix)
+{
+  unsigned long n = na < nb ? na : nb;
+  for (unsigned long i = 0; i < n; i++)
+    {
+      if (prefix && a[i] == 0)
+        return 1;
+      if (a[i] != b[i])
+        return 0;
+      if (a[i] == 0)
+        return 1;
+    }
+  /* No NUL in the first N bytes: the shorter array is full.  */
+  if (na == nb)
+    return 1;
+  if (na < nb)
+    return prefix || b[na] == 0;
+  return a[nb] == 0;
+}
+
 static __always_inline int
 gebpf_str_eq (const char *s, unsigned long n, const char *lit,
               unsigned long litlen)

@@ -505,6 +505,19 @@ read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
       ex (E, b, n->kid[0]);
       bs (b, ")); ");
       return true;
+    case OP_READ_USER:
+    case OP_READ_KERNEL:
+      {
+        if (n->vt != t)
+          return false;
+        const char *h = n->op == OP_READ_USER ? "bpf_probe_read_user"
+          : "bpf_probe_read_kernel";
+        gpl_only (E, n, h);
+        bf (b, "%s (&%s, sizeof %s, (const void *)(long)(", h, lv, lv);
+        ex (E, b, n->kid[0]);
+        bs (b, ")); ");
+        return true;
+      }
     case OP_CORE_READ:
       if (n->field != 1 || !str)
         return false;
@@ -1110,6 +1123,66 @@ ex_hist (struct emit *E, struct buf *b, struct node *n)
     bf (b, "gebpf_hist_slot (&%s, __slot); })", mn);
 }
 
+/* (read-user PTR 'T) / (read-kernel PTR 'T) as a value: a zeroed
+   temporary read into (left zero when the read faults), then converted
+   as a map value of T would be.  */
+static void
+ex_read_typed (struct emit *E, struct buf *b, struct node *n)
+{
+  char lv[32];
+  snprintf (lv, sizeof lv, "__s%d", tmp (E));
+  bf (b, "({ %s %s; __builtin_memset (&%s, 0, sizeof %s); ", tname (E, n->vt),
+      lv, lv, lv);
+  read_into (E, b, n->vt, lv, n);
+  ex_from (E, b, n->vt, lv);
+  bs (b, "; })");
+}
+
+/* One side of a string test: a literal is used in place (its size
+   counts the NUL), a local's char array too; anything else is
+   evaluated once into a temporary declared in front.  */
+static void
+str_side (struct emit *E, struct buf *b, struct node *n, char *arr,
+          size_t size)
+{
+  if (n->op == OP_LOCAL)
+    snprintf (arr, size, "v%d.s", n->slot);
+  else
+    {
+      int k = tmp (E);
+      snprintf (arr, size, "__t%d.s", k);
+      bf (b, "__auto_type __t%d = ", k);
+      ex (E, b, n);
+      bs (b, "; ");
+    }
+}
+
+static void
+ex_string_test (struct emit *E, struct buf *b, struct node *n)
+{
+  char a[48], c[48];
+  bs (b, "({ ");
+  if (n->kid[0]->ty != TY_STR)
+    str_side (E, b, n->kid[0], a, sizeof a);
+  if (n->kid[1]->ty != TY_STR)
+    str_side (E, b, n->kid[1], c, sizeof c);
+  bs (b, "gebpf_str_test (");
+  for (int i = 0; i < 2; i++)
+    {
+      struct node *k = n->kid[i];
+      if (i)
+        bs (b, ", ");
+      if (k->ty == TY_STR)
+        {
+          c_string (b, k->name);
+          bf (b, ", %zu", strlen (k->name) + 1);
+        }
+      else
+        bf (b, "%s, sizeof %s", i ? c : a, i ? c : a);
+    }
+  bf (b, ", %d); })", n->op == OP_STRING_PREFIX);
+}
+
 static void
 ex_arg (struct emit *E, struct buf *b, struct node *n)
 {
@@ -1378,6 +1451,14 @@ ex (struct emit *E, struct buf *b, struct node *n)
       return;
     case OP_COMM:
       ex_read (E, b, n);
+      return;
+    case OP_STRING_EQ:
+    case OP_STRING_PREFIX:
+      ex_string_test (E, b, n);
+      return;
+    case OP_READ_USER:
+    case OP_READ_KERNEL:
+      ex_read_typed (E, b, n);
       return;
     case OP_MAP_GET: case OP_MAP_REF: case OP_MAP_SET: case OP_MAP_DELETE:
     case OP_MAP_INC:

@@ -46,6 +46,8 @@ enum op
   OP_EMIT, OP_PERF_EMIT, OP_PRINTK,
   /* structs, parameters, stacks, reuse */
   OP_MAKE_STRUCT, OP_STRUCT_REF, OP_CONST, OP_STACK_ID, OP_INLINE_CALL,
+  /* strings and memory of any type */
+  OP_STRING_EQ, OP_STRING_PREFIX, OP_READ_USER, OP_READ_KERNEL,
   OP_KEYWORD,                   /* #:field in make-S, resolved away */
   OP_APPLY,                     /* (HEAD ARG ...) with HEAD not a form yet */
   OP__COUNT

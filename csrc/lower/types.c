@@ -522,6 +522,50 @@ type_inline (struct lower *L, struct node *n)
   n->slot = idx;
 }
 
+/* ---- strings and memory ------------------------------------------------ */
+
+static bool
+stringy (const struct node *n)
+{
+  return n->ty == TY_STR || (n->ty == TY_VALUE && n->vt->kind == GT_STRING);
+}
+
+/* (string=? A B), (string-prefix? PREFIX S): both sides strings.  */
+static void
+type_string_test (struct lower *L, struct node *n)
+{
+  type_kids (L, n);
+  for (int i = 0; i < 2; i++)
+    if (!stringy (n->kid[i]))
+      gebpf_lower_error (L, n->kid[i], "compare (comm), a read-user-str or "
+                         "read-kernel-str result, a (string N) field or "
+                         "value, or a string literal",
+                         "%s compares strings, and argument %d is %s",
+                         n->name, i + 1, n->kid[i]->ty == TY_VALUE
+                         ? "a value of another type" : tyname (n->kid[i]->ty));
+  n->ty = TY_BOOL;
+}
+
+/* (read-user PTR 'TYPE), (read-kernel PTR 'TYPE): PTR an address, the
+   value of TYPE (n->st, from parse.c).  */
+static void
+type_read (struct lower *L, struct node *n)
+{
+  type_kids (L, n);
+  struct node *p = n->kid[0];
+  if (!(p->ty == TY_INT || p->ty == TY_KPTR))
+    gebpf_lower_error (L, p, "pass an address: an arg, a pointer read "
+                       "with read-user or read-kernel as 'u64, or a "
+                       "core-read pointer", "%s needs a pointer, got %s",
+                       n->name, tyname (p->ty));
+  if (n->st->size > 256)
+    gebpf_lower_error (L, n, "read at most 256 bytes at once (the BPF stack "
+                       "holds 512): read a smaller type, or fields one by "
+                       "one", "%s of %zu bytes is too large", n->name,
+                       n->st->size);
+  set_value_ty (n, n->st);
+}
+
 /* ---- the pass ---------------------------------------------------------- */
 
 static bool
@@ -1079,6 +1123,14 @@ type (struct lower *L, struct node *n)
       }
     case OP_INLINE_CALL:
       type_inline (L, n);
+      return;
+    case OP_STRING_EQ:
+    case OP_STRING_PREFIX:
+      type_string_test (L, n);
+      return;
+    case OP_READ_USER:
+    case OP_READ_KERNEL:
+      type_read (L, n);
       return;
     default:
       type_kids (L, n);
