@@ -97,6 +97,8 @@
 (with-example (out "execsnoop.scm" "--duration" "1" "-x")
   (test-prints "execsnoop: header" out "^PCOMM +PID +PPID +RET ARGS$")
   (test-prints "execsnoop: the `true' it ran" out "^true +[0-9]+ +[0-9]+ +0 /.*/true$")
+  (test-prints "execsnoop: argv read from user memory, after the path" out
+               "^true +[0-9]+ +[0-9]+ +0 /.*/true guile-ebpf-argv one two$")
   (test-prints "execsnoop -x: the exec that failed" out
                " -2 /nonexistent/guile-ebpf-execsnoop$"))
 
