@@ -220,7 +220,9 @@ ctype (struct emit *E, struct node *n)
         struct btf *b = gebpf_vmlinux_btf ();
         const struct btf_type *t = b ? btf__type_by_id (b, n->btf_id) : NULL;
         const char *nm = t ? btf__name_by_offset (b, t->name_off) : NULL;
-        if (!nm || !*nm)
+        /* Only structs and unions get a CO-RE twin; a pointer to
+           anything else (char, int ...) is read with read-kernel.  */
+        if (!nm || !*nm || !(btf_is_struct (t) || btf_is_union (t)))
           return "void *";
         char *s = NULL;
         if (asprintf (&s, "%s %s___gebpf *", btf_is_union (t) ? "union"
@@ -1149,11 +1151,20 @@ str_side (struct emit *E, struct buf *b, struct node *n, char *arr,
     snprintf (arr, size, "v%d.s", n->slot);
   else
     {
+      /* A read (comm, a tracepoint string, read-user-str ...) goes
+         straight into the temporary: no second copy on the stack.  */
       int k = tmp (E);
-      snprintf (arr, size, "__t%d.s", k);
-      bf (b, "__auto_type __t%d = ", k);
-      ex (E, b, n);
-      bs (b, "; ");
+      char lv[32];
+      snprintf (lv, sizeof lv, "__t%d", k);
+      snprintf (arr, size, "%s.s", lv);
+      bf (b, "%s %s; __builtin_memset (&%s, 0, sizeof %s); ",
+          tname (E, n->vt), lv, lv, lv);
+      if (!read_into (E, b, n->vt, lv, n))
+        {
+          bf (b, "%s = ", lv);
+          ex (E, b, n);
+          bs (b, "; ");
+        }
     }
 }
 

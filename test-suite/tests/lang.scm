@@ -111,4 +111,131 @@
   (bpf-fn->c (bpf-fn bad-core (ctx) (let ((p (arg ctx 0))) (core-read p 'x)))
              #:kind 'kprobe))
 
+;; ---- 2. string comparisons ----
+
+;; A copy of true named gebpf-lang-a: its comm, and a path only this
+;; test uses.
+(define dir (string-append "/tmp/gebpf-lang-" (number->string me)))
+(define exe (string-append dir "/gebpf-lang-a"))
+(unless (file-exists? dir) (mkdir dir))
+(copy-file (if (file-exists? "/bin/true") "/bin/true" "/usr/bin/true") exe)
+(chmod exe #o755)
+
+(defbpf-map lang-str #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 16)
+(defbpf-map lang-names #:kind 'array #:key 'u32 #:value '(string 16) #:max-entries 1)
+(bpf-fn exit-group-probe (ctx)
+  (when (string=? (comm) "gebpf-lang-a") (map-increment! lang-str 0))
+  (when (string-prefix? "gebpf-lang" (comm)) (map-increment! lang-str 1))
+  (when (string=? (comm) "gebpf-lang") (map-increment! lang-str 2))
+  (when (string=? "gebpf-lang-abcdefghij" (comm)) (map-increment! lang-str 3))
+  (when (string=? (map-ref lang-names 0) (comm)) (map-increment! lang-str 4))
+  (when (string-prefix? (comm) "gebpf-lang-a-and-more") (map-increment! lang-str 5))
+  (when (string-prefix? "gebpf-lang-ab" (comm)) (map-increment! lang-str 6)))
+(bpf-fn execve-probe (ctx)
+  (let ((path (read-user-str (arg ctx 'filename) 128)))
+    (when (string-prefix? ,dir path) (map-increment! lang-str 7))
+    (when (string=? path ,exe) (map-increment! lang-str 8))))
+(bpf-fn exec-probe (ctx)
+  (when (string=? (arg ctx 'filename) ,exe) (map-increment! lang-str 9)))
+(bpf-map-set! lang-names 0 "gebpf-lang-a")
+(let ((ps (list (tp-prog "lang-exit-group" exit-group-probe
+                         "syscalls:sys_enter_exit_group")
+                (tp-prog "lang-execve" execve-probe "syscalls:sys_enter_execve")
+                (tp-prog "lang-exec" exec-probe "sched:sched_process_exec"))))
+  (for-each bpf-attach! ps)
+  (do ((i 0 (+ i 1))) ((= i 3)) (system* exe))
+  (for-each bpf-unload! ps))
+(delete-file exe)
+(rmdir dir)
+(define (str-count i) (bpf-map-ref lang-str i))
+(test-equal "(string=? (comm) \"NAME\") counts exactly the renamed child" 3
+            (str-count 0))
+(test-equal "string-prefix? of (comm)" 3 (str-count 1))
+(test-equal "a prefix is not string=?" 0 (str-count 2))
+(test-equal "a literal longer than comm's 16 bytes never matches" 0
+            (str-count 3))
+(test-equal "string=? of a (string 16) map value and (comm)" 3 (str-count 4))
+(test-equal "string-prefix? with the value as the prefix of a literal" 3
+            (str-count 5))
+(test-equal "string-prefix? that does not match" 0 (str-count 6))
+(test-equal "string-prefix? of a read-user-str local" 3 (str-count 7))
+(test-equal "string=? of a read-user-str local and a literal" 3 (str-count 8))
+(test-equal "string=? of a __data_loc tracepoint field" 3 (str-count 9))
+(test-ebpf-error "string=? of an integer"
+  'ebpf-lower-error ("string=? compares strings" "argument 2")
+  (bpf-fn->c (bpf-fn bad-str (ctx) (string=? (comm) (pid)))
+             #:kind 'tracepoint #:target "syscalls:sys_enter_getpid"))
+
+;; ---- 3. user and kernel memory of any type ----
+
+(defbpf-struct lang-rec (a u32) (b be16) (c i16) (d i64) (name (string 8)))
+(define rec-bytes
+  (let ((bv (make-bytevector 24 0)))
+    (bytevector-u32-native-set! bv 0 #x11223344)
+    (bytevector-u16-set! bv 4 #x1234 (endianness big))
+    (bytevector-s16-native-set! bv 6 -2)
+    (bytevector-s64-native-set! bv 8 -5000000000)
+    (bytevector-copy! (string->utf8 "hello") 0 bv 16 5)
+    bv))
+(define c-write
+  (pointer->procedure ssize_t (dynamic-func "write" (dynamic-link))
+                      (list int '* size_t)))
+
+(defbpf-map lang-mem #:kind 'array #:key 'u32 #:value 'i64 #:max-entries 16)
+(defbpf-map lang-recs #:kind 'array #:key 'u32 #:value 'lang-rec #:max-entries 1)
+(defbpf-map lang-s8 #:kind 'array #:key 'u32 #:value '(string 8) #:max-entries 2)
+(defbpf-map lang-b4 #:kind 'array #:key 'u32 #:value '(bytes 4) #:max-entries 1)
+(bpf-fn write-probe (ctx)
+  ;; 24 bytes from this thread: the record above.
+  (when (and (= (tid) (const me)) (= (arg ctx 'count) 24))
+    (let* ((buf (arg ctx 'buf))
+           (r (read-user buf 'lang-rec)))
+      (map-set! lang-mem 0 (read-user buf 'u32))
+      (map-set! lang-mem 1 (read-user (+ buf 4) 'be16))
+      (map-set! lang-mem 2 (read-user (+ buf 6) 'i16))
+      (map-set! lang-mem 3 (read-user (+ buf 8) 'i64))
+      (map-set! lang-mem 4 (lang-rec-c r))
+      (map-set! lang-mem 5 (lang-rec-b r))
+      (map-set! lang-recs 0 r)
+      (map-set! lang-s8 0 (read-user (+ buf 16) '(string 8)))
+      (map-set! lang-b4 0 (read-user buf '(bytes 4)))
+      ;; The executable's name, in kernel memory.
+      (let ((name (core-read (current-task) 'mm 'exe_file 'f_path 'dentry
+                             'd_name 'name)))
+        (map-set! lang-s8 1 (read-kernel name '(string 8)))
+        (map-set! lang-mem 6 (read-kernel name 'u8))))))
+(let ((p (tp-prog "lang-write" write-probe "syscalls:sys_enter_write"))
+      (null (open-output-file "/dev/null")))
+  (bpf-attach! p)
+  (c-write (port->fdes null) (bytevector->pointer rec-bytes) 24)
+  (bpf-unload! p)
+  (close-port null))
+(test-equal "read-user 'u32" #x11223344 (bpf-map-ref lang-mem 0))
+(test-equal "read-user 'be16 (host order)" #x1234 (bpf-map-ref lang-mem 1))
+(test-equal "read-user 'i16 keeps its sign" -2 (bpf-map-ref lang-mem 2))
+(test-equal "read-user 'i64 keeps its sign" -5000000000 (bpf-map-ref lang-mem 3))
+(test-equal "read-user of a defbpf-struct, field by accessor" '(-2 #x1234)
+            (list (bpf-map-ref lang-mem 4) (bpf-map-ref lang-mem 5)))
+(test-equal "read-user of a defbpf-struct stored whole"
+            '(#x11223344 #x1234 -2 -5000000000 "hello")
+            (let ((r (bpf-map-ref lang-recs 0)))
+              (list (lang-rec-a r) (lang-rec-b r) (lang-rec-c r) (lang-rec-d r)
+                    (lang-rec-name r))))
+(test-equal "read-user '(string 8)" "hello" (bpf-map-ref lang-s8 0))
+(test-equal "read-user '(bytes 4)" (u8-list->bytevector (list-head (bytevector->u8-list rec-bytes) 4))
+            (bpf-map-ref lang-b4 0))
+(test-assert "read-kernel '(string 8) of a kernel char pointer"
+             (string-prefix? "guile" (bpf-map-ref lang-s8 1)))
+(test-equal "read-kernel 'u8" (char->integer #\g) (bpf-map-ref lang-mem 6))
+(test-ebpf-error "read-user of an unknown type"
+  'ebpf-lower-error ("unknown type" "no-such-type")
+  (bpf-fn->c (bpf-fn bad-read (ctx) (read-user (arg ctx 0) 'no-such-type))
+             #:kind 'kprobe))
+(test-ebpf-error "read-user needs a pointer"
+  'ebpf-lower-error ("read-user needs a pointer")
+  (bpf-fn->c (bpf-fn bad-read2 (ctx) (read-user (comm) 'u32)) #:kind 'kprobe))
+(test-ebpf-error "read-user outside tracing programs"
+  'ebpf-lower-error ("read-user")
+  (bpf-fn->c (bpf-fn bad-read3 (ctx) (read-user 0 'u32)) #:kind 'xdp))
+
 (harness-end)
