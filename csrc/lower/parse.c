@@ -111,7 +111,7 @@ type_parse_handler (void *data, SCM key, SCM args)
   return SCM_BOOL_F;
 }
 
-/* The TYPE of (read-user PTR 'TYPE): a quoted type spelling ('u32,
+/* The TYPE of (read-user PTR 'TYPE): a type spelling, quoted or not ('u32,
    '(string 16), 'timespec for a defbpf-struct) or a <bpf-type> spliced
    with ,.  */
 static const struct gebpf_type *
@@ -119,11 +119,15 @@ parse_read_type (struct lower *L, struct node *n, const struct form *f,
                  SCM x)
 {
   SCM spec = items_of (x);
+  /* The type is never an expression: quoted or not, it is a spelling.  */
   if (scm_ilength (spec) == 2 && is_sym (SCM_CAR (spec), "quote"))
     spec = gebpf_located_strip (SCM_CADR (spec));
-  else if (!GEBPF_IS (spec, gebpf_type_type))
-    shape_error (L, n, f, "the type is quoted: 'u64, '(string 16), "
-                 "'STRUCT-NAME");
+  else
+    spec = gebpf_located_strip (x);
+  if (!(scm_is_symbol (spec) || scm_is_pair (spec)
+        || GEBPF_IS (spec, gebpf_type_type)))
+    shape_error (L, n, f, "the type is a type spelling: 'u64, "
+                 "'(string 16), 'STRUCT-NAME");
   SCM obj = scm_c_catch (SCM_BOOL_T, type_parse_body,
                          (void *) SCM_UNPACK (spec), type_parse_handler,
                          NULL, NULL, NULL);

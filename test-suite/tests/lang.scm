@@ -227,6 +227,11 @@
 (test-assert "read-kernel '(string 8) of a kernel char pointer"
              (string-prefix? "guile" (bpf-map-ref lang-s8 1)))
 (test-equal "read-kernel 'u8" (char->integer #\g) (bpf-map-ref lang-mem 6))
+(test-assert "read-user takes the type unquoted too"
+  (string-contains
+   (bpf-fn->c (bpf-fn unquoted-read (ctx) (read-user (arg ctx 0) (string 8)))
+              #:kind 'kprobe)
+   "bpf_probe_read_user (&"))
 (test-ebpf-error "read-user of an unknown type"
   'ebpf-lower-error ("unknown type" "no-such-type")
   (bpf-fn->c (bpf-fn bad-read (ctx) (read-user (arg ctx 0) 'no-such-type))
