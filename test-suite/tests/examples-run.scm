@@ -94,11 +94,33 @@
 
 ;;; ---- libbpf-tools ports ----------------------------------------------
 
+(define (bpftrace?)
+  (zero? (status:exit-val (system "command -v bpftrace >/dev/null 2>&1"))))
+
+(define (bpftrace-argv command)
+  ;; The arguments after argv[0] of COMMAND's exec, as bpftrace's
+  ;; execsnoop.bt prints them with join(args->argv).
+  (let* ((exe (car (string-split command #\space)))
+         (prog (format #f "tracepoint:syscalls:sys_enter_execve /str(args->filename) == ~s/ { join(args->argv); }" exe))
+         (port (open-pipe* OPEN_READ "sh" "-c"
+                           (format #f "timeout 60 bpftrace -e ~a -c ~a 2>&1"
+                                   (shell-quote prog) (shell-quote command))))
+         (out (read-string port)))
+    (close-pipe port)
+    (let ((m (string-match (string-append "(^|\n)" (regexp-quote exe) " ([^\n]*)\n") out)))
+      (and m (match:substring m 2)))))
+
 (with-example (out "execsnoop.scm" "--duration" "1" "-x")
   (test-prints "execsnoop: header" out "^PCOMM +PID +PPID +RET ARGS$")
   (test-prints "execsnoop: the `true' it ran" out "^true +[0-9]+ +[0-9]+ +0 /.*/true$")
   (test-prints "execsnoop: argv read from user memory, after the path" out
                "^true +[0-9]+ +[0-9]+ +0 /.*/true guile-ebpf-argv one two$")
+  (if (bpftrace?)
+      (test-equal "execsnoop: the arguments bpftrace's join(args->argv) shows"
+                  (bpftrace-argv "/bin/true guile-ebpf-argv one two")
+                  (let ((m (string-match "\ntrue +[0-9]+ +[0-9]+ +0 /[^ ]*/true (guile-ebpf-argv[^\n]*)\n" out)))
+                    (and m (match:substring m 1))))
+      (format #t "# bpftrace is not installed: execsnoop not compared with it~%"))
   (test-prints "execsnoop -x: the exec that failed" out
                " -2 /nonexistent/guile-ebpf-execsnoop$"))
 
@@ -231,7 +253,7 @@
                           '("0.250" "1.042")))
   (test-prints "naptime: the parent read through a task local" out
                "^[0-9:]+ +[0-9]+ +guile[^ ]* +[0-9]+ +sleep +0\\.250$")
-  (if (zero? (status:exit-val (system "command -v bpftrace >/dev/null 2>&1")))
+  (if (bpftrace?)
       (let ((theirs (bpftrace-naps)))
         (test-equal "naptime: the same sleeps as bpftrace on the same workload"
                     (map (lambda (v) (occurrences v theirs)) '("0.250" "1.042"))
