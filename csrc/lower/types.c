@@ -632,6 +632,7 @@ type (struct lower *L, struct node *n)
         n->vt = body->vt;
         n->hdr = body->hdr;
         n->is_signed = body->is_signed;
+        n->btf_id = body->btf_id;
         return;
       }
     case OP_BEGIN:
@@ -687,6 +688,7 @@ type (struct lower *L, struct node *n)
                   {
                     cl->vt = cl->kid[cl->nkid - 1]->vt;
                     cl->hdr = cl->kid[cl->nkid - 1]->hdr;
+                    cl->btf_id = cl->kid[cl->nkid - 1]->btf_id;
                   }
               }
           }
@@ -699,6 +701,7 @@ type (struct lower *L, struct node *n)
             n->ty = acc.ty;
             n->vt = acc.vt;
             n->hdr = acc.hdr;
+            n->btf_id = acc.btf_id;
           }
         return;
       }
@@ -721,6 +724,7 @@ type (struct lower *L, struct node *n)
               join (&acc, &acc, n->kid[i]);
             n->ty = acc.ty;
             n->vt = acc.vt;
+            n->btf_id = acc.btf_id;
           }
         return;
       }

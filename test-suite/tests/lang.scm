@@ -95,7 +95,11 @@
            (parent (core-read t 'real_parent)))
       (map-set! lang-task 0 (core-read t 'tgid))
       (map-set! lang-task 1 (core-read t 'real_parent 'tgid))
-      (map-set! lang-task 2 (core-read parent 'tgid)))))
+      (map-set! lang-task 2 (core-read parent 'tgid))
+      ;; Through a nested let and a cond, the type still follows.
+      (let ((p2 (cond ((= (tgid) 0) (let ((u (current-task))) u))
+                      (else (core-read t 'real_parent)))))
+        (map-set! lang-task 3 (core-read p2 'tgid))))))
 (let ((p (tp-prog "lang-task-local" task-local-probe "syscalls:sys_enter_getppid")))
   (bpf-attach! p)
   (getppid)
@@ -106,6 +110,8 @@
             (getppid) (bpf-map-ref lang-task 1))
 (test-equal "a local bound to a pointer-valued core-read keeps its type"
             (getppid) (bpf-map-ref lang-task 2))
+(test-equal "a kernel pointer through let and cond keeps its type"
+            (getppid) (bpf-map-ref lang-task 3))
 (test-ebpf-error "core-read of an integer points at read-user"
   'ebpf-lower-error ("read-user")
   (bpf-fn->c (bpf-fn bad-core (ctx) (let ((p (arg ctx 0))) (core-read p 'x)))
