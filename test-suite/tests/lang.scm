@@ -129,6 +129,8 @@
 
 (defbpf-map lang-str #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 16)
 (defbpf-map lang-names #:kind 'array #:key 'u32 #:value '(string 16) #:max-entries 1)
+(defbpf-struct lang-named (id u32) (name (string 16)))
+(defbpf-map lang-named-map #:kind 'array #:key 'u32 #:value 'lang-named #:max-entries 1)
 (bpf-fn exit-group-probe (ctx)
   (when (string=? (comm) "gebpf-lang-a") (map-increment! lang-str 0))
   (when (string-prefix? "gebpf-lang" (comm)) (map-increment! lang-str 1))
@@ -136,7 +138,10 @@
   (when (string=? "gebpf-lang-abcdefghij" (comm)) (map-increment! lang-str 3))
   (when (string=? (map-ref lang-names 0) (comm)) (map-increment! lang-str 4))
   (when (string-prefix? (comm) "gebpf-lang-a-and-more") (map-increment! lang-str 5))
-  (when (string-prefix? "gebpf-lang-ab" (comm)) (map-increment! lang-str 6)))
+  (when (string-prefix? "gebpf-lang-ab" (comm)) (map-increment! lang-str 6))
+  (let ((named (map-get lang-named-map 0)))
+    (when (and named (string=? (comm) (lang-named-name named)))
+      (map-increment! lang-str 10))))
 (bpf-fn execve-probe (ctx)
   (let ((path (read-user-str (arg ctx 'filename) 128)))
     (when (string-prefix? ,dir path) (map-increment! lang-str 7))
@@ -144,6 +149,7 @@
 (bpf-fn exec-probe (ctx)
   (when (string=? (arg ctx 'filename) ,exe) (map-increment! lang-str 9)))
 (bpf-map-set! lang-names 0 "gebpf-lang-a")
+(bpf-map-set! lang-named-map 0 (make-lang-named #:id 1 #:name "gebpf-lang-a"))
 (let ((ps (list (tp-prog "lang-exit-group" exit-group-probe
                          "syscalls:sys_enter_exit_group")
                 (tp-prog "lang-execve" execve-probe "syscalls:sys_enter_execve")
@@ -167,6 +173,8 @@
 (test-equal "string-prefix? of a read-user-str local" 3 (str-count 7))
 (test-equal "string=? of a read-user-str local and a literal" 3 (str-count 8))
 (test-equal "string=? of a __data_loc tracepoint field" 3 (str-count 9))
+(test-equal "string=? of a (string 16) struct field through map-get" 3
+            (str-count 10))
 (test-ebpf-error "string=? of an integer"
   'ebpf-lower-error ("string=? compares strings" "argument 2")
   (bpf-fn->c (bpf-fn bad-str (ctx) (string=? (comm) (pid)))
