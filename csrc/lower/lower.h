@@ -46,6 +46,8 @@ enum op
   OP_EMIT, OP_PERF_EMIT, OP_PRINTK,
   /* structs, parameters, stacks, reuse */
   OP_MAKE_STRUCT, OP_STRUCT_REF, OP_CONST, OP_STACK_ID, OP_INLINE_CALL,
+  /* strings and memory of any type */
+  OP_STRING_EQ, OP_STRING_PREFIX, OP_READ_USER, OP_READ_KERNEL,
   OP_KEYWORD,                   /* #:field in make-S, resolved away */
   OP_APPLY,                     /* (HEAD ARG ...) with HEAD not a form yet */
   OP__COUNT
@@ -112,6 +114,7 @@ struct lower
   const struct gebpf_type **local_vt;
   enum hdr *local_hdr;
   bool *local_signed;
+  int *local_btf;               /* TY_KPTR locals: BTF id pointed to */
   /* maps, structs, consts, inlines used (GC-managed lists, in order) */
   SCM maps;                     /* list of <bpf-map>, first use order */
   SCM consts;                   /* list of symbols */

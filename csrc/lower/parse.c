@@ -231,6 +231,47 @@ quoted_symbol (SCM x)
   return SCM_BOOL_F;
 }
 
+static SCM
+type_parse_body (void *spec)
+{
+  return gebpf_type_parse (SCM_PACK ((scm_t_bits) spec), "bpf-fn",
+                           "read type")->object;
+}
+
+static SCM
+type_parse_handler (void *data, SCM key, SCM args)
+{
+  (void) data; (void) key; (void) args;
+  return SCM_BOOL_F;
+}
+
+/* The TYPE of (read-user PTR 'TYPE): a type spelling, quoted or not ('u32,
+   '(string 16), 'timespec for a defbpf-struct) or a <bpf-type> spliced
+   with ,.  */
+static const struct gebpf_type *
+parse_read_type (struct lower *L, struct node *n, const struct form *f,
+                 SCM x)
+{
+  SCM spec = items_of (x);
+  /* The type is never an expression: quoted or not, it is a spelling.  */
+  if (scm_ilength (spec) == 2 && is_sym (SCM_CAR (spec), "quote"))
+    spec = gebpf_located_strip (SCM_CADR (spec));
+  else
+    spec = gebpf_located_strip (x);
+  if (!(scm_is_symbol (spec) || scm_is_pair (spec)
+        || GEBPF_IS (spec, gebpf_type_type)))
+    shape_error (L, n, f, "the type is a type spelling: 'u64, "
+                 "'(string 16), 'STRUCT-NAME");
+  SCM obj = scm_c_catch (SCM_BOOL_T, type_parse_body,
+                         (void *) SCM_UNPACK (spec), type_parse_handler,
+                         NULL, NULL, NULL);
+  if (scm_is_false (obj))
+    gebpf_lower_error (L, n, "give a guile-ebpf type: u8 ... i64, be16 ..., "
+                       "(bytes N), (string N), or a defbpf-struct name",
+                       "%s: unknown type %s", f->name, gebpf_repr (spec));
+  return gebpf_type_from_scm (obj);
+}
+
 static void
 check_bindings (struct lower *L, struct node *n, const struct form *f,
                 SCM bindings)
@@ -488,6 +529,12 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
         n->name = sym_name (s);
         return n;
       }
+    case OP_READ_USER:
+    case OP_READ_KERNEL:
+      /* One kid, the pointer; the type is not an expression.  */
+      parse_items (L, scm_list_1 (SCM_CAR (args)), n, depth);
+      n->st = parse_read_type (L, n, f, SCM_CADR (args));
+      return n;
     case OP_IPV4_CONST:
     case OP_IPV6_CONST:
       if (!scm_is_string (items_of (SCM_CAR (args))))
