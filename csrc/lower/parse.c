@@ -255,9 +255,9 @@ parse_read_type (struct lower *L, struct node *n, const struct form *f,
   SCM spec = items_of (x);
   /* The type is never an expression: quoted or not, it is a spelling.  */
   if (scm_ilength (spec) == 2 && is_sym (SCM_CAR (spec), "quote"))
-    spec = gebpf_located_strip (SCM_CADR (spec));
+    spec = strip_memo (L, SCM_CADR (spec));
   else
-    spec = gebpf_located_strip (x);
+    spec = strip_memo (L, x);
   if (!(scm_is_symbol (spec) || scm_is_pair (spec)
         || GEBPF_IS (spec, gebpf_type_type)))
     shape_error (L, n, f, "the type is a type spelling: 'u64, "
