@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
+#include <bpf/libbpf.h>
 #include "gebpf.h"
 
 SCM gebpf_k_error, gebpf_k_validation, gebpf_k_map, gebpf_k_permission,
@@ -43,6 +44,99 @@ message_string (const char *text)
   return s;
 }
 
+/* Errno values the kernel returns although they are kernel-internal:
+   glibc has neither a name nor a text for them.  */
+#define GEBPF_ENOTSUPP 524
+
+/* libbpf's own codes, from LIBBPF_ERRNO__START, by offset.  */
+static const char *const libbpf_errno_names[] = {
+  "LIBBPF_ERRNO__LIBELF", "LIBBPF_ERRNO__FORMAT", "LIBBPF_ERRNO__KVERSION",
+  "LIBBPF_ERRNO__ENDIAN", "LIBBPF_ERRNO__INTERNAL", "LIBBPF_ERRNO__RELOC",
+  "LIBBPF_ERRNO__LOAD", "LIBBPF_ERRNO__VERIFY", "LIBBPF_ERRNO__PROG2BIG",
+  "LIBBPF_ERRNO__KVER", "LIBBPF_ERRNO__PROGTYPE", "LIBBPF_ERRNO__WRNGPID",
+  "LIBBPF_ERRNO__INVSEQ", "LIBBPF_ERRNO__NLPARSE",
+};
+
+const char *
+gebpf_errno_name (int err)
+{
+  if (err < 0)
+    err = -err;
+  if (err >= LIBBPF_ERRNO__LIBELF
+      && (size_t) (err - LIBBPF_ERRNO__LIBELF)
+      < sizeof libbpf_errno_names / sizeof libbpf_errno_names[0])
+    return libbpf_errno_names[err - LIBBPF_ERRNO__LIBELF];
+  if (err == GEBPF_ENOTSUPP)
+    return "ENOTSUPP";
+  return strerrorname_np (err);
+}
+
+const char *
+gebpf_errno_text (int err, char *buf, size_t size)
+{
+  if (err < 0)
+    err = -err;
+  if (err == GEBPF_ENOTSUPP)
+    return "the kernel does not support this operation for this kind of "
+      "program or attachment (a kernel-internal code)";
+  if (err >= __LIBBPF_ERRNO__START && err < __LIBBPF_ERRNO__END
+      && libbpf_strerror (err, buf, size) == 0)
+    return buf;
+  return strerror (err);
+}
+
+/* The name users know for the procedure SUBR.  Raw primitives
+   ("%bpf-attach-uprobe") are never shown: the public procedure the user
+   called, recorded by (ebpf error)'s with-public-who, wins; otherwise the
+   public wrapper of the primitive.  */
+static const struct
+{
+  const char *internal, *public;
+  bool prefix;
+} public_names[] = {
+  { "%bpf-attach-socket", "bpf-attach-socket!", false },
+  { "%bpf-attach-", "bpf-object-attach", true },
+  { "%bpf-map-info", "bpf-map-name", false },
+  { "%bpf-fd-pin!", "bpf-policy-apply!", false },
+  { "%bpf-map-release!", "bpf-policy-apply!", false },
+  { "%bpf-pinned-info", "bpf-policy-status", false },
+  { "%bpf-ringbuf-", "bpf-ringbuf-poll", true },
+    { "%bpf-perf-", "bpf-perf-poll", true },
+  { "%bpf-symbolize", "bpf-stack-symbols", false },
+  { "%bpf-type-zero", "bpf-type", false },
+  { "%make-bpf-struct-type", "defbpf-struct", false },
+  { "%make-bpf-fn", "bpf-fn", false },
+  { "%bpf-fn-", "bpf-fn", true },
+};
+
+static SCM
+public_who (const char *subr)
+{
+  if (!subr)
+    return SCM_BOOL_F;
+  if (subr[0] != '%')
+    return scm_from_utf8_string (subr);
+  SCM var = scm_c_private_variable ("ebpf error", "%public-who");
+  if (scm_is_true (var))
+    {
+      SCM who = scm_fluid_ref (scm_variable_ref (var));
+      if (scm_is_symbol (who))
+        return scm_symbol_to_string (who);
+      if (scm_is_string (who))
+        return who;
+    }
+  for (size_t i = 0; i < sizeof public_names / sizeof public_names[0]; i++)
+    {
+      size_t n = strlen (public_names[i].internal);
+      if (public_names[i].prefix
+          ? strncmp (subr, public_names[i].internal, n) == 0
+          : strcmp (subr, public_names[i].internal) == 0)
+        return scm_from_utf8_string (public_names[i].public);
+    }
+  /* Most primitives wrap a public procedure of the same name.  */
+  return scm_from_utf8_string (subr + 1);
+}
+
 static SCM_NORETURN void
 throw_formatted (SCM key, const char *subr, int err, const char *log,
                  SCM extra, const char *fix, const char *fmt, va_list ap)
@@ -50,11 +144,13 @@ throw_formatted (SCM key, const char *subr, int err, const char *log,
   char *body = NULL, *msg = NULL;
   if (vasprintf (&body, fmt, ap) < 0)
     body = NULL;
-  const char *ename = err ? strerrorname_np (err) : NULL;
+  const char *ename = err ? gebpf_errno_name (err) : NULL;
+  char tbuf[256];
   int r;
   if (err)
     r = asprintf (&msg, "%s: %s (%s)%s%s", body ? body : "error",
-                  strerror (err), ename ? ename : "?",
+                  gebpf_errno_text (err, tbuf, sizeof tbuf),
+                  ename ? ename : "?",
                   fix ? ". Fix: " : "", fix ? fix : "");
   else
     r = asprintf (&msg, "%s%s%s", body ? body : "error",
@@ -77,8 +173,7 @@ throw_formatted (SCM key, const char *subr, int err, const char *log,
     }
   SCM message = message_string (msg ? msg : "out of memory");
   free (msg);
-  scm_throw (key, scm_list_4 (subr ? scm_from_utf8_string (subr) : SCM_BOOL_F,
-                              message, SCM_EOL, details));
+  scm_throw (key, scm_list_4 (public_who (subr), message, SCM_EOL, details));
   abort ();                     /* not reached: scm_throw does not return */
 }
 
@@ -147,15 +242,170 @@ gebpf_syscall_error (SCM key, const char *subr, int err, const char *what,
   gebpf_error (key, subr, err, fix, "%s", what);
 }
 
+/* A bounded printer for messages.  User data reaching an error can be
+   circular or nested 100,000 deep; Guile's printer would recurse through
+   all of it.  This one stops at REPR_DEPTH levels and REPR_ITEMS items
+   per list (so cycles end too), prints located bpf-fn forms as their
+   items, and cuts the text at MAX bytes on a character boundary.  */
+#define REPR_DEPTH 12
+#define REPR_ITEMS 32
+
+struct repr
+{
+  char *buf;
+  size_t len, max;
+  bool full;
+};
+
+static void
+repr_put (struct repr *r, const char *s, size_t n)
+{
+  if (r->full)
+    return;
+  if (r->len + n > r->max)
+    {
+      n = r->max - r->len;
+      /* Back off to the start of a UTF-8 sequence.  */
+      while (n > 0 && (s[n] & 0xc0) == 0x80)
+        n--;
+      memcpy (r->buf + r->len, s, n);
+      r->len += n;
+      memcpy (r->buf + r->len, "...", 3);
+      r->len += 3;
+      r->full = true;
+      return;
+    }
+  memcpy (r->buf + r->len, s, n);
+  r->len += n;
+}
+
+static void
+repr_str (struct repr *r, const char *s)
+{
+  repr_put (r, s, strlen (s));
+}
+
+static bool
+located_form_p (SCM x)
+{
+  return scm_is_vector (x) && scm_c_vector_length (x) == 5
+    && scm_is_eq (scm_c_vector_ref (x, 0), gebpf_loc_marker);
+}
+
+static void
+repr_obj (struct repr *r, SCM x, int depth)
+{
+  if (r->full)
+    return;
+  if (located_form_p (x))
+    x = scm_c_vector_ref (x, 4);
+  bool vec = scm_is_vector (x) && !scm_is_string (x);
+  if (vec || scm_is_pair (x))
+    {
+      if (depth >= REPR_DEPTH)
+        {
+          repr_str (r, vec ? "#(...)" : "(...)");
+          return;
+        }
+      if (!vec && scm_is_pair (SCM_CDR (x)) && scm_is_null (SCM_CDDR (x))
+          && scm_is_eq (SCM_CAR (x), scm_sym_quote))
+        {
+          repr_str (r, "'");
+          repr_obj (r, SCM_CADR (x), depth + 1);
+          return;
+        }
+      repr_str (r, vec ? "#(" : "(");
+      size_t n = vec ? scm_c_vector_length (x) : 0;
+      size_t i = 0;
+      for (;; i++)
+        {
+          SCM item;
+          if (vec)
+            {
+              if (i >= n)
+                break;
+              item = scm_c_vector_ref (x, i);
+            }
+          else
+            {
+              if (!scm_is_pair (x))
+                break;
+              item = SCM_CAR (x);
+              x = SCM_CDR (x);
+            }
+          if (i)
+            repr_str (r, " ");
+          if (i >= REPR_ITEMS)
+            {
+              repr_str (r, "...");
+              x = SCM_EOL;
+              break;
+            }
+          repr_obj (r, item, depth + 1);
+        }
+      if (!vec && !scm_is_null (x))
+        {
+          repr_str (r, " . ");
+          repr_obj (r, x, depth + 1);
+        }
+      repr_str (r, ")");
+      return;
+    }
+  char *c = scm_to_utf8_string (scm_object_to_string (x, SCM_UNDEFINED));
+  /* Copy into GC memory first, so a throw from repr_put leaks nothing.  */
+  size_t len = strlen (c);
+  char *g = scm_gc_malloc_pointerless (len + 1, "gebpf-repr");
+  memcpy (g, c, len + 1);
+  free (c);
+  repr_put (r, g, len);
+}
+
+char *
+gebpf_repr_n (SCM obj, size_t max)
+{
+  /* GC-managed, so a throw right after this leaks nothing.  */
+  struct repr r = { scm_gc_malloc_pointerless (max + 4, "gebpf-repr"), 0,
+                    max, false };
+  repr_obj (&r, obj, 0);
+  r.buf[r.len] = 0;
+  return r.buf;
+}
+
+static void
+bound_text (char *buf, size_t size, bool neg, uint64_t v)
+{
+  /* Small bounds read better in decimal (255, 65535).  */
+  for (int k = 20; k <= 64; k++)
+    {
+      uint64_t p = k == 64 ? 0 : (uint64_t) 1 << k;   /* 2^64 wraps to 0 */
+      if (k < 64 && v == p)
+        {
+          snprintf (buf, size, "%s2^%d", neg ? "-" : "", k);
+          return;
+        }
+      if (!neg && v == p - 1)
+        {
+          snprintf (buf, size, "2^%d-1", k);
+          return;
+        }
+    }
+  snprintf (buf, size, "%s%llu", neg ? "-" : "", (unsigned long long) v);
+}
+
+const char *
+gebpf_range (char *buf, size_t size, int64_t lo, uint64_t hi)
+{
+  char a[32], b[32];
+  bound_text (a, sizeof a, lo < 0, lo < 0 ? -(uint64_t) lo : (uint64_t) lo);
+  bound_text (b, sizeof b, false, hi);
+  snprintf (buf, size, "between %s and %s", a, b);
+  return buf;
+}
+
 char *
 gebpf_repr (SCM obj)
 {
-  /* GC-managed, so a throw right after this leaks nothing.  */
-  SCM s = scm_object_to_string (obj, SCM_UNDEFINED);
-  char *c = scm_to_utf8_string (s);
-  char *g = scm_gc_strdup (c, "gebpf-repr");
-  free (c);
-  return g;
+  return gebpf_repr_n (obj, 1000);
 }
 
 void

@@ -40,8 +40,23 @@ SCM_NORETURN void gebpf_error_details (SCM key, const char *subr, SCM details,
 SCM_NORETURN void gebpf_syscall_error (SCM key, const char *subr, int err,
                                        const char *what, const char *fix);
 
+/* The name and text of errno ERR (sign ignored), also for libbpf's own
+   codes (LIBBPF_ERRNO__*) and the kernel-internal ENOTSUPP (524) that
+   strerror does not know.  The text may be written into BUF.  */
+const char *gebpf_errno_name (int err);
+const char *gebpf_errno_text (int err, char *buf, size_t size);
+
+/* "between LO and HI", with bounds near a power of two written as one
+   ("2^32-1", "-2^31"), in BUF.  Returns BUF.  */
+const char *gebpf_range (char *buf, size_t size, int64_t lo, uint64_t hi);
+
 /* A printable rendering of an SCM value, in GC-managed memory.  */
+/* OBJ as `write' prints it, bounded: at most MAX bytes (cut on a
+   character boundary, then "..."), nesting and list length limited, so
+   circular or deep user data prints quickly.  gebpf_repr: MAX 1000.  */
 char *gebpf_repr (SCM obj);
+char *gebpf_repr_n (SCM obj, size_t max);
+extern SCM gebpf_loc_marker;      /* lower/parse.c: marks located forms */
 
 /* Fast exact-type test of a foreign object (SCM_IS_A_P goes through
    GOOPS and costs a Scheme call).  */

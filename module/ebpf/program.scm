@@ -91,8 +91,9 @@ verifier's log of a successful load is kept (see
 Every map of the object that was declared with @code{defbpf-map} (names
 match with @code{-} and @code{_} as one character) is the declared kernel
 map, shared by every program that names it; the others are private to the
-object.  The first load of the process turns on the kernel's run-time
-statistics (@code{bpf-object-info}).
+object.  Loading leaves the kernel's run-time statistics as they are: they
+are turned on by @code{bpf-enable-stats!} or by the first reading of a
+program's statistics (@code{bpf-object-info}).
 
 Raises @code{ebpf-verifier-error} (a summary; the whole log is under
 @code{log} in @code{ebpf-error-details}), @code{ebpf-permission-error},
