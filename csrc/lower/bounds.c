@@ -380,11 +380,98 @@ struct stale
   struct node *at;              /* the last adjustment seen */
 };
 
+static void stale_walk (struct lower *L, struct node *n, struct stale *st);
+
+/* Branches exclude each other: each starts from the state before it,
+   and what follows sees the union of their ends.  */
+static bool *
+stale_copy (struct lower *L, const bool *from)
+{
+  bool *c = scm_gc_malloc_pointerless (L->nlocals, "stale");
+  memcpy (c, from, L->nlocals);
+  return c;
+}
+
+static void
+stale_join (struct lower *L, bool *into, const bool *from)
+{
+  for (int i = 0; i < L->nlocals; i++)
+    into[i] = into[i] || from[i];
+}
+
+/* Walk kids FROM..nkid-1 of SEQ in order.  */
+static void
+stale_seq (struct lower *L, struct node *seq, int from, struct stale *st)
+{
+  for (int i = from; i < seq->nkid; i++)
+    stale_walk (L, seq->kid[i], st);
+}
+
+static void
+stale_branches (struct lower *L, struct node *n, struct stale *st)
+{
+  bool *start = st->slot;
+  bool *out = scm_gc_malloc_pointerless (L->nlocals, "stale");
+  bool has_else = false;
+  memset (out, 0, L->nlocals);
+  switch (n->op)
+    {
+    case OP_IF:
+      stale_walk (L, n->kid[0], st);
+      start = st->slot;
+      for (int i = 1; i < n->nkid; i++)
+        {
+          st->slot = stale_copy (L, start);
+          stale_walk (L, n->kid[i], st);
+          stale_join (L, out, st->slot);
+        }
+      has_else = n->nkid == 3;
+      break;
+    case OP_COND:
+      /* Test i runs after tests 1..i-1 failed; body i after test i.  */
+      for (int i = 0; i < n->nkid; i++)
+        {
+          struct node *cl = n->kid[i];
+          bool is_else = cl->name && strcmp (cl->name, "else") == 0;
+          if (!is_else)
+            stale_walk (L, cl->kid[0], st);
+          bool *after_test = st->slot;
+          st->slot = stale_copy (L, after_test);
+          stale_seq (L, cl, is_else ? 0 : 1, st);
+          stale_join (L, out, st->slot);
+          st->slot = after_test;
+          has_else = has_else || is_else;
+        }
+      start = st->slot;
+      break;
+    default:                    /* OP_CASE */
+      stale_walk (L, n->kid[0], st);
+      start = st->slot;
+      for (int i = 1; i < n->nkid; i++)
+        {
+          struct node *cl = n->kid[i];
+          st->slot = stale_copy (L, start);
+          stale_seq (L, cl, 0, st);
+          stale_join (L, out, st->slot);
+          has_else = has_else || (cl->name && strcmp (cl->name, "else") == 0);
+        }
+      break;
+    }
+  if (!has_else)
+    stale_join (L, out, start);
+  st->slot = out;
+}
+
 static void
 stale_walk (struct lower *L, struct node *n, struct stale *st)
 {
   switch (n->op)
     {
+    case OP_IF:
+    case OP_COND:
+    case OP_CASE:
+      stale_branches (L, n, st);
+      return;
     case OP_LOCAL:
       if (n->slot >= 0 && n->slot < L->nlocals && st->slot[n->slot])
         {

@@ -560,6 +560,29 @@
     (set-field! ip 'ttl 1)))
 (test-assert "a header parsed again after the adjustment is accepted"
              (string? (lower 'xdp fresh)))
+(bpf-fn exclusive (ctx)
+  (let ((ip (packet-ipv4 ctx))
+        (x (map-ref pw-sel 0 0)))
+    (if (= x 1)
+        (xdp-adjust-head! ctx 4)
+        (cond ((= x 2) (xdp-adjust-tail! ctx -4))
+              ((= x 3) (set-field! ip 'ttl 2))
+              (else (case x
+                      ((4) (xdp-adjust-head! ctx 4))
+                      (else (set-field! ip 'ttl 4))))))
+    (return :xdp-pass)))
+(test-assert "branches that exclude the adjustment may use the header"
+             (string? (lower 'xdp exclusive)))
+(test-equal "... and the verifier agrees" 'xdp-pass
+            (begin (select! 5 0)
+                   (bpf-run-result-verdict
+                    (run (prog 'xdp "exclusive" exclusive) plain))))
+(bpf-fn after-branch (ctx)
+  (let ((ip (packet-ipv4 ctx)))
+    (cond ((= (map-ref pw-sel 0 0) 2) (xdp-adjust-tail! ctx -4)))
+    (set-field! ip 'ttl 1)))
+(lower-error "after a branch that adjusts, the header is stale" ("parsed before")
+             (lower 'xdp after-branch))
 (define-bpf-inline (pw-dec-ttl ip) (set-field! ip 'ttl 1))
 (bpf-fn in-inline (ctx) (pw-dec-ttl (packet-ipv4 ctx)))
 (lower-error "set-field! in an inline" ("inside define-bpf-inline")
