@@ -472,6 +472,16 @@ stale_walk (struct lower *L, struct node *n, struct stale *st)
     case OP_CASE:
       stale_branches (L, n, st);
       return;
+    case OP_WHEN:
+    case OP_UNLESS:
+      {
+        /* The body may not run: what follows sees either end.  */
+        stale_walk (L, n->kid[0], st);
+        bool *skipped = stale_copy (L, st->slot);
+        stale_seq (L, n, 1, st);
+        stale_join (L, st->slot, skipped);
+        return;
+      }
     case OP_LOCAL:
       if (n->slot >= 0 && n->slot < L->nlocals && st->slot[n->slot])
         {

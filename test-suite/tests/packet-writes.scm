@@ -583,6 +583,13 @@
     (set-field! ip 'ttl 1)))
 (lower-error "after a branch that adjusts, the header is stale" ("parsed before")
              (lower 'xdp after-branch))
+(bpf-fn maybe-fresh (ctx)
+  (let ((ip (packet-ipv4 ctx)))
+    (xdp-adjust-head! ctx 0)
+    (when (= (map-ref pw-sel 0 0) 1) (set! ip (packet-ipv4 ctx)))
+    (set-field! ip 'ttl 1)))
+(lower-error "a header parsed again only when a test holds is still stale"
+             ("parsed before") (lower 'xdp maybe-fresh))
 (define-bpf-inline (pw-dec-ttl ip) (set-field! ip 'ttl 1))
 (bpf-fn in-inline (ctx) (pw-dec-ttl (packet-ipv4 ctx)))
 (lower-error "set-field! in an inline" ("inside define-bpf-inline")
