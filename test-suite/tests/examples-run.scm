@@ -275,4 +275,11 @@
                "^echo requests answered by XDP: [1-9][0-9]*$")
   (test-assert "icmp-echo: test network removed" (not (netns-left "gebpf-echo"))))
 
+(test-assert "icmp-echo: Ctrl-C mid-run still removes the test network"
+  (let* ((cmd (format #f "guile --no-auto-compile -s ~a --duration 30 >/dev/null 2>&1 & pid=$!; sleep 3; kill -INT $pid; wait $pid; exit 0"
+                      (shell-quote (string-append (srcdir) "/examples/icmp-echo.scm"))))
+         (status (system cmd)))
+    (and (zero? (status:exit-val status))
+         (not (netns-left "gebpf-echo")))))
+
 (harness-end)
