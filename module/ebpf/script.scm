@@ -28,7 +28,8 @@
             bpf-script-clauses
             bpf-script-reset!
             bpf-script-run
-            bpf-script-json-write))
+            bpf-script-json-write
+            bpf-script-load-string))
 
 ;;; ------------------------------------------------------------------
 ;;; Clauses.
@@ -326,7 +327,7 @@ of @code{(PROBE . LOCATED-BODY)}."
          (fields
           (case (at-map-kind m)
             ((hist) `((name . ,name) (kind . histogram)
-                      ,@(if key `((key . ,(eval key private))) '())))
+                      ,@(if key `((key . ,(eval-type key))) '())))
             ((lhist) `((name . ,name) (kind . histogram)))
             (else `((name . ,name) (kind . hash) (key . ,(if key (eval-type key) 'u32))
                     (value . u64) (max-entries . 10240))))))
@@ -575,7 +576,9 @@ strings."
       (else
        (let ((entries (scalar-entries m bm))
              (keyless? (null? (or (at-map-keys m) '()))))
-         (if json?
+         (cond
+          ((and (null? entries) (not json?)) #t) ; as bpftrace: nothing
+          (json?
              (json-line "map"
                         (list (cons name
                                     (if keyless?
@@ -585,8 +588,8 @@ strings."
                                             (map (match-lambda
                                                    ((k . v) (cons (key-text m k plan) v)))
                                                  entries)))))
-                        port)
-             (begin
+                        port))
+          (else
                (for-each (match-lambda
                            ((k . v)
                             (if keyless?
@@ -719,3 +722,21 @@ stopped: @code{duration}, @code{exit}, @code{SIGINT} or @code{SIGTERM}."
         (when (plan-stack-map plan) (false-if-exception (bpf-map-close! (plan-stack-map plan))))
         (when old-int (sigaction SIGINT (car old-int) (cdr old-int)))
         (when old-term (sigaction SIGTERM (car old-term) (cdr old-term)))))))
+
+(define (bpf-script-load-string text)
+  "Read the forms of @var{text} (a one-liner's @code{on} clauses and any
+Scheme) and evaluate them in a fresh module that uses @code{(ebpf)} and
+@code{(ebpf script)}; the @code{on} clauses among them are recorded for
+@code{bpf-script-run}.  Returns the number of clauses recorded."
+  (let ((mod (make-fresh-user-module))
+        (before (length clauses)))
+    (module-use! mod (resolve-interface '(ebpf)))
+    (module-use! mod (resolve-interface '(ebpf script)))
+    (call-with-input-string text
+      (lambda (in)
+        (let loop ()
+          (let ((form (read in)))
+            (unless (eof-object? form)
+              (eval form mod)
+              (loop))))))
+    (- (length clauses) before)))
