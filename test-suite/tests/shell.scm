@@ -1,0 +1,184 @@
+;;; guile-ebpf -e: bpftrace's one-liner lessons run as the guile-ebpf
+;;; command against the kernel.  A workload (dd, started only once the
+;;; probes are attached) makes an exact number of system calls, and the
+;;; one-liners filter on its pid, so the printed maps hold exact counts.
+(use-modules (harness) (ebpf) (ebpf script) (srfi srfi-1) (srfi srfi-64)
+             (ice-9 rdelim) (ice-9 regex) (ice-9 format) (ice-9 match) (ice-9 textual-ports))
+
+(harness-begin "shell" 'kernel)
+
+(define n 37)                           ; system calls of each workload
+
+;; Start guile-ebpf with ARGS, its standard output on a pipe.
+(define (spawn . args)
+  (let* ((p (pipe))
+         (pid (primitive-fork)))
+    (if (zero? pid)
+        (begin
+          (close-port (car p))
+          (dup2 (fileno (cdr p)) 1)
+          (apply execlp "guile-ebpf" "guile-ebpf" args))
+        (begin
+          (close-port (cdr p))
+          (cons pid (car p))))))
+
+;; A shell that waits for a line on its standard input, then runs CMD
+;; in its own place (same pid).  Returns (pid . port-to-its-stdin).
+(define (spawn-waiting cmd)
+  (let* ((p (pipe))
+         (pid (primitive-fork)))
+    (if (zero? pid)
+        (begin
+          (close-port (cdr p))
+          (dup2 (fileno (car p)) 0)
+          (execlp "sh" "sh" "-c" (string-append "read go; exec " cmd)))
+        (begin
+          (close-port (car p))
+          (cons pid (cdr p))))))
+
+;; Run one-liner TEXT (a format string given the workload's pid) while
+;; the workload CMD runs; stop guile-ebpf with SIGNAL (or let EXTRA
+;; arguments such as --duration end it).  Returns (status . output).
+(define* (one-liner text cmd #:key (signal SIGINT) (extra '()))
+  (let* ((w (spawn-waiting cmd))
+         (forms (format #f text (car w)))
+         (g (apply spawn "-e" forms extra))
+         (in (cdr g))
+         (first (read-line in)))
+    (cond
+     ((or (eof-object? first)
+          (not (or (string-prefix? "Attaching" first)
+                   (string-prefix? "{\"type\": \"attached_probes\"" first))))
+      (kill (car w) SIGKILL) (waitpid (car w))
+      (cons (status:exit-val (cdr (waitpid (car g))))
+            (format #f "~a~a" first (get-string-all in))))
+     (else
+      (display "go\n" (cdr w))
+      (close-port (cdr w))
+      (waitpid (car w))
+      (when signal (kill (car g) signal))
+      (let ((rest (get-string-all in)))
+        (close-port in)
+        (cons (status:exit-val (cdr (waitpid (car g))))
+              (string-append first "\n" rest)))))))
+
+(define (dd what) (format #f "dd if=/dev/zero of=/dev/null bs=100 count=~a status=none" n))
+
+(define-syntax-rule (test-output name r (part ...))
+  (test-assert name
+    (match r
+      ((status . out)
+       (or (and (eqv? status 0) (string-contains out part) ... #t)
+           (begin (format #t "# status ~s~%# output ~s~%" status out) #f))))))
+
+;; bpftrace: tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }
+;; (here on write(2), filtered by pid, so the count is exact)
+(test-output "count! by comm: exact count, Ctrl-C prints the map"
+  (one-liner "(on \"tracepoint:syscalls:sys_enter_write\" (when (= (pid) ~a) (count! @ (comm))))"
+             (dd 'write))
+  ((format #f "@[dd]: ~a\n" n)))
+
+(test-output "SIGTERM ends a one-liner the same way"
+  (one-liner "(on \"tracepoint:syscalls:sys_enter_write\" (when (= (pid) ~a) (count! @writes)))"
+             (dd 'write) #:signal SIGTERM)
+  ((format #f "@writes: ~a\n" n)))
+
+;; bpftrace: tracepoint:syscalls:sys_exit_read /pid == 18644/ { @bytes = hist(args.ret); }
+(test-output "hist! filtered by pid, drawn as bpftrace"
+  (one-liner "(on \"tracepoint:syscalls:sys_exit_read\" (when (= (pid) ~a) (hist! @bytes (arg ctx 'ret))))"
+             (dd 'read))
+  ("@bytes:\n" (format #f "~16a~8d |@@@@" "[64, 128)" n)))
+
+;; bpftrace: kretprobe:vfs_read { @bytes = lhist(retval, 0, 2000, 200); }
+(test-output "lhist! on a tracepoint's return value"
+  (one-liner "(on \"tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~a) (lhist! @ (arg ctx 'ret) 0 2000 200)))"
+             (dd 'write))
+  ("@:\n" (string-append (format #f "~16a~8d |" "[0, 200)" n) (make-string 52 #\@) "|\n")))
+
+(test-output "sum! with two keys: a struct key printed as bpftrace"
+  (one-liner "(on \"tracepoint:syscalls:sys_enter_write\" (when (= (pid) ~a) (sum! @bytes (comm) (pid) (arg ctx 'count))))"
+             (dd 'write))
+  ("@bytes[dd, " (format #f "]: ~a\n" (* 100 n))))
+
+;; bpftrace: tracepoint:syscalls:sys_enter_openat { printf("%s %s\n", comm, str(args.filename)); }
+(define unique (format #f "/tmp/guile-ebpf-shell-~a" (getpid)))
+(test-assert "printf with comm and a user string, one line per call"
+  (match (one-liner "(on \"tracepoint:syscalls:sys_enter_openat\" (when (= (pid) ~a) (printf \"%s %s\\n\" (comm) (read-user-str (arg ctx 'filename) 64))))"
+             (format #f "cat ~a ~a ~a" unique unique unique))
+    ((0 . out) (= 3 (count (lambda (l) (equal? l (string-append "cat " unique)))
+                           (string-split out #\newline))))
+    (r (format #t "# ~s~%" r) #f)))
+
+;; bpftrace: kprobe:vfs_read { @start[tid] = nsecs; }
+;;   kretprobe:vfs_read /@start[tid]/ { @ns[comm] = hist(nsecs - @start[tid]); delete(@start[tid]); }
+(let ((r (one-liner "(on \"tracepoint:syscalls:sys_enter_read\" (when (= (pid) ~a) (map-set! @start (tid) (ktime-ns)))) (on \"tracepoint:syscalls:sys_exit_read\" (when (map-get @start (tid)) (hist! @ns (comm) (- (ktime-ns) (map-ref @start (tid)))) (map-delete! @start (tid))))"
+                    (dd 'read))))
+  (test-output "read latency by comm with a start map" r ("@ns[dd]:\n"))
+  (test-assert "every read is in the histogram, @start is empty at the end"
+    (let ((counts (filter-map (lambda (m) (string->number (match:substring m 1)))
+                              (list-matches "\\) +([0-9]+) \\|" (cdr r)))))
+      (and (>= (apply + counts) n)
+           (not (string-contains (cdr r) "@start"))))))
+
+;; bpftrace: tracepoint:sched:sched* { @[probe] = count(); } interval:s:5 { exit(); }
+(test-output "probe names as keys, interval clause exits"
+  (one-liner "(on \"tracepoint:sched:sched_process_*\" (when (= (pid) ~a) (count! @ (probe)))) (on \"interval:s:1\" (exit))"
+             "true" #:signal #f)
+  ("@[tracepoint:sched:sched_process_exec]: 1\n"
+   "@[tracepoint:sched:sched_process_exit]: 1\n"))
+
+;; bpftrace: profile:hz:99 { @[kstack] = count(); }
+(test-output "kernel stacks at 99 Hz, symbolized"
+  (one-liner "(on \"profile:hz:99\" (when (= (pid) ~a) (count! @ (kstack))))"
+             "dd if=/dev/zero of=/dev/null bs=1M count=3000 status=none")
+  ("@[\n        " "]: "))
+
+;; bpftrace: tracepoint:block:block_rq_issue { @ = hist(args.bytes); }
+(let ((f (format #f "/var/tmp/guile-ebpf-shell-~a" (getpid))))
+  (test-output "block I/O sizes"
+    (one-liner "(on \"tracepoint:block:block_rq_issue\" (hist! @ (arg ctx 'bytes)) ~*)"
+               (format #f "dd if=/dev/zero of=~a bs=4096 count=8 oflag=direct status=none" f))
+    ("@:\n" "[4K, 8K)"))
+  (false-if-exception (delete-file f)))
+
+;; bpftrace: BEGIN { printf("hello world\n"); exit(); }
+(test-output "begin clause, printf and exit"
+  (one-liner "(on \"begin\" (printf \"hello %s\\n\" \"world\") (exit)) ~*"
+             "true" #:signal #f)
+  ("hello world\n"))
+
+(test-assert "-f json: newline-delimited records as bpftrace's"
+  (match (one-liner "(on \"tracepoint:syscalls:sys_enter_write\" (when (= (pid) ~a) (count! @ (comm)) (printf \"w\\n\")))"
+                    (dd 'write) #:extra '("-f" "json"))
+    ((0 . out)
+     (let ((lines (string-split (string-trim-right out) #\newline)))
+       (and (equal? (car lines) "{\"type\": \"attached_probes\", \"data\": {\"probes\": 1}}")
+            (= n (count (lambda (l) (equal? l "{\"type\": \"printf\", \"data\": \"w\\n\"}")) lines))
+            (equal? (last lines)
+                    (format #f "{\"type\": \"map\", \"data\": {\"@\": {\"dd\": ~a}}}" n)))))
+    (r (format #t "# ~s~%" r) #f)))
+
+(test-assert "--duration ends a one-liner by itself"
+  (match (one-liner "(on \"tracepoint:syscalls:sys_enter_write\" (when (= (pid) ~a) (count! @)))"
+                    (dd 'write) #:signal #f #:extra '("--duration" "2"))
+    ((0 . out) (string-contains out (format #f "@: ~a\n" n)))
+    (r (format #t "# ~s~%" r) #f)))
+
+(define (leftovers)
+  (filter (lambda (p) (let ((name (assq-ref p 'name)))
+                        (and (string? name) (string-prefix? "on_clause" name))))
+          (bpf-programs)))
+(test-assert "nothing stays loaded after the one-liners"
+  ;; The kernel frees a closed program after an RCU grace period.
+  (let loop ((i 0))
+    (cond ((null? (leftovers)) #t)
+          ((< i 30) (usleep 100000) (loop (+ i 1)))
+          (else (format #t "# still loaded: ~s~%" (leftovers)) #f))))
+
+(test-ebpf-error "an unknown probe is refused" 'ebpf-validation-error ("unknown probe" "Fix:")
+  (bpf-script-run (list (cons "nosuch:thing" '()))))
+
+(test-ebpf-error "kprobes are refused with a hint" 'ebpf-validation-error ("kprobes" "tracepoint")
+  (bpf-script-run (list (cons "kprobe:vfs_read" '()))))
+
+(harness-end)
