@@ -645,7 +645,9 @@ everything, drain the @code{printf} records, run @code{end} clauses and
 print every @@-map as bpftrace prints it (unless @var{quiet?}); with
 @var{json?}, as newline-delimited JSON records.  Returns the reason it
 stopped: @code{duration}, @code{exit}, @code{SIGINT} or @code{SIGTERM}."
-  (let* ((cs (or clauses* (reverse clauses)))
+  (let* ((cs (map (lambda (c)
+                    (if (clause? c) c (make-clause (car c) (cdr c) (current-module))))
+                  (or clauses* (reverse clauses))))
          (_ (unless clauses* (set! clauses '())))
          (plan (compile-clauses cs))
          (stop #f)
