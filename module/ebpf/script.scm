@@ -16,6 +16,8 @@
 ;;; begin, end and interval clauses run in Guile, not in the kernel.
 
 (define-module (ebpf script)
+  ;; bpf-script-run-file loads the user's file.
+  #:declarative? #f
   #:use-module (ebpf)
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
@@ -29,7 +31,8 @@
             bpf-script-reset!
             bpf-script-run
             bpf-script-json-write
-            bpf-script-load-string))
+            bpf-script-load-string
+            bpf-script-run-file))
 
 ;;; ------------------------------------------------------------------
 ;;; Clauses.
@@ -742,3 +745,157 @@ Scheme) and evaluate them in a fresh module that uses @code{(ebpf)} and
               (eval form mod)
               (loop))))))
     (- (length clauses) before)))
+
+;;; ------------------------------------------------------------------
+;;; Running a whole script file.
+
+(define format-key (@@ (ebpf events) format-key))
+
+(define aggregation-kinds
+  '(hash array per-cpu-hash per-cpu-array lru-hash lru-per-cpu-hash histogram))
+
+(define (print-declared-map m json? port)
+  ;; A map the script declared, as bpftrace prints maps; arrays without
+  ;; their zero entries, empty maps not at all.
+  (let ((name (string-append "@" (bpf-map-name m))))
+    (if (eq? (bpf-map-kind m) 'histogram)
+        (let ((data (bpf-hist m)))
+          (unless (null? data)
+            (if json?
+                (json-line "hist"
+                           (list (cons name
+                                       (if (and (pair? data) (pair? (car data))
+                                                (pair? (cdar data)) (list? (cdar data))
+                                                (not (number? (caar data))))
+                                           (map (match-lambda
+                                                  ((k . bs) (cons (format-key k) (buckets-json bs))))
+                                                data)
+                                           (buckets-json data))))
+                           port)
+                (bpf-print-hist m port #:name name))))
+        (let ((entries (filter (lambda (e) (not (and (number? (cdr e)) (zero? (cdr e)))))
+                               (scalar-entries #f m))))
+          (unless (null? entries)
+            (if json?
+                (json-line "map"
+                           (list (cons name (map (lambda (e) (cons (format-key (car e)) (cdr e)))
+                                                 entries)))
+                           port)
+                (begin
+                  (for-each (lambda (e)
+                              (format port "~a[~a]: ~a~%" name (format-key (car e)) (cdr e)))
+                            entries)
+                  (newline port))))))
+    (force-output port)))
+
+(define (buckets-json bs)
+  (map (match-lambda
+         ((lo hi c)
+          `(,@(if lo `(("min" . ,lo)) '())
+            ,@(if hi `(("max" . ,(- hi 1))) '())
+            ("count" . ,c))))
+       bs))
+
+(define* (bpf-script-run-file file #:key duration json? quiet?
+                              (port (current-output-port))
+                              (on-policies #f))
+  "Run the Scheme script @var{file} in a fresh module that uses
+@code{(ebpf)} and @code{(ebpf script)}, and clean up after it.  A file
+whose @code{on} clauses are left recorded is run by
+@code{bpf-script-run}.  A file that declares policies is handed to
+@var{on-policies} (a procedure of their names) when given.  Any other
+file runs as it is; if programs it declared are still attached when it
+returns, the run waits for @var{duration} seconds or SIGINT or SIGTERM.
+Whichever way the run ends (also Ctrl-C or SIGTERM during the script
+itself, or an error), every program the script declared is detached and
+unloaded (XDP and tc included), and unless @var{quiet?} every non-empty
+aggregation map it declared is printed as bpftrace prints maps (with
+@var{json?}, as JSON records)."
+  (unless (file-exists? file)
+    (raise-ebpf-error 'ebpf-error 'guile-ebpf
+                      (format #f "~a does not exist" file)
+                      #:fix "check the path of the Scheme file"))
+  (let* ((maps-before (bpf-map-names))
+         (programs-before (bpf-program-names))
+         (policies-before (bpf-policy-names))
+         (clauses-before clauses)
+         (mod (make-fresh-user-module))
+         (stopped #f)
+         (policy-run? #f)
+         (left-attached? #f)
+         (old-args (program-arguments))
+         (old-int #f) (old-term #f) (old-alrm #f))
+    (define (new names before) (filter (lambda (n) (not (member n before))) names))
+    (define (stop-handler sig) (throw 'bpf-script-stop sig))
+    (define (wait-for-stop)
+      (catch 'bpf-script-stop
+        (lambda () (let loop () (usleep 50000) (loop)))
+        (lambda (key sig) (set! stopped sig))))
+    (module-use! mod (resolve-interface '(ebpf)))
+    (module-use! mod (resolve-interface '(ebpf script)))
+    (dynamic-wind
+      (lambda ()
+        (set! old-int (sigaction SIGINT stop-handler))
+        (set! old-term (sigaction SIGTERM stop-handler))
+        (when duration
+          (set! old-alrm (sigaction SIGALRM stop-handler))
+          (alarm (max 1 (inexact->exact (ceiling duration))))))
+      (lambda ()
+        (catch #t
+          (lambda ()
+            ;; The script sees the command line guile -s would give it.
+            (set-program-arguments (list file))
+            (save-module-excursion
+             (lambda ()
+               (set-current-module mod)
+               (load (canonicalize-path file)))))
+          (lambda (key . args)
+            (case key
+              ((bpf-script-stop) (set! stopped (car args)))
+              ((interrupted) (set! stopped SIGINT))   ; the examples' own handler
+              (else (apply throw key args)))))
+        (let ((policies (new (bpf-policy-names) policies-before))
+              (recorded (and (not (eq? clauses clauses-before)) (not stopped))))
+          (cond
+           ((and (pair? policies) on-policies (not stopped))
+            (alarm 0)
+            ;; Policies end (or stay pinned) by their own rules.
+            (set! policy-run? #t)
+            (on-policies policies))
+           (recorded
+            (alarm 0)
+            (sigaction SIGINT (car old-int) (cdr old-int))
+            (sigaction SIGTERM (car old-term) (cdr old-term))
+            (let ((cs (list-head clauses (- (length clauses) (length clauses-before)))))
+              (set! clauses clauses-before)
+              (bpf-script-run (reverse cs) #:duration duration #:json? json?
+                              #:quiet? quiet? #:port port)))
+           (else
+            (when (and (not stopped)
+                       (any (lambda (n) (bpf-program-attached? (bpf-program-lookup n)))
+                            (new (bpf-program-names) programs-before)))
+              (set! left-attached? #t)
+              (format (current-error-port) "running; Ctrl-C to detach and exit~%")
+              (wait-for-stop))
+            (for-each (lambda (n) (false-if-exception (bpf-unload! (bpf-program-lookup n))))
+                      (new (bpf-program-names) programs-before))
+            ;; A script that detached its programs itself printed what
+            ;; it wanted; one stopped or left attached did not.
+            (when (and (not quiet?) (or stopped left-attached?))
+              (for-each (lambda (n)
+                          (let ((m (bpf-map-lookup n)))
+                            (when (and m (bpf-map-fd m)
+                                       (memq (bpf-map-kind m) aggregation-kinds))
+                              (false-if-exception (print-declared-map m json? port)))))
+                        (new (bpf-map-names) maps-before)))
+            (or stopped 'done)))))
+      (lambda ()
+        (alarm 0)
+        (set-program-arguments old-args)
+        ;; Whatever happened, nothing the script declared stays attached.
+        (unless policy-run?
+          (for-each (lambda (n) (false-if-exception (bpf-unload! (bpf-program-lookup n))))
+                    (new (bpf-program-names) programs-before)))
+        (when old-int (sigaction SIGINT (car old-int) (cdr old-int)))
+        (when old-term (sigaction SIGTERM (car old-term) (cdr old-term)))
+        (when old-alrm (sigaction SIGALRM (car old-alrm) (cdr old-alrm)))))))

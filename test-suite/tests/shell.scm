@@ -3,7 +3,7 @@
 ;;; probes are attached) makes an exact number of system calls, and the
 ;;; one-liners filter on its pid, so the printed maps hold exact counts.
 (use-modules (harness) (ebpf) (ebpf script) (srfi srfi-1) (srfi srfi-64)
-             (ice-9 rdelim) (ice-9 regex) (ice-9 format) (ice-9 match) (ice-9 textual-ports))
+             (ice-9 rdelim) (ice-9 regex) (ice-9 format) (ice-9 popen) (ice-9 match) (ice-9 textual-ports))
 
 (harness-begin "shell" 'kernel)
 
@@ -174,6 +174,88 @@
     (cond ((null? (leftovers)) #t)
           ((< i 30) (usleep 100000) (loop (+ i 1)))
           (else (format #t "# still loaded: ~s~%" (leftovers)) #f))))
+
+;;; guile-ebpf run FILE.scm: any script.
+
+(define tmp (format #f "/tmp/guile-ebpf-shell-run-~a" (getpid)))
+(unless (file-exists? tmp) (mkdir tmp))
+(define (write-file name text)
+  (let ((f (string-append tmp "/" name)))
+    (call-with-output-file f (lambda (p) (display text p)))
+    f))
+
+;; Run `guile-ebpf run FILE ARGS...' until its first line of output,
+;; run THUNK, send SIGNAL (unless #f); return (status first . rest).
+(define* (run-file file thunk #:key (signal SIGINT) (args '()))
+  (let* ((g (apply spawn "run" file args))
+         (in (cdr g))
+         (first (read-line in)))
+    (unless (eof-object? first) (thunk))
+    (when (and signal (not (eof-object? first))) (kill (car g) signal))
+    (let ((rest (get-string-all in)))
+      (close-port in)
+      (cons* (status:exit-val (cdr (waitpid (car g)))) first rest))))
+
+(let* ((pid (getpid))
+       (f (write-file "on.scm" (format #f "(use-modules (ebpf script))
+(on \"tracepoint:syscalls:sys_enter_getppid\" (when (= (pid) ~a) (count! @calls)))
+" pid)))
+       (r (run-file f (lambda () (do ((i 0 (+ i 1))) ((= i n)) (getppid))))))
+  (test-assert "run FILE of on clauses: exact count printed at Ctrl-C"
+    (or (and (eqv? (car r) 0) (string-contains (cddr r) (format #f "@calls: ~a\n" n)))
+        (begin (format #t "# ~s~%" r) #f))))
+
+(let* ((pid (getpid))
+       (f (write-file "stay.scm" (format #f "
+(defbpf-map shell-run-counts #:kind 'hash #:key 'u32 #:value 'u64 #:max-entries 16)
+(bpf-fn shell-run-count (ctx) (when (= (pid) ~a) (map-increment! shell-run-counts 7)))
+(defbpf-program shell-run-prog #:kind 'tracepoint #:attach \"syscalls:sys_enter_getppid\"
+  #:source shell-run-count #:license \"GPL\")
+(bpf-attach! shell-run-prog)
+(display \"attached\\n\")
+(force-output)
+" pid)))
+       (r (run-file f (lambda () (do ((i 0 (+ i 1))) ((= i n)) (getppid)))
+                    #:signal SIGTERM)))
+  (test-assert "run FILE that attaches and returns: SIGTERM detaches, maps printed"
+    (or (and (eqv? (car r) 0) (equal? (cadr r) "attached")
+             (string-contains (cddr r) (format #f "@shell-run-counts[7]: ~a\n" n)))
+        (begin (format #t "# ~s~%" r) #f))))
+
+;; tc and XDP outlive a process unless detached: check that run removes them.
+(define ifname (format #f "gsh~a" (modulo (getpid) 100000)))
+(system (format #f "ip link add ~a type veth peer name ~ap 2>/dev/null" ifname ifname))
+(system (format #f "ip link set ~a up; ip link set ~ap up" ifname ifname))
+(let* ((f (write-file "net.scm" (format #f "
+(bpf-fn shell-tc-pass (ctx) (return :tc-act-ok))
+(bpf-fn shell-xdp-pass (ctx) (return :xdp-pass))
+(defbpf-program shell-tc #:kind 'tc #:attach '(#:target ~s #:direction ingress)
+  #:source shell-tc-pass #:license \"GPL\")
+(defbpf-program shell-xdp #:kind 'xdp #:attach ~s #:source shell-xdp-pass #:license \"GPL\")
+(bpf-attach! shell-tc)
+(bpf-attach! shell-xdp)
+(display \"attached\\n\")
+(force-output)
+" ifname ifname)))
+       (shell-output (lambda (cmd)
+                       (let* ((p (open-input-pipe cmd))
+                              (s (get-string-all p)))
+                         (close-pipe p) s)))
+       (tc (lambda () (shell-output (format #f "tc filter show dev ~a ingress" ifname))))
+       (tc-shown #f)
+       (xdp-shown #f)
+       (xdp (lambda () (shell-output (format #f "ip link show dev ~a" ifname))))
+       (r (run-file f (lambda () (set! tc-shown (string-contains (tc) "bpf"))
+                              (set! xdp-shown (string-contains (xdp) "xdp")))
+                    #:signal SIGINT)))
+  (test-assert "run FILE: tc and XDP were attached while it ran"
+    (or (and (eqv? (car r) 0) tc-shown xdp-shown)
+        (begin (format #t "# ~s ~s ~s~%" r tc-shown xdp-shown) #f)))
+  (test-assert "run FILE: Ctrl-C leaves no tc filter and no XDP program"
+    (and (not (string-contains (tc) "bpf"))
+         (not (string-contains (xdp) "xdp")))))
+(system (format #f "ip link del ~a 2>/dev/null" ifname))
+(system* "rm" "-rf" tmp)
 
 (test-ebpf-error "an unknown probe is refused" 'ebpf-validation-error ("unknown probe" "Fix:")
   (bpf-script-run (list (cons "nosuch:thing" '()))))
