@@ -826,11 +826,14 @@ aggregation map it declared is printed as bpftrace prints maps (with
          (old-args (program-arguments))
          (old-int #f) (old-term #f) (old-alrm #f))
     (define (new names before) (filter (lambda (n) (not (member n before))) names))
-    (define (stop-handler sig) (throw 'bpf-script-stop sig))
+    (define throw-ok? #f)               ; only the script's load is unwound
+    (define (stop-handler sig)
+      (unless stopped (set! stopped sig))
+      (when throw-ok?
+        (set! throw-ok? #f)
+        (throw 'bpf-script-stop sig)))
     (define (wait-for-stop)
-      (catch 'bpf-script-stop
-        (lambda () (let loop () (usleep 50000) (loop)))
-        (lambda (key sig) (set! stopped sig))))
+      (let loop () (unless stopped (usleep 50000) (loop))))
     (module-use! mod (resolve-interface '(ebpf)))
     (module-use! mod (resolve-interface '(ebpf script)))
     (dynamic-wind
@@ -845,11 +848,14 @@ aggregation map it declared is printed as bpftrace prints maps (with
           (lambda ()
             ;; The script sees the command line guile -s would give it.
             (set-program-arguments (list file))
+            (set! throw-ok? #t)
             (save-module-excursion
              (lambda ()
                (set-current-module mod)
-               (load (canonicalize-path file)))))
+               (load (canonicalize-path file))))
+            (set! throw-ok? #f))
           (lambda (key . args)
+            (set! throw-ok? #f)
             (case key
               ((bpf-script-stop) (set! stopped (car args)))
               ((interrupted) (set! stopped SIGINT))   ; the examples' own handler

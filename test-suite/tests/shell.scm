@@ -257,6 +257,61 @@
 (system (format #f "ip link del ~a 2>/dev/null" ifname))
 (system* "rm" "-rf" tmp)
 
+;;; guile-ebpf list.
+
+;; Run guile-ebpf with ARGS; its standard output as a string.
+(define (command-output . args)
+  (let* ((p (apply open-pipe* OPEN_READ "guile-ebpf" args))
+         (s (get-string-all p)))
+    (cons (status:exit-val (close-pipe p)) s)))
+
+(test-equal "list GLOB: tracepoints as bpftrace -l"
+  '(0 . "tracepoint:syscalls:sys_enter_getpid\ntracepoint:syscalls:sys_enter_getppid\n")
+  (command-output "list" "syscalls:sys_enter_get*pid"))
+
+(test-assert "list -v: a tracepoint's fields and types from its format file"
+  (let ((r (command-output "list" "-v" "tracepoint:syscalls:sys_enter_openat")))
+    (and (= 0 (car r))
+         (string-contains (cdr r) "tracepoint:syscalls:sys_enter_openat\n")
+         (string-contains (cdr r) "    const char * filename\n")
+         (not (string-contains (cdr r) "common_")))))
+
+(test-equal "list: raw tracepoints"
+  '(0 . "rawtracepoint:sched_switch\n")
+  (command-output "list" "rawtracepoint:sched_switch"))
+
+(test-assert "list: LSM hooks say when the kernel refuses trampolines"
+  (let ((r (command-output "list" "lsm:file_open"))
+        (usable? (assq-ref (bpf-features) 'fentry)))
+    (and (= 0 (car r))
+         (string-prefix? "lsm:file_open" (cdr r))
+         (eq? (not usable?) (and (string-contains (cdr r) "(unavailable: ") #t)))))
+
+(test-assert "list: uprobe:PATH:GLOB lists a binary's functions"
+  (let ((r (command-output "list" "uprobe:/bin/bash:readline")))
+    (equal? r '(0 . "uprobe:/bin/bash:readline\n"))))
+
+(let ((lib (find file-exists? '("/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
+                                "/usr/lib/aarch64-linux-gnu/libstdc++.so.6"))))
+  (test-assert "list: usdt:PATH lists a binary's SDT notes"
+    (and lib
+         (let ((r (command-output "list" (string-append "usdt:" lib ":*throw"))))
+           (and (= 0 (car r))
+                (string-contains (cdr r) (string-append "usdt:" lib ":libstdcxx:throw\n")))))))
+
+(test-assert "list -f json: one record per probe, fields with -v"
+  (let ((r (command-output "list" "-v" "-f" "json" "syscalls:sys_enter_getpid")))
+    (equal? r '(0 . "{\"type\": \"probe\", \"data\": {\"probe\": \"tracepoint:syscalls:sys_enter_getpid\", \"available\": true, \"fields\": [{\"name\": \"__syscall_nr\", \"type\": \"int\"}]}}\n"))))
+
+(test-assert "features -f json: one record"
+  (let ((r (command-output "features" "-f" "json")))
+    (and (= 0 (car r))
+         (string-prefix? "{\"type\": \"features\", \"data\": {\"kernel-release\": " (cdr r)))))
+
+(test-equal "the REPL's bpf-list-probes gives the same list"
+  (string-split (string-trim-right (cdr (command-output "list" "sched:sched_wak*"))) #\newline)
+  (bpf-list-probes "sched:sched_wak*"))
+
 (test-ebpf-error "an unknown probe is refused" 'ebpf-validation-error ("unknown probe" "Fix:")
   (bpf-script-run (list (cons "nosuch:thing" '()))))
 
