@@ -571,8 +571,9 @@ consumes them: another reader of the pipe does not see them.  Raises
 (define no-key (list 'no-key))
 
 (define* (bpf-hist hist #:optional (key no-key) #:key linear)
-  "Return the histogram in @var{hist} (a @code{histogram} map or its name)
-as a list of @code{(LOW HIGH COUNT)}, one per bucket from the first to
+  "Return the histogram in @var{hist} (a @code{histogram} map or its name,
+or the per-CPU array of 64 counters such a map is when reopened from its
+pin) as a list of @code{(LOW HIGH COUNT)}, one per bucket from the first to
 the last non-zero one, counts summed over CPUs.  A bucket holds the
 values @var{v} with LOW <= @var{v} < HIGH; @code{hist!} buckets are
 powers of two ((0 1 c) holds 0).  For a map filled by @code{(lhist! M V
@@ -581,7 +582,7 @@ then @code{(#f MIN c)} (below MIN) and the last @code{(MAX #f c)}.
 
 For a keyed histogram give @var{key}; without it the result is an alist
 @code{((KEY . BUCKETS) ...)} sorted by key."
-  (let ((m (map-object hist 'bpf-hist '(histogram)))
+  (let ((m (map-object hist 'bpf-hist '(histogram per-cpu-array)))
         (linear (check-linear linear 'bpf-hist)))
     (let-values (((keyed? data) (histogram-data m)))
       (cond
@@ -749,8 +750,8 @@ For a keyed histogram give @var{key}; without it the result is an alist
 
 (define* (bpf-print-hist hist #:optional (port (current-output-port))
                          #:key key linear top name)
-  "Print the histogram in @var{hist} (a @code{histogram} map or its name)
-on @var{port} exactly as bpftrace prints one: a @samp{@@NAME:} line, one
+  "Print the histogram in @var{hist} (a @code{histogram} map or its name,
+or a pinned one reopened, see @code{bpf-hist}) on @var{port} exactly as bpftrace prints one: a @samp{@@NAME:} line, one
 line per bucket from the first to the last non-zero one (the range in
 power-of-two labels with K, M, G ... suffixes, the count, a bar of
 @samp{@@} scaled to the largest count, 52 wide), and a blank line:
@@ -768,7 +769,7 @@ A keyed histogram prints one such block per key, titled
 @var{top} largest if given), or only @var{key}'s.  For a map filled by
 @code{lhist!} give @code{#:linear '(MIN MAX STEP)}.  @var{name} replaces
 the title's @samp{@@NAME}."
-  (let* ((m (map-object hist 'bpf-print-hist '(histogram)))
+  (let* ((m (map-object hist 'bpf-print-hist '(histogram per-cpu-array)))
          (linear (check-linear linear 'bpf-print-hist))
          (title (map-title m name))
          (shape (lambda (counts)
