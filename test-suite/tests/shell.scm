@@ -312,6 +312,52 @@
   (string-split (string-trim-right (cdr (command-output "list" "sched:sched_wak*"))) #\newline)
   (bpf-list-probes "sched:sched_wak*"))
 
+;;; guile-ebpf status: maps as the REPL prints them, and as JSON.
+
+(let* ((pid (getpid))
+       (pol (format #f "shellst~a" pid))
+       (dir (format #f "/tmp/guile-ebpf-shell-status-~a" pid))
+       (f (begin (unless (file-exists? dir) (mkdir dir))
+                 (string-append dir "/pol.scm"))))
+  (call-with-output-file f
+    (lambda (port)
+      (format port "
+(defbpf-map ~a-counts #:kind 'hash #:key 'u32 #:value 'u64 #:max-entries 64)
+(defbpf-map ~a-sizes #:kind 'histogram)
+(bpf-fn ~a-fn (ctx)
+  (when (= (pid) ~a)
+    (map-increment! ~a-counts 3)
+    (map-increment! ~a-counts 4 2)
+    (hist! ~a-sizes 100)))
+(defbpf-program ~a-prog #:kind 'tracepoint #:attach \"syscalls:sys_enter_getppid\"
+  #:source ~a-fn #:license \"GPL\")
+(defbpf-policy ~a #:programs '(\"~a-prog\") #:maps '(\"~a-counts\" \"~a-sizes\"))
+" pol pol pol pid pol pol pol pol pol pol pol pol pol)))
+  (let ((applied (command-output "apply" f "--pin")))
+    (do ((i 0 (+ i 1))) ((= i n)) (getppid))
+    (let ((text (command-output "status" pol))
+          (json (command-output "status" pol "-f" "json")))
+      (command-output "remove" pol)
+      (system* "rm" "-rf" dir)
+      (test-assert "status: entries sorted by value as bpf-print-map prints them"
+        (or (and (= 0 (car applied)) (= 0 (car text))
+                 (string-contains (cdr text)
+                                  (format #f "    @~a-counts[3]: ~a\n    @~a-counts[4]: ~a\n"
+                                          pol n pol (* 2 n))))
+            (begin (format #t "# ~s~%# ~s~%" (car applied) text) #f)))
+      (test-assert "status: a histogram is drawn, not listed bucket by bucket"
+        (and (string-contains (cdr text) (format #f "    @~a-sizes:\n" pol))
+             (string-contains (cdr text) (format #f "    ~16a~8d |" "[64, 128)" n))
+             (not (string-contains (cdr text) (format #f "@~a-sizes[" pol)))))
+      (test-assert "status -f json: one record, maps with their data"
+        (or (and (= 0 (car json))
+                 (string-prefix? "{\"type\": \"status\", \"data\": {" (cdr json))
+                 (string-contains (cdr json) (format #f "\"data\": {\"3\": ~a, \"4\": ~a}" n (* 2 n)))
+                 (string-contains (cdr json)
+                                  (format #f "\"data\": [{\"min\": 64, \"max\": 127, \"count\": ~a}]" n))
+                 (= 1 (length (string-split (string-trim-right (cdr json)) #\newline))))
+            (begin (format #t "# ~s~%" json) #f))))))
+
 (test-ebpf-error "an unknown probe is refused" 'ebpf-validation-error ("unknown probe" "Fix:")
   (bpf-script-run (list (cons "nosuch:thing" '()))))
 
