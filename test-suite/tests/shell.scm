@@ -358,6 +358,27 @@
                  (= 1 (length (string-split (string-trim-right (cdr json)) #\newline))))
             (begin (format #t "# ~s~%" json) #f))))))
 
+;;; Internal objects stay internal.
+
+(defbpf-map shell-internal-counts #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 1)
+(bpf-fn shell-internal-fn (ctx) (map-increment! shell-internal-counts 0))
+(defbpf-program shell-internal #:kind 'tracepoint #:attach "syscalls:sys_enter_getppid"
+  #:source shell-internal-fn #:license "GPL")
+(bpf-attach! shell-internal)
+(let ((slot? (lambda (n) (string-prefix? "gebpf_slot" (string-map (lambda (c) (if (char=? c #\-) #\_ c)) n))))
+      (names (lambda (l) (map (lambda (e) (or (assq-ref e 'name) "")) l))))
+  (test-assert "the dispatcher is there, listed with #:all? #t"
+    (and (any slot? (bpf-map-names #:all? #t))
+         (any slot? (names (bpf-maps #:all? #t)))
+         (any slot? (names (bpf-programs #:all? #t)))))
+  (test-assert "bpf-map-names, bpf-maps and bpf-programs leave it out"
+    (and (member "shell-internal-counts" (map (lambda (n) (string-map (lambda (c) (if (char=? c #\_) #\- c)) n))
+                                              (bpf-map-names)))
+         (not (any slot? (bpf-map-names)))
+         (not (any slot? (names (bpf-maps))))
+         (not (any slot? (names (bpf-programs)))))))
+(bpf-unload! shell-internal)
+
 (test-ebpf-error "an unknown probe is refused" 'ebpf-validation-error ("unknown probe" "Fix:")
   (bpf-script-run (list (cons "nosuch:thing" '()))))
 
