@@ -637,6 +637,22 @@ strings."
 ;;; ------------------------------------------------------------------
 ;;; Running.
 
+(define (attach-with-progress programs)
+  ;; Building takes about half a second per program with a cold cache:
+  ;; on a terminal, say so on one line, erased once done.
+  (let* ((port (current-error-port))
+         (tty? (false-if-exception (isatty? port)))
+         (n (length programs)))
+    (for-each (lambda (p i)
+                (when tty?
+                  (format port "\rbuilding ~a program~:p (~a/~a)..." n (+ i 1) n)
+                  (force-output port))
+                (bpf-attach! p))
+              programs (iota n))
+    (when (and tty? (> n 0))
+      (display "\r\x1b[K" port)
+      (force-output port))))
+
 (define* (bpf-script-run #:optional (clauses* #f)
                          #:key duration json? quiet? (port (current-output-port))
                          (on-attached #f))
@@ -678,7 +694,7 @@ stopped: @code{duration}, @code{exit}, @code{SIGINT} or @code{SIGTERM}."
         (set! old-int (sigaction SIGINT (lambda (s) (stop! 'SIGINT))))
         (set! old-term (sigaction SIGTERM (lambda (s) (stop! 'SIGTERM)))))
       (lambda ()
-        (for-each (lambda (p) (bpf-attach! (cdr p))) (plan-programs plan))
+        (attach-with-progress (map cdr (plan-programs plan)))
         (let ((n (apply + (map (lambda (p) (vector-length (bpf-probe-names (cdr p))))
                                (plan-programs plan)))))
           (if json?

@@ -379,6 +379,52 @@
          (not (any slot? (names (bpf-programs)))))))
 (bpf-unload! shell-internal)
 
+;;; Feedback at the REPL.
+
+(test-equal "a bpf-fn prints with the name the user wrote"
+  "#<bpf-fn count-opens-here>"
+  (object->string (bpf-fn count-opens-here (ctx) (return 0))))
+
+(defbpf-map shell-swap-counts #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 1)
+(bpf-fn shell-swap-fn (ctx) (map-increment! shell-swap-counts 0))
+(defbpf-program shell-swap #:kind 'tracepoint #:attach "syscalls:sys_enter_getppid"
+  #:source shell-swap-fn #:license "GPL")
+(bpf-attach! shell-swap)
+(test-assert "redefining a running bpf-fn at the REPL says it swapped the program"
+  (string-contains
+   (with-output-to-string
+     (lambda ()
+       (with-fluids ((*repl-stack* (list 'repl)))
+         (bpf-fn shell-swap-fn (ctx) (map-increment! shell-swap-counts 0 2)))))
+   ";;; swapped running program shell-swap for its new version (maps kept)"))
+(test-equal "the new version runs" 2
+  (let ((before (bpf-map-ref/sum shell-swap-counts 0)))
+    (getppid)
+    (- (bpf-map-ref/sum shell-swap-counts 0) before)))
+(test-equal "outside a REPL a swap says nothing" ""
+  (with-output-to-string
+    (lambda () (bpf-fn shell-swap-fn (ctx) (map-increment! shell-swap-counts 0 3)))))
+(bpf-unload! shell-swap)
+
+;;; Progress while clang builds: on a terminal only.
+
+(define one-probe "(on \"tracepoint:syscalls:sys_enter_getppid\" (count! @))")
+(test-assert "building progress on a terminal"
+  ;; script(1) gives the command a pseudo-terminal.
+  (let* ((p (open-pipe* OPEN_READ "script" "-qc"
+                        (format #f "guile-ebpf -e '~a' -d 1" one-probe) "/dev/null"))
+         (out (get-string-all p)))
+    (close-pipe p)
+    (and (string-contains out "building 1 program (1/1)...")
+         (string-contains out "\r\x1b[KAttaching 1 probe..."))))
+(test-assert "no progress when standard error is not a terminal"
+  (let* ((p (open-pipe* OPEN_READ "sh" "-c"
+                        (format #f "guile-ebpf -e '~a' -d 1 2>&1" one-probe)))
+         (out (get-string-all p)))
+    (close-pipe p)
+    (and (string-prefix? "Attaching 1 probe..." out)
+         (not (string-contains out "building")))))
+
 (test-ebpf-error "an unknown probe is refused" 'ebpf-validation-error ("unknown probe" "Fix:")
   (bpf-script-run (list (cons "nosuch:thing" '()))))
 
