@@ -425,6 +425,29 @@
     (and (string-prefix? "Attaching 1 probe..." out)
          (not (string-contains out "building")))))
 
+;;; Small warts.
+
+(test-assert "two defbpf-struct forms in a file compile without a shadowing warning"
+  (let* ((dir (format #f "/tmp/guile-ebpf-shell-struct-~a" (getpid)))
+         (f (string-append dir "/two.scm")))
+    (unless (file-exists? dir) (mkdir dir))
+    (call-with-output-file f
+      (lambda (p)
+        (display "(use-modules (ebpf))
+(defbpf-struct shell-wart-a (x u32))
+(defbpf-struct shell-wart-b (y u32))
+(list make-shell-wart-a make-shell-wart-b)
+" p)))
+    (let ((warnings (call-with-output-string
+                      (lambda (port)
+                        (parameterize ((current-warning-port port))
+                          ((@ (system base compile) compile-file)
+                           f #:output-file (string-append dir "/two.go")
+                           #:opts '(#:warnings (shadowed-toplevel unbound-variable))))))))
+      (system* "rm" "-rf" dir)
+      (or (not (string-contains warnings "shadows"))
+          (begin (format #t "# ~a~%" warnings) #f)))))
+
 (test-ebpf-error "an unknown probe is refused" 'ebpf-validation-error ("unknown probe" "Fix:")
   (bpf-script-run (list (cons "nosuch:thing" '()))))
 
