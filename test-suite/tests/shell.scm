@@ -448,6 +448,20 @@
       (or (not (string-contains warnings "shadows"))
           (begin (format #t "# ~a~%" warnings) #f)))))
 
+(test-assert "a lowering error in code typed at the REPL names the input line and the form"
+  (let ((msg (catch 'ebpf-lower-error
+               (lambda ()
+                 (let ((in (open-input-string "\n\n(bpf-fn shell-wart-bad (ctx)\n  (frob 1))")))
+                   ;; As the REPL reads: from a port without a file name.
+                   (bpf-fn->c (eval (read in) (current-module)) #:kind 'tracepoint)
+                   #f))
+               (lambda (key . args) (ebpf-error-message args)))))
+    (or (and (string? msg)
+             (string-contains msg "input line 4, column 2")
+             (string-contains msg "in (frob 1)")
+             (not (string-contains msg "<unknown")))
+        (begin (format #t "# ~s~%" msg) #f))))
+
 (test-ebpf-error "an unknown probe is refused" 'ebpf-validation-error ("unknown probe" "Fix:")
   (bpf-script-run (list (cons "nosuch:thing" '()))))
 
