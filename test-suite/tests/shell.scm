@@ -462,6 +462,20 @@
              (not (string-contains msg "<unknown")))
         (begin (format #t "# ~s~%" msg) #f))))
 
+;;; Bash completion.
+
+(define (srcfile f) (string-append (srcdir) "/" f))
+(test-equal "bash completion completes commands and probe kinds"
+  "list\ntracepoint:\n"
+  (let* ((p (open-pipe* OPEN_READ "bash" "-c"
+                        (string-append
+                         "source " (srcfile "etc/bash-completion/guile-ebpf") "; "
+                         "COMP_WORDS=(guile-ebpf li); COMP_CWORD=1; _guile_ebpf; echo \"${COMPREPLY[@]}\"; "
+                         "COMP_WORDS=(guile-ebpf list tr); COMP_CWORD=2; _guile_ebpf; echo \"${COMPREPLY[@]}\"")))
+         (out (get-string-all p)))
+    (close-pipe p)
+    out))
+
 (test-ebpf-error "an unknown probe is refused" 'ebpf-validation-error ("unknown probe" "Fix:")
   (bpf-script-run (list (cons "nosuch:thing" '()))))
 
