@@ -460,8 +460,6 @@ strings."
   (exit-map plan-exit-map)
   (stack-map plan-stack-map))
 
-(define run-counter 0)
-
 (define (compile-clauses clauses)
   (let ((maps (make-hash-table))
         (sites '())
@@ -499,8 +497,7 @@ strings."
            (programs
             (map (match-lambda
                    ((ci (kind . attach) body module)
-                    (set! run-counter (+ run-counter 1))
-                    (let* ((name (string->symbol (format #f "on-~a-~a" (clause-short-name ci) ci)))
+                    (let* ((name (string->symbol (format #f "on-clause-~a" ci)))
                            (fn (%make-bpf-fn name '(ctx) body module #f 0 0)))
                       (module-define! private name fn)
                       (cons ci (decl `(defbpf-program ,name #:kind ',kind
@@ -510,8 +507,6 @@ strings."
       (make-plan declared programs site-maps (reverse host) exit-map stack-map))))
 
 (define %make-bpf-fn (@@ (ebpf core) %make-bpf-fn))
-
-(define (clause-short-name ci) "clause")
 
 ;;; ------------------------------------------------------------------
 ;;; Printing the @-maps at exit.
