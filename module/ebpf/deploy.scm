@@ -746,7 +746,17 @@ of @code{bpf-load!}."
 ;;; ------------------------------------------------------------------
 ;;; Hot swap.
 
+(define (at-repl?)
+  ;; Inside a REPL (not a script): there a swap is worth a note.
+  (pair? (fluid-ref *repl-stack*)))
+
 (define (swap! old new)
+  (swap-now! old new)
+  (when (at-repl?)
+    (format #t ";;; swapped running program ~a for its new version (maps kept)~%"
+            (bpf-program-name new))))
+
+(define (swap-now! old new)
   ;; Build and verify NEW first: a failure leaves OLD running.
   (let ((kind (program-kind old)))
     (call-with-values (lambda () (load-object new kind))

@@ -168,13 +168,19 @@ fmod-ret or lsm program, or @code{#f}."
 @code{path}, @code{section} and @code{maps}."
   (%bpf-object-info obj))
 
-(define (bpf-programs)
+(define* (bpf-programs #:key all?)
   "Return every BPF program the kernel holds (as @command{bpftool prog}
 lists them): a list of alists with @code{id}, @code{name}, @code{kind},
 @code{tag}, @code{run-count}, @code{run-time-ns}, @code{xlated-insns},
 @code{jited-bytes}, @code{verified-insns}, @code{map-count}, @code{uid}
-and @code{gpl-compatible}."
-  (%bpf-programs))
+and @code{gpl-compatible}.  guile-ebpf's dispatcher stubs (@code{gebpf_slot_@dots{}})
+are left out unless @code{#:all? #t}."
+  (let ((progs (%bpf-programs)))
+    (if all?
+        progs
+        (filter (lambda (p)
+                  (not (string-prefix? "gebpf_slot" (or (assq-ref p 'name) ""))))
+                progs))))
 
 ;;; Attaching.
 
