@@ -196,6 +196,17 @@ char *gebpf_vmlinux_dir (const char *subr);
 
 extern SCM gebpf_object_type;
 
+/* --- uprobe.c: where uprobe and USDT targets land ----------------------- */
+
+/* The file of LIB: a path, an executable in PATH, or a library in the
+   dynamic linker's cache (GC memory).  Raises ebpf-attach-error.  */
+const char *gebpf_uprobe_binary (const char *lib, const char *subr);
+/* The file offset of SYMBOL (SYM, SYM@VERSION, SYM@@VERSION or 0xOFFSET)
+   in the ELF file PATH; of several versions, the default one.  Raises
+   ebpf-attach-error naming the missing symbol or version.  */
+size_t gebpf_uprobe_offset (const char *path, const char *symbol,
+                            const char *subr);
+
 /* init.c: take (and reset) what libbpf printed since the last take.  */
 const char *gebpf_libbpf_log_take (void);
 
