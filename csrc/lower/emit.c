@@ -1402,7 +1402,14 @@ ex (struct emit *E, struct buf *b, struct node *n)
       ex_read (E, b, n);
       return;
     case OP_PROBE:
-      bs (b, "bpf_get_attach_cookie (ctx)");
+      /* libbpf keeps the attach cookie of a USDT probe for its own
+         argument specs, and hands the user's cookie to bpf_usdt_cookie.  */
+      bs (b, E->L->kind == PK_USDT ? "((__u64) bpf_usdt_cookie (ctx))"
+          : "bpf_get_attach_cookie (ctx)");
+      return;
+    case OP_USDT_ARG:
+      bf (b, "({ long gebpf_ua_ = 0; bpf_usdt_arg (ctx, %lld, &gebpf_ua_); "
+          "(__s64) gebpf_ua_; })", (long long) n->kid[1]->ival);
       return;
     case OP_EMIT:
     case OP_PERF_EMIT:
@@ -1573,6 +1580,7 @@ static const struct kind_info kinds[] = {
   {PK_URETPROBE, "uretprobe", "struct pt_regs *"},
   {PK_LSM, "lsm/%s", "__u64 *"},
   {PK_PERF_EVENT, "perf_event", "struct bpf_perf_event_data *"},
+  {PK_USDT, "usdt", "struct pt_regs *"},
 };
 
 static void
@@ -1597,7 +1605,7 @@ section_name (struct emit *E, char *out, size_t size)
     snprintf (tgt, sizeof tgt, "ingress");
   if (E->L->kind == PK_CGROUP_SOCK_ADDR && !t)
     snprintf (tgt, sizeof tgt, "connect4");
-  bool glob = strpbrk (tgt, "*?[") != NULL;
+  bool glob = strpbrk (tgt, "*?[,") != NULL;   /* or a list "A,B" */
   if (!tgt[0] || glob)
     {
       /* No single target: the bare section; the loader attaches.  */
@@ -1915,7 +1923,8 @@ gebpf_emit (struct lower *L, SCM *linemap)
           "#include <linux/ipv6.h>\n#include <linux/tcp.h>\n"
           "#include <linux/udp.h>\n");
       if (L->kind == PK_KPROBE || L->kind == PK_KRETPROBE
-          || L->kind == PK_UPROBE || L->kind == PK_URETPROBE)
+          || L->kind == PK_UPROBE || L->kind == PK_URETPROBE
+          || L->kind == PK_USDT)
         bs (&out, "#include <linux/ptrace.h>\n");
       if (L->kind == PK_PERF_EVENT)
         bs (&out, "#include <linux/bpf_perf_event.h>\n");
@@ -1923,6 +1932,8 @@ gebpf_emit (struct lower *L, SCM *linemap)
           "#include <bpf/bpf_tracing.h>\n");
       if (L->uses_vmlinux)
         bs (&out, "#include <bpf/bpf_core_read.h>\n");
+      if (L->kind == PK_USDT)     /* usdt.bpf.h expects bool defined */
+        bs (&out, "#include <stdbool.h>\n#include <bpf/usdt.bpf.h>\n");
     }
   bs (&out, "#include \"gebpf.h\"\n\n");
   if (E.types.len)
