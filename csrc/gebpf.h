@@ -206,6 +206,10 @@ const char *gebpf_uprobe_binary (const char *lib, const char *subr);
    ebpf-attach-error naming the missing symbol or version.  */
 size_t gebpf_uprobe_offset (const char *path, const char *symbol,
                             const char *subr);
+/* The functions PATH defines whose names match GLOB (fnmatch), sorted,
+   each once, as a list of strings.  */
+SCM gebpf_uprobe_symbols (const char *path, const char *glob,
+                          const char *subr);
 
 /* init.c: take (and reset) what libbpf printed since the last take.  */
 const char *gebpf_libbpf_log_take (void);

@@ -2127,6 +2127,30 @@ SCM_DEFINE_STATIC (scm_bpf_uprobe_resolve, "%bpf-uprobe-resolve", 1, 0, 0,
 }
 #undef FUNC_NAME
 
+#define FUNC_NAME s_scm_bpf_uprobe_symbols
+SCM_DEFINE_STATIC (scm_bpf_uprobe_symbols, "%bpf-uprobe-symbols", 1, 0, 0,
+                   (SCM target),
+                   "Return the names of the functions that the uprobe "
+                   "target glob @var{target}, @code{\"LIB:GLOB\"}, "
+                   "matches (GLOB with @code{*}, @code{?} and "
+                   "@code{[...]}), sorted, each once.  Raises "
+                   "@code{ebpf-attach-error} for a missing binary.")
+{
+  scm_dynwind_begin (0);
+  char *t = scm_string_arg (target, FUNC_NAME, 1, "uprobe target");
+  char *colon = strrchr (t, ':');
+  if (!colon)
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "write it as \"LIB:GLOB\", e.g. \"libc:pthread_mutex_*\"",
+                 "bad uprobe target %s", t);
+  *colon = 0;
+  const char *bin = gebpf_uprobe_binary (t, FUNC_NAME);
+  SCM r = gebpf_uprobe_symbols (bin, colon + 1, FUNC_NAME);
+  scm_dynwind_end ();
+  return r;
+}
+#undef FUNC_NAME
+
 #define FUNC_NAME s_scm_bpf_attach_uprobe
 SCM_DEFINE_STATIC (scm_bpf_attach_uprobe, "%bpf-attach-uprobe", 4, 1, 0,
                    (SCM obj, SCM target, SCM pid, SCM retprobe, SCM cookie),

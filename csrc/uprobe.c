@@ -13,6 +13,7 @@
 #include <config.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdint.h>
@@ -325,6 +326,101 @@ versions_list (struct lookup *lk, char *out, size_t size)
       }
 }
 
+static Elf *
+open_elf (const char *path, int *fd, const char *subr)
+{
+  *fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (*fd < 0)
+    gebpf_error (gebpf_k_attach, subr, errno,
+                 "give the path of a readable executable or library",
+                 "cannot open %s", path);
+  elf_version (EV_CURRENT);
+  Elf *elf = elf_begin (*fd, ELF_C_READ_MMAP, NULL);
+  if (!elf || elf_kind (elf) != ELF_K_ELF)
+    {
+      if (elf)
+        elf_end (elf);
+      close (*fd);
+      gebpf_error (gebpf_k_attach, subr, 0,
+                   "give an ELF executable or shared library (not a script "
+                   "or a linker script such as libc.so)",
+                   "%s is not an ELF file", path);
+    }
+  return elf;
+}
+
+static int
+cmp_str (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+SCM
+gebpf_uprobe_symbols (const char *path, const char *glob, const char *subr)
+{
+  int fd;
+  Elf *elf = open_elf (path, &fd, subr);
+  size_t n = 0, cap = 0;
+  char **names = NULL;
+  Elf_Scn *scn = NULL;
+  while ((scn = elf_nextscn (elf, scn)))
+    {
+      GElf_Shdr sh;
+      if (!gelf_getshdr (scn, &sh)
+          || (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB)
+          || !sh.sh_entsize)
+        continue;
+      Elf_Data *data = elf_getdata (scn, NULL);
+      size_t count = data ? sh.sh_size / sh.sh_entsize : 0;
+      for (size_t i = 0; i < count; i++)
+        {
+          GElf_Sym s;
+          if (!gelf_getsym (data, (int) i, &s))
+            continue;
+          int type = GELF_ST_TYPE (s.st_info);
+          if ((type != STT_FUNC && type != STT_GNU_IFUNC)
+              || s.st_shndx == SHN_UNDEF || s.st_value == 0)
+            continue;
+          const char *name = elf_strptr (elf, sh.sh_link, s.st_name);
+          if (!name || !*name)
+            continue;
+          /* .symtab's SYM@VERSION is the symbol SYM.  */
+          char *plain = strndup (name, strcspn (name, "@"));
+          if (!plain || fnmatch (glob, plain, 0) != 0)
+            {
+              free (plain);
+              continue;
+            }
+          if (n == cap)
+            {
+              cap = cap ? 2 * cap : 64;
+              char **more = realloc (names, cap * sizeof *names);
+              if (!more)
+                {
+                  free (plain);
+                  break;
+                }
+              names = more;
+            }
+          names[n++] = plain;
+        }
+    }
+  elf_end (elf);
+  close (fd);
+  if (n)
+    qsort (names, n, sizeof *names, cmp_str);
+  SCM out = SCM_EOL;
+  for (size_t i = n; i-- > 0;)
+    {
+      if (i + 1 >= n || strcmp (names[i], names[i + 1]) != 0)
+        out = scm_cons (scm_from_utf8_string (names[i]), out);
+    }
+  for (size_t i = 0; i < n; i++)
+    free (names[i]);
+  free (names);
+  return out;
+}
+
 size_t
 gebpf_uprobe_offset (const char *path, const char *symbol, const char *subr)
 {
@@ -354,23 +450,8 @@ gebpf_uprobe_offset (const char *path, const char *symbol, const char *subr)
       want = at[1] == '@' ? at + 2 : at + 1;
     }
 
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    gebpf_error (gebpf_k_attach, subr, errno,
-                 "give the path of a readable executable or library",
-                 "cannot open %s", path);
-  elf_version (EV_CURRENT);
-  Elf *elf = elf_begin (fd, ELF_C_READ_MMAP, NULL);
-  if (!elf || elf_kind (elf) != ELF_K_ELF)
-    {
-      if (elf)
-        elf_end (elf);
-      close (fd);
-      gebpf_error (gebpf_k_attach, subr, 0,
-                   "give an ELF executable or shared library (not a script "
-                   "or a linker script such as libc.so)",
-                   "%s is not an ELF file", path);
-    }
+  int fd;
+  Elf *elf = open_elf (path, &fd, subr);
   struct lookup lk = { .sym = sym };
   Elf_Scn *scn = NULL, *versym = NULL, *verdef = NULL;
   while ((scn = elf_nextscn (elf, scn)))

@@ -622,19 +622,39 @@ sorted; tracefs is mounted if it is missing."
   (let ((t (bpf-program-target p)))
     (if (pair? t) t (list t))))
 
+(define uprobe-symbols (@@ (ebpf core) %bpf-uprobe-symbols))
+
+(define (uprobes-matching p target)
+  ;; "LIB:GLOB" -> ("LIB:SYM" ...), the functions of LIB the glob matches.
+  (let* ((i (string-rindex target #\:))
+         (lib (substring target 0 i))
+         (syms (uprobe-symbols target)))
+    (when (null? syms)
+      (raise-ebpf-error 'ebpf-attach-error 'bpf-attach!
+                        (format #f "program ~a: no function of ~a matches ~s"
+                                (bpf-program-name p) lib
+                                (substring target (+ i 1)))
+                        #:fix "check the pattern against nm -D --defined-only on the file"))
+    (map (lambda (s) (string-append lib ":" s)) syms)))
+
 (define (targets p kind)
   ;; Every attach point, globs expanded, in (probe) index order.
   (append-map
    (lambda (target)
-     (if (and (eq? kind 'tracepoint) (glob? target))
-         (let ((tps (tracepoints-matching target)))
-           (when (null? tps)
-             (raise-ebpf-error 'ebpf-attach-error 'bpf-attach!
-                               (format #f "program ~a: no tracepoint matches ~s"
-                                       (bpf-program-name p) target)
-                               #:fix "list them with (bpf-list-probes \"syscalls:*\")"))
-           tps)
-         (list target)))
+     (cond
+      ((and (eq? kind 'tracepoint) (glob? target))
+       (let ((tps (tracepoints-matching target)))
+         (when (null? tps)
+           (raise-ebpf-error 'ebpf-attach-error 'bpf-attach!
+                             (format #f "program ~a: no tracepoint matches ~s"
+                                     (bpf-program-name p) target)
+                             #:fix "list them with (bpf-list-probes \"syscalls:*\")"))
+         tps))
+      ((and (memq kind '(uprobe uretprobe)) (string? target)
+            (string-rindex target #\:)
+            (glob? (substring target (+ (string-rindex target #\:) 1))))
+       (uprobes-matching p target))
+      (else (list target))))
    (program-targets p)))
 
 (define (probe-spelling kind target)

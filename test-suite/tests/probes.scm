@@ -144,6 +144,27 @@
 (test-assert "a failed attach leaves the program unloaded"
              (not (bpf-program-loaded? "probes-missing")))
 
+(defbpf-map probes-uprobe-hits #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 8)
+(bpf-fn probes-count-probe (ctx) (map-increment! probes-uprobe-hits (probe)))
+(let* ((c (spawn-python (string-append "for _ in range(4): os.getppid()\n"
+                                       "for _ in range(3): os.getpgid(0)\n")))
+       (p (decl #:name "probes-uprobe-list" #:kind 'uprobe
+                #:attach '("libc:getppid" "libc:getpgi*")
+                #:pid (car c) #:source probes-count-probe)))
+  (bpf-attach! p)
+  (release-python! c)
+  (bpf-unload! p)
+  (test-equal "a uprobe list with a symbol glob, counted by (probe)"
+              '(("uprobe:libc:getppid" . 4) ("uprobe:libc:getpgid" . 3))
+              (map (lambda (i) (cons (bpf-probe-name p i)
+                                     (bpf-map-ref probes-uprobe-hits i)))
+                   (iota (vector-length (bpf-probe-names p))))))
+(test-ebpf-error "a symbol glob that matches nothing" 'ebpf-attach-error
+                 ("no function of libc matches")
+                 (bpf-attach! (decl #:name "probes-uprobe-noglob" #:kind 'uprobe
+                                    #:attach "libc:no_such_guile_ebpf_*"
+                                    #:source probes-count-probe)))
+
 ;;; ---- one program, several targets: setuids -----------------------------
 
 (defbpf-map probes-by-probe #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 16)
