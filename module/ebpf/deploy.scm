@@ -658,14 +658,28 @@ sorted; tracefs is mounted if it is missing."
    (program-targets p)))
 
 (define (probe-spelling kind target)
-  ;; As bpf-list-probes and bpftrace spell it: "tracepoint:sched:sched_switch".
+  ;; As bpf-list-probes and bpftrace spell it: "tracepoint:sched:sched_switch",
+  ;; "uprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc" (the library's file).
   (define (colons s) (string-map (lambda (c) (if (char=? c #\/) #\: c)) s))
+  (define (with-file lib rest)
+    (string-append (car (bpf-resolve-uprobe (string-append lib ":0x0")))
+                   ":" rest))
   (cond
    ((not (string? target)) (symbol->string kind))
    (else
     (case kind
       ((tracepoint) (string-append "tracepoint:" (colons target)))
       ((raw-tracepoint) (string-append "rawtracepoint:" target))
+      ((uprobe uretprobe)
+       (let ((i (string-rindex target #\:)))
+         (string-append (symbol->string kind) ":"
+                        (with-file (substring target 0 i)
+                                   (substring target (+ i 1))))))
+      ((usdt)
+       (let* ((j (string-rindex target #\:))
+              (i (string-rindex target #\: 0 j)))
+         (string-append "usdt:" (with-file (substring target 0 i)
+                                           (substring target (+ i 1))))))
       (else (string-append (symbol->string kind) ":" target))))))
 
 (define (attach-now! p kind)
@@ -922,7 +936,8 @@ dispatcher), @code{xlated-insns}, @code{jited-bytes},
 (define (bpf-probe-names prog)
   "Return the probes @var{prog} is attached to, a vector in probe index
 order, spelled as @code{bpf-list-probes} spells them:
-@samp{tracepoint:sched:sched_switch}, @samp{uprobe:libc:malloc}."
+@samp{tracepoint:sched:sched_switch},
+@samp{uprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc}."
   (or (program-probes (program-arg prog)) #()))
 
 (define (bpf-probe-name prog i)
