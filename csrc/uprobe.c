@@ -170,8 +170,12 @@ gebpf_uprobe_binary (const char *lib, const char *subr)
                  "uprobe target without a binary");
   if (strchr (lib, '/'))
     {
-      if (!regular_file (lib, R_OK))
-        gebpf_error (gebpf_k_attach, subr, errno ? errno : ENOENT,
+      struct stat st;
+      int err = stat (lib, &st) != 0 ? errno
+        : !S_ISREG (st.st_mode) ? EISDIR
+        : access (lib, R_OK) != 0 ? errno : 0;
+      if (err)
+        gebpf_error (gebpf_k_attach, subr, err,
                      "give the path of an existing executable or library "
                      "(or its name alone: \"libc\", \"bash\")",
                      "no binary %s", lib);
@@ -197,6 +201,7 @@ struct cand
   GElf_Addr addr;
   char version[64];
   bool is_default;              /* SYM@@V, or no version at all */
+  bool local;                   /* STB_LOCAL: a static function */
 };
 
 #define MAX_CANDS 32
@@ -210,7 +215,7 @@ struct lookup
 
 static void
 add_cand (struct lookup *lk, GElf_Addr addr, const char *version,
-          bool is_default)
+          bool is_default, bool local)
 {
   if (lk->n == MAX_CANDS)
     return;
@@ -218,6 +223,7 @@ add_cand (struct lookup *lk, GElf_Addr addr, const char *version,
   c->addr = addr;
   snprintf (c->version, sizeof c->version, "%s", version ? version : "");
   c->is_default = is_default;
+  c->local = local;
 }
 
 /* Version index -> name, from .gnu.version_d.  */
@@ -280,13 +286,15 @@ scan_symbols (Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, Elf_Scn *versym,
               if ((v & 0x7fff) > 1)
                 ver = verdef_name (elf, verdef, v & 0x7fff);
             }
-          add_cand (lk, s.st_value, ver, dflt);
+          add_cand (lk, s.st_value, ver, dflt,
+                    GELF_ST_BIND (s.st_info) == STB_LOCAL);
         }
       else if (name[symlen] == '@')
         {
           /* .symtab spells versions into the name: SYM@V, SYM@@V.  */
           bool dflt = name[symlen + 1] == '@';
-          add_cand (lk, s.st_value, name + symlen + (dflt ? 2 : 1), dflt);
+          add_cand (lk, s.st_value, name + symlen + (dflt ? 2 : 1), dflt,
+                    GELF_ST_BIND (s.st_info) == STB_LOCAL);
         }
     }
 }
@@ -473,27 +481,33 @@ gebpf_uprobe_offset (const char *path, const char *symbol, const char *subr)
                       verdef, &lk);
     }
 
-  /* Choose: the named version; else the one address all share; else
-     the one of the default versions.  */
+  /* Choose: the named version; else the one address all candidates
+     share; else the one of the default versions; else the one of the
+     global default versions (a static function of the same name in
+     .symtab is not what a caller of SYM reaches).  */
   int pick = -1;
   bool ambiguous = false;
-  for (int pass = 0; pass < 2 && (pick < 0 || ambiguous); pass++)
+  for (int pass = 0; pass < 3; pass++)
     {
-      if (pass == 1 && want)
-        break;
-      pick = -1;
-      ambiguous = false;
+      int p = -1;
+      bool amb = false;
       for (int i = 0; i < lk.n; i++)
         {
           struct cand *c = &lk.c[i];
           if ((want && strcmp (c->version, want) != 0)
-              || (pass == 1 && !c->is_default))
+              || (pass >= 1 && !c->is_default) || (pass == 2 && c->local))
             continue;
-          if (pick < 0)
-            pick = i;
-          else if (lk.c[pick].addr != c->addr)
-            ambiguous = true;
+          if (p < 0)
+            p = i;
+          else if (lk.c[p].addr != c->addr)
+            amb = true;
         }
+      if (p < 0)
+        break;                  /* keep what the wider pass found */
+      pick = p;
+      ambiguous = amb;
+      if (!amb || want)
+        break;
     }
   char versions[512];
   versions_list (&lk, versions, sizeof versions);

@@ -106,6 +106,27 @@
 (test-assert "bash:readline: an executable found through PATH"
              (let ((r (bpf-resolve-uprobe "bash:readline")))
                (and (string-suffix? "/bash" (car r)) (> (cdr r) 0))))
+;; A static function and a global one of one name (two translation
+;; units): callers of the name reach the global one.
+(let* ((temp (lambda (text)
+               (let* ((port (mkstemp! (string-copy "/tmp/guile-ebpf-probes-XXXXXX")))
+                      (file (port-filename port)))
+                 (display text port)
+                 (close-port port)
+                 file)))
+       (a (temp "static int __attribute__((noinline)) foo (int x) { return x * 3; }\nint call_static (int x) { return foo (x); }\n"))
+       (b (temp "int __attribute__((noinline)) foo (int x) { return x + 1; }\nint call_static (int);\nint main (int c, char **v) { return foo (c) + call_static (c); }\n"))
+       (prog (temp ""))
+       (built (zero? (status:exit-val
+                      (system* "clang" "-O1" "-o" prog "-x" "c" a "-x" "c" b))))
+       (global (and built
+                    (let ((m (string-match "(^|\n)([0-9a-f]+) T foo\n"
+                                           (command-output "nm" prog))))
+                      (and m (string->number (match:substring m 2) 16))))))
+  (test-assert "clang builds the two-foo program" (and built global))
+  (test-equal "of a static and a global foo, the global one" (cons prog global)
+              (bpf-resolve-uprobe (string-append prog ":foo")))
+  (for-each delete-file (list a b prog)))
 (test-ebpf-error "a missing library is named as such" 'ebpf-attach-error
                  ("no library or executable named libnope-guile-ebpf"
                   "dynamic linker's cache")
