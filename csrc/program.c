@@ -2029,51 +2029,6 @@ kernel_has_kprobes (void)
   return access (path, F_OK) == 0;
 }
 
-#define FUNC_NAME s_scm_bpf_attach_kprobe
-SCM_DEFINE_STATIC (scm_bpf_attach_kprobe, "%bpf-attach-kprobe", 3, 0, 0,
-                   (SCM obj, SCM function, SCM retprobe),
-                   "Attach the kprobe program of @var{obj} to kernel "
-                   "function @var{function}, at its return when "
-                   "@var{retprobe} is true.  Return a @code{<bpf-link>}.  "
-                   "Raises @code{ebpf-attach-error} when the kernel has no "
-                   "kprobes or no such function.")
-{
-  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
-  need_type (o, FUNC_NAME, "a kprobe", BPF_PROG_TYPE_KPROBE,
-             BPF_PROG_TYPE_KPROBE);
-  scm_dynwind_begin (0);
-  char *fn = scm_string_arg (function, FUNC_NAME, 2, "kernel function");
-  bool ret = scm_is_true (retprobe);
-  if (!kernel_has_kprobes ())
-    gebpf_error (gebpf_k_attach, FUNC_NAME, 0,
-                 "trace the same events with a tracepoint "
-                 "(\"syscalls/sys_enter_openat\"), a raw tracepoint or "
-                 "tp-btf; bpf-list-probes lists them",
-                 "this kernel has no kprobes (no kprobe PMU, no "
-                 "kprobe_events), so %s cannot be attached to %s",
-                 o->name, fn);
-  struct bpf_link *link = bpf_program__attach_kprobe (o->prog, ret, fn);
-  if (!link)
-    {
-      int err = errno;
-      if (err == ENOENT || err == EINVAL)
-        gebpf_error (gebpf_k_attach, FUNC_NAME, err,
-                     "check the name in /proc/kallsyms; inlined and "
-                     "notrace functions cannot be probed",
-                     "cannot put a %s on kernel function %s",
-                     ret ? "kretprobe" : "kprobe", fn);
-      char what[512];
-      snprintf (what, sizeof what, "attaching %s to %s", o->name, fn);
-      gebpf_syscall_error (gebpf_k_attach, FUNC_NAME, err,
-                           scm_gc_strdup (what, "gebpf"),
-                           "see the errno above");
-    }
-  SCM l = libbpf_link (obj, o, ret ? "kretprobe" : "kprobe", fn, link);
-  scm_dynwind_end ();
-  return l;
-}
-#undef FUNC_NAME
-
 static int
 pid_arg (SCM pid, const char *subr)
 {
@@ -2097,6 +2052,55 @@ cookie_arg (SCM cookie, const char *subr)
                  "bad cookie %s", gebpf_repr (cookie));
   return scm_to_uint64 (cookie);
 }
+
+#define FUNC_NAME s_scm_bpf_attach_kprobe
+SCM_DEFINE_STATIC (scm_bpf_attach_kprobe, "%bpf-attach-kprobe", 3, 1, 0,
+                   (SCM obj, SCM function, SCM retprobe, SCM cookie),
+                   "Attach the kprobe program of @var{obj} to kernel "
+                   "function @var{function}, at its return when "
+                   "@var{retprobe} is true, with @var{cookie} for "
+                   "@code{bpf_get_attach_cookie}.  Return a "
+                   "@code{<bpf-link>}.  "
+                   "Raises @code{ebpf-attach-error} when the kernel has no "
+                   "kprobes or no such function.")
+{
+  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
+  need_type (o, FUNC_NAME, "a kprobe", BPF_PROG_TYPE_KPROBE,
+             BPF_PROG_TYPE_KPROBE);
+  scm_dynwind_begin (0);
+  char *fn = scm_string_arg (function, FUNC_NAME, 2, "kernel function");
+  bool ret = scm_is_true (retprobe);
+  if (!kernel_has_kprobes ())
+    gebpf_error (gebpf_k_attach, FUNC_NAME, 0,
+                 "trace the same events with a tracepoint "
+                 "(\"syscalls/sys_enter_openat\"), a raw tracepoint or "
+                 "tp-btf; bpf-list-probes lists them",
+                 "this kernel has no kprobes (no kprobe PMU, no "
+                 "kprobe_events), so %s cannot be attached to %s",
+                 o->name, fn);
+  LIBBPF_OPTS (bpf_kprobe_opts, ko, .retprobe = ret,
+               .bpf_cookie = cookie_arg (cookie, FUNC_NAME));
+  struct bpf_link *link = bpf_program__attach_kprobe_opts (o->prog, fn, &ko);
+  if (!link)
+    {
+      int err = errno;
+      if (err == ENOENT || err == EINVAL)
+        gebpf_error (gebpf_k_attach, FUNC_NAME, err,
+                     "check the name in /proc/kallsyms; inlined and "
+                     "notrace functions cannot be probed",
+                     "cannot put a %s on kernel function %s",
+                     ret ? "kretprobe" : "kprobe", fn);
+      char what[512];
+      snprintf (what, sizeof what, "attaching %s to %s", o->name, fn);
+      gebpf_syscall_error (gebpf_k_attach, FUNC_NAME, err,
+                           scm_gc_strdup (what, "gebpf"),
+                           "see the errno above");
+    }
+  SCM l = libbpf_link (obj, o, ret ? "kretprobe" : "kprobe", fn, link);
+  scm_dynwind_end ();
+  return l;
+}
+#undef FUNC_NAME
 
 #define FUNC_NAME s_scm_bpf_uprobe_resolve
 SCM_DEFINE_STATIC (scm_bpf_uprobe_resolve, "%bpf-uprobe-resolve", 1, 0, 0,

@@ -218,7 +218,8 @@ stays attached until @code{bpf-link-destroy!} or @code{bpf-detach-all!}.
 @item @code{raw-tracepoint}: @var{target} the tracepoint's name.
 @item @code{tp-btf}, @code{fentry}, @code{fexit}, @code{fmod-ret},
 @code{lsm}: no target here (it is fixed at load).
-@item @code{kprobe}, @code{kretprobe}: @var{target} a kernel function.
+@item @code{kprobe}, @code{kretprobe}: @var{target} a kernel function;
+@var{cookie} as for tracepoints.
 @item @code{uprobe}, @code{uretprobe}: @var{target}
 @code{\"LIB:SYMBOL\"}, LIB a path, an executable in PATH or a library
 of the dynamic linker's cache (@code{\"libc\"}), SYMBOL a function (its
@@ -262,7 +263,7 @@ cgroup or binary, @code{ebpf-permission-error}, or
        (%bpf-attach-trace obj))
       ((kprobe kretprobe)
        (need-target kind target "a kernel function")
-       (%bpf-attach-kprobe obj target (eq? kind 'kretprobe)))
+       (%bpf-attach-kprobe obj target (eq? kind 'kretprobe) cookie))
       ((uprobe uretprobe)
        (need-target kind target "\"LIB:SYMBOL\", e.g. \"libc:malloc\"")
        (%bpf-attach-uprobe obj target pid (eq? kind 'uretprobe) cookie))

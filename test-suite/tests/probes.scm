@@ -268,6 +268,53 @@
   (test-equal "usdt: 37 entries of the function, through the semaphore"
               37 (bpf-map-ref probes-pycalls "guile_ebpf_probe_fn")))
 
+;; Entry and return in one program: (probe) is libbpf's USDT cookie.
+(defbpf-map probes-py-entries #:kind 'hash #:key '(string 32) #:value 'u64
+  #:max-entries 1024)
+(defbpf-map probes-py-returns #:kind 'hash #:key '(string 32) #:value 'u64
+  #:max-entries 1024)
+(bpf-fn probes-py-both (ctx)
+  (let ((name (read-user-str (usdt-arg ctx 1) 32)))
+    (if (= (probe) 0)
+        (map-increment! probes-py-entries name)
+        (map-increment! probes-py-returns name))))
+(define (py-calls n)
+  (string-append "def guile_ebpf_probe_fn(): pass\n"
+                 "sys.setprofile(lambda *a: None)\n"
+                 "for _ in range(" (number->string n) "): guile_ebpf_probe_fn()\n"
+                 "sys.setprofile(None)\n"))
+(let* ((c (spawn-python (py-calls 12)))
+       (p (decl #:name "probes-usdt-both" #:kind 'usdt
+                #:attach (list (string-append python ":python:function__entry")
+                               (string-append python ":python:function__return"))
+                #:pid (car c) #:source probes-py-both)))
+  (bpf-attach! p)
+  (release-python! c)
+  (bpf-unload! p)
+  (test-equal "usdt list: (probe) tells entry from return"
+              '(12 12)
+              (list (bpf-map-ref probes-py-entries "guile_ebpf_probe_fn")
+                    (bpf-map-ref probes-py-returns "guile_ebpf_probe_fn"))))
+
+;; Re-declaring an attached usdt program swaps the new version in.
+(bpf-fn probes-py-entry-2 (ctx)
+  (map-increment! probes-pycalls (read-user-str (usdt-arg ctx 0) 32)))
+(bpf-map-clear! probes-pycalls)
+(let* ((c (spawn-python (py-calls 5)))
+       (declare (lambda (fn)
+                  (decl #:name "probes-usdt-swap" #:kind 'usdt
+                        #:attach (string-append python ":python:function__entry")
+                        #:pid (car c) #:source fn))))
+  (bpf-attach! (declare probes-py-entry))
+  (let ((p (declare probes-py-entry-2)))
+    (test-assert "the swapped usdt program is attached" (bpf-program-attached? p))
+    (release-python! c)
+    (bpf-unload! p)
+    ;; Version 2 counts by file name (argument 0): "<string>" for -c.
+    (test-equal "the new version counts, the old one no more" '(#f 5)
+                (list (bpf-map-ref probes-pycalls "guile_ebpf_probe_fn")
+                      (bpf-map-ref probes-pycalls "<string>")))))
+
 (test-ebpf-error "usdt-arg outside usdt programs" 'ebpf-lower-error
                  ("usdt-arg" "usdt programs")
                  (bpf-fn->c probes-py-entry #:kind 'uprobe))
