@@ -188,6 +188,39 @@
                                     #:attach "libc:no_such_guile_ebpf_*"
                                     #:source probes-count-probe)))
 
+(define bpftrace
+  (and (zero? (status:exit-val (system "command -v bpftrace >/dev/null 2>&1")))
+       "bpftrace"))
+(unless bpftrace
+  (format #t "# bpftrace is not installed: no comparison with it~%"))
+
+(define (bpftrace-output program python-source)
+  ;; What bpftrace printed after it ran PROGRAM with -c python3 on a
+  ;; file holding PYTHON-SOURCE.
+  (let* ((port (mkstemp! (string-copy "/tmp/guile-ebpf-probes-XXXXXX")))
+         (file (port-filename port)))
+    (display python-source port)
+    (close-port port)
+    (let ((out (command-output "sh" "-c"
+                               (format #f "~a -e '~a' -c '~a ~a' 2>/dev/null"
+                                       bpftrace program python file))))
+      (delete-file file)
+      out)))
+
+(define (bpftrace-count program python-source)
+  ;; The value of @.
+  (let ((m (string-match "@: ([0-9]+)" (bpftrace-output program python-source))))
+    (and m (string->number (match:substring m 1)))))
+
+(define (bpftrace-map program python-source)
+  ;; The entries of @[KEY], as ((KEY . COUNT) ...) sorted by key.
+  (sort (map (lambda (m) (cons (match:substring m 1)
+                               (string->number (match:substring m 2))))
+             (list-matches "@\\[([^]\n]+)\\]: ([0-9]+)"
+                           (bpftrace-output program python-source)))
+        (lambda (a b) (string<? (car a) (car b)))))
+
+
 ;;; ---- one program, several targets: setuids -----------------------------
 
 (defbpf-map probes-by-probe #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 16)
@@ -195,11 +228,18 @@
   (when (= (tgid) (const child))
     (map-increment! probes-by-probe (probe))))
 
-(let* ((c (spawn-python (string-append
-                         "for _ in range(3): os.setuid(0)\n"
-                         "for _ in range(2): os.setgid(0)\n"
-                         "os.setresuid(0, 0, 0)\n"
-                         "for _ in range(4): os.setresgid(0, 0, 0)\n")))
+(define setuids-workload
+  (string-append "import os\n"
+                 "for _ in range(3): os.setuid(0)\n"
+                 "for _ in range(2): os.setgid(0)\n"
+                 "os.setresuid(0, 0, 0)\n"
+                 "for _ in range(4): os.setresgid(0, 0, 0)\n"))
+(define setuids-counts
+  '(("tracepoint:syscalls:sys_enter_setuid" . 3)
+    ("tracepoint:syscalls:sys_enter_setgid" . 2)
+    ("tracepoint:syscalls:sys_enter_setresgid" . 4)
+    ("tracepoint:syscalls:sys_enter_setresuid" . 1)))
+(let* ((c (spawn-python setuids-workload))
        (p (decl #:name "probes-setuids" #:kind 'tracepoint
                 #:attach '("syscalls:sys_enter_setuid" "syscalls/sys_enter_setgid"
                            "syscalls:sys_enter_setres*id")
@@ -215,13 +255,19 @@
                   "tracepoint:syscalls:sys_enter_setresuid")
                 names)
     (test-equal "(probe) indexes the whole list: exact counts by probe"
-                '(("tracepoint:syscalls:sys_enter_setuid" . 3)
-                  ("tracepoint:syscalls:sys_enter_setgid" . 2)
-                  ("tracepoint:syscalls:sys_enter_setresgid" . 4)
-                  ("tracepoint:syscalls:sys_enter_setresuid" . 1))
+                setuids-counts
                 (map (lambda (i) (cons (bpf-probe-name p i)
                                        (bpf-map-ref probes-by-probe i)))
                      (iota (length names))))))
+(when bpftrace
+  (test-equal "bpftrace: the same probes, spelled alike, the same counts"
+              (sort setuids-counts (lambda (a b) (string<? (car a) (car b))))
+              (bpftrace-map (string-append
+                             "tracepoint:syscalls:sys_enter_setuid,"
+                             "tracepoint:syscalls:sys_enter_setgid,"
+                             "tracepoint:syscalls:sys_enter_setres*id "
+                             "/pid == cpid/ { @[probe] = count(); }")
+                            setuids-workload)))
 
 ;; Fields of a list of tracepoints: read from each, at one offset.
 (defbpf-map probes-uids #:kind 'hash #:key 'u64 #:value 'u64 #:max-entries 16)
@@ -341,26 +387,6 @@
     (unless (eqv? 0 (status:exit-val status))
       (format #t "# ~a exited ~a:~%~a~%" file (status:exit-val status) out))
     (cons (status:exit-val status) out)))
-
-(define bpftrace
-  (and (zero? (status:exit-val (system "command -v bpftrace >/dev/null 2>&1")))
-       "bpftrace"))
-(unless bpftrace
-  (format #t "# bpftrace is not installed: no comparison with it~%"))
-
-(define (bpftrace-count program python-source)
-  ;; The value of @ after bpftrace ran PROGRAM with -c python3 on a file
-  ;; holding PYTHON-SOURCE.
-  (let* ((port (mkstemp! (string-copy "/tmp/guile-ebpf-probes-XXXXXX")))
-         (file (port-filename port)))
-    (display python-source port)
-    (close-port port)
-    (let* ((out (command-output "sh" "-c"
-                                (format #f "~a -e '~a' -c '~a ~a' 2>/dev/null"
-                                        bpftrace program python file)))
-           (m (string-match "@: ([0-9]+)" out)))
-      (delete-file file)
-      (and m (string->number (match:substring m 1))))))
 
 (let* ((r (run-example "threadsnoop.scm" "--threads" "6"))
        (m (string-match "python3 \\(pid ([0-9]+)\\) created ([0-9]+) threads" (cdr r))))
