@@ -61,6 +61,17 @@
                  ("take one target")
                  (decl #:name "probes-x5" #:kind 'xdp #:attach '("lo" "eth0")
                        #:source "x.bpf.o"))
+(test-equal "a list of targets in the keyword spelling"
+            '("syscalls:sys_enter_setuid" "syscalls:sys_enter_setgid")
+            (bpf-program-target
+             (make-bpf-program '((name . "probes-x8") (kind . :tracepoint)
+                                 (attach . (:target ("syscalls:sys_enter_setuid"
+                                                     "syscalls:sys_enter_setgid")))
+                                 (source . "x.bpf.o")))))
+(test-ebpf-error "an empty target in a list" 'ebpf-validation-error
+                 ("empty target")
+                 (decl #:name "probes-x9" #:kind 'uprobe #:attach '("libc:malloc" "")
+                       #:source "x.bpf.o"))
 (test-ebpf-error "#:pid is for uprobes and usdt" 'ebpf-validation-error
                  ("#:pid applies to")
                  (decl #:name "probes-x6" #:kind 'tracepoint
