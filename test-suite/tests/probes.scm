@@ -325,6 +325,21 @@
   (test-equal "usdt: 37 entries of the function, through the semaphore"
               37 (bpf-map-ref probes-pycalls "guile_ebpf_probe_fn")))
 
+;; Without #:pid: every process, started before or after the attach.
+(bpf-map-clear! probes-pycalls)
+(let ((p (decl #:name "probes-usdt-all" #:kind 'usdt
+               #:attach (string-append python ":python:function__entry")
+               #:source probes-py-entry)))
+  (bpf-attach! p)
+  (system* python "-c" (string-append
+                        "import sys\n"
+                        "def guile_ebpf_probe_all(): pass\n"
+                        "sys.setprofile(lambda *a: None)\n"
+                        "for _ in range(8): guile_ebpf_probe_all()\n"))
+  (bpf-unload! p)
+  (test-equal "usdt without #:pid: a process started after the attach" 8
+              (bpf-map-ref probes-pycalls "guile_ebpf_probe_all")))
+
 ;; Entry and return in one program: (probe) is libbpf's USDT cookie.
 (defbpf-map probes-py-entries #:kind 'hash #:key '(string 32) #:value 'u64
   #:max-entries 1024)
