@@ -5,10 +5,14 @@
    flags; the object lands in the cache directory under the SHA-256 of
    everything that decides its bytes:
 
-     KEY = sha256 (C text, NUL, clang's --version line, NUL, the flags,
+     KEY = sha256 (C text, NUL, clang's identity, NUL, the flags,
                    NUL, guile-ebpf's BPF headers, NUL, the libbpf version
                    [, NUL, the vmlinux BTF digest when the C includes
                    "vmlinux.h"] [, NUL, headers beside a .bpf.c file])
+
+   clang's identity is the file that runs (path, device, inode, size,
+   mtime): a changed clang changes every key, and a cold start runs clang
+   only to build.
 
    An entry is KEY.o plus KEY.sha256 (the digest of the object's bytes);
    both are written to a temporary file in the cache directory and renamed
@@ -17,14 +21,22 @@
    is used and rebuilt if damaged.  -fdebug-compilation-dir=. keeps the
    working directory out of DWARF, so one text always gives one object.
 
+   guile-ebpf runs as root and loads what the cache holds, so the cache
+   trusts only what the effective user wrote: the directory is opened
+   component by component without following links another user could
+   have made, must be ours and is made 0700 through its descriptor, and
+   an entry counts only if it is a regular file of ours that no one else
+   can write (else it is rebuilt); files are created O_EXCL|O_NOFOLLOW
+   in the opened directory and renamed into place there.
+
    CO-RE programs include "vmlinux.h", generated once per kernel BTF into
    the cache (vmlinux-DIGEST/) and precompiled with the clang and flags of
    the build: a cold CO-RE build then parses no kernel headers at all.
 
    The environment (EBPF_CLANG, XDG_CACHE_HOME, HOME,
    GUILE_EBPF_BPF_INCLUDE) is read at every call, so it may change while
-   a process runs; what is remembered per process is clang's version (per
-   clang path) and the digest of the running kernel's BTF.
+   a process runs; what is remembered per process is the digest of the
+   running kernel's BTF.
 
    Everything raised here is an ebpf-compile-error.  */
 #define _GNU_SOURCE
@@ -39,11 +51,13 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -194,26 +208,34 @@ strv_join (const struct strv *s, const char *subr)
   return b.p;
 }
 
-/* A temporary file in the cache that is removed unless it was renamed
-   into place; released when the dynwind context ends, however it ends.  */
+/* A temporary file in a cache directory that is removed unless it was
+   renamed into place; released when the dynwind context ends, however it
+   ends.  It holds its own descriptor of the directory, so the file is
+   made and renamed in the directory that was checked, wherever its path
+   may lead later.  */
 struct tmpfile
 {
-  char path[PATH_MAX];
+  int dirfd;
+  char name[32];                /* in DIRFD; empty once renamed */
+  char path[PATH_MAX];          /* for clang's -o and messages */
 };
 
 static void
 tmp_unlink (struct tmpfile *t)
 {
-  if (t->path[0])
-    unlink (t->path);
-  t->path[0] = 0;
+  if (t->name[0])
+    unlinkat (t->dirfd, t->name, 0);
+  t->name[0] = 0;
 }
 
 static void
 tmp_release (void *data)
 {
-  tmp_unlink (data);
-  free (data);
+  struct tmpfile *t = data;
+  tmp_unlink (t);
+  if (t->dirfd >= 0)
+    close (t->dirfd);
+  free (t);
 }
 
 /* ------------------------------------------------------------------ */
@@ -239,14 +261,11 @@ sha_str (struct gebpf_sha256 *c, const char *s)
   gebpf_sha256_update (c, s, strlen (s) + 1);   /* with its NUL */
 }
 
-/* Read a whole file into malloc'ed memory (NUL-terminated).  Returns NULL
-   and sets errno on failure.  */
+/* Read the rest of FD into malloc'ed memory (NUL-terminated).  Returns
+   NULL and sets errno on failure.  FD stays open.  */
 static char *
-slurp (const char *path, size_t *len)
+slurp_fd (int fd, size_t *len)
 {
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return NULL;
   struct buf b = { 0 };
   char chunk[65536];
   for (;;)
@@ -258,14 +277,12 @@ slurp (const char *path, size_t *len)
         {
           int e = r < 0 ? errno : ENOMEM;
           free (b.p);
-          close (fd);
           errno = e;
           return NULL;
         }
       if (r == 0)
         break;
     }
-  close (fd);
   if (!b.p && !buf_add (&b, "", 0))
     {
       errno = ENOMEM;
@@ -273,6 +290,21 @@ slurp (const char *path, size_t *len)
     }
   *len = b.n;
   return b.p;
+}
+
+/* Read a whole file into malloc'ed memory (NUL-terminated).  Returns NULL
+   and sets errno on failure.  */
+static char *
+slurp (const char *path, size_t *len)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return NULL;
+  char *out = slurp_fd (fd, len);
+  int e = errno;
+  close (fd);
+  errno = e;
+  return out;
 }
 
 static int
@@ -573,7 +605,7 @@ compile_error (const struct run *r, const char *clang, const char *what,
 }
 
 /* ------------------------------------------------------------------ */
-/* clang, its version and its flags.                                   */
+/* clang, its identity and its flags.                                  */
 
 static const char *
 clang_path (void)
@@ -582,66 +614,54 @@ clang_path (void)
   return c && *c ? c : GEBPF_DEFAULT_CLANG;
 }
 
-/* clang's --version line, per clang path, probed once.  Failures are not
-   remembered: installing clang makes the next call work.  */
-struct version
-{
-  struct version *next;
-  char *path, *line;
-};
-static struct version *versions;
-
-static char *version_memo (const char *clang, const char *line,
-                           const char *subr);
-
+/* What stands for CLANG in cache keys: the file it names (found in PATH
+   as posix_spawnp finds it) with that file's device, inode, size and
+   modification time, through links.  A changed clang binary changes
+   every key, and a cold start runs clang only to build (its --version
+   costs ~20 ms).  Raises what run () would raise when there is no such
+   clang.  In memory freed with the current dynwind context.  */
 static const char *
-clang_version (const char *clang, const char *subr)
+clang_identity (const char *clang, const char *subr)
 {
-  pthread_mutex_lock (&lock);
-  for (struct version *v = versions; v; v = v->next)
-    if (strcmp (v->path, clang) == 0)
-      {
-        pthread_mutex_unlock (&lock);
-        return v->line;
-      }
-  pthread_mutex_unlock (&lock);
-
-  scm_dynwind_begin (0);
-  /* Running clang --version costs ~20 ms per process: remember the line
-     on disk, keyed by the clang binary's identity.  */
-  char *line0 = version_memo (clang, NULL, subr);
-  struct run r;
-  run_init (&r);
-  if (!line0)
+  const char *path = NULL;
+  struct stat st;
+  if (strchr (clang, '/'))
     {
-      char *argv[] = { (char *) clang, (char *) "--version", NULL };
-      run (&r, argv, NULL, 0, subr);
-      if (!run_ok (&r) || !r.out.p || !*r.out.p)
-        gebpf_error_log (gebpf_k_compile, subr, 0, r.err.p,
-                         "set EBPF_CLANG to the path of a working clang",
-                         "`%s --version' failed", clang);
-      r.out.p[strcspn (r.out.p, "\n")] = 0;
-      version_memo (clang, r.out.p, subr);
+      if (stat (clang, &st) == 0)
+        path = clang;
     }
-  struct version *v = malloc (sizeof *v);
-  char *path = strdup (clang), *line = strdup (line0 ? line0 : r.out.p);
-  free (line0);
-  if (!v || !path || !line)
+  else
     {
-      free (v);
-      free (path);
-      free (line);
-      no_memory (subr);
+      const char *dirs = getenv ("PATH");
+      if (!dirs)
+        dirs = "/bin:/usr/bin";   /* what execvp searches without PATH */
+      for (const char *p = dirs;; p++)
+        {
+          const char *end = strchrnul (p, ':');
+          char *f = end > p ? dw_printf (subr, "%.*s/%s", (int) (end - p), p,
+                                         clang)
+            : dw_printf (subr, "./%s", clang);
+          if (stat (f, &st) == 0 && S_ISREG (st.st_mode)
+              && access (f, X_OK) == 0)
+            {
+              path = f;
+              break;
+            }
+          if (!*end)
+            break;
+          p = end;
+        }
     }
-  v->path = path;
-  v->line = line;
-  scm_dynwind_end ();
-
-  pthread_mutex_lock (&lock);
-  v->next = versions;
-  versions = v;
-  pthread_mutex_unlock (&lock);
-  return v->line;
+  if (!path)
+    gebpf_error (gebpf_k_compile, subr, ENOENT,
+                 "install clang (apt-get install clang llvm), or set "
+                 "EBPF_CLANG to the path of a clang that targets BPF",
+                 "cannot run clang `%s'", clang);
+  return dw_printf (subr, "%s|%llu|%llu|%llu|%lld.%09ld", path,
+                    (unsigned long long) st.st_dev,
+                    (unsigned long long) st.st_ino,
+                    (unsigned long long) st.st_size,
+                    (long long) st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 }
 
 /* The Debian multiarch directory of the host, where <asm/types.h> and
@@ -741,29 +761,188 @@ base_flags (struct strv *f, const char *subr)
 /* ------------------------------------------------------------------ */
 /* The cache directory.                                                */
 
-/* Create DIR and its missing parents with mode 0700.  */
-static int
-mkdir_p (char *dir)
+/* Root loads what the cache holds into the kernel, so the cache trusts
+   only what the effective user could have written: a directory reached
+   without a link another user could have made, owned by us, mode 0700,
+   checked and fixed through its descriptor (never through its path,
+   which could be redirected between the check and the use), and entries
+   that are regular files of ours that no one else can write.  */
+
+static void
+close_fd (void *data)
 {
-  for (char *p = dir + 1; *p; p++)
-    if (*p == '/')
-      {
-        *p = 0;
-        int r = mkdir (dir, 0700);
-        *p = '/';
-        if (r < 0 && errno != EEXIST)
-          return -1;
-      }
-  if (mkdir (dir, 0700) < 0 && errno != EEXIST)
-    return -1;
-  return 0;
+  close ((int) (intptr_t) data);
 }
 
-/* The cache directory, created 0700 if missing and refused unless it
-   belongs to us (another user could otherwise plant objects we would
-   load).  Freed with the current dynwind context.  */
+/* FD, closed when the current dynwind context ends, however it ends.  */
+static int
+dw_fd (int fd)
+{
+  scm_dynwind_unwind_handler (close_fd, (void *) (intptr_t) fd,
+                              SCM_F_WIND_EXPLICITLY);
+  return fd;
+}
+
+static void
+close_fd_at (void *data)
+{
+  int *fd = data;
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
+}
+
+/* Whether only root or we can change the entries of the directory ST (in
+   a sticky one such as /tmp, no one else can rename or remove ours).  */
+static bool
+dir_safe (const struct stat *st)
+{
+  return (st->st_uid == 0 || st->st_uid == geteuid ())
+    && (!(st->st_mode & (S_IWGRP | S_IWOTH)) || (st->st_mode & S_ISVTX));
+}
+
+/* Whether a link LST in the directory PST was made by root or by us:
+   the directory is safe and writable by no one else, or the link is
+   root's or ours in a sticky one.  */
+static bool
+link_safe (const struct stat *pst, const struct stat *lst)
+{
+  return dir_safe (pst)
+    && (!(pst->st_mode & (S_IWGRP | S_IWOTH))
+        || lst->st_uid == 0 || lst->st_uid == geteuid ());
+}
+
+/* Check that the opened directory FD (PATH in messages) is ours, and make
+   it mode 0700 through FD.  */
+static void
+own_dir (int fd, const char *path, const char *subr)
+{
+  struct stat st;
+  if (fstat (fd, &st) < 0)
+    gebpf_error (gebpf_k_compile, subr, errno,
+                 "check the directory, or point XDG_CACHE_HOME elsewhere",
+                 "cannot use the object cache %s", path);
+  if (st.st_uid != geteuid ())
+    gebpf_error (gebpf_k_compile, subr, 0,
+                 "remove it (objects there could have been planted by its "
+                 "owner), or point XDG_CACHE_HOME at a directory of your own",
+                 "the object cache %s belongs to uid %ld, not to this "
+                 "process's uid %ld", path, (long) st.st_uid,
+                 (long) geteuid ());
+  if ((st.st_mode & 07777) != 0700 && fchmod (fd, 0700) < 0)
+    gebpf_error (gebpf_k_compile, subr, errno,
+                 "chmod 700 the directory",
+                 "the object cache %s is open to other users", path);
+}
+
+/* Open the directory DIR (absolute), creating what is missing with mode
+   0700, without following a path another user could redirect: each
+   component is opened with openat from /, a symbolic link is followed
+   only if link_safe, every directory above the last must be dir_safe,
+   and the last component is never a link.  Returns its descriptor,
+   closed with the current dynwind context.  */
+static int
+open_dir_nofollow (const char *dir, const char *subr)
+{
+  static const char fix_path[] =
+    "point XDG_CACHE_HOME at a directory whose path only root and you "
+    "can change";
+  scm_dynwind_begin (0);
+  char *copy = dw_printf (subr, "%s", dir);
+  int fd = open ("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  scm_dynwind_unwind_handler (close_fd_at, &fd, SCM_F_WIND_EXPLICITLY);
+  struct stat pst, st;
+  if (fd < 0 || fstat (fd, &pst) < 0)
+    gebpf_error (gebpf_k_compile, subr, errno, fix_path,
+                 "cannot open / on the way to the object cache %s", dir);
+  char *save = NULL;
+  for (char *name = strtok_r (copy, "/", &save), *next; name; name = next)
+    {
+      next = strtok_r (NULL, "/", &save);
+      bool last = !next;
+      /* The path up to and including NAME, for messages.  */
+      char *here = dw_printf (subr, "%.*s",
+                              (int) (name - copy + strlen (name)), dir);
+      if (strcmp (name, ".") == 0 && !last)
+        continue;
+      if (strcmp (name, "..") == 0 || strcmp (name, ".") == 0)
+        gebpf_error (gebpf_k_compile, subr, 0,
+                     "give XDG_CACHE_HOME (or HOME) without . or .. "
+                     "components",
+                     "the path of the object cache %s has a `%s' component",
+                     dir, name);
+      int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+      int nfd = openat (fd, name, flags);
+      if (nfd < 0 && errno == ENOENT)
+        {
+          if (mkdirat (fd, name, 0700) < 0 && errno != EEXIST)
+            gebpf_error (gebpf_k_compile, subr, errno,
+                         "make the directory writable, or point "
+                         "XDG_CACHE_HOME elsewhere",
+                         "cannot create the object cache %s", dir);
+          nfd = openat (fd, name, flags);
+        }
+      if (nfd < 0 && (errno == ELOOP || errno == ENOTDIR))
+        {
+          struct stat lst;
+          if (fstatat (fd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0
+              || !S_ISLNK (lst.st_mode))
+            gebpf_error (gebpf_k_compile, subr, ENOTDIR,
+                         "remove it, or point XDG_CACHE_HOME elsewhere",
+                         "%s, on the path of the object cache %s, is not "
+                         "a directory", here, dir);
+          if (last)
+            gebpf_error (gebpf_k_compile, subr, ELOOP,
+                         "point XDG_CACHE_HOME at a real directory (a link "
+                         "there could be pointed anywhere)",
+                         "the object cache %s is a symbolic link; it is "
+                         "not followed", dir);
+          if (!link_safe (&pst, &lst))
+            gebpf_error (gebpf_k_compile, subr, 0, fix_path,
+                         "the path of the object cache %s goes through "
+                         "the symbolic link %s, which uid %ld could have "
+                         "made", dir, here,
+                         (long) (lst.st_uid != 0 && lst.st_uid != geteuid ()
+                                 ? lst.st_uid : pst.st_uid));
+          nfd = openat (fd, name, flags & ~O_NOFOLLOW);
+        }
+      if (nfd < 0)
+        gebpf_error (gebpf_k_compile, subr, errno,
+                     "check the directory, or point XDG_CACHE_HOME "
+                     "elsewhere", "cannot open the object cache %s (at %s)",
+                     dir, here);
+      close (fd);
+      fd = nfd;
+      if (fstat (fd, &st) < 0)
+        gebpf_error (gebpf_k_compile, subr, errno, fix_path,
+                     "cannot use the object cache %s (at %s)", dir, here);
+      if (!last && !dir_safe (&st))
+        {
+          char who[64];
+          if (st.st_uid != 0 && st.st_uid != geteuid ())
+            snprintf (who, sizeof who, "uid %ld", (long) st.st_uid);
+          else
+            snprintf (who, sizeof who, "any %s",
+                      st.st_mode & S_IWOTH ? "user" : "member of its group");
+          gebpf_error (gebpf_k_compile, subr, 0, fix_path,
+                       "the object cache %s lies under %s, which %s can "
+                       "change (and so swap the cache's entries)",
+                       dir, here, who);
+        }
+      pst = st;
+    }
+  int out = fd;
+  fd = -1;
+  scm_dynwind_end ();
+  return dw_fd (out);
+}
+
+/* The cache directory, created 0700 if missing and refused unless it is
+   ours and reached safely (open_dir_nofollow); its descriptor in *FDP
+   when FDP is not NULL.  Both are released with the current dynwind
+   context.  */
 static char *
-cache_dir (const char *subr)
+cache_dir (const char *subr, int *fdp)
 {
   const char *xdg = getenv ("XDG_CACHE_HOME");
   char *dir;
@@ -785,85 +964,140 @@ cache_dir (const char *subr)
                      "XDG_CACHE_HOME nor HOME is set");
       dir = dw_printf (subr, "%s/.cache/guile-ebpf", home);
     }
-  if (mkdir_p (dir) < 0)
-    gebpf_error (gebpf_k_compile, subr, errno,
-                 "make the directory writable, or point XDG_CACHE_HOME "
-                 "elsewhere",
-                 "cannot create the object cache %s", dir);
-  struct stat st;
-  if (stat (dir, &st) < 0)
-    gebpf_error (gebpf_k_compile, subr, errno,
-                 "check the directory, or point XDG_CACHE_HOME elsewhere",
-                 "cannot use the object cache %s", dir);
-  if (!S_ISDIR (st.st_mode))
-    gebpf_error (gebpf_k_compile, subr, ENOTDIR,
-                 "remove it, or point XDG_CACHE_HOME elsewhere",
-                 "the object cache %s is not a directory", dir);
-  if (st.st_uid != geteuid ())
-    gebpf_error (gebpf_k_compile, subr, 0,
-                 "remove it (objects there could have been planted by its "
-                 "owner), or point XDG_CACHE_HOME at a directory of your own",
-                 "the object cache %s belongs to uid %ld, not to this "
-                 "process's uid %ld", dir, (long) st.st_uid,
-                 (long) geteuid ());
-  if ((st.st_mode & 077) && chmod (dir, 0700) < 0)
-    gebpf_error (gebpf_k_compile, subr, errno,
-                 "chmod 700 the directory",
-                 "the object cache %s is open to other users", dir);
+  int fd = open_dir_nofollow (dir, subr);
+  own_dir (fd, dir, subr);
+  if (fdp)
+    *fdp = fd;
   return dir;
 }
 
-/* Make a temporary file in DIR for a later rename, and return it with
-   its descriptor in *FD (closed if FD is NULL).  */
-static struct tmpfile *
-make_temp (const char *dir, int *fd, const char *subr)
+/* The subdirectory NAME of the cache directory CFD (PATH in messages),
+   made 0700 if missing.  Anything else of that name that is not a
+   directory is replaced.  Returns its descriptor, closed with the
+   current dynwind context.  */
+static int
+cache_subdir (int cfd, const char *name, const char *path, const char *subr)
 {
+  int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  int fd = -1;
+  for (int tries = 0; fd < 0 && tries < 3; tries++)
+    {
+      if (mkdirat (cfd, name, 0700) < 0 && errno != EEXIST)
+        break;
+      fd = openat (cfd, name, flags);
+      if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
+        unlinkat (cfd, name, 0);
+      else if (fd < 0)
+        break;
+    }
+  if (fd < 0)
+    gebpf_error (gebpf_k_compile, subr, errno,
+                 "make the object cache writable, or point XDG_CACHE_HOME "
+                 "elsewhere", "cannot create %s", path);
+  dw_fd (fd);
+  own_dir (fd, path, subr);
+  return fd;
+}
+
+/* Open the entry NAME of the cache directory DIRFD for reading if it can
+   be trusted: a regular file (a link is not followed), ours, that no one
+   else can write.  Returns its descriptor and status in *ST, or -1 with
+   errno ENOENT when there is no such entry, EPERM when it is not
+   trusted, or why it could not be opened.  */
+static int
+open_entry (int dirfd, const char *name, struct stat *st)
+{
+  /* O_NONBLOCK: a planted FIFO must not hang the open.  */
+  int fd = openat (dirfd, name,
+                   O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    {
+      if (errno == ELOOP)
+        errno = EPERM;
+      return -1;
+    }
+  if (fstat (fd, st) < 0 || !S_ISREG (st->st_mode)
+      || st->st_uid != geteuid () || (st->st_mode & (S_IWGRP | S_IWOTH)))
+    {
+      close (fd);
+      errno = EPERM;
+      return -1;
+    }
+  return fd;
+}
+
+/* Make a temporary file in the directory DIRFD (DIR in messages) for a
+   later rename, and return it with its descriptor in *FD (closed if FD is
+   NULL).  Created with O_EXCL|O_NOFOLLOW: nothing there is reused.  */
+static struct tmpfile *
+make_temp (int dirfd, const char *dir, int *fd, const char *subr)
+{
+  static unsigned long counter;
   struct tmpfile *t = malloc (sizeof *t);
   if (!t)
     no_memory (subr);
-  t->path[0] = 0;
+  t->name[0] = 0;
+  t->dirfd = -1;
   scm_dynwind_unwind_handler (tmp_release, t, SCM_F_WIND_EXPLICITLY);
-  if ((size_t) snprintf (t->path, sizeof t->path, "%s/.tmp-XXXXXX", dir)
-      >= sizeof t->path)
+  if ((t->dirfd = fcntl (dirfd, F_DUPFD_CLOEXEC, 0)) < 0)
+    gebpf_error (gebpf_k_compile, subr, errno,
+                 "close some files, or raise the limit of open files",
+                 "cannot use the object cache %s", dir);
+  for (int tries = 0;; tries++)
     {
-      t->path[0] = 0;
-      gebpf_error (gebpf_k_compile, subr, ENAMETOOLONG,
-                   "point XDG_CACHE_HOME at a shorter path",
-                   "the object cache path %s is too long", dir);
+      uint64_t r;
+      if (getrandom (&r, sizeof r, GRND_NONBLOCK) != (ssize_t) sizeof r)
+        r = ((uint64_t) getpid () << 32)
+          ^ (uint64_t) time (NULL)
+          ^ __atomic_fetch_add (&counter, 1, __ATOMIC_RELAXED);
+      char name[sizeof t->name];
+      snprintf (name, sizeof name, ".tmp-%012llx",
+                (unsigned long long) (r & 0xffffffffffffull));
+      if ((size_t) snprintf (t->path, sizeof t->path, "%s/%s", dir, name)
+          >= sizeof t->path)
+        gebpf_error (gebpf_k_compile, subr, ENAMETOOLONG,
+                     "point XDG_CACHE_HOME at a shorter path",
+                     "the object cache path %s is too long", dir);
+      int f = openat (t->dirfd, name,
+                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                      0600);
+      if (f >= 0)
+        {
+          memcpy (t->name, name, sizeof name);
+          if (fd)
+            *fd = f;
+          else
+            close (f);
+          return t;
+        }
+      if (errno != EEXIST || tries >= 100)
+        gebpf_error (gebpf_k_compile, subr, errno,
+                     "make the object cache writable, or point "
+                     "XDG_CACHE_HOME elsewhere",
+                     "cannot create a file in %s", dir);
     }
-  int f = mkostemp (t->path, O_CLOEXEC);
-  if (f < 0)
-    {
-      int e = errno;
-      t->path[0] = 0;
-      gebpf_error (gebpf_k_compile, subr, e,
-                   "make the object cache writable, or point XDG_CACHE_HOME "
-                   "elsewhere", "cannot create a file in %s", dir);
-    }
-  if (fd)
-    *fd = f;
-  else
-    close (f);
-  return t;
 }
 
+/* Rename T into place as DEST in its directory.  */
 static void
 commit_temp (struct tmpfile *t, const char *dest, const char *subr)
 {
-  if (rename (t->path, dest) < 0)
+  if (renameat (t->dirfd, t->name, t->dirfd, dest) < 0)
     gebpf_error (gebpf_k_compile, subr, errno,
                  "make the object cache writable, or point XDG_CACHE_HOME "
-                 "elsewhere", "cannot write %s", dest);
-  t->path[0] = 0;
+                 "elsewhere", "cannot write %.*s%s",
+                 (int) (strlen (t->path) - strlen (t->name)), t->path, dest);
+  t->name[0] = 0;
 }
 
-/* Write DATA to DEST atomically (temporary file in DIR, then rename).  */
+/* Write DATA to DEST in the directory DIRFD (DIR in messages)
+   atomically: a temporary file, then a rename.  */
 static void
-write_atomic (const char *dir, const char *dest, const void *data, size_t n,
-              const char *subr)
+write_atomic (int dirfd, const char *dir, const char *dest, const void *data,
+              size_t n, const char *subr)
 {
   int fd;
-  struct tmpfile *t = make_temp (dir, &fd, subr);
+  struct tmpfile *t = make_temp (dirfd, dir, &fd, subr);
   const char *p = data;
   while (n)
     {
@@ -876,7 +1110,7 @@ write_atomic (const char *dir, const char *dest, const void *data, size_t n,
           close (fd);
           gebpf_error (gebpf_k_compile, subr, e,
                        "free space in the object cache's file system",
-                       "cannot write %s", dest);
+                       "cannot write %s/%s", dir, dest);
         }
       p += w;
       n -= w;
@@ -884,74 +1118,40 @@ write_atomic (const char *dir, const char *dest, const void *data, size_t n,
   if (close (fd) < 0)
     gebpf_error (gebpf_k_compile, subr, errno,
                  "free space in the object cache's file system",
-                 "cannot write %s", dest);
+                 "cannot write %s/%s", dir, dest);
   commit_temp (t, dest, subr);
-}
-
-/* The remembered --version line of CLANG (malloc'ed), or NULL; with LINE,
-   remember it.  Keyed by the binary's path, device, inode, size and
-   mtime, so an upgraded clang is probed again.  Only absolute paths.  */
-static char *
-version_memo (const char *clang, const char *line, const char *subr)
-{
-  struct stat st;
-  if (clang[0] != '/' || stat (clang, &st) < 0)
-    return NULL;
-  char id[PATH_MAX + 128];
-  snprintf (id, sizeof id, "%s|%llu|%llu|%llu|%lld.%09ld", clang,
-            (unsigned long long) st.st_dev, (unsigned long long) st.st_ino,
-            (unsigned long long) st.st_size, (long long) st.st_mtim.tv_sec,
-            st.st_mtim.tv_nsec);
-  char hex[65];
-  gebpf_sha256_hex (id, strlen (id), hex);
-  scm_dynwind_begin (0);
-  const char *dir = cache_dir (subr);
-  char *path = NULL;
-  if (asprintf (&path, "%s/clang-version-%.16s", dir, hex) < 0)
-    {
-      scm_dynwind_end ();
-      return NULL;
-    }
-  scm_dynwind_free (path);
-  char *out = NULL;
-  if (line)
-    write_atomic (dir, path, line, strlen (line), subr);
-  else
-    {
-      FILE *f = fopen (path, "re");
-      if (f)
-        {
-          char buf[512];
-          if (fgets (buf, sizeof buf, f) && buf[0])
-            {
-              buf[strcspn (buf, "\n")] = 0;
-              out = strdup (buf);
-            }
-          fclose (f);
-        }
-    }
-  scm_dynwind_end ();
-  return out;
 }
 
 enum entry
 { ENTRY_MISSING, ENTRY_OK, ENTRY_DAMAGED };
 
-/* Check a cache entry: OBJ starts with the ELF magic and its SHA-256 is
-   the one stored in SUM.  */
+/* Check the entry OBJ of the cache directory DIRFD: both it and its
+   digest SUM can be trusted (open_entry), OBJ starts with the ELF magic,
+   and its SHA-256 is the one stored in SUM.  An entry that fails is
+   damaged: it is built again and renamed over.  */
 static enum entry
-check_entry (const char *obj, const char *sum)
+check_entry (int dirfd, const char *obj, const char *sum)
 {
   size_t n, sn;
-  char *bytes = slurp (obj, &n);
-  if (!bytes)
+  struct stat st;
+  int fd = open_entry (dirfd, obj, &st);
+  if (fd < 0)
     return errno == ENOENT ? ENTRY_MISSING : ENTRY_DAMAGED;
+  char *bytes = slurp_fd (fd, &n);
+  close (fd);
+  if (!bytes)
+    return ENTRY_DAMAGED;
   char hex[65];
   bool ok = n > 4 && memcmp (bytes, "\177ELF", 4) == 0;
   if (ok)
     gebpf_sha256_hex (bytes, n, hex);
   free (bytes);
-  char *stored = ok ? slurp (sum, &sn) : NULL;
+  char *stored = NULL;
+  if (ok && (fd = open_entry (dirfd, sum, &st)) >= 0)
+    {
+      stored = slurp_fd (fd, &sn);
+      close (fd);
+    }
   ok = stored && sn >= 64 && memcmp (stored, hex, 64) == 0;
   free (stored);
   return ok ? ENTRY_OK : ENTRY_DAMAGED;
@@ -1018,14 +1218,15 @@ vmlinux_digest (const char *subr)
   return btf_digest;
 }
 
-/* A header that was renamed into place whole ends with the tail.  */
+/* A header that was renamed into place whole ends with the tail; one
+   that open_entry does not trust is made again.  */
 static bool
-vmlinux_header_ok (const char *path)
+vmlinux_header_ok (int dirfd)
 {
   char end[sizeof vmlinux_tail - 1];
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
   struct stat st;
-  bool ok = fd >= 0 && fstat (fd, &st) == 0
+  int fd = open_entry (dirfd, "vmlinux.h", &st);
+  bool ok = fd >= 0
     && st.st_size > (off_t) (sizeof vmlinux_head + sizeof end)
     && pread (fd, end, sizeof end, st.st_size - sizeof end)
     == (ssize_t) sizeof end
@@ -1061,11 +1262,11 @@ dump_free (void *data)
   free (x);
 }
 
-/* Write DIR/vmlinux.h from the kernel BTF, as bpftool's "format c" does:
-   every type in id order, record types marked preserve_access_index so
-   field accesses are CO-RE relocations.  */
+/* Write vmlinux.h in the directory DIRFD (DIR) from the kernel BTF, as
+   bpftool's "format c" does: every type in id order, record types marked
+   preserve_access_index so field accesses are CO-RE relocations.  */
 static void
-generate_vmlinux_h (const char *dir, const char *header, const char *subr)
+generate_vmlinux_h (int dirfd, const char *dir, const char *subr)
 {
   size_t n;
   char *data = read_btf (&n, subr);
@@ -1078,7 +1279,7 @@ generate_vmlinux_h (const char *dir, const char *header, const char *subr)
     no_btf (errno, subr);
 
   int fd;
-  struct tmpfile *t = make_temp (dir, &fd, subr);
+  struct tmpfile *t = make_temp (dirfd, dir, &fd, subr);
   if (!(x->f = fdopen (fd, "w")))
     {
       close (fd);
@@ -1105,53 +1306,71 @@ generate_vmlinux_h (const char *dir, const char *header, const char *subr)
   if (fclose (f) != 0)
     gebpf_error (gebpf_k_compile, subr, errno,
                  "free space in the object cache's file system",
-                 "cannot write %s", header);
-  commit_temp (t, header, subr);
+                 "cannot write %s/vmlinux.h", dir);
+  commit_temp (t, "vmlinux.h", subr);
+}
+
+/* The directory of vmlinux.h for the running kernel's BTF in the cache,
+   made if missing, with vmlinux.h (re)generated in it unless it is there
+   whole and trusted; its descriptor in *FDP.  Both are released with the
+   current dynwind context.  */
+static char *
+vmlinux_dir (const char *subr, int *fdp)
+{
+  int cfd;
+  const char *cache = cache_dir (subr, &cfd);
+  char *name = dw_printf (subr, "vmlinux-%s", vmlinux_digest (subr));
+  char *dir = dw_printf (subr, "%s/%s", cache, name);
+  int fd = cache_subdir (cfd, name, dir, subr);
+  if (!vmlinux_header_ok (fd))
+    generate_vmlinux_h (fd, dir, subr);
+  *fdp = fd;
+  return dir;
 }
 
 char *
 gebpf_vmlinux_dir (const char *subr)
 {
   scm_dynwind_begin (0);
-  const char *digest = vmlinux_digest (subr);
-  char *dir = dw_printf (subr, "%s/vmlinux-%s", cache_dir (subr), digest);
-  if (mkdir (dir, 0700) < 0 && errno != EEXIST)
-    gebpf_error (gebpf_k_compile, subr, errno,
-                 "make the object cache writable, or point XDG_CACHE_HOME "
-                 "elsewhere", "cannot create %s", dir);
-  char *header = dw_printf (subr, "%s/vmlinux.h", dir);
-  if (!vmlinux_header_ok (header))
-    generate_vmlinux_h (dir, header, subr);
-  char *out = strdup (dir);
+  int fd;
+  char *out = strdup (vmlinux_dir (subr, &fd));
   if (!out)
     no_memory (subr);
   scm_dynwind_end ();
   return out;
 }
 
-/* The precompiled vmlinux.h for CLANG (VERSION) and FLAGS, made if
-   missing; NULL when it cannot be made (the build then includes the
+/* The precompiled vmlinux.h in the directory VFD (VDIR) for the clang
+   CLANG_ID names (clang_identity) and FLAGS, made if missing or not
+   trusted; NULL when it cannot be made (the build then includes the
    header as text).  The name carries the clang and flags it was made
    with, since clang refuses a PCH made otherwise.  Malloc'ed.  */
 static char *failed_pch;        /* the PCH that could not be made, once */
 
 static char *
-vmlinux_pch (const char *vdir, const char *clang, const char *version,
-             const struct strv *flags, const char *subr)
+vmlinux_pch (int vfd, const char *vdir, const char *clang,
+             const char *clang_id, const struct strv *flags,
+             const char *subr)
 {
   scm_dynwind_begin (0);
   struct gebpf_sha256 c;
   char hex[65];
   gebpf_sha256_init (&c);
-  sha_str (&c, version);
+  sha_str (&c, clang_id);
   sha_str (&c, strv_join (flags, subr));
   digest_hex (&c, hex);
-  char *pch = dw_printf (subr, "%s/vmlinux.h-%.16s.pch", vdir, hex);
+  char *name = dw_printf (subr, "vmlinux.h-%.16s.pch", hex);
+  char *pch = dw_printf (subr, "%s/%s", vdir, name);
   char *out = NULL;
 
   struct stat st;
-  if (stat (pch, &st) == 0 && st.st_size > 0)
-    goto done;
+  int fd = open_entry (vfd, name, &st);
+  if (fd >= 0)
+    {
+      close (fd);
+      if (st.st_size > 0)
+        goto done;
+    }
   pthread_mutex_lock (&lock);
   bool failed = failed_pch && strcmp (failed_pch, pch) == 0;
   pthread_mutex_unlock (&lock);
@@ -1161,7 +1380,7 @@ vmlinux_pch (const char *vdir, const char *clang, const char *version,
       goto done;
     }
 
-  struct tmpfile *t = make_temp (vdir, NULL, subr);
+  struct tmpfile *t = make_temp (vfd, vdir, NULL, subr);
   struct strv argv;
   dw_strv (&argv);
   strv_push (&argv, clang, subr);
@@ -1175,7 +1394,7 @@ vmlinux_pch (const char *vdir, const char *clang, const char *version,
   run_init (&r);
   run (&r, argv.v, NULL, 0, subr);
   if (run_ok (&r))
-    commit_temp (t, pch, subr);
+    commit_temp (t, name, subr);
   else
     {
       pthread_mutex_lock (&lock);
@@ -1237,9 +1456,10 @@ build (const char *c_text, size_t len, const char *what, const char *src_dir,
        const char *subr)
 {
   scm_dynwind_begin (0);
-  const char *dir = cache_dir (subr);
+  int dfd, vfd = -1;
+  const char *dir = cache_dir (subr, &dfd);
   const char *clang = clang_path ();
-  const char *version = clang_version (clang, subr);
+  const char *clang_id = clang_identity (clang, subr);
 
   struct strv flags;
   dw_strv (&flags);
@@ -1254,8 +1474,7 @@ build (const char *c_text, size_t len, const char *what, const char *src_dir,
       && !(src_dir && access (dw_printf (subr, "%s/vmlinux.h", src_dir),
                               F_OK) == 0))
     {
-      vdir = gebpf_vmlinux_dir (subr);
-      scm_dynwind_free ((char *) vdir);
+      vdir = vmlinux_dir (subr, &vfd);
       strv_push (&flags, dw_printf (subr, "-I%s", vdir), subr);
     }
 
@@ -1264,7 +1483,7 @@ build (const char *c_text, size_t len, const char *what, const char *src_dir,
   gebpf_sha256_init (&c);
   gebpf_sha256_update (&c, c_text, len);
   gebpf_sha256_update (&c, "", 1);
-  sha_str (&c, version);
+  sha_str (&c, clang_id);
   sha_str (&c, strv_join (&flags, subr));
   sha_headers (&c, bpf_include_dir ());
   sha_str (&c, libbpf_version_string ());
@@ -1274,9 +1493,10 @@ build (const char *c_text, size_t len, const char *what, const char *src_dir,
     sha_headers (&c, src_dir);
   digest_hex (&c, key);
 
-  char *obj = dw_printf (subr, "%s/%s.o", dir, key);
-  char *sum = dw_printf (subr, "%s/%s.sha256", dir, key);
-  switch (check_entry (obj, sum))
+  char *obj_name = dw_printf (subr, "%s.o", key);
+  char *sum_name = dw_printf (subr, "%s.sha256", key);
+  char *obj = dw_printf (subr, "%s/%s", dir, obj_name);
+  switch (check_entry (dfd, obj_name, sum_name))
     {
     case ENTRY_OK:
       COUNT (n_hits);
@@ -1289,8 +1509,9 @@ build (const char *c_text, size_t len, const char *what, const char *src_dir,
       break;
     }
 
-  struct tmpfile *t = make_temp (dir, NULL, subr);
-  char *pch = vdir ? vmlinux_pch (vdir, clang, version, &flags, subr) : NULL;
+  struct tmpfile *t = make_temp (dfd, dir, NULL, subr);
+  char *pch = vdir ? vmlinux_pch (vfd, vdir, clang, clang_id, &flags, subr)
+    : NULL;
   if (pch)
     scm_dynwind_free (pch);
   struct run r;
@@ -1319,7 +1540,7 @@ build (const char *c_text, size_t len, const char *what, const char *src_dir,
       if (pch && r.err.p && (strstr (r.err.p, ".pch")
                              || strstr (r.err.p, "precompiled")))
         {
-          unlink (pch);
+          unlinkat (vfd, strrchr (pch, '/') + 1, 0);
           pch = NULL;
           continue;
         }
@@ -1327,7 +1548,15 @@ build (const char *c_text, size_t len, const char *what, const char *src_dir,
     }
 
   size_t n;
-  char *bytes = slurp (t->path, &n);
+  struct stat st;
+  int ofd = open_entry (t->dirfd, t->name, &st);
+  char *bytes = ofd >= 0 ? slurp_fd (ofd, &n) : NULL;
+  if (ofd >= 0)
+    {
+      int e = errno;
+      close (ofd);
+      errno = e;
+    }
   if (!bytes)
     gebpf_error (gebpf_k_compile, subr, errno,
                  "check the object cache's file system",
@@ -1341,8 +1570,8 @@ build (const char *c_text, size_t len, const char *what, const char *src_dir,
   char hex[66];
   gebpf_sha256_hex (bytes, n, hex);
   hex[64] = '\n';
-  write_atomic (dir, sum, hex, 65, subr);
-  commit_temp (t, obj, subr);
+  write_atomic (dfd, dir, sum_name, hex, 65, subr);
+  commit_temp (t, obj_name, subr);
 
 done:;
   char *out = strdup (obj);
@@ -1430,12 +1659,13 @@ SCM_DEFINE_STATIC (scm_bpf_build_file, "%bpf-build-file", 1, 0, 0, (SCM file),
 SCM_DEFINE_STATIC (scm_bpf_cache_dir, "%bpf-cache-dir", 0, 0, 0, (),
   "Return the directory of the object cache, creating it (mode 0700) if\n"
   "needed: @env{XDG_CACHE_HOME}/guile-ebpf, else ~/.cache/guile-ebpf.\n"
-  "Raises @code{ebpf-compile-error} if it cannot be created or belongs\n"
-  "to another user.")
+  "Raises @code{ebpf-compile-error} if it cannot be created, is a\n"
+  "symbolic link, belongs to another user or lies under a directory\n"
+  "others can change.")
 #define FUNC_NAME s_scm_bpf_cache_dir
 {
   scm_dynwind_begin (0);
-  SCM out = scm_from_locale_string (cache_dir (FUNC_NAME));
+  SCM out = scm_from_locale_string (cache_dir (FUNC_NAME, NULL));
   scm_dynwind_end ();
   return out;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
+#include <bpf/libbpf.h>
 #include "gebpf.h"
 
 SCM gebpf_k_error, gebpf_k_validation, gebpf_k_map, gebpf_k_permission,
@@ -43,6 +44,99 @@ message_string (const char *text)
   return s;
 }
 
+/* Errno values the kernel returns although they are kernel-internal:
+   glibc has neither a name nor a text for them.  */
+#define GEBPF_ENOTSUPP 524
+
+/* libbpf's own codes, from LIBBPF_ERRNO__START, by offset.  */
+static const char *const libbpf_errno_names[] = {
+  "LIBBPF_ERRNO__LIBELF", "LIBBPF_ERRNO__FORMAT", "LIBBPF_ERRNO__KVERSION",
+  "LIBBPF_ERRNO__ENDIAN", "LIBBPF_ERRNO__INTERNAL", "LIBBPF_ERRNO__RELOC",
+  "LIBBPF_ERRNO__LOAD", "LIBBPF_ERRNO__VERIFY", "LIBBPF_ERRNO__PROG2BIG",
+  "LIBBPF_ERRNO__KVER", "LIBBPF_ERRNO__PROGTYPE", "LIBBPF_ERRNO__WRNGPID",
+  "LIBBPF_ERRNO__INVSEQ", "LIBBPF_ERRNO__NLPARSE",
+};
+
+const char *
+gebpf_errno_name (int err)
+{
+  if (err < 0)
+    err = -err;
+  if (err >= LIBBPF_ERRNO__LIBELF
+      && (size_t) (err - LIBBPF_ERRNO__LIBELF)
+      < sizeof libbpf_errno_names / sizeof libbpf_errno_names[0])
+    return libbpf_errno_names[err - LIBBPF_ERRNO__LIBELF];
+  if (err == GEBPF_ENOTSUPP)
+    return "ENOTSUPP";
+  return strerrorname_np (err);
+}
+
+const char *
+gebpf_errno_text (int err, char *buf, size_t size)
+{
+  if (err < 0)
+    err = -err;
+  if (err == GEBPF_ENOTSUPP)
+    return "the kernel does not support this operation for this kind of "
+      "program or attachment (a kernel-internal code)";
+  if (err >= __LIBBPF_ERRNO__START && err < __LIBBPF_ERRNO__END
+      && libbpf_strerror (err, buf, size) == 0)
+    return buf;
+  return strerror (err);
+}
+
+/* The name users know for the procedure SUBR.  Raw primitives
+   ("%bpf-attach-uprobe") are never shown: the public procedure the user
+   called, recorded by (ebpf error)'s with-public-who, wins; otherwise the
+   public wrapper of the primitive.  */
+static const struct
+{
+  const char *internal, *public;
+  bool prefix;
+} public_names[] = {
+  { "%bpf-attach-socket", "bpf-attach-socket!", false },
+  { "%bpf-attach-", "bpf-object-attach", true },
+  { "%bpf-map-info", "bpf-map-name", false },
+  { "%bpf-fd-pin!", "bpf-policy-apply!", false },
+  { "%bpf-map-release!", "bpf-policy-apply!", false },
+  { "%bpf-pinned-info", "bpf-policy-status", false },
+  { "%bpf-ringbuf-", "bpf-ringbuf-poll", true },
+    { "%bpf-perf-", "bpf-perf-poll", true },
+  { "%bpf-symbolize", "bpf-stack-symbols", false },
+  { "%bpf-type-zero", "bpf-type", false },
+  { "%make-bpf-struct-type", "defbpf-struct", false },
+  { "%make-bpf-fn", "bpf-fn", false },
+  { "%bpf-fn-", "bpf-fn", true },
+};
+
+static SCM
+public_who (const char *subr)
+{
+  if (!subr)
+    return SCM_BOOL_F;
+  if (subr[0] != '%')
+    return scm_from_utf8_string (subr);
+  SCM var = scm_c_private_variable ("ebpf error", "%public-who");
+  if (scm_is_true (var))
+    {
+      SCM who = scm_fluid_ref (scm_variable_ref (var));
+      if (scm_is_symbol (who))
+        return scm_symbol_to_string (who);
+      if (scm_is_string (who))
+        return who;
+    }
+  for (size_t i = 0; i < sizeof public_names / sizeof public_names[0]; i++)
+    {
+      size_t n = strlen (public_names[i].internal);
+      if (public_names[i].prefix
+          ? strncmp (subr, public_names[i].internal, n) == 0
+          : strcmp (subr, public_names[i].internal) == 0)
+        return scm_from_utf8_string (public_names[i].public);
+    }
+  /* Most primitives wrap a public procedure of the same name.  */
+  return scm_from_utf8_string (subr + 1);
+}
+
 static SCM_NORETURN void
 throw_formatted (SCM key, const char *subr, int err, const char *log,
                  SCM extra, const char *fix, const char *fmt, va_list ap)
@@ -50,11 +144,13 @@ throw_formatted (SCM key, const char *subr, int err, const char *log,
   char *body = NULL, *msg = NULL;
   if (vasprintf (&body, fmt, ap) < 0)
     body = NULL;
-  const char *ename = err ? strerrorname_np (err) : NULL;
+  const char *ename = err ? gebpf_errno_name (err) : NULL;
+  char tbuf[256];
   int r;
   if (err)
     r = asprintf (&msg, "%s: %s (%s)%s%s", body ? body : "error",
-                  strerror (err), ename ? ename : "?",
+                  gebpf_errno_text (err, tbuf, sizeof tbuf),
+                  ename ? ename : "?",
                   fix ? ". Fix: " : "", fix ? fix : "");
   else
     r = asprintf (&msg, "%s%s%s", body ? body : "error",
@@ -77,8 +173,7 @@ throw_formatted (SCM key, const char *subr, int err, const char *log,
     }
   SCM message = message_string (msg ? msg : "out of memory");
   free (msg);
-  scm_throw (key, scm_list_4 (subr ? scm_from_utf8_string (subr) : SCM_BOOL_F,
-                              message, SCM_EOL, details));
+  scm_throw (key, scm_list_4 (public_who (subr), message, SCM_EOL, details));
   abort ();                     /* not reached: scm_throw does not return */
 }
 
@@ -145,6 +240,37 @@ gebpf_syscall_error (SCM key, const char *subr, int err, const char *what,
                  "%s: the kernel refused the operation for lack of privilege",
                  what);
   gebpf_error (key, subr, err, fix, "%s", what);
+}
+
+static void
+bound_text (char *buf, size_t size, bool neg, uint64_t v)
+{
+  /* Small bounds read better in decimal (255, 65535).  */
+  for (int k = 20; k <= 64; k++)
+    {
+      uint64_t p = k == 64 ? 0 : (uint64_t) 1 << k;   /* 2^64 wraps to 0 */
+      if (k < 64 && v == p)
+        {
+          snprintf (buf, size, "%s2^%d", neg ? "-" : "", k);
+          return;
+        }
+      if (!neg && v == p - 1)
+        {
+          snprintf (buf, size, "2^%d-1", k);
+          return;
+        }
+    }
+  snprintf (buf, size, "%s%llu", neg ? "-" : "", (unsigned long long) v);
+}
+
+const char *
+gebpf_range (char *buf, size_t size, int64_t lo, uint64_t hi)
+{
+  char a[32], b[32];
+  bound_text (a, sizeof a, lo < 0, lo < 0 ? -(uint64_t) lo : (uint64_t) lo);
+  bound_text (b, sizeof b, false, hi);
+  snprintf (buf, size, "between %s and %s", a, b);
+  return buf;
 }
 
 char *

@@ -149,7 +149,8 @@ compute (void)
      scm_cons (SYM ("ringbuf"), scm_from_bool (probe_ringbuf ())),
      scm_cons (SYM ("fentry"), scm_from_bool (fentry == 0)),
      scm_cons (SYM ("fentry-error"),
-               fentry ? SYM (strerrorname_np (-fentry)) : SCM_BOOL_F),
+               fentry && gebpf_errno_name (fentry)
+               ? SYM (gebpf_errno_name (fentry)) : SCM_BOOL_F),
      scm_cons (SYM ("kprobes"),
                scm_from_bool (access ("/sys/kernel/tracing/kprobe_events",
                                       F_OK) == 0

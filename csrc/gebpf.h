@@ -40,6 +40,16 @@ SCM_NORETURN void gebpf_error_details (SCM key, const char *subr, SCM details,
 SCM_NORETURN void gebpf_syscall_error (SCM key, const char *subr, int err,
                                        const char *what, const char *fix);
 
+/* The name and text of errno ERR (sign ignored), also for libbpf's own
+   codes (LIBBPF_ERRNO__*) and the kernel-internal ENOTSUPP (524) that
+   strerror does not know.  The text may be written into BUF.  */
+const char *gebpf_errno_name (int err);
+const char *gebpf_errno_text (int err, char *buf, size_t size);
+
+/* "between LO and HI", with bounds near a power of two written as one
+   ("2^32-1", "-2^31"), in BUF.  Returns BUF.  */
+const char *gebpf_range (char *buf, size_t size, int64_t lo, uint64_t hi);
+
 /* A printable rendering of an SCM value, in GC-managed memory.  */
 char *gebpf_repr (SCM obj);
 
@@ -218,6 +228,7 @@ const char *gebpf_libbpf_log_take (void);
 void gebpf_init (void);
 void gebpf_init_error (void);
 void gebpf_init_util (void);
+void gebpf_init_pin (void);
 void gebpf_init_type (void);
 void gebpf_init_map (void);
 void gebpf_init_features (void);

@@ -278,14 +278,14 @@ SCM_DEFINE_STATIC (scm_make_bpf_map, "%make-bpf-map", 10, 0, 0,
     {
       if (!scm_is_unsigned_integer (key_size, 0, 65536))
         decl_error (FUNC_NAME, dname, "give #:key-size as a byte count",
-                    "bad #:key-size");
+                    "bad #:key-size: it must be between 0 and 65536");
       ks = scm_to_long (key_size);
     }
   if (scm_is_true (value_size))
     {
       if (!scm_is_unsigned_integer (value_size, 0, 1 << 26))
         decl_error (FUNC_NAME, dname, "give #:value-size as a byte count",
-                    "bad #:value-size");
+                    "bad #:value-size: it must be between 0 and 2^26");
       vs = scm_to_long (value_size);
     }
   if (kt && ks >= 0 && (size_t) ks != kt->size)
@@ -441,7 +441,8 @@ SCM_DEFINE_STATIC (scm_make_bpf_map, "%make-bpf-map", 10, 0, 0,
         {
           free (m);
           decl_error (FUNC_NAME, dname, "give #:max-entries as an integer > 0",
-                      "#:max-entries must be a positive integer");
+                      "#:max-entries must be an integer between 1 and "
+                      "2^32-1");
         }
       m->max_entries = scm_to_uint32 (max_entries);
     }
@@ -692,7 +693,8 @@ gebpf_map_encode_key (struct gebpf_map *m, SCM key, uint8_t *buf,
           if (!scm_is_unsigned_integer (SCM_CDR (key), 0, HIST_BUCKETS - 1))
             gebpf_error (gebpf_k_validation, subr, 0,
                          "give the bucket as an integer 0..63: (KEY . BUCKET)",
-                         "bad histogram bucket %s for map %s",
+                         "bad histogram bucket %s for map %s (between 0 "
+                         "and 63)",
                          gebpf_repr (SCM_CDR (key)), m->name);
           uint32_t slot = scm_to_uint32 (SCM_CDR (key));
           memcpy (buf + (m->hist_key->size + 3) / 4 * 4, &slot, 4);

@@ -388,6 +388,89 @@ noise_line (const char *line, size_t len)
     || starts (line, len, "-- END");
 }
 
+/* Lines that only show the verifier's state: instructions, register and
+   stack dumps, source annotations, path and precision bookkeeping.  */
+static bool
+state_line (const char *line, size_t len)
+{
+  if (len > 0 && line[0] >= '0' && line[0] <= '9')
+    {
+      size_t i = 0;
+      while (i < len && line[i] >= '0' && line[i] <= '9')
+        i++;
+      if (i < len && line[i] == ':')
+        return true;            /* "11: (85) call ..." / "0: R1=ctx()" */
+    }
+  static const char *const prefixes[] = {
+    ";", "cur state:", "old state:", "from ", "R", "fp-", "frame",
+    "mark_precise", "last_idx", "regs=", "parent ", "func#", "caller:",
+    "callee:", "returning from callee", "to caller at", "propagating",
+    "Live regs", "Global function",
+  };
+  for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+    if (starts (line, len, prefixes[i]))
+      {
+        /* "R1 type=... expected=..." and "R0 !read_ok" are errors.  */
+        if (prefixes[i][0] == 'R' && prefixes[i][1] == 0)
+          {
+            size_t j = 1;
+            while (j < len && line[j] >= '0' && line[j] <= '9')
+              j++;
+            return j > 1 && j < len && line[j] == '=';
+          }
+        return true;
+      }
+  return false;
+}
+
+/* Phrases of the kernel verifier's refusals (kernel/bpf/verifier.c):
+   the line holding one is the headline of the summary.  */
+static const char *const verifier_reasons[] = {
+  "infinite loop detected", "back-edge from insn", "unreachable insn",
+  "invalid mem access", "invalid access to", "invalid read from stack",
+  "invalid write to stack", "invalid indirect", "invalid stack",
+  "invalid size", "invalid zero-sized", "invalid variable-offset",
+  "invalid func", "invalid argument", "invalid bpf_context", "invalid BPF_",
+  "!read_ok", " expected=", "unknown func", "cannot call",
+  "is not allowed", "not allowed", "misaligned", "min value is negative",
+  "min value is outside", "max value is outside", "unbounded memory access",
+  "outside of the allowed memory range", "out of bounds", "math between",
+  "pointer arithmetic", "arithmetic on", "dereference of modified",
+  "Unreleased reference", "reference has not been acquired",
+  "leaks addr", "jump out of range", "last insn is not an exit",
+  "unknown opcode", "too large", "too many", "too complex",
+  "combined stack size", "the call stack of", "At program exit",
+  "loop is not bounded", "only read", "cannot write into",
+  "write into map forbidden", "is invalid", "unsupported", "unknown",
+  "helper", "GPL",
+};
+
+/* The index of the headline among LINES[0..LAST): the last line holding
+   one of the verifier's refusal phrases, else the last that is not
+   state, else the last.  */
+static size_t
+headline_index (const char **lines, const size_t *lens, size_t last)
+{
+  for (size_t i = last; i-- > 0;)
+    {
+      char *l = strndup (lines[i], lens[i]);
+      bool found = false;
+      if (l)
+        for (size_t k = 0;
+             !found && k < sizeof verifier_reasons / sizeof *verifier_reasons;
+             k++)
+          found = strstr (l, verifier_reasons[k]) != NULL
+            && !state_line (l, lens[i]);
+      free (l);
+      if (found)
+        return i;
+    }
+  for (size_t i = last; i-- > 0;)
+    if (!state_line (lines[i], lens[i]))
+      return i;
+  return last - 1;
+}
+
 static bool
 has (const char *hay, const char *needle)
 {
@@ -494,7 +577,8 @@ verifier_error (const char *subr, const char *name, const char *kind,
         }
 
   struct sbuf b = { 0 };
-  char *error = last ? strndup (lines[last - 1], lens[last - 1])
+  size_t hl = last ? headline_index (lines, lens, last) : 0;
+  char *error = last ? strndup (lines[hl], lens[hl])
     : strdup ("(the verifier gave no reason)");
   size_t shown = nkeep + (anno >= 0 ? 1 : 0);
   size_t omitted = n > shown ? n - shown : 0;
@@ -729,6 +813,14 @@ c_name_of (SCM v, const char *subr, const char *what)
   return gebpf_c_ident (v, subr, what);
 }
 
+/* Whether the rodata variable VAR is constant NAME (bpf-fn's u_NAME
+   carries NAME as its symbol, so BTF names it NAME too).  */
+static bool
+const_name_is (const char *var, const char *name)
+{
+  return strcmp (var, name) == 0;
+}
+
 /* Write the (NAME . INTEGER) pairs of CONSTANTS into MAP (the .rodata
    map), at the offsets BTF gives the variables of those names.  */
 static void
@@ -773,7 +865,8 @@ apply_constants (struct bpf_object *obj, struct bpf_map *map, SCM constants,
         {
           const struct btf_type *var = btf__type_by_id (btf, vs[i].type);
           if (var && btf_is_var (var)
-              && strcmp (btf__name_by_offset (btf, var->name_off), cname) == 0)
+              && const_name_is (btf__name_by_offset (btf, var->name_off),
+                                cname))
             {
               found = &vs[i];
               vt = btf__type_by_id (btf, var->type);
@@ -790,7 +883,8 @@ apply_constants (struct bpf_object *obj, struct bpf_map *map, SCM constants,
                 continue;
               if (known.n)
                 sb_str (&known, " ");
-              sb_str (&known, btf__name_by_offset (btf, var->name_off));
+              const char *vn = btf__name_by_offset (btf, var->name_off);
+              sb_str (&known, vn);
             }
           char *k = scm_gc_strdup (known.s ? known.s : "(none)", "gebpf-k");
           free (known.s);
@@ -833,12 +927,22 @@ apply_constants (struct bpf_object *obj, struct bpf_map *map, SCM constants,
         ok = scm_is_unsigned_integer (v, 0, bits == 64 ? UINT64_MAX
                                       : ((uint64_t) 1 << bits) - 1);
       if (!ok)
-        gebpf_error (gebpf_k_validation, subr, 0,
-                     "give an integer that fits the C type of the constant",
-                     "constant %s of %s is a %d-bit %s integer: %s does not "
-                     "fit", cname, path, bits,
-                     is_signed ? "signed" : "unsigned",
-                     gebpf_repr (scm_cdr (pair)));
+        {
+          char range[96];
+          gebpf_range (range, sizeof range,
+                       !is_signed ? 0 : bits == 64 ? INT64_MIN
+                       : -((int64_t) 1 << (bits - 1)),
+                       is_signed ? (bits == 64 ? INT64_MAX
+                                    : ((uint64_t) 1 << (bits - 1)) - 1)
+                       : bits == 64 ? UINT64_MAX
+                       : ((uint64_t) 1 << bits) - 1);
+          gebpf_error (gebpf_k_validation, subr, 0,
+                       "give an integer that fits the C type of the "
+                       "constant", "constant %s of %s is a %d-bit %s "
+                       "integer (%s): %s does not fit", cname, path, bits,
+                       is_signed ? "signed" : "unsigned", range,
+                       gebpf_repr (scm_cdr (pair)));
+        }
       uint8_t *dst = buf + found->offset;
       switch (sz)
         {
@@ -889,18 +993,39 @@ map_type_name (unsigned t)
   return s ? s : "?";
 }
 
+/* The dispatcher of a tracing program is built in the program's unit
+   (deploy.scm): its prog-array, named SLOT_PREFIX..., is used by the
+   dispatcher alone, so the program itself is loaded without it.  */
+#define SLOT_PREFIX "gebpf_slot_"
+#define DISPATCH_SUFFIX "__dispatch"
+
+static bool
+is_dispatcher (const struct bpf_program *prog)
+{
+  const char *n = bpf_program__name (prog);
+  size_t l = strlen (n), s = strlen (DISPATCH_SUFFIX);
+  return l > s && strcmp (n + l - s, DISPATCH_SUFFIX) == 0;
+}
+
 /* Share declared maps; write the constants.  Returns the declared maps
    used, as a list of <bpf-map>.  */
 static SCM
-configure_maps (struct bpf_object *obj, const struct load_opts *lo,
-                const char *path, const char *subr)
+configure_maps (struct bpf_object *obj, struct bpf_program *prog,
+                const struct load_opts *lo, const char *path,
+                const char *subr)
 {
   SCM used = SCM_EOL;
   struct bpf_map *rodata = NULL;
   struct bpf_map *map;
+  bool dispatcher = is_dispatcher (prog);
   bpf_object__for_each_map (map, obj)
   {
     const char *mname = bpf_map__name (map);
+    if (!dispatcher && strncmp (mname, SLOT_PREFIX, strlen (SLOT_PREFIX)) == 0)
+      {
+        bpf_map__set_autocreate (map, false);
+        continue;
+      }
     if (bpf_map__is_internal (map))
       {
         size_t l = strlen (mname);
@@ -929,7 +1054,7 @@ configure_maps (struct bpf_object *obj, const struct load_opts *lo,
     int r = bpf_map__reuse_fd (map, fd);
     if (r < 0)
       gebpf_syscall_error (gebpf_k_map, subr, -r,
-                           scm_gc_strdup (mname, "gebpf-name"),
+                           scm_gc_strdup (m->name, "gebpf-name"),
                            "see the errno above");
     used = scm_cons (decl, used);
   }
@@ -1221,7 +1346,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_load, "%bpf-object-load", 1, 0, 1,
                            "libbpf cannot open %s as a BPF object", cpath);
         }
       prog = configure_program (st.obj, &lo, cpath, FUNC_NAME);
-      used = configure_maps (st.obj, &lo, cpath, FUNC_NAME);
+      used = configure_maps (st.obj, prog, &lo, cpath, FUNC_NAME);
       kind = lo.kind ? lo.kind : kind_of_program (prog);
 
       free (st.log);
@@ -1466,6 +1591,7 @@ prog_info_alist (const struct bpf_prog_info *info, const char *kind)
      scm_cons (SYM ("verified-insns"), scm_from_uint32 (info->verified_insns)),
      scm_cons (SYM ("map-count"), scm_from_uint32 (info->nr_map_ids)),
      scm_cons (SYM ("uid"), scm_from_uint32 (info->created_by_uid)),
+     scm_cons (SYM ("gpl-compatible"), scm_from_bool (info->gpl_compatible)),
      SCM_UNDEFINED);
 }
 
@@ -1478,6 +1604,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_info, "%bpf-object-info", 1, 0, 0,
                    "@code{run-time-ns} (counted since the first load of "
                    "this process), @code{xlated-insns}, @code{jited-bytes}, "
                    "@code{verified-insns}, @code{map-count}, @code{uid}, "
+                   "@code{gpl-compatible} (the kernel's view of the license), "
                    "then @code{digest} (sha256 of the object file), "
                    "@code{path}, @code{section} and @code{maps} (the "
                    "declared maps it shares).  Raises @code{ebpf-error} if "
@@ -1560,7 +1687,7 @@ SCM_DEFINE_STATIC (scm_bpf_test_run, "%bpf-test-run", 3, 0, 0,
   if (!scm_is_unsigned_integer (repeat, 0, UINT32_MAX))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                  "give #:repeat as a count of runs",
-                 "repeat must be a non-negative integer, not %s",
+                 "repeat must be an integer between 0 and 2^32-1, not %s",
                  gebpf_repr (repeat));
   size_t in_size = SCM_BYTEVECTOR_LENGTH (data);
   /* A program may grow the packet (XDP tail and head adjustments).  */
@@ -1891,7 +2018,8 @@ SCM_DEFINE_STATIC (scm_bpf_attach_tracepoint, "%bpf-attach-tracepoint", 3, 0,
       if (!scm_is_unsigned_integer (cookie, 0, UINT64_MAX))
         gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                      "give the cookie as an unsigned 64-bit integer",
-                     "bad #:cookie %s", gebpf_repr (cookie));
+                     "bad #:cookie %s (between 0 and 2^64-1)",
+                     gebpf_repr (cookie));
       ck = scm_to_uint64 (cookie);
     }
   char *cat = strdupa (t);
@@ -2037,7 +2165,7 @@ pid_arg (SCM pid, const char *subr)
   if (!scm_is_signed_integer (pid, 1, INT32_MAX))
     gebpf_error (gebpf_k_validation, subr, 0,
                  "give #:pid as a process id, or #f for every process",
-                 "bad #:pid %s", gebpf_repr (pid));
+                 "bad #:pid %s (between 1 and 2^31-1)", gebpf_repr (pid));
   return scm_to_int (pid);
 }
 
@@ -2518,7 +2646,8 @@ SCM_DEFINE_STATIC (scm_bpf_attach_perf_event, "%bpf-attach-perf-event", 2,
   if (!scm_is_unsigned_integer (frequency, 1, UINT32_MAX))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                  "give #:frequency in Hz, e.g. 99",
-                 "bad #:frequency %s", gebpf_repr (frequency));
+                 "bad #:frequency %s (between 1 and 2^32-1 Hz)",
+                 gebpf_repr (frequency));
   uint64_t hz = scm_to_uint64 (frequency);
   int ncpu = gebpf_nr_cpus ();
   struct part *parts = calloc ((size_t) (ncpu > 0 ? ncpu : 1), sizeof *parts);
@@ -2597,7 +2726,8 @@ SCM_DEFINE_STATIC (scm_bpf_attach_socket, "%bpf-attach-socket", 2, 0, 0,
   if (!scm_is_signed_integer (fd, 0, INT32_MAX))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                  "pass a socket's port or file descriptor",
-                 "argument 2 is not a file descriptor: %s", gebpf_repr (fd));
+                 "argument 2 is not a file descriptor (between 0 and "
+                 "2^31-1): %s", gebpf_repr (fd));
   int s = scm_to_int (fd);
   struct stat st;
   if (fstat (s, &st) < 0 || !S_ISSOCK (st.st_mode))
@@ -2753,6 +2883,37 @@ SCM_DEFINE_STATIC (scm_bpf_link_meta, "%bpf-link-meta", 1, 0, 0, (SCM link),
 }
 #undef FUNC_NAME
 
+#define FUNC_NAME s_scm_bpf_link_tc_filters
+SCM_DEFINE_STATIC (scm_bpf_link_tc_filters, "%bpf-link-tc-filters", 1, 0, 0,
+                   (SCM link),
+                   "Return the tc filters @var{link} holds, as a list of "
+                   "vectors #(IFINDEX DIRECTION HANDLE PRIORITY), "
+                   "DIRECTION @code{ingress} or @code{egress}: what it "
+                   "takes to find and remove a filter that outlives its "
+                   "process.  Raises @code{ebpf-validation-error} if "
+                   "@var{link} is not a @code{<bpf-link>}.")
+{
+  struct gebpf_link *l = link_from_scm (link, FUNC_NAME, 1);
+  SCM out = SCM_EOL;
+  if (l->live)
+    for (size_t i = l->nparts; i-- > 0;)
+      {
+        struct part *p = &l->parts[i];
+        if (p->kind != PART_TC || !p->handle)
+          continue;
+        out = scm_cons (scm_vector
+                        (scm_list_4 (scm_from_int (p->ifindex),
+                                     scm_from_utf8_symbol
+                                     (p->attach_point == BPF_TC_EGRESS
+                                      ? "egress" : "ingress"),
+                                     scm_from_uint32 (p->handle),
+                                     scm_from_uint32 (p->priority))),
+                        out);
+      }
+  return out;
+}
+#undef FUNC_NAME
+
 #define FUNC_NAME s_scm_bpf_links
 SCM_DEFINE_STATIC (scm_bpf_links, "%bpf-links", 0, 0, 0, (),
                    "Return the live links of this process, newest first.  "
@@ -2824,7 +2985,8 @@ SCM_DEFINE_STATIC (scm_bpf_fd_pin_x, "%bpf-fd-pin!", 2, 0, 0,
   if (!scm_is_signed_integer (fd, 0, INT32_MAX))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                  "pass the fd of a loaded program or a live link",
-                 "argument 1 is not a file descriptor: %s", gebpf_repr (fd));
+                 "argument 1 is not a file descriptor (between 0 and "
+                 "2^31-1): %s", gebpf_repr (fd));
   if (!scm_is_string (path))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                  "give the pin's path as a string under /sys/fs/bpf",

@@ -232,7 +232,8 @@ timeout_arg (SCM timeout, const char *subr)
   if (!scm_is_signed_integer (timeout, -1, INT32_MAX))
     gebpf_error (gebpf_k_validation, subr, 0,
                  "give #:timeout-ms as milliseconds (0: do not wait, -1: "
-                 "wait for ever)", "bad timeout %s", gebpf_repr (timeout));
+                 "wait for ever)", "bad timeout %s (between -1 and 2^31-1)",
+                 gebpf_repr (timeout));
   return scm_to_int (timeout);
 }
 
@@ -242,7 +243,8 @@ max_arg (SCM max, const char *subr)
   if (!scm_is_unsigned_integer (max, 1, INT32_MAX))
     gebpf_error (gebpf_k_validation, subr, 0,
                  "give #:max as a positive count of records",
-                 "bad record count %s", gebpf_repr (max));
+                 "bad record count %s (between 1 and 2^31-1)",
+                 gebpf_repr (max));
   return scm_to_long (max);
 }
 
@@ -298,7 +300,7 @@ reader_arg (SCM obj, const char *subr)
 {
   if (!GEBPF_IS (obj, reader_type))
     gebpf_error (gebpf_k_validation, subr, 0,
-                 "give the reader made by %bpf-ringbuf-open",
+                 "pass the ring buffer map itself to bpf-ringbuf-poll",
                  "not a ring buffer reader: %s", gebpf_repr (obj));
   struct reader *r = scm_foreign_object_ref (obj, 0);
   if (!r || !r->rb)
@@ -409,7 +411,7 @@ SCM_DEFINE_STATIC (scm_bpf_ringbuf_close_x, "%bpf-ringbuf-close!", 1, 0, 0,
 {
   if (!GEBPF_IS (reader, reader_type))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
-                 "give the reader made by %bpf-ringbuf-open",
+                 "pass the ring buffer map itself to bpf-ringbuf-poll",
                  "not a ring buffer reader: %s", gebpf_repr (reader));
   struct reader *r = scm_foreign_object_ref (reader, 0);
   if (r && r->rb)
@@ -472,7 +474,7 @@ perf_reader_arg (SCM obj, const char *subr)
 {
   if (!GEBPF_IS (obj, perf_reader_type))
     gebpf_error (gebpf_k_validation, subr, 0,
-                 "give the reader made by %bpf-perf-open",
+                 "pass the perf-event-array map itself to bpf-perf-poll",
                  "not a perf buffer reader: %s", gebpf_repr (obj));
   struct perf_reader *r = scm_foreign_object_ref (obj, 0);
   if (!r || !r->pb)
@@ -504,7 +506,8 @@ SCM_DEFINE_STATIC (scm_bpf_perf_open, "%bpf-perf-open", 2, 0, 0,
       || (scm_to_ulong (pages) & (scm_to_ulong (pages) - 1)))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                  "give #:pages as a power of two, e.g. 64",
-                 "bad page count %s", gebpf_repr (pages));
+                 "bad page count %s (a power of two between 1 and 2^20)",
+                 gebpf_repr (pages));
   SCM obj = gebpf_map_lookup (map);
   int fd = gebpf_map_ensure (scm_is_true (obj) ? obj : map, FUNC_NAME);
   struct perf_reader *r = calloc (1, sizeof *r);
@@ -588,7 +591,7 @@ SCM_DEFINE_STATIC (scm_bpf_perf_close_x, "%bpf-perf-close!", 1, 0, 0,
 {
   if (!GEBPF_IS (reader, perf_reader_type))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
-                 "give the reader made by %bpf-perf-open",
+                 "pass the perf-event-array map itself to bpf-perf-poll",
                  "not a perf buffer reader: %s", gebpf_repr (reader));
   struct perf_reader *r = scm_foreign_object_ref (reader, 0);
   if (r && r->pb)
@@ -967,7 +970,8 @@ SCM_DEFINE_STATIC (scm_bpf_symbolize, "%bpf-symbolize", 2, 0, 0,
       if (!scm_is_signed_integer (pid, 1, INT32_MAX))
         gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                      "give #:pid as a process id",
-                     "bad process id %s", gebpf_repr (pid));
+                     "bad process id %s (between 1 and 2^31-1)",
+                     gebpf_repr (pid));
       maps = read_maps (scm_to_int (pid), &nmaps);
     }
   else
@@ -982,7 +986,8 @@ SCM_DEFINE_STATIC (scm_bpf_symbolize, "%bpf-symbolize", 2, 0, 0,
           free (maps);
           gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                        "give addresses as non-negative integers",
-                       "bad address %s", gebpf_repr (SCM_CAR (l)));
+                       "bad address %s (between 0 and 2^64-1)",
+                       gebpf_repr (SCM_CAR (l)));
         }
       uint64_t a = scm_to_uint64 (SCM_CAR (l));
       SCM name = SCM_BOOL_F;

@@ -114,7 +114,8 @@ positive_count (SCM n, const char *subr, const char *what, SCM spec)
   if (!scm_is_unsigned_integer (n, 1, 1 << 20))
     gebpf_error (gebpf_k_validation, subr, 0,
                  "give a positive integer length, e.g. (string 16)",
-                 "bad length in %s %s", what, gebpf_repr (spec));
+                 "bad length in %s %s (between 1 and 2^20)", what,
+                 gebpf_repr (spec));
   return scm_to_size_t (n);
 }
 
@@ -242,18 +243,29 @@ bad_value (const struct gebpf_type *t, SCM v, const char *subr,
                gebpf_repr (v), tg);
 }
 
+/* An integer outside [LO, HI] for type T: the message states the range.  */
+static SCM_NORETURN void
+bad_int (const struct gebpf_type *t, SCM v, const char *subr,
+         const struct gebpf_role *role, int64_t lo, uint64_t hi)
+{
+  char *ts = gebpf_type_string (t);
+  char *tg = scm_gc_strdup (ts, "gebpf-type-name");
+  free (ts);
+  char what[512] = "", range[96];
+  render_role (role, what, sizeof what);
+  gebpf_range (range, sizeof range, lo, hi);
+  gebpf_error (gebpf_k_validation, subr, 0, "give an exact integer in range",
+               "%s %s does not fit type %s: it must be an integer %s",
+               what[0] ? what : "value", gebpf_repr (v), tg, range);
+}
+
 static uint64_t
 encode_uint (const struct gebpf_type *t, SCM v, size_t size, const char *subr,
              const struct gebpf_role *what)
 {
   uint64_t max = size == 8 ? UINT64_MAX : ((uint64_t) 1 << (size * 8)) - 1;
   if (!scm_is_unsigned_integer (v, 0, max))
-    {
-      char fix[96];
-      snprintf (fix, sizeof fix, "give an exact integer in 0..%llu",
-                (unsigned long long) max);
-      bad_value (t, v, subr, what, fix);
-    }
+    bad_int (t, v, subr, what, 0, max);
   return scm_to_uint64 (v);
 }
 
@@ -410,12 +422,7 @@ gebpf_encode (const struct gebpf_type *t, SCM v, uint8_t *buf,
         int64_t min = bits == 64 ? INT64_MIN : -((int64_t) 1 << (bits - 1));
         int64_t max = bits == 64 ? INT64_MAX : ((int64_t) 1 << (bits - 1)) - 1;
         if (!scm_is_signed_integer (v, min, max))
-          {
-            char fix[96];
-            snprintf (fix, sizeof fix, "give an exact integer in %lld..%lld",
-                      (long long) min, (long long) max);
-            bad_value (t, v, subr, what, fix);
-          }
+          bad_int (t, v, subr, what, min, (uint64_t) max);
         store_uint (buf, (uint64_t) scm_to_int64 (v), t->size);
         return;
       }

@@ -97,11 +97,11 @@
 ;; that way would buy.  Not made when the emitter already does so.
 (define whatif-c
   (let ((m (string-match
-            "GEBPF_MAP_INC \\(&counters, &(__k[0-9]+), 1, __u64\\);" gen-c)))
+            "GEBPF_MAP_INC \\(&u_counters, &(__k[0-9]+), 1, __u64\\);" gen-c)))
     (and m
          (regexp-substitute
           #f m 'pre
-          "{ __u64 *__v = bpf_map_lookup_elem (&counters, &" 1
+          "{ __u64 *__v = bpf_map_lookup_elem (&u_counters, &" 1
           "); if (__v) *__v += 1; }" 'post))))
 (define whatif
   (and whatif-c

@@ -87,6 +87,22 @@ bf (struct buf *b, const char *fmt, ...)
 
 static void ex (struct emit *E, struct buf *b, struct node *n);
 
+/* Every identifier the user chose (map, struct, field, constant, inline)
+   is written as u_NAME: no generated name and no name of the headers
+   starts with u_, and no C keyword does, so none can collide -- a map
+   named v0 or ctx, a field named int, a constant named return.  */
+#define USER_PREFIX "u_"
+
+static const char *
+uid (const char *name)
+{
+  size_t n = strlen (name);
+  char *s = scm_gc_malloc_pointerless (n + sizeof USER_PREFIX, "uid");
+  memcpy (s, USER_PREFIX, sizeof USER_PREFIX - 1);
+  memcpy (s + sizeof USER_PREFIX - 1, name, n + 1);
+  return s;
+}
+
 /* ---- types ---------------------------------------------------------- */
 
 static const char *tname (struct emit *E, const struct gebpf_type *t);
@@ -154,13 +170,13 @@ tname (struct emit *E, const struct gebpf_type *t)
         const char *fts[t->nfields ? t->nfields : 1];
         for (size_t i = 0; i < t->nfields; i++)
           fts[i] = tname (E, t->fields[i].type);
-        snprintf (name, sizeof name, "struct %s", t->cname);
+        snprintf (name, sizeof name, "struct %s", uid (t->cname));
         bf (&E->types, "/* (defbpf-struct %s ...) */\nstruct %s {\n",
-            t->name, t->cname);
+            t->name, uid (t->cname));
         for (size_t i = 0; i < t->nfields; i++)
-          bf (&E->types, "\t%s %s;\n", fts[i], t->fields[i].cname);
+          bf (&E->types, "\t%s %s;\n", fts[i], uid (t->fields[i].cname));
         bf (&E->types, "};\n_Static_assert (sizeof (struct %s) == %zu, "
-            "\"layout of %s\");\n", t->cname, t->size, t->name);
+            "\"layout of %s\");\n", uid (t->cname), t->size, t->name);
         return reg (E, t, name);
       }
     default:
@@ -252,8 +268,8 @@ form_text (struct node *n, size_t max)
       char c = s[i];
       if (c == '\n' || c == '\t')
         c = ' ';
-      /* Never close the comment early.  */
-      if (c == '*' && s[i + 1] == '/')
+      /* Never close the comment early, nor open one inside it.  */
+      if (c == '*' && (s[i + 1] == '/' || (i > 0 && s[i - 1] == '/')))
         c = '+';
       out[j++] = c;
     }
@@ -266,13 +282,19 @@ form_text (struct node *n, size_t max)
   return out;
 }
 
+static void c_string (struct buf *b, const char *s);
+
 static void
 line_directive (struct emit *E, struct buf *b, struct node *n)
 {
   const char *f = base_name (n->file);
   if (!n->line || !f)
     return;
-  bf (b, "\n\t/* %s */\n#line %d \"%s\"\n", form_text (n, 72), n->line, f);
+  /* The file name is the user's: escaped, so that no quote or newline in
+     it can end the directive and start C of its own.  */
+  bf (b, "\n\t/* %s */\n#line %d ", form_text (n, 72), n->line);
+  c_string (b, f);
+  bs (b, "\n");
   if (scm_is_false (scm_assv_ref (E->linemap, scm_from_int (n->line))))
     {
       char *s = NULL;
@@ -292,7 +314,9 @@ c_string (struct buf *b, const char *s)
   for (; *s; s++)
     {
       unsigned char c = *s;
-      if (c == '"' || c == '\\')
+      /* '?' too: "??/" must never become a backslash, whatever the
+         dialect's trigraph setting.  */
+      if (c == '"' || c == '\\' || c == '?')
         bf (b, "\\%c", c);
       else if (c == '\n')
         bs (b, "\\n");
@@ -304,6 +328,37 @@ c_string (struct buf *b, const char *s)
         bput (b, (const char *) &c, 1);
     }
   bs (b, "\"");
+}
+
+/* The kernel's license_is_gpl_compatible.  */
+static bool
+gpl_compatible (const char *lic)
+{
+  static const char *const ok[] = {
+    "GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL",
+    "Dual MIT/GPL", "Dual MPL/GPL", NULL
+  };
+  for (const char *const *p = ok; *p; p++)
+    if (strcmp (lic, *p) == 0)
+      return true;
+  return false;
+}
+
+/* Form N is about to call HELPER, which the kernel marks gpl_only: under
+   a license that is not GPL-compatible the verifier would refuse it, so
+   say so now, naming the helper, the form and the license.  */
+static void
+gpl_only (struct emit *E, struct node *n, const char *helper)
+{
+  const char *lic = E->L->license ? E->L->license : "GPL";
+  if (gpl_compatible (lic))
+    return;
+  gebpf_error (gebpf_k_validation, "bpf-fn->c", 0,
+               "declare a GPL-compatible #:license (\"GPL\", \"Dual BSD/GPL\", "
+               "\"Dual MIT/GPL\" ...) or do without this form",
+               "bpf-fn %s: %s calls the GPL-only helper %s, but the license "
+               "is %s", E->L->fname, form_text (n, 60), helper,
+               gebpf_repr (scm_from_utf8_string (lic)));
 }
 
 /* The value of N as an integer (host order).  */
@@ -424,6 +479,10 @@ read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
       return true;
     case OP_ARG:
       if (n->slot == 1 && n->vt == t)
+        gpl_only (E, n, "bpf_probe_read_kernel");
+      else if (n->slot == 2 && str)
+        gpl_only (E, n, "bpf_probe_read_kernel_str");
+      if (n->slot == 1 && n->vt == t)
         bf (b, "bpf_probe_read_kernel (&%s, sizeof %s, (char *)ctx + %d); ",
             lv, lv, n->field);
       else if (n->slot == 2 && str)
@@ -439,6 +498,8 @@ read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
     case OP_READ_KERNEL_STR:
       if (!str)
         return false;
+      gpl_only (E, n, n->op == OP_READ_USER_STR ? "bpf_probe_read_user_str"
+                : "bpf_probe_read_kernel_str");
       bf (b, "bpf_probe_read_%s_str (%s.s, sizeof %s.s, (const void *)(long)(",
           n->op == OP_READ_USER_STR ? "user" : "kernel", lv, lv);
       ex (E, b, n->kid[0]);
@@ -447,6 +508,7 @@ read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
     case OP_CORE_READ:
       if (n->field != 1 || !str)
         return false;
+      gpl_only (E, n, "bpf_probe_read_kernel_str");
       bf (b, "BPF_CORE_READ_STR_INTO (&%s.s, ", lv);
       ex (E, b, n->kid[0]);
       ex_core_fields (b, n);
@@ -492,7 +554,7 @@ fill (struct emit *E, struct buf *b, const struct gebpf_type *t,
         if (n->kid[i])
           {
             char flv[256];
-            snprintf (flv, sizeof flv, "%s.%s", lv, t->fields[i].cname);
+            snprintf (flv, sizeof flv, "%s.%s", lv, uid (t->fields[i].cname));
             fill (E, b, t->fields[i].type, flv, n->kid[i]);
           }
       return;
@@ -550,7 +612,7 @@ mapof (struct node *n)
 static const char *
 mapname (struct node *n)
 {
-  return mapof (n)->cname;
+  return uid (mapof (n)->cname);
 }
 
 static void
@@ -1380,6 +1442,7 @@ ex (struct emit *E, struct buf *b, struct node *n)
         bs (b, "((__s64)PT_REGS_RC (ctx))");
       return;
     case OP_CURRENT_TASK:
+      gpl_only (E, n, "bpf_get_current_task");
       bs (b, "((struct task_struct___gebpf *)bpf_get_current_task ())");
       return;
     case OP_CORE_READ:
@@ -1389,6 +1452,7 @@ ex (struct emit *E, struct buf *b, struct node *n)
             ex_read (E, b, n);
             return;
           }
+        gpl_only (E, n, "bpf_probe_read_kernel");
         bs (b, n->ty == TY_INT ? (n->is_signed ? "((__s64)BPF_CORE_READ ("
                                   : "((__u64)BPF_CORE_READ (")
             : "(BPF_CORE_READ (");
@@ -1450,8 +1514,11 @@ ex (struct emit *E, struct buf *b, struct node *n)
                 mapname (n->kid[0]), ctl, k, k);
           }
         else
-          bf (b, "; bpf_perf_event_output (ctx, &%s, BPF_F_CURRENT_CPU, "
-              "&__e%d, sizeof __e%d); })", mapname (n->kid[0]), k, k);
+          {
+            gpl_only (E, n, "bpf_perf_event_output");
+            bf (b, "; bpf_perf_event_output (ctx, &%s, BPF_F_CURRENT_CPU, "
+                "&__e%d, sizeof __e%d); })", mapname (n->kid[0]), k, k);
+          }
         return;
       }
     case OP_PRINTK:
@@ -1467,6 +1534,7 @@ ex (struct emit *E, struct buf *b, struct node *n)
               ex_int (E, b, n->kid[i]);
             bs (b, "; ");
           }
+        gpl_only (E, n, "bpf_trace_printk");
         bs (b, "bpf_printk (");
         c_string (b, n->kid[0]->name);
         for (int i = 1; i < n->nkid; i++)
@@ -1485,7 +1553,8 @@ ex (struct emit *E, struct buf *b, struct node *n)
           if (n->kid[i])
             {
               char lv[160];
-              snprintf (lv, sizeof lv, "__s%d.%s", k, n->st->fields[i].cname);
+              snprintf (lv, sizeof lv, "__s%d.%s", k,
+                        uid (n->st->fields[i].cname));
               fill (E, b, n->st->fields[i].type, lv, n->kid[i]);
             }
         bf (b, "__s%d; })", k);
@@ -1502,7 +1571,7 @@ ex (struct emit *E, struct buf *b, struct node *n)
         bs (b, "; ");
         if (v->ty == TY_VALPTR)
           {
-            snprintf (lv, sizeof lv, "__v%d->%s", k, f->cname);
+            snprintf (lv, sizeof lv, "__v%d->%s", k, uid (f->cname));
             bf (b, "__v%d ? ", k);
             ex_from (E, b, f->type, lv);
             if (n->ty == TY_INT || n->ty == TY_BOOL || n->ty == TY_IPV4)
@@ -1512,7 +1581,7 @@ ex (struct emit *E, struct buf *b, struct node *n)
           }
         else
           {
-            snprintf (lv, sizeof lv, "__v%d.%s", k, f->cname);
+            snprintf (lv, sizeof lv, "__v%d.%s", k, uid (f->cname));
             ex_from (E, b, f->type, lv);
             bs (b, "; })");
           }
@@ -1522,11 +1591,12 @@ ex (struct emit *E, struct buf *b, struct node *n)
       {
         char *c = gebpf_c_ident (scm_from_utf8_string (n->name), "bpf-fn",
                                  "const name");
-        bf (b, "%s(%s)", n->is_signed ? "(__s64)" : "(__u64)", c);
+        bf (b, "%s(%s)", n->is_signed ? "(__s64)" : "(__u64)", uid (c));
         free (c);
         return;
       }
     case OP_STACK_ID:
+      gpl_only (E, n, "bpf_get_stackid");
       bs (b, "((__s64)bpf_get_stackid (ctx, ");
       ex (E, b, n->kid[1]);
       if (n->nkid == 4)
@@ -1583,6 +1653,69 @@ static const struct kind_info kinds[] = {
   {PK_USDT, "usdt", "struct pt_regs *"},
 };
 
+/* Whether the target of a program of kind KIND is pasted into its
+   section name (and so into C).  */
+static bool
+target_in_section (int kind)
+{
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (kinds[i].kind == kind)
+      return strstr (kinds[i].section, "%s") != NULL;
+  return false;
+}
+
+/* A target reaches C inside SEC("...") and names files under tracefs:
+   it may hold only what a section name of its kind holds -- function,
+   tracepoint and hook names, "+OFFSET", ':' or '/' between category and
+   name, and glob characters -- never a quote, backslash, space, control
+   character or "..".  Targets that stay out of C (interfaces, uprobe
+   paths) only may not hold control characters.  */
+void
+gebpf_check_target (struct lower *L)
+{
+  const char *t = L->target;
+  if (!t)
+    return;
+  bool pasted = target_in_section (L->kind);
+  size_t len = strlen (t);
+  const char *bad = NULL;
+  for (const unsigned char *p = (const unsigned char *) t; *p && !bad; p++)
+    {
+      bool ok = *p >= 32 && *p != 127;
+      if (pasted)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+          || (*p >= '0' && *p <= '9') || strchr ("_-.:/+*?[]!@,", *p);
+      if (!ok)
+        bad = (const char *) p;
+    }
+  /* A list "A,B,..." (a program's targets) stays out of SEC(): each
+     of its names is bounded, not the whole.  */
+  size_t max = strchr (t, ',') ? 4095 : 255;
+  if (bad || len == 0 || len > max || (pasted && strstr (t, "..")))
+    {
+      char what[64] = "";
+      if (bad)
+        snprintf (what, sizeof what, " (character %ld is %s)",
+                  (long) (bad - t), *bad == '"' ? "a quote"
+                  : *bad == '\\' ? "a backslash"
+                  : (unsigned char) *bad < 32 ? "a control character"
+                  : "not allowed");
+      else if (len == 0 || len > 255)
+        snprintf (what, sizeof what, " (%zu bytes; 1 to %zu allowed)", len,
+                  max);
+      else
+        snprintf (what, sizeof what, " (it holds \"..\")");
+      gebpf_error (gebpf_k_validation, "bpf-fn->c", 0,
+                   pasted
+                   ? "give a function, tracepoint or hook name: letters, "
+                   "digits and _-.:/+@, or a glob of them"
+                   : "give the target without control characters",
+                   "bpf-fn %s: invalid %s target %s%s", L->fname,
+                   gebpf_sym_name (gebpf_prog_kinds, L->kind),
+                   gebpf_repr (scm_from_utf8_string (t)), what);
+    }
+}
+
 static void
 section_name (struct emit *E, char *out, size_t size)
 {
@@ -1605,7 +1738,8 @@ section_name (struct emit *E, char *out, size_t size)
     snprintf (tgt, sizeof tgt, "ingress");
   if (E->L->kind == PK_CGROUP_SOCK_ADDR && !t)
     snprintf (tgt, sizeof tgt, "connect4");
-  bool glob = strpbrk (tgt, "*?[,") != NULL;   /* or a list "A,B" */
+  /* A glob, or a list "A,B" (looked for in all of it, not the copy).  */
+  bool glob = strpbrk (tgt, "*?[") != NULL || (t && strchr (t, ','));
   if (!tgt[0] || glob)
     {
       /* No single target: the bare section; the loader attaches.  */
@@ -1677,7 +1811,10 @@ emit_map (struct emit *E, struct gebpf_map *m)
     bf (b, "\t__uint(value_size, %u);\n", m->value_size);
   if (m->map_flags)
     bf (b, "\t__uint(map_flags, %u);\n", m->map_flags);
-  bf (b, "} %s SEC(\".maps\");\n\n", m->cname);
+  /* The symbol (and so the BTF variable, the kernel's map name and
+     what loaders such as bpfman see) is the user's NAME.  */
+  bf (b, "} %s __asm__ (\"%s\") SEC(\".maps\");\n\n", uid (m->cname),
+      m->cname);
 }
 
 static void
@@ -1868,11 +2005,39 @@ emit_core_types (struct emit *E)
     }
 }
 
+/* The license the kernel receives: the declared one, checked to be a
+   short line of printable ASCII (it is written into C, escaped).  */
 static const char *
-license_of (SCM constants)
+license_of (struct lower *L)
 {
-  (void) constants;
-  return "GPL";
+  const char *lic = L->license ? L->license : "GPL";
+  size_t len = strlen (lic);
+  bool ok = len > 0 && len < 128;
+  for (const unsigned char *p = (const unsigned char *) lic; *p && ok; p++)
+    ok = *p >= 32 && *p < 127;
+  if (!ok)
+    gebpf_error (gebpf_k_validation, "bpf-fn->c", 0,
+                 "write #:license as printable ASCII, e.g. \"GPL\"",
+                 "bpf-fn %s: invalid license %s (1 to 127 printable "
+                 "ASCII characters)", L->fname,
+                 gebpf_repr (scm_from_utf8_string (lic)));
+  return lic;
+}
+
+/* The SPDX identifier of a kernel license string, or NULL.  */
+static const char *
+spdx_of (const char *lic)
+{
+  static const char *const map[][2] = {
+    {"GPL", "GPL-2.0"}, {"GPL v2", "GPL-2.0"},
+    {"GPL and additional rights", "GPL-2.0+"},
+    {"Dual BSD/GPL", "GPL-2.0 OR BSD-2-Clause"},
+    {"Dual MIT/GPL", "GPL-2.0 OR MIT"}, {"Dual MPL/GPL", "GPL-2.0 OR MPL-1.1"},
+  };
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (strcmp (lic, map[i][0]) == 0)
+      return map[i][1];
+  return NULL;
 }
 
 SCM
@@ -1884,6 +2049,7 @@ gebpf_emit (struct lower *L, SCM *linemap)
   E.typedefs = SCM_EOL;
   E.linemap = SCM_EOL;
 
+  license_of (L);
   if (L->uses_vmlinux)
     emit_core_types (&E);
   /* The body first: it registers the types it needs.  */
@@ -1905,15 +2071,15 @@ gebpf_emit (struct lower *L, SCM *linemap)
     {
       char *c = gebpf_c_ident (SCM_CAR (l), "bpf-fn", "const name");
       bf (&E.consts, "/* (const %s): set before load by #:constants */\n"
-          "const volatile __u64 %s = 0;\n", gebpf_sym_str (SCM_CAR (l)),
-          c);
+          "const volatile __u64 %s __asm__ (\"%s\") = 0;\n",
+          gebpf_sym_str (SCM_CAR (l)), uid (c), c);
       free (c);
     }
 
   struct buf out = { 0 };
-  const char *lic = license_of (L->constants);
-  bf (&out, "// SPDX-License-Identifier: %s\n",
-      strcmp (lic, "GPL") == 0 ? "GPL-2.0" : "GPL-2.0 OR BSD-2-Clause");
+  const char *lic = license_of (L);
+  if (spdx_of (lic))
+    bf (&out, "// SPDX-License-Identifier: %s\n", spdx_of (lic));
   bf (&out, "/* Generated by guile-ebpf from (bpf-fn %s ...) for a %s "
       "program.  */\n", L->fname, gebpf_sym_name (gebpf_prog_kinds, L->kind));
   {
@@ -1950,10 +2116,17 @@ gebpf_emit (struct lower *L, SCM *linemap)
     }
   if (E.inlines.len)
     bput (&out, E.inlines.p, E.inlines.len);
-  bf (&out, "char LICENSE[] SEC(\"license\") = \"%s\";\n\n", lic);
+  bs (&out, "char LICENSE[] SEC(\"license\") = ");
+  c_string (&out, lic);
+  bs (&out, ";\n\n");
   char sec[300];
   section_name (&E, sec, sizeof sec);
-  bf (&out, "SEC(\"%s\")\nint %s(%sctx)\n{", sec, L->fname,
+  /* The function is u_NAME in C, like every user identifier; its
+     assembler name stays NAME, the program name libbpf and the kernel
+     show and deploy looks up.  */
+  bf (&out, "int %s(%sctx) __asm__ (\"%s\");\n\n", uid (L->fname),
+      kinds[L->kind].ctx, L->fname);
+  bf (&out, "SEC(\"%s\")\nint %s(%sctx)\n{", sec, uid (L->fname),
       kinds[L->kind].ctx);
   bput (&out, b->p, b->len);
   bs (&out, "\n}\n");

@@ -173,6 +173,7 @@ SCM_SYMBOL (sym_emit, "emit");
 SCM_KEYWORD (kw_kind, "kind");
 SCM_KEYWORD (kw_target, "target");
 SCM_KEYWORD (kw_constants, "constants");
+SCM_KEYWORD (kw_license, "license");
 SCM_KEYWORD (kw_pass, "pass");
 
 #define FUNC_NAME s_scm_make_bpf_fn
@@ -229,7 +230,8 @@ SCM_DEFINE_STATIC (scm_bpf_fn_info, "%bpf-fn-info", 1, 0, 0, (SCM fn),
 SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
                    (SCM fn, SCM rest),
                    "Lower @var{fn} for a program of @code{#:kind} (a symbol) "
-                   "attached to @code{#:target}, with @code{#:constants}.  "
+                   "attached to @code{#:target}, with @code{#:constants} and "
+                   "@code{#:license} (default @code{\"GPL\"}).  "
                    "With @code{#:pass} @code{parse}, @code{resolve}, "
                    "@code{types} or @code{bounds}, return the AST after that "
                    "pass as an s-expression; otherwise (@code{emit}) return "
@@ -237,10 +239,11 @@ SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
                    "@code{ebpf-lower-error}.")
 {
   SCM kind = SCM_UNDEFINED, target = SCM_UNDEFINED, constants = SCM_UNDEFINED,
-    pass = SCM_UNDEFINED;
+    pass = SCM_UNDEFINED, license = SCM_UNDEFINED;
   scm_c_bind_keyword_arguments (FUNC_NAME, rest, 0, kw_kind, &kind,
                                 kw_target, &target, kw_constants, &constants,
-                                kw_pass, &pass, SCM_UNDEFINED);
+                                kw_pass, &pass, kw_license, &license,
+                                SCM_UNDEFINED);
   struct lower L;
   lower_init (&L, fn, FUNC_NAME);
   if (!SCM_UNBNDP (kind) && scm_is_true (kind))
@@ -255,9 +258,21 @@ SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
       char *t = scm_to_utf8_string (target);
       L.target = scm_gc_strdup (t, "target");
       free (t);
+      gebpf_check_target (&L);
     }
   if (!SCM_UNBNDP (constants))
     L.constants = constants;
+  if (!SCM_UNBNDP (license) && scm_is_true (license))
+    {
+      if (!scm_is_string (license))
+        gebpf_error (gebpf_k_validation, "bpf-fn->c", 0,
+                     "write #:license \"GPL\"",
+                     "bpf-fn %s: #:license %s is not a string", L.fname,
+                     gebpf_repr (license));
+      char *t = scm_to_utf8_string (license);
+      L.license = scm_gc_strdup (t, "license");
+      free (t);
+    }
   if (SCM_UNBNDP (pass))
     pass = sym_emit;
   run_parse (&L);

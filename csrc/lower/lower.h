@@ -101,6 +101,7 @@ struct lower
   int kind;                     /* enum gebpf_prog_kind */
   const char *target;           /* attach target, for tracepoint fields */
   SCM constants;                /* alist of (const NAME) values, or #f */
+  const char *license;          /* #:license, or NULL for "GPL" */
   struct node *body;            /* OP_BEGIN of the body */
   /* resolve */
   int nlocals;
@@ -216,6 +217,9 @@ void gebpf_bounds (struct lower *L);
 void gebpf_locate_tp_arg (struct lower *L, struct node *n);
 /* Emit C; *LINEMAP gets a vector indexed by line number (see emit.c).  */
 SCM gebpf_emit (struct lower *L, SCM *linemap);
+/* Raise ebpf-validation-error for a target that cannot be a section name
+   of L's kind (see emit.c).  */
+void gebpf_check_target (struct lower *L);
 
 /* Helpers shared by the passes.  */
 struct node *gebpf_node (struct lower *L, enum op op, struct node *like);

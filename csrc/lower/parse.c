@@ -393,7 +393,8 @@ parse (struct lower *L, SCM x, struct node *where, int depth)
         n->ival = (int64_t) scm_to_uint64 (x);
       else
         gebpf_lower_error (L, n, "use a literal that fits in 64 bits",
-                           "integer literal out of range");
+                           "integer literal out of range (between -2^63 "
+                           "and 2^64-1)");
       return n;
     }
   if (scm_is_bool (x))

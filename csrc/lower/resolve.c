@@ -169,7 +169,8 @@ resolve_symbol (struct lower *L, struct node *n, struct scope *s)
           if (!scm_is_signed_integer (v, INT64_MIN, INT64_MAX)
               && !scm_is_unsigned_integer (v, 0, UINT64_MAX))
             gebpf_lower_error (L, n, "bind it to an integer that fits in 64 "
-                               "bits", "%s is out of range", n->name);
+                               "bits", "%s is out of range (between -2^63 "
+                               "and 2^64-1)", n->name);
           make_int (n, v);
           return;
         }

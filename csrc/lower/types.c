@@ -133,8 +133,20 @@ check_fits (struct lower *L, struct node *n, const struct gebpf_type *t,
           char *ts = gebpf_type_string (t);
           char *g = scm_gc_strdup (ts, "t");
           free (ts);
+          bool sgn = t->kind == GT_I8 || t->kind == GT_I16
+            || t->kind == GT_I32 || t->kind == GT_I64;
+          int bits = t->size >= 8 ? 64 : (int) t->size * 8;
+          char range[96];
+          gebpf_range (range, sizeof range,
+                       sgn ? (bits == 64 ? INT64_MIN
+                              : -((int64_t) 1 << (bits - 1))) : 0,
+                       sgn ? (bits == 64 ? (uint64_t) INT64_MAX
+                              : ((uint64_t) 1 << (bits - 1)) - 1)
+                       : bits == 64 ? UINT64_MAX
+                       : ((uint64_t) 1 << bits) - 1);
           gebpf_lower_error (L, n, "use a literal in the type's range",
-                             "literal out of range for %s (%s)", what, g);
+                             "literal out of range for %s (%s: %s)", what, g,
+                             range);
         }
       break;
     case GT_IPV4:
@@ -455,13 +467,14 @@ type_inline (struct lower *L, struct node *n)
       in->obj = n->ref;
       /* Scheme names may hold ? ! * ...: the C name keeps only
          identifier characters, made unique by the instance number.  */
-      char cname[160];
-      int j = 0;
+      /* u_ as every user identifier in the C (see emit.c).  */
+      char cname[160] = "u_";
+      int j = 2;
       for (const char *p = n->name; *p && j < 100; p++)
         {
           char ch = *p;
           bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-            || (ch >= '0' && ch <= '9' && j > 0) || ch == '_';
+            || (ch >= '0' && ch <= '9') || ch == '_';
           cname[j++] = ok ? ch : '_';
         }
       snprintf (cname + j, sizeof cname - j, "__%d", L->ninsts++);
@@ -711,7 +724,7 @@ type (struct lower *L, struct node *n)
       if (n->op == OP_ASH && n->kid[1]->op == OP_INT
           && (n->kid[1]->uneg ? -n->kid[1]->ival : n->kid[1]->ival) > 63)
         gebpf_lower_error (L, n->kid[1], "shift by -63..63",
-                           "shift count out of range");
+                           "shift count out of range (between -63 and 63)");
       n->ty = TY_INT;
       return;
     case OP_EQ: case OP_NE: case OP_LT: case OP_GT: case OP_LE: case OP_GE:

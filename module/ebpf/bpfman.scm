@@ -126,7 +126,8 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
                                  #:target (and (string? target)
                                                (lowering-target kind target p))
                                  #:constants (bpf-program-constants p))))
-           (m (string-match "\nSEC\\(\"[^\"]*\"\\)\nint ([A-Za-z0-9_]+)\\(" c))
+           ;; The program function is u_NAME in C, NAME as its symbol.
+           (m (string-match "\nint u_[A-Za-z0-9_]+\\([^)]*\\) __asm__ \\(\"([^\"]*)\"\\);" c))
            (fname (and m (match:substring m 1))))
       (unless (and fname (regexp-exec name-rx fname)
                    (<= (string-length fname) 64))
@@ -254,8 +255,10 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
 
 (define (object-maps c)
   ;; ((name . bpfman-type) ...) of the BTF-defined maps of C.
+  ;; bpf-fn's maps are u_NAME in C with NAME as their symbol; generated
+  ;; maps (ring buffer controls) carry their symbol as their C name.
   (map (lambda (m)
-         (cons (match:substring m 2)
+         (cons (or (match:substring m 3) (match:substring m 4))
                (let ((k (string-downcase (match:substring m 1))))
                  (cond ((string=? k "percpu_array") "per_cpu_array")
                        ((string=? k "percpu_hash") "per_cpu_hash")
@@ -263,7 +266,7 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
                        ((string=? k "percpu_cgroup_storage") "per_cpu_cgroup_storage")
                        (else k)))))
        (list-matches
-        "__uint\\(type, BPF_MAP_TYPE_([A-Z_]+)\\);[^}]*\n} ([A-Za-z0-9_]+) SEC\\(\"\\.maps\"\\);"
+        "__uint\\(type, BPF_MAP_TYPE_([A-Z_]+)\\);[^}]*\n} (u_[A-Za-z0-9_]+ __asm__ \\(\"([A-Za-z0-9_]+)\"\\)|([A-Za-z0-9_]+)) SEC\\(\"\\.maps\"\\);"
         c)))
 
 ;;; ------------------------------------------------------------------
@@ -415,7 +418,8 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
                      "give #:constants integer values"))
                   (cond
                    ((not (string-contains
-                          c (string-append "const volatile __u64 " name " = 0;")))
+                          c (string-append "const volatile __u64 u_" name
+                                           " __asm__ (\"" name "\") = 0;")))
                     acc)
                    ((and old (not (= (cdr old) value)))
                     ((fail 'bpf-policy-export

@@ -48,12 +48,15 @@ Raises @code{ebpf-compile-error}."
 (define (bpf-cache-dir)
   "Return the directory of the object cache: @env{XDG_CACHE_HOME}/guile-ebpf,
 or @file{~/.cache/guile-ebpf}, created with mode 0700.  The environment is
-read at each call."
+read at each call.  Raises @code{ebpf-compile-error} if the directory is a
+symbolic link, belongs to another user, or lies under a directory others
+can change."
   (%bpf-cache-dir))
 
 (define %entry-rx
   ;; What build.c writes: KEY.o, KEY.sha256, vmlinux-DIGEST/, .tmp-XXXXXX,
-  ;; and clang-version-ID (clang's --version line, remembered).
+  ;; and clang-version-ID (written by earlier versions, which remembered
+  ;; clang's --version line there).
   (make-regexp "^([0-9a-f]{64}\\.(o|sha256)|vmlinux-[0-9a-f]{64}|clang-version-[0-9a-f]{16}|\\.tmp-.*)$"))
 
 (define (delete-tree path)

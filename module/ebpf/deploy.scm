@@ -228,8 +228,11 @@ swaps the new version in."
          (uses (map (lambda (m) (if (bpf-map? m) (bpf-map-name m) m))
                     (let ((u (ref 'uses-maps '()))) (if (list? u) u (list u)))))
          (constants (ref 'constants '())))
-    (unless (string? license)
-      ((invalid name "#:license must be a string") "write #:license \"GPL\""))
+    (unless (and (string? license)
+                 (string-match "^[ -~]{1,127}$" license))
+      ((invalid name "#:license ~s is not 1 to 127 printable ASCII characters"
+                license)
+       "write #:license \"GPL\" (or the license of the program)"))
     (check-targets name (car kinds) attach)
     ;; "" is no target either, in both spellings of #:attach.
     (when (memq (car kinds) '(xdp tc))
@@ -310,6 +313,12 @@ first of a fallback list that this kernel took), else the declared one."
 ;;; ------------------------------------------------------------------
 ;;; Building and loading.
 
+(define (fn-source? p)
+  ;; Is P built from a bpf-fn (which resolve-source gives)?
+  (let ((src (bpf-program-source p)))
+    (or (bpf-fn? src)
+        (and (string? src) (string-match "^(.*\\.scm):([^:/]+)$" src) #t))))
+
 (define (resolve-source p)
   (let ((src (bpf-program-source p)))
     (cond
@@ -349,9 +358,16 @@ first of a fallback list that this kernel took), else the declared one."
       (match (bpf-fn-lower src #:kind kind
                            #:target (and target
                                          (lowering-target kind target p))
-                           #:constants (bpf-program-constants p))
+                           #:constants (bpf-program-constants p)
+                           #:license (bpf-program-license p))
         ((c . line-map)
-         (values (bpf-build-c c) line-map c))))
+         ;; A dispatched kind's stub rides in the same unit: one clang
+         ;; run per version, and the stub is loaded from that object.
+         (values (bpf-build-c (if (dispatched-kind? kind)
+                                  (string-append c (stub-function kind
+                                                                  (slot-name p)))
+                                  c))
+                 line-map c))))
      ((string-suffix? ".rs" src)
       (raise-ebpf-error 'ebpf-compile-error 'bpf-load!
                         (format #f "program ~a: Rust sources (~a) are not built by guile-ebpf"
@@ -407,10 +423,10 @@ first of a fallback list that this kernel took), else the declared one."
   (if (and (bpf-fn? (bpf-program-source p)) (string? c))
       (filter (lambda (k)
                 (string-contains
-                 c (string-append "const volatile __u64 "
+                 c (string-append "__asm__ (\"" ; the symbol of u_NAME
                                   (string-map (lambda (ch) (if (char=? ch #\-) #\_ ch))
                                               (format #f "~a" (car k)))
-                                  " = 0;")))
+                                  "\") = 0;")))
               (object-constants p))
       (object-constants p)))
 
@@ -473,6 +489,9 @@ is not loaded, and return it.  A kind list is tried in order.  Raises
 @code{ebpf-lower-error}, @code{ebpf-compile-error},
 @code{ebpf-verifier-error}, @code{ebpf-attach-error} or
 @code{ebpf-permission-error}."
+  (call-with-public-who 'bpf-load! (lambda () (load-now! prog))))
+
+(define (load-now! prog)
   (let ((p (program-arg prog)))
     (unless (bpf-program-loaded? p)
       (try-kinds p 'bpf-load!
@@ -552,6 +571,8 @@ sorted; tracefs is mounted if it is missing."
                 '()))
            string<?)))))
 
+(define call-with-public-who (@@ (ebpf error) call-with-public-who))
+
 (define (file-is-directory?* f)
   (false-if-exception (eq? 'directory (stat:type (stat f)))))
 
@@ -574,34 +595,55 @@ sorted; tracefs is mounted if it is missing."
                        #:cookie cookie
                        #:frequency (or (assq-ref spec 'frequency) 99))))
 
+(define (stub-section kind)
+  (case kind
+    ((tracepoint) "tracepoint")
+    ((raw-tracepoint) "raw_tracepoint")
+    ((perf-event) "perf_event")
+    ((uprobe) "uprobe")
+    ((uretprobe) "uretprobe")
+    ((kprobe) "kprobe")
+    ((kretprobe) "kretprobe")))
+
+(define (stub-function kind slot-name)
+  ;; The dispatcher, appended to a program's generated C: attached once,
+  ;; it tail-calls the current version in SLOT-NAME[0].  It comes after
+  ;; the program, so the program stays the object's first.
+  (string-append
+   "\n/* The dispatcher: attached once, it tail-calls the version in "
+   slot-name "[0].  */\n"
+   "struct {\n\t__uint(type, BPF_MAP_TYPE_PROG_ARRAY);\n"
+   "\t__uint(max_entries, 1);\n\t__uint(key_size, sizeof(__u32));\n"
+   "\t__uint(value_size, sizeof(__u32));\n} " slot-name " SEC(\".maps\");\n\n"
+   "SEC(\"" (stub-section kind) "\")\nint " slot-name "__dispatch(void *ctx)\n{\n"
+   "\tbpf_tail_call(ctx, &" slot-name ", 0);\n\treturn 0;\n}\n"))
+
 (define (stub-source p kind slot-name)
-  ;; The dispatcher: attached once, it tail-calls the current version.
-  (let ((ctx (case kind
-               ((raw-tracepoint) "struct bpf_raw_tracepoint_args *")
-               ((perf-event) "struct bpf_perf_event_data *")
-               ((uprobe uretprobe kprobe kretprobe) "struct pt_regs *")
-               (else "void *")))
-        (sec (case kind
-               ((tracepoint) "tracepoint")
-               ((raw-tracepoint) "raw_tracepoint")
-               ((perf-event) "perf_event")
-               ((uprobe) "uprobe")
-               ((uretprobe) "uretprobe")
-               ((kprobe) "kprobe")
-               ((kretprobe) "kretprobe"))))
-    (string-append
-     "// SPDX-License-Identifier: GPL-2.0\n"
-     "/* Dispatcher of " (bpf-program-name p) ": tail-calls the version in "
-     slot-name "[0].  */\n"
-     "#include <linux/bpf.h>\n#include <linux/ptrace.h>\n"
-     (if (eq? kind 'perf-event) "#include <linux/bpf_perf_event.h>\n" "")
-     "#include <bpf/bpf_helpers.h>\n\n"
-     "struct {\n\t__uint(type, BPF_MAP_TYPE_PROG_ARRAY);\n"
-     "\t__uint(max_entries, 1);\n\t__uint(key_size, sizeof(__u32));\n"
-     "\t__uint(value_size, sizeof(__u32));\n} " slot-name " SEC(\".maps\");\n\n"
-     "char LICENSE[] SEC(\"license\") = \"" (bpf-program-license p) "\";\n\n"
-     "SEC(\"" sec "\")\nint " slot-name "__dispatch(" ctx "ctx)\n{\n"
-     "\tbpf_tail_call(ctx, &" slot-name ", 0);\n\treturn 0;\n}\n")))
+  ;; The dispatcher on its own, for a program built from a C file or an
+  ;; object: one more clang run.
+  (string-append
+   "// SPDX-License-Identifier: GPL-2.0\n"
+   "/* Dispatcher of " (bpf-program-name p) ".  */\n"
+   "#include <linux/bpf.h>\n#include <linux/types.h>\n"
+   "#include <bpf/bpf_helpers.h>\n\n"
+   "char LICENSE[] SEC(\"license\") = "
+    (c-string-literal (bpf-program-license p)) ";\n"
+   (stub-function kind slot-name)))
+
+(define (c-string-literal s)
+  ;; S as a C string literal: nothing in it can end the literal.
+  (string-append
+   "\""
+   (string-concatenate
+    (map (lambda (c)
+           (cond ((memv c '(#\" #\\)) (string #\\ c))
+                 ((or (char<? c #\space) (char>? c #\~))
+                  (string-append "\\" (string-pad (number->string
+                                                    (char->integer c) 8)
+                                                   3 #\0)))
+                 (else (string c))))
+         (string->list s)))
+   "\""))
 
 (define (slot-name p)
   (string-append "gebpf_slot_"
@@ -613,8 +655,13 @@ sorted; tracefs is mounted if it is missing."
     (let* ((sn (slot-name p))
            (slot (make-bpf-map `((name . ,sn) (kind . prog-array)
                                  (max-entries . 1))))
-           (path (bpf-build-c (stub-source p kind sn)))
-           (stub (bpf-object-load path #:kind kind)))
+           (stub (if (fn-source? p)
+                     ;; Built with the program (see build).
+                     (bpf-object-load (bpf-object-path (program-object p))
+                                      #:kind kind
+                                      #:name (string-append sn "__dispatch"))
+                     (bpf-object-load (bpf-build-c (stub-source p kind sn))
+                                      #:kind kind))))
       (set-program-slot! p slot)
       (set-program-stub! p stub)))
   (bpf-map-set! (program-slot p) 0 (bpf-object-fd (program-object p))))
@@ -685,6 +732,34 @@ sorted; tracefs is mounted if it is missing."
       (else (string-append (symbol->string kind) ":" target))))))
 
 (define (attach-now! p kind)
+  (if (dispatched-kind? kind)
+      (naming-user-program p (lambda () (attach-now/stub! p kind)))
+      (attach-now/stub! p kind)))
+
+(define (replace-all s from to)
+  (let loop ((start 0) (acc '()))
+    (let ((i (string-contains s from start)))
+      (if i
+          (loop (+ i (string-length from))
+                (cons* to (substring s start i) acc))
+          (string-concatenate-reverse acc (substring s start))))))
+
+(define (naming-user-program p thunk)
+  ;; The dispatcher's program and slot are internal: an error raised
+  ;; while loading or attaching them names the user's program instead.
+  (let ((stub (string-append (slot-name p) "__dispatch"))
+        (name (bpf-program-name p)))
+    (catch #t thunk
+      (lambda (key . args)
+        (match (and (ebpf-error? key) args)
+          ((subr (? string? msg) rest details)
+           (throw key subr
+                  (replace-all (replace-all msg stub name) (slot-name p)
+                               (string-append "the dispatcher of " name))
+                  rest details))
+          (_ (apply throw key args)))))))
+
+(define (attach-now/stub! p kind)
   (let* ((tgts (targets p kind))
          (obj (if (dispatched-kind? kind)
                   (begin (ensure-dispatcher! p kind) (program-stub p))
@@ -712,6 +787,9 @@ match; @code{(probe)} in the body gives the index of the one that fired
 (@code{bpf-probe-name} names it).  Raises @code{ebpf-attach-error}
 naming a missing interface, tracepoint, cgroup or binary, and the errors
 of @code{bpf-load!}."
+  (call-with-public-who 'bpf-attach! (lambda () (attach! prog))))
+
+(define (attach! prog)
   (let ((p (program-arg prog)))
     (unless (bpf-program-attached? p)
       (if (bpf-program-loaded? p)
@@ -950,7 +1028,11 @@ spells it (@samp{tracepoint:sched:sched_switch})."
     (if (and (integer? i) (< -1 i (vector-length v)))
         (vector-ref v i)
         (raise-ebpf-error 'ebpf-validation-error 'bpf-probe-name
-                          (format #f "no probe ~a" i)
+                          (format #f "no probe ~a: ~a" i
+                                  (if (zero? (vector-length v))
+                                      "the program has no probes"
+                                      (format #f "it must be between 0 and ~a"
+                                              (- (vector-length v) 1))))
                           #:fix (format #f "give an index 0..~a" (- (vector-length v) 1))))))
 
 (define (print-program p port)

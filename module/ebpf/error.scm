@@ -71,13 +71,31 @@ of the ebpf error whose throw arguments (or exception object) is @var{obj}."
                       (format #f "~s is not a key of the ebpf-error family" key)
                       #:fix (format #f "use one of ~a" ebpf-error-keys)))
   (let ((text (if fix (string-append message ". Fix: " fix) message)))
-    (throw key (and subr (if (symbol? subr) (symbol->string subr) subr))
+    (throw key (public-subr subr)
            (escape-tildes text) '() details)))
+
+(define (public-subr subr)
+  ;; As the C raiser: a raw %-primitive is never the name shown.
+  (let ((s (and subr (if (symbol? subr) (symbol->string subr) subr))))
+    (if (and s (string-prefix? "%" s))
+        (let ((who (fluid-ref %public-who)))
+          (if who (format #f "~a" who) (substring s 1)))
+        s)))
 
 (define (escape-tildes s)
   (if (string-index s #\~)
       (string-join (string-split s #\~) "~~")
       s))
+
+;; The public procedure the user called, while it runs (outermost wins):
+;; an error raised by a raw %-primitive underneath names it (the C
+;; raiser reads this fluid).  Private: modules reach it with @@.
+(define %public-who (make-fluid #f))
+
+(define (call-with-public-who who thunk)
+  (if (fluid-ref %public-who)
+      (thunk)
+      (with-fluid* %public-who who thunk)))
 
 (define (call-with-ebpf-errors thunk handler)
   "Call @var{thunk}; if it raises an error of the ebpf family, return

@@ -47,6 +47,24 @@
   (vector-ref (%bpf-fn-info fn) 0))
 
 ;;; Located quasiquote, built at expansion time.
+;;;
+;;; A part of the body with no unquote is emitted as one quoted literal:
+;;; Guile compiles a constant in a fraction of the time it takes for the
+;;; nested vector/list/append calls that would build it (a form typed at
+;;; the REPL is compiled before it runs).  The marker is an uninterned
+;;; symbol, which a compiled constant cannot hold, so the literal carries
+;;; %LOC-PLACEHOLDER instead and RELOCATE swaps the marker in at run time.
+
+(define %loc-placeholder '%bpf-loc-placeholder)
+
+(define (relocate x)
+  ;; A copy of literal X with the location marker in its location vectors.
+  (cond ((pair? x) (cons (relocate (car x)) (relocate (cdr x))))
+        ((and (vector? x) (= (vector-length x) 5)
+              (eq? (vector-ref x 0) %loc-placeholder))
+         (vector %bpf-loc-marker (vector-ref x 1) (vector-ref x 2)
+                 (vector-ref x 3) (relocate (vector-ref x 4))))
+        (else x)))
 
 (eval-when (expand load eval)
   (define (source-of stx)
@@ -57,9 +75,44 @@
                 (or (assq-ref s 'column) 0))
           (list #f 0 0))))
 
+  (define (static? stx)
+    ;; Does STX hold no unquote or unquote-splicing?
+    (syntax-case stx (unquote unquote-splicing)
+      ((unquote e) #f)
+      ((unquote-splicing e) #f)
+      ((a . b) (and (static? #'a) (static? #'b)))
+      (_ #t)))
+
+  (define (located-datum stx)
+    ;; The located form of a static STX, as data (see RELOCATE).
+    (syntax-case stx ()
+      ((a ...)
+       (let ((src (source-of stx)))
+         (vector '%bpf-loc-placeholder (car src) (cadr src) (caddr src)
+                 (map located-datum #'(a ...)))))
+      (_ (syntax->datum stx))))
+
   (define (located-body x stxs)
-    ;; Code building the list of located items of STXS.
-    #`(append #,@(map (lambda (s) (located-item x s)) stxs)))
+    ;; Code building the list of located items of STXS: runs of static
+    ;; items as one literal each, spliced and unquoting items by code.
+    (let loop ((stxs stxs) (run '()) (parts '()))
+      (define (flush)
+        (if (null? run)
+            parts
+            (cons #`(relocate '#,(datum->syntax
+                                  x (map located-datum (reverse run))))
+                  parts)))
+      (cond
+       ((null? stxs)
+        (let ((parts (reverse (flush))))
+          (cond ((null? parts) #''())
+                ((null? (cdr parts)) (car parts))
+                (else #`(append #,@parts)))))
+       ((static? (car stxs))
+        (loop (cdr stxs) (cons (car stxs) run) parts))
+       (else
+        (loop (cdr stxs) '()
+              (cons (located-item x (car stxs)) (flush)))))))
 
   (define (located-item x stx)
     (syntax-case stx (unquote-splicing)
@@ -76,42 +129,59 @@
                    #,(located-body x #'(a ...)))))
       (_ #`(quote #,stx)))))
 
+(define (define-bpf-fn! name ctx body literal? file line column)
+  ;; The run-time part of (bpf-fn ...), one call so that the form
+  ;; compiles quickly.  BODY is relocated here when it is a literal
+  ;; (never a spliced value, which may even be circular).
+  (let ((fn (%make-bpf-fn name ctx (if literal? (relocate body) body)
+                          (current-module) file line column)))
+    (bind-declaration! (current-module) (symbol->string name) fn)
+    (run-hook bpf-fn-redefinition-hook fn)
+    fn))
+
 (define-syntax bpf-fn
   (lambda (x)
     (syntax-case x ()
       ((_ name (ctx ...) body ...)
        (identifier? #'name)
        (let ((src (source-of x))
-             (n (symbol->string (syntax->datum #'name))))
+             (n (symbol->string (syntax->datum #'name)))
+             (stxs #'(body ...)))
          ((@@ (ebpf syntax) declare-placeholder!) n)
-         #`(let ((fn (%make-bpf-fn 'name '(ctx ...)
-                                   #,(located-body x #'(body ...))
-                                   (current-module)
-                                   '#,(datum->syntax x (car src))
-                                   #,(cadr src) #,(caddr src))))
-             (bind-declaration! (current-module) #,n fn)
-             (run-hook bpf-fn-redefinition-hook fn)
-             fn)))
+         #`(define-bpf-fn! 'name '(ctx ...)
+             #,@(if (static? stxs)
+                    (list #`(quote #,(datum->syntax x (map located-datum stxs)))
+                          #'#t)
+                    (list (located-body x stxs) #'#f))
+             '#,(datum->syntax x (car src)) #,(cadr src) #,(caddr src))))
       (_
        #`(raise-ebpf-error 'ebpf-lower-error 'bpf-fn
                            #,(format #f "malformed bpf-fn ~s"
                                      (syntax->datum x))
                            #:fix "write (bpf-fn NAME (CTX) BODY ...)")))))
 
-(define* (bpf-fn-lower fn #:key kind target (constants '()) (pass 'emit))
+(define* (bpf-fn-lower fn #:key kind target (constants '()) (pass 'emit)
+                       (license "GPL"))
   "Run the lowering passes on @var{fn} for a program of @var{kind}
-attached to @var{target}, up to @var{pass} (@code{parse}, @code{resolve},
-@code{types}, @code{bounds} or @code{emit}).  Returns the AST after that
-pass as an s-expression, or for @code{emit} the pair
-@code{(C-TEXT . LINE-MAP)}.  Raises @code{ebpf-lower-error}."
+attached to @var{target} under @var{license}, up to @var{pass}
+(@code{parse}, @code{resolve}, @code{types}, @code{bounds} or
+@code{emit}).  Returns the AST after that pass as an s-expression, or for
+@code{emit} the pair @code{(C-TEXT . LINE-MAP)}.  Raises
+@code{ebpf-lower-error}, or @code{ebpf-validation-error} for a target
+that cannot be a section name or a GPL-only helper under a license that
+is not GPL-compatible."
   (%bpf-fn-lower fn #:kind kind #:target target #:constants constants
-                 #:pass pass))
+                 #:pass pass #:license license))
 
-(define* (bpf-fn->c fn #:key (kind 'xdp) target (constants '()))
+(define* (bpf-fn->c fn #:key (kind 'xdp) target (constants '())
+                    (license "GPL"))
   "Return the BPF C text generated from @var{fn} for a program of
-@var{kind} (default @code{xdp}) attached to @var{target}.  Raises
-@code{ebpf-lower-error} for a body the kind cannot run."
-  (car (bpf-fn-lower fn #:kind kind #:target target #:constants constants)))
+@var{kind} (default @code{xdp}) attached to @var{target}, carrying
+@var{license} (default @code{\"GPL\"}).  Raises @code{ebpf-lower-error}
+for a body the kind cannot run, @code{ebpf-validation-error} for a bad
+target or a GPL-only helper under a license that is not GPL-compatible."
+  (car (bpf-fn-lower fn #:kind kind #:target target #:constants constants
+                     #:license license)))
 
 (define* (bpf-fn-ast fn #:key (pass 'parse) (kind 'xdp) target)
   "Return the AST of @var{fn} after @var{pass} as an s-expression: each

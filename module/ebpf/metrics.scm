@@ -286,7 +286,7 @@ be bound."
   (bpf-enable-stats!)
   (unless (and (exact-integer? port) (<= 0 port 65535))
     (raise-ebpf-error 'ebpf-validation-error 'bpf-serve-metrics
-                      (format #f "bad port ~s" port)
+                      (format #f "bad port ~s: it must be between 0 and 65535" port)
                       #:fix "give #:port as an integer 0..65535 (0: any free port)"))
   (let ((sock (socket PF_INET SOCK_STREAM 0)))
     (setsockopt sock SOL_SOCKET SO_REUSEADDR 1)

@@ -76,6 +76,9 @@
 (define %bpf-fd-pin! (@@ (ebpf core) %bpf-fd-pin!))
 (define %bpf-pinned-info (@@ (ebpf core) %bpf-pinned-info))
 (define %bpf-map-release! (@@ (ebpf core) %bpf-map-release!))
+(define %bpf-pin-dir-remove! (@@ (ebpf core) %bpf-pin-dir-remove!))
+(define %bpf-link-tc-filters (@@ (ebpf core) %bpf-link-tc-filters))
+(define %bpf-tc-filter-remove! (@@ (ebpf core) %bpf-tc-filter-remove!))
 
 ;;; ------------------------------------------------------------------
 ;;; Where pinned policies live, and the test hook.
@@ -121,6 +124,21 @@ read instead, for commands run as subprocesses.  The failure is an
       (let ((v (getenv "GUILE_EBPF_FAIL_AT_STEP")))
         (and v (string->number v)))))
 
+;; The crash hooks, for tests of what a killed apply leaves: with
+;; GUILE_EBPF_CRASH_AT_STEP=K the process kills itself with SIGKILL just
+;; before step K of an apply; with GUILE_EBPF_CRASH_AT_PIN=N just after
+;; the Nth pin it makes (inside a step).
+(define (env-number name)
+  (let ((v (getenv name)))
+    (and v (string->number v))))
+
+(define (crash! what)
+  (format (current-error-port) "guile-ebpf: test hook: killed ~a~%" what)
+  (force-output (current-error-port))
+  (kill (getpid) SIGKILL))
+
+(define pins-made 0)
+
 (define (bpf-policy-pin-dir policy)
   "Return the bpffs directory where @var{policy} (a policy or its name)
 is or would be pinned: @code{(bpf-policy-pin-root)/NAME}."
@@ -145,7 +163,7 @@ is or would be pinned: @code{(bpf-policy-pin-root)/NAME}."
   (doc bpf-policy-doc))
 
 (define bpf-policy-fields
-  '((name #f "The policy's name: string or symbol; - and _ are one character.")
+  '((name #f "The policy's name: string or symbol of 1 to 64 letters, digits, - and _ (one character).")
     (description #f "One line saying what the policy does.")
     (programs () "The programs, by name or object, attached in this order.")
     (maps () "The maps, by name or object; maps the programs use are added.")
@@ -198,9 +216,9 @@ names are looked up when the policy is planned or applied."
          (name (or (normalize-name raw)
                    ((invalid "?" "no name")
                     "write (defbpf-policy NAME #:programs '(...) #:maps '(...))")))
-         (_ (unless (string-match "^[A-Za-z_][A-Za-z0-9_-]*$" name)
+         (_ (unless (policy-name? name)
               ((invalid name "~s is not a valid name" raw)
-               "use letters, digits, - and _ (the name is a directory under bpffs)")))
+               "use 1 to 64 letters, digits, - and _ (the name is a directory under bpffs)")))
          (description (ref 'description))
          (_ (unless (or (not description) (string? description))
               ((invalid name "#:description must be a string")
@@ -237,9 +255,25 @@ are one character), or @code{#f}."
   "Return the names of the declared policies, in declaration order."
   (reverse declared-order))
 
+(define policy-name-chars
+  (string->char-set
+   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
+
+(define (policy-name? s)
+  ;; The name is a directory under the pin root and the run directory:
+  ;; nothing that could climb out of them (no "/", no "..").
+  (and (<= 1 (string-length s) 64)
+       (string-every policy-name-chars s)))
+
 (define (policy-name-of x)
   (cond ((bpf-policy? x) (bpf-policy-name x))
-        ((normalize-name x) => identity)
+        ((normalize-name x)
+         => (lambda (n)
+              (unless (policy-name? n)
+                (raise-ebpf-error 'ebpf-validation-error 'bpf-policy
+                                  (format #f "~s is not a policy name" x)
+                                  #:fix "a policy name has 1 to 64 letters, digits, - and _"))
+              n))
         (else (raise-ebpf-error 'ebpf-validation-error 'bpf-policy
                                 (format #f "~s is not a policy or a policy's name" x)
                                 #:fix "pass a policy made by defbpf-policy, or its name"))))
@@ -554,6 +588,17 @@ by this process and not removed since."
       (bpf-map-unpin! what path)
       (when (file-exists? path) (delete-file path))))
 
+(define (check-pin-dir! name)
+  ;; Pins are made and replaced by path under ROOT/NAME: that must be a
+  ;; directory itself, not a symbolic link that would lead elsewhere.
+  (let* ((dir (bpf-policy-pin-dir name))
+         (st (false-if-exception (lstat dir))))
+    (when (and st (not (eq? (stat:type st) 'directory)))
+      (raise-ebpf-error 'ebpf-error 'bpf-policy-apply!
+                        (format #f "~a is not a directory of pins (a ~a); nothing was done"
+                                dir (stat:type st))
+                        #:fix "it was not made by guile-ebpf: look at it and remove it by hand if it should go"))))
+
 (define (ensure-dir! dir)
   (unless (file-exists? dir)
     (let ((parent (dirname dir)))
@@ -705,8 +750,13 @@ by this process and not removed since."
                           (let ((p (current-program name)))
                             (bpf-attach! p)
                             (note! 'program (cons name 'attached))
+                            (when (eq? (bpf-program-kind p) 'tc)
+                              (write-tc-record! pname (resolved-programs resolved)))
                             'attached))
-                        (lambda () (bpf-detach! (current-program name)))))))
+                        (lambda ()
+                          (bpf-detach! (current-program name))
+                          (when (eq? (bpf-program-kind p) 'tc)
+                            (write-tc-record! pname (resolved-programs resolved))))))))
      (resolved-programs resolved)))
   (define removed-programs
     (filter (match-lambda ((name . _) (not (assoc name (resolved-programs resolved)))))
@@ -750,6 +800,22 @@ by this process and not removed since."
                            (lambda ()
                              (for-each (match-lambda ((path . what) (pin-one! path what))) pins)))))))
       prior-maps)))
+  (define began-pins? #f)
+  (define (begin-pins!)
+    ;; Before the first pin: a manifest marked incomplete that lists
+    ;; every pin to come, so that an apply killed from here on leaves a
+    ;; policy that status reports and remove cleans.  Everything made
+    ;; before it dies with the process.
+    (unless began-pins?
+      (set! began-pins? #t)
+      (write-manifest!
+       resolved
+       (append (map (match-lambda ((name . _) (pin-path dir "map" name)))
+                    (resolved-maps resolved))
+               (append-map (match-lambda
+                             ((name . _) (map car (program-pins (current-program name) dir))))
+                           (resolved-programs resolved)))
+       dir #f)))
   (define pin-steps
     (if (not pin?)
         '()
@@ -761,6 +827,7 @@ by this process and not removed since."
                (make-step 'pin-map name
                           (format #f "pin map ~a at ~a" name path)
                           (lambda ()
+                            (begin-pins!)
                             (repin! path m state)
                             'pinned)
                           (lambda () (undo-pins! state (list path)))))))
@@ -777,6 +844,7 @@ by this process and not removed since."
                                       ", its dispatcher" ""))
                                 dir)
                         (lambda ()
+                          (begin-pins!)
                           (let* ((p (current-program name))
                                  (pins (program-pins p dir)))
                             (for-each (match-lambda
@@ -799,11 +867,9 @@ by this process and not removed since."
             (make-step 'write-manifest pname
                        (format #f "write the manifest ~a" file)
                        (lambda ()
-                         (let ((old (and (file-exists? file)
-                                         (call-with-input-file file read-string))))
-                           (note! 'old-manifest old)
-                           (write-manifest! resolved state dir)
-                           'written))
+                         (write-manifest! resolved (map car (reverse (state-all state 'pin)))
+                                          dir #t)
+                         'written)
                        (lambda ()
                          (let ((old (assq-ref (cdr state) 'old-manifest)))
                            (if old
@@ -829,7 +895,10 @@ by this process and not removed since."
   (ensure-dir! (dirname path))
   (pin-one! path what)
   (set-cdr! state (acons 'pinned path (cdr state)))
-  (set-cdr! state (acons 'pin (cons path what) (cdr state))))
+  (set-cdr! state (acons 'pin (cons path what) (cdr state)))
+  (set! pins-made (+ pins-made 1))
+  (when (eqv? pins-made (env-number "GUILE_EBPF_CRASH_AT_PIN"))
+    (crash! (format #f "after pin ~a (~a)" pins-made path))))
 
 (define (undo-pins! state paths)
   (for-each (lambda (path)
@@ -1068,13 +1137,15 @@ policy stores it in the manifest.  Raises the errors of
        (else (read-number)))))
   (value))
 
-(define (write-manifest! resolved state dir)
+(define (write-manifest! resolved pins dir complete?)
+  ;; PINS: the paths pinned (or, while incomplete, to be pinned).  The
+  ;; file is replaced atomically: a reader, or a crash, sees the old
+  ;; manifest or the new one.
   (let* ((policy (resolved-policy resolved))
          (name (bpf-policy-name policy))
-         (pins (reverse (state-all state 'pin)))
          (file (manifest-path name))
          (tmp (string-append file ".tmp"))
-         (pins-of (lambda (pred) (list->vector (filter pred (map car pins))))))
+         (pins-of (lambda (pred) (list->vector (filter pred pins)))))
     (ensure-dir! (manifest-dir name))
     (call-with-output-file tmp
       (lambda (port)
@@ -1082,6 +1153,7 @@ policy stores it in the manifest.  Raises the errors of
          `((format . "guile-ebpf policy manifest")
            (version . 1)
            (policy . ,name)
+           (complete . ,complete?)
            (description . ,(or (bpf-policy-description policy) 'null))
            (digest . ,(bpf-sha256 (policy-text resolved)))
            (applied-by . ,(this-process))
@@ -1120,10 +1192,97 @@ policy stores it in the manifest.  Raises the errors of
         (newline port)))
     (rename-file tmp file)))
 
+(define (regular-file? path)
+  ;; Without following a symbolic link.
+  (let ((st (false-if-exception (lstat path))))
+    (and st (eq? (stat:type st) 'regular))))
+
 (define (remove-manifest! name)
-  (let ((file (manifest-path name)))
-    (when (file-exists? file) (delete-file file))
-    (false-if-exception (rmdir (manifest-dir name)))))
+  ;; Only the regular files this module writes there, and the directory
+  ;; if that leaves it empty; a symbolic link in place of either is left.
+  (let ((dir (manifest-dir name)))
+    (when (let ((st (false-if-exception (lstat dir))))
+            (and st (eq? (stat:type st) 'directory)))
+      (for-each (lambda (f)
+                  (let ((path (string-append dir "/" f)))
+                    (when (regular-file? path) (delete-file path))))
+                '("manifest.json" "manifest.json.tmp"))
+      (false-if-exception (rmdir dir)))))
+
+(define (tc-record-path name)
+  (string-append (manifest-dir name) "/tc.json"))
+
+;; tc filters are attached through netlink: unlike links they outlive a
+;; process that is killed (or that exits without removing its policy).
+;; Each one a policy attaches is recorded, as it lands, in the run
+;; directory -- the process, and for each filter where it is and the
+;; kernel id of its program -- so that status shows what such a process
+;; left and remove takes it away.
+(define (write-tc-record! name programs)
+  (let* ((filters
+          (append-map
+           (match-lambda
+             ((pname . _)
+              (let ((p (current-program pname)))
+                (if (and p (eq? (bpf-program-kind p) 'tc))
+                    (append-map
+                     (lambda (l)
+                       (let ((id (assq-ref (bpf-object-info (bpf-link-object l)) 'id)))
+                         (map (match-lambda
+                                (#(ifindex direction handle priority)
+                                 `((program . ,pname) (target . ,(bpf-link-target l))
+                                   (ifindex . ,ifindex) (direction . ,direction)
+                                   (handle . ,handle) (priority . ,priority)
+                                   (prog-id . ,id))))
+                              (%bpf-link-tc-filters l))))
+                     (bpf-program-links p))
+                    '()))))
+           programs))
+         (file (tc-record-path name))
+         (tmp (string-append file ".tmp")))
+    (if (null? filters)
+        (when (regular-file? file)
+          (delete-file file)
+          (false-if-exception (rmdir (manifest-dir name))))
+        (begin
+          (ensure-dir! (manifest-dir name))
+          (call-with-output-file tmp
+            (lambda (port)
+              (write-json `((format . "guile-ebpf tc filters") (version . 1)
+                            (policy . ,name) (applied-by . ,(this-process))
+                            (filters . ,(list->vector filters)))
+                          port)
+              (newline port)))
+          (rename-file tmp file)))))
+
+(define (read-tc-record name)
+  (let ((file (tc-record-path name)))
+    (and (regular-file? file)
+         (false-if-exception (call-with-input-file file read-json)))))
+
+(define (record-filter-state f remove?)
+  ;; What has become of filter F: removed, present, gone or other.
+  (catch #t
+    (lambda ()
+      (let ((r (%bpf-tc-filter-remove! (assq-ref f 'ifindex)
+                                       (string->symbol (assq-ref f 'direction))
+                                       (assq-ref f 'handle) (assq-ref f 'priority)
+                                       (assq-ref f 'prog-id) remove?)))
+        r))
+    (lambda _ 'gone)))
+
+(define (tc-filter-present? f)
+  (eq? (record-filter-state f #f) 'present))
+
+(define (tc-left-behind name)
+  ;; The filters a process that no longer runs left for NAME and that
+  ;; still run its programs, or #f.
+  (let* ((rec (read-tc-record name))
+         (pid (and rec (assq-ref rec 'applied-by))))
+    (and rec (integer? pid) (not (= pid (this-process))) (not (process-alive? pid))
+         (let ((present (filter (lambda (f) (tc-filter-present? f))
+                                (or (assq-ref rec 'filters) '()))))
+           (and (pair? present) (cons pid present))))))
 
 (define (bpf-policy-manifest policy)
   "Return the manifest of pinned @var{policy} (a policy or its name) as
@@ -1137,7 +1296,7 @@ an alist (JSON objects as alists with symbol keys, arrays as lists), or
 object, @code{pin}, @code{dispatcher}, @code{links} and every
 @code{pins} path).  Raises @code{ebpf-error} for a damaged manifest."
   (let ((file (manifest-path (policy-name-of policy))))
-    (and (file-exists? file)
+    (and (regular-file? file)
          (call-with-input-file file read-json))))
 
 (define (bpf-pinned-policy-names)
@@ -1150,11 +1309,14 @@ manifest or a pin directory), sorted."
                               (eq? 'directory
                                    (stat:type (stat (string-append root "/" f))))))))
         '()))
-  (sort (delete-duplicates
-         (append (filter (lambda (n)
-                           (file-exists? (manifest-path n)))
-                         (dirs (bpf-policy-run-dir)))
-                 (dirs (bpf-policy-pin-root))))
+  (sort (filter policy-name?
+                (delete-duplicates
+                 (append (filter (lambda (n)
+                                   (file-exists? (manifest-path n)))
+                                 (dirs (bpf-policy-run-dir)))
+                         (filter (lambda (n) (and (policy-name? n) (tc-left-behind n)))
+                                 (dirs (bpf-policy-run-dir)))
+                         (dirs (bpf-policy-pin-root)))))
         string<?))
 
 ;;; ------------------------------------------------------------------
@@ -1194,6 +1356,8 @@ manifest or a pin directory), sorted."
       ((s . rest)
        (let ((r (catch #t
                   (lambda ()
+                    (when (eqv? (step-index s) (env-number "GUILE_EBPF_CRASH_AT_STEP"))
+                      (crash! (format #f "before step ~a" (step-index s))))
                     (when (eqv? (step-index s) fail-at)
                       (injected-failure s))
                     (cons 'ok ((step-do s))))
@@ -1274,12 +1438,17 @@ map recreated because its shape changed); for a dry run @code{dry-run?},
          (resolved (resolve policy))
          (failing (fail-step)))
     ;; Checks before the kernel is touched.
+    (when (and pin? (not dry-run?))
+      (check-pin-dir! name))
     (when (and pin? (not prior) (bpf-policy-manifest name))
       (let ((m (bpf-policy-manifest name)))
         (raise-ebpf-error
          'ebpf-error 'bpf-policy-apply!
-         (format #f "policy ~a is already pinned under ~a (applied by process ~a)"
-                 name (assq-ref m 'pin-dir) (assq-ref m 'applied-by))
+         (if (not (manifest-complete? m))
+             (format #f "policy ~a was left incomplete under ~a by an interrupted apply (process ~a)"
+                     name (bpf-policy-pin-dir name) (assq-ref m 'applied-by))
+             (format #f "policy ~a is already pinned under ~a (applied by process ~a)"
+                     name (bpf-policy-pin-dir name) (assq-ref m 'applied-by)))
          #:fix (format #f "remove it first: guile-ebpf remove ~a, or (bpf-policy-remove! \"~a\")"
                        name name))))
     (for-each
@@ -1307,14 +1476,25 @@ map recreated because its shape changed); for a dry run @code{dry-run?},
                     (failed-step . ,(and failed (step-index failed)))
                     (log . ,log))))
               (let* ((dir (bpf-policy-pin-dir name))
-                     (dir-existed? (file-exists? dir)))
+                     (dir-existed? (file-exists? dir))
+                     (file (manifest-path name))
+                     (old-manifest (and pin? (regular-file? file)
+                                        (call-with-input-file file read-string))))
                 (when pin? (ensure-bpffs!))
+                (set-cdr! state (acons 'old-manifest old-manifest (cdr state)))
                 (let ((results
                        (catch #t
                          (lambda () (run-steps policy steps failing))
                          (lambda (key . args)
-                           ;; The steps were undone; a pin directory this
-                           ;; apply made goes too.
+                           ;; The steps were undone; the manifest is as
+                           ;; it was, and a pin directory this apply
+                           ;; made goes too.
+                           (when pin?
+                             (false-if-exception
+                              (if old-manifest
+                                  (call-with-output-file file
+                                    (lambda (port) (display old-manifest port)))
+                                  (remove-manifest! name))))
                            (when (and pin? (not dir-existed?))
                              (false-if-exception (rmdir dir)))
                            (apply throw key args)))))
@@ -1347,6 +1527,8 @@ map recreated because its shape changed); for a dry run @code{dry-run?},
                      (when (and new (not (eq? new old)))
                        (bpf-map-close! old)))))
                 (applied-maps prior)))
+    (unless pin?
+      (write-tc-record! name (resolved-programs resolved)))
     (hash-set! applied-table name
                (make-applied policy (resolved-maps resolved) created programs
                              (map (match-lambda
@@ -1442,10 +1624,48 @@ map recreated because its shape changed); for a dry run @code{dry-run?},
   (and (integer? pid)
        (file-exists? (format #f "/proc/~a" pid))))
 
+(define (pin-in-dir dir path)
+  ;; PATH if it names an entry of DIR itself, else #f: a manifest is
+  ;; never trusted for a path elsewhere.
+  (and (string? path)
+       (string-prefix? (string-append dir "/") path)
+       (let ((base (substring path (+ 1 (string-length dir)))))
+         (and (not (string-null? base))
+              (not (string-index base #\/))
+              (not (member base '("." "..")))
+              path))))
+
+(define (confine-manifest name m)
+  ;; M with every pin path outside NAME's pin directory replaced by #f
+  ;; (or dropped from a list), and its pin-dir the computed one.
+  (let* ((dir (bpf-policy-pin-dir name))
+         (one (lambda (p) (and (string? p) (pin-in-dir dir p))))
+         (fix-entry
+          (lambda (e)
+            (map (match-lambda
+                   (((and k (or 'pin 'dispatcher)) . v)
+                    (cons k (if (string? v) (or (one v) #f) v)))
+                   (((and k (or 'links 'pins)) . v)
+                    (cons k (if (list? v) (filter-map one v) '())))
+                   (x x))
+                 e))))
+    (map (match-lambda
+           (('pin-dir . _) (cons 'pin-dir dir))
+           (((and k (or 'maps 'programs)) . v)
+            (cons k (if (list? v) (map fix-entry (filter list? v)) '())))
+           (x x))
+         m)))
+
+(define (manifest-complete? m)
+  ;; Manifests written before the mark existed are complete.
+  (match (assq 'complete m)
+    (#f #t)
+    ((_ . v) (eq? v #t))))
+
 (define (status-pinned name m)
   (let ((dir (assq-ref m 'pin-dir)))
     `((policy . ,name)
-      (state . pinned)
+      (state . ,(if (manifest-complete? m) 'pinned 'incomplete))
       (description . ,(let ((d (assq-ref m 'description))) (if (eq? d 'null) #f d)))
       (digest . ,(assq-ref m 'digest))
       (pin-dir . ,dir)
@@ -1498,7 +1718,11 @@ map recreated because its shape changed); for a dry run @code{dry-run?},
 (define (bpf-policy-status policy)
   "Return the state of @var{policy} (a policy or its name) as an alist:
 @code{policy}, @code{state} (@code{applied} in this process,
-@code{pinned} by another process, or @code{declared}), @code{description},
+@code{pinned} by another process, @code{incomplete} when an apply was
+killed while pinning -- @code{bpf-policy-remove!} cleans it --,
+@code{left-behind} for the tc filters (@code{tc-filters}) of a process
+that ended without removing the policy, or @code{declared}),
+@code{description},
 @code{digest}, @code{pin-dir}, @code{applied-by} (process id),
 @code{applied-at}, @code{maps} (each: @code{name}, @code{kind}, sizes,
 @code{entries}, @code{pin}) and @code{programs} (each: @code{name},
@@ -1514,7 +1738,24 @@ pinned."
          (st (applied-state name)))
     (cond
      (st (status-applied st))
-     ((bpf-policy-manifest name) => (lambda (m) (status-pinned name m)))
+     ((bpf-policy-manifest name)
+      => (lambda (m) (status-pinned name (confine-manifest name m))))
+     ((tc-left-behind name)
+      => (match-lambda
+           ((pid . filters)
+            `((policy . ,name) (state . left-behind)
+              (applied-by . ,pid) (applied-by-alive . #f)
+              (tc-filters . ,filters)
+              (maps) (programs)))))
+     ((false-if-exception (lstat (bpf-policy-pin-dir name)))
+      ;; Pins without a manifest: what an apply of an older version
+      ;; killed midway leaves.
+      `((policy . ,name) (state . incomplete)
+        (pin-dir . ,(bpf-policy-pin-dir name))
+        (pins . ,(or (scandir (bpf-policy-pin-dir name)
+                              (lambda (f) (not (member f '("." "..")))))
+                     '()))
+        (maps) (programs)))
      ((bpf-policy-lookup name)
       => (lambda (p)
            `((policy . ,name) (state . declared)
@@ -1536,7 +1777,8 @@ has no such map."
   (let* ((name (policy-name-of policy))
          (mname (normalize-name map-name))
          (st (applied-state name))
-         (m (bpf-policy-manifest name))
+         (m (and=> (bpf-policy-manifest name)
+                   (lambda (m) (confine-manifest name m))))
          (fail (lambda ()
                  (raise-ebpf-error 'ebpf-map-error 'bpf-policy-map
                                    (format #f "policy ~a has no applied or pinned map ~s" name mname)
@@ -1544,19 +1786,20 @@ has no such map."
     (cond
      ((and st (assoc-ref (applied-maps st) mname)) => identity)
      ((and m (find (lambda (mm) (equal? (assq-ref mm 'name) mname)) (assq-ref m 'maps)))
-      => (lambda (mm) (bpf-map-open-pinned (assq-ref mm 'pin))))
+      => (lambda (mm) (if (assq-ref mm 'pin)
+                          (bpf-map-open-pinned (assq-ref mm 'pin))
+                          (fail))))
      (else (fail)))))
 
 ;;; ------------------------------------------------------------------
 ;;; Remove.
 
-(define (unlink-pin-dir! dir)
-  ;; Unlink every pin of DIR, then DIR.  The kernel frees each object
-  ;; once nothing else (a process's fd, a link, another pin) holds it.
-  (let ((files (or (scandir dir (lambda (f) (not (member f '("." ".."))))) '())))
-    (for-each (lambda (f) (delete-file (string-append dir "/" f))) files)
-    (rmdir dir)
-    files))
+(define (unlink-pin-dir! name)
+  ;; Unlink every pin of NAME's directory under the pin root, then the
+  ;; directory.  The kernel frees each object once nothing else (a
+  ;; process's fd, a link, another pin) holds it.  The primitive stays
+  ;; on bpffs and under the root whatever the directory holds.
+  (or (%bpf-pin-dir-remove! (bpf-policy-pin-root) name) '()))
 
 (define (remove-applied! st)
   (let* ((policy (applied-policy st))
@@ -1565,7 +1808,7 @@ has no such map."
     ;; Pins first: then detaching below really frees everything.
     (for-each (match-lambda ((path . what) (unpin-one! path what)))
               (reverse (applied-pins st)))
-    (when (and dir (file-exists? dir)) (unlink-pin-dir! dir))
+    (when dir (unlink-pin-dir! name))
     (when dir (remove-manifest! name))
     ;; What another applied policy also names stays for it.
     (hash-remove! applied-table name)
@@ -1584,6 +1827,8 @@ has no such map."
                             heir (cons mname (delete mname (applied-created heir)))))
                      (m (%bpf-map-release! m)))))
                 (applied-created st)))
+    ;; Its tc filters went with the detaching above.
+    (write-tc-record! name '())
     `((policy . ,name)
       (removed . applied)
       (programs . ,(map car (applied-programs st)))
@@ -1591,15 +1836,37 @@ has no such map."
       (pin-dir . ,dir))))
 
 (define (remove-pinned! name m)
-  (let* ((dir (or (and m (assq-ref m 'pin-dir)) (bpf-policy-pin-dir name)))
-         (files (if (file-exists? dir) (unlink-pin-dir! dir) '()))
-         (pid (and m (assq-ref m 'applied-by))))
+  ;; The pin directory is computed from the name, never read from M.
+  (let* ((dir (bpf-policy-pin-dir name))
+         (files (unlink-pin-dir! name))
+         (pid (and m (assq-ref m 'applied-by)))
+         (pid (and (integer? pid) pid)))
     (remove-manifest! name)
     `((policy . ,name)
       (removed . pinned)
       (pins . ,files)
       (pin-dir . ,dir)
       (still-held-by . ,(and pid (not (= pid (this-process))) (process-alive? pid) pid)))))
+
+(define (remove-left-behind! name rec)
+  ;; The tc filters a process that no longer runs left: each removed if
+  ;; it still runs the recorded program.
+  (let ((pid (assq-ref rec 'applied-by)))
+    (when (and (integer? pid) (not (= pid (this-process))) (process-alive? pid))
+      (raise-ebpf-error 'ebpf-error 'bpf-policy-remove!
+                        (format #f "policy ~a is applied by process ~a, which still runs" name pid)
+                        #:fix (format #f "stop process ~a: it removes its tc filters as it ends" pid)))
+    (let ((results (map (lambda (f) (cons f (record-filter-state f #t)))
+                        (or (assq-ref rec 'filters) '()))))
+      (let ((file (tc-record-path name)))
+        (when (regular-file? file) (delete-file file)))
+      (remove-manifest! name)
+      `((policy . ,name)
+        (removed . left-behind)
+        (tc-filters . ,(filter-map (match-lambda
+                                     ((f . 'removed) (assq-ref f 'target))
+                                     (_ #f))
+                                   results))))))
 
 (define (bpf-policy-remove! policy)
   "Undo @var{policy} (a policy or its name).  In the process that
@@ -1609,15 +1876,21 @@ use creates them anew, empty); maps that existed before the apply, and
 programs and maps that another applied policy names, are kept.  For a policy pinned by another process: unlink its pins and its
 manifest -- the kernel frees each program, link and map once nothing
 else holds it; if the applying process still runs (@code{still-held-by}
-in the result), what it holds stays until it exits.  Returns an alist
+in the result), what it holds stays until it exits.  Only the
+policy's own pin directory under @code{(bpf-policy-pin-root)} is
+emptied -- never through a symbolic link, never anything off bpffs, and
+never a path a manifest names elsewhere.  Returns an alist
 saying what was removed.  Raises @code{ebpf-error} for a policy that is
 neither applied here nor pinned."
   (let* ((name (policy-name-of policy))
          (st (applied-state name)))
     (cond
      (st (remove-applied! st))
-     ((or (bpf-policy-manifest name) (file-exists? (bpf-policy-pin-dir name)))
-      (remove-pinned! name (bpf-policy-manifest name)))
+     ((read-tc-record name) => (lambda (rec) (remove-left-behind! name rec)))
+     ;; A damaged manifest does not stop the removal.
+     ((or (false-if-exception (lstat (manifest-path name)))
+          (false-if-exception (lstat (bpf-policy-pin-dir name))))
+      (remove-pinned! name (false-if-exception (bpf-policy-manifest name))))
      (else
       (raise-ebpf-error 'ebpf-error 'bpf-policy-remove!
                         (format #f "policy ~a is neither applied by this process nor pinned" name)

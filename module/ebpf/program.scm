@@ -93,8 +93,9 @@ verifier's log of a successful load is kept (see
 Every map of the object that was declared with @code{defbpf-map} (names
 match with @code{-} and @code{_} as one character) is the declared kernel
 map, shared by every program that names it; the others are private to the
-object.  The first load of the process turns on the kernel's run-time
-statistics (@code{bpf-object-info}).
+object.  Loading leaves the kernel's run-time statistics as they are: they
+are turned on by @code{bpf-enable-stats!} or by the first reading of a
+program's statistics (@code{bpf-object-info}).
 
 Raises @code{ebpf-verifier-error} (a summary; the whole log is under
 @code{log} in @code{ebpf-error-details}), @code{ebpf-permission-error},
@@ -164,7 +165,8 @@ fmod-ret or lsm program, or @code{#f}."
   "Return the kernel's view of the program of @var{obj} as an alist:
 @code{id}, @code{name}, @code{kind}, @code{tag}, @code{run-count},
 @code{run-time-ns}, @code{xlated-insns}, @code{jited-bytes},
-@code{verified-insns}, @code{map-count}, @code{uid}, @code{digest},
+@code{verified-insns}, @code{map-count}, @code{uid},
+@code{gpl-compatible}, @code{digest},
 @code{path}, @code{section} and @code{maps}."
   (%bpf-object-info obj))
 
@@ -172,8 +174,8 @@ fmod-ret or lsm program, or @code{#f}."
   "Return every BPF program the kernel holds (as @command{bpftool prog}
 lists them): a list of alists with @code{id}, @code{name}, @code{kind},
 @code{tag}, @code{run-count}, @code{run-time-ns}, @code{xlated-insns},
-@code{jited-bytes}, @code{verified-insns}, @code{map-count} and
-@code{uid}."
+@code{jited-bytes}, @code{verified-insns}, @code{map-count}, @code{uid}
+and @code{gpl-compatible}."
   (%bpf-programs))
 
 ;;; Attaching.

@@ -16,8 +16,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+int u_drop_syn(struct xdp_md *ctx) __asm__ ("drop_syn");
+
 SEC("xdp")
-int drop_syn(struct xdp_md *ctx)
+int u_drop_syn(struct xdp_md *ctx)
 {
 	/* (if (= (proto ctx) :tcp) (return :xdp-drop) (return :xdp-pass)) */
 #line 17 "forms.scm"

@@ -16,11 +16,11 @@
 
 typedef struct { char s[16]; } gebpf_str_16;
 /* (defbpf-struct exec-event ...) */
-struct exec_event {
-	__u32 pid;
-	gebpf_str_16 comm;
+struct u_exec_event {
+	__u32 u_pid;
+	gebpf_str_16 u_comm;
 };
-_Static_assert (sizeof (struct exec_event) == 20, "layout of exec-event");
+_Static_assert (sizeof (struct u_exec_event) == 20, "layout of exec-event");
 
 /* emit! into exec-events: records dropped (slot 0) and output flags (slot 1) */
 struct {
@@ -34,15 +34,17 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 262144);
-} exec_events SEC(".maps");
+} u_exec_events __asm__ ("exec_events") SEC(".maps");
 
 char LICENSE[] SEC("license") = "GPL";
 
+int u_exec_snoop(void *ctx) __asm__ ("exec_snoop");
+
 SEC("tracepoint/sched/sched_process_exec")
-int exec_snoop(void *ctx)
+int u_exec_snoop(void *ctx)
 {
 	/* (emit! exec-events (make-exec-event #:pid (pid) #:comm (comm))) */
 #line 33 "forms.scm"
-	(void)({ struct exec_event __e0; __builtin_memset (&__e0, 0, sizeof __e0); __e0.pid = (__u32)(bpf_get_current_pid_tgid () >> 32); bpf_get_current_comm (&__e0.comm, sizeof __e0.comm); ; gebpf_ringbuf_emit (&exec_events, &gebpf_rbctl_exec_events, &__e0, sizeof __e0); });
+	(void)({ struct u_exec_event __e0; __builtin_memset (&__e0, 0, sizeof __e0); __e0.u_pid = (__u32)(bpf_get_current_pid_tgid () >> 32); bpf_get_current_comm (&__e0.u_comm, sizeof __e0.u_comm); ; gebpf_ringbuf_emit (&u_exec_events, &gebpf_rbctl_exec_events, &__e0, sizeof __e0); });
 	return 0;
 }

@@ -21,7 +21,7 @@ struct {
 	__type(key, struct gebpf_lpm4);
 	__type(value, __u32);
 	__uint(map_flags, 1);
-} blocked SEC(".maps");
+} u_blocked __asm__ ("blocked") SEC(".maps");
 
 /* (defbpf-map verdicts #:kind 'per-cpu-array) */
 struct {
@@ -29,19 +29,21 @@ struct {
 	__uint(max_entries, 5);
 	__type(key, __u32);
 	__type(value, __u64);
-} verdicts SEC(".maps");
+} u_verdicts __asm__ ("verdicts") SEC(".maps");
 
 char LICENSE[] SEC("license") = "GPL";
 
+int u_firewall(struct xdp_md *ctx) __asm__ ("firewall");
+
 SEC("xdp")
-int firewall(struct xdp_md *ctx)
+int u_firewall(struct xdp_md *ctx)
 {
 	/* (let* ((ip (packet-ipv4 ctx)) (tcp (packet-tcp ip)) (verdict (if (and tc ... */
 #line 23 "forms.scm"
-	(void)({ struct iphdr * v0 = gebpf_ip4 ((void *)(long)ctx->data, (void *)(long)ctx->data_end); struct tcphdr * v1 = ((struct tcphdr *)gebpf_l4_of_ip4 (v0, (void *)(long)ctx->data_end, 6, sizeof (struct tcphdr))); __u64 v2 = ({ __u64 __r0; __builtin_memset (&__r0, 0, sizeof __r0); if ((!!(v1) && !!(({ __auto_type __h1 = v1; __h1 ? (int)!!__h1->syn : 0; })) && !!(({ struct gebpf_lpm4 __k2; __builtin_memset (&__k2, 0, sizeof __k2); __k2.prefixlen = 32; __k2.addr = ({ __auto_type __h3 = v0; __h3 ? __h3->saddr : 0; }); (__u32 *)bpf_map_lookup_elem (&blocked, &__k2); })))) { __r0 = ((__u64)1ULL); } else { __r0 = ((__u64)2ULL); } __r0; }); 
+	(void)({ struct iphdr * v0 = gebpf_ip4 ((void *)(long)ctx->data, (void *)(long)ctx->data_end); struct tcphdr * v1 = ((struct tcphdr *)gebpf_l4_of_ip4 (v0, (void *)(long)ctx->data_end, 6, sizeof (struct tcphdr))); __u64 v2 = ({ __u64 __r0; __builtin_memset (&__r0, 0, sizeof __r0); if ((!!(v1) && !!(({ __auto_type __h1 = v1; __h1 ? (int)!!__h1->syn : 0; })) && !!(({ struct gebpf_lpm4 __k2; __builtin_memset (&__k2, 0, sizeof __k2); __k2.prefixlen = 32; __k2.addr = ({ __auto_type __h3 = v0; __h3 ? __h3->saddr : 0; }); (__u32 *)bpf_map_lookup_elem (&u_blocked, &__k2); })))) { __r0 = ((__u64)1ULL); } else { __r0 = ((__u64)2ULL); } __r0; }); 
 	/* (map-increment! verdicts verdict) */
 #line 28 "forms.scm"
-	(void)({ __u32 __k4; __builtin_memset (&__k4, 0, sizeof __k4); __k4 = (__u32)v2; GEBPF_ARRAY_ADD (&verdicts, &__k4, 1, __u64); });
+	(void)({ __u32 __k4; __builtin_memset (&__k4, 0, sizeof __k4); __k4 = (__u32)v2; GEBPF_ARRAY_ADD (&u_verdicts, &__k4, 1, __u64); });
 	/* (return verdict) */
 #line 29 "forms.scm"
 	(void)({ return (int)v2; }); });

@@ -408,7 +408,7 @@ for m in idx['manifests']:
                        string<?)))))
 (test-equal "a map two programs use is declared once"
   1
-  (length (list-matches "} bpfman_t_hits SEC"
+  (length (list-matches "} u_bpfman_t_hits __asm__ [(]\"bpfman_t_hits\"[)] SEC"
                         (read-file (string-append tmp "/in/bpfman-t-in.bpf.c")))))
 
 ;;; ------------------------------------------------------------------

@@ -56,13 +56,13 @@
 (define c (bpf-fn->c drop-syn #:kind 'xdp))
 (test-assert "SPDX line first" (string-prefix? "// SPDX-License-Identifier: GPL-2.0" c))
 (test-assert "license section" (string-contains c "char LICENSE[] SEC(\"license\") = \"GPL\";"))
-(test-assert "program section" (string-contains c "SEC(\"xdp\")\nint drop_syn(struct xdp_md *ctx)"))
+(test-assert "program section" (string-contains c "SEC(\"xdp\")\nint u_drop_syn(struct xdp_md *ctx)"))
 (test-assert "#line to the .scm" (string-contains c "#line 23 \"lower.scm\""))
 (test-assert "comment names the form" (string-contains c "/* (if (= (proto ctx) :tcp)"))
 (test-assert "fixed helpers included" (string-contains c "#include \"gebpf.h\""))
 (test-equal "deterministic" c (bpf-fn->c drop-syn #:kind 'xdp))
 (let ((c2 (bpf-fn->c counter #:kind 'tracepoint #:target "syscalls/sys_enter_getpid")))
-  (test-assert "BTF map definition" (string-contains c2 "} counts SEC(\".maps\");"))
+  (test-assert "BTF map definition" (string-contains c2 "} u_counts __asm__ (\"counts\") SEC(\".maps\");"))
   (test-assert "typed key in the map" (string-contains c2 "__type(key, __u32);"))
   (test-assert "tracepoint section" (string-contains c2 "SEC(\"tracepoint/syscalls/sys_enter_getpid\")")))
 (bpf-fn with-const (ctx)
@@ -71,7 +71,7 @@
 (test-assert "const volatile rodata"
              (string-contains (bpf-fn->c with-const #:kind 'tracepoint
                                          #:target "syscalls/sys_enter_getpid")
-                              "const volatile __u64 target_pid = 0;"))
+                              "const volatile __u64 u_target_pid __asm__ (\"target_pid\") = 0;"))
 (let ((n 7))
   (bpf-fn spliced (ctx)
     (return ,(* n 6)))
@@ -84,8 +84,8 @@
 (bpf-fn reuse (ctx) (bump! counts (twice (pid))))
 (let ((c3 (bpf-fn->c reuse #:kind 'tracepoint #:target "syscalls/sys_enter_getpid")))
   (test-assert "inline emitted static __always_inline"
-               (string-contains c3 "static __always_inline __u64\ntwice__0 ("))
-  (test-assert "macro expanded" (string-contains c3 "GEBPF_MAP_INC (&counts")))
+               (string-contains c3 "static __always_inline __u64\nu_twice__0 ("))
+  (test-assert "macro expanded" (string-contains c3 "GEBPF_MAP_INC (&u_counts")))
 
 ;; ---- kinds this kernel refuses still lower as libbpf documents them ----
 (bpf-fn trace-args (ctx) (map-set! counts 1 (+ (arg ctx 0) (arg ctx 1))))

@@ -110,7 +110,7 @@
 (test-assert ",bpf-c prints the generated C"
              (let ((s (section "bpf-c")))
                (and (string-contains s "SEC(\"xdp\")")
-                    (string-contains s "int drop_syn(struct xdp_md *ctx)"))))
+                    (string-contains s "int u_drop_syn(struct xdp_md *ctx)"))))
 (test-assert ",bpf-maps lists the declared maps"
              (let ((s (section "bpf-maps")))
                (and (string-contains s "counts               hash             u32")
