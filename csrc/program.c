@@ -2251,8 +2251,8 @@ SCM_DEFINE_STATIC (scm_bpf_uprobe_resolve, "%bpf-uprobe-resolve", 1, 0, 0,
                  "\"/usr/bin/bash:readline\"",
                  "bad uprobe target %s", t);
   *colon = 0;
-  const char *bin = gebpf_uprobe_binary (t, FUNC_NAME);
-  size_t off = gebpf_uprobe_offset (bin, colon + 1, FUNC_NAME);
+  const char *bin = gebpf_uprobe_binary (t, FUNC_NAME, NULL);
+  size_t off = gebpf_uprobe_offset (bin, colon + 1, FUNC_NAME, NULL);
   SCM r = scm_cons (scm_from_utf8_string (bin), scm_from_size_t (off));
   scm_dynwind_end ();
   return r;
@@ -2276,8 +2276,8 @@ SCM_DEFINE_STATIC (scm_bpf_uprobe_symbols, "%bpf-uprobe-symbols", 1, 0, 0,
                  "write it as \"LIB:GLOB\", e.g. \"libc:pthread_mutex_*\"",
                  "bad uprobe target %s", t);
   *colon = 0;
-  const char *bin = gebpf_uprobe_binary (t, FUNC_NAME);
-  SCM r = gebpf_uprobe_symbols (bin, colon + 1, FUNC_NAME);
+  const char *bin = gebpf_uprobe_binary (t, FUNC_NAME, NULL);
+  SCM r = gebpf_uprobe_symbols (bin, colon + 1, FUNC_NAME, NULL);
   scm_dynwind_end ();
   return r;
 }
@@ -2316,8 +2316,10 @@ SCM_DEFINE_STATIC (scm_bpf_attach_uprobe, "%bpf-attach-uprobe", 4, 1, 0,
   const char *sym = colon + 1;
   /* Resolved here, not by libbpf: library names, versions, and errors
      that say what is missing.  */
-  const char *bin = gebpf_uprobe_binary (lib, FUNC_NAME);
-  size_t off = gebpf_uprobe_offset (bin, sym, FUNC_NAME);
+  char who[300];
+  snprintf (who, sizeof who, "attaching %s", o->name);
+  const char *bin = gebpf_uprobe_binary (lib, FUNC_NAME, who);
+  size_t off = gebpf_uprobe_offset (bin, sym, FUNC_NAME, who);
   LIBBPF_OPTS (bpf_uprobe_opts, uo, .retprobe = ret, .bpf_cookie = ck);
   gebpf_libbpf_log_take ();
   struct bpf_link *link = bpf_program__attach_uprobe_opts
@@ -2383,7 +2385,9 @@ SCM_DEFINE_STATIC (scm_bpf_attach_usdt, "%bpf-attach-usdt", 3, 1, 0,
                  "probes with readelf -n",
                  "bad usdt target %s", t);
   *provider++ = 0;
-  const char *bin = gebpf_uprobe_binary (lib, FUNC_NAME);
+  char who[300];
+  snprintf (who, sizeof who, "attaching %s", o->name);
+  const char *bin = gebpf_uprobe_binary (lib, FUNC_NAME, who);
   LIBBPF_OPTS (bpf_usdt_opts, uo, .usdt_cookie = ck);
   gebpf_libbpf_log_take ();
   struct bpf_link *link = bpf_program__attach_usdt (o->prog, p, bin, provider,

@@ -16,6 +16,7 @@
 #include <fnmatch.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,25 @@
 #include <unistd.h>
 
 #include "gebpf.h"
+
+/* Raise as gebpf_error does, the message led by WHO ("attaching
+   PROGRAM") when there is one: the program whose target this is.  */
+static SCM_NORETURN void fail (const char *who, SCM key, const char *subr,
+                               int err, const char *fix, const char *fmt,
+                               ...) __attribute__ ((format (printf, 6, 7)));
+
+static void
+fail (const char *who, SCM key, const char *subr, int err, const char *fix,
+      const char *fmt, ...)
+{
+  char msg[1024];
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  gebpf_error (key, subr, err, fix, "%s%s%s", who ? who : "",
+               who ? ": " : "", msg);
+}
 
 /* ---- binaries ---------------------------------------------------------- */
 
@@ -134,11 +154,16 @@ in_ld_cache (const char *name)
               snprintf (base, sizeof base, "%s%s",
                         strncmp (name, "lib", 3) == 0 ? "" : "lib", name);
               int want = native_required_flag ();
-              for (uint32_t i = 0; i < n && !found; i++)
+              /* Entries of glibc-hwcaps subdirectories (hwcap set) come
+                 first, but a process on a CPU without those features
+                 loads the plain library: take that one if there is one.  */
+              for (uint32_t k = 0; k < 2 * n && !found; k++)
                 {
+                  uint32_t i = k % n;
                   struct cache_entry e;
                   memcpy (&e, h + 48 + i * sizeof e, sizeof e);
-                  if ((e.flags & FLAG_TYPE_MASK) != FLAG_ELF_LIBC6
+                  if ((k < n) != (e.hwcap == 0)
+                      || (e.flags & FLAG_TYPE_MASK) != FLAG_ELF_LIBC6
                       || (want >= 0 && (e.flags & FLAG_REQUIRED_MASK) != want)
                       || e.key >= size - (size_t) (h - m)
                       || e.value >= size - (size_t) (h - m))
@@ -161,10 +186,10 @@ in_ld_cache (const char *name)
 }
 
 const char *
-gebpf_uprobe_binary (const char *lib, const char *subr)
+gebpf_uprobe_binary (const char *lib, const char *subr, const char *who)
 {
   if (!*lib)
-    gebpf_error (gebpf_k_validation, subr, 0,
+    fail (who, gebpf_k_validation, subr, 0,
                  "write the target as \"LIB:SYMBOL\", e.g. "
                  "\"libc:malloc\" or \"/usr/bin/bash:readline\"",
                  "uprobe target without a binary");
@@ -175,7 +200,7 @@ gebpf_uprobe_binary (const char *lib, const char *subr)
         : !S_ISREG (st.st_mode) ? EISDIR
         : access (lib, R_OK) != 0 ? errno : 0;
       if (err)
-        gebpf_error (gebpf_k_attach, subr, err,
+        fail (who, gebpf_k_attach, subr, err,
                      "give the path of an existing executable or library "
                      "(or its name alone: \"libc\", \"bash\")",
                      "no binary %s", lib);
@@ -185,7 +210,7 @@ gebpf_uprobe_binary (const char *lib, const char *subr)
   if (!p)
     p = in_ld_cache (lib);
   if (!p)
-    gebpf_error (gebpf_k_attach, subr, ENOENT,
+    fail (who, gebpf_k_attach, subr, ENOENT,
                  "give the full path of the binary, or a name that "
                  "`ldconfig -p' lists (\"libc\", \"libpthread\") or that "
                  "is an executable in PATH (\"bash\")",
@@ -335,11 +360,11 @@ versions_list (struct lookup *lk, char *out, size_t size)
 }
 
 static Elf *
-open_elf (const char *path, int *fd, const char *subr)
+open_elf (const char *path, int *fd, const char *subr, const char *who)
 {
   *fd = open (path, O_RDONLY | O_CLOEXEC);
   if (*fd < 0)
-    gebpf_error (gebpf_k_attach, subr, errno,
+    fail (who, gebpf_k_attach, subr, errno,
                  "give the path of a readable executable or library",
                  "cannot open %s", path);
   elf_version (EV_CURRENT);
@@ -349,7 +374,7 @@ open_elf (const char *path, int *fd, const char *subr)
       if (elf)
         elf_end (elf);
       close (*fd);
-      gebpf_error (gebpf_k_attach, subr, 0,
+      fail (who, gebpf_k_attach, subr, 0,
                    "give an ELF executable or shared library (not a script "
                    "or a linker script such as libc.so)",
                    "%s is not an ELF file", path);
@@ -364,10 +389,11 @@ cmp_str (const void *a, const void *b)
 }
 
 SCM
-gebpf_uprobe_symbols (const char *path, const char *glob, const char *subr)
+gebpf_uprobe_symbols (const char *path, const char *glob, const char *subr,
+                      const char *who)
 {
   int fd;
-  Elf *elf = open_elf (path, &fd, subr);
+  Elf *elf = open_elf (path, &fd, subr, who);
   size_t n = 0, cap = 0;
   char **names = NULL;
   Elf_Scn *scn = NULL;
@@ -430,7 +456,8 @@ gebpf_uprobe_symbols (const char *path, const char *glob, const char *subr)
 }
 
 size_t
-gebpf_uprobe_offset (const char *path, const char *symbol, const char *subr)
+gebpf_uprobe_offset (const char *path, const char *symbol, const char *subr,
+                     const char *who)
 {
   char *end = NULL;
   if (strncmp (symbol, "0x", 2) == 0 || strncmp (symbol, "0X", 2) == 0)
@@ -438,13 +465,13 @@ gebpf_uprobe_offset (const char *path, const char *symbol, const char *subr)
       errno = 0;
       unsigned long long off = strtoull (symbol, &end, 16);
       if (errno || end == symbol + 2 || *end)
-        gebpf_error (gebpf_k_validation, subr, 0,
+        fail (who, gebpf_k_validation, subr, 0,
                      "write a file offset as 0x followed by hex digits",
                      "bad offset %s in uprobe target", symbol);
       return (size_t) off;
     }
   if (!*symbol)
-    gebpf_error (gebpf_k_validation, subr, 0,
+    fail (who, gebpf_k_validation, subr, 0,
                  "write the target as \"LIB:SYMBOL\", e.g. \"libc:malloc\"",
                  "uprobe target %s: without a symbol", path);
 
@@ -459,7 +486,7 @@ gebpf_uprobe_offset (const char *path, const char *symbol, const char *subr)
     }
 
   int fd;
-  Elf *elf = open_elf (path, &fd, subr);
+  Elf *elf = open_elf (path, &fd, subr, who);
   struct lookup lk = { .sym = sym };
   Elf_Scn *scn = NULL, *versym = NULL, *verdef = NULL;
   while ((scn = elf_nextscn (elf, scn)))
@@ -519,22 +546,22 @@ gebpf_uprobe_offset (const char *path, const char *symbol, const char *subr)
   elf_end (elf);
   close (fd);
   if (pick < 0 && want && lk.n)
-    gebpf_error (gebpf_k_attach, subr, 0,
+    fail (who, gebpf_k_attach, subr, 0,
                  versions[0] ? scm_gc_strdup (fix_versions, "fix")
                  : "drop the @VERSION: the symbol is not versioned",
                  "%s has no version %s of %s", path, want, sym);
   if (pick < 0)
-    gebpf_error (gebpf_k_attach, subr, ENOENT,
+    fail (who, gebpf_k_attach, subr, ENOENT,
                  "check the name with `nm -D --defined-only' on the file "
                  "(it must be a function defined there, not one it imports)",
                  "%s defines no function %s", path, sym);
   if (ambiguous)
-    gebpf_error (gebpf_k_attach, subr, 0,
+    fail (who, gebpf_k_attach, subr, 0,
                  "name one version: SYMBOL@VERSION",
                  "%s has several %s at different addresses: %s", path, sym,
                  versions);
   if (!mapped)
-    gebpf_error (gebpf_k_attach, subr, 0,
+    fail (who, gebpf_k_attach, subr, 0,
                  "give the file offset as 0xOFFSET",
                  "%s: the address of %s is in no loadable segment", path,
                  sym);
