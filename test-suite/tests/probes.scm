@@ -401,6 +401,26 @@
                                     #:attach "python3:function__entry"
                                     #:source probes-py-entry)))
 
+;;; ---- #:pid of a process that is gone --------------------------------------
+
+(define gone (let ((pid (primitive-fork)))
+               (if (zero? pid)
+                   (primitive-_exit 0)
+                   (begin (waitpid pid) pid))))
+(test-ebpf-error "uprobe #:pid of no process" 'ebpf-attach-error
+                 ("no process" "libc:getppid")
+                 (bpf-attach! (decl #:name "probes-gone-u" #:kind 'uprobe
+                                    #:attach "libc:getppid" #:pid gone
+                                    #:source probes-count-call)))
+(test-ebpf-error "usdt #:pid of no process" 'ebpf-attach-error
+                 ("no process")
+                 (bpf-attach! (decl #:name "probes-gone-usdt" #:kind 'usdt
+                                    #:attach (string-append python ":python:function__entry")
+                                    #:pid gone #:source probes-py-entry)))
+(test-assert "nothing stays loaded after the refused attaches"
+             (not (or (bpf-program-loaded? "probes-gone-u")
+                      (bpf-program-loaded? "probes-gone-usdt"))))
+
 ;;; ---- the examples, and bpftrace on the same workload -------------------
 
 (define (run-example file . args)
