@@ -494,9 +494,13 @@ consumes them: another reader of the pipe does not see them.  Raises
 (define (sum-vector v)
   (if (vector? v) (apply + (vector->list v)) v))
 
+;; Buckets 0..63 of a log2 histogram, and 64 for negative values.
+(define hist-buckets 65)
+(define negative-bucket 64)
+
 (define (histogram-data m)
-  ;; (values keyed? data): for an unkeyed histogram a vector of 64
-  ;; bucket counts summed over CPUs; for a keyed one an alist
+  ;; (values keyed? data): for an unkeyed histogram a vector of
+  ;; hist-buckets counts summed over CPUs; for a keyed one an alist
   ;; ((KEY . vector) ...).
   (let ((entries (bpf-map->alist m)))
     (if (or (null? entries) (pair? (caar entries)))
@@ -504,18 +508,18 @@ consumes them: another reader of the pipe does not see them.  Raises
           (for-each (match-lambda
                       (((key . slot) . counts)
                        (let ((v (or (hash-ref table key)
-                                    (let ((v (make-vector 64 0)))
+                                    (let ((v (make-vector hist-buckets 0)))
                                       (hash-set! table key v)
                                       v))))
-                         (when (< slot 64)
+                         (when (< slot hist-buckets)
                            (vector-set! v slot (+ (vector-ref v slot)
                                                   (sum-vector counts)))))))
                     entries)
           (values #t (hash-map->list cons table)))
-        (let ((v (make-vector 64 0)))
+        (let ((v (make-vector hist-buckets 0)))
           (for-each (match-lambda
                       ((slot . counts)
-                       (when (< slot 64)
+                       (when (< slot hist-buckets)
                          (vector-set! v slot (sum-vector counts)))))
                     entries)
           (values #f v)))))
@@ -544,17 +548,24 @@ consumes them: another reader of the pipe does not see them.  Raises
               (lp (+ i 1) (or lo i) i)
               (lp (+ i 1) lo hi))))))
 
+(define (log2-ordered counts)
+  ;; COUNTS in value order: the negative bucket first, then 0, 1, 2-3 ...
+  (list->vector (cons (vector-ref counts negative-bucket)
+                      (list-head (vector->list counts) negative-bucket))))
+
 (define (buckets counts linear)
   ;; ((low high count) ...) over the non-zero range of COUNTS.
-  (match (nonzero-range counts)
+  (define ordered (if linear counts (log2-ordered counts)))
+  (match (nonzero-range ordered)
     (#f '())
     ((lo . hi)
      (map (lambda (i)
-            (let ((c (vector-ref counts i)))
+            (let ((c (vector-ref ordered i)))
               (match linear
-                (#f (if (= i 0)
-                        (list 0 1 c)
-                        (list (expt 2 (- i 1)) (expt 2 i) c)))
+                (#f (case i
+                      ((0) (list #f 0 c))
+                      ((1) (list 0 1 c))
+                      (else (list (expt 2 (- i 2)) (expt 2 (- i 1)) c))))
                 ((mn mx step)
                  (let ((last (+ (quotient (- mx mn) step) 1)))
                    (cond ((= i 0) (list #f mn c))
@@ -571,7 +582,7 @@ consumes them: another reader of the pipe does not see them.  Raises
 as a list of @code{(LOW HIGH COUNT)}, one per bucket from the first to
 the last non-zero one, counts summed over CPUs.  A bucket holds the
 values @var{v} with LOW <= @var{v} < HIGH; @code{hist!} buckets are
-powers of two ((0 1 c) holds 0).  For a map filled by @code{(lhist! M V
+powers of two ((0 1 c) holds 0, and (#f 0 c) the negative values).  For a map filled by @code{(lhist! M V
 MIN MAX STEP)} give @code{#:linear '(MIN MAX STEP)}: the first bucket is
 then @code{(#f MIN c)} (below MIN) and the last @code{(MAX #f c)}.
 
@@ -583,7 +594,8 @@ For a keyed histogram give @var{key}; without it the result is an alist
       (cond
        ((not keyed?) (buckets data linear))
        ((not (eq? key no-key))
-        (buckets (or (assoc-ref data key) (make-vector 64 0)) linear))
+        (buckets (or (assoc-ref data key) (make-vector hist-buckets 0))
+                 linear))
        (else
         (map (match-lambda ((k . v) (cons k (buckets v linear))))
              (sort data (lambda (a b) (key<? (car a) (car b))))))))))
@@ -603,12 +615,14 @@ For a keyed histogram give @var{key}; without it the result is an alist
 
 (define (log2-histogram counts)
   ;; Our bucket b (0 holds 0, b >= 1 holds [2^(b-1), 2^b)) is bpftrace's
-  ;; index b + 1; its index 0 (negative values) is always empty here.
-  (let ((v (list->vector (cons 0 (vector->list counts)))))
+  ;; index b + 1; its index 0, the negative values, is our bucket 64.
+  (let ((v (log2-ordered counts)))
     (match (nonzero-range v)
       (#f (values* #f '() '()))
       ((lo . hi)
-       (values* (if (<= (- lo 1) 2) (- lo 1) (log2-label (- lo 1)))
+       (values* (cond ((= lo 0) #f)          ; "(..., 0)"
+                      ((<= (- lo 1) 2) (- lo 1))
+                      (else (log2-label (- lo 1))))
                 (map (lambda (i) (if (<= i 2) i (log2-label i)))
                      (iota (+ (- hi lo) 1) lo))
                 (map (lambda (i) (vector-ref v i))
