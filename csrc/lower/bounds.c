@@ -340,6 +340,10 @@ walk (struct lower *L, struct node *n)
     case OP_STACK_ID:
       need (L, n, trace, "use stack-id in tracing and perf-event programs");
       break;
+    case OP_KSTACK: case OP_USTACK:
+      need (L, n, trace, "use (kstack) and (ustack) in tracing and "
+            "perf-event programs");
+      break;
     default:
       break;
     }

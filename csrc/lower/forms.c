@@ -81,6 +81,8 @@ static const struct form forms[] = {
   {"printk", OP_PRINTK, 1, 4, "(printk \"fmt %d\" ARG ...) with at most 3 args"},
   {"const", OP_CONST, 1, 1, "(const NAME)"},
   {"stack-id", OP_STACK_ID, 2, 4, "(stack-id CTX STACKMAP [#:user? #t])"},
+  {"kstack", OP_KSTACK, 0, 0, "(kstack)"},
+  {"ustack", OP_USTACK, 0, 0, "(ustack)"},
   {NULL, 0, 0, 0, NULL}
 };
 
