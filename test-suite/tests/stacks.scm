@@ -2,7 +2,8 @@
 ;;; include setup of C sources.
 
 (use-modules (harness) (ebpf) (srfi srfi-1) (srfi srfi-64)
-             (ice-9 rdelim) (ice-9 popen) (ice-9 regex) (rnrs bytevectors))
+             (ice-9 rdelim) (ice-9 popen) (ice-9 regex) (system foreign)
+             (rnrs bytevectors))
 
 (harness-begin "stacks" 'kernel)
 
@@ -52,5 +53,122 @@
   (test-assert "... explaining the fix"
     (and e (string-contains (format #f "~a" e)
                             "without a C library"))))
+
+
+;;; ------------------------------------------------------------------
+;;; Host side: one address, one symbol.
+
+(define (kallsyms-address name)
+  (call-with-input-file "/proc/kallsyms"
+    (lambda (port)
+      (let lp ()
+        (let ((line (read-line port)))
+          (cond ((eof-object? line) #f)
+                ((string-match (string-append "^([0-9a-f]+) [tT] " name "$")
+                               line)
+                 => (lambda (m) (string->number (match:substring m 1) 16)))
+                (else (lp))))))))
+
+(let ((vfs-read (kallsyms-address "vfs_read")))
+  (test-assert "kallsyms lists vfs_read" (and vfs-read (> vfs-read 0)))
+  (when vfs-read
+    (test-equal "bpf-ksym: symbol+hex offset" "vfs_read+0x1a"
+      (bpf-ksym (+ vfs-read #x1a)))
+    (test-equal "bpf-ksym: the symbol's own address" "vfs_read"
+      (bpf-ksym vfs-read))))
+(test-equal "bpf-ksym: no symbol, the hex address" "0x10" (bpf-ksym #x10))
+
+(let ((scm-cons (pointer-address (dynamic-func "scm_cons" (dynamic-link)))))
+  (test-equal "bpf-usym: a function of this process" "scm_cons+0x1"
+    (bpf-usym (getpid) (+ scm-cons 1)))
+  (test-equal "bpf-usym: no mapping, the hex address" "0x10"
+    (bpf-usym (getpid) #x10)))
+(test-ebpf-error "bpf-ksym refuses a negative address"
+  'ebpf-validation-error ("bad address") (bpf-ksym -1))
+(test-ebpf-error "bpf-usym refuses a bad process id"
+  'ebpf-validation-error ("bad process id") (bpf-usym 0 #x1000))
+
+;;; ------------------------------------------------------------------
+;;; Stacks as map keys, printed as bpftrace prints @[kstack].
+
+(define calls 7)
+(defbpf-map stacks-t-by-kstack #:kind 'hash #:key 'u32 #:value 'u64
+  #:max-entries 1024)
+(defbpf-map stacks-t-by-ustack #:kind 'hash #:key 'u64 #:value 'u64
+  #:max-entries 1024)
+(defbpf-map stacks-t-ids #:kind 'stack-trace #:max-entries 1024)
+(defbpf-map stacks-t-by-id #:kind 'hash #:key 'u32 #:value 'u64
+  #:max-entries 1024)
+(bpf-fn stacks-t-count (ctx)
+  (when (= (tgid) ,(getpid))
+    (map-increment! stacks-t-by-kstack (kstack))
+    (map-increment! stacks-t-by-ustack (ustack))
+    (let ((id (stack-id ctx stacks-t-ids)))
+      (when (>= id 0)
+        (map-increment! stacks-t-by-id id)))))
+(defbpf-program stacks-t-getppid
+  #:kind 'tracepoint #:attach "syscalls:sys_enter_getppid"
+  #:source stacks-t-count #:license "GPL")
+
+(bpf-attach! stacks-t-getppid)
+(do ((i 0 (+ i 1))) ((= i calls)) (getppid))
+(bpf-detach! stacks-t-getppid)
+
+(define (printed m)
+  (call-with-output-string (lambda (port) (bpf-print-map m port))))
+(define (lines s) (filter (lambda (l) (not (string-null? l)))
+                          (string-split s #\newline)))
+
+(let* ((out (printed stacks-t-by-kstack))
+       (ls (lines out)))
+  (format #t "# ~a~%" (string-join ls "\n# "))
+  (test-equal "kstack key: opens a block" "@stacks-t-by-kstack[" (car ls))
+  (test-equal "kstack key: closes it with the count"
+    (format #f "]: ~a" calls) (last ls))
+  (test-assert "kstack key: one indented symbol+offset frame per line"
+    (and (> (length ls) 2)
+         (every (lambda (l) (string-match "^    [A-Za-z_][A-Za-z_0-9.]*\\+[0-9]+$" l))
+                (drop-right (cdr ls) 1))))
+  (test-assert "kstack key: the syscall entry is on the stack"
+    (string-contains out "do_syscall_64+")))
+
+(let* ((out (printed stacks-t-by-ustack))
+       (ls (lines out)))
+  (format #t "# ~a~%" (string-join ls "\n# "))
+  (test-equal "ustack key: opens a block" "@stacks-t-by-ustack[" (car ls))
+  (test-equal "ustack key: closes it with the count"
+    (format #f "]: ~a" calls) (last ls))
+  (test-assert "ustack key: the innermost frame is the C library's getppid"
+    (string-match "^    getppid\\+[0-9]+$" (cadr ls))))
+
+(test-equal "stack-id key through a local prints the same stack"
+  (cdr (lines (printed stacks-t-by-kstack)))
+  (cdr (lines (printed stacks-t-by-id))))
+(defbpf-map stacks-t-plain #:kind 'hash #:key 'u32 #:value 'u64
+  #:max-entries 4)
+(bpf-map-set! stacks-t-plain 3 9)
+(test-equal "a map with other keys prints as before"
+  "@stacks-t-plain[3]: 9\n" (printed stacks-t-plain))
+(bpf-unload! stacks-t-getppid)
+
+;;; Errors.
+
+(defbpf-map stacks-t-small #:kind 'hash #:key 'u32 #:value 'u64
+  #:max-entries 16)
+(bpf-fn stacks-t-small-fn (ctx) (map-increment! stacks-t-small (ustack)))
+(defbpf-program stacks-t-small-prog
+  #:kind 'tracepoint #:attach "syscalls:sys_enter_getppid"
+  #:source stacks-t-small-fn #:license "GPL")
+(test-ebpf-error "a (ustack) key needs 8 bytes"
+  'ebpf-lower-error ("stacks-t-small" "#:key 'u64")
+  (bpf-load! stacks-t-small-prog))
+
+(bpf-fn stacks-t-xdp-fn (ctx)
+  (map-increment! stacks-t-by-kstack (kstack))
+  (return 'xdp-pass))
+(defbpf-program stacks-t-xdp
+  #:kind 'xdp #:attach "lo" #:source stacks-t-xdp-fn #:license "GPL")
+(test-ebpf-error "(kstack) only in tracing programs"
+  'ebpf-lower-error ("kstack") (bpf-load! stacks-t-xdp))
 
 (harness-end)
