@@ -171,4 +171,113 @@
 (test-ebpf-error "(kstack) only in tracing programs"
   'ebpf-lower-error ("kstack") (bpf-load! stacks-t-xdp))
 
+;;; ------------------------------------------------------------------
+;;; examples/profile.scm on a CPU-bound child with a known function.
+
+(define tmp (string-append "/tmp/gebpf-stacks-" (number->string (getpid))))
+(unless (file-exists? tmp) (mkdir tmp))
+(define spin (string-append tmp "/spin"))
+(call-with-output-file (string-append spin ".c")
+  (lambda (port)
+    (display "volatile unsigned long sink;
+__attribute__ ((noinline)) void spin_here (void) { for (;;) sink++; }
+int main (void) { spin_here (); return 0; }
+" port)))
+(test-assert "the CPU-bound child compiles"
+  (zero? (status:exit-val
+          (system* (or (getenv "CC") "cc") "-O0" "-fno-omit-frame-pointer"
+                   "-o" spin (string-append spin ".c")))))
+
+(define (run-output . argv)
+  ;; What ARGV printed (stdout and stderr) and its exit status.
+  (let* ((port (open-pipe* OPEN_READ "sh" "-c"
+                           (string-append
+                            (string-join (map (lambda (a)
+                                                (string-append "'" a "'"))
+                                              argv)
+                                         " ")
+                            " 2>&1")))
+         (out (read-string port))
+         (status (close-pipe port)))
+    (values out (status:exit-val status))))
+
+(define (top-frames out)
+  ;; The innermost frame (its function) of each stack key in OUT, as
+  ;; bpftrace and bpf-print-map print them, with its count: ((FN . N) ...).
+  (let lp ((ls (string-split out #\newline)) (acc '()))
+    (cond ((or (null? ls) (null? (cdr ls))) (reverse acc))
+          ((string-match "^@[A-Za-z_-]*\\[$" (car ls))
+           (let* ((frames (take-while (lambda (l) (string-prefix? "    " l))
+                                      (cdr ls)))
+                  (rest (drop (cdr ls) (length frames)))
+                  (count (and (pair? rest)
+                              (string-match "^\\]: ([0-9]+)$" (car rest)))))
+             (lp rest
+                 (if (and (pair? frames) count)
+                     (cons (cons (car (string-split (string-trim (car frames))
+                                                    #\+))
+                                 (string->number (match:substring count 1)))
+                           acc)
+                     acc))))
+          (else (lp (cdr ls) acc)))))
+
+(define (busiest frames)
+  ;; The function with the most samples in FRAMES ((FN . N) ...).
+  (let ((totals (fold (lambda (f acc)
+                        (let ((old (or (assoc-ref acc (car f)) 0)))
+                          (assoc-set! (alist-copy acc) (car f) (+ old (cdr f)))))
+                      '() frames)))
+    (and (pair? totals)
+         (car (fold (lambda (a best) (if (> (cdr a) (cdr best)) a best))
+                    (car totals) totals)))))
+
+(define profile-out
+  (call-with-values
+      (lambda ()
+        (run-output "guile" "--no-auto-compile" "-s"
+                    (string-append (srcdir) "/examples/profile.scm")
+                    "--duration" "2" "--top" "5" "--" spin))
+    (lambda (out status)
+      (test-equal "profile.scm on the child exits 0" 0 status)
+      (format #t "# ~a~%" (string-join (string-split out #\newline) "\n# "))
+      out)))
+(test-assert "profile: kernel stacks print as blocks"
+  (string-match "(^|\n)@kernel\\[\n" profile-out))
+(test-assert "profile: user keys print as symbolized frames"
+  (string-match "(^|\n)@user\\[\n    spin_here\\+[0-9]+\n    main\\+[0-9]+\n"
+                profile-out))
+(define ours (top-frames (substring profile-out
+                                    (or (string-contains profile-out "@user[")
+                                        0))))
+(test-equal "profile: the child's spin_here is its busiest function"
+  "spin_here" (busiest ours))
+
+;; bpftrace's profile of the same workload, when bpftrace is installed.
+(define bpftrace (search-path (parse-path (getenv "PATH")) "bpftrace"))
+(if (not bpftrace)
+    (format #t "# bpftrace is not installed: no comparison with its profile~%")
+    (let ((pid (primitive-fork)))
+      (when (zero? pid)
+        (catch #t (lambda () (execl spin spin)) (lambda _ (primitive-_exit 127))))
+      (call-with-values
+          (lambda ()
+            (run-output "timeout" "-s" "INT" "3" bpftrace "-e"
+                        (format #f "profile:hz:99 /pid == ~a/ { @user[ustack] = count(); }"
+                                pid)))
+        (lambda (out status)
+          (kill pid SIGTERM)
+          (waitpid pid)
+          (format #t "# bpftrace:~%# ~a~%"
+                  (string-join (string-split out #\newline) "\n# "))
+          (let ((theirs (top-frames out)))
+            (test-assert "bpftrace: sampled the child" (pair? theirs))
+            (test-equal "bpftrace and profile.scm agree on the busiest function"
+              (busiest theirs) (busiest ours))
+            (test-assert "bpftrace's top frames are among ours"
+              (every (lambda (f) (assoc (car f) ours))
+                     (filter (lambda (f) (string-prefix? "spin" (car f)))
+                             theirs))))))))
+
+(system* "rm" "-rf" tmp)
+
 (harness-end)
