@@ -81,7 +81,7 @@
   (test-prints "profile: counted" out "^\\]: [1-9][0-9]*$"))
 
 (with-example (out "cswitch-stacks.scm" "--duration" "1" "--top" "3")
-  (test-prints "cswitch-stacks: the scheduler is on the stacks" out "^        __schedule\\+[0-9]+$")
+  (test-prints "cswitch-stacks: the scheduler is on the stacks" out "^    __schedule\\+[0-9]+$")
   (test-prints "cswitch-stacks: counted" out "^\\]: [1-9][0-9]*$"))
 
 (with-example (out "bio-sizes.scm" "--duration" "1")
