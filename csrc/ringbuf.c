@@ -769,6 +769,54 @@ read_elf_symbols (Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, struct symtab *t,
     }
 }
 
+/* Read the function symbols of the sections of type WANT of ELF.  */
+static void
+read_symtab (Elf *elf, int want, struct symtab *t, size_t *cap, size_t *nlen,
+             size_t *ncap)
+{
+  Elf_Scn *scn = NULL;
+  while ((scn = elf_nextscn (elf, scn)))
+    {
+      GElf_Shdr sh;
+      if (gelf_getshdr (scn, &sh) && sh.sh_type == (GElf_Word) want)
+        read_elf_symbols (elf, scn, &sh, t, cap, nlen, ncap);
+    }
+}
+
+/* The path of ELF's detached debug file by its build id,
+   /usr/lib/debug/.build-id/XX/YYYY.debug, into BUF when that file
+   exists.  */
+static bool
+debug_file_path (Elf *elf, char *buf, size_t size)
+{
+  Elf_Scn *scn = NULL;
+  while ((scn = elf_nextscn (elf, scn)))
+    {
+      GElf_Shdr sh;
+      if (!gelf_getshdr (scn, &sh) || sh.sh_type != SHT_NOTE)
+        continue;
+      Elf_Data *data = elf_getdata (scn, NULL);
+      GElf_Nhdr nh;
+      size_t off = 0, name_off, desc_off;
+      while (data && (off = gelf_getnote (data, off, &nh, &name_off,
+                                          &desc_off)) > 0)
+        {
+          if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4
+              || memcmp ((char *) data->d_buf + name_off, "GNU", 4) != 0
+              || nh.n_descsz < 2 || nh.n_descsz > 40)
+            continue;
+          const unsigned char *id = (unsigned char *) data->d_buf + desc_off;
+          size_t n = snprintf (buf, size, "/usr/lib/debug/.build-id/%02x/",
+                               id[0]);
+          for (size_t i = 1; i < nh.n_descsz && n + 3 < size; i++)
+            n += snprintf (buf + n, size - n, "%02x", id[i]);
+          snprintf (buf + n, size - n, ".debug");
+          return access (buf, R_OK) == 0;
+        }
+    }
+  return false;
+}
+
 static struct elf_syms *
 elf_syms_load (const char *path)
 {
@@ -821,19 +869,26 @@ elf_syms_load (const char *path)
             }
         }
     }
-  /* The full symbol table where the file has one, else the dynamic one.  */
+  /* The full symbol table where the file has one, else the one of its
+     detached debug file (a stripped library whose -dbg package is
+     installed: the names bpftrace shows), else the dynamic one.  */
   size_t cap = 0, nlen = 0, ncap = 0;
-  for (int want = SHT_SYMTAB; want && e->tab.n == 0;
-       want = want == SHT_SYMTAB ? SHT_DYNSYM : 0)
+  read_symtab (elf, SHT_SYMTAB, &e->tab, &cap, &nlen, &ncap);
+  if (e->tab.n == 0)
     {
-      Elf_Scn *scn = NULL;
-      while ((scn = elf_nextscn (elf, scn)))
-        {
-          GElf_Shdr sh;
-          if (gelf_getshdr (scn, &sh) && sh.sh_type == (GElf_Word) want)
-            read_elf_symbols (elf, scn, &sh, &e->tab, &cap, &nlen, &ncap);
-        }
+      char dbg[128];
+      int dfd = debug_file_path (elf, dbg, sizeof dbg)
+        ? open (dbg, O_RDONLY | O_CLOEXEC) : -1;
+      Elf *delf = dfd >= 0 ? elf_begin (dfd, ELF_C_READ_MMAP, NULL) : NULL;
+      if (delf && elf_kind (delf) == ELF_K_ELF)
+        read_symtab (delf, SHT_SYMTAB, &e->tab, &cap, &nlen, &ncap);
+      if (delf)
+        elf_end (delf);
+      if (dfd >= 0)
+        close (dfd);
     }
+  if (e->tab.n == 0)
+    read_symtab (elf, SHT_DYNSYM, &e->tab, &cap, &nlen, &ncap);
   elf_end (elf);
   close (fd);
   for (size_t i = 0; i < e->tab.n; i++)

@@ -204,6 +204,18 @@ int main (void) { spin_here (); return 0; }
 (define (top-frames out)
   ;; The innermost frame (its function) of each stack key in OUT, as
   ;; bpftrace and bpf-print-map print them, with its count: ((FN . N) ...).
+  (map (lambda (s) (cons (car (car s)) (cdr s))) (key-stacks out)))
+
+(define (busiest-stack out)
+  ;; The functions of the stack key with the most samples in OUT.
+  (let ((stacks (key-stacks out)))
+    (and (pair? stacks)
+         (car (fold (lambda (a best) (if (> (cdr a) (cdr best)) a best))
+                    (car stacks) stacks)))))
+
+(define (key-stacks out)
+  ;; Each stack key in OUT as the functions of its frames, with its
+  ;; count: (((FN ...) . N) ...).
   (let lp ((ls (string-split out #\newline)) (acc '()))
     (cond ((or (null? ls) (null? (cdr ls))) (reverse acc))
           ((string-match "^@[A-Za-z_-]*\\[$" (car ls))
@@ -214,8 +226,9 @@ int main (void) { spin_here (); return 0; }
                               (string-match "^\\]: ([0-9]+)$" (car rest)))))
              (lp rest
                  (if (and (pair? frames) count)
-                     (cons (cons (car (string-split (string-trim (car frames))
-                                                    #\+))
+                     (cons (cons (map (lambda (f)
+                                        (car (string-split (string-trim f) #\+)))
+                                      frames)
                                  (string->number (match:substring count 1)))
                            acc)
                      acc))))
@@ -273,6 +286,11 @@ int main (void) { spin_here (); return 0; }
             (test-assert "bpftrace: sampled the child" (pair? theirs))
             (test-equal "bpftrace and profile.scm agree on the busiest function"
               (busiest theirs) (busiest ours))
+            (test-equal "... and on the frames of the busiest stack"
+              (busiest-stack out)
+              (busiest-stack (substring profile-out
+                                        (or (string-contains profile-out "@user[")
+                                            0))))
             (test-assert "bpftrace's top frames are among ours"
               (every (lambda (f) (assoc (car f) ours))
                      (filter (lambda (f) (string-prefix? "spin" (car f)))
