@@ -575,6 +575,11 @@ first_error (const char *log)
   return out;
 }
 
+#define LIBC_FIX "a BPF program runs in the kernel, without a C library: " \
+  "include no C library (glibc) header such as <stdio.h> or <stdlib.h>; use " \
+  "<linux/...> headers, <bpf/bpf_helpers.h> and <bpf/bpf_endian.h>, or " \
+  "\"vmlinux.h\" (bpf_printk instead of printf)"
+
 /* Raise the ebpf-compile-error for a failed run R of clang on C_TEXT:
    the message names WHAT and clang's first error line; the details hold
    clang's whole stderr ('log), the C ('c-source) and clang ('clang).  */
@@ -594,6 +599,10 @@ compile_error (const struct run *r, const char *clang, const char *what,
   const char *fix = "correct the code at the place clang names (its full "
     "diagnostics are under 'log in the error's details, the C under "
     "'c-source)";
+  /* glibc's <gnu/stubs.h> wants the 32-bit stubs when it sees no host
+     architecture: a C library header reached a BPF build.  */
+  if (strstr (log, "gnu/stubs-32.h"))
+    fix = LIBC_FIX;
   if (WIFSIGNALED (r->status))
     gebpf_error_details (gebpf_k_compile, subr, details, fix,
                          "clang was killed by signal %d while building %s%s%s",
@@ -694,6 +703,86 @@ multiarch (void)
 #else
   return NULL;
 #endif
+}
+
+/* The host's architecture macro, defined in builds of C sources: the
+   kernel's UAPI headers pull in a few C library headers (<linux/if.h>
+   includes <sys/socket.h>), and glibc picks its word size, and whether
+   it wants the 32-bit stubs, from this macro.  The BPF target is 64-bit
+   little-endian like these hosts, so their view is the right one.  */
+static const char *
+host_arch_macro (void)
+{
+#if defined __x86_64__
+  return "-D__x86_64__";
+#elif defined __aarch64__
+  return "-D__aarch64__";
+#else
+  return NULL;
+#endif
+}
+
+/* Headers of the compiler itself (clang's resource directory) that BPF
+   code may include; any other header that is not the kernel's, libbpf's
+   or vmlinux.h belongs to the C library.  */
+static bool
+bpf_header_ok (const char *h, size_t n)
+{
+  static const char *const dirs[] = { "linux/", "asm/", "asm-generic/",
+                                      "bpf/", "uapi/" };
+  static const char *const compiler[] = {
+    "stddef.h", "stdint.h", "stdbool.h", "stdarg.h", "limits.h", "float.h",
+    "stdalign.h", "stdatomic.h", "stdnoreturn.h", "iso646.h", "vmlinux.h",
+  };
+  for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+    if (n >= strlen (dirs[i]) && strncmp (h, dirs[i], strlen (dirs[i])) == 0)
+      return true;
+  for (size_t i = 0; i < sizeof compiler / sizeof *compiler; i++)
+    if (n == strlen (compiler[i]) && strncmp (h, compiler[i], n) == 0)
+      return true;
+  return false;
+}
+
+/* Refuse a C source (WHAT, its text C_TEXT) that includes a C library
+   header itself (#include <stdio.h>): clang's own error would be about
+   a missing glibc stub, far from the cause.  A header reached through
+   the kernel's headers is accepted (see host_arch_macro).  */
+static void
+refuse_libc_includes (const char *c_text, size_t len, const char *what,
+                      const char *subr)
+{
+  const char *p = c_text, *end = c_text + len;
+  /* The text starts with a #line directive naming the file's line 1.  */
+  int line = strncmp (c_text, "#line ", 6) == 0 ? 0 : 1;
+  while (p < end)
+    {
+      const char *eol = memchr (p, '\n', end - p);
+      if (!eol)
+        eol = end;
+      const char *q = p;
+      while (q < eol && (*q == ' ' || *q == '\t'))
+        q++;
+      if (q < eol && *q == '#')
+        {
+          q++;
+          while (q < eol && (*q == ' ' || *q == '\t'))
+            q++;
+          if (eol - q > 7 && strncmp (q, "include", 7) == 0)
+            {
+              q += 7;
+              while (q < eol && (*q == ' ' || *q == '\t'))
+                q++;
+              const char *close = q < eol && *q == '<'
+                ? memchr (q, '>', eol - q) : NULL;
+              if (close && !bpf_header_ok (q + 1, close - q - 1))
+                gebpf_error (gebpf_k_compile, subr, 0, LIBC_FIX,
+                             "%s:%d includes <%.*s>, a C library header",
+                             what, line, (int) (close - q - 1), q + 1);
+            }
+        }
+      line++;
+      p = eol + 1;
+    }
 }
 
 /* The __TARGET_ARCH_ value bpf_tracing.h wants for the host.  */
@@ -1466,8 +1555,11 @@ build (const char *c_text, size_t len, const char *what, const char *src_dir,
   base_flags (&flags, subr);
   if (src_dir)
     {
+      refuse_libc_includes (c_text, len, what, subr);
       strv_push (&flags, "-iquote", subr);
       strv_push (&flags, src_dir, subr);
+      if (host_arch_macro ())
+        strv_push (&flags, host_arch_macro (), subr);
     }
   const char *vdir = NULL;
   if (includes_vmlinux (c_text, len)

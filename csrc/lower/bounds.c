@@ -373,6 +373,10 @@ walk (struct lower *L, struct node *n)
     case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL: case OP_REDIRECT_MAP:
       need (L, n, L->kind == PK_XDP, "use it in xdp programs");
       break;
+    case OP_KSTACK: case OP_USTACK:
+      need (L, n, trace, "use (kstack) and (ustack) in tracing and "
+            "perf-event programs");
+      break;
     default:
       break;
     }

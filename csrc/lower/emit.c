@@ -1809,6 +1809,21 @@ ex (struct emit *E, struct buf *b, struct node *n)
       else
         bs (b, ", 0))");
       return;
+    case OP_KSTACK:
+      gpl_only (E, n, "bpf_get_stackid");
+      bs (b, "((__u64)(__u32)bpf_get_stackid (ctx, ");
+      ex (E, b, n->kid[0]);
+      bs (b, ", 0))");
+      return;
+    case OP_USTACK:
+      /* The process id rides along: user frames are named from the
+         files that process maps.  */
+      gpl_only (E, n, "bpf_get_stackid");
+      bs (b, "(((bpf_get_current_pid_tgid () >> 32) << 32) "
+          "| (__u64)(__u32)bpf_get_stackid (ctx, ");
+      ex (E, b, n->kid[0]);
+      bs (b, ", BPF_F_USER_STACK))");
+      return;
     case OP_INLINE_CALL:
       bf (b, "%s (", n->name);
       for (int i = 0; i < n->nkid; i++)

@@ -161,6 +161,7 @@ lower_init (struct lower *L, SCM fn, const char *subr)
   L->constants = SCM_BOOL_F;
   L->maps = L->consts = SCM_EOL;
   L->core_members = SCM_EOL;
+  L->stack_locals = SCM_EOL;
 }
 
 static struct node *

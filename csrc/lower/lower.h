@@ -53,6 +53,7 @@ enum op
   OP_STRING_EQ, OP_STRING_PREFIX, OP_READ_USER, OP_READ_KERNEL,
   OP_KEYWORD,                   /* #:field in make-S, resolved away */
   OP_APPLY,                     /* (HEAD ARG ...) with HEAD not a form yet */
+  OP_KSTACK, OP_USTACK,         /* (kstack), (ustack): stacks as map keys */
   OP__COUNT
 };
 
@@ -93,6 +94,7 @@ struct node
   const struct gebpf_type *vt;  /* TY_VALUE / TY_VALPTR: the value type */
   bool is_signed;
   int btf_id;                   /* TY_KPTR: BTF id of the pointed-to type */
+  SCM stack;                    /* a stack id: (STACKMAP . MODE), else 0 */
   uint8_t addr6[16];            /* OP_IPV6_CONST */
 };
 
@@ -130,6 +132,7 @@ struct lower
   bool uses_vmlinux;
   SCM core_members;             /* ((BTF-STRUCT-ID . MEMBER-NAME) ...) read */
   bool uses_probe;
+  SCM stack_locals;             /* alist: local slot -> its node's stack */
 };
 
 /* Program kinds (the context type and return convention).  */

@@ -54,6 +54,8 @@
             bpf-print-map
             bpf-stack-addresses
             bpf-stack-symbols
+            bpf-ksym
+            bpf-usym
             bpf-list-probes
             bpf-probe-info))
 
@@ -64,7 +66,7 @@
   %bpf-ringbuf-control %bpf-record-type %bpf-ringbuf-open %bpf-ringbuf-take
   %bpf-ringbuf-reader-info %bpf-ringbuf-close!
   %bpf-perf-open %bpf-perf-take %bpf-perf-reader-info %bpf-perf-close!
-  %bpf-symbolize %bpf-btf-functions)
+  %bpf-symbolize %bpf-btf-functions %bpf-symbol %bpf-stack-key)
 
 (define (map-object m who kind)
   ;; The declared map M (object or name) of KIND, or an error.
@@ -821,12 +823,15 @@ the title's @samp{@@NAME}."
 bpftrace prints a map: one @samp{@@NAME[KEY]: VALUE} line per entry,
 sorted by increasing value (per-CPU values summed), only the @var{top}
 largest if given.  Keys print bare (strings without quotes, struct keys
-as their fields separated by @samp{, }).  @var{name} replaces the
+as their fields separated by @samp{, }); keys that programs made with
+@code{(kstack)}, @code{(ustack)} or @code{stack-id} print as stacks, one
+symbolized frame per line.  @var{name} replaces the
 @samp{@@NAME} prefix (@code{\"@@\"} prints @samp{@@[KEY]: VALUE})."
   (let* ((m (map-object table 'bpf-print-map
                         '(hash array per-cpu-hash per-cpu-array lru-hash
                           lru-per-cpu-hash lpm-trie)))
          (title (map-title m name))
+         (stack-key-text (or (stack-key-printer m) format-key))
          (entries (map (match-lambda ((k . v) (cons k (value->number v))))
                        (bpf-map->alist m)))
          (sorted (sort entries
@@ -837,13 +842,77 @@ as their fields separated by @samp{, }).  @var{name} replaces the
                              (key<? (car a) (car b)))))))
     (for-each (match-lambda
                 ((k . v)
-                 (format port "~a[~a]: ~a~%" title (format-key k)
+                 (format port "~a[~a]: ~a~%" title
+                         (stack-key-text k)
                          (if (real? v) v (format-key v)))))
               (top-of sorted top))
     (force-output port)))
 
 ;;; ------------------------------------------------------------------
 ;;; Stacks.
+
+(define (stack-key-frames note k)
+  ;; The frames of key K of a map whose keys are stacks, NOTE being
+  ;; (STACKMAP . MODE) as the lowering noted it (see %bpf-stack-key).
+  (let* ((stackmap (car note))
+         (id (logand k #xffffffff))
+         (valid? (< id #x80000000)))   ; a failed capture: negative errno
+    (case (cdr note)
+      ((kernel) (if valid?
+                    (%bpf-symbolize (bpf-stack-addresses stackmap id) #f)
+                    '()))
+      ((user) (if valid?
+                  (let ((addrs (bpf-stack-addresses stackmap id))
+                        (pid (ash k -32)))
+                    (if (file-exists? (format #f "/proc/~a/maps" pid))
+                        (%bpf-symbolize addrs pid)
+                        (map (lambda (a) (format #f "0x~x" a)) addrs)))
+                  '()))
+      (else (if (and (>= k 0) valid?) (bpf-stack-symbols stackmap k) '())))))
+
+(define (stack-key-printer m)
+  ;; For a map whose keys are stacks, a procedure formatting a key as
+  ;; bpftrace prints a stack key (a newline, one indented frame per
+  ;; line), else #f.
+  (let ((note (%bpf-stack-key m)))
+    (and note
+         (lambda (k)
+           (if (exact-integer? k)
+               (string-append
+                "\n"
+                (string-concatenate
+                 (map (lambda (f) (string-append "    " f "\n"))
+                      (stack-key-frames note k))))
+               (format-key k))))))
+
+(define (symbol-text who addr pid)
+  (unless (and (exact-integer? addr) (>= addr 0))
+    (raise-ebpf-error 'ebpf-validation-error who
+                      (format #f "bad address ~s" addr)
+                      #:fix "give an address as a non-negative integer"))
+  (match (%bpf-symbol addr pid)
+    ((name . 0) name)
+    ((name . off) (format #f "~a+0x~x" name off))
+    (#f (format #f "0x~x" addr))))
+
+(define (bpf-ksym addr)
+  "Return the kernel symbol covering address @var{addr}, as
+@code{\"vfs_read+0x1a\"} (the offset in hexadecimal, omitted when
+zero), or @code{\"0xADDRESS\"} when no symbol of /proc/kallsyms covers
+it.  Raises @code{ebpf-validation-error} for a bad address."
+  (symbol-text 'bpf-ksym addr #f))
+
+(define (bpf-usym pid addr)
+  "Return the symbol covering user address @var{addr} of process
+@var{pid}, named from the ELF symbol tables of the files it maps, as
+@code{\"main+0x10\"} (the offset in hexadecimal, omitted when zero),
+or @code{\"0xADDRESS\"} when none covers it or the process is gone.
+Raises @code{ebpf-validation-error} for a bad address or process id."
+  (unless (and (exact-integer? pid) (> pid 0))
+    (raise-ebpf-error 'ebpf-validation-error 'bpf-usym
+                      (format #f "bad process id ~s" pid)
+                      #:fix "give a process id (a positive integer)"))
+  (symbol-text 'bpf-usym addr pid))
 
 (define kernel-space #xffff800000000000)
 
