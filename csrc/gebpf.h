@@ -11,6 +11,27 @@
 #include <stdint.h>
 #include <libguile.h>
 
+/* --- util.c: primitives carry their docstring ---------------------------- */
+
+/* Attach DOC to PROC as its 'documentation property, so that
+   procedure-documentation and the REPL's ,describe show a primitive's
+   docstring as they show a Scheme procedure's.  Returns PROC.  */
+SCM gebpf_document (SCM proc, const char *doc);
+
+/* SCM_DEFINE_STATIC as libguile's, except that the snarfed init code also
+   attaches DOCSTRING: a primitive's docstring is written once, in C, and
+   Guile sees it.  */
+#undef SCM_DEFINE_STATIC
+#define SCM_DEFINE_STATIC(FNAME, PRIMNAME, REQ, OPT, VAR, ARGLIST,         \
+                          DOCSTRING)                                      \
+  SCM_SNARF_HERE (static const char s_ ## FNAME[] = PRIMNAME;             \
+                  static SCM FNAME ARGLIST)                               \
+  SCM_SNARF_INIT (gebpf_document                                          \
+                  (scm_c_define_gsubr (s_ ## FNAME, REQ, OPT, VAR,        \
+                                       (scm_t_subr) FNAME), DOCSTRING);)  \
+  SCM_SNARF_DOCS (primitive, FNAME, PRIMNAME, ARGLIST, REQ, OPT, VAR,     \
+                  DOCSTRING)
+
 /* --- error.c: the one error raiser ------------------------------------ */
 
 /* Keys of the ebpf-error family (interned at init).  */

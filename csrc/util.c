@@ -184,6 +184,14 @@ gebpf_ensure_bpffs (void)
   return 0;
 }
 
+SCM
+gebpf_document (SCM proc, const char *doc)
+{
+  scm_set_procedure_property_x (proc, scm_from_utf8_symbol ("documentation"),
+                                scm_from_utf8_string (doc));
+  return proc;
+}
+
 void
 gebpf_init_util (void)
 {
