@@ -231,7 +231,9 @@ extern SCM gebpf_object_type;
 const char *gebpf_libbpf_log_take (void);
 
 /* --- init functions, in registration order ------------------------------ */
-void gebpf_init (void);
+/* The one symbol the shared library exports (built with
+   -fvisibility=hidden): load-extension calls it by name.  */
+__attribute__ ((visibility ("default"))) void gebpf_init (void);
 void gebpf_init_error (void);
 void gebpf_init_util (void);
 void gebpf_init_pin (void);
