@@ -16,6 +16,13 @@
 ;;; matches (as `bpftrace -l' lists them) complete the module.
 
 (define-module (ebpf events)
+  #:use-module ((ebpf core) #:select (%bpf-ringbuf-control %bpf-record-type
+                                      %bpf-ringbuf-open %bpf-ringbuf-take
+                                      %bpf-ringbuf-reader-info
+                                      %bpf-ringbuf-close! %bpf-perf-open
+                                      %bpf-perf-take %bpf-perf-reader-info
+                                      %bpf-perf-close! %bpf-symbolize
+                                      %bpf-btf-functions))
   #:use-module (ebpf error)
   #:use-module (ebpf map)
   #:use-module ((ebpf deploy) #:select (tracepoints-matching))
@@ -52,15 +59,6 @@
             bpf-stack-addresses
             bpf-stack-symbols
             bpf-list-probes))
-
-(define-syntax-rule (define-primitives name ...)
-  (begin (define name (@@ (ebpf core) name)) ...))
-
-(define-primitives
-  %bpf-ringbuf-control %bpf-record-type %bpf-ringbuf-open %bpf-ringbuf-take
-  %bpf-ringbuf-reader-info %bpf-ringbuf-close!
-  %bpf-perf-open %bpf-perf-take %bpf-perf-reader-info %bpf-perf-close!
-  %bpf-symbolize %bpf-btf-functions)
 
 (define (map-object m who kind)
   ;; The declared map M (object or name) of KIND, or an error.

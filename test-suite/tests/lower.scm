@@ -202,7 +202,7 @@
       (pick leaves)
       (cons (pick heads)
             (map (lambda (_) (gen (- depth 1))) (iota (random 4 state))))))
-(define make-fn (@@ (ebpf fn) %make-bpf-fn))
+(define make-fn (@ (ebpf core) %make-bpf-fn))
 (define kinds '(xdp tc tracepoint raw-tracepoint kprobe socket-filter))
 (define outcomes
   (map (lambda (i)
