@@ -1,6 +1,8 @@
-;;; Lint: every C primitive and every exported Scheme procedure is documented.
+;;; Lint: every C primitive and every exported Scheme procedure is documented;
+;;; the Scheme modules reach the C core through (ebpf core) alone; the build
+;;; knows the order the modules compile in.
 (use-modules (harness) (ebpf) (srfi srfi-1) (srfi srfi-64) (ice-9 regex)
-             (ice-9 rdelim) (ice-9 ftw))
+             (ice-9 rdelim) (ice-9 ftw) (ice-9 match))
 
 (harness-begin "lint")
 
@@ -92,5 +94,51 @@
             (filter (lambda (f) (regexp-exec at-at-core (read-file f)))
                     (append-map scheme-files
                                 '("module" "test-suite" "examples" "bench" "scripts"))))
+
+;;; Build order: Makefile.am makes each module's .go depend on the .go of
+;;; every (ebpf ...) module its define-module uses, no more and no less.
+
+(define (module-file->go f)
+  ;; module/ebpf/map.scm -> "module/ebpf/map.go"
+  (string-append (string-drop-right f 4) ".go"))
+
+(define (ebpf-uses file)
+  ;; The .go files of the (ebpf ...) modules FILE's define-module uses.
+  (let ((form (call-with-input-file (string-append (srcdir) "/" file) read)))
+    (let loop ((args (cddr form)) (acc '()))
+      (match args
+        ((#:use-module spec . rest)
+         (let ((name (if (pair? (car spec)) (car spec) spec)))
+           (loop rest
+                 (if (eq? (car name) 'ebpf)
+                     (cons (if (null? (cdr name))
+                               "module/ebpf.go"
+                               (format #f "module/ebpf/~a.go" (cadr name)))
+                           acc)
+                     acc))))
+        ((_ _ . rest) (loop rest acc))
+        (_ (sort (delete-duplicates acc) string<?))))))
+
+(define makefile-deps
+  ;; target -> sorted prerequisites, from the "module/....go: ..." rules.
+  (let* ((text (regexp-substitute/global
+                #f "\\\\\n" (read-file (string-append (srcdir) "/Makefile.am"))
+                'pre " " 'post))
+         (rx (make-regexp "^(module/[a-z/]+\\.go): *([^\n]*)$" regexp/newline)))
+    (map (lambda (m)
+           (cons (match:substring m 1)
+                 (sort (string-tokenize (match:substring m 2)) string<?)))
+         (list-matches rx text))))
+
+(for-each
+ (lambda (file)
+   (let ((go (module-file->go file)))
+     (test-equal (format #f "Makefile.am: ~a depends on what it uses" go)
+                 (ebpf-uses file)
+                 (or (assoc-ref makefile-deps go) '()))))
+ (cons "module/ebpf.scm"
+       (map (lambda (f) (string-append "module/ebpf/" f))
+            (scandir (string-append (srcdir) "/module/ebpf")
+                     (lambda (f) (string-suffix? ".scm" f))))))
 
 (harness-end)
