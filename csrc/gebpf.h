@@ -197,6 +197,14 @@ int gebpf_next_kernel_object (int (*next) (uint32_t, uint32_t *),
                               SCM key, const char *subr, const char *what);
 /* Make sure bpffs is mounted at /sys/fs/bpf (mounting it if we may).  */
 int gebpf_ensure_bpffs (void);
+/* The directory tracefs is mounted on (the one that has events/), or NULL;
+   when MOUNT_IT and it is nowhere, mount it at /sys/kernel/tracing first.
+   The one place that knows where tracefs lives.  */
+const char *gebpf_tracefs (bool mount_it);
+/* This process's effective capability set (CapEff of /proc/self/status),
+   and whether capability CAP is in it.  */
+uint64_t gebpf_effective_caps (void);
+bool gebpf_have_cap (int cap);
 
 /* --- sha256.c ----------------------------------------------------------- */
 

@@ -227,29 +227,13 @@ kind_of_program (const struct bpf_program *prog)
   return NULL;
 }
 
-/* Whether this process has capability CAP in its effective set.  */
-static bool
-have_cap (int cap)
-{
-  FILE *f = fopen ("/proc/self/status", "re");
-  if (!f)
-    return false;
-  char line[256];
-  unsigned long long eff = 0;
-  while (fgets (line, sizeof line, f))
-    if (sscanf (line, "CapEff: %llx", &eff) == 1)
-      break;
-  fclose (f);
-  return (eff >> cap) & 1;
-}
-
 /* Enough privilege to load tracing programs: an EPERM then is the
    kernel's policy, not ours to fix.  */
 static bool
 tracing_privileged (void)
 {
-  return have_cap (21 /* CAP_SYS_ADMIN */ )
-    || (have_cap (39 /* CAP_BPF */ ) && have_cap (38 /* CAP_PERFMON */ ));
+  return gebpf_have_cap (21 /* CAP_SYS_ADMIN */ )
+    || (gebpf_have_cap (39 /* CAP_BPF */ ) && gebpf_have_cap (38 /* CAP_PERFMON */ ));
 }
 
 static const char *
@@ -1957,20 +1941,6 @@ scm_string_arg (SCM s, const char *subr, int pos, const char *what)
   return c;
 }
 
-/* The tracing directory, mounting tracefs if we may and must.  */
-static const char *
-tracefs_dir (void)
-{
-  if (access ("/sys/kernel/tracing/events", F_OK) == 0)
-    return "/sys/kernel/tracing";
-  if (access ("/sys/kernel/debug/tracing/events", F_OK) == 0)
-    return "/sys/kernel/debug/tracing";
-  if (mount ("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0
-      && access ("/sys/kernel/tracing/events", F_OK) == 0)
-    return "/sys/kernel/tracing";
-  return NULL;
-}
-
 #define FUNC_NAME s_scm_bpf_attach_tracepoint
 SCM_DEFINE_STATIC (scm_bpf_attach_tracepoint, "%bpf-attach-tracepoint", 3, 0,
                    0, (SCM obj, SCM target, SCM cookie),
@@ -2008,7 +1978,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_tracepoint, "%bpf-attach-tracepoint", 3, 0,
                  "bad tracepoint name %s", t);
   *sep = 0;
   const char *name = sep + 1;
-  const char *dir = tracefs_dir ();
+  const char *dir = gebpf_tracefs (true);
   if (!dir)
     gebpf_error (gebpf_k_attach, FUNC_NAME, 0,
                  "mount it: mount -t tracefs tracefs /sys/kernel/tracing",
@@ -2128,7 +2098,7 @@ kernel_has_kprobes (void)
 {
   if (access ("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0)
     return true;
-  const char *dir = tracefs_dir ();
+  const char *dir = gebpf_tracefs (true);
   char path[256];
   snprintf (path, sizeof path, "%s/kprobe_events", dir ? dir : "/nonexistent");
   return access (path, F_OK) == 0;

@@ -24,6 +24,8 @@
             bpf-map-peek bpf-map-count bpf-map-create! bpf-map-pin!
             bpf-map-unpin! bpf-map-close! bpf-map-lookup bpf-map-names
             bpf-map-open-pinned bpf-maps
+            ;; util.c
+            %bpf-tracefs
             ;; features.c
             %bpf-features
             ;; build.c
