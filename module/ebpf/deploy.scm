@@ -13,6 +13,7 @@
 (define-module (ebpf deploy)
   #:declarative? #f
   #:use-module (ebpf error)
+  #:use-module ((ebpf core) #:select (%bpf-tracefs))
   #:use-module (ebpf syntax)
   #:use-module (ebpf map)
   #:use-module (ebpf fn)
@@ -465,29 +466,6 @@ is not loaded, and return it.  A kind list is tried in order.  Raises
 ;;; ------------------------------------------------------------------
 ;;; Attaching.
 
-(define tracefs-dirs '("/sys/kernel/tracing" "/sys/kernel/debug/tracing"))
-
-(define (tracefs-events)
-  (or (find (lambda (d) (file-exists? (string-append d "/events")))
-            tracefs-dirs)
-      (begin
-        (false-if-exception
-         (system* "mount" "-t" "tracefs" "tracefs" "/sys/kernel/tracing"))
-        (and (file-exists? "/sys/kernel/tracing/events") "/sys/kernel/tracing"))))
-
-(define (glob->regexp g)
-  (make-regexp
-   (string-append
-    "^"
-    (string-concatenate
-     (map (lambda (c)
-            (case c
-              ((#\*) ".*")
-              ((#\?) ".")
-              ((#\. #\+ #\( #\) #\^ #\$ #\| #\{ #\} #\\) (string #\\ c))
-              (else (string c))))
-          (string->list g)))
-    "$")))
 
 (define (tracepoints-matching glob)
   "Return the tracepoints matching @var{glob} (\"CATEGORY:NAME\" or
@@ -496,7 +474,7 @@ sorted; tracefs is mounted if it is missing."
   (let* ((sep (string-index glob (char-set #\: #\/)))
          (cat (if sep (substring glob 0 sep) "*"))
          (name (if sep (substring glob (+ sep 1)) glob))
-         (root (tracefs-events)))
+         (root (%bpf-tracefs #t)))
     (if (not root)
         '()
         (let ((events (string-append root "/events"))

@@ -22,9 +22,10 @@
                                       %bpf-ringbuf-close! %bpf-perf-open
                                       %bpf-perf-take %bpf-perf-reader-info
                                       %bpf-perf-close! %bpf-symbolize
-                                      %bpf-btf-functions))
+                                      %bpf-btf-functions %bpf-tracefs))
   #:use-module (ebpf error)
   #:use-module (ebpf map)
+  #:use-module ((ebpf syntax) #:select (glob->regexp))
   #:use-module ((ebpf deploy) #:select (tracepoints-matching))
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
@@ -417,13 +418,7 @@ because a buffer was full)."
 ;;; The trace pipe.
 
 (define (tracefs)
-  (or (find (lambda (d) (file-exists? (string-append d "/trace_pipe")))
-            '("/sys/kernel/tracing" "/sys/kernel/debug/tracing"))
-      (begin
-        (false-if-exception
-         (system* "mount" "-t" "tracefs" "tracefs" "/sys/kernel/tracing"))
-        (and (file-exists? "/sys/kernel/tracing/trace_pipe")
-             "/sys/kernel/tracing"))
+  (or (%bpf-tracefs #t)
       (raise-ebpf-error 'ebpf-error 'bpf-trace-pipe
                         "tracefs is not mounted and could not be mounted"
                         #:fix "mount it: mount -t tracefs tracefs /sys/kernel/tracing")))
@@ -870,20 +865,6 @@ stack came from while it still runs."
 ;;; ------------------------------------------------------------------
 ;;; Probes.
 
-(define (glob->regexp g)
-  (make-regexp
-   (string-append
-    "^"
-    (string-concatenate
-     (map (lambda (c)
-            (case c
-              ((#\*) ".*")
-              ((#\?) ".")
-              ((#\. #\+ #\( #\) #\^ #\$ #\| #\{ #\} #\\) (string #\\ c))
-              (else (string c))))
-          (string->list g)))
-    "$")))
-
 (define traceable #f)
 (define (traceable-functions)
   ;; Functions ftrace can hook (available_filter_functions), or #f when
@@ -891,9 +872,8 @@ stack came from while it still runs."
   (unless traceable
     (set! traceable
           (or (false-if-exception
-               (let ((file (find file-exists?
-                                 '("/sys/kernel/tracing/available_filter_functions"
-                                   "/sys/kernel/debug/tracing/available_filter_functions")))
+               (let ((file (string-append (%bpf-tracefs)
+                                          "/available_filter_functions"))
                      (table (make-hash-table 100000)))
                  (call-with-input-file file
                    (lambda (in)

@@ -26,7 +26,8 @@
             check-declaration-keys
             bind-declaration!
             normalize-name
-            declare-placeholder!))
+            declare-placeholder!
+            glob->regexp))
 
 (define (colon-symbol? d)
   (and (symbol? d)
@@ -165,3 +166,19 @@ variable, and under its kebab spelling too."
              (syntax-case s ()
                (() (reverse acc))
                ((a . b) (lp #'b (cons #'a acc))))))))
+
+(define (glob->regexp g)
+  "A regexp matching the whole of a string against the shell glob @var{g}
+(@code{*} any run of characters, @code{?} one character)."
+  (make-regexp
+   (string-append
+    "^"
+    (string-concatenate
+     (map (lambda (c)
+            (case c
+              ((#\*) ".*")
+              ((#\?) ".")
+              ((#\. #\+ #\( #\) #\^ #\$ #\| #\{ #\} #\\) (string #\\ c))
+              (else (string c))))
+          (string->list g)))
+    "$")))
