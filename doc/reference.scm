@@ -24,7 +24,7 @@
 
 (define (chapter-headings srcdir)
   ;; name -> "{Category} name args" of its first @deffn/@deffnx in the
-  ;; hand-written chapters.
+  ;; hand-written chapters, REPL commands left out.
   (let ((table (make-hash-table))
         (rx (make-regexp "^@deffnx? +((\\{[^}]*\\}|[^ ]+) +([^ \n]+)[^\n]*)"
                          regexp/newline))
@@ -33,7 +33,9 @@
      (lambda (f)
        (for-each (lambda (m)
                    (let ((name (match:substring m 3)))
-                     (unless (hash-ref table name)
+                     ;; A REPL command's heading is not the procedure's.
+                     (unless (or (hash-ref table name)
+                                 (string=? (match:substring m 2) "{REPL Command}"))
                        (hash-set! table name (match:substring m 1)))))
                  (list-matches rx (joined-lines (string-append dir "/" f)))))
      (scandir dir (lambda (f) (and (string-suffix? ".texi" f)
