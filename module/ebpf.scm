@@ -18,7 +18,8 @@
   #:use-module (ebpf bpfman)
   #:use-module (ebpf events)
   #:use-module (ebpf metrics)
-  #:use-module (ebpf repl))
+  #:use-module (ebpf repl)
+  #:use-module ((ebpf syntax) #:select (set-user-interface!)))
 
 (let ((public (module-public-interface (current-module))))
   (for-each (lambda (name)
@@ -29,4 +30,6 @@
   ;; (ebpf deploy)'s bpf-test-run takes programs as well as objects.
   (module-use! public (resolve-interface '(ebpf program)
                                          #:hide '(bpf-test-run
-                                                  bpf-attach-socket!))))
+                                                  bpf-attach-socket!)))
+  ;; Scheme files named by a program's #:source see this interface.
+  (set-user-interface! public))

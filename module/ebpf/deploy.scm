@@ -285,13 +285,12 @@ first of a fallback list that this kernel took), else the declared one."
       => (lambda (m)
            (let* ((file (match:substring m 1))
                   (fn-name (string->symbol (match:substring m 2)))
-                  (mod (make-fresh-user-module)))
+                  (mod (make-user-module 'bpf-load!)))
              (unless (file-exists? file)
                (raise-ebpf-error 'ebpf-error 'bpf-load!
                                  (format #f "program ~a: ~a does not exist"
                                          (bpf-program-name p) file)
                                  #:fix "check the path of #:source"))
-             (module-use! mod (resolve-interface '(ebpf)))
              (save-module-excursion
               (lambda ()
                 (set-current-module mod)

@@ -95,6 +95,13 @@
                     (append-map scheme-files
                                 '("module" "test-suite" "examples" "bench" "scripts"))))
 
+;; No submodule looks up (ebpf), which imports them all, at run time.
+(define resolve-top
+  (make-regexp "resolve-(interface|module) +'\\(ebpf\\)"))
+(test-equal "no module of module/ebpf/ resolves (ebpf) at run time" '()
+            (filter (lambda (f) (regexp-exec resolve-top (read-file f)))
+                    (scheme-files "module/ebpf")))
+
 ;;; Build order: Makefile.am makes each module's .go depend on the .go of
 ;;; every (ebpf ...) module its define-module uses, no more and no less.
 
