@@ -21,9 +21,17 @@
   #:use-module (ebpf repl)
   #:use-module ((ebpf syntax) #:select (set-user-interface!)))
 
+;; What submodules export for each other, not for users.
+(define internal
+  '(((ebpf error) call-with-public-who)
+    ((ebpf deploy) resolve-source lowering-target)))
+
 (let ((public (module-public-interface (current-module))))
   (for-each (lambda (name)
-              (module-use! public (resolve-interface name)))
+              (module-use! public
+                           (resolve-interface name
+                                              #:hide (or (assoc-ref internal name)
+                                                         '()))))
             '((ebpf error) (ebpf types) (ebpf map) (ebpf features)
               (ebpf build) (ebpf packet) (ebpf fn) (ebpf deploy)
               (ebpf policy) (ebpf bpfman) (ebpf events) (ebpf metrics) (ebpf repl)))

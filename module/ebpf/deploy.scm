@@ -28,6 +28,8 @@
   #:use-module (ice-9 ftw)
   #:use-module (ice-9 regex)
   #:use-module (oop goops)
+  ;; For (ebpf bpfman), not re-exported by (ebpf):
+  #:export (resolve-source lowering-target)
   #:export (defbpf-program
             make-bpf-program
             bpf-program?
@@ -497,7 +499,6 @@ sorted; tracefs is mounted if it is missing."
                 '()))
            string<?)))))
 
-(define call-with-public-who (@@ (ebpf error) call-with-public-who))
 
 (define (file-is-directory?* f)
   (false-if-exception (eq? 'directory (stat:type (stat f)))))

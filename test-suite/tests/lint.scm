@@ -95,6 +95,12 @@
                     (append-map scheme-files
                                 '("module" "test-suite" "examples" "bench" "scripts"))))
 
+;; The modules themselves import what they use: no @@ at all.
+(define at-at (make-regexp (string-append "\\(@" "@ +\\(ebpf")))
+(test-equal "no module reaches into another with @@" '()
+            (filter (lambda (f) (regexp-exec at-at (read-file f)))
+                    (scheme-files "module")))
+
 ;; No submodule looks up (ebpf), which imports them all, at run time.
 (define resolve-top
   (make-regexp "resolve-(interface|module) +'\\(ebpf\\)"))
