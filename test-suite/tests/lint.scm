@@ -2,7 +2,7 @@
 ;;; the Scheme modules reach the C core through (ebpf core) alone; the build
 ;;; knows the order the modules compile in.
 (use-modules (harness) (ebpf) (srfi srfi-1) (srfi srfi-64) (ice-9 regex)
-             (ice-9 rdelim) (ice-9 ftw) (ice-9 match))
+             (ice-9 rdelim) (ice-9 ftw) (ice-9 match) (ice-9 popen))
 
 (harness-begin "lint")
 
@@ -107,6 +107,22 @@
 (test-equal "no module of module/ebpf/ resolves (ebpf) at run time" '()
             (filter (lambda (f) (regexp-exec resolve-top (read-file f)))
                     (scheme-files "module/ebpf")))
+
+;; The shared library exports its entry point and nothing else.
+(define library
+  (string-append (or (getenv "abs_top_builddir") ".")
+                 "/csrc/.libs/libguile-ebpf.so"))
+(test-equal "libguile-ebpf exports only gebpf_init" '("gebpf_init")
+            (let* ((port (open-pipe* OPEN_READ "nm" "-D" "--defined-only" library))
+                   (lines (let loop ((acc '()))
+                            (let ((l (read-line port)))
+                              (if (eof-object? l) (reverse acc) (loop (cons l acc))))))
+                   (status (close-pipe port)))
+              (and (zero? status)
+                   (filter-map (lambda (l)
+                                 (let ((f (string-tokenize l)))
+                                   (and (= 3 (length f)) (caddr f))))
+                               lines))))
 
 ;;; Build order: Makefile.am makes each module's .go depend on the .go of
 ;;; every (ebpf ...) module its define-module uses, no more and no less.
