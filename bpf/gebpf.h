@@ -85,6 +85,32 @@ gebpf_bytes_eq (const void *a, const void *b, unsigned long n)
 
 /* A fixed-size string value against a literal: equal up to the literal's
    NUL (which the value must also have, unless it is full).  */
+/* (string=? A B) (PREFIX = 0) or (string-prefix? A B) (PREFIX = 1) of
+   the NUL-padded char arrays A[NA] and B[NB]: a string ends at its first
+   NUL or at its array's end.  The loop is bounded by the smaller size,
+   a constant once inlined, so the verifier sees every index.  */
+static __always_inline int
+gebpf_str_test (const char *a, unsigned long na, const char *b,
+                unsigned long nb, int prefix)
+{
+  unsigned long n = na < nb ? na : nb;
+  for (unsigned long i = 0; i < n; i++)
+    {
+      if (prefix && a[i] == 0)
+        return 1;
+      if (a[i] != b[i])
+        return 0;
+      if (a[i] == 0)
+        return 1;
+    }
+  /* No NUL in the first N bytes: the shorter array is full.  */
+  if (na == nb)
+    return 1;
+  if (na < nb)
+    return prefix || b[na] == 0;
+  return a[nb] == 0;
+}
+
 static __always_inline int
 gebpf_str_eq (const char *s, unsigned long n, const char *lit,
               unsigned long litlen)
@@ -247,8 +273,9 @@ gebpf_sf_l4 (struct __sk_buff *skb, struct iphdr *ip, struct ipv6hdr *ip6,
 
 /* ---- histograms ------------------------------------------------------ */
 
-/* Bucket of V in a log2 histogram: 0 holds 0, bucket k (k >= 1) holds
-   [2^(k-1), 2^k).  */
+/* Bucket of V in a log2 histogram: 0 holds 0, bucket k (1 <= k <= 63)
+   holds [2^(k-1), 2^k), and 64 the values negative as signed 64-bit
+   (bpftrace's "(..., 0)"), which is where their top bit puts them.  */
 static __always_inline __u32
 gebpf_log2_bucket (__u64 v)
 {
@@ -275,6 +302,16 @@ gebpf_lin_bucket (__u64 v, __u64 min, __u64 max, __u64 step)
   if (v >= max)
     return (max - min) / step + 1;
   return (v - min) / step + 1;
+}
+
+/* The same for a signed V: a negative value is below MIN (>= 0), not a
+   huge unsigned one at or above MAX.  */
+static __always_inline __u32
+gebpf_lin_bucket_s (__s64 v, __u64 min, __u64 max, __u64 step)
+{
+  if (v < (__s64) min)
+    return 0;
+  return gebpf_lin_bucket ((__u64) v, min, max, step);
 }
 
 static __always_inline void

@@ -72,7 +72,12 @@ const char *gebpf_errno_text (int err, char *buf, size_t size);
 const char *gebpf_range (char *buf, size_t size, int64_t lo, uint64_t hi);
 
 /* A printable rendering of an SCM value, in GC-managed memory.  */
+/* OBJ as `write' prints it, bounded: at most MAX bytes (cut on a
+   character boundary, then "..."), nesting and list length limited, so
+   circular or deep user data prints quickly.  gebpf_repr: MAX 1000.  */
 char *gebpf_repr (SCM obj);
+char *gebpf_repr_n (SCM obj, size_t max);
+extern SCM gebpf_loc_marker;      /* lower/parse.c: marks located forms */
 
 /* Fast exact-type test of a foreign object (SCM_IS_A_P goes through
    GOOPS and costs a Scheme call).  */

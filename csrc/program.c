@@ -942,18 +942,39 @@ map_type_name (unsigned t)
   return s ? s : "?";
 }
 
+/* The dispatcher of a tracing program is built in the program's unit
+   (deploy.scm): its prog-array, named SLOT_PREFIX..., is used by the
+   dispatcher alone, so the program itself is loaded without it.  */
+#define SLOT_PREFIX "gebpf_slot_"
+#define DISPATCH_SUFFIX "__dispatch"
+
+static bool
+is_dispatcher (const struct bpf_program *prog)
+{
+  const char *n = bpf_program__name (prog);
+  size_t l = strlen (n), s = strlen (DISPATCH_SUFFIX);
+  return l > s && strcmp (n + l - s, DISPATCH_SUFFIX) == 0;
+}
+
 /* Share declared maps; write the constants.  Returns the declared maps
    used, as a list of <bpf-map>.  */
 static SCM
-configure_maps (struct bpf_object *obj, const struct load_opts *lo,
-                const char *path, const char *subr)
+configure_maps (struct bpf_object *obj, struct bpf_program *prog,
+                const struct load_opts *lo, const char *path,
+                const char *subr)
 {
   SCM used = SCM_EOL;
   struct bpf_map *rodata = NULL;
   struct bpf_map *map;
+  bool dispatcher = is_dispatcher (prog);
   bpf_object__for_each_map (map, obj)
   {
     const char *mname = bpf_map__name (map);
+    if (!dispatcher && strncmp (mname, SLOT_PREFIX, strlen (SLOT_PREFIX)) == 0)
+      {
+        bpf_map__set_autocreate (map, false);
+        continue;
+      }
     if (bpf_map__is_internal (map))
       {
         size_t l = strlen (mname);
@@ -1274,7 +1295,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_load, "%bpf-object-load", 1, 0, 1,
                            "libbpf cannot open %s as a BPF object", cpath);
         }
       prog = configure_program (st.obj, &lo, cpath, FUNC_NAME);
-      used = configure_maps (st.obj, &lo, cpath, FUNC_NAME);
+      used = configure_maps (st.obj, prog, &lo, cpath, FUNC_NAME);
       kind = lo.kind ? lo.kind : kind_of_program (prog);
 
       free (st.log);

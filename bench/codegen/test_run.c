@@ -1,8 +1,9 @@
 /* test_run.c --- BPF_PROG_TEST_RUN timing driver of the codegen benchmark.
 
-   guile-ebpf turns the kernel's run-time statistics on when it loads its
-   first program (for bpf-program-stats) and keeps them on while the
-   process lives.  The statistics switch is global, and while it is on
+   guile-ebpf turns the kernel's run-time statistics on when asked
+   (bpf-enable-stats!) or when a program's statistics are first read,
+   and keeps them on while the process lives.  The statistics switch is
+   global (another process may hold it on), and while it is on
    every run of every BPF program also reads the clock twice, which can
    cost more than a small XDP program itself.  This driver therefore
    loads the compiled objects with plain libbpf in a process of its own,

@@ -17,6 +17,7 @@
 ;;; be) and loads the compiled code.  Needs CAP_BPF (or root).
 
 (use-modules (ebpf)
+             (system foreign)
              (ice-9 format))
 
 (define entries
@@ -94,4 +95,29 @@
     (report "scm-fold-elementwise" n t0)
     (check "element-wise fold sum" sum (expected-sum 2))))
 
-(main bench entries)
+;; With MAP_IO_LIB (map_io.c built as a library) and ROUNDS, the raw C
+;; side runs in this process too: ROUNDS rounds, C and Scheme
+;; alternating which goes first, each side's lines after a line
+;; "round R" (round 0 is a warm-up).  Both sides then see the same machine state.
+(define c-lib (getenv "MAP_IO_LIB"))
+(define rounds (string->number (or (getenv "ROUNDS") "0")))
+(if (and c-lib (> rounds 0))
+    (let ((c-run (pointer->procedure
+                  int (dynamic-func "map_io_run" (dynamic-link c-lib))
+                  (list uint32 uint32))))
+      (do ((r 0 (+ r 1))) ((= r rounds))
+        (let ((scm-side (lambda ()
+                          (format #t "round ~a~%" r)
+                          (bpf-map-clear! bench)
+                          (main bench entries)))
+              (c-side (lambda ()
+                        (format #t "round ~a~%" r)
+                        (force-output)
+                        (unless (zero? (c-run entries 0))
+                          (format (current-error-port)
+                                  "map-io.scm: map_io_run failed~%")
+                          (exit 1)))))
+          (if (even? r)
+              (begin (c-side) (scm-side))
+              (begin (scm-side) (c-side))))))
+    (main bench entries))

@@ -12,7 +12,12 @@
 
    Each result is printed as one line "NAME OPS_PER_SECOND" on stdout;
    checks and sums go to stderr.  Options: -n ENTRIES, -b BATCH (entries
-   per batch call).  Needs CAP_BPF (or root).  */
+   per batch call).  Needs CAP_BPF (or root).
+
+   Built with -DMAP_IO_LIBRARY -shared, it is a library whose
+   map_io_run (ENTRIES, BATCH) map-io.scm calls in its own process,
+   interleaved with its own rounds: both sides then run under the same
+   conditions, not seconds apart in processes of their own.  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -56,25 +61,13 @@ value_of (uint32_t key, uint64_t round)
   return (uint64_t) key * 3 + round;
 }
 
+int map_io_run (uint32_t n, uint32_t batch);
+
 int
-main (int argc, char **argv)
+map_io_run (uint32_t n, uint32_t batch)
 {
-  uint32_t n = 1000000, batch = DEFAULT_BATCH;
-  int opt;
-  while ((opt = getopt (argc, argv, "n:b:")) != -1)
-    switch (opt)
-      {
-      case 'n': n = strtoul (optarg, NULL, 10); break;
-      case 'b': batch = strtoul (optarg, NULL, 10); break;
-      default:
-        fprintf (stderr, "usage: %s [-n ENTRIES] [-b BATCH]\n", argv[0]);
-        return 2;
-      }
-  if (n == 0 || batch == 0)
-    {
-      fprintf (stderr, "map_io: -n and -b must be positive\n");
-      return 2;
-    }
+  if (batch == 0)
+    batch = DEFAULT_BATCH;
 
   int fd = bpf_map_create (BPF_MAP_TYPE_HASH, "bench", sizeof (uint32_t),
                            sizeof (uint64_t), n, NULL);
@@ -187,3 +180,27 @@ main (int argc, char **argv)
   close (fd);
   return seen == n ? 0 : 1;
 }
+
+#ifndef MAP_IO_LIBRARY
+int
+main (int argc, char **argv)
+{
+  uint32_t n = 1000000, batch = DEFAULT_BATCH;
+  int opt;
+  while ((opt = getopt (argc, argv, "n:b:")) != -1)
+    switch (opt)
+      {
+      case 'n': n = strtoul (optarg, NULL, 10); break;
+      case 'b': batch = strtoul (optarg, NULL, 10); break;
+      default:
+        fprintf (stderr, "usage: %s [-n ENTRIES] [-b BATCH]\n", argv[0]);
+        return 2;
+      }
+  if (n == 0 || batch == 0)
+    {
+      fprintf (stderr, "map_io: -n and -b must be positive\n");
+      return 2;
+    }
+  return map_io_run (n, batch);
+}
+#endif

@@ -11,11 +11,14 @@
 ;;;   job of the bpftrace one-liner it is compared with.
 ;;; MODE modules: (ebpf) loaded, nothing declared.
 ;;;
-;;; Prints "ready" once everything is attached, then idles until its
-;;; standard input ends, removes what it applied and exits.
-;;; bench/memory/run reads the resident size of the idle process.
+;;; Prints "children-peak-kb KIB" (the peak resident size of the largest
+;;; child, clang, on a cold object cache) and "ready" once everything is
+;;; attached, then idles until its standard input ends, removes what it
+;;; applied and exits.  bench/memory/run reads the peak resident size
+;;; (VmHWM) of the process.
 
-(use-modules (ebpf) (ice-9 rdelim))
+(use-modules (ebpf) (ice-9 rdelim) (ice-9 format) (system foreign)
+             (rnrs bytevectors))
 
 (define mode (string->symbol (cadr (command-line))))
 (define iface (and (pair? (cddr (command-line))) (caddr (command-line))))
@@ -69,7 +72,20 @@
     ((counter) (bpf-unload! getpid-counter))
     (else #t)))
 
+(define (children-peak-kb)
+  ;; getrusage (RUSAGE_CHILDREN): ru_maxrss, in KiB, of the largest child
+  ;; waited for -- clang, on a cold cache.  ru_maxrss follows the two
+  ;; struct timevals of struct rusage.
+  (let ((buf (make-bytevector 256 0))
+        (getrusage (pointer->procedure
+                    int (dynamic-func "getrusage" (dynamic-link))
+                    (list int '*))))
+    (if (zero? (getrusage -1 (bytevector->pointer buf)))
+        (bytevector-s64-native-ref buf (* 4 (sizeof long)))
+        0)))
+
 (apply!)
+(format #t "children-peak-kb ~a~%" (children-peak-kb))
 (display "ready\n")
 (force-output)
 (let idle ()

@@ -4,22 +4,23 @@
 ;;;
 ;;; In one Guile process, as a user at the REPL would: a bpf-fn counting
 ;;; program is attached to the tracepoint syscalls/sys_enter_getpid
-;;; (through its dispatcher), then its body is edited N times.  Each
-;;; edit re-evaluates the (bpf-fn ...) form with a new marker value K
-;;; written into a map, then the (defbpf-program ...) form of the same
-;;; name; both forms go through the REPL's own evaluator (make-repl,
-;;; repl-eval: Guile's REPL compiles each form before running it).  The
-;;; edit is timed until the new version has run: getpid is called and
-;;; the map polled until it holds K.
+;;; (through its dispatcher), then edited N times.  Each edit is two
+;;; forms, each timed on its own until the version it makes has run
+;;; (getpid called and the map polled until it holds the value that
+;;; version writes): the (bpf-fn ...) form with a new value K in its
+;;; body, then the (defbpf-program ...) form of the same name with a new
+;;; constant J (the body writes K + J).  Both forms go through the REPL's
+;;; own path (make-repl, repl-eval: Guile's REPL compiles each form
+;;; before running it).
 ;;;
-;;; The first N edits use marker values never built (cold: clang runs);
-;;; then the same N edits again (warm: every text is in the object
-;;; cache).  Prints one line per edit:
-;;;   MODE TOTAL-MS BPF-FN-MS DEFBPF-PROGRAM-MS SEEN-MS
-;;; where BPF-FN-MS is the (bpf-fn ...) form (re-evaluating it already
-;;; swaps the attached program built from it), DEFBPF-PROGRAM-MS the
-;;; (defbpf-program ...) form (a second swap, of the same text), SEEN-MS
-;;; from then until the marker was seen.
+;;; The first N edits use bodies never built (cold: clang runs for the
+;;; bpf-fn form; a new constant never needs clang); then the same N
+;;; edits again (warm: every text is in the object cache).  Prints one
+;;; line per edit:
+;;;   MODE TOTAL-MS BPF-FN-MS DEFBPF-PROGRAM-MS
+;;; where BPF-FN-MS runs from typing the (bpf-fn ...) form until its
+;;; version ran (re-evaluating it swaps the attached program built from
+;;; it), DEFBPF-PROGRAM-MS likewise for the (defbpf-program ...) form.
 ;;;
 ;;; Then, N times, one line per step of an edit done by hand on a text
 ;;; never built:  step NAME MS  -- Guile compiling each of the two forms
@@ -29,7 +30,7 @@
 (use-modules (ebpf) (system repl common) (system base compile))
 
 (define edits (string->number (cadr (command-line))))
-(define base (* 1000 (+ 1 (random 1000000 (random-state-from-platform)))))
+(define base (* 1000000 (+ 1 (random 1000000 (random-state-from-platform)))))
 
 (define repl (make-repl 'scheme))
 (define (repl-eval-string str)
@@ -44,19 +45,19 @@
 (define (bpf-fn-form k)
   (format #f "(bpf-fn probe-body (ctx)
   (when (= (tgid) (const me))
-    (map-set! marker 0 ~a)))" k))
+    (map-set! marker 0 (+ ~a (const bump)))))" k))
 
-(define program-form
-  "(defbpf-program repl-probe
+(define (program-form j)
+  (format #f "(defbpf-program repl-probe
   #:kind 'tracepoint
   #:attach \"syscalls/sys_enter_getpid\"
   #:source probe-body
-  #:constants `((me . ,(getpid))))")
+  #:constants `((me . ,(getpid)) (bump . ~a)))" j))
 
 (repl-eval-string
  "(defbpf-map marker #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 1)")
 (repl-eval-string (bpf-fn-form base))
-(repl-eval-string program-form)
+(repl-eval-string (program-form 0))
 (repl-eval-string "(bpf-attach! repl-probe)")
 
 (define marker (repl-eval-string "marker"))
@@ -67,20 +68,22 @@
       (loop))))
 (wait-for base)
 
-(define (edit! mode k)
+(define bump 0)
+(define (edit! mode k j)
+  ;; K: the body's value (a multiple of 1000); J: the new constant, < 1000.
   (let* ((t0 (now))
          (_ (repl-eval-string (bpf-fn-form k)))
+         (_ (wait-for (+ k bump)))
          (t1 (now))
-         (_ (repl-eval-string program-form))
-         (t2 (now))
-         (_ (wait-for k))
-         (t3 (now)))
-    (format #t "~a ~a ~a ~a ~a~%" mode (ms t0 t3) (ms t0 t1) (ms t1 t2)
-            (ms t2 t3))))
+         (_ (repl-eval-string (program-form j)))
+         (_ (wait-for (+ k j)))
+         (t2 (now)))
+    (set! bump j)
+    (format #t "~a ~a ~a ~a~%" mode (ms t0 t2) (ms t0 t1) (ms t1 t2))))
 
-;; Cold: texts never built.  Warm: the same texts again.
-(do ((i 1 (+ i 1))) ((> i edits)) (edit! "cold" (+ base i)))
-(do ((i 1 (+ i 1))) ((> i edits)) (edit! "warm" (+ base i)))
+;; Cold: bodies never built.  Warm: the same bodies again.
+(do ((i 1 (+ i 1))) ((> i edits)) (edit! "cold" (+ base (* 1000 i)) i))
+(do ((i 1 (+ i 1))) ((> i edits)) (edit! "warm" (+ base (* 1000 i)) (+ edits i)))
 
 ;; The steps of one edit, by hand, on a text never built, under a name
 ;; no attached program uses (so that nothing is swapped behind them).
@@ -98,7 +101,8 @@
 (do ((i 1 (+ i 1))) ((> i edits))
   (let ((k (+ base edits i)))
     (step "guile-compile-bpf-fn" (lambda () (compile-form (steps-form k))))
-    (step "guile-compile-defbpf-program" (lambda () (compile-form program-form)))
+    (step "guile-compile-defbpf-program"
+          (lambda () (compile-form (program-form 0))))
     (let* ((fn (step "make-bpf-fn"
                      (lambda ()
                        (primitive-eval (read (open-input-string (steps-form k)))))))

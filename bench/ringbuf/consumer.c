@@ -9,6 +9,8 @@
      adaptive  the kernel's adaptive wake-ups, ring_buffer__poll
      batch     events submitted with BPF_RB_NO_WAKEUP, the ring drained
                with ring_buffer__consume every 10 ms
+     drain     as batch, but nothing is consumed until the generator is
+               done; SECONDS is then the time to empty the full ring
 
    Prints one line: "c-MODE EVENTS DROPPED SECONDS GENERATOR-SECONDS",
    SECONDS running from the generator's start to the last event
@@ -63,11 +65,13 @@ main (int argc, char **argv)
 {
   if (argc != 5)
     {
-      fprintf (stderr, "usage: consumer OBJECT GENERATOR N adaptive|batch\n");
+      fprintf (stderr, "usage: consumer OBJECT GENERATOR N "
+               "adaptive|batch|drain\n");
       return 2;
     }
   const char *mode = argv[4];
-  int batch = strcmp (mode, "batch") == 0;
+  int drain = strcmp (mode, "drain") == 0;
+  int batch = drain || strcmp (mode, "batch") == 0;
 
   struct bpf_object *obj = bpf_object__open_file (argv[1], NULL);
   if (!obj)
@@ -121,7 +125,10 @@ main (int argc, char **argv)
   if (write (to_gen[1], "go\n", 3) != 3)
     die ("starting the generator");
   struct pollfd done = { from_gen[0], POLLIN, 0 };
-  for (;;)
+  /* drain: nothing is consumed while the generator runs.  */
+  if (drain)
+    poll (&done, 1, -1);
+  for (; !drain;)
     {
       if (batch)
         {
@@ -138,6 +145,8 @@ main (int argc, char **argv)
   if (fscanf (gen_out, " done %lf", &gen_seconds) != 1)
     die ("reading the generator's time");
   waitpid (child, NULL, 0);
+  if (drain)
+    t0 = now ();                /* only emptying the full ring is timed */
   while (ring_buffer__consume (rb) > 0)
     ;
   double t1 = now ();

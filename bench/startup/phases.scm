@@ -15,7 +15,7 @@
 ;;;              checked cache entry on a warm one
 ;;;   attach     bpf-attach!: lowering again (cheap), the object from the
 ;;;              cache, map creation, program load (verifier), the
-;;;              dispatcher stub (clang on a cold cache) and its load,
+;;;              dispatcher stub's load (it is built with the program),
 ;;;              the tracepoint's perf event and link
 ;;;   count      getpid and polling the map until it shows the count
 ;;;   detach     bpf-detach!: the kernel removes the tracepoint probe
@@ -23,8 +23,9 @@
 ;;; Prints one line per phase, "PHASE MILLISECONDS", and at the end
 ;;; "in-process MILLISECONDS" (Guile start to here).  The environment
 ;;; variable PROBE_CACHE names a cache directory that holds the object
-;;; of the probe text (bench/startup/run fills it); XDG_CACHE_HOME is the run's own
-;;; cache (empty for a cold run).
+;;; of the probe text (bench/startup/run fills it; for a cold run it
+;;; holds no remembered clang --version line); XDG_CACHE_HOME is the
+;;; run's own cache (empty for a cold run).
 
 (define last 0)
 (define (lap! phase)

@@ -311,7 +311,7 @@ walk (struct lower *L, struct node *n)
               "tracepoint programs");
       break;
     case OP_CURRENT_TASK: case OP_CORE_READ: case OP_READ_USER_STR:
-    case OP_READ_KERNEL_STR:
+    case OP_READ_KERNEL_STR: case OP_READ_USER: case OP_READ_KERNEL:
       need (L, n, trace, "use kernel memory reads in tracing programs");
       break;
     case OP_PROBE:

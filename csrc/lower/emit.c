@@ -198,7 +198,9 @@ ctype (struct emit *E, struct node *n)
         struct btf *b = gebpf_vmlinux_btf ();
         const struct btf_type *t = b ? btf__type_by_id (b, n->btf_id) : NULL;
         const char *nm = t ? btf__name_by_offset (b, t->name_off) : NULL;
-        if (!nm || !*nm)
+        /* Only structs and unions get a CO-RE twin; a pointer to
+           anything else (char, int ...) is read with read-kernel.  */
+        if (!nm || !*nm || !(btf_is_struct (t) || btf_is_union (t)))
           return "void *";
         char *s = NULL;
         if (asprintf (&s, "%s %s___gebpf *", btf_is_union (t) ? "union"
@@ -237,7 +239,7 @@ form_text (struct node *n, size_t max)
 {
   if (scm_is_false (n->datum))
     return scm_gc_strdup ("", "t");
-  char *s = gebpf_repr (n->datum);
+  char *s = gebpf_repr_n (n->datum, max);
   size_t len = strlen (s);
   char *out = scm_gc_malloc_pointerless (max + 8, "t");
   size_t j = 0;
@@ -483,6 +485,19 @@ read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
       ex (E, b, n->kid[0]);
       bs (b, ")); ");
       return true;
+    case OP_READ_USER:
+    case OP_READ_KERNEL:
+      {
+        if (n->vt != t)
+          return false;
+        const char *h = n->op == OP_READ_USER ? "bpf_probe_read_user"
+          : "bpf_probe_read_kernel";
+        gpl_only (E, n, h);
+        bf (b, "%s (&%s, sizeof %s, (const void *)(long)(", h, lv, lv);
+        ex (E, b, n->kid[0]);
+        bs (b, ")); ");
+        return true;
+      }
     case OP_CORE_READ:
       if (n->field != 1 || !str)
         return false;
@@ -1066,7 +1081,7 @@ ex_hist (struct emit *E, struct buf *b, struct node *n)
     }
   else
     {
-      bs (b, "gebpf_lin_bucket (");
+      bs (b, v->is_signed ? "gebpf_lin_bucket_s (" : "gebpf_lin_bucket (");
       ex_int (E, b, v);
       bf (b, ", %llu, %llu, %llu)", (unsigned long long) n->kid[2]->ival,
           (unsigned long long) n->kid[3]->ival,
@@ -1086,6 +1101,75 @@ ex_hist (struct emit *E, struct buf *b, struct node *n)
     }
   else
     bf (b, "gebpf_hist_slot (&%s, __slot); })", mn);
+}
+
+/* (read-user PTR 'T) / (read-kernel PTR 'T) as a value: a zeroed
+   temporary read into (left zero when the read faults), then converted
+   as a map value of T would be.  */
+static void
+ex_read_typed (struct emit *E, struct buf *b, struct node *n)
+{
+  char lv[32];
+  snprintf (lv, sizeof lv, "__s%d", tmp (E));
+  bf (b, "({ %s %s; __builtin_memset (&%s, 0, sizeof %s); ", tname (E, n->vt),
+      lv, lv, lv);
+  read_into (E, b, n->vt, lv, n);
+  ex_from (E, b, n->vt, lv);
+  bs (b, "; })");
+}
+
+/* One side of a string test: a literal is used in place (its size
+   counts the NUL), a local's char array too; anything else is
+   evaluated once into a temporary declared in front.  */
+static void
+str_side (struct emit *E, struct buf *b, struct node *n, char *arr,
+          size_t size)
+{
+  if (n->op == OP_LOCAL)
+    snprintf (arr, size, "v%d.s", n->slot);
+  else
+    {
+      /* A read (comm, a tracepoint string, read-user-str ...) goes
+         straight into the temporary: no second copy on the stack.  */
+      int k = tmp (E);
+      char lv[32];
+      snprintf (lv, sizeof lv, "__t%d", k);
+      snprintf (arr, size, "%s.s", lv);
+      bf (b, "%s %s; __builtin_memset (&%s, 0, sizeof %s); ",
+          tname (E, n->vt), lv, lv, lv);
+      if (!read_into (E, b, n->vt, lv, n))
+        {
+          bf (b, "%s = ", lv);
+          ex (E, b, n);
+          bs (b, "; ");
+        }
+    }
+}
+
+static void
+ex_string_test (struct emit *E, struct buf *b, struct node *n)
+{
+  char a[48], c[48];
+  bs (b, "({ ");
+  if (n->kid[0]->ty != TY_STR)
+    str_side (E, b, n->kid[0], a, sizeof a);
+  if (n->kid[1]->ty != TY_STR)
+    str_side (E, b, n->kid[1], c, sizeof c);
+  bs (b, "gebpf_str_test (");
+  for (int i = 0; i < 2; i++)
+    {
+      struct node *k = n->kid[i];
+      if (i)
+        bs (b, ", ");
+      if (k->ty == TY_STR)
+        {
+          c_string (b, k->name);
+          bf (b, ", %zu", strlen (k->name) + 1);
+        }
+      else
+        bf (b, "%s, sizeof %s", i ? c : a, i ? c : a);
+    }
+  bf (b, ", %d); })", n->op == OP_STRING_PREFIX);
 }
 
 static void
@@ -1356,6 +1440,14 @@ ex (struct emit *E, struct buf *b, struct node *n)
       return;
     case OP_COMM:
       ex_read (E, b, n);
+      return;
+    case OP_STRING_EQ:
+    case OP_STRING_PREFIX:
+      ex_string_test (E, b, n);
+      return;
+    case OP_READ_USER:
+    case OP_READ_KERNEL:
+      ex_read_typed (E, b, n);
       return;
     case OP_MAP_GET: case OP_MAP_REF: case OP_MAP_SET: case OP_MAP_DELETE:
     case OP_MAP_INC:

@@ -81,6 +81,10 @@ static const struct form forms[] = {
   {"printk", OP_PRINTK, 1, 4, "(printk \"fmt %d\" ARG ...) with at most 3 args"},
   {"const", OP_CONST, 1, 1, "(const NAME)"},
   {"stack-id", OP_STACK_ID, 2, 4, "(stack-id CTX STACKMAP [#:user? #t])"},
+  {"string=?", OP_STRING_EQ, 2, 2, "(string=? A B) of strings"},
+  {"string-prefix?", OP_STRING_PREFIX, 2, 2, "(string-prefix? PREFIX S)"},
+  {"read-user", OP_READ_USER, 2, 2, "(read-user PTR 'TYPE)"},
+  {"read-kernel", OP_READ_KERNEL, 2, 2, "(read-kernel PTR 'TYPE)"},
   {NULL, 0, 0, 0, NULL}
 };
 

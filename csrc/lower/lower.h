@@ -46,6 +46,8 @@ enum op
   OP_EMIT, OP_PERF_EMIT, OP_PRINTK,
   /* structs, parameters, stacks, reuse */
   OP_MAKE_STRUCT, OP_STRUCT_REF, OP_CONST, OP_STACK_ID, OP_INLINE_CALL,
+  /* strings and memory of any type */
+  OP_STRING_EQ, OP_STRING_PREFIX, OP_READ_USER, OP_READ_KERNEL,
   OP_KEYWORD,                   /* #:field in make-S, resolved away */
   OP_APPLY,                     /* (HEAD ARG ...) with HEAD not a form yet */
   OP__COUNT
@@ -103,6 +105,7 @@ struct lower
   SCM constants;                /* alist of (const NAME) values, or #f */
   const char *license;          /* #:license, or NULL for "GPL" */
   struct node *body;            /* OP_BEGIN of the body */
+  SCM strip_memo;               /* parse: located form -> plain datum */
   /* resolve */
   int nlocals;
   SCM *local_names;             /* symbol per slot (GC memory) */
@@ -111,6 +114,7 @@ struct lower
   const struct gebpf_type **local_vt;
   enum hdr *local_hdr;
   bool *local_signed;
+  int *local_btf;               /* TY_KPTR locals: BTF id pointed to */
   /* maps, structs, consts, inlines used (GC-managed lists, in order) */
   SCM maps;                     /* list of <bpf-map>, first use order */
   SCM consts;                   /* list of symbols */
@@ -231,9 +235,13 @@ enum ty gebpf_value_ty (const struct gebpf_type *t);
 /* vmlinux BTF, loaded once (NULL when the kernel has none).  */
 struct btf;
 struct btf *gebpf_vmlinux_btf (void);
-SCM gebpf_located_strip (SCM x);          /* located tree -> plain datum */
 extern SCM gebpf_loc_marker;
 
-#define LOWER_MAX_DEPTH 200
+/* Forms nested deeper than this are a lowering error.  clang refuses
+   more than 256 nested parentheses (and, counted apart, braces); the
+   generated C nests at most three parentheses per form level (a
+   comparison: ((A) == (B))), plus a few for the function, so a body that
+   lowers also compiles.  */
+#define LOWER_MAX_DEPTH 64
 
 #endif

@@ -186,6 +186,13 @@ want_map (struct lower *L, struct node *n, const char *form)
   if (n->ty != TY_MAP)
     gebpf_lower_error (L, n, "name a map declared with defbpf-map",
                        "%s needs a map, got %s", form, tyname (n->ty));
+  /* (begin m), (if C m1 m2): a map chosen at run time has no C
+     expression; the generated code names each map it uses.  */
+  if (n->op != OP_MAPREF || !GEBPF_IS (n->ref, gebpf_map_type))
+    gebpf_lower_error (L, n, "name the map itself, e.g. (map-get m KEY); "
+                       "choose between maps with if around the whole call",
+                       "%s needs a map named directly, not computed",
+                       form);
   return scm_foreign_object_ref (n->ref, 0);
 }
 
@@ -360,9 +367,19 @@ static void
 type_core_read (struct lower *L, struct node *n)
 {
   struct node *p = n->kid[0];
-  if (p->ty != TY_KPTR || !p->btf_id)
-    gebpf_lower_error (L, p, "start from (current-task) or another "
-                       "core-read of a pointer field",
+  if (p->ty == TY_KPTR && !p->btf_id)
+    gebpf_lower_error (L, p, "core-read through a field whose BTF type is "
+                       "a struct pointer; for a void pointer, read it with "
+                       "read-kernel and a defbpf-struct type",
+                       "core-read needs a pointer to a struct, and this "
+                       "kernel pointer's type is unknown (void *)");
+  if (p->ty != TY_KPTR)
+    gebpf_lower_error (L, p, p->ty == TY_INT
+                       ? "for a user-space pointer use (read-user PTR TYPE); "
+                       "for a kernel struct start from (current-task) or "
+                       "another core-read of a pointer field"
+                       : "start from (current-task) or another core-read "
+                       "of a pointer field",
                        "core-read needs a typed kernel pointer, got %s",
                        tyname (p->ty));
   struct btf *b = gebpf_vmlinux_btf ();
@@ -453,7 +470,8 @@ type_inline (struct lower *L, struct node *n)
       for (int i = 0; i < n->nkid && same; i++)
         same = in->pty[i] == n->kid[i]->ty && in->pvt[i] == n->kid[i]->vt
           && in->phdr[i] == n->kid[i]->hdr
-          && L->local_signed[in->slots[i]] == n->kid[i]->is_signed;
+          && L->local_signed[in->slots[i]] == n->kid[i]->is_signed
+          && L->local_btf[in->slots[i]] == n->kid[i]->btf_id;
       if (same)
         break;
     }
@@ -492,6 +510,7 @@ type_inline (struct lower *L, struct node *n)
           L->local_vt[in->slots[i]] = in->pvt[i];
           L->local_hdr[in->slots[i]] = in->phdr[i];
           L->local_signed[in->slots[i]] = n->kid[i]->is_signed;
+          L->local_btf[in->slots[i]] = n->kid[i]->btf_id;
         }
       in->typing = true;
       /* Append, so emission follows creation order (deterministic).  */
@@ -514,11 +533,56 @@ type_inline (struct lower *L, struct node *n)
   n->ty = in->rty;
   n->vt = in->rvt;
   n->hdr = in->rhdr;
+  n->btf_id = in->body->btf_id;
   /* Remember the instance through btf_id's sibling: index in list.  */
   int idx = 0;
   for (struct inline_inst *p = L->insts; p && p != in; p = p->next)
     idx++;
   n->slot = idx;
+}
+
+/* ---- strings and memory ------------------------------------------------ */
+
+static bool
+stringy (const struct node *n)
+{
+  return n->ty == TY_STR || (n->ty == TY_VALUE && n->vt->kind == GT_STRING);
+}
+
+/* (string=? A B), (string-prefix? PREFIX S): both sides strings.  */
+static void
+type_string_test (struct lower *L, struct node *n)
+{
+  type_kids (L, n);
+  for (int i = 0; i < 2; i++)
+    if (!stringy (n->kid[i]))
+      gebpf_lower_error (L, n->kid[i], "compare (comm), a read-user-str or "
+                         "read-kernel-str result, a (string N) field or "
+                         "value, or a string literal",
+                         "%s compares strings, and argument %d is %s",
+                         n->name, i + 1, n->kid[i]->ty == TY_VALUE
+                         ? "a value of another type" : tyname (n->kid[i]->ty));
+  n->ty = TY_BOOL;
+}
+
+/* (read-user PTR 'TYPE), (read-kernel PTR 'TYPE): PTR an address, the
+   value of TYPE (n->st, from parse.c).  */
+static void
+type_read (struct lower *L, struct node *n)
+{
+  type_kids (L, n);
+  struct node *p = n->kid[0];
+  if (!(p->ty == TY_INT || p->ty == TY_KPTR))
+    gebpf_lower_error (L, p, "pass an address: an arg, a pointer read "
+                       "with read-user or read-kernel as 'u64, or a "
+                       "core-read pointer", "%s needs a pointer, got %s",
+                       n->name, tyname (p->ty));
+  if (n->st->size > 256)
+    gebpf_lower_error (L, n, "read at most 256 bytes at once (the BPF stack "
+                       "holds 512): read a smaller type, or fields one by "
+                       "one", "%s of %zu bytes is too large", n->name,
+                       n->st->size);
+  set_value_ty (n, n->st);
 }
 
 /* ---- the pass ---------------------------------------------------------- */
@@ -549,6 +613,7 @@ type (struct lower *L, struct node *n)
       n->vt = L->local_vt[n->slot];
       n->hdr = L->local_hdr[n->slot];
       n->is_signed = L->local_signed[n->slot];
+      n->btf_id = L->local_btf[n->slot];
       if (n->ty == TY_UNKNOWN)
         n->ty = TY_INT;
       return;
@@ -575,6 +640,9 @@ type (struct lower *L, struct node *n)
             L->local_vt[b->slot] = init->vt;
             L->local_hdr[b->slot] = init->hdr;
             L->local_signed[b->slot] = init->is_signed;
+            /* A kernel pointer keeps its BTF type, so core-read works
+               on the local as on (current-task) itself.  */
+            L->local_btf[b->slot] = init->btf_id;
             b->ty = init->ty;
           }
         type_seq (L, n->kid[1]);
@@ -583,6 +651,7 @@ type (struct lower *L, struct node *n)
         n->vt = body->vt;
         n->hdr = body->hdr;
         n->is_signed = body->is_signed;
+        n->btf_id = body->btf_id;
         return;
       }
     case OP_BEGIN:
@@ -638,6 +707,7 @@ type (struct lower *L, struct node *n)
                   {
                     cl->vt = cl->kid[cl->nkid - 1]->vt;
                     cl->hdr = cl->kid[cl->nkid - 1]->hdr;
+                    cl->btf_id = cl->kid[cl->nkid - 1]->btf_id;
                   }
               }
           }
@@ -650,6 +720,7 @@ type (struct lower *L, struct node *n)
             n->ty = acc.ty;
             n->vt = acc.vt;
             n->hdr = acc.hdr;
+            n->btf_id = acc.btf_id;
           }
         return;
       }
@@ -672,6 +743,7 @@ type (struct lower *L, struct node *n)
               join (&acc, &acc, n->kid[i]);
             n->ty = acc.ty;
             n->vt = acc.vt;
+            n->btf_id = acc.btf_id;
           }
         return;
       }
@@ -1054,6 +1126,22 @@ type (struct lower *L, struct node *n)
       }
     case OP_CONST:
       {
+        /* The constant is a global symbol named as written (#:constants
+           finds it by name), like the program, its maps and LICENSE.  */
+        char *c = gebpf_c_ident (scm_from_utf8_string (n->name), "bpf-fn",
+                                 "const name");
+        const char *clash = strcmp (c, "LICENSE") == 0 ? "the license"
+          : strcmp (c, L->fname) == 0 ? "the program" : NULL;
+        for (SCM l = L->maps; !clash && scm_is_pair (l); l = SCM_CDR (l))
+          {
+            struct gebpf_map *m = scm_foreign_object_ref (SCM_CAR (l), 0);
+            if (strcmp (c, m->cname) == 0)
+              clash = "a map";
+          }
+        free (c);
+        if (clash)
+          gebpf_lower_error (L, n, "rename the constant",
+                             "(const %s) has the name of %s", n->name, clash);
         n->ty = TY_INT;
         SCM v = scm_is_pair (L->constants)
           ? scm_assq_ref (L->constants, scm_from_utf8_symbol (n->name))
@@ -1074,6 +1162,14 @@ type (struct lower *L, struct node *n)
       }
     case OP_INLINE_CALL:
       type_inline (L, n);
+      return;
+    case OP_STRING_EQ:
+    case OP_STRING_PREFIX:
+      type_string_test (L, n);
+      return;
+    case OP_READ_USER:
+    case OP_READ_KERNEL:
+      type_read (L, n);
       return;
     default:
       type_kids (L, n);

@@ -279,6 +279,12 @@ first of a fallback list that this kernel took), else the declared one."
 ;;; ------------------------------------------------------------------
 ;;; Building and loading.
 
+(define (fn-source? p)
+  ;; Is P built from a bpf-fn (which resolve-source gives)?
+  (let ((src (bpf-program-source p)))
+    (or (bpf-fn? src)
+        (and (string? src) (string-match "^(.*\\.scm):([^:/]+)$" src) #t))))
+
 (define (resolve-source p)
   (let ((src (bpf-program-source p)))
     (cond
@@ -320,7 +326,13 @@ first of a fallback list that this kernel took), else the declared one."
                            #:constants (bpf-program-constants p)
                            #:license (bpf-program-license p))
         ((c . line-map)
-         (values (bpf-build-c c) line-map c))))
+         ;; A dispatched kind's stub rides in the same unit: one clang
+         ;; run per version, and the stub is loaded from that object.
+         (values (bpf-build-c (if (dispatched-kind? kind)
+                                  (string-append c (stub-function kind
+                                                                  (slot-name p)))
+                                  c))
+                 line-map c))))
      ((string-suffix? ".rs" src)
       (raise-ebpf-error 'ebpf-compile-error 'bpf-load!
                         (format #f "program ~a: Rust sources (~a) are not built by guile-ebpf"
@@ -522,35 +534,40 @@ sorted; tracefs is mounted if it is missing."
                        #:cookie cookie
                        #:frequency (or (assq-ref spec 'frequency) 99))))
 
+(define (stub-section kind)
+  (case kind
+    ((tracepoint) "tracepoint")
+    ((raw-tracepoint) "raw_tracepoint")
+    ((perf-event) "perf_event")
+    ((uprobe) "uprobe")
+    ((uretprobe) "uretprobe")
+    ((kprobe) "kprobe")
+    ((kretprobe) "kretprobe")))
+
+(define (stub-function kind slot-name)
+  ;; The dispatcher, appended to a program's generated C: attached once,
+  ;; it tail-calls the current version in SLOT-NAME[0].  It comes after
+  ;; the program, so the program stays the object's first.
+  (string-append
+   "\n/* The dispatcher: attached once, it tail-calls the version in "
+   slot-name "[0].  */\n"
+   "struct {\n\t__uint(type, BPF_MAP_TYPE_PROG_ARRAY);\n"
+   "\t__uint(max_entries, 1);\n\t__uint(key_size, sizeof(__u32));\n"
+   "\t__uint(value_size, sizeof(__u32));\n} " slot-name " SEC(\".maps\");\n\n"
+   "SEC(\"" (stub-section kind) "\")\nint " slot-name "__dispatch(void *ctx)\n{\n"
+   "\tbpf_tail_call(ctx, &" slot-name ", 0);\n\treturn 0;\n}\n"))
+
 (define (stub-source p kind slot-name)
-  ;; The dispatcher: attached once, it tail-calls the current version.
-  (let ((ctx (case kind
-               ((raw-tracepoint) "struct bpf_raw_tracepoint_args *")
-               ((perf-event) "struct bpf_perf_event_data *")
-               ((uprobe uretprobe kprobe kretprobe) "struct pt_regs *")
-               (else "void *")))
-        (sec (case kind
-               ((tracepoint) "tracepoint")
-               ((raw-tracepoint) "raw_tracepoint")
-               ((perf-event) "perf_event")
-               ((uprobe) "uprobe")
-               ((uretprobe) "uretprobe")
-               ((kprobe) "kprobe")
-               ((kretprobe) "kretprobe"))))
-    (string-append
-     "// SPDX-License-Identifier: GPL-2.0\n"
-     "/* Dispatcher of " (bpf-program-name p) ": tail-calls the version in "
-     slot-name "[0].  */\n"
-     "#include <linux/bpf.h>\n#include <linux/ptrace.h>\n"
-     (if (eq? kind 'perf-event) "#include <linux/bpf_perf_event.h>\n" "")
-     "#include <bpf/bpf_helpers.h>\n\n"
-     "struct {\n\t__uint(type, BPF_MAP_TYPE_PROG_ARRAY);\n"
-     "\t__uint(max_entries, 1);\n\t__uint(key_size, sizeof(__u32));\n"
-     "\t__uint(value_size, sizeof(__u32));\n} " slot-name " SEC(\".maps\");\n\n"
-     "char LICENSE[] SEC(\"license\") = "
-     (c-string-literal (bpf-program-license p)) ";\n\n"
-     "SEC(\"" sec "\")\nint " slot-name "__dispatch(" ctx "ctx)\n{\n"
-     "\tbpf_tail_call(ctx, &" slot-name ", 0);\n\treturn 0;\n}\n")))
+  ;; The dispatcher on its own, for a program built from a C file or an
+  ;; object: one more clang run.
+  (string-append
+   "// SPDX-License-Identifier: GPL-2.0\n"
+   "/* Dispatcher of " (bpf-program-name p) ".  */\n"
+   "#include <linux/bpf.h>\n#include <linux/types.h>\n"
+   "#include <bpf/bpf_helpers.h>\n\n"
+   "char LICENSE[] SEC(\"license\") = "
+    (c-string-literal (bpf-program-license p)) ";\n"
+   (stub-function kind slot-name)))
 
 (define (c-string-literal s)
   ;; S as a C string literal: nothing in it can end the literal.
@@ -577,8 +594,13 @@ sorted; tracefs is mounted if it is missing."
     (let* ((sn (slot-name p))
            (slot (make-bpf-map `((name . ,sn) (kind . prog-array)
                                  (max-entries . 1))))
-           (path (bpf-build-c (stub-source p kind sn)))
-           (stub (bpf-object-load path #:kind kind)))
+           (stub (if (fn-source? p)
+                     ;; Built with the program (see build).
+                     (bpf-object-load (bpf-object-path (program-object p))
+                                      #:kind kind
+                                      #:name (string-append sn "__dispatch"))
+                     (bpf-object-load (bpf-build-c (stub-source p kind sn))
+                                      #:kind kind))))
       (set-program-slot! p slot)
       (set-program-stub! p stub)))
   (bpf-map-set! (program-slot p) 0 (bpf-object-fd (program-object p))))
@@ -702,7 +724,17 @@ of @code{bpf-load!}."
 ;;; ------------------------------------------------------------------
 ;;; Hot swap.
 
+(define (at-repl?)
+  ;; Inside a REPL (not a script): there a swap is worth a note.
+  (pair? (fluid-ref *repl-stack*)))
+
 (define (swap! old new)
+  (swap-now! old new)
+  (when (at-repl?)
+    (format #t ";;; swapped running program ~a for its new version (maps kept)~%"
+            (bpf-program-name new))))
+
+(define (swap-now! old new)
   ;; Build and verify NEW first: a failure leaves OLD running.
   (let ((kind (program-kind old)))
     (call-with-values (lambda () (load-object new kind))

@@ -16,6 +16,8 @@
   #:use-module (srfi srfi-9)
   #:use-module (oop goops)
   #:re-export (bpf-fn?)
+  ;; For (ebpf script), not re-exported by (ebpf):
+  #:export (located-body)
   #:export (bpf-fn
             bpf-fn-name
             bpf-fn->c
@@ -39,6 +41,24 @@
   (vector-ref (%bpf-fn-info fn) 0))
 
 ;;; Located quasiquote, built at expansion time.
+;;;
+;;; A part of the body with no unquote is emitted as one quoted literal:
+;;; Guile compiles a constant in a fraction of the time it takes for the
+;;; nested vector/list/append calls that would build it (a form typed at
+;;; the REPL is compiled before it runs).  The marker is an uninterned
+;;; symbol, which a compiled constant cannot hold, so the literal carries
+;;; %LOC-PLACEHOLDER instead and RELOCATE swaps the marker in at run time.
+
+(define %loc-placeholder '%bpf-loc-placeholder)
+
+(define (relocate x)
+  ;; A copy of literal X with the location marker in its location vectors.
+  (cond ((pair? x) (cons (relocate (car x)) (relocate (cdr x))))
+        ((and (vector? x) (= (vector-length x) 5)
+              (eq? (vector-ref x 0) %loc-placeholder))
+         (vector %bpf-loc-marker (vector-ref x 1) (vector-ref x 2)
+                 (vector-ref x 3) (relocate (vector-ref x 4))))
+        (else x)))
 
 (eval-when (expand load eval)
   (define (source-of stx)
@@ -49,9 +69,44 @@
                 (or (assq-ref s 'column) 0))
           (list #f 0 0))))
 
+  (define (static? stx)
+    ;; Does STX hold no unquote or unquote-splicing?
+    (syntax-case stx (unquote unquote-splicing)
+      ((unquote e) #f)
+      ((unquote-splicing e) #f)
+      ((a . b) (and (static? #'a) (static? #'b)))
+      (_ #t)))
+
+  (define (located-datum stx)
+    ;; The located form of a static STX, as data (see RELOCATE).
+    (syntax-case stx ()
+      ((a ...)
+       (let ((src (source-of stx)))
+         (vector '%bpf-loc-placeholder (car src) (cadr src) (caddr src)
+                 (map located-datum #'(a ...)))))
+      (_ (syntax->datum stx))))
+
   (define (located-body x stxs)
-    ;; Code building the list of located items of STXS.
-    #`(append #,@(map (lambda (s) (located-item x s)) stxs)))
+    ;; Code building the list of located items of STXS: runs of static
+    ;; items as one literal each, spliced and unquoting items by code.
+    (let loop ((stxs stxs) (run '()) (parts '()))
+      (define (flush)
+        (if (null? run)
+            parts
+            (cons #`(relocate '#,(datum->syntax
+                                  x (map located-datum (reverse run))))
+                  parts)))
+      (cond
+       ((null? stxs)
+        (let ((parts (reverse (flush))))
+          (cond ((null? parts) #''())
+                ((null? (cdr parts)) (car parts))
+                (else #`(append #,@parts)))))
+       ((static? (car stxs))
+        (loop (cdr stxs) (cons (car stxs) run) parts))
+       (else
+        (loop (cdr stxs) '()
+              (cons (located-item x (car stxs)) (flush)))))))
 
   (define (located-item x stx)
     (syntax-case stx (unquote-splicing)
@@ -68,22 +123,31 @@
                    #,(located-body x #'(a ...)))))
       (_ #`(quote #,stx)))))
 
+(define (define-bpf-fn! name ctx body literal? file line column)
+  ;; The run-time part of (bpf-fn ...), one call so that the form
+  ;; compiles quickly.  BODY is relocated here when it is a literal
+  ;; (never a spliced value, which may even be circular).
+  (let ((fn (%make-bpf-fn name ctx (if literal? (relocate body) body)
+                          (current-module) file line column)))
+    (bind-declaration! (current-module) (symbol->string name) fn)
+    (run-hook bpf-fn-redefinition-hook fn)
+    fn))
+
 (define-syntax bpf-fn
   (lambda (x)
     (syntax-case x ()
       ((_ name (ctx ...) body ...)
        (identifier? #'name)
        (let ((src (source-of x))
-             (n (symbol->string (syntax->datum #'name))))
+             (n (symbol->string (syntax->datum #'name)))
+             (stxs #'(body ...)))
          (declare-placeholder! n)
-         #`(let ((fn (%make-bpf-fn 'name '(ctx ...)
-                                   #,(located-body x #'(body ...))
-                                   (current-module)
-                                   '#,(datum->syntax x (car src))
-                                   #,(cadr src) #,(caddr src))))
-             (bind-declaration! (current-module) #,n fn)
-             (run-hook bpf-fn-redefinition-hook fn)
-             fn)))
+         #`(define-bpf-fn! 'name '(ctx ...)
+             #,@(if (static? stxs)
+                    (list #`(quote #,(datum->syntax x (map located-datum stxs)))
+                          #'#t)
+                    (list (located-body x stxs) #'#f))
+             '#,(datum->syntax x (car src)) #,(cadr src) #,(caddr src))))
       (_
        #`(raise-ebpf-error 'ebpf-lower-error 'bpf-fn
                            #,(format #f "malformed bpf-fn ~s"
@@ -192,6 +256,8 @@ EXPANSION)}, or @code{(#f . MESSAGE)} when it raised."
   (make-hook 1))
 
 (define (print-fn fn port)
-  (format port "#<bpf-fn ~a>" (bpf-fn-name fn)))
+  ;; The Scheme spelling the user wrote, not the C one.
+  (format port "#<bpf-fn ~a>"
+          (string-map (lambda (c) (if (char=? c #\_) #\- c)) (bpf-fn-name fn))))
 (define-method (write (f <bpf-fn>) port) (print-fn f port))
 (define-method (display (f <bpf-fn>) port) (print-fn f port))

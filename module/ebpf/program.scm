@@ -92,8 +92,9 @@ verifier's log of a successful load is kept (see
 Every map of the object that was declared with @code{defbpf-map} (names
 match with @code{-} and @code{_} as one character) is the declared kernel
 map, shared by every program that names it; the others are private to the
-object.  The first load of the process turns on the kernel's run-time
-statistics (@code{bpf-object-info}).
+object.  Loading leaves the kernel's run-time statistics as they are: they
+are turned on by @code{bpf-enable-stats!} or by the first reading of a
+program's statistics (@code{bpf-object-info}).
 
 Raises @code{ebpf-verifier-error} (a summary; the whole log is under
 @code{log} in @code{ebpf-error-details}), @code{ebpf-permission-error},
@@ -168,13 +169,19 @@ fmod-ret or lsm program, or @code{#f}."
 @code{path}, @code{section} and @code{maps}."
   (%bpf-object-info obj))
 
-(define (bpf-programs)
+(define* (bpf-programs #:key all?)
   "Return every BPF program the kernel holds (as @command{bpftool prog}
 lists them): a list of alists with @code{id}, @code{name}, @code{kind},
 @code{tag}, @code{run-count}, @code{run-time-ns}, @code{xlated-insns},
 @code{jited-bytes}, @code{verified-insns}, @code{map-count}, @code{uid}
-and @code{gpl-compatible}."
-  (%bpf-programs))
+and @code{gpl-compatible}.  guile-ebpf's dispatcher stubs (@code{gebpf_slot_@dots{}})
+are left out unless @code{#:all? #t}."
+  (let ((progs (%bpf-programs)))
+    (if all?
+        progs
+        (filter (lambda (p)
+                  (not (string-prefix? "gebpf_slot" (or (assq-ref p 'name) ""))))
+                progs))))
 
 ;;; Attaching.
 

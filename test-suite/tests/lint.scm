@@ -101,13 +101,6 @@
             (filter (lambda (f) (regexp-exec at-at (read-file f)))
                     (scheme-files "module")))
 
-;; No submodule looks up (ebpf), which imports them all, at run time.
-(define resolve-top
-  (make-regexp "resolve-(interface|module) +'\\(ebpf\\)"))
-(test-equal "no module of module/ebpf/ resolves (ebpf) at run time" '()
-            (filter (lambda (f) (regexp-exec resolve-top (read-file f)))
-                    (scheme-files "module/ebpf")))
-
 ;; The shared library exports its entry point and nothing else.
 (define library
   (string-append (or (getenv "abs_top_builddir") ".")
@@ -169,5 +162,17 @@
        (map (lambda (f) (string-append "module/ebpf/" f))
             (scandir (string-append (srcdir) "/module/ebpf")
                      (lambda (f) (string-suffix? ".scm" f))))))
+
+;; No module that (ebpf) imports looks up (ebpf) at run time: that would
+;; be a cycle.  (A module importing (ebpf) itself, as (ebpf script) does,
+;; may.)
+(define resolve-top
+  (make-regexp "resolve-(interface|module) +'\\(ebpf\\)"))
+(test-equal "no module (ebpf) depends on resolves (ebpf) at run time" '()
+            (filter (lambda (f)
+                      (and (regexp-exec resolve-top (read-file f))
+                           (not (member "module/ebpf.go"
+                                        (ebpf-uses (string-drop f (+ 1 (string-length (srcdir)))))))))
+                    (scheme-files "module/ebpf")))
 
 (harness-end)
