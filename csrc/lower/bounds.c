@@ -119,7 +119,8 @@ read_format (const char *cat, const char *name, struct tp_field *out, int max)
 
 /* Every tracepoint matching TARGET ("cat/name", "cat:name", globs).  */
 static int
-tracepoints (const char *target, char cats[][64], char names[][128], int max)
+tracepoints_one (const char *target, char cats[][64], char names[][128],
+                 int max)
 {
   char cat[128], name[256];
   const char *sep = strpbrk (target, ":/");
@@ -162,6 +163,24 @@ tracepoints (const char *target, char cats[][64], char names[][128], int max)
       closedir (e);
     }
   closedir (d);
+  return n;
+}
+
+/* Every tracepoint of a target list "A,B,..." (the program's #:attach
+   list), each a name or a glob.  */
+static int
+tracepoints (const char *target, char cats[][64], char names[][128], int max)
+{
+  int n = 0;
+  char *list = strdupa (target);
+  for (char *save = NULL, *t = strtok_r (list, ",", &save); t && n < max;
+       t = strtok_r (NULL, ",", &save))
+    {
+      int k = tracepoints_one (t, cats + n, names + n, max - n);
+      if (k == 0)
+        return 0;               /* one target matching nothing is an error */
+      n += k;
+    }
   return n;
 }
 
@@ -279,8 +298,15 @@ walk (struct lower *L, struct node *n)
             "packet programs run outside any process; count by address "
             "or port instead");
       break;
+    case OP_USDT_ARG:
+      need (L, n, L->kind == PK_USDT, "use usdt-arg in usdt programs; "
+            "(arg ctx N) reads the arguments of other tracing programs");
+      break;
     case OP_ARG:
       need (L, n, trace, "use arg in tracing programs");
+      if (L->kind == PK_USDT)
+        need (L, n, false, "read a USDT probe's arguments with (usdt-arg "
+              "ctx N)");
       if (L->kind == PK_PERF_EVENT)
         need (L, n, false, "perf-event programs have no arguments");
       if (L->kind == PK_TRACEPOINT)

@@ -1536,7 +1536,14 @@ ex (struct emit *E, struct buf *b, struct node *n)
       ex_read (E, b, n);
       return;
     case OP_PROBE:
-      bs (b, "bpf_get_attach_cookie (ctx)");
+      /* libbpf keeps the attach cookie of a USDT probe for its own
+         argument specs, and hands the user's cookie to bpf_usdt_cookie.  */
+      bs (b, E->L->kind == PK_USDT ? "((__u64) bpf_usdt_cookie (ctx))"
+          : "bpf_get_attach_cookie (ctx)");
+      return;
+    case OP_USDT_ARG:
+      bf (b, "({ long gebpf_ua_ = 0; bpf_usdt_arg (ctx, %lld, &gebpf_ua_); "
+          "(__s64) gebpf_ua_; })", (long long) n->kid[1]->ival);
       return;
     case OP_EMIT:
     case OP_PERF_EMIT:
@@ -1713,6 +1720,7 @@ static const struct kind_info kinds[] = {
   {PK_URETPROBE, "uretprobe", "struct pt_regs *"},
   {PK_LSM, "lsm/%s", "__u64 *"},
   {PK_PERF_EVENT, "perf_event", "struct bpf_perf_event_data *"},
+  {PK_USDT, "usdt", "struct pt_regs *"},
 };
 
 /* Whether the target of a program of kind KIND is pasted into its
@@ -1746,11 +1754,14 @@ gebpf_check_target (struct lower *L)
       bool ok = *p >= 32 && *p != 127;
       if (pasted)
         ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-          || (*p >= '0' && *p <= '9') || strchr ("_-.:/+*?[]!@", *p);
+          || (*p >= '0' && *p <= '9') || strchr ("_-.:/+*?[]!@,", *p);
       if (!ok)
         bad = (const char *) p;
     }
-  if (bad || len == 0 || len > 255 || (pasted && strstr (t, "..")))
+  /* A list "A,B,..." (a program's targets) stays out of SEC(): each
+     of its names is bounded, not the whole.  */
+  size_t max = strchr (t, ',') ? 4095 : 255;
+  if (bad || len == 0 || len > max || (pasted && strstr (t, "..")))
     {
       char what[64] = "";
       if (bad)
@@ -1760,7 +1771,8 @@ gebpf_check_target (struct lower *L)
                   : (unsigned char) *bad < 32 ? "a control character"
                   : "not allowed");
       else if (len == 0 || len > 255)
-        snprintf (what, sizeof what, " (%zu bytes; 1 to 255 allowed)", len);
+        snprintf (what, sizeof what, " (%zu bytes; 1 to %zu allowed)", len,
+                  max);
       else
         snprintf (what, sizeof what, " (it holds \"..\")");
       gebpf_error (gebpf_k_validation, "bpf-fn->c", 0,
@@ -1796,7 +1808,8 @@ section_name (struct emit *E, char *out, size_t size)
     snprintf (tgt, sizeof tgt, "ingress");
   if (E->L->kind == PK_CGROUP_SOCK_ADDR && !t)
     snprintf (tgt, sizeof tgt, "connect4");
-  bool glob = strpbrk (tgt, "*?[") != NULL;
+  /* A glob, or a list "A,B" (looked for in all of it, not the copy).  */
+  bool glob = strpbrk (tgt, "*?[") != NULL || (t && strchr (t, ','));
   if (!tgt[0] || glob)
     {
       /* No single target: the bare section; the loader attaches.  */
@@ -2146,7 +2159,8 @@ gebpf_emit (struct lower *L, SCM *linemap)
           "#include <linux/ipv6.h>\n#include <linux/tcp.h>\n"
           "#include <linux/udp.h>\n");
       if (L->kind == PK_KPROBE || L->kind == PK_KRETPROBE
-          || L->kind == PK_UPROBE || L->kind == PK_URETPROBE)
+          || L->kind == PK_UPROBE || L->kind == PK_URETPROBE
+          || L->kind == PK_USDT)
         bs (&out, "#include <linux/ptrace.h>\n");
       if (L->kind == PK_PERF_EVENT)
         bs (&out, "#include <linux/bpf_perf_event.h>\n");
@@ -2154,6 +2168,8 @@ gebpf_emit (struct lower *L, SCM *linemap)
           "#include <bpf/bpf_tracing.h>\n");
       if (L->uses_vmlinux)
         bs (&out, "#include <bpf/bpf_core_read.h>\n");
+      if (L->kind == PK_USDT)     /* usdt.bpf.h expects bool defined */
+        bs (&out, "#include <stdbool.h>\n#include <bpf/usdt.bpf.h>\n");
     }
   bs (&out, "#include \"gebpf.h\"\n\n");
   if (E.types.len)

@@ -76,6 +76,7 @@ static const struct form forms[] = {
   {"read-user-str", OP_READ_USER_STR, 2, 2, "(read-user-str PTR N)"},
   {"read-kernel-str", OP_READ_KERNEL_STR, 2, 2, "(read-kernel-str PTR N)"},
   {"probe", OP_PROBE, 0, 0, "(probe)"},
+  {"usdt-arg", OP_USDT_ARG, 2, 2, "(usdt-arg CTX N)"},
   {"emit!", OP_EMIT, 2, 2, "(emit! RINGBUF VALUE)"},
   {"perf-emit!", OP_PERF_EMIT, 2, 2, "(perf-emit! MAP VALUE)"},
   {"printk", OP_PRINTK, 1, 4, "(printk \"fmt %d\" ARG ...) with at most 3 args"},
@@ -273,6 +274,7 @@ const struct gebpf_sym gebpf_prog_kinds[] = {
   {"tp-btf", PK_TP_BTF}, {"fentry", PK_FENTRY}, {"fexit", PK_FEXIT},
   {"kprobe", PK_KPROBE}, {"kretprobe", PK_KRETPROBE}, {"uprobe", PK_UPROBE},
   {"uretprobe", PK_URETPROBE}, {"lsm", PK_LSM}, {"perf-event", PK_PERF_EVENT},
+  {"usdt", PK_USDT},
   {NULL, 0}
 };
 
@@ -286,7 +288,8 @@ gebpf_kind_is_packet (int kind)
 bool
 gebpf_kind_is_tracing (int kind)
 {
-  return kind >= PK_TRACEPOINT && kind <= PK_PERF_EVENT && kind != PK_LSM;
+  return (kind >= PK_TRACEPOINT && kind <= PK_PERF_EVENT && kind != PK_LSM)
+    || kind == PK_USDT;
 }
 
 struct action
@@ -302,7 +305,7 @@ struct action
 #define GENERIC (B (PK_TRACEPOINT) | B (PK_RAW_TRACEPOINT) | B (PK_TP_BTF) \
                  | B (PK_FENTRY) | B (PK_FEXIT) | B (PK_KPROBE) \
                  | B (PK_KRETPROBE) | B (PK_UPROBE) | B (PK_URETPROBE) \
-                 | B (PK_PERF_EVENT) | B (PK_LSM))
+                 | B (PK_PERF_EVENT) | B (PK_LSM) | B (PK_USDT))
 
 static const struct action actions[] = {
   {"xdp-aborted", 0, B (PK_XDP)}, {"xdp-drop", 1, B (PK_XDP)},

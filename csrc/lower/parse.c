@@ -482,6 +482,11 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
         parse_items (L, SCM_CDR (args), n, depth);
         return n;
       }
+    case OP_USDT_ARG:
+      parse_items (L, args, n, depth);
+      if (!scm_is_unsigned_integer (items_of (SCM_CADR (args)), 0, 11))
+        shape_error (L, n, f, "usdt-arg takes a position 0..11");
+      return n;
     case OP_ARG:
       {
         parse_items (L, args, n, depth);

@@ -1032,6 +1032,14 @@ type (struct lower *L, struct node *n)
       n->ty = TY_INT;
       n->is_signed = true;
       return;
+    case OP_USDT_ARG:
+      type_kids (L, n);
+      if (n->kid[0]->ty != TY_CTX)
+        gebpf_lower_error (L, n->kid[0], "pass the program's context",
+                           "usdt-arg needs the context");
+      n->ty = TY_INT;
+      n->is_signed = true;      /* bpf_usdt_arg sign-extends */
+      return;
     case OP_CURRENT_TASK:
       {
         struct btf *b = gebpf_vmlinux_btf ();

@@ -41,6 +41,7 @@
             %bpf-attach-tracepoint %bpf-attach-raw-tracepoint %bpf-attach-trace
             %bpf-attach-kprobe %bpf-attach-uprobe %bpf-attach-xdp %bpf-attach-tc
             %bpf-attach-cgroup %bpf-attach-perf-event %bpf-attach-socket
+            %bpf-attach-usdt %bpf-uprobe-resolve %bpf-uprobe-symbols
             %bpf-link-update! %bpf-link-destroy! %bpf-link? %bpf-link-meta
             %bpf-link-tc-filters %bpf-links %bpf-detach-all!
             %bpf-fd-pin! %bpf-pinned-info %bpf-map-release!

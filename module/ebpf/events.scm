@@ -1002,8 +1002,7 @@ stack came from while it still runs."
 
 (define (tracepoint-fields tp)
   ;; ((TYPE . NAME) ...) of tracepoint "G:N", its common_ fields left out.
-  (let* ((root (find (lambda (d) (file-exists? (string-append d "/events")))
-                     '("/sys/kernel/tracing" "/sys/kernel/debug/tracing")))
+  (let* ((root (%bpf-tracefs))
          (sep (string-index tp #\:))
          (file (and root sep
                     (string-append root "/events/" (substring tp 0 sep) "/"
