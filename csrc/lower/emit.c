@@ -829,6 +829,111 @@ ex_field (struct emit *E, struct buf *b, struct node *n)
     bf (b, "__h%d ? (__u64)%s : 0; })", k, acc);
 }
 
+/* ---- packet writes ---------------------------------------------------- */
+
+/* (set-field! H 'F V): V in the accessors' representation (host order
+   for integers; mac, ipv4 and ipv6 as in the packet) stored at F, with
+   the 16-bit words covering F read before and after the store so that
+   gebpf_fix_HDR can update the checksums incrementally (RFC 1624).  */
+static void
+ex_set_field (struct emit *E, struct buf *b, struct node *n)
+{
+  static const char *fixes[] = { [H_IPV4] = "ip4", [H_IPV6] = "ip6",
+                                 [H_TCP] = "tcp", [H_UDP] = "udp",
+                                 [H_ICMP] = "icmp" };
+  const struct sfield *f = gebpf_sfield (n->field);
+  if (E->in_inline)
+    gebpf_lower_error (E->L, n, "write packets in the program's body",
+                       "set-field! inside define-bpf-inline");
+  int k = tmp (E);
+  bf (b, "({ __auto_type __h%d = ", k);
+  ex (E, b, n->kid[0]);
+  bs (b, "; ");
+  switch (f->ty)
+    {
+    case TY_MAC:
+      bf (b, "struct gebpf_mac __n%d = ", k);
+      ex (E, b, n->kid[2]);
+      break;
+    case TY_IPV4:
+      bf (b, "__be32 __n%d = ", k);
+      ex (E, b, n->kid[2]);
+      break;
+    case TY_IPV6:
+      bf (b, "struct in6_addr __n%d = ", k);
+      ex (E, b, n->kid[2]);
+      break;
+    default:
+      if (f->mask)
+        {
+          /* A flag bit: true sets it, false clears it.  */
+          bf (b, "__u8 __n%d = (", k);
+          ex_int (E, b, n->kid[2]);
+          bf (b, ") ? 0x%02x : 0", f->mask);
+          break;
+        }
+      bf (b, "__u%d __n%d = %s((__u%d)", f->size * 8, k,
+          f->conv == 16 ? "bpf_htons " : f->conv == 32 ? "bpf_htonl " : "",
+          f->size * 8);
+      ex_int (E, b, n->kid[2]);
+      bs (b, ")");
+      break;
+    }
+  bf (b, "; if (__h%d) { ", k);
+  int woff = f->off & ~1, wend = (f->off + f->size + 1) & ~1;
+  int nw = (wend - woff) / 2;
+  bool fix = f->csum == SF_COVERED || f->csum == SF_PSEUDO;
+  if (fix)
+    bf (b, "__u16 __o%d[%d], __w%d[%d]; __builtin_memcpy (__o%d, "
+        "(__u8 *)__h%d + %d, %d); ", k, nw, k, nw, k, k, woff, nw * 2);
+  if (f->mask)
+    bf (b, "__n%d |= ((__u8 *)__h%d)[%d] & 0x%02x; ", k, k, f->off,
+        ~f->mask & 0xff);
+  bf (b, "__builtin_memcpy ((__u8 *)__h%d + %d, &__n%d, %d); ", k, f->off, k,
+      f->size);
+  if (fix)
+    bf (b, "__builtin_memcpy (__w%d, (__u8 *)__h%d + %d, %d); "
+        "gebpf_fix_%s (__h%d, %s, __o%d, __w%d, %d, %d); ", k, k, woff,
+        nw * 2, fixes[f->hdr], k, packet_end (E), k, k, nw,
+        f->csum == SF_PSEUDO);
+  bs (b, "} })");
+}
+
+static void
+ex_packet_write (struct emit *E, struct buf *b, struct node *n)
+{
+  switch (n->op)
+    {
+    case OP_SET_FIELD:
+      ex_set_field (E, b, n);
+      return;
+    case OP_XDP_ADJUST_HEAD:
+    case OP_XDP_ADJUST_TAIL:
+      if (E->in_inline)
+        gebpf_lower_error (E->L, n, "adjust the packet in the program's body",
+                           "%s inside define-bpf-inline", n->name);
+      bf (b, "((__s64)bpf_xdp_adjust_%s (ctx, (int)",
+          n->op == OP_XDP_ADJUST_HEAD ? "head" : "tail");
+      ex_int (E, b, n->kid[1]);
+      bs (b, "))");
+      return;
+    case OP_REDIRECT:
+      bs (b, "((__u64)(__u32)bpf_redirect ((__u32)");
+      ex_int (E, b, n->kid[0]);
+      bs (b, ", 0))");
+      return;
+    case OP_REDIRECT_MAP:
+      /* Flags 0: a missing key aborts (XDP_ABORTED) rather than passes.  */
+      bf (b, "((__u64)(__u32)bpf_redirect_map (&%s, (__u32)",
+          mapname (n->kid[0]));
+      ex_int (E, b, n->kid[1]);
+      bs (b, ", 0))");
+      return;
+    default:
+      return;
+    }
+}
+
 static void
 ex_arith (struct emit *E, struct buf *b, struct node *n, const char *op)
 {
@@ -1475,6 +1580,10 @@ ex (struct emit *E, struct buf *b, struct node *n)
       return;
     case OP_FIELD:
       ex_field (E, b, n);
+      return;
+    case OP_SET_FIELD: case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL:
+    case OP_REDIRECT: case OP_REDIRECT_MAP:
+      ex_packet_write (E, b, n);
       return;
     case OP_FRAGP:
       {

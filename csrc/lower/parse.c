@@ -518,6 +518,18 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
           }
         return n;
       }
+    case OP_SET_FIELD:
+      {
+        /* The field name stays a string leaf: which header it belongs
+           to is known only once the header is typed.  */
+        parse_items (L, args, n, depth);
+        SCM q = quoted_symbol (SCM_CADR (args));
+        if (scm_is_false (q))
+          shape_error (L, n, f, "the field is a quoted name, e.g. 'ttl");
+        n->kid[1]->op = OP_STR;
+        n->kid[1]->name = sym_name (q);
+        return n;
+      }
     case OP_PRINTK:
       if (!scm_is_string (items_of (SCM_CAR (args))))
         shape_error (L, n, f, "printk needs a format string first");

@@ -593,6 +593,106 @@ const_zero (struct node *n)
   return n->op == OP_INT && n->ival == 0;
 }
 
+static const char *
+hdr_form (enum hdr h)
+{
+  return h == H_ETH ? "packet-eth" : h == H_IPV4 ? "packet-ipv4"
+    : h == H_IPV6 ? "packet-ipv6" : h == H_TCP ? "packet-tcp"
+    : h == H_UDP ? "packet-udp" : "packet-icmp";
+}
+
+/* set-field!, xdp-adjust-head!/-tail!, redirect, redirect-map.  */
+static void
+type_packet_write (struct lower *L, struct node *n)
+{
+  switch (n->op)
+    {
+    case OP_SET_FIELD:
+      {
+        struct node *h = n->kid[0], *v = n->kid[2];
+        type (L, h);
+        type (L, v);
+        if (h->ty != TY_HDR)
+          gebpf_lower_error (L, h, "pass a header from packet-eth, "
+                             "packet-ipv4, packet-ipv6, packet-tcp, "
+                             "packet-udp or packet-icmp",
+                             "set-field! needs a packet header, got %s",
+                             tyname (h->ty));
+        const struct sfield *f = gebpf_sfield_lookup (h->hdr, n->kid[1]->name);
+        if (!f)
+          {
+            char names[512], fix[600];
+            snprintf (fix, sizeof fix, "%s headers have %s", hdr_form (h->hdr),
+                      gebpf_sfield_names (h->hdr, names, sizeof names));
+            gebpf_lower_error (L, n->kid[1], fix, "set-field!: no field '%s "
+                               "in a %s header", n->kid[1]->name,
+                               hdr_form (h->hdr));
+          }
+        n->field = gebpf_sfield_index (f);
+        n->hdr = h->hdr;
+        n->kid[1]->ty = TY_VOID;
+        if (f->ty == TY_INT)
+          {
+            want_int (L, v, "set-field!");
+            if (v->op == OP_INT
+                && (v->uneg || (uint64_t) v->ival >> (f->mask ? 1
+                                                     : 8 * f->size)))
+              gebpf_lower_error (L, v, "give a value that fits the field",
+                                 "set-field! '%s: %lld does not fit in %d "
+                                 "%s", f->name, (long long) v->ival,
+                                 f->mask ? 1 : f->size,
+                                 f->mask ? "bit" : "bytes");
+          }
+        else if (v->ty != f->ty)
+          gebpf_lower_error (L, v, f->ty == TY_MAC
+                             ? "give a mac value, e.g. (eth-h-source eth)"
+                             : f->ty == TY_IPV4
+                             ? "give an ipv4 value, e.g. (ipv4 \"10.0.0.1\") "
+                             "or (ipv4-daddr ip)"
+                             : "give an ipv6 value, e.g. (ipv6 \"2001:db8::1\")",
+                             "set-field! '%s needs %s, got %s", f->name,
+                             tyname (f->ty), tyname (v->ty));
+        n->ty = TY_VOID;
+        return;
+      }
+    case OP_XDP_ADJUST_HEAD:
+    case OP_XDP_ADJUST_TAIL:
+      type_kids (L, n);
+      if (n->kid[0]->ty != TY_CTX)
+        gebpf_lower_error (L, n->kid[0], "pass the program's context",
+                           "%s needs the context", n->name);
+      want_int (L, n->kid[1], n->name);
+      /* 0, or a negative errno.  */
+      n->ty = TY_INT;
+      n->is_signed = true;
+      return;
+    case OP_REDIRECT:
+      type_kids (L, n);
+      want_int (L, n->kid[0], "redirect");
+      n->ty = TY_INT;
+      return;
+    case OP_REDIRECT_MAP:
+      {
+        type_kids (L, n);
+        struct gebpf_map *m = want_map (L, n->kid[0], n->name);
+        if (m->map_type != BPF_MAP_TYPE_DEVMAP
+            && m->map_type != BPF_MAP_TYPE_DEVMAP_HASH
+            && m->map_type != BPF_MAP_TYPE_CPUMAP
+            && m->map_type != BPF_MAP_TYPE_XSKMAP)
+          gebpf_lower_error (L, n->kid[0], "declare it with #:kind 'devmap, "
+                             "'devmap-hash or 'cpumap",
+                             "redirect-map needs a devmap, devmap-hash or "
+                             "cpumap, and %s is a %s", m->name,
+                             m->kind->name);
+        want_int (L, n->kid[1], "redirect-map");
+        n->ty = TY_INT;
+        return;
+      }
+    default:
+      return;
+    }
+}
+
 static void
 type (struct lower *L, struct node *n)
 {
@@ -980,6 +1080,10 @@ type (struct lower *L, struct node *n)
         n->hdr = f->hdr;
         return;
       }
+    case OP_SET_FIELD: case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL:
+    case OP_REDIRECT: case OP_REDIRECT_MAP:
+      type_packet_write (L, n);
+      return;
     case OP_FRAGP:
       type_kids (L, n);
       if (n->kid[0]->ty != TY_HDR || n->kid[0]->hdr != H_IPV4)

@@ -261,4 +261,25 @@
                          '("0.250" "1.042"))))
       (format #t "# bpftrace is not installed: naptime not compared with it~%")))
 
+(with-example (out "icmp-echo.scm" "--duration" "1")
+  (test-prints "icmp-echo: test run answers with valid checksums" out
+               "^test run: xdp-tx, 10\\.214\\.0\\.77 -> 10\\.214\\.0\\.2 type 0, IPv4 checksum valid, ICMP checksum valid$")
+  (test-prints "icmp-echo: the reply is the one built in Scheme" out
+               "^test run: the reply equals the one built in Scheme, byte for byte$")
+  (test-assert "icmp-echo: every ping answered, live, by XDP"
+               (let ((m (string-match "ping 10\\.214\\.0\\.77: ([0-9]+)/([0-9]+) replies" out)))
+                 (and m (> (string->number (match:substring m 2)) 0)
+                      (= (string->number (match:substring m 1))
+                         (string->number (match:substring m 2))))))
+  (test-prints "icmp-echo: the program counted them" out
+               "^echo requests answered by XDP: [1-9][0-9]*$")
+  (test-assert "icmp-echo: test network removed" (not (netns-left "gebpf-echo"))))
+
+(test-assert "icmp-echo: Ctrl-C mid-run still removes the test network"
+  (let* ((cmd (format #f "guile --no-auto-compile -s ~a --duration 30 >/dev/null 2>&1 & pid=$!; sleep 3; kill -INT $pid; wait $pid; exit 0"
+                      (shell-quote (string-append (srcdir) "/examples/icmp-echo.scm"))))
+         (status (system cmd)))
+    (and (zero? (status:exit-val status))
+         (not (netns-left "gebpf-echo")))))
+
 (harness-end)
