@@ -27,21 +27,6 @@ fs_is (const char *path, long magic)
   return statfs (path, &st) == 0 && st.f_type == magic;
 }
 
-static uint64_t
-effective_caps (void)
-{
-  FILE *f = fopen ("/proc/self/status", "re");
-  uint64_t caps = 0;
-  char line[256];
-  if (!f)
-    return 0;
-  while (fgets (line, sizeof line, f))
-    if (strncmp (line, "CapEff:", 7) == 0)
-      caps = strtoull (line + 7, NULL, 16);
-  fclose (f);
-  return caps;
-}
-
 static bool
 probe_ringbuf (void)
 {
@@ -121,7 +106,7 @@ compute (void)
 {
   struct utsname u;
   uname (&u);
-  uint64_t caps = effective_caps ();
+  uint64_t caps = gebpf_effective_caps ();
   int fentry = probe_fentry ();
   SCM links = SCM_EOL;
   static const struct { const char *name; int maj, min; } lk[] = {
@@ -142,6 +127,11 @@ compute (void)
     capl = scm_acons (SYM (cp[i].name),
                       scm_from_bool (caps & ((uint64_t) 1 << cp[i].bit)),
                       capl);
+  const char *tf = gebpf_tracefs (false);
+  char kprobe_events[64];
+  snprintf (kprobe_events, sizeof kprobe_events, "%s/kprobe_events",
+            tf ? tf : "");
+  bool kprobes = tf && access (kprobe_events, F_OK) == 0;
   SCM al = scm_list_n
     (scm_cons (SYM ("kernel-release"), scm_from_utf8_string (u.release)),
      scm_cons (SYM ("btf"),
@@ -151,18 +141,11 @@ compute (void)
      scm_cons (SYM ("fentry-error"),
                fentry && gebpf_errno_name (fentry)
                ? SYM (gebpf_errno_name (fentry)) : SCM_BOOL_F),
-     scm_cons (SYM ("kprobes"),
-               scm_from_bool (access ("/sys/kernel/tracing/kprobe_events",
-                                      F_OK) == 0
-                              || access ("/sys/kernel/debug/tracing/"
-                                         "kprobe_events", F_OK) == 0)),
+     scm_cons (SYM ("kprobes"), scm_from_bool (kprobes)),
      scm_cons (SYM ("link-kinds"), links),
      scm_cons (SYM ("bpffs-mounted"),
                scm_from_bool (fs_is ("/sys/fs/bpf", BPF_FS_MAGIC))),
-     scm_cons (SYM ("tracefs-mounted"),
-               scm_from_bool (fs_is ("/sys/kernel/tracing", TRACEFS_MAGIC)
-                              || fs_is ("/sys/kernel/debug/tracing",
-                                        TRACEFS_MAGIC))),
+     scm_cons (SYM ("tracefs-mounted"), scm_from_bool (tf != NULL)),
      scm_cons (SYM ("capabilities"), capl),
      scm_cons (SYM ("libbpf-version"),
                scm_from_utf8_string (libbpf_version_string ())),

@@ -39,6 +39,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "gebpf.h"
+#include "buf.h"
 #include "map.h"
 
 #ifndef SO_ATTACH_BPF
@@ -229,29 +230,13 @@ kind_of_program (const struct bpf_program *prog)
   return NULL;
 }
 
-/* Whether this process has capability CAP in its effective set.  */
-static bool
-have_cap (int cap)
-{
-  FILE *f = fopen ("/proc/self/status", "re");
-  if (!f)
-    return false;
-  char line[256];
-  unsigned long long eff = 0;
-  while (fgets (line, sizeof line, f))
-    if (sscanf (line, "CapEff: %llx", &eff) == 1)
-      break;
-  fclose (f);
-  return (eff >> cap) & 1;
-}
-
 /* Enough privilege to load tracing programs: an EPERM then is the
    kernel's policy, not ours to fix.  */
 static bool
 tracing_privileged (void)
 {
-  return have_cap (21 /* CAP_SYS_ADMIN */ )
-    || (have_cap (39 /* CAP_BPF */ ) && have_cap (38 /* CAP_PERFMON */ ));
+  return gebpf_have_cap (21 /* CAP_SYS_ADMIN */ )
+    || (gebpf_have_cap (39 /* CAP_BPF */ ) && gebpf_have_cap (38 /* CAP_PERFMON */ ));
 }
 
 static const char *
@@ -265,40 +250,6 @@ cap_names (unsigned flags)
 }
 
 /* ------------------------------------------------------------------ */
-/* Growing strings.                                                     */
-
-struct sbuf
-{
-  char *s;
-  size_t n, cap;
-};
-
-static void
-sb_add (struct sbuf *b, const char *s, size_t n)
-{
-  if (b->n + n + 1 > b->cap)
-    {
-      size_t cap = b->cap ? b->cap : 256;
-      while (b->n + n + 1 > cap)
-        cap *= 2;
-      char *p = realloc (b->s, cap);
-      if (!p)
-        return;
-      b->s = p;
-      b->cap = cap;
-    }
-  memcpy (b->s + b->n, s, n);
-  b->n += n;
-  b->s[b->n] = 0;
-}
-
-static void
-sb_str (struct sbuf *b, const char *s)
-{
-  sb_add (b, s, strlen (s));
-}
-
-/* ------------------------------------------------------------------ */
 /* The verifier log: annotations through the line map, and a summary.   */
 
 /* Rewrite the verifier's source annotations "; TEXT @ FILE:N" whose N has
@@ -308,7 +259,7 @@ sb_str (struct sbuf *b, const char *s)
 static char *
 rewrite_log (const char *log, SCM line_map)
 {
-  struct sbuf out = { 0 };
+  struct buf out = { 0 };
   bool mapped = scm_is_vector (line_map);
   size_t nmap = mapped ? scm_c_vector_length (line_map) : 0;
   const char *p = log;
@@ -350,8 +301,8 @@ rewrite_log (const char *log, SCM line_map)
                   if (scm_is_string (e))
                     {
                       char *text = scm_to_utf8_string (e);
-                      sb_str (&out, "; ");
-                      sb_str (&out, text);
+                      gebpf_buf_str (&out, "; ");
+                      gebpf_buf_str (&out, text);
                       free (text);
                       done = true;
                     }
@@ -359,14 +310,14 @@ rewrite_log (const char *log, SCM line_map)
             }
         }
       if (!done)
-        sb_add (&out, p, len);
+        gebpf_buf_add (&out, p, len);
       if (eol)
-        sb_add (&out, "\n", 1);
+        gebpf_buf_add (&out, "\n", 1);
       p = eol ? eol + 1 : p + len;
     }
-  if (!out.s)
+  if (!out.p)
     return strdup ("");
-  return out.s;
+  return out.p;
 }
 
 static bool
@@ -576,7 +527,7 @@ verifier_error (const char *subr, const char *name, const char *kind,
           break;
         }
 
-  struct sbuf b = { 0 };
+  struct buf b = { 0 };
   size_t hl = last ? headline_index (lines, lens, last) : 0;
   char *error = last ? strndup (lines[hl], lens[hl])
     : strdup ("(the verifier gave no reason)");
@@ -586,29 +537,29 @@ verifier_error (const char *subr, const char *name, const char *kind,
   snprintf (head, sizeof head,
             "the verifier rejected program %s (%s) of %s: %s", name, kind,
             path, error);
-  sb_str (&b, head);
+  gebpf_buf_str (&b, head);
   if (omitted)
     {
       snprintf (head, sizeof head,
                 "\n  ... %zu line%s omitted (the whole log is under 'log in "
                 "the error's details)", omitted, omitted == 1 ? "" : "s");
-      sb_str (&b, head);
+      gebpf_buf_str (&b, head);
     }
   if (anno >= 0)
     {
-      sb_str (&b, "\n  ");
-      sb_add (&b, lines[anno], lens[anno]);
+      gebpf_buf_str (&b, "\n  ");
+      gebpf_buf_add (&b, lines[anno], lens[anno]);
       if ((size_t) anno + 1 < first)
-        sb_str (&b, "\n  ...");
+        gebpf_buf_str (&b, "\n  ...");
     }
   for (size_t k = nkeep; k-- > 0;)
     {
-      sb_str (&b, "\n  ");
-      sb_add (&b, lines[keep[k]], lens[keep[k]]);
+      gebpf_buf_str (&b, "\n  ");
+      gebpf_buf_add (&b, lines[keep[k]], lens[keep[k]]);
     }
   const char *fix = verifier_fix (error);
-  char *msg = scm_gc_strdup (b.s ? b.s : head, "gebpf-msg");
-  free (b.s);
+  char *msg = scm_gc_strdup (b.p ? b.p : head, "gebpf-msg");
+  free (b.p);
   free (error);
   gebpf_error_log (gebpf_k_verifier, subr, 0, log, fix, "%s", msg);
 }
@@ -875,19 +826,19 @@ apply_constants (struct bpf_object *obj, struct bpf_map *map, SCM constants,
         }
       if (!found)
         {
-          struct sbuf known = { 0 };
+          struct buf known = { 0 };
           for (unsigned i = 0; i < nvars; i++)
             {
               const struct btf_type *var = btf__type_by_id (btf, vs[i].type);
               if (!var || !btf_is_var (var))
                 continue;
-              if (known.n)
-                sb_str (&known, " ");
+              if (known.len)
+                gebpf_buf_str (&known, " ");
               const char *vn = btf__name_by_offset (btf, var->name_off);
-              sb_str (&known, vn);
+              gebpf_buf_str (&known, vn);
             }
-          char *k = scm_gc_strdup (known.s ? known.s : "(none)", "gebpf-k");
-          free (known.s);
+          char *k = scm_gc_strdup (known.p ? known.p : "(none)", "gebpf-k");
+          free (known.p);
           char fix[2048];
           snprintf (fix, sizeof fix, "the constants of %s are: %s", path, k);
           gebpf_error (gebpf_k_validation, subr, 0, fix,
@@ -1074,15 +1025,15 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
       prog = bpf_object__find_program_by_name (obj, lo->prog);
       if (!prog)
         {
-          struct sbuf known = { 0 };
+          struct buf known = { 0 };
           bpf_object__for_each_program (p, obj)
           {
-            if (known.n)
-              sb_str (&known, " ");
-            sb_str (&known, bpf_program__name (p));
+            if (known.len)
+              gebpf_buf_str (&known, " ");
+            gebpf_buf_str (&known, bpf_program__name (p));
           }
-          char *k = scm_gc_strdup (known.s ? known.s : "(none)", "gebpf-k");
-          free (known.s);
+          char *k = scm_gc_strdup (known.p ? known.p : "(none)", "gebpf-k");
+          free (known.p);
           char fix[2048];
           snprintf (fix, sizeof fix, "the programs of %s are: %s", path, k);
           gebpf_error (gebpf_k_validation, subr, 0, fix,
@@ -1980,20 +1931,6 @@ scm_string_arg (SCM s, const char *subr, int pos, const char *what)
   return c;
 }
 
-/* The tracing directory, mounting tracefs if we may and must.  */
-static const char *
-tracefs_dir (void)
-{
-  if (access ("/sys/kernel/tracing/events", F_OK) == 0)
-    return "/sys/kernel/tracing";
-  if (access ("/sys/kernel/debug/tracing/events", F_OK) == 0)
-    return "/sys/kernel/debug/tracing";
-  if (mount ("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0
-      && access ("/sys/kernel/tracing/events", F_OK) == 0)
-    return "/sys/kernel/tracing";
-  return NULL;
-}
-
 #define FUNC_NAME s_scm_bpf_attach_tracepoint
 SCM_DEFINE_STATIC (scm_bpf_attach_tracepoint, "%bpf-attach-tracepoint", 3, 0,
                    0, (SCM obj, SCM target, SCM cookie),
@@ -2031,7 +1968,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_tracepoint, "%bpf-attach-tracepoint", 3, 0,
                  "bad tracepoint name %s", t);
   *sep = 0;
   const char *name = sep + 1;
-  const char *dir = tracefs_dir ();
+  const char *dir = gebpf_tracefs (true);
   if (!dir)
     gebpf_error (gebpf_k_attach, FUNC_NAME, 0,
                  "mount it: mount -t tracefs tracefs /sys/kernel/tracing",
@@ -2151,7 +2088,7 @@ kernel_has_kprobes (void)
 {
   if (access ("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0)
     return true;
-  const char *dir = tracefs_dir ();
+  const char *dir = gebpf_tracefs (true);
   char path[256];
   snprintf (path, sizeof path, "%s/kprobe_events", dir ? dir : "/nonexistent");
   return access (path, F_OK) == 0;

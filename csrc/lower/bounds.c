@@ -36,25 +36,6 @@ need (struct lower *L, struct node *n, bool ok, const char *fix)
                        kind_name (L));
 }
 
-static const char *
-tracefs (void)
-{
-  static const char *dirs[] = { "/sys/kernel/tracing",
-                                "/sys/kernel/debug/tracing" };
-  for (int i = 0; i < 2; i++)
-    {
-      char p[128];
-      snprintf (p, sizeof p, "%s/events", dirs[i]);
-      DIR *d = opendir (p);
-      if (d)
-        {
-          closedir (d);
-          return dirs[i];
-        }
-    }
-  return NULL;
-}
-
 struct tp_field
 {
   char name[64];
@@ -66,7 +47,7 @@ struct tp_field
 static int
 read_format (const char *cat, const char *name, struct tp_field *out, int max)
 {
-  const char *tf = tracefs ();
+  const char *tf = gebpf_tracefs (false);
   if (!tf)
     return -ENOENT;
   char path[1024];
@@ -147,7 +128,7 @@ tracepoints_one (const char *target, char cats[][64], char names[][128],
     return 0;
   snprintf (cat, sizeof cat, "%.*s", (int) (sep - target), target);
   snprintf (name, sizeof name, "%s", sep + 1);
-  const char *tf = tracefs ();
+  const char *tf = gebpf_tracefs (false);
   if (!tf)
     return 0;
   int n = 0;

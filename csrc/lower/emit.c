@@ -23,12 +23,7 @@
 #include <bpf/btf.h>
 #include "lower.h"
 #include "../map.h"
-
-struct buf
-{
-  char *p;
-  size_t len, cap;
-};
+#include "../buf.h"
 
 struct emit
 {
@@ -42,26 +37,15 @@ struct emit
   bool in_inline;
 };
 
-static void
+/* The C text grows in Guile's heap (buf.h): a lowering error can leave
+   from anywhere without leaking it.  */
+static inline void
 bput (struct buf *b, const char *s, size_t n)
 {
-  if (b->len + n + 1 > b->cap)
-    {
-      size_t cap = b->cap ? b->cap * 2 : 1024;
-      while (cap < b->len + n + 1)
-        cap *= 2;
-      char *p = scm_gc_malloc_pointerless (cap, "c-text");
-      if (b->len)
-        memcpy (p, b->p, b->len);
-      b->p = p;
-      b->cap = cap;
-    }
-  memcpy (b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = 0;
+  gebpf_buf_add_gc (b, s, n);
 }
 
-static void
+static inline void
 bs (struct buf *b, const char *s)
 {
   bput (b, s, strlen (s));
@@ -73,16 +57,10 @@ static void bf (struct buf *b, const char *fmt, ...)
 static void
 bf (struct buf *b, const char *fmt, ...)
 {
-  char *s = NULL;
   va_list ap;
   va_start (ap, fmt);
-  int n = vasprintf (&s, fmt, ap);
+  gebpf_buf_vprintf_gc (b, fmt, ap);
   va_end (ap);
-  if (n >= 0)
-    {
-      bput (b, s, n);
-      free (s);
-    }
 }
 
 static void ex (struct emit *E, struct buf *b, struct node *n);

@@ -85,9 +85,6 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
 ;;; ------------------------------------------------------------------
 ;;; The programs of a policy, checked against what bpfman needs.
 
-(define resolve-source (@@ (ebpf deploy) resolve-source))
-(define lowering-target (@@ (ebpf deploy) lowering-target))
-
 (define name-rx (make-regexp "^[a-zA-Z][a-zA-Z0-9_]+$"))
 
 (define (program-of policy name)

@@ -13,6 +13,7 @@
 (define-module (ebpf deploy)
   #:declarative? #f
   #:use-module (ebpf error)
+  #:use-module ((ebpf core) #:select (%bpf-tracefs %bpf-uprobe-symbols))
   #:use-module (ebpf syntax)
   #:use-module (ebpf map)
   #:use-module (ebpf fn)
@@ -27,6 +28,8 @@
   #:use-module (ice-9 ftw)
   #:use-module (ice-9 regex)
   #:use-module (oop goops)
+  ;; For (ebpf bpfman), not re-exported by (ebpf):
+  #:export (resolve-source lowering-target)
   #:export (defbpf-program
             make-bpf-program
             bpf-program?
@@ -327,13 +330,12 @@ first of a fallback list that this kernel took), else the declared one."
       => (lambda (m)
            (let* ((file (match:substring m 1))
                   (fn-name (string->symbol (match:substring m 2)))
-                  (mod (make-fresh-user-module)))
+                  (mod (make-user-module 'bpf-load!)))
              (unless (file-exists? file)
                (raise-ebpf-error 'ebpf-error 'bpf-load!
                                  (format #f "program ~a: ~a does not exist"
                                          (bpf-program-name p) file)
                                  #:fix "check the path of #:source"))
-             (module-use! mod (resolve-interface '(ebpf)))
              (save-module-excursion
               (lambda ()
                 (set-current-module mod)
@@ -516,29 +518,6 @@ is not loaded, and return it.  A kind list is tried in order.  Raises
 ;;; ------------------------------------------------------------------
 ;;; Attaching.
 
-(define tracefs-dirs '("/sys/kernel/tracing" "/sys/kernel/debug/tracing"))
-
-(define (tracefs-events)
-  (or (find (lambda (d) (file-exists? (string-append d "/events")))
-            tracefs-dirs)
-      (begin
-        (false-if-exception
-         (system* "mount" "-t" "tracefs" "tracefs" "/sys/kernel/tracing"))
-        (and (file-exists? "/sys/kernel/tracing/events") "/sys/kernel/tracing"))))
-
-(define (glob->regexp g)
-  (make-regexp
-   (string-append
-    "^"
-    (string-concatenate
-     (map (lambda (c)
-            (case c
-              ((#\*) ".*")
-              ((#\?) ".")
-              ((#\. #\+ #\( #\) #\^ #\$ #\| #\{ #\} #\\) (string #\\ c))
-              (else (string c))))
-          (string->list g)))
-    "$")))
 
 (define (tracepoints-matching glob)
   "Return the tracepoints matching @var{glob} (\"CATEGORY:NAME\" or
@@ -547,7 +526,7 @@ sorted; tracefs is mounted if it is missing."
   (let* ((sep (string-index glob (char-set #\: #\/)))
          (cat (if sep (substring glob 0 sep) "*"))
          (name (if sep (substring glob (+ sep 1)) glob))
-         (root (tracefs-events)))
+         (root (%bpf-tracefs #t)))
     (if (not root)
         '()
         (let ((events (string-append root "/events"))
@@ -571,7 +550,6 @@ sorted; tracefs is mounted if it is missing."
                 '()))
            string<?)))))
 
-(define call-with-public-who (@@ (ebpf error) call-with-public-who))
 
 (define (file-is-directory?* f)
   (false-if-exception (eq? 'directory (stat:type (stat f)))))
@@ -671,7 +649,7 @@ sorted; tracefs is mounted if it is missing."
   (let ((t (bpf-program-target p)))
     (if (pair? t) t (list t))))
 
-(define uprobe-symbols (@@ (ebpf core) %bpf-uprobe-symbols))
+(define uprobe-symbols %bpf-uprobe-symbols)
 
 (define (uprobes-matching p target)
   ;; "LIB:GLOB" -> ("LIB:SYM" ...), the functions of LIB the glob matches.

@@ -16,8 +16,16 @@
 ;;; matches (as `bpftrace -l' lists them) complete the module.
 
 (define-module (ebpf events)
+  #:use-module ((ebpf core) #:select (%bpf-ringbuf-control %bpf-record-type
+                                      %bpf-ringbuf-open %bpf-ringbuf-take
+                                      %bpf-ringbuf-reader-info
+                                      %bpf-ringbuf-close! %bpf-perf-open
+                                      %bpf-perf-take %bpf-perf-reader-info
+                                      %bpf-perf-close! %bpf-symbolize %bpf-symbol %bpf-stack-key
+                                      %bpf-btf-functions %bpf-tracefs))
   #:use-module (ebpf error)
   #:use-module (ebpf map)
+  #:use-module ((ebpf syntax) #:select (glob->regexp))
   #:use-module ((ebpf deploy) #:select (tracepoints-matching))
   #:use-module ((ebpf features) #:select (bpf-features))
   #:use-module (system vm elf)
@@ -33,6 +41,8 @@
   #:use-module (ice-9 regex)
   #:use-module (ice-9 threads)
   #:use-module (rnrs bytevectors)
+  ;; For (ebpf script), not re-exported by (ebpf):
+  #:export (format-key)
   #:export (bpf-ringbuf-poll
             bpf-ringbuf-start!
             bpf-ringbuf-stop!
@@ -58,15 +68,6 @@
             bpf-usym
             bpf-list-probes
             bpf-probe-info))
-
-(define-syntax-rule (define-primitives name ...)
-  (begin (define name (@@ (ebpf core) name)) ...))
-
-(define-primitives
-  %bpf-ringbuf-control %bpf-record-type %bpf-ringbuf-open %bpf-ringbuf-take
-  %bpf-ringbuf-reader-info %bpf-ringbuf-close!
-  %bpf-perf-open %bpf-perf-take %bpf-perf-reader-info %bpf-perf-close!
-  %bpf-symbolize %bpf-btf-functions %bpf-symbol %bpf-stack-key)
 
 (define (map-object m who kind)
   ;; The declared map M (object or name) of KIND, or an error.
@@ -425,13 +426,7 @@ because a buffer was full)."
 ;;; The trace pipe.
 
 (define (tracefs)
-  (or (find (lambda (d) (file-exists? (string-append d "/trace_pipe")))
-            '("/sys/kernel/tracing" "/sys/kernel/debug/tracing"))
-      (begin
-        (false-if-exception
-         (system* "mount" "-t" "tracefs" "tracefs" "/sys/kernel/tracing"))
-        (and (file-exists? "/sys/kernel/tracing/trace_pipe")
-             "/sys/kernel/tracing"))
+  (or (%bpf-tracefs #t)
       (raise-ebpf-error 'ebpf-error 'bpf-trace-pipe
                         "tracefs is not mounted and could not be mounted"
                         #:fix "mount it: mount -t tracefs tracefs /sys/kernel/tracing")))
@@ -960,20 +955,6 @@ stack came from while it still runs."
 ;;; ------------------------------------------------------------------
 ;;; Probes.
 
-(define (glob->regexp g)
-  (make-regexp
-   (string-append
-    "^"
-    (string-concatenate
-     (map (lambda (c)
-            (case c
-              ((#\*) ".*")
-              ((#\?) ".")
-              ((#\. #\+ #\( #\) #\^ #\$ #\| #\{ #\} #\\) (string #\\ c))
-              (else (string c))))
-          (string->list g)))
-    "$")))
-
 (define traceable #f)
 (define (traceable-functions)
   ;; Functions ftrace can hook (available_filter_functions), or #f when
@@ -981,9 +962,8 @@ stack came from while it still runs."
   (unless traceable
     (set! traceable
           (or (false-if-exception
-               (let ((file (find file-exists?
-                                 '("/sys/kernel/tracing/available_filter_functions"
-                                   "/sys/kernel/debug/tracing/available_filter_functions")))
+               (let ((file (string-append (%bpf-tracefs)
+                                          "/available_filter_functions"))
                      (table (make-hash-table 100000)))
                  (call-with-input-file file
                    (lambda (in)
@@ -1091,8 +1071,7 @@ stack came from while it still runs."
 
 (define (tracepoint-fields tp)
   ;; ((TYPE . NAME) ...) of tracepoint "G:N", its common_ fields left out.
-  (let* ((root (find (lambda (d) (file-exists? (string-append d "/events")))
-                     '("/sys/kernel/tracing" "/sys/kernel/debug/tracing")))
+  (let* ((root (%bpf-tracefs))
          (sep (string-index tp #\:))
          (file (and root sep
                     (string-append root "/events/" (substring tp 0 sep) "/"

@@ -15,8 +15,10 @@
   #:use-module (ebpf syntax)
   #:use-module (srfi srfi-9)
   #:use-module (oop goops)
+  #:re-export (bpf-fn?)
+  ;; For (ebpf script), not re-exported by (ebpf):
+  #:export (located-body)
   #:export (bpf-fn
-            bpf-fn?
             bpf-fn-name
             bpf-fn->c
             bpf-fn-ast
@@ -33,14 +35,6 @@
             bpf-macro-name
             bpf-macro-procedure
             bpf-fn-redefinition-hook))
-
-(define %make-bpf-fn (@@ (ebpf core) %make-bpf-fn))
-(define %bpf-fn-info (@@ (ebpf core) %bpf-fn-info))
-(define %bpf-fn-lower (@@ (ebpf core) %bpf-fn-lower))
-(define %bpf-fn-maps (@@ (ebpf core) %bpf-fn-maps))
-(define %bpf-loc-marker (@@ (ebpf core) %bpf-loc-marker))
-(define <bpf-fn> (@@ (ebpf core) <bpf-fn>))
-(define bpf-fn? (@@ (ebpf core) bpf-fn?))
 
 (define (bpf-fn-name fn)
   "Return the name of the bpf-fn @var{fn} (a string, C spelling)."
@@ -147,7 +141,7 @@
        (let ((src (source-of x))
              (n (symbol->string (syntax->datum #'name)))
              (stxs #'(body ...)))
-         ((@@ (ebpf syntax) declare-placeholder!) n)
+         (declare-placeholder! n)
          #`(define-bpf-fn! 'name '(ctx ...)
              #,@(if (static? stxs)
                     (list #`(quote #,(datum->syntax x (map located-datum stxs)))

@@ -31,6 +31,10 @@
 ;;; the manifest alone.
 
 (define-module (ebpf policy)
+  #:use-module ((ebpf core) #:select (%bpf-fd-pin! %bpf-pinned-info
+                                      %bpf-map-release! %bpf-pin-dir-remove!
+                                      %bpf-link-tc-filters
+                                      %bpf-tc-filter-remove!))
   #:use-module (ebpf error)
   #:use-module (ebpf syntax)
   #:use-module (ebpf map)
@@ -72,13 +76,6 @@
             bpf-policy-fail-at-step
             bpf-policy-pin-root
             bpf-policy-run-dir))
-
-(define %bpf-fd-pin! (@@ (ebpf core) %bpf-fd-pin!))
-(define %bpf-pinned-info (@@ (ebpf core) %bpf-pinned-info))
-(define %bpf-map-release! (@@ (ebpf core) %bpf-map-release!))
-(define %bpf-pin-dir-remove! (@@ (ebpf core) %bpf-pin-dir-remove!))
-(define %bpf-link-tc-filters (@@ (ebpf core) %bpf-link-tc-filters))
-(define %bpf-tc-filter-remove! (@@ (ebpf core) %bpf-tc-filter-remove!))
 
 ;;; ------------------------------------------------------------------
 ;;; Where pinned policies live, and the test hook.

@@ -19,6 +19,9 @@
   ;; bpf-script-run-file loads the user's file.
   #:declarative? #f
   #:use-module (ebpf)
+  #:use-module ((ebpf core) #:select (%bpf-loc-marker %make-bpf-fn))
+  #:use-module ((ebpf fn) #:select (located-body))
+  #:use-module ((ebpf events) #:select (format-key))
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
   #:use-module (srfi srfi-11)
@@ -67,13 +70,13 @@ of @code{(PROBE . LOCATED-BODY)}."
     (syntax-case x ()
       ((_ probe body ...)
        #`(add-clause! probe
-                      #,((@@ (ebpf fn) located-body) x #'(body ...))
+                      #,(located-body x #'(body ...))
                       (current-module))))))
 
 ;;; ------------------------------------------------------------------
 ;;; Located bodies: #(MARKER FILE LINE COLUMN ITEMS) for list forms.
 
-(define marker (@@ (ebpf core) %bpf-loc-marker))
+(define marker %bpf-loc-marker)
 
 (define (located? x)
   (and (vector? x) (= (vector-length x) 5) (eq? (vector-ref x 0) marker)))
@@ -506,8 +509,6 @@ strings."
                  (reverse kernel))))
       (make-plan declared programs site-maps (reverse host) exit-map stack-map))))
 
-(define %make-bpf-fn (@@ (ebpf core) %make-bpf-fn))
-
 ;;; ------------------------------------------------------------------
 ;;; Printing the @-maps at exit.
 
@@ -759,8 +760,6 @@ Scheme) and evaluate them in a fresh module that uses @code{(ebpf)} and
 
 ;;; ------------------------------------------------------------------
 ;;; Running a whole script file.
-
-(define format-key (@@ (ebpf events) format-key))
 
 (define aggregation-kinds
   '(hash array per-cpu-hash per-cpu-array lru-hash lru-per-cpu-hash histogram))

@@ -251,7 +251,7 @@
              (lower-xdp (bpf-fn u37 (ctx) (map-increment! (begin counts) 1))))
 (lower-error "a map through (if #t m m)" ("map-get needs a map named directly")
              (lower-xdp (bpf-fn u38 (ctx) (map-get (if #t counts counts) 1))))
-(define make-fn (@@ (ebpf fn) %make-bpf-fn))
+(define make-fn (@ (ebpf core) %make-bpf-fn))
 (test-equal "printk strings with multi-byte characters cut anywhere" '()
             (filter-map
              (lambda (pad)
