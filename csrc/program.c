@@ -60,51 +60,7 @@ static SCM gebpf_link_type;
 /* ------------------------------------------------------------------ */
 /* Program kinds and attach types.                                      */
 
-enum kind_flags
-{
-  KF_NET = 1,                   /* needs CAP_NET_ADMIN */
-  KF_TRACE = 2,                 /* needs CAP_PERFMON */
-  KF_BTF = 4,                   /* target is a BTF id fixed at load */
-  KF_TRAMPOLINE = 8,            /* attached through a BPF trampoline */
-  KF_CGROUP = 16,
-};
-
-struct prog_kind
-{
-  const char *name;
-  enum bpf_prog_type type;
-  int attach_type;              /* expected attach type, or -1 */
-  unsigned flags;
-};
-
-static const struct prog_kind kinds[] = {
-  {"xdp", BPF_PROG_TYPE_XDP, -1, KF_NET},
-  {"tc", BPF_PROG_TYPE_SCHED_CLS, -1, KF_NET},
-  {"socket-filter", BPF_PROG_TYPE_SOCKET_FILTER, -1, KF_NET},
-  {"cgroup-skb", BPF_PROG_TYPE_CGROUP_SKB, -1, KF_NET | KF_CGROUP},
-  {"cgroup-sock-addr", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, -1,
-   KF_NET | KF_CGROUP},
-  {"cgroup-sock", BPF_PROG_TYPE_CGROUP_SOCK, -1, KF_NET | KF_CGROUP},
-  {"tracepoint", BPF_PROG_TYPE_TRACEPOINT, -1, KF_TRACE},
-  {"raw-tracepoint", BPF_PROG_TYPE_RAW_TRACEPOINT, -1, KF_TRACE},
-  {"tp-btf", BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, KF_TRACE | KF_BTF},
-  {"fentry", BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY,
-   KF_TRACE | KF_BTF | KF_TRAMPOLINE},
-  {"fexit", BPF_PROG_TYPE_TRACING, BPF_TRACE_FEXIT,
-   KF_TRACE | KF_BTF | KF_TRAMPOLINE},
-  {"fmod-ret", BPF_PROG_TYPE_TRACING, BPF_MODIFY_RETURN,
-   KF_TRACE | KF_BTF | KF_TRAMPOLINE},
-  {"lsm", BPF_PROG_TYPE_LSM, BPF_LSM_MAC, KF_TRACE | KF_BTF | KF_TRAMPOLINE},
-  {"kprobe", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
-  {"kretprobe", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
-  {"uprobe", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
-  {"uretprobe", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
-  {"perf-event", BPF_PROG_TYPE_PERF_EVENT, -1, KF_TRACE},
-  {NULL, 0, 0, 0}
-};
-
-#define NKINDS (sizeof kinds / sizeof kinds[0])
-static struct gebpf_sym kind_syms[NKINDS];
+/* Program kinds are the kernel model's table (kernel.c).  */
 
 /* #:attach-type values: the short hook names of DESIGN §4, and the
    kernel's names for those who know them.  */
@@ -206,7 +162,7 @@ attach_type_name (int at)
 }
 
 /* The kind of a program as libbpf typed it from SEC().  */
-static const struct prog_kind *
+static const struct gebpf_kind *
 kind_of_program (const struct bpf_program *prog)
 {
   enum bpf_prog_type t = bpf_program__type (prog);
@@ -217,11 +173,11 @@ kind_of_program (const struct bpf_program *prog)
       const char *names[] = { "kretprobe", "uretprobe", "uprobe", "kprobe" };
       for (size_t i = 0; i < 4; i++)
         if (strncmp (sec, names[i], strlen (names[i])) == 0)
-          for (const struct prog_kind *k = kinds; k->name; k++)
+          for (const struct gebpf_kind *k = gebpf_kinds; k->name; k++)
             if (strcmp (k->name, names[i]) == 0)
               return k;
     }
-  for (const struct prog_kind *k = kinds; k->name; k++)
+  for (const struct gebpf_kind *k = gebpf_kinds; k->name; k++)
     if (k->type == t && (k->attach_type < 0 || k->attach_type == at))
       return k;
   return NULL;
@@ -253,13 +209,9 @@ tracing_privileged (void)
 }
 
 static const char *
-cap_names (unsigned flags)
+cap_names (const struct gebpf_kind *kind)
 {
-  if (flags & KF_NET)
-    return "CAP_BPF and CAP_NET_ADMIN";
-  if (flags & KF_TRACE)
-    return "CAP_BPF and CAP_PERFMON";
-  return "CAP_BPF (or CAP_SYS_ADMIN)";
+  return kind ? kind->caps : "CAP_BPF (or CAP_SYS_ADMIN)";
 }
 
 /* ------------------------------------------------------------------ */
@@ -622,7 +574,7 @@ struct gebpf_object
   uint32_t id;
   enum bpf_prog_type type;
   int attach_type;
-  const struct prog_kind *kind; /* NULL for kinds guile-ebpf has no name for */
+  const struct gebpf_kind *kind; /* NULL for kinds guile-ebpf has no name for */
   char *kind_name;
   char *name;                   /* the program's C name */
   char *path, *section;
@@ -729,7 +681,7 @@ SCM_DEFINE_STATIC (scm_bpf_enable_stats_x, "%bpf-enable-stats!", 1, 0, 0,
 /* Options of %bpf-object-load.  */
 struct load_opts
 {
-  const struct prog_kind *kind;
+  const struct gebpf_kind *kind;
   char *prog;                   /* C name of the program, or NULL */
   SCM constants;
   SCM line_map;
@@ -1096,7 +1048,7 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
   bpf_object__for_each_program (p, obj)
     bpf_program__set_autoload (p, p == prog);
 
-  const struct prog_kind *k = lo->kind;
+  const struct gebpf_kind *k = lo->kind;
   enum bpf_prog_type t = bpf_program__type (prog);
   if (k)
     {
@@ -1111,7 +1063,7 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
                    && (int) bpf_program__expected_attach_type (prog)
                    != k->attach_type))
         {
-          const struct prog_kind *sk = kind_of_program (prog);
+          const struct gebpf_kind *sk = kind_of_program (prog);
           gebpf_error (gebpf_k_validation, subr, 0,
                        "make #:kind and the program's SEC() agree",
                        "program %s of %s is in section \"%s\", which makes "
@@ -1147,7 +1099,7 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
 
   if (lo->target)
     {
-      const struct prog_kind *ek = k ? k : kind_of_program (prog);
+      const struct gebpf_kind *ek = k ? k : kind_of_program (prog);
       if (ek && (ek->flags & KF_BTF))
         {
           int r = bpf_program__set_attach_target (prog, 0, lo->target);
@@ -1168,7 +1120,7 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
 
 /* The target of a BTF kind: #:target, else the part of SEC() after '/'.  */
 static char *
-btf_target (const struct bpf_program *prog, const struct prog_kind *k,
+btf_target (const struct bpf_program *prog, const struct gebpf_kind *k,
             const char *given)
 {
   if (!k || !(k->flags & KF_BTF))
@@ -1213,7 +1165,7 @@ parse_load_options (SCM rest, struct load_opts *lo, struct load_state *st,
       switch (which)
         {
         case 0:
-          lo->kind = &kinds[gebpf_sym_lookup (kind_syms, v, subr,
+          lo->kind = &gebpf_kinds[gebpf_sym_lookup (gebpf_kind_syms, v, subr,
                                               "program kind")];
           break;
         case 1:
@@ -1328,7 +1280,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_load, "%bpf-object-load", 1, 0, 1,
   int log_level = lo.log_level;
   SCM used = SCM_EOL;
   struct bpf_program *prog = NULL;
-  const struct prog_kind *kind = NULL;
+  const struct gebpf_kind *kind = NULL;
   for (;;)
     {
       LIBBPF_OPTS (bpf_object_open_opts, oo, .object_name = objname);
@@ -1410,11 +1362,11 @@ SCM_DEFINE_STATIC (scm_bpf_object_load, "%bpf-object-load", 1, 0, 1,
           snprintf (fix, sizeof fix,
                     "run as root, or grant %s, e.g. `sudo setcap "
                     "cap_bpf,cap_perfmon,cap_net_admin+ep $(which guile)`",
-                    cap_names (kind ? kind->flags : 0));
+                    cap_names (kind));
           gebpf_error_log (gebpf_k_permission, FUNC_NAME, err, lib, fix,
                            "loading %s program %s of %s needs %s: the "
                            "kernel refused it", kname, gname, cpath,
-                           cap_names (kind ? kind->flags : 0));
+                           cap_names (kind));
         }
       if (has_log)
         verifier_error (FUNC_NAME, gname, kname, cpath, glog);
@@ -1550,7 +1502,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_meta, "%bpf-object-meta", 1, 0, 0,
 static const char *
 kind_name_of_type (enum bpf_prog_type t, int at, char *buf, size_t n)
 {
-  for (const struct prog_kind *k = kinds; k->name; k++)
+  for (const struct gebpf_kind *k = gebpf_kinds; k->name; k++)
     if (k->type == t && (k->attach_type < 0 || k->attach_type == at))
       return k->name;
   const char *s = libbpf_bpf_prog_type_str (t);
@@ -3043,12 +2995,6 @@ gebpf_init_program (void)
                                               scm_from_utf8_symbol ("object")),
                                   finalize_link);
   scm_c_define ("<bpf-link>", gebpf_link_type);
-  for (size_t i = 0; kinds[i].name; i++)
-    {
-      kind_syms[i].name = kinds[i].name;
-      kind_syms[i].value = (long) i;
-    }
-  kind_syms[NKINDS - 1].name = NULL;
 #ifndef SCM_MAGIC_SNARFER
 #include "program.x"
 #endif

@@ -16,7 +16,7 @@
             bpf-map-peek bpf-map-count bpf-map-create! bpf-map-pin!
             bpf-map-unpin! bpf-map-close! bpf-map-lookup bpf-map-names
             bpf-map-open-pinned bpf-maps
-            %bpf-features
+            %bpf-features %bpf-kind-table %bpf-map-kind-table
             <bpf-fn> bpf-fn? %make-bpf-fn %bpf-fn-info %bpf-fn-lower
             %bpf-fn-maps %bpf-loc-marker))
 
