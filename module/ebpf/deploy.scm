@@ -17,6 +17,7 @@
   #:use-module (ebpf map)
   #:use-module (ebpf fn)
   #:use-module (ebpf build)
+  #:use-module (ebpf kernel)
   #:use-module ((ebpf program) #:hide (bpf-test-run bpf-attach-socket!))
   #:use-module ((ebpf program) #:select ((bpf-test-run . object-test-run)
                                          (bpf-attach-socket! . object-attach-socket!)))
@@ -104,8 +105,8 @@
     (doc #f "Documentation string.")))
 
 (define known-kinds
-  '(xdp tc socket-filter cgroup-skb cgroup-sock-addr tracepoint raw-tracepoint
-    tp-btf fentry fexit kprobe kretprobe uprobe uretprobe lsm perf-event))
+  ;; The kinds bpf-fn lowers, from the kernel model (csrc/kernel.c).
+  (kinds-where (lambda (k) (assq-ref k 'bpf-fn))))
 
 (define (enum x)
   (cond ((keyword? x) (keyword->symbol x))
@@ -219,7 +220,8 @@ swaps the new version in."
       ((invalid name "#:license ~s is not 1 to 127 printable ASCII characters"
                 license)
        "write #:license \"GPL\" (or the license of the program)"))
-    (when (and (memq (car kinds) '(xdp tc)) (not (assq 'target attach)))
+    (when (and (kind-ref (car kinds) 'target-required)
+               (not (assq 'target attach)))
       ((invalid name "~a programs need a target" (car kinds))
        "add #:attach \"IFACE\" (the interface to attach to)"))
     (let ((maps (append uses (source-maps source (car kinds)))))
@@ -354,20 +356,18 @@ first of a fallback list that this kernel took), else the declared one."
 
 (define (lowering-target kind target p)
   ;; What the lowerer needs of the target: tracepoint name (or glob),
-  ;; function for fentry/fexit, cgroup hook.
-  (case kind
-    ((cgroup-skb) (symbol->string (or (assq-ref (bpf-program-attach-spec p) 'direction)
-                                      'ingress)))
-    ((cgroup-sock-addr) (symbol->string (or (assq-ref (bpf-program-attach-spec p) 'hook)
-                                            'connect4)))
-    ((xdp tc socket-filter perf-event uprobe uretprobe) #f)
-    (else target)))
+  ;; function for fentry/fexit, cgroup hook -- what its SEC() names.
+  (cond ((attach-type p kind) => symbol->string)
+        ((kind-ref kind 'target-in-section) target)
+        (else #f)))
 
 (define (attach-type p kind)
-  (case kind
-    ((cgroup-skb) (or (assq-ref (bpf-program-attach-spec p) 'direction) 'ingress))
-    ((cgroup-sock-addr) (or (assq-ref (bpf-program-attach-spec p) 'hook) 'connect4))
-    (else #f)))
+  ;; A cgroup program's hook: #:direction or #:hook, else the kind's
+  ;; default (both from the kernel model).
+  (let ((default (kind-ref kind 'default-attach-type)))
+    (and default
+         (or (assq-ref (bpf-program-attach-spec p) (kind-ref kind 'attach-option))
+             default))))
 
 (define (object-constants p)
   ;; (const NAME) is a const volatile __u64: negative values travel as
@@ -399,7 +399,7 @@ first of a fallback list that this kernel took), else the declared one."
                   #:constants (used-constants p c)
                   #:line-map line-map
                   #:attach-type (attach-type p kind)
-                  #:target (and (memq kind '(tp-btf fentry fexit lsm))
+                  #:target (and (kind-flag? kind 'btf)
                                 (bpf-program-target p)))))
         (values obj c)))))
 
@@ -541,11 +541,10 @@ sorted; tracefs is mounted if it is missing."
 ;; swapped in the link itself.  Others go through a dispatcher.
 (define (updatable-kind? kind)
   ;; tc: the filter is replaced in place (BPF_TC_F_REPLACE).
-  (memq kind '(xdp tc cgroup-skb cgroup-sock-addr)))
+  (kind-flag? kind 'updatable))
 
 (define (dispatched-kind? kind)
-  (memq kind '(tracepoint raw-tracepoint perf-event uprobe uretprobe kprobe
-               kretprobe)))
+  (kind-flag? kind 'dispatched))
 
 (define (attach-one p obj kind target cookie)
   (let ((spec (bpf-program-attach-spec p)))
@@ -557,14 +556,8 @@ sorted; tracefs is mounted if it is missing."
                        #:frequency (or (assq-ref spec 'frequency) 99))))
 
 (define (stub-section kind)
-  (case kind
-    ((tracepoint) "tracepoint")
-    ((raw-tracepoint) "raw_tracepoint")
-    ((perf-event) "perf_event")
-    ((uprobe) "uprobe")
-    ((uretprobe) "uretprobe")
-    ((kprobe) "kprobe")
-    ((kretprobe) "kretprobe")))
+  ;; The bare SEC() of a dispatched kind: the loader attaches the stub.
+  (kind-ref kind 'section-prefix))
 
 (define (stub-function kind slot-name)
   ;; The dispatcher, appended to a program's generated C: attached once,

@@ -14,6 +14,7 @@
 
 (define-module (ebpf program)
   #:use-module (ebpf error)
+  #:use-module ((ebpf kernel) #:select (kind-names))
   #:use-module (srfi srfi-9)
   #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
   #:use-module ((rnrs bytevectors) #:select (bytevector-length))
@@ -48,9 +49,8 @@
   %bpf-detach-all! %bpf-enable-stats!)
 
 (define bpf-object-kinds
-  '(xdp tc socket-filter cgroup-skb cgroup-sock-addr cgroup-sock tracepoint
-    raw-tracepoint tp-btf fentry fexit fmod-ret lsm kprobe kretprobe uprobe
-    uretprobe perf-event))
+  ;; The kernel model's kinds (csrc/kernel.c).
+  (kind-names))
 
 (define (bpf-enable-stats!)
   "Turn on the kernel's BPF run-time statistics (run counts and run times
