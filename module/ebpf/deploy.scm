@@ -891,7 +891,7 @@ the verifier's log on, and that log returned."
                                       #:kind (program-kind p)
                                       #:constants (used-constants p (program-c p))
                                       #:attach-type (attach-type p (program-kind p))
-                                      #:target (and (memq (program-kind p) '(tp-btf fentry fexit lsm))
+                                      #:target (and (kind-flag? (program-kind p) 'btf)
                                                     (bpf-program-target p))
                                       #:log-level 1)))
           (let ((log (bpf-object-verifier-log again)))
