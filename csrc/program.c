@@ -161,26 +161,26 @@ attach_type_name (int at)
   return NULL;
 }
 
-/* The kind of a program as libbpf typed it from SEC().  */
+/* The kind of a program as libbpf typed it from SEC(): the first kind of
+   its type and attach type, or among those (kprobe, uprobe ... share a
+   type) the one whose section prefix SEC() starts with.  */
 static const struct gebpf_kind *
 kind_of_program (const struct bpf_program *prog)
 {
   enum bpf_prog_type t = bpf_program__type (prog);
   int at = bpf_program__expected_attach_type (prog);
-  if (t == BPF_PROG_TYPE_KPROBE)
-    {
-      const char *sec = bpf_program__section_name (prog);
-      const char *names[] = { "kretprobe", "uretprobe", "uprobe", "kprobe" };
-      for (size_t i = 0; i < 4; i++)
-        if (strncmp (sec, names[i], strlen (names[i])) == 0)
-          for (const struct gebpf_kind *k = gebpf_kinds; k->name; k++)
-            if (strcmp (k->name, names[i]) == 0)
-              return k;
-    }
+  const char *sec = bpf_program__section_name (prog);
+  const struct gebpf_kind *first = NULL;
   for (const struct gebpf_kind *k = gebpf_kinds; k->name; k++)
     if (k->type == t && (k->attach_type < 0 || k->attach_type == at))
-      return k;
-  return NULL;
+      {
+        if (!first)
+          first = k;
+        size_t n = k->section ? strcspn (k->section, "/") : 0;
+        if (n && sec && strncmp (sec, k->section, n) == 0)
+          return k;
+      }
+  return first;
 }
 
 /* Whether this process has capability CAP in its effective set.  */
