@@ -122,6 +122,83 @@ gebpf_kind_has (int kind, unsigned flags)
   return k && (k->flags & flags);
 }
 
+#define HOOK2(n, long, at, k) {n, at, k, false}, {long, at, k, true}
+const struct gebpf_hook gebpf_hooks[] = {
+  HOOK2 ("ingress", "cgroup-inet-ingress", BPF_CGROUP_INET_INGRESS,
+         PK_CGROUP_SKB),
+  HOOK2 ("egress", "cgroup-inet-egress", BPF_CGROUP_INET_EGRESS,
+         PK_CGROUP_SKB),
+  HOOK2 ("sock-create", "cgroup-inet-sock-create",
+         BPF_CGROUP_INET_SOCK_CREATE, PK_CGROUP_SOCK),
+  HOOK2 ("sock-release", "cgroup-inet-sock-release",
+         BPF_CGROUP_INET_SOCK_RELEASE, PK_CGROUP_SOCK),
+  HOOK2 ("post-bind4", "cgroup-inet4-post-bind", BPF_CGROUP_INET4_POST_BIND,
+         PK_CGROUP_SOCK),
+  HOOK2 ("post-bind6", "cgroup-inet6-post-bind", BPF_CGROUP_INET6_POST_BIND,
+         PK_CGROUP_SOCK),
+  HOOK2 ("connect4", "cgroup-inet4-connect", BPF_CGROUP_INET4_CONNECT,
+         PK_CGROUP_SOCK_ADDR),
+  HOOK2 ("connect6", "cgroup-inet6-connect", BPF_CGROUP_INET6_CONNECT,
+         PK_CGROUP_SOCK_ADDR),
+  HOOK2 ("bind4", "cgroup-inet4-bind", BPF_CGROUP_INET4_BIND,
+         PK_CGROUP_SOCK_ADDR),
+  HOOK2 ("bind6", "cgroup-inet6-bind", BPF_CGROUP_INET6_BIND,
+         PK_CGROUP_SOCK_ADDR),
+  HOOK2 ("sendmsg4", "cgroup-udp4-sendmsg", BPF_CGROUP_UDP4_SENDMSG,
+         PK_CGROUP_SOCK_ADDR),
+  HOOK2 ("sendmsg6", "cgroup-udp6-sendmsg", BPF_CGROUP_UDP6_SENDMSG,
+         PK_CGROUP_SOCK_ADDR),
+  HOOK2 ("recvmsg4", "cgroup-udp4-recvmsg", BPF_CGROUP_UDP4_RECVMSG,
+         PK_CGROUP_SOCK_ADDR),
+  HOOK2 ("recvmsg6", "cgroup-udp6-recvmsg", BPF_CGROUP_UDP6_RECVMSG,
+         PK_CGROUP_SOCK_ADDR),
+  HOOK2 ("getpeername4", "cgroup-inet4-getpeername",
+         BPF_CGROUP_INET4_GETPEERNAME, PK_CGROUP_SOCK_ADDR),
+  HOOK2 ("getpeername6", "cgroup-inet6-getpeername",
+         BPF_CGROUP_INET6_GETPEERNAME, PK_CGROUP_SOCK_ADDR),
+  HOOK2 ("getsockname4", "cgroup-inet4-getsockname",
+         BPF_CGROUP_INET4_GETSOCKNAME, PK_CGROUP_SOCK_ADDR),
+  HOOK2 ("getsockname6", "cgroup-inet6-getsockname",
+         BPF_CGROUP_INET6_GETSOCKNAME, PK_CGROUP_SOCK_ADDR),
+  {NULL, 0, 0, false}
+};
+#undef HOOK2
+
+struct gebpf_sym gebpf_hook_syms[sizeof gebpf_hooks / sizeof gebpf_hooks[0]];
+
+/* Whether attach type AT is a hook of a kind of program type TYPE.  */
+bool
+gebpf_hook_fits (enum bpf_prog_type type, int at)
+{
+  for (const struct gebpf_hook *h = gebpf_hooks; h->name; h++)
+    if (h->attach_type == at && gebpf_kinds[h->kind].type == type)
+      return true;
+  return false;
+}
+
+/* The fix of an attach type that does not fit TYPE: its hooks.  */
+const char *
+gebpf_hook_hint (enum bpf_prog_type type)
+{
+  static __thread char buf[512];
+  size_t n = 0, count = 0, len = 0;
+  for (const struct gebpf_hook *h = gebpf_hooks; h->name; h++)
+    if (!h->alias && gebpf_kinds[h->kind].type == type)
+      count++;
+  if (!count)
+    return "#:attach-type is for cgroup-skb, cgroup-sock and "
+      "cgroup-sock-addr programs only";
+  len = snprintf (buf, sizeof buf, "use #:attach-type ");
+  for (const struct gebpf_hook *h = gebpf_hooks; h->name; h++)
+    if (!h->alias && gebpf_kinds[h->kind].type == type && len < sizeof buf)
+      {
+        n++;
+        len += snprintf (buf + len, sizeof buf - len, "%s'%s",
+                         n == 1 ? "" : n == count ? " or " : ", ", h->name);
+      }
+  return buf;
+}
+
 const struct gebpf_map_kind gebpf_map_kinds[] = {
   {"hash", BPF_MAP_TYPE_HASH, 0},
   {"array", BPF_MAP_TYPE_ARRAY, K_INDEX | K_ARRAY},
@@ -219,6 +296,17 @@ static const struct gebpf_sym map_flag_names[] = {
   {"records", K_RECORDS}, {"array", K_ARRAY}, {NULL, 0}
 };
 
+/* The short names of the hooks of kind KIND.  */
+static SCM
+hook_list (int kind)
+{
+  SCM l = SCM_EOL;
+  for (const struct gebpf_hook *h = gebpf_hooks; h->name; h++)
+    if (!h->alias && h->kind == kind)
+      l = scm_cons (SYM (h->name), l);
+  return scm_reverse_x (l, SCM_EOL);
+}
+
 static SCM
 kind_alist (const struct gebpf_kind *k)
 {
@@ -249,6 +337,7 @@ kind_alist (const struct gebpf_kind *k)
      scm_cons (SYM ("fallbacks"), symbol_list (k->fallbacks)),
      scm_cons (SYM ("default-attach-type"), sym_or_false (k->default_attach)),
      scm_cons (SYM ("attach-option"), sym_or_false (k->attach_option)),
+     scm_cons (SYM ("attach-types"), hook_list (k - gebpf_kinds)),
      scm_cons (SYM ("bpfman-type"), str_or_false (k->bpfman)),
      SCM_UNDEFINED);
 }
@@ -262,7 +351,8 @@ SCM_DEFINE_STATIC (scm_bpf_kind_table, "%bpf-kind-table", 0, 0, 0, (),
                    "@code{context}, @code{default-return}, @code{returns}, "
                    "@code{target}, @code{target-required}, @code{flags}, "
                    "@code{capabilities}, @code{fallbacks}, "
-                   "@code{default-attach-type}, @code{attach-option} and "
+                   "@code{default-attach-type}, @code{attach-option}, "
+                   "@code{attach-types} (a cgroup kind's hooks) and "
                    "@code{bpfman-type}.")
 {
   SCM l = SCM_EOL;
@@ -294,8 +384,8 @@ SCM_DEFINE_STATIC (scm_bpf_map_kind_table, "%bpf-map-kind-table", 0, 0, 0,
 void
 gebpf_init_kernel (void)
 {
-  size_t n = 0;
-  for (int i = 0; i < PK_NONE; i++)
+  size_t n = 0, i;
+  for (i = 0; i < PK_NONE; i++)
     {
       gebpf_kind_syms[i].name = gebpf_kinds[i].name;
       gebpf_kind_syms[i].value = i;
@@ -306,8 +396,18 @@ gebpf_init_kernel (void)
         }
     }
   gebpf_kind_syms[PK_NONE].name = NULL;
+  /* The short hook names first: an unknown name's hint lists them so.  */
+  n = 0;
+  for (int alias = 0; alias < 2; alias++)
+    for (const struct gebpf_hook *h = gebpf_hooks; h->name; h++)
+      if (h->alias == alias)
+        {
+          gebpf_hook_syms[n].name = h->name;
+          gebpf_hook_syms[n++].value = h->attach_type;
+        }
+  gebpf_hook_syms[n].name = NULL;
   gebpf_prog_kinds[n].name = NULL;
-  size_t i = 0;
+  i = 0;
   for (const struct gebpf_map_kind *e = gebpf_map_kinds; e->name; e++, i++)
     {
       gebpf_map_kind_syms[i].name = e->name;

@@ -61,6 +61,21 @@ extern struct gebpf_sym gebpf_prog_kinds[];
 const struct gebpf_kind *gebpf_kind (int kind);
 bool gebpf_kind_has (int kind, unsigned flags);
 
+/* Cgroup hooks: the #:attach-type names (DESIGN §4's short ones, then
+   the kernel's), each with the kind it fits.  */
+struct gebpf_hook
+{
+  const char *name;
+  int attach_type;              /* enum bpf_attach_type */
+  int kind;                     /* enum gebpf_prog_kind */
+  bool alias;                   /* the kernel's long name */
+};
+
+extern const struct gebpf_hook gebpf_hooks[];
+extern struct gebpf_sym gebpf_hook_syms[];
+bool gebpf_hook_fits (enum bpf_prog_type type, int attach_type);
+const char *gebpf_hook_hint (enum bpf_prog_type type);
+
 /* Map kinds.  */
 enum gebpf_map_kind_flags
 {

@@ -62,100 +62,14 @@ static SCM gebpf_link_type;
 
 /* Program kinds are the kernel model's table (kernel.c).  */
 
-/* #:attach-type values: the short hook names of DESIGN §4, and the
-   kernel's names for those who know them.  */
-static const struct gebpf_sym attach_syms[] = {
-  {"ingress", BPF_CGROUP_INET_INGRESS},
-  {"egress", BPF_CGROUP_INET_EGRESS},
-  {"sock-create", BPF_CGROUP_INET_SOCK_CREATE},
-  {"sock-release", BPF_CGROUP_INET_SOCK_RELEASE},
-  {"post-bind4", BPF_CGROUP_INET4_POST_BIND},
-  {"post-bind6", BPF_CGROUP_INET6_POST_BIND},
-  {"connect4", BPF_CGROUP_INET4_CONNECT},
-  {"connect6", BPF_CGROUP_INET6_CONNECT},
-  {"bind4", BPF_CGROUP_INET4_BIND},
-  {"bind6", BPF_CGROUP_INET6_BIND},
-  {"sendmsg4", BPF_CGROUP_UDP4_SENDMSG},
-  {"sendmsg6", BPF_CGROUP_UDP6_SENDMSG},
-  {"recvmsg4", BPF_CGROUP_UDP4_RECVMSG},
-  {"recvmsg6", BPF_CGROUP_UDP6_RECVMSG},
-  {"getpeername4", BPF_CGROUP_INET4_GETPEERNAME},
-  {"getpeername6", BPF_CGROUP_INET6_GETPEERNAME},
-  {"getsockname4", BPF_CGROUP_INET4_GETSOCKNAME},
-  {"getsockname6", BPF_CGROUP_INET6_GETSOCKNAME},
-  {"cgroup-inet-ingress", BPF_CGROUP_INET_INGRESS},
-  {"cgroup-inet-egress", BPF_CGROUP_INET_EGRESS},
-  {"cgroup-inet-sock-create", BPF_CGROUP_INET_SOCK_CREATE},
-  {"cgroup-inet-sock-release", BPF_CGROUP_INET_SOCK_RELEASE},
-  {"cgroup-inet4-post-bind", BPF_CGROUP_INET4_POST_BIND},
-  {"cgroup-inet6-post-bind", BPF_CGROUP_INET6_POST_BIND},
-  {"cgroup-inet4-connect", BPF_CGROUP_INET4_CONNECT},
-  {"cgroup-inet6-connect", BPF_CGROUP_INET6_CONNECT},
-  {"cgroup-inet4-bind", BPF_CGROUP_INET4_BIND},
-  {"cgroup-inet6-bind", BPF_CGROUP_INET6_BIND},
-  {"cgroup-udp4-sendmsg", BPF_CGROUP_UDP4_SENDMSG},
-  {"cgroup-udp6-sendmsg", BPF_CGROUP_UDP6_SENDMSG},
-  {"cgroup-udp4-recvmsg", BPF_CGROUP_UDP4_RECVMSG},
-  {"cgroup-udp6-recvmsg", BPF_CGROUP_UDP6_RECVMSG},
-  {"cgroup-inet4-getpeername", BPF_CGROUP_INET4_GETPEERNAME},
-  {"cgroup-inet6-getpeername", BPF_CGROUP_INET6_GETPEERNAME},
-  {"cgroup-inet4-getsockname", BPF_CGROUP_INET4_GETSOCKNAME},
-  {"cgroup-inet6-getsockname", BPF_CGROUP_INET6_GETSOCKNAME},
-  {NULL, 0}
-};
-
-/* Which attach types each cgroup kind accepts (for the error's hint).  */
-static bool
-attach_type_fits (enum bpf_prog_type type, int at)
-{
-  switch (type)
-    {
-    case BPF_PROG_TYPE_CGROUP_SKB:
-      return at == BPF_CGROUP_INET_INGRESS || at == BPF_CGROUP_INET_EGRESS;
-    case BPF_PROG_TYPE_CGROUP_SOCK:
-      return at == BPF_CGROUP_INET_SOCK_CREATE
-        || at == BPF_CGROUP_INET_SOCK_RELEASE
-        || at == BPF_CGROUP_INET4_POST_BIND
-        || at == BPF_CGROUP_INET6_POST_BIND;
-    case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
-      return at == BPF_CGROUP_INET4_CONNECT || at == BPF_CGROUP_INET6_CONNECT
-        || at == BPF_CGROUP_INET4_BIND || at == BPF_CGROUP_INET6_BIND
-        || at == BPF_CGROUP_UDP4_SENDMSG || at == BPF_CGROUP_UDP6_SENDMSG
-        || at == BPF_CGROUP_UDP4_RECVMSG || at == BPF_CGROUP_UDP6_RECVMSG
-        || at == BPF_CGROUP_INET4_GETPEERNAME
-        || at == BPF_CGROUP_INET6_GETPEERNAME
-        || at == BPF_CGROUP_INET4_GETSOCKNAME
-        || at == BPF_CGROUP_INET6_GETSOCKNAME;
-    default:
-      return false;
-    }
-}
-
-static const char *
-attach_type_hint (enum bpf_prog_type type)
-{
-  switch (type)
-    {
-    case BPF_PROG_TYPE_CGROUP_SKB:
-      return "use #:attach-type 'ingress or 'egress";
-    case BPF_PROG_TYPE_CGROUP_SOCK:
-      return "use #:attach-type 'sock-create, 'sock-release, 'post-bind4 "
-        "or 'post-bind6";
-    case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
-      return "use #:attach-type 'connect4, 'connect6, 'bind4, 'bind6, "
-        "'sendmsg4, 'sendmsg6, 'recvmsg4, 'recvmsg6, 'getpeername4, "
-        "'getpeername6, 'getsockname4 or 'getsockname6";
-    default:
-      return "#:attach-type is for cgroup-skb, cgroup-sock and "
-        "cgroup-sock-addr programs only";
-    }
-}
+/* #:attach-type values and the kinds they fit: the kernel model's
+   cgroup hooks (kernel.c).  */
 
 /* The short name of an attach type, for printing; NULL if none.  */
 static const char *
 attach_type_name (int at)
 {
-  for (const struct gebpf_sym *e = attach_syms; e->name; e++)
+  for (const struct gebpf_sym *e = gebpf_hook_syms; e->name; e++)
     if (e->value == at)
       return e->name;
   return NULL;
@@ -1084,16 +998,16 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
   t = bpf_program__type (prog);
   if (lo->attach_type >= 0)
     {
-      if (!attach_type_fits (t, lo->attach_type))
-        gebpf_error (gebpf_k_validation, subr, 0, attach_type_hint (t),
+      if (!gebpf_hook_fits (t, lo->attach_type))
+        gebpf_error (gebpf_k_validation, subr, 0, gebpf_hook_hint (t),
                      "#:attach-type %s does not fit a %s program",
                      attach_type_name (lo->attach_type),
                      k ? k->name : libbpf_bpf_prog_type_str (t));
       bpf_program__set_expected_attach_type (prog, lo->attach_type);
     }
   else if (t == BPF_PROG_TYPE_CGROUP_SOCK_ADDR
-           && !attach_type_fits (t, bpf_program__expected_attach_type (prog)))
-    gebpf_error (gebpf_k_validation, subr, 0, attach_type_hint (t),
+           && !gebpf_hook_fits (t, bpf_program__expected_attach_type (prog)))
+    gebpf_error (gebpf_k_validation, subr, 0, gebpf_hook_hint (t),
                  "program %s of %s is a cgroup-sock-addr program: it needs "
                  "the hook it is for", bpf_program__name (prog), path);
 
@@ -1190,7 +1104,7 @@ parse_load_options (SCM rest, struct load_opts *lo, struct load_state *st,
           lo->line_map = v;
           break;
         case 4:
-          lo->attach_type = (int) gebpf_sym_lookup (attach_syms, v, subr,
+          lo->attach_type = (int) gebpf_sym_lookup (gebpf_hook_syms, v, subr,
                                                     "attach type");
           break;
         case 5:

@@ -58,6 +58,21 @@
 (test-equal "cgroup defaults" '(ingress connect4)
             (map (lambda (k) (kind-ref k 'default-attach-type))
                  '(cgroup-skb cgroup-sock-addr)))
+(test-equal "cgroup hooks" '((ingress egress)
+                             (sock-create sock-release post-bind4 post-bind6)
+                             (connect4 connect6 bind4 bind6 sendmsg4 sendmsg6
+                              recvmsg4 recvmsg6 getpeername4 getpeername6
+                              getsockname4 getsockname6))
+            (map (lambda (k) (kind-ref k 'attach-types))
+                 '(cgroup-skb cgroup-sock cgroup-sock-addr)))
+(test-assert "a default hook is one of the kind's hooks"
+             (every (lambda (k)
+                      (let ((d (assq-ref k 'default-attach-type)))
+                        (or (not d) (memq d (assq-ref k 'attach-types)))))
+                    kind-table))
+(test-equal "only cgroup kinds have hooks"
+            (kinds-where (lambda (k) (memq 'cgroup (assq-ref k 'flags))))
+            (kinds-where (lambda (k) (pair? (assq-ref k 'attach-types)))))
 
 ;; defbpf-program: the known kinds and required targets come from it.
 (define (decl . args)
