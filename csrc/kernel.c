@@ -396,6 +396,7 @@ gebpf_init_kernel (void)
         }
     }
   gebpf_kind_syms[PK_NONE].name = NULL;
+  gebpf_prog_kinds[n].name = NULL;
   /* The short hook names first: an unknown name's hint lists them so.  */
   n = 0;
   for (int alias = 0; alias < 2; alias++)
@@ -406,7 +407,6 @@ gebpf_init_kernel (void)
           gebpf_hook_syms[n++].value = h->attach_type;
         }
   gebpf_hook_syms[n].name = NULL;
-  gebpf_prog_kinds[n].name = NULL;
   i = 0;
   for (const struct gebpf_map_kind *e = gebpf_map_kinds; e->name; e++, i++)
     {

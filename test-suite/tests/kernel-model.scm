@@ -32,6 +32,10 @@
                                        (assq-ref k 'fallbacks)))
                     kind-table))
 (test-equal "unknown kind" #f (kind-ref 'warp 'section))
+(test-ebpf-error "the loader knows every kind, to the last"
+                 'ebpf-validation-error
+                 ("unknown program kind warp" "xdp tc " "uretprobe perf-event")
+                 (bpf-object-load "/nonexistent/km.o" #:kind 'warp))
 
 ;; The lowering writes the table's SEC() and context type, for every kind.
 (bpf-fn km-probe (ctx) (let ((x 1)) x))
@@ -51,6 +55,13 @@
      (test-assert (format #f "~a: SEC(~s), its context" kind sec)
                   (string-contains c want))))
  lowered)
+
+(test-ebpf-error "the lowering knows the bpf-fn kinds, to the last"
+                 'ebpf-validation-error
+                 ("unknown program kind warp" "xdp tc " "uretprobe perf-event")
+                 (bpf-fn->c km-probe #:kind 'warp))
+(test-assert "and no other"
+             (not (false-if-exception (bpf-fn->c km-probe #:kind 'fmod-ret))))
 
 (test-equal "default returns" '(2 0 -1 1 0)
             (map (lambda (k) (kind-ref k 'default-return))
