@@ -55,7 +55,7 @@ const struct gebpf_kind gebpf_kinds[] = {
   [PK_RAW_TRACEPOINT] = {"raw-tracepoint", BPF_PROG_TYPE_RAW_TRACEPOINT, -1,
                          "raw_tracepoint/%s",
                          "struct bpf_raw_tracepoint_args *", 0, "ignored",
-                         "tracepoint", KF_TRACE | KF_DISPATCHED, TRACE_CAPS,
+                         "raw-tracepoint", KF_TRACE | KF_DISPATCHED, TRACE_CAPS,
                          NULL, NULL, NULL, NULL},
   [PK_TP_BTF] = {"tp-btf", BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP,
                  "tp_btf/%s", "__u64 *", 0, "ignored", "btf-tracepoint",
