@@ -16,7 +16,7 @@ enum gebpf_prog_kind
   PK_XDP, PK_TC, PK_SOCKET_FILTER, PK_CGROUP_SKB, PK_CGROUP_SOCK_ADDR,
   PK_CGROUP_SOCK, PK_TRACEPOINT, PK_RAW_TRACEPOINT, PK_TP_BTF, PK_FENTRY,
   PK_FEXIT, PK_FMOD_RET, PK_LSM, PK_KPROBE, PK_KRETPROBE, PK_UPROBE,
-  PK_URETPROBE, PK_PERF_EVENT,
+  PK_URETPROBE, PK_USDT, PK_PERF_EVENT,
   PK_NONE                       /* the number of kinds; "no kind" */
 };
 
@@ -31,6 +31,7 @@ enum gebpf_kind_flags
   KF_UPDATABLE = 64,            /* bpf_link_update (or tc replace) swaps it */
   KF_DISPATCHED = 128,          /* hot swap goes through a dispatcher stub */
   KF_NEEDS_TARGET = 256,        /* a declaration without target is refused */
+  KF_MULTI_TARGET = 512,        /* #:attach may list targets, (probe) tells */
 };
 
 struct gebpf_kind

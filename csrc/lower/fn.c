@@ -56,9 +56,11 @@ gebpf_lower_error (struct lower *L, struct node *n, const char *fix,
   if (n && scm_is_string (n->file))
     file = scm_to_utf8_string (n->file);
   char loc[512];
-  if (n && n->line > 0)
-    snprintf (loc, sizeof loc, "%s:%d:%d", file ? file : "<unknown>",
-              n->line, n->col);
+  if (n && n->line > 0 && file)
+    snprintf (loc, sizeof loc, "%s:%d:%d", file, n->line, n->col);
+  else if (n && n->line > 0)
+    /* Typed at the REPL or read from a string: no file to name.  */
+    snprintf (loc, sizeof loc, "input line %d, column %d", n->line, n->col);
   else
     snprintf (loc, sizeof loc, "<unknown location>");
   free (file);

@@ -231,6 +231,47 @@ quoted_symbol (SCM x)
   return SCM_BOOL_F;
 }
 
+static SCM
+type_parse_body (void *spec)
+{
+  return gebpf_type_parse (SCM_PACK ((scm_t_bits) spec), "bpf-fn",
+                           "read type")->object;
+}
+
+static SCM
+type_parse_handler (void *data, SCM key, SCM args)
+{
+  (void) data; (void) key; (void) args;
+  return SCM_BOOL_F;
+}
+
+/* The TYPE of (read-user PTR 'TYPE): a type spelling, quoted or not ('u32,
+   '(string 16), 'timespec for a defbpf-struct) or a <bpf-type> spliced
+   with ,.  */
+static const struct gebpf_type *
+parse_read_type (struct lower *L, struct node *n, const struct form *f,
+                 SCM x)
+{
+  SCM spec = items_of (x);
+  /* The type is never an expression: quoted or not, it is a spelling.  */
+  if (scm_ilength (spec) == 2 && is_sym (SCM_CAR (spec), "quote"))
+    spec = strip_memo (L, SCM_CADR (spec));
+  else
+    spec = strip_memo (L, x);
+  if (!(scm_is_symbol (spec) || scm_is_pair (spec)
+        || GEBPF_IS (spec, gebpf_type_type)))
+    shape_error (L, n, f, "the type is a type spelling: 'u64, "
+                 "'(string 16), 'STRUCT-NAME");
+  SCM obj = scm_c_catch (SCM_BOOL_T, type_parse_body,
+                         (void *) SCM_UNPACK (spec), type_parse_handler,
+                         NULL, NULL, NULL);
+  if (scm_is_false (obj))
+    gebpf_lower_error (L, n, "give a guile-ebpf type: u8 ... i64, be16 ..., "
+                       "(bytes N), (string N), or a defbpf-struct name",
+                       "%s: unknown type %s", f->name, gebpf_repr (spec));
+  return gebpf_type_from_scm (obj);
+}
+
 static void
 check_bindings (struct lower *L, struct node *n, const struct form *f,
                 SCM bindings)
@@ -441,6 +482,11 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
         parse_items (L, SCM_CDR (args), n, depth);
         return n;
       }
+    case OP_USDT_ARG:
+      parse_items (L, args, n, depth);
+      if (!scm_is_unsigned_integer (items_of (SCM_CADR (args)), 0, 11))
+        shape_error (L, n, f, "usdt-arg takes a position 0..11");
+      return n;
     case OP_ARG:
       {
         parse_items (L, args, n, depth);
@@ -472,6 +518,18 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
           }
         return n;
       }
+    case OP_SET_FIELD:
+      {
+        /* The field name stays a string leaf: which header it belongs
+           to is known only once the header is typed.  */
+        parse_items (L, args, n, depth);
+        SCM q = quoted_symbol (SCM_CADR (args));
+        if (scm_is_false (q))
+          shape_error (L, n, f, "the field is a quoted name, e.g. 'ttl");
+        n->kid[1]->op = OP_STR;
+        n->kid[1]->name = sym_name (q);
+        return n;
+      }
     case OP_PRINTK:
       if (!scm_is_string (items_of (SCM_CAR (args))))
         shape_error (L, n, f, "printk needs a format string first");
@@ -488,6 +546,12 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
         n->name = sym_name (s);
         return n;
       }
+    case OP_READ_USER:
+    case OP_READ_KERNEL:
+      /* One kid, the pointer; the type is not an expression.  */
+      parse_items (L, scm_list_1 (SCM_CAR (args)), n, depth);
+      n->st = parse_read_type (L, n, f, SCM_CADR (args));
+      return n;
     case OP_IPV4_CONST:
     case OP_IPV6_CONST:
       if (!scm_is_string (items_of (SCM_CAR (args))))

@@ -103,6 +103,10 @@ are zero; each given value is checked against its field's type."
                        #'(field ...))))
          (with-syntax ((ctor (sym "make-" n))
                        (pred (sym n "?"))
+                       ;; Named after the struct: a generated name would
+                       ;; be the same for every struct of a file, and each
+                       ;; would shadow the one before.
+                       (rtd (sym "%" n "-rtd"))
                        ((acc ...) (map (lambda (f) (sym n "-" f)) fs)))
            #'(begin
                (define rtd

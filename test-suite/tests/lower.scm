@@ -25,7 +25,7 @@
       (return :xdp-pass)))
 (test-assert "bpf-fn binds its name" (bpf-fn? drop-syn))
 (test-equal "bpf-fn name is a C identifier" "drop_syn" (bpf-fn-name drop-syn))
-(test-equal "printer" "#<bpf-fn drop_syn>" (object->string drop-syn))
+(test-equal "printer" "#<bpf-fn drop-syn>" (object->string drop-syn))
 (match (bpf-fn-ast drop-syn #:pass 'parse)
   (('begin ('if ('= ('proto ('symbol 'ctx . _) . _) ('int 6 . _) . _)
                 ('return ('keyword 'xdp-drop . _) . _)
