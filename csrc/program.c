@@ -61,173 +61,41 @@ static SCM gebpf_link_type;
 /* ------------------------------------------------------------------ */
 /* Program kinds and attach types.                                      */
 
-enum kind_flags
-{
-  KF_NET = 1,                   /* needs CAP_NET_ADMIN */
-  KF_TRACE = 2,                 /* needs CAP_PERFMON */
-  KF_BTF = 4,                   /* target is a BTF id fixed at load */
-  KF_TRAMPOLINE = 8,            /* attached through a BPF trampoline */
-  KF_CGROUP = 16,
-};
+/* Program kinds are the kernel model's table (kernel.c).  */
 
-struct prog_kind
-{
-  const char *name;
-  enum bpf_prog_type type;
-  int attach_type;              /* expected attach type, or -1 */
-  unsigned flags;
-};
-
-static const struct prog_kind kinds[] = {
-  {"xdp", BPF_PROG_TYPE_XDP, -1, KF_NET},
-  {"tc", BPF_PROG_TYPE_SCHED_CLS, -1, KF_NET},
-  {"socket-filter", BPF_PROG_TYPE_SOCKET_FILTER, -1, KF_NET},
-  {"cgroup-skb", BPF_PROG_TYPE_CGROUP_SKB, -1, KF_NET | KF_CGROUP},
-  {"cgroup-sock-addr", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, -1,
-   KF_NET | KF_CGROUP},
-  {"cgroup-sock", BPF_PROG_TYPE_CGROUP_SOCK, -1, KF_NET | KF_CGROUP},
-  {"tracepoint", BPF_PROG_TYPE_TRACEPOINT, -1, KF_TRACE},
-  {"raw-tracepoint", BPF_PROG_TYPE_RAW_TRACEPOINT, -1, KF_TRACE},
-  {"tp-btf", BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, KF_TRACE | KF_BTF},
-  {"fentry", BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY,
-   KF_TRACE | KF_BTF | KF_TRAMPOLINE},
-  {"fexit", BPF_PROG_TYPE_TRACING, BPF_TRACE_FEXIT,
-   KF_TRACE | KF_BTF | KF_TRAMPOLINE},
-  {"fmod-ret", BPF_PROG_TYPE_TRACING, BPF_MODIFY_RETURN,
-   KF_TRACE | KF_BTF | KF_TRAMPOLINE},
-  {"lsm", BPF_PROG_TYPE_LSM, BPF_LSM_MAC, KF_TRACE | KF_BTF | KF_TRAMPOLINE},
-  {"kprobe", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
-  {"kretprobe", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
-  {"uprobe", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
-  {"uretprobe", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
-  {"usdt", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
-  {"perf-event", BPF_PROG_TYPE_PERF_EVENT, -1, KF_TRACE},
-  {NULL, 0, 0, 0}
-};
-
-#define NKINDS (sizeof kinds / sizeof kinds[0])
-static struct gebpf_sym kind_syms[NKINDS];
-
-/* #:attach-type values: the short hook names of DESIGN §4, and the
-   kernel's names for those who know them.  */
-static const struct gebpf_sym attach_syms[] = {
-  {"ingress", BPF_CGROUP_INET_INGRESS},
-  {"egress", BPF_CGROUP_INET_EGRESS},
-  {"sock-create", BPF_CGROUP_INET_SOCK_CREATE},
-  {"sock-release", BPF_CGROUP_INET_SOCK_RELEASE},
-  {"post-bind4", BPF_CGROUP_INET4_POST_BIND},
-  {"post-bind6", BPF_CGROUP_INET6_POST_BIND},
-  {"connect4", BPF_CGROUP_INET4_CONNECT},
-  {"connect6", BPF_CGROUP_INET6_CONNECT},
-  {"bind4", BPF_CGROUP_INET4_BIND},
-  {"bind6", BPF_CGROUP_INET6_BIND},
-  {"sendmsg4", BPF_CGROUP_UDP4_SENDMSG},
-  {"sendmsg6", BPF_CGROUP_UDP6_SENDMSG},
-  {"recvmsg4", BPF_CGROUP_UDP4_RECVMSG},
-  {"recvmsg6", BPF_CGROUP_UDP6_RECVMSG},
-  {"getpeername4", BPF_CGROUP_INET4_GETPEERNAME},
-  {"getpeername6", BPF_CGROUP_INET6_GETPEERNAME},
-  {"getsockname4", BPF_CGROUP_INET4_GETSOCKNAME},
-  {"getsockname6", BPF_CGROUP_INET6_GETSOCKNAME},
-  {"cgroup-inet-ingress", BPF_CGROUP_INET_INGRESS},
-  {"cgroup-inet-egress", BPF_CGROUP_INET_EGRESS},
-  {"cgroup-inet-sock-create", BPF_CGROUP_INET_SOCK_CREATE},
-  {"cgroup-inet-sock-release", BPF_CGROUP_INET_SOCK_RELEASE},
-  {"cgroup-inet4-post-bind", BPF_CGROUP_INET4_POST_BIND},
-  {"cgroup-inet6-post-bind", BPF_CGROUP_INET6_POST_BIND},
-  {"cgroup-inet4-connect", BPF_CGROUP_INET4_CONNECT},
-  {"cgroup-inet6-connect", BPF_CGROUP_INET6_CONNECT},
-  {"cgroup-inet4-bind", BPF_CGROUP_INET4_BIND},
-  {"cgroup-inet6-bind", BPF_CGROUP_INET6_BIND},
-  {"cgroup-udp4-sendmsg", BPF_CGROUP_UDP4_SENDMSG},
-  {"cgroup-udp6-sendmsg", BPF_CGROUP_UDP6_SENDMSG},
-  {"cgroup-udp4-recvmsg", BPF_CGROUP_UDP4_RECVMSG},
-  {"cgroup-udp6-recvmsg", BPF_CGROUP_UDP6_RECVMSG},
-  {"cgroup-inet4-getpeername", BPF_CGROUP_INET4_GETPEERNAME},
-  {"cgroup-inet6-getpeername", BPF_CGROUP_INET6_GETPEERNAME},
-  {"cgroup-inet4-getsockname", BPF_CGROUP_INET4_GETSOCKNAME},
-  {"cgroup-inet6-getsockname", BPF_CGROUP_INET6_GETSOCKNAME},
-  {NULL, 0}
-};
-
-/* Which attach types each cgroup kind accepts (for the error's hint).  */
-static bool
-attach_type_fits (enum bpf_prog_type type, int at)
-{
-  switch (type)
-    {
-    case BPF_PROG_TYPE_CGROUP_SKB:
-      return at == BPF_CGROUP_INET_INGRESS || at == BPF_CGROUP_INET_EGRESS;
-    case BPF_PROG_TYPE_CGROUP_SOCK:
-      return at == BPF_CGROUP_INET_SOCK_CREATE
-        || at == BPF_CGROUP_INET_SOCK_RELEASE
-        || at == BPF_CGROUP_INET4_POST_BIND
-        || at == BPF_CGROUP_INET6_POST_BIND;
-    case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
-      return at == BPF_CGROUP_INET4_CONNECT || at == BPF_CGROUP_INET6_CONNECT
-        || at == BPF_CGROUP_INET4_BIND || at == BPF_CGROUP_INET6_BIND
-        || at == BPF_CGROUP_UDP4_SENDMSG || at == BPF_CGROUP_UDP6_SENDMSG
-        || at == BPF_CGROUP_UDP4_RECVMSG || at == BPF_CGROUP_UDP6_RECVMSG
-        || at == BPF_CGROUP_INET4_GETPEERNAME
-        || at == BPF_CGROUP_INET6_GETPEERNAME
-        || at == BPF_CGROUP_INET4_GETSOCKNAME
-        || at == BPF_CGROUP_INET6_GETSOCKNAME;
-    default:
-      return false;
-    }
-}
-
-static const char *
-attach_type_hint (enum bpf_prog_type type)
-{
-  switch (type)
-    {
-    case BPF_PROG_TYPE_CGROUP_SKB:
-      return "use #:attach-type 'ingress or 'egress";
-    case BPF_PROG_TYPE_CGROUP_SOCK:
-      return "use #:attach-type 'sock-create, 'sock-release, 'post-bind4 "
-        "or 'post-bind6";
-    case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
-      return "use #:attach-type 'connect4, 'connect6, 'bind4, 'bind6, "
-        "'sendmsg4, 'sendmsg6, 'recvmsg4, 'recvmsg6, 'getpeername4, "
-        "'getpeername6, 'getsockname4 or 'getsockname6";
-    default:
-      return "#:attach-type is for cgroup-skb, cgroup-sock and "
-        "cgroup-sock-addr programs only";
-    }
-}
+/* #:attach-type values and the kinds they fit: the kernel model's
+   cgroup hooks (kernel.c).  */
 
 /* The short name of an attach type, for printing; NULL if none.  */
 static const char *
 attach_type_name (int at)
 {
-  for (const struct gebpf_sym *e = attach_syms; e->name; e++)
+  for (const struct gebpf_sym *e = gebpf_hook_syms; e->name; e++)
     if (e->value == at)
       return e->name;
   return NULL;
 }
 
-/* The kind of a program as libbpf typed it from SEC().  */
-static const struct prog_kind *
+/* The kind of a program as libbpf typed it from SEC(): the first kind of
+   its type and attach type, or among those (kprobe, uprobe ... share a
+   type) the one whose section prefix SEC() starts with.  */
+static const struct gebpf_kind *
 kind_of_program (const struct bpf_program *prog)
 {
   enum bpf_prog_type t = bpf_program__type (prog);
   int at = bpf_program__expected_attach_type (prog);
-  if (t == BPF_PROG_TYPE_KPROBE)
-    {
-      const char *sec = bpf_program__section_name (prog);
-      const char *names[] = { "kretprobe", "uretprobe", "uprobe", "kprobe",
-        "usdt" };
-      for (size_t i = 0; i < 5; i++)
-        if (strncmp (sec, names[i], strlen (names[i])) == 0)
-          for (const struct prog_kind *k = kinds; k->name; k++)
-            if (strcmp (k->name, names[i]) == 0)
-              return k;
-    }
-  for (const struct prog_kind *k = kinds; k->name; k++)
+  const char *sec = bpf_program__section_name (prog);
+  const struct gebpf_kind *first = NULL;
+  for (const struct gebpf_kind *k = gebpf_kinds; k->name; k++)
     if (k->type == t && (k->attach_type < 0 || k->attach_type == at))
-      return k;
-  return NULL;
+      {
+        if (!first)
+          first = k;
+        size_t n = k->section ? strcspn (k->section, "/") : 0;
+        if (n && sec && strncmp (sec, k->section, n) == 0)
+          return k;
+      }
+  return first;
 }
 
 /* Enough privilege to load tracing programs: an EPERM then is the
@@ -240,13 +108,9 @@ tracing_privileged (void)
 }
 
 static const char *
-cap_names (unsigned flags)
+cap_names (const struct gebpf_kind *kind)
 {
-  if (flags & KF_NET)
-    return "CAP_BPF and CAP_NET_ADMIN";
-  if (flags & KF_TRACE)
-    return "CAP_BPF and CAP_PERFMON";
-  return "CAP_BPF (or CAP_SYS_ADMIN)";
+  return kind ? kind->caps : "CAP_BPF (or CAP_SYS_ADMIN)";
 }
 
 /* ------------------------------------------------------------------ */
@@ -575,7 +439,7 @@ struct gebpf_object
   uint32_t id;
   enum bpf_prog_type type;
   int attach_type;
-  const struct prog_kind *kind; /* NULL for kinds guile-ebpf has no name for */
+  const struct gebpf_kind *kind; /* NULL for kinds guile-ebpf has no name for */
   char *kind_name;
   char *name;                   /* the program's C name */
   char *path, *section;
@@ -682,7 +546,7 @@ SCM_DEFINE_STATIC (scm_bpf_enable_stats_x, "%bpf-enable-stats!", 1, 0, 0,
 /* Options of %bpf-object-load.  */
 struct load_opts
 {
-  const struct prog_kind *kind;
+  const struct gebpf_kind *kind;
   char *prog;                   /* C name of the program, or NULL */
   SCM constants;
   SCM line_map;
@@ -1049,7 +913,7 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
   bpf_object__for_each_program (p, obj)
     bpf_program__set_autoload (p, p == prog);
 
-  const struct prog_kind *k = lo->kind;
+  const struct gebpf_kind *k = lo->kind;
   enum bpf_prog_type t = bpf_program__type (prog);
   if (k)
     {
@@ -1064,7 +928,7 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
                    && (int) bpf_program__expected_attach_type (prog)
                    != k->attach_type))
         {
-          const struct prog_kind *sk = kind_of_program (prog);
+          const struct gebpf_kind *sk = kind_of_program (prog);
           gebpf_error (gebpf_k_validation, subr, 0,
                        "make #:kind and the program's SEC() agree",
                        "program %s of %s is in section \"%s\", which makes "
@@ -1085,22 +949,22 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
   t = bpf_program__type (prog);
   if (lo->attach_type >= 0)
     {
-      if (!attach_type_fits (t, lo->attach_type))
-        gebpf_error (gebpf_k_validation, subr, 0, attach_type_hint (t),
+      if (!gebpf_hook_fits (t, lo->attach_type))
+        gebpf_error (gebpf_k_validation, subr, 0, gebpf_hook_hint (t),
                      "#:attach-type %s does not fit a %s program",
                      attach_type_name (lo->attach_type),
                      k ? k->name : libbpf_bpf_prog_type_str (t));
       bpf_program__set_expected_attach_type (prog, lo->attach_type);
     }
   else if (t == BPF_PROG_TYPE_CGROUP_SOCK_ADDR
-           && !attach_type_fits (t, bpf_program__expected_attach_type (prog)))
-    gebpf_error (gebpf_k_validation, subr, 0, attach_type_hint (t),
+           && !gebpf_hook_fits (t, bpf_program__expected_attach_type (prog)))
+    gebpf_error (gebpf_k_validation, subr, 0, gebpf_hook_hint (t),
                  "program %s of %s is a cgroup-sock-addr program: it needs "
                  "the hook it is for", bpf_program__name (prog), path);
 
   if (lo->target)
     {
-      const struct prog_kind *ek = k ? k : kind_of_program (prog);
+      const struct gebpf_kind *ek = k ? k : kind_of_program (prog);
       if (ek && (ek->flags & KF_BTF))
         {
           int r = bpf_program__set_attach_target (prog, 0, lo->target);
@@ -1121,7 +985,7 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
 
 /* The target of a BTF kind: #:target, else the part of SEC() after '/'.  */
 static char *
-btf_target (const struct bpf_program *prog, const struct prog_kind *k,
+btf_target (const struct bpf_program *prog, const struct gebpf_kind *k,
             const char *given)
 {
   if (!k || !(k->flags & KF_BTF))
@@ -1166,7 +1030,7 @@ parse_load_options (SCM rest, struct load_opts *lo, struct load_state *st,
       switch (which)
         {
         case 0:
-          lo->kind = &kinds[gebpf_sym_lookup (kind_syms, v, subr,
+          lo->kind = &gebpf_kinds[gebpf_sym_lookup (gebpf_kind_syms, v, subr,
                                               "program kind")];
           break;
         case 1:
@@ -1191,7 +1055,7 @@ parse_load_options (SCM rest, struct load_opts *lo, struct load_state *st,
           lo->line_map = v;
           break;
         case 4:
-          lo->attach_type = (int) gebpf_sym_lookup (attach_syms, v, subr,
+          lo->attach_type = (int) gebpf_sym_lookup (gebpf_hook_syms, v, subr,
                                                     "attach type");
           break;
         case 5:
@@ -1281,7 +1145,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_load, "%bpf-object-load", 1, 0, 1,
   int log_level = lo.log_level;
   SCM used = SCM_EOL;
   struct bpf_program *prog = NULL;
-  const struct prog_kind *kind = NULL;
+  const struct gebpf_kind *kind = NULL;
   for (;;)
     {
       LIBBPF_OPTS (bpf_object_open_opts, oo, .object_name = objname);
@@ -1363,11 +1227,11 @@ SCM_DEFINE_STATIC (scm_bpf_object_load, "%bpf-object-load", 1, 0, 1,
           snprintf (fix, sizeof fix,
                     "run as root, or grant %s, e.g. `sudo setcap "
                     "cap_bpf,cap_perfmon,cap_net_admin+ep $(which guile)`",
-                    cap_names (kind ? kind->flags : 0));
+                    cap_names (kind));
           gebpf_error_log (gebpf_k_permission, FUNC_NAME, err, lib, fix,
                            "loading %s program %s of %s needs %s: the "
                            "kernel refused it", kname, gname, cpath,
-                           cap_names (kind ? kind->flags : 0));
+                           cap_names (kind));
         }
       if (has_log)
         verifier_error (FUNC_NAME, gname, kname, cpath, glog);
@@ -1503,7 +1367,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_meta, "%bpf-object-meta", 1, 0, 0,
 static const char *
 kind_name_of_type (enum bpf_prog_type t, int at, char *buf, size_t n)
 {
-  for (const struct prog_kind *k = kinds; k->name; k++)
+  for (const struct gebpf_kind *k = gebpf_kinds; k->name; k++)
     if (k->type == t && (k->attach_type < 0 || k->attach_type == at))
       return k->name;
   const char *s = libbpf_bpf_prog_type_str (t);
@@ -3127,12 +2991,6 @@ gebpf_init_program (void)
                                               scm_from_utf8_symbol ("object")),
                                   finalize_link);
   scm_c_define ("<bpf-link>", gebpf_link_type);
-  for (size_t i = 0; kinds[i].name; i++)
-    {
-      kind_syms[i].name = kinds[i].name;
-      kind_syms[i].value = (long) i;
-    }
-  kind_syms[NKINDS - 1].name = NULL;
 #ifndef SCM_MAGIC_SNARFER
 #include "program.x"
 #endif

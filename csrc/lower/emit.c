@@ -1820,42 +1820,13 @@ ex (struct emit *E, struct buf *b, struct node *n)
 
 /* ---- the program ------------------------------------------------------ */
 
-struct kind_info
-{
-  int kind;
-  const char *section;          /* with %s for the target, or fixed */
-  const char *ctx;
-};
-
-static const struct kind_info kinds[] = {
-  {PK_XDP, "xdp", "struct xdp_md *"},
-  {PK_TC, "tc", "struct __sk_buff *"},
-  {PK_SOCKET_FILTER, "socket", "struct __sk_buff *"},
-  {PK_CGROUP_SKB, "cgroup_skb/%s", "struct __sk_buff *"},
-  {PK_CGROUP_SOCK_ADDR, "cgroup/%s", "struct bpf_sock_addr *"},
-  {PK_TRACEPOINT, "tracepoint/%s", "void *"},
-  {PK_RAW_TRACEPOINT, "raw_tracepoint/%s", "struct bpf_raw_tracepoint_args *"},
-  {PK_TP_BTF, "tp_btf/%s", "__u64 *"},
-  {PK_FENTRY, "fentry/%s", "__u64 *"},
-  {PK_FEXIT, "fexit/%s", "__u64 *"},
-  {PK_KPROBE, "kprobe/%s", "struct pt_regs *"},
-  {PK_KRETPROBE, "kretprobe/%s", "struct pt_regs *"},
-  {PK_UPROBE, "uprobe", "struct pt_regs *"},
-  {PK_URETPROBE, "uretprobe", "struct pt_regs *"},
-  {PK_LSM, "lsm/%s", "__u64 *"},
-  {PK_PERF_EVENT, "perf_event", "struct bpf_perf_event_data *"},
-  {PK_USDT, "usdt", "struct pt_regs *"},
-};
-
 /* Whether the target of a program of kind KIND is pasted into its
    section name (and so into C).  */
 static bool
 target_in_section (int kind)
 {
-  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-    if (kinds[i].kind == kind)
-      return strstr (kinds[i].section, "%s") != NULL;
-  return false;
+  const struct gebpf_kind *k = gebpf_kind (kind);
+  return k && k->section && strstr (k->section, "%s") != NULL;
 }
 
 /* A target reaches C inside SEC("...") and names files under tracefs:
@@ -1913,7 +1884,7 @@ gebpf_check_target (struct lower *L)
 static void
 section_name (struct emit *E, char *out, size_t size)
 {
-  const struct kind_info *k = &kinds[E->L->kind];
+  const struct gebpf_kind *k = &gebpf_kinds[E->L->kind];
   const char *t = E->L->target;
   if (!strstr (k->section, "%s"))
     {
@@ -1928,10 +1899,8 @@ section_name (struct emit *E, char *out, size_t size)
         if (*p == ':')
           *p = '/';
     }
-  if (E->L->kind == PK_CGROUP_SKB && !t)
-    snprintf (tgt, sizeof tgt, "ingress");
-  if (E->L->kind == PK_CGROUP_SOCK_ADDR && !t)
-    snprintf (tgt, sizeof tgt, "connect4");
+  if (!t && k->default_attach)
+    snprintf (tgt, sizeof tgt, "%s", k->default_attach);
   /* A glob, or a list "A,B" (looked for in all of it, not the copy).  */
   bool glob = strpbrk (tgt, "*?[") != NULL || (t && strchr (t, ','));
   if (!tgt[0] || glob)
@@ -2319,9 +2288,9 @@ gebpf_emit (struct lower *L, SCM *linemap)
      assembler name stays NAME, the program name libbpf and the kernel
      show and deploy looks up.  */
   bf (&out, "int %s(%sctx) __asm__ (\"%s\");\n\n", uid (L->fname),
-      kinds[L->kind].ctx, L->fname);
+      gebpf_kinds[L->kind].ctx, L->fname);
   bf (&out, "SEC(\"%s\")\nint %s(%sctx)\n{", sec, uid (L->fname),
-      kinds[L->kind].ctx);
+      gebpf_kinds[L->kind].ctx);
   bput (&out, b->p, b->len);
   bs (&out, "\n}\n");
 

@@ -18,6 +18,7 @@
 #define GEBPF_LOWER_H
 
 #include "../gebpf.h"
+#include "../kernel.h"
 
 enum op
 {
@@ -135,17 +136,9 @@ struct lower
   SCM stack_locals;             /* alist: local slot -> its node's stack */
 };
 
-/* Program kinds (the context type and return convention).  */
-enum gebpf_prog_kind
-{
-  PK_XDP, PK_TC, PK_SOCKET_FILTER, PK_CGROUP_SKB, PK_CGROUP_SOCK_ADDR,
-  PK_TRACEPOINT, PK_RAW_TRACEPOINT, PK_TP_BTF, PK_FENTRY, PK_FEXIT,
-  PK_KPROBE, PK_KRETPROBE, PK_UPROBE, PK_URETPROBE, PK_LSM, PK_PERF_EVENT,
-  PK_USDT,
-  PK_NONE
-};
-
-extern const struct gebpf_sym gebpf_prog_kinds[];
+/* Program kinds (enum gebpf_prog_kind, the context type, the section
+   and the return convention) are the kernel model's: ../kernel.h.
+   gebpf_prog_kinds names the kinds bpf-fn lowers.  */
 bool gebpf_kind_is_packet (int kind);
 bool gebpf_kind_is_tracing (int kind);
 

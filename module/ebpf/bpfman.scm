@@ -15,6 +15,7 @@
   #:use-module (ebpf build)
   #:use-module (ebpf fn)
   #:use-module (ebpf deploy)
+  #:use-module ((ebpf kernel) #:select (kind-table))
   #:use-module (ebpf policy)
   #:use-module (srfi srfi-1)
   #:use-module (rnrs bytevectors)
@@ -35,13 +36,14 @@
 ;;; ------------------------------------------------------------------
 ;;; What bpfman runs.
 
-;; guile-ebpf kind -> (CRD type . label spelling).
+;; guile-ebpf kind -> (CRD type . label spelling), for the kinds the
+;; kernel model (csrc/kernel.c) gives a bpfman type.
 (define bpfman-kinds
-  '((xdp "XDP" . "xdp") (tc "TC" . "tc") (tcx "TCX" . "tcx")
-    (tracepoint "TracePoint" . "tracepoint")
-    (kprobe "KProbe" . "kprobe") (kretprobe "KRetProbe" . "kretprobe")
-    (uprobe "UProbe" . "uprobe") (uretprobe "URetProbe" . "uretprobe")
-    (fentry "FEntry" . "fentry") (fexit "FExit" . "fexit")))
+  (filter-map (lambda (k)
+                (let ((type (assq-ref k 'bpfman-type))
+                      (name (assq-ref k 'name)))
+                  (and type (cons* name type (symbol->string name)))))
+              kind-table))
 
 ;; What a kind bpfman does not run could be written as instead.
 (define instead

@@ -28,6 +28,8 @@
             %bpf-tracefs
             ;; features.c
             %bpf-features
+            ;; kernel.c
+            %bpf-kind-table %bpf-map-kind-table
             ;; build.c
             %bpf-build-c %bpf-build-file %bpf-cache-dir %bpf-build-stats
             %bpf-clang-flags %bpf-vmlinux-header %bpf-sha256

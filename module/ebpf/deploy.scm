@@ -18,6 +18,7 @@
   #:use-module (ebpf map)
   #:use-module (ebpf fn)
   #:use-module (ebpf build)
+  #:use-module (ebpf kernel)
   #:use-module ((ebpf program) #:hide (bpf-test-run bpf-attach-socket!))
   #:use-module ((ebpf program) #:select ((bpf-test-run . object-test-run)
                                          (bpf-attach-socket! . object-attach-socket!)))
@@ -108,15 +109,15 @@
     (doc #f "Documentation string.")))
 
 (define known-kinds
-  '(xdp tc socket-filter cgroup-skb cgroup-sock-addr tracepoint raw-tracepoint
-    tp-btf fentry fexit kprobe kretprobe uprobe uretprobe usdt lsm perf-event))
+  ;; The kinds bpf-fn lowers, from the kernel model (csrc/kernel.c).
+  (kinds-where (lambda (k) (assq-ref k 'bpf-fn))))
 
 ;; Kinds whose #:attach may be a list of targets, (probe) telling them
-;; apart.
+;; apart (the kernel model's multi-target flag).
 ;; (Not raw-tracepoint: its links carry no cookie for (probe) before
 ;; libbpf 1.5.)
 (define multi-target-kinds
-  '(tracepoint kprobe kretprobe uprobe uretprobe usdt))
+  (kinds-where (lambda (k) (memq 'multi-target (assq-ref k 'flags)))))
 
 (define (enum x)
   (cond ((keyword? x) (keyword->symbol x))
@@ -238,7 +239,7 @@ swaps the new version in."
        "write #:license \"GPL\" (or the license of the program)"))
     (check-targets name (car kinds) attach)
     ;; "" is no target either, in both spellings of #:attach.
-    (when (memq (car kinds) '(xdp tc))
+    (when (kind-ref (car kinds) 'target-required)
       (let ((t (assq-ref attach 'target)))
         (unless (and (string? t) (not (string-null? t)))
           ((invalid name "~a programs need a target~a" (car kinds)
@@ -393,22 +394,21 @@ first of a fallback list that this kernel took), else the declared one."
 
 (define (lowering-target kind target p)
   ;; What the lowerer needs of the target: tracepoint name (or glob),
-  ;; function for fentry/fexit, cgroup hook.
-  (case kind
-    ((cgroup-skb) (symbol->string (or (assq-ref (bpf-program-attach-spec p) 'direction)
-                                      'ingress)))
-    ((cgroup-sock-addr) (symbol->string (or (assq-ref (bpf-program-attach-spec p) 'hook)
-                                            'connect4)))
-    ((xdp tc socket-filter perf-event uprobe uretprobe usdt) #f)
-    ;; A list of tracepoints: the lowerer reads their fields from every
-    ;; one, as from the matches of a glob.
-    (else (if (pair? target) (string-join target ",") target))))
+  ;; function for fentry/fexit, cgroup hook -- what its SEC() names.
+  (cond ((attach-type p kind) => symbol->string)
+        ((not (kind-ref kind 'target-in-section)) #f)
+        ;; A list of tracepoints: the lowerer reads their fields from every
+        ;; one, as from the matches of a glob.
+        ((pair? target) (string-join target ","))
+        (else target)))
 
 (define (attach-type p kind)
-  (case kind
-    ((cgroup-skb) (or (assq-ref (bpf-program-attach-spec p) 'direction) 'ingress))
-    ((cgroup-sock-addr) (or (assq-ref (bpf-program-attach-spec p) 'hook) 'connect4))
-    (else #f)))
+  ;; A cgroup program's hook: #:direction or #:hook, else the kind's
+  ;; default (both from the kernel model).
+  (let ((default (kind-ref kind 'default-attach-type)))
+    (and default
+         (or (assq-ref (bpf-program-attach-spec p) (kind-ref kind 'attach-option))
+             default))))
 
 (define (object-constants p)
   ;; (const NAME) is a const volatile __u64: negative values travel as
@@ -440,7 +440,7 @@ first of a fallback list that this kernel took), else the declared one."
                   #:constants (used-constants p c)
                   #:line-map line-map
                   #:attach-type (attach-type p kind)
-                  #:target (and (memq kind '(tp-btf fentry fexit lsm))
+                  #:target (and (kind-flag? kind 'btf)
                                 (bpf-program-target p)))))
         (values obj c)))))
 
@@ -558,11 +558,10 @@ sorted; tracefs is mounted if it is missing."
 ;; swapped in the link itself.  Others go through a dispatcher.
 (define (updatable-kind? kind)
   ;; tc: the filter is replaced in place (BPF_TC_F_REPLACE).
-  (memq kind '(xdp tc cgroup-skb cgroup-sock-addr)))
+  (kind-flag? kind 'updatable))
 
 (define (dispatched-kind? kind)
-  (memq kind '(tracepoint raw-tracepoint perf-event uprobe uretprobe kprobe
-               kretprobe)))
+  (kind-flag? kind 'dispatched))
 
 (define (attach-one p obj kind target cookie)
   (let ((spec (bpf-program-attach-spec p)))
@@ -574,14 +573,8 @@ sorted; tracefs is mounted if it is missing."
                        #:frequency (or (assq-ref spec 'frequency) 99))))
 
 (define (stub-section kind)
-  (case kind
-    ((tracepoint) "tracepoint")
-    ((raw-tracepoint) "raw_tracepoint")
-    ((perf-event) "perf_event")
-    ((uprobe) "uprobe")
-    ((uretprobe) "uretprobe")
-    ((kprobe) "kprobe")
-    ((kretprobe) "kretprobe")))
+  ;; The bare SEC() of a dispatched kind: the loader attaches the stub.
+  (kind-ref kind 'section-prefix))
 
 (define (stub-function kind slot-name)
   ;; The dispatcher, appended to a program's generated C: attached once,
@@ -980,7 +973,7 @@ the verifier's log on, and that log returned."
                                       #:kind (program-kind p)
                                       #:constants (used-constants p (program-c p))
                                       #:attach-type (attach-type p (program-kind p))
-                                      #:target (and (memq (program-kind p) '(tp-btf fentry fexit lsm))
+                                      #:target (and (kind-flag? (program-kind p) 'btf)
                                                     (bpf-program-target p))
                                       #:log-level 1)))
           (let ((log (bpf-object-verifier-log again)))

@@ -42,6 +42,7 @@
   #:use-module (ebpf build)
   #:use-module ((ebpf program) #:hide (bpf-test-run))
   #:use-module (ebpf deploy)
+  #:use-module ((ebpf kernel) #:select (kind-flag?))
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
   #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
@@ -836,8 +837,7 @@ by this process and not removed since."
                         (format #f "pin program ~a~a and its links under ~a"
                                 name
                                 (let ((p (current-program name)))
-                                  (if (memq (bpf-program-kind p)
-                                            '(tracepoint raw-tracepoint perf-event uprobe uretprobe kprobe kretprobe))
+                                  (if (kind-flag? (bpf-program-kind p) 'dispatched)
                                       ", its dispatcher" ""))
                                 dir)
                         (lambda ()

@@ -29,6 +29,7 @@
                                       %bpf-link-meta %bpf-links
                                       %bpf-detach-all! %bpf-enable-stats!))
   #:use-module (ebpf error)
+  #:use-module ((ebpf kernel) #:select (kind-names))
   #:use-module (srfi srfi-9)
   #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
   #:use-module ((rnrs bytevectors) #:select (bytevector-length))
@@ -50,9 +51,8 @@
             bpf-enable-stats! bpf-disable-stats!))
 
 (define bpf-object-kinds
-  '(xdp tc socket-filter cgroup-skb cgroup-sock-addr cgroup-sock tracepoint
-    raw-tracepoint tp-btf fentry fexit fmod-ret lsm kprobe kretprobe uprobe
-    uretprobe usdt perf-event))
+  ;; The kernel model's kinds (csrc/kernel.c).
+  (kind-names))
 
 (define (bpf-enable-stats!)
   "Turn on the kernel's BPF run-time statistics (run counts and run times
