@@ -382,7 +382,7 @@ type_core_read (struct lower *L, struct node *n)
                        "of a pointer field",
                        "core-read needs a typed kernel pointer, got %s",
                        tyname (p->ty));
-  struct btf *b = gebpf_vmlinux_btf ();
+  struct btf *b = L->tgt.btf;
   int id = p->btf_id;
   L->uses_vmlinux = true;
   for (int i = 1; i < n->nkid; i++)
@@ -1034,7 +1034,7 @@ type (struct lower *L, struct node *n)
       return;
     case OP_CURRENT_TASK:
       {
-        struct btf *b = gebpf_vmlinux_btf ();
+        struct btf *b = L->tgt.btf;
         if (!b)
           gebpf_lower_error (L, n, "use a kernel with BTF "
                              "(/sys/kernel/btf/vmlinux)",
