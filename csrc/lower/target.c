@@ -215,5 +215,8 @@ gebpf_target_fill (struct lower *L, SCM format)
       read_tracepoints (T, L->target);
       T->tp_known = true;
     }
-  T->btf = gebpf_vmlinux_btf ();
+  /* Only tracing and LSM programs read kernel types; loading vmlinux
+     BTF costs tens of milliseconds a packet program need not pay.  */
+  if (gebpf_kind_is_tracing (L->kind) || L->kind == PK_LSM)
+    T->btf = gebpf_vmlinux_btf ();
 }
