@@ -16,8 +16,9 @@
    each ring buffer, gebpf_rbctl_NAME: a two-slot per-CPU array whose
    slot 0 counts dropped records and whose slot 1 holds the flags emit!
    passes to bpf_ringbuf_output (0, or BPF_RB_NO_WAKEUP while a consumer
-   drains on an interval).  The emitter declares it, like any map, the
-   first time it lowers an emit! into that ring, so every program that
+   drains on an interval).  The emitter names it in its C and lists it
+   among the helper maps its lowering needs; the lowering driver
+   declares it, like any map, the first time, so every program that
    emits into one ring shares one control map.
 
    A <bpf-perf-reader> does the same for a perf-event-array map with
@@ -45,6 +46,7 @@
 #include <bpf/libbpf.h>
 #include "gebpf.h"
 #include "map.h"
+#include "lower/lower.h"
 
 static SCM reader_type;         /* <bpf-ringbuf-reader> */
 static SCM perf_reader_type;    /* <bpf-perf-reader> */
@@ -54,7 +56,7 @@ static SCM emit_types;          /* hash: map name symbol -> type pointer */
 /* ------------------------------------------------------------------ */
 /* What emit! writes: noted by the emitter, read by the readers.        */
 
-#define CTL_PREFIX "gebpf_rbctl_"
+#define CTL_PREFIX GEBPF_RBCTL_PREFIX
 
 /* The control map of ring buffer M, declared now if DECLARE and it does
    not exist yet; #f otherwise.  */
@@ -86,7 +88,7 @@ control_map (struct gebpf_map *m, bool declare)
 
 const char *gebpf_ringbuf_emit_note (SCM map, const struct gebpf_type *t);
 
-/* Called by the emitter for each emit! and perf-emit! it lowers: note T,
+/* Called by the lowering driver for each emit! and perf-emit! lowered: note T,
    the type written into MAP, for decoding; for a ring buffer return the
    C name of its control map (declared on first use), else NULL.  */
 const char *

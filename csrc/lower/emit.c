@@ -195,7 +195,7 @@ ctype (struct emit *E, struct node *n)
         }
     case TY_KPTR:
       {
-        struct btf *b = gebpf_vmlinux_btf ();
+        struct btf *b = E->L->tgt.btf;
         const struct btf_type *t = b ? btf__type_by_id (b, n->btf_id) : NULL;
         const char *nm = t ? btf__name_by_offset (b, t->name_off) : NULL;
         /* Only structs and unions get a CO-RE twin; a pointer to
@@ -1657,19 +1657,40 @@ ex (struct emit *E, struct buf *b, struct node *n)
     case OP_EMIT:
     case OP_PERF_EMIT:
       {
-        /* ringbuf.c: notes the type written (the reader decodes records
-           by it when the map declares none) and, for a ring buffer,
-           declares the ring's control map and returns its C name.  */
-        extern const char *gebpf_ringbuf_emit_note (SCM map,
-                                                    const struct gebpf_type *t);
         struct node *v = n->kid[1];
-        const struct gebpf_type *rt = mapof (n->kid[0])->record;
+        struct gebpf_map *m = mapof (n->kid[0]);
+        const struct gebpf_type *rt = m->record;
         /* An integer goes out as the map's integer record type, if any.  */
         const struct gebpf_type *wt = v->ty == TY_VALUE ? v->vt
           : v->ty == TY_IPV4 ? gebpf_type_base (GT_IPV4)
           : rt && (rt->kind <= GT_I64 || rt->kind == GT_UINT) ? rt
           : gebpf_type_base (GT_U64);
-        const char *ctl = gebpf_ringbuf_emit_note (n->kid[0]->ref, wt);
+        /* Gathered, not done: the driver notes the type for the readers
+           and declares a ring's control map once lowering succeeded.  */
+        E->L->emitted = scm_cons (scm_cons (n->kid[0]->ref,
+                                            scm_from_pointer ((void *) wt,
+                                                              NULL)),
+                                  E->L->emitted);
+        const char *ctl = NULL;
+        if (m->map_type == BPF_MAP_TYPE_RINGBUF)
+          {
+            char *cn = NULL;
+            if (asprintf (&cn, GEBPF_RBCTL_PREFIX "%s", m->cname) < 0)
+              cn = NULL;
+            ctl = scm_gc_strdup (cn ? cn : GEBPF_RBCTL_PREFIX "?", "ctl");
+            free (cn);
+            bool seen = false;
+            for (SCM l = E->L->helper_maps; scm_is_pair (l); l = SCM_CDR (l))
+              if (scm_is_eq (scm_cadr (SCM_CAR (l)), n->kid[0]->ref))
+                seen = true;
+            if (!seen)
+              E->L->helper_maps
+                = scm_cons (scm_list_3 (scm_from_utf8_symbol
+                                        ("ringbuf-control"),
+                                        n->kid[0]->ref,
+                                        scm_from_utf8_string (ctl)),
+                            E->L->helper_maps);
+          }
         int k = tmp (E);
         char lv[32];
         snprintf (lv, sizeof lv, "__e%d", k);
@@ -1688,7 +1709,7 @@ ex (struct emit *E, struct buf *b, struct node *n)
                   "\t__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);\n"
                   "\t__uint(max_entries, 2);\n\t__type(key, __u32);\n"
                   "\t__type(value, __u64);\n%s\n\n",
-                  mapof (n->kid[0])->name, def);
+                  m->name, def);
             bf (b, "; gebpf_ringbuf_emit (&%s, &%s, &__e%d, sizeof __e%d); })",
                 mapname (n->kid[0]), ctl, k, k);
           }
@@ -2145,7 +2166,7 @@ emit_core_struct (struct emit *E, const struct btf *b, int id, SCM *done)
 static void
 emit_core_types (struct emit *E)
 {
-  struct btf *b = gebpf_vmlinux_btf ();
+  struct btf *b = E->L->tgt.btf;
   if (!b)
     return;
   int task = btf__find_by_name_kind (b, "task_struct", BTF_KIND_STRUCT);

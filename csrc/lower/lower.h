@@ -9,7 +9,16 @@
      types.c    AST -> AST with a type on every node (and type errors)
      bounds.c   AST -> AST checked against the program kind (packet and
                 tracing forms, return actions) with packet layers noted
-     emit.c     AST -> BPF C text with #line directives and a line map
+     emit.c     AST -> BPF C text with #line directives and a line map,
+                plus what the C needs beyond its text (maps, constants,
+                record types, helper maps), gathered in struct lower
+
+   The passes read the kernel only through the target descriptor
+   (struct gebpf_target, target.c), which the driver (fn.c) fills before
+   they run, and they change nothing outside struct lower: the driver
+   acts on what they gathered afterwards (declaring ring-buffer control
+   maps, noting record types for the readers).  fn.c's pass table lists
+   them in order.
 
    Nodes are allocated from the GC heap (scanned conservatively), so a
    lowering error that unwinds mid-pass leaks nothing.  Every node keeps
@@ -99,6 +108,33 @@ struct node
   uint8_t addr6[16];            /* OP_IPV6_CONST */
 };
 
+/* A tracepoint field, as its format file describes it.  */
+struct tp_field
+{
+  char name[64];
+  int offset, size, is_signed;
+  bool pointer, array, chars, dataloc;
+};
+
+/* One tracepoint's format: CAT/NAME and its fields (common_ ones left
+   out).  */
+struct tp_format
+{
+  char cat[64], name[128];
+  int nfields;
+  struct tp_field *fields;      /* GC memory */
+};
+
+/* The target descriptor: what the passes know of the running kernel,
+   read by the driver before they run (target.c), or given by hand.  */
+struct gebpf_target
+{
+  bool tp_known;                /* tp/ntp hold the target's tracepoints */
+  int ntp;                      /* tracepoints matching the target */
+  struct tp_format *tp;         /* GC memory */
+  struct btf *btf;              /* vmlinux BTF, or NULL */
+};
+
 /* One lowering: the bpf-fn, its context, and what the passes collect.  */
 struct lower
 {
@@ -134,6 +170,12 @@ struct lower
   SCM core_members;             /* ((BTF-STRUCT-ID . MEMBER-NAME) ...) read */
   bool uses_probe;
   SCM stack_locals;             /* alist: local slot -> its node's stack */
+  /* the target descriptor, filled before the passes */
+  struct gebpf_target tgt;
+  /* emit: what the C needs beyond its text (newest first) */
+  SCM emitted;                  /* ((<bpf-map> . TYPE-POINTER) ...) */
+  SCM helper_maps;              /* ((ringbuf-control RING CTL-NAME) ...) */
+  SCM c_text, line_map;         /* emit's output */
 };
 
 /* Program kinds (enum gebpf_prog_kind, the context type, the section
@@ -239,12 +281,18 @@ struct node *gebpf_resolve_inline (struct lower *L, SCM obj, struct node *call,
                                    int **slots, int *nparams);
 void gebpf_types (struct lower *L);
 void gebpf_bounds (struct lower *L);
+/* target.c: fill L->tgt for L's kind and target from the running
+   kernel; with FORMAT (a format file's text) use it as the one
+   tracepoint's format instead of tracefs.  */
+void gebpf_target_fill (struct lower *L, SCM format);
 /* bounds.c: locate tracepoint field (arg ctx 'F) / (arg ctx N) in the
    tracepoint's format: offset, size, signedness, and whether it is an
    array or a __data_loc string (in n->slot).  */
 void gebpf_locate_tp_arg (struct lower *L, struct node *n);
 /* Emit C; *LINEMAP gets a vector indexed by line number (see emit.c).  */
 SCM gebpf_emit (struct lower *L, SCM *linemap);
+/* The C name of the control map of ring buffer C-NAME (see ringbuf.c).  */
+#define GEBPF_RBCTL_PREFIX "gebpf_rbctl_"
 /* Raise ebpf-validation-error for a target that cannot be a section name
    of L's kind (see emit.c).  */
 void gebpf_check_target (struct lower *L);

@@ -423,7 +423,13 @@ type_core_read (struct lower *L, struct node *n)
                        "of a pointer field",
                        "core-read needs a typed kernel pointer, got %s",
                        tyname (p->ty));
-  struct btf *b = gebpf_vmlinux_btf ();
+  struct btf *b = L->tgt.btf;
+  if (!b)
+    /* Only a kind that reads no kernel types gets here (current-task
+       needs BTF otherwise): the bounds pass's message.  */
+    gebpf_lower_error (L, n, "use kernel memory reads in tracing programs",
+                       "core-read is not available in %s programs",
+                       gebpf_sym_name (gebpf_prog_kinds, L->kind));
   int id = p->btf_id;
   L->uses_vmlinux = true;
   for (int i = 1; i < n->nkid; i++)
@@ -1195,7 +1201,15 @@ type (struct lower *L, struct node *n)
       return;
     case OP_CURRENT_TASK:
       {
-        struct btf *b = gebpf_vmlinux_btf ();
+        struct btf *b = L->tgt.btf;
+        if (!b && !gebpf_kind_is_tracing (L->kind) && L->kind != PK_LSM)
+          {
+            /* No BTF is read for this kind: the bounds pass refuses the
+               form, naming the outermost kernel read.  */
+            n->ty = TY_KPTR;
+            n->btf_id = -1;
+            return;
+          }
         if (!b)
           gebpf_lower_error (L, n, "use a kernel with BTF "
                              "(/sys/kernel/btf/vmlinux)",

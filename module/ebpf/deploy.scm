@@ -352,25 +352,27 @@ first of a fallback list that this kernel took), else the declared one."
 
 (define (glob? s) (and (string? s) (string-index s (char-set #\* #\? #\[))))
 
-;; Build P's source for KIND: (values object-path line-map c-text).
+;; Build P's source for KIND: (values object-path line-map c-text
+;; constants), CONSTANTS being the symbols of the (const NAME) a bpf-fn
+;; reads, or #f for a source whose constants are unknown.
 (define (build p kind)
   (let ((src (resolve-source p))
         (target (bpf-program-target p)))
     (cond
      ((bpf-fn? src)
-      (match (bpf-fn-lower src #:kind kind
-                           #:target (and target
-                                         (lowering-target kind target p))
-                           #:constants (bpf-program-constants p)
-                           #:license (bpf-program-license p))
-        ((c . line-map)
-         ;; A dispatched kind's stub rides in the same unit: one clang
-         ;; run per version, and the stub is loaded from that object.
-         (values (bpf-build-c (if (dispatched-kind? kind)
-                                  (string-append c (stub-function kind
-                                                                  (slot-name p)))
-                                  c))
-                 line-map c))))
+      (let* ((r (bpf-fn-lowering src #:kind kind
+                                 #:target (and target
+                                               (lowering-target kind target p))
+                                 #:constants (bpf-program-constants p)
+                                 #:license (bpf-program-license p)))
+             (c (assq-ref r 'c)))
+        ;; A dispatched kind's stub rides in the same unit: one clang
+        ;; run per version, and the stub is loaded from that object.
+        (values (bpf-build-c (if (dispatched-kind? kind)
+                                 (string-append c (stub-function kind
+                                                                 (slot-name p)))
+                                 c))
+                (assq-ref r 'line-map) c (assq-ref r 'constants))))
      ((string-suffix? ".rs" src)
       (raise-ebpf-error 'ebpf-compile-error 'bpf-load!
                         (format #f "program ~a: Rust sources (~a) are not built by guile-ebpf"
@@ -382,7 +384,7 @@ first of a fallback list that this kernel took), else the declared one."
                           (format #f "program ~a: object ~a does not exist"
                                   (bpf-program-name p) src)
                           #:fix "check the path of #:source"))
-      (values src #f #f))
+      (values src #f #f #f))
      (else
       (unless (file-exists? src)
         (raise-ebpf-error 'ebpf-error 'bpf-load!
@@ -390,7 +392,8 @@ first of a fallback list that this kernel took), else the declared one."
                                   (bpf-program-name p) src)
                           #:fix "check the path of #:source"))
       (values (bpf-build-file src) #f
-              (call-with-input-file src (@ (ice-9 rdelim) read-string)))))))
+              (call-with-input-file src (@ (ice-9 rdelim) read-string))
+              #f)))))
 
 (define (lowering-target kind target p)
   ;; What the lowerer needs of the target: tracepoint name (or glob),
@@ -419,29 +422,33 @@ first of a fallback list that this kernel took), else the declared one."
              c))
        (bpf-program-constants p)))
 
-(define (used-constants p c)
-  ;; A bpf-fn's C declares only the constants its body reads; the others
-  ;; of #:constants are for other programs sharing the list.
-  (if (and (bpf-fn? (bpf-program-source p)) (string? c))
+(define (used-constants p used)
+  ;; A bpf-fn's C declares only the constants its body reads (USED, C
+  ;; symbols); the others of #:constants are for other programs sharing
+  ;; the list.
+  (if used
       (filter (lambda (k)
-                (string-contains
-                 c (string-append "__asm__ (\"" ; the symbol of u_NAME
-                                  (string-map (lambda (ch) (if (char=? ch #\-) #\_ ch))
-                                              (format #f "~a" (car k)))
-                                  "\") = 0;")))
+                (member (string-map (lambda (ch) (if (char=? ch #\-) #\_ ch))
+                                    (format #f "~a" (car k)))
+                        used))
               (object-constants p))
       (object-constants p)))
 
+;; <bpf-object> -> the constants its source reads (see BUILD), for a
+;; load again with the verifier's log.
+(define object-used-constants (make-weak-key-hash-table))
+
 (define (load-object p kind)
   (call-with-values (lambda () (build p kind))
-    (lambda (path line-map c)
+    (lambda (path line-map c used)
       (let ((obj (bpf-object-load
                   path #:kind kind
-                  #:constants (used-constants p c)
+                  #:constants (used-constants p used)
                   #:line-map line-map
                   #:attach-type (attach-type p kind)
                   #:target (and (kind-flag? kind 'btf)
                                 (bpf-program-target p)))))
+        (hashq-set! object-used-constants obj used)
         (values obj c)))))
 
 (define (without-fix msg)
@@ -971,7 +978,8 @@ the verifier's log on, and that log returned."
     (or (bpf-object-verifier-log obj)
         (let ((again (bpf-object-load (bpf-object-path obj)
                                       #:kind (program-kind p)
-                                      #:constants (used-constants p (program-c p))
+                                      #:constants (used-constants
+                                                   p (hashq-ref object-used-constants obj))
                                       #:attach-type (attach-type p (program-kind p))
                                       #:target (and (kind-flag? (program-kind p) 'btf)
                                                     (bpf-program-target p))
@@ -1051,7 +1059,7 @@ missing source file."
          (catch #t
            (lambda ()
              (call-with-values (lambda () (build p kind))
-               (lambda (path line-map c) (cons kind path))))
+               (lambda (path line-map c used) (cons kind path))))
            (lambda (key . args)
              (if (and (pair? rest)
                       (memq key '(ebpf-lower-error ebpf-compile-error)))
