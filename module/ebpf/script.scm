@@ -107,9 +107,9 @@ of @code{(PROBE . LOCATED-BODY)}."
 ;;; @-maps.
 
 (define-record-type <at-map>
-  (make-at-map name kind keys linear probe-ci)
+  (make-at-map name kind keys linear probe-pos)
   at-map?
-  (probe-ci at-map-probe-ci set-at-map-probe-ci!) ; clause whose (probe) keys it
+  (probe-pos at-map-probe-pos set-at-map-probe-pos!) ; positions of (probe) keys
   (name at-map-name)                    ; "@x" or "@"
   (kind at-map-kind set-at-map-kind!)   ; count sum hist lhist set
   (keys at-map-keys set-at-map-keys!)   ; list of key types, or #f if unknown
@@ -181,17 +181,25 @@ of @code{(PROBE . LOCATED-BODY)}."
   ;; SITES: a box of printf sites; USES: a box of flags ((exit) (kstack)).
   (define (map-ref-of sym) (string->symbol (c-name (symbol->string sym))))
   (define (key-expr like m keys)
-    (when (any (lambda (k) (equal? (strip k) '(probe))) keys)
-      (set-at-map-probe-ci! m ci))
+    (define (probe-key? k) (equal? (strip k) '(probe)))
+    (define (key k)
+      ;; (probe) is an index into its own clause's probes: offset it by
+      ;; the clause, so that clauses filling one map stay apart.
+      (if (probe-key? k)
+          (relocate k `(+ ,(walk k) ,(* ci probe-stride)))
+          (walk k)))
+    (when (any probe-key? keys)
+      (set-at-map-probe-pos! m (filter-map (lambda (k i) (and (probe-key? k) i))
+                                           keys (iota (length keys)))))
     (match keys
       (() 0)
-      ((k) (walk k))
+      ((k) (key k))
       (ks (relocate like
                     (cons (string->symbol (string-append "make-" (struct-name m)))
                           (append-map (lambda (i k)
                                         (list (symbol->keyword
                                                (string->symbol (format #f "k~a" i)))
-                                              (walk k)))
+                                              (key k)))
                                       (iota (length ks)) ks))))))
   (define (walk x)
     (cond
@@ -511,17 +519,31 @@ strings."
 ;;; ------------------------------------------------------------------
 ;;; Printing the @-maps at exit.
 
+(define probe-stride 65536)             ; (probe) key = clause * stride + index
+
+(define (probe-text k plan)
+  ;; The probe that (probe) key K names: its clause's program's probe.
+  (let* ((p (assv-ref (plan-programs plan) (quotient k probe-stride)))
+         (n (and p (false-if-exception
+                    (bpf-probe-name p (remainder k probe-stride))))))
+    (cond ((not n) (number->string k))
+          ((string-index n #\:)
+           (if (string-prefix? "tracepoint:" n) n
+               (string-append (symbol->string (bpf-program-kind p)) ":" n)))
+          (else n))))
+
 (define (key-text m k plan)
-  (let ((ci (at-map-probe-ci m)))
+  (let ((pos (at-map-probe-pos m)))
     (cond
-     ((and ci (exact-integer? k))
-      (let* ((p (assv-ref (plan-programs plan) ci))
-             (n (false-if-exception (bpf-probe-name p k))))
-        (cond ((not n) (number->string k))
-              ((string-index n #\:)
-               (if (string-prefix? "tracepoint:" n) n
-                   (string-append (symbol->string (bpf-program-kind p)) ":" n)))
-              (else n))))
+     ((and pos (exact-integer? k)) (probe-text k plan))
+     ((and pos (record? k))
+      (string-join (map (lambda (x i)
+                          (if (and (memv i pos) (exact-integer? x))
+                              (probe-text x plan)
+                              (key-text* x)))
+                        (map cdr (bpf-struct->alist k))
+                        (iota (length (bpf-struct->alist k))))
+                   ", "))
      ((and (equal? (at-map-keys m) '(kstack)) (plan-stack-map plan))
       (string-append
        "\n"
@@ -765,12 +787,35 @@ Scheme) and evaluate them in a fresh module that uses @code{(ebpf)} and
 (define aggregation-kinds
   '(hash array per-cpu-hash per-cpu-array lru-hash lru-per-cpu-hash histogram))
 
-(define (print-declared-map m json? port)
+(define (linear-maps program-names)
+  ;; ((MAP-NAME MIN MAX STEP) ...): the maps that the bpf-fns of
+  ;; PROGRAM-NAMES fill with (lhist! MAP V MIN MAX STEP), so that they
+  ;; print as linear histograms.
+  (define found '())
+  (define (scan x)
+    (match x
+      (('lhist! (? symbol? m) v (? integer? mn) (? integer? mx) (? integer? step))
+       (let ((name (false-if-exception (bpf-map-name (bpf-map-lookup m)))))
+         (when name
+           (set! found (cons (list name mn mx step) found)))))
+      ((? pair?) (for-each scan x))
+      (_ #t)))
+  (for-each (lambda (n)
+              (let ((src (false-if-exception (bpf-program-source (bpf-program-lookup n)))))
+                (when (and src (bpf-fn? src))
+                  (scan (strip (vector-ref (%bpf-fn-info src) 2))))))
+            program-names)
+  found)
+
+(define %bpf-fn-info (@@ (ebpf core) %bpf-fn-info))
+
+(define* (print-declared-map m json? port #:optional linear)
   ;; A map the script declared, as bpftrace prints maps; arrays without
-  ;; their zero entries, empty maps not at all.
+  ;; their zero entries, empty maps not at all.  LINEAR: the (MIN MAX
+  ;; STEP) of the lhist! that fills it.
   (let ((name (string-append "@" (bpf-map-name m))))
     (if (eq? (bpf-map-kind m) 'histogram)
-        (let ((data (bpf-hist m)))
+        (let ((data (bpf-hist m #:linear linear)))
           (unless (null? data)
             (if json?
                 (json-line "hist"
@@ -783,7 +828,7 @@ Scheme) and evaluate them in a fresh module that uses @code{(ebpf)} and
                                                 data)
                                            (buckets-json data))))
                            port)
-                (bpf-print-hist m port #:name name))))
+                (bpf-print-hist m port #:name name #:linear linear))))
         (let ((entries (filter (lambda (e) (not (and (number? (cdr e)) (zero? (cdr e)))))
                                (scalar-entries #f m))))
           (unless (null? entries)
@@ -896,15 +941,18 @@ aggregation map it declared is printed as bpftrace prints maps (with
               (wait-for-stop))
             (for-each (lambda (n) (false-if-exception (bpf-unload! (bpf-program-lookup n))))
                       (new (bpf-program-names) programs-before))
-            ;; A script that detached its programs itself printed what
-            ;; it wanted; one stopped or left attached did not.
-            (when (and (not quiet?) (or stopped left-attached?))
-              (for-each (lambda (n)
-                          (let ((m (bpf-map-lookup n)))
-                            (when (and m (bpf-map-fd m)
-                                       (memq (bpf-map-kind m) aggregation-kinds))
-                              (false-if-exception (print-declared-map m json? port)))))
-                        (new (bpf-map-names) maps-before)))
+            ;; At every end (the script's own, --duration, a signal) the
+            ;; maps it filled are printed, as bpftrace does.
+            (unless quiet?
+              (let ((linear (linear-maps (new (bpf-program-names) programs-before))))
+                (for-each (lambda (n)
+                            (let ((m (bpf-map-lookup n)))
+                              (when (and m (bpf-map-fd m)
+                                         (memq (bpf-map-kind m) aggregation-kinds))
+                                (false-if-exception
+                                 (print-declared-map m json? port
+                                                     (assoc-ref linear (bpf-map-name m)))))))
+                          (new (bpf-map-names) maps-before))))
             (or stopped 'done)))))
       (lambda ()
         (alarm 0)

@@ -127,6 +127,13 @@
   ("@[tracepoint:sched:sched_process_exec]: 1\n"
    "@[tracepoint:sched:sched_process_exit]: 1\n"))
 
+;; bpftrace: tracepoint:syscalls:sys_enter_write,tracepoint:syscalls:sys_exit_write { @[probe] = count(); }
+(test-output "a (probe) key filled from two clauses names each clause's probe"
+  (one-liner "(on \"tracepoint:syscalls:sys_enter_write\" (when (= (pid) ~a) (count! @ (probe)))) (on \"tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~:*~a) (count! @ (probe))))"
+             (dd 'write))
+  ((format #f "@[tracepoint:syscalls:sys_enter_write]: ~a\n" n)
+   (format #f "@[tracepoint:syscalls:sys_exit_write]: ~a\n" n)))
+
 ;; bpftrace: profile:hz:99 { @[kstack] = count(); }
 (test-output "kernel stacks at 99 Hz, symbolized"
   (one-liner "(on \"profile:hz:99\" (when (= (pid) ~a) (count! @ (kstack))))"
@@ -220,6 +227,30 @@
   (test-assert "run FILE that attaches and returns: SIGTERM detaches, maps printed"
     (or (and (eqv? (car r) 0) (equal? (cadr r) "attached")
              (string-contains (cddr r) (format #f "@shell-run-counts[7]: ~a\n" n)))
+        (begin (format #t "# ~s~%" r) #f))))
+
+(let* ((f (write-file "ends.scm" (format #f "
+(defbpf-map shell-end-counts #:kind 'hash #:key 'u32 #:value 'u64 #:max-entries 4)
+(defbpf-map shell-end-lin #:kind 'histogram)
+(bpf-fn shell-end-fn (ctx)
+  (when (= (tgid) ,(getpid))
+    (map-increment! shell-end-counts 1)
+    (lhist! shell-end-lin 150 0 1000 100)))
+(defbpf-program shell-end-prog #:kind 'tracepoint #:attach \"syscalls:sys_enter_getppid\"
+  #:source shell-end-fn #:license \"GPL\")
+(bpf-attach! shell-end-prog)
+(do ((i 0 (+ i 1))) ((= i ~a)) (getppid))
+(bpf-detach! shell-end-prog)
+" n)))
+       (r (run-file f (lambda () #t) #:signal #f))
+       (out (string-append (if (string? (cadr r)) (cadr r) "") "\n" (cddr r))))
+  (test-assert "run FILE that ends by itself: its maps are printed at the end"
+    (or (and (eqv? (car r) 0)
+             (string-contains out (format #f "@shell-end-counts[1]: ~a\n" n)))
+        (begin (format #t "# ~s~%" r) #f)))
+  (test-assert "run FILE: a map filled by lhist! is drawn as a linear histogram"
+    (or (string-contains out (string-append "@shell-end-lin:\n"
+                                            (format #f "~16a~8d |" "[100, 200)" n)))
         (begin (format #t "# ~s~%" r) #f))))
 
 ;; tc and XDP outlive a process unless detached: check that run removes them.
