@@ -355,15 +355,17 @@
       (format port "
 (defbpf-map ~a-counts #:kind 'hash #:key 'u32 #:value 'u64 #:max-entries 64)
 (defbpf-map ~a-sizes #:kind 'histogram)
+(defbpf-map ~a-keyed #:kind 'histogram #:key '(string 16))
 (bpf-fn ~a-fn (ctx)
   (when (= (pid) ~a)
     (map-increment! ~a-counts 3)
     (map-increment! ~a-counts 4 2)
+    (hist! ~a-keyed \"getppid\" 3000)
     (hist! ~a-sizes 100)))
 (defbpf-program ~a-prog #:kind 'tracepoint #:attach \"syscalls:sys_enter_getppid\"
   #:source ~a-fn #:license \"GPL\")
-(defbpf-policy ~a #:programs '(\"~a-prog\") #:maps '(\"~a-counts\" \"~a-sizes\"))
-" pol pol pol pid pol pol pol pol pol pol pol pol pol)))
+(defbpf-policy ~a #:programs '(\"~a-prog\") #:maps '(\"~a-counts\" \"~a-sizes\" \"~a-keyed\"))
+" pol pol pol pol pid pol pol pol pol pol pol pol pol pol pol pol)))
   (let ((applied (command-output "apply" f "--pin")))
     (do ((i 0 (+ i 1))) ((= i n)) (getppid))
     (let ((text (command-output "status" pol))
@@ -380,6 +382,14 @@
         (and (string-contains (cdr text) (format #f "    @~a-sizes:\n" pol))
              (string-contains (cdr text) (format #f "    ~16a~8d |" "[64, 128)" n))
              (not (string-contains (cdr text) (format #f "@~a-sizes[" pol)))))
+      (test-assert "status: a keyed histogram reopened from its pin is drawn per key"
+        (or (string-contains (cdr text)
+                             (format #f "    @~a-keyed[getppid]:\n    ~16a~8d |" pol "[2K, 4K)" n))
+            (begin (format #t "# ~s~%" text) #f)))
+      (test-assert "status -f json: a keyed histogram's buckets per key"
+        (or (string-contains (cdr json)
+                             (format #f "\"data\": {\"getppid\": [{\"min\": 2048, \"max\": 4095, \"count\": ~a}]}" n))
+            (begin (format #t "# ~s~%" json) #f)))
       (test-assert "status -f json: one record, maps with their data"
         (or (and (= 0 (car json))
                  (string-prefix? "{\"type\": \"status\", \"data\": {" (cdr json))
