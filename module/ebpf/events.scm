@@ -634,8 +634,8 @@ consumes them: another reader of the pipe does not see them.  Raises
 
 (define* (bpf-hist hist #:optional (key no-key) #:key linear)
   "Return the histogram in @var{hist} (a @code{histogram} map or its name,
-or the per-CPU array of 64 counters such a map is when reopened from its
-pin) as a list of @code{(LOW HIGH COUNT)}, one per bucket from the first to
+or the per-CPU array or hash such a map is when reopened from its pin)
+as a list of @code{(LOW HIGH COUNT)}, one per bucket from the first to
 the last non-zero one, counts summed over CPUs.  A bucket holds the
 values @var{v} with LOW <= @var{v} < HIGH; @code{hist!} buckets are
 powers of two ((0 1 c) holds 0, and (#f 0 c) the negative values).  For a map filled by @code{(lhist! M V

@@ -8,10 +8,12 @@
 ;;;
 ;;; The @-maps are declared by use.  A pre-pass over each located body
 ;;; finds (count! @M K ...), (sum! @M K ... V), (hist! @M K ... V),
-;;; (lhist! @M V MIN MAX STEP) and any other mention of @M, infers the
-;;; key type from the key expressions (several keys make a struct key,
-;;; none a one-entry map) and rewrites the body into ordinary bpf-fn
-;;; forms.  printf goes through one ring buffer per call site, whose
+;;; (lhist! @M K ... V MIN MAX STEP) and any other mention of @M, infers
+;;; the key type from the key expressions (several keys make a struct
+;;; key, none a one-entry map) and rewrites the body into ordinary bpf-fn
+;;; forms.  bpf-fn's lhist! takes no key, so a keyed lhist! counts
+;;; (KEY ..., bucket) in a hash, bucketed as bpf/gebpf.h's
+;;; gebpf_lin_bucket does.  printf goes through one ring buffer per call site, whose
 ;;; record holds its arguments; (exit) sets a flag that the host polls.
 ;;; begin, end and interval clauses run in Guile, not in the kernel.
 
@@ -180,27 +182,31 @@ of @code{(PROBE . LOCATED-BODY)}."
   ;; Rewrite the located BODY of clause CI.  MAPS: name -> <at-map>;
   ;; SITES: a box of printf sites; USES: a box of flags ((exit) (kstack)).
   (define (map-ref-of sym) (string->symbol (c-name (symbol->string sym))))
-  (define (key-expr like m keys)
+  (define* (key-expr like m keys #:optional (extra '()))
     (define (probe-key? k) (equal? (strip k) '(probe)))
-    (define (key k)
-      ;; (probe) is an index into its own clause's probes: offset it by
-      ;; the clause, so that clauses filling one map stay apart.
-      (if (probe-key? k)
-          (relocate k `(+ ,(walk k) ,(* ci probe-stride)))
-          (walk k)))
     (when (any probe-key? keys)
       (set-at-map-probe-pos! m (filter-map (lambda (k i) (and (probe-key? k) i))
                                            keys (iota (length keys)))))
     (match keys
+      ((? (lambda (ks) (pair? extra))) (struct-key like m keys extra))
       (() 0)
       ((k) (key k))
-      (ks (relocate like
-                    (cons (string->symbol (string-append "make-" (struct-name m)))
-                          (append-map (lambda (i k)
-                                        (list (symbol->keyword
-                                               (string->symbol (format #f "k~a" i)))
-                                              (key k)))
-                                      (iota (length ks)) ks))))))
+      (ks (struct-key like m ks '()))))
+  (define (struct-key like m ks extra)
+    (relocate like
+              (cons (string->symbol (string-append "make-" (struct-name m)))
+                    (append (append-map (lambda (i k)
+                                          (list (symbol->keyword
+                                                 (string->symbol (format #f "k~a" i)))
+                                                (key k)))
+                                        (iota (length ks)) ks)
+                            extra))))
+  (define (key k)
+    ;; (probe) is an index into its own clause's probes: offset it by
+    ;; the clause, so that clauses filling one map stay apart.
+    (if (equal? (strip k) '(probe))
+        (relocate k `(+ ,(walk k) ,(* ci probe-stride)))
+        (walk k)))
   (define (walk x)
     (cond
      ((at-symbol? x)
@@ -226,13 +232,31 @@ of @code{(PROBE . LOCATED-BODY)}."
                                      ,(walk (car tail)))))))
           (('lhist! (? at-symbol? m) args ...)
            (let*-values (((keys tail) (split-keys args 4)))
-             (unless (null? keys)
-               (script-error (format #f "keyed lhist! ~s" (strip x))
-                             "write (lhist! @NAME VALUE MIN MAX STEP): linear histograms take no key"))
              (match tail
                ((v (? integer? mn) (? integer? mx) (? integer? step))
-                (note-map! maps m 'lhist '() (list mn mx step))
-                (relocate x `(lhist! ,(map-ref-of m) ,(walk v) ,mn ,mx ,step)))
+                (unless (and (>= mn 0) (> mx mn) (> step 0)
+                             (<= (+ (quotient (- mx mn) step) 2) 64))
+                  (script-error (format #f "bad lhist! range ~s" (strip x))
+                                "give MAX > MIN >= 0, STEP > 0 and at most 62 steps"))
+                (if (null? keys)
+                    (begin
+                      (note-map! maps m 'lhist '() (list mn mx step))
+                      (relocate x `(lhist! ,(map-ref-of m) ,(walk v) ,mn ,mx ,step)))
+                    ;; bpf-fn's lhist! takes no key: count (KEY ..., bucket)
+                    ;; in a hash, bucketed as gebpf_lin_bucket does.
+                    (let ((am (note-map! maps m 'klhist keys (list mn mx step)))
+                          (last (+ (quotient (- mx mn) step) 1)))
+                      (relocate
+                       x
+                       `(let ((at-lhist-value ,(walk v)))
+                          (map-increment!
+                           ,(map-ref-of m)
+                           ,(key-expr x am keys
+                                      `(#:b (if (< at-lhist-value ,mn)
+                                                0
+                                                (if (>= at-lhist-value ,mx)
+                                                    ,last
+                                                    (+ (/ (- at-lhist-value ,mn) ,step) 1)))))))))))
                (_ (script-error (format #f "bad lhist! ~s" (strip x))
                                 "MIN, MAX and STEP are integer constants")))))
           (((and op (or 'map-set! 'map-set 'map-ref 'map-get 'map-delete!))
@@ -320,7 +344,16 @@ of @code{(PROBE . LOCATED-BODY)}."
 
 (define (key-decl m)
   ;; The #:key of the declared map.
-  (match (at-map-keys m)
+  (match (if (eq? (at-map-kind m) 'klhist) 'struct (at-map-keys m))
+    ('struct
+     (let ((s (string->symbol (struct-name m))))
+       (decl `(defbpf-struct ,s
+                ,@(map (lambda (i t)
+                         (list (string->symbol (format #f "k~a" i))
+                               (if (eq? t 'kstack) 'u32 t)))
+                       (iota (length (at-map-keys m))) (at-map-keys m))
+                (b u32)))
+       s))
     ((or #f ()) #f)
     (('kstack) 'u32)
     ((t) t)
@@ -567,9 +600,68 @@ strings."
   (sort (map (match-lambda ((k . v) (cons k (value-of v)))) (bpf-map->alist bm))
         (lambda (a b) (< (cdr a) (cdr b)))))
 
+(define write-histogram (@@ (ebpf events) write-histogram))
+(define linear-histogram (@@ (ebpf events) linear-histogram))
+(define hist-buckets (@@ (ebpf events) hist-buckets))
+(define hist-buckets-of (@@ (ebpf events) buckets))
+
+(define (keyed-linear m bm plan)
+  ;; The (KEY ..., bucket) counts of a keyed lhist! map as
+  ;; ((LABEL . COUNTS-VECTOR) ...), by increasing total as bpftrace
+  ;; prints keyed histograms.
+  (let ((table (make-hash-table))
+        (pos (or (at-map-probe-pos m) '())))
+    (for-each
+     (match-lambda
+       ((k . v)
+        (let* ((fields (map cdr (bpf-struct->alist k)))
+               (n (- (length fields) 1))
+               (label (string-join
+                       (map (lambda (x i)
+                              (if (and (memv i pos) (exact-integer? x))
+                                  (probe-text x plan)
+                                  (key-text* x)))
+                            (list-head fields n) (iota n))
+                       ", "))
+               (b (list-ref fields n))
+               (counts (or (hash-ref table label)
+                           (let ((c (make-vector hist-buckets 0)))
+                             (hash-set! table label c)
+                             c))))
+          (when (< b hist-buckets)
+            (vector-set! counts b (+ (vector-ref counts b) (value-of v)))))))
+     (bpf-map->alist bm))
+    (sort (hash-map->list cons table)
+          (lambda (a b)
+            (let ((ta (apply + (vector->list (cdr a))))
+                  (tb (apply + (vector->list (cdr b)))))
+              (or (< ta tb) (and (= ta tb) (string<? (car a) (car b)))))))))
+
 (define (print-at-map m bm plan json? port)
   (let ((name (at-map-name m)))
     (case (at-map-kind m)
+      ((klhist)
+       (let ((linear (at-map-linear m))
+             (data (keyed-linear m bm plan)))
+         (cond
+          (json?
+           (json-line "hist"
+                      (list (cons name
+                                  (if (null? data)
+                                      'null
+                                      (map (match-lambda
+                                             ((label . counts)
+                                              (cons label (buckets-json
+                                                           (hist-buckets-of counts linear)))))
+                                           data))))
+                      port))
+          (else
+           (for-each (match-lambda
+                       ((label . counts)
+                        (format port "~a[~a]:~%" name label)
+                        (write-histogram (linear-histogram counts linear) port)
+                        (newline port)))
+                     data)))))
       ((hist lhist)
        (let ((linear (at-map-linear m)))
          (if json?

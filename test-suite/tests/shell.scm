@@ -95,6 +95,25 @@
              (dd 'write))
   ("@:\n" (string-append (format #f "~16a~8d |" "[0, 200)" n) (make-string 52 #\@) "|\n")))
 
+(test-output "keyed lhist!: a linear histogram per key, as bpftrace's @x[key]:"
+  (one-liner "(on \"tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~a) (lhist! @sz (comm) (arg ctx 'ret) 0 1000 100)))"
+             (dd 'write))
+  ((string-append "@sz[dd]:\n" (format #f "~16a~8d |" "[100, 200)" n) (make-string 52 #\@) "|\n")))
+
+(test-assert "keyed lhist! with two keys, -f json: buckets per key"
+  (match (one-liner "(on \"tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~a) (lhist! @sz (comm) (pid) (arg ctx 'ret) 0 1000 100)))"
+                    (dd 'write) #:extra '("-f" "json"))
+    ((0 . out)
+     (let ((m (string-match "\"@sz\": \\{\"dd, ([0-9]+)\": \\[\\{\"min\": 100, \"max\": 199, \"count\": ([0-9]+)\\}\\]\\}" out)))
+       (and m (= n (string->number (match:substring m 2))))))
+    (r (format #t "# ~s~%" r) #f)))
+
+(test-ebpf-error "keyed lhist! with a bad range" 'ebpf-validation-error ("lhist!")
+  (begin
+    (bpf-script-reset!)
+    (bpf-script-load-string "(on \"tracepoint:syscalls:sys_enter_write\" (lhist! @x (comm) 5 0 100 0))")
+    (bpf-script-run)))
+
 (test-output "sum! with two keys: a struct key printed as bpftrace"
   (one-liner "(on \"tracepoint:syscalls:sys_enter_write\" (when (= (pid) ~a) (sum! @bytes (comm) (pid) (arg ctx 'count))))"
              (dd 'write))
