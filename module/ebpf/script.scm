@@ -13,8 +13,9 @@
 ;;; key, none a one-entry map) and rewrites the body into ordinary bpf-fn
 ;;; forms.  bpf-fn's lhist! takes no key, so a keyed lhist! counts
 ;;; (KEY ..., bucket) in a hash, bucketed as bpf/gebpf.h's
-;;; gebpf_lin_bucket does.  printf goes through one ring buffer per call site, whose
-;;; record holds its arguments; (exit) sets a flag that the host polls.
+;;; gebpf_lin_bucket does.  printf goes through one ring buffer per call
+;;; site, whose record holds its arguments; (exit) sets a flag that the
+;;; host polls.
 ;;; begin, end and interval clauses run in Guile, not in the kernel.
 
 (define-module (ebpf script)
@@ -113,7 +114,7 @@ of @code{(PROBE . LOCATED-BODY)}."
   at-map?
   (probe-pos at-map-probe-pos set-at-map-probe-pos!) ; positions of (probe) keys
   (name at-map-name)                    ; "@x" or "@"
-  (kind at-map-kind set-at-map-kind!)   ; count sum hist lhist set
+  (kind at-map-kind set-at-map-kind!)   ; count sum hist lhist klhist set
   (keys at-map-keys set-at-map-keys!)   ; list of key types, or #f if unknown
   (linear at-map-linear set-at-map-linear!)) ; (MIN MAX STEP) for lhist
 
