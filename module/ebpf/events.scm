@@ -503,7 +503,11 @@ consumes them: another reader of the pipe does not see them.  Raises
   ;; (values keyed? data): for an unkeyed histogram a vector of
   ;; hist-buckets counts summed over CPUs; for a keyed one an alist
   ;; ((KEY . vector) ...).
-  (let ((entries (bpf-map->alist m)))
+  (let* ((raw (bpf-map->alist m))
+         (entries (if (and (pair? raw) (not (pair? (caar raw)))
+                           (eq? (bpf-map-kind m) 'per-cpu-hash))
+                      (split-raw-keys raw (bpf-map-key-size m))
+                      raw)))
     (if (or (null? entries) (pair? (caar entries)))
         (let ((table (make-hash-table)))
           (for-each (match-lambda
@@ -524,6 +528,53 @@ consumes them: another reader of the pipe does not see them.  Raises
                          (vector-set! v slot (sum-vector counts)))))
                     entries)
           (values #f v)))))
+
+;; A keyed histogram reopened from its pin has lost its key type: its
+;; keys are the raw bytes of struct { KEY key; __u32 slot; }.
+(define (raw-key-bytes k size)
+  (cond ((bytevector? k) k)
+        ((exact-integer? k)
+         (let ((bv (make-bytevector size 0)))
+           (bytevector-uint-set! bv 0 k (native-endianness) size)
+           bv))
+        (else (make-bytevector size 0))))
+
+(define (raw-user-key bv n)
+  ;; The first N bytes of BV as the key they most likely are: an integer
+  ;; of 4 or 8 bytes, a NUL-padded string, or else the bytes.
+  (let ((text (let lp ((i 0))
+                (if (and (< i n) (<= 32 (bytevector-u8-ref bv i) 126))
+                    (lp (+ i 1))
+                    i))))
+    (cond ((= n 4) (bytevector-u32-native-ref bv 0))
+          ((= n 8) (bytevector-u64-native-ref bv 0))
+          ((and (> text 0) (< text n)
+                (let lp ((i text))
+                  (or (= i n) (and (zero? (bytevector-u8-ref bv i)) (lp (+ i 1))))))
+           (utf8->string (sub-bytevector bv 0 text)))
+          (else (sub-bytevector bv 0 n)))))
+
+(define (sub-bytevector bv start end)
+  (let ((out (make-bytevector (- end start))))
+    (bytevector-copy! bv start out 0 (- end start))
+    out))
+
+(define (split-raw-keys entries size)
+  ;; ((RAW . counts) ...) -> (((KEY . SLOT) . counts) ...).  The slot
+  ;; follows KEY at its alignment: with an 8-byte-aligned key it sits 8
+  ;; bytes from the end, before 4 bytes of padding (zero in every entry).
+  (let* ((bvs (map (lambda (e) (raw-key-bytes (car e) size)) entries))
+         (padded? (and (>= size 16) (zero? (modulo size 8))
+                       (every (lambda (bv)
+                                (zero? (bytevector-u32-native-ref bv (- size 4))))
+                              bvs)))
+         (off (if padded? (- size 8) (- size 4))))
+    (if (< off 1)
+        entries
+        (map (lambda (bv e)
+               (cons (cons (raw-user-key bv off) (bytevector-u32-native-ref bv off))
+                     (cdr e)))
+             bvs entries))))
 
 (define (check-linear linear who)
   (match linear
@@ -580,8 +631,8 @@ consumes them: another reader of the pipe does not see them.  Raises
 
 (define* (bpf-hist hist #:optional (key no-key) #:key linear)
   "Return the histogram in @var{hist} (a @code{histogram} map or its name,
-or the per-CPU array of 64 counters such a map is when reopened from its
-pin) as a list of @code{(LOW HIGH COUNT)}, one per bucket from the first to
+or the per-CPU array or hash such a map is when reopened from its pin)
+as a list of @code{(LOW HIGH COUNT)}, one per bucket from the first to
 the last non-zero one, counts summed over CPUs.  A bucket holds the
 values @var{v} with LOW <= @var{v} < HIGH; @code{hist!} buckets are
 powers of two ((0 1 c) holds 0, and (#f 0 c) the negative values).  For a map filled by @code{(lhist! M V
@@ -590,7 +641,7 @@ then @code{(#f MIN c)} (below MIN) and the last @code{(MAX #f c)}.
 
 For a keyed histogram give @var{key}; without it the result is an alist
 @code{((KEY . BUCKETS) ...)} sorted by key."
-  (let ((m (map-object hist 'bpf-hist '(histogram per-cpu-array)))
+  (let ((m (map-object hist 'bpf-hist '(histogram per-cpu-array per-cpu-hash)))
         (linear (check-linear linear 'bpf-hist)))
     (let-values (((keyed? data) (histogram-data m)))
       (cond
@@ -780,7 +831,7 @@ A keyed histogram prints one such block per key, titled
 @var{top} largest if given), or only @var{key}'s.  For a map filled by
 @code{lhist!} give @code{#:linear '(MIN MAX STEP)}.  @var{name} replaces
 the title's @samp{@@NAME}."
-  (let* ((m (map-object hist 'bpf-print-hist '(histogram per-cpu-array)))
+  (let* ((m (map-object hist 'bpf-print-hist '(histogram per-cpu-array per-cpu-hash)))
          (linear (check-linear linear 'bpf-print-hist))
          (title (map-title m name))
          (shape (lambda (counts)
