@@ -27,7 +27,8 @@
   '(((ebpf error) call-with-public-who)
     ((ebpf fn) located-body)
     ((ebpf deploy) resolve-source lowering-target)
-    ((ebpf events) format-key)))
+    ((ebpf events) format-key write-histogram linear-histogram hist-buckets
+     buckets)))
 
 (define %lazy-modules
   ;; Module and the names it exports, loaded when one of them is used.

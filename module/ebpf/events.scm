@@ -42,7 +42,7 @@
   #:use-module (ice-9 threads)
   #:use-module (rnrs bytevectors)
   ;; For (ebpf script), not re-exported by (ebpf):
-  #:export (format-key)
+  #:export (format-key write-histogram linear-histogram hist-buckets buckets)
   #:export (bpf-ringbuf-poll
             bpf-ringbuf-start!
             bpf-ringbuf-stop!

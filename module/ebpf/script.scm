@@ -22,9 +22,11 @@
   ;; bpf-script-run-file loads the user's file.
   #:declarative? #f
   #:use-module (ebpf)
-  #:use-module ((ebpf core) #:select (%bpf-loc-marker %make-bpf-fn))
+  #:use-module ((ebpf core) #:select (%bpf-loc-marker %make-bpf-fn %bpf-fn-info))
   #:use-module ((ebpf fn) #:select (located-body))
-  #:use-module ((ebpf events) #:select (format-key))
+  #:use-module ((ebpf events) #:select (format-key write-histogram
+                                        linear-histogram hist-buckets
+                                        (buckets . hist-buckets-of)))
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
   #:use-module (srfi srfi-11)
@@ -602,10 +604,6 @@ strings."
   (sort (map (match-lambda ((k . v) (cons k (value-of v)))) (bpf-map->alist bm))
         (lambda (a b) (< (cdr a) (cdr b)))))
 
-(define write-histogram (@@ (ebpf events) write-histogram))
-(define linear-histogram (@@ (ebpf events) linear-histogram))
-(define hist-buckets (@@ (ebpf events) hist-buckets))
-(define hist-buckets-of (@@ (ebpf events) buckets))
 
 (define (keyed-linear m bm plan)
   ;; The (KEY ..., bucket) counts of a keyed lhist! map as
@@ -899,7 +897,6 @@ Scheme) and evaluate them in a fresh module that uses @code{(ebpf)} and
             program-names)
   found)
 
-(define %bpf-fn-info (@@ (ebpf core) %bpf-fn-info))
 
 (define* (print-declared-map m json? port #:optional linear)
   ;; A map the script declared, as bpftrace prints maps; arrays without
