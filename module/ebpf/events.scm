@@ -822,11 +822,17 @@ bpftrace prints a map: one @samp{@@NAME[KEY]: VALUE} line per entry,
 sorted by increasing value (per-CPU values summed), only the @var{top}
 largest if given.  Keys print bare (strings without quotes, struct keys
 as their fields separated by @samp{, }).  @var{name} replaces the
-@samp{@@NAME} prefix (@code{\"@@\"} prints @samp{@@[KEY]: VALUE})."
-  (let* ((m (map-object table 'bpf-print-map
-                        '(hash array per-cpu-hash per-cpu-array lru-hash
-                          lru-per-cpu-hash lpm-trie)))
-         (title (map-title m name))
+@samp{@@NAME} prefix (@code{\"@@\"} prints @samp{@@[KEY]: VALUE}).
+A histogram map is printed by @code{bpf-print-hist}."
+  (let ((m (map-object table 'bpf-print-map
+                       '(hash array per-cpu-hash per-cpu-array lru-hash
+                         lru-per-cpu-hash lpm-trie histogram))))
+    (if (eq? (bpf-map-kind m) 'histogram)
+        (bpf-print-hist m port #:top top #:name name)
+        (print-map-entries m port top name))))
+
+(define (print-map-entries m port top name)
+  (let* ((title (map-title m name))
          (entries (map (match-lambda ((k . v) (cons k (value->number v))))
                        (bpf-map->alist m)))
          (sorted (sort entries
