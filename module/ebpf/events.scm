@@ -18,7 +18,10 @@
 (define-module (ebpf events)
   #:use-module (ebpf error)
   #:use-module (ebpf map)
-  #:use-module ((ebpf deploy) #:select (tracepoints-matching))
+  #:use-module ((ebpf deploy) #:select (tracepoints-matching
+                                        bpf-program-names bpf-program-lookup
+                                        bpf-program-source))
+  #:use-module ((ebpf fn) #:select (bpf-fn? bpf-fn-ast))
   #:use-module ((ebpf features) #:select (bpf-features))
   #:use-module (system vm elf)
   #:use-module (ice-9 ftw)
@@ -542,6 +545,31 @@ consumes them: another reader of the pipe does not see them.  Raises
                          (format #f "bad #:linear ~s" linear)
                          #:fix "give #:linear '(MIN MAX STEP), as in (lhist! M V MIN MAX STEP)"))))
 
+;; The (MIN MAX STEP) of the lhist! forms that declared programs apply to
+;; map M, when they agree on one: what #:linear defaults to.
+(define (lhist-range m)
+  (define (same-name? a b)
+    (string=? (string-map (lambda (c) (if (char=? c #\-) #\_ c)) a)
+              (string-map (lambda (c) (if (char=? c #\-) #\_ c)) b)))
+  (define (walk node acc)
+    (match node
+      ((or ('lhist! ('symbol (? symbol? map) . _) _
+                    ('int lo . _) ('int hi . _) ('int step . _) . _)
+           ('lhist! ('symbol (? symbol? map) . _) _ _    ; keyed
+                    ('int lo . _) ('int hi . _) ('int step . _) . _))
+       (if (same-name? (symbol->string map) (bpf-map-name m))
+           (cons (list lo hi step) acc)
+           acc))
+      ((a . d) (walk d (walk a acc)))   ; also through dotted pairs
+      (_ acc)))
+  (let ((ranges (delete-duplicates
+                 (fold (lambda (name acc)
+                         (let* ((p (bpf-program-lookup name))
+                                (src (and p (bpf-program-source p))))
+                           (if (bpf-fn? src) (walk (bpf-fn-ast src) acc) acc)))
+                       '() (bpf-program-names)))))
+    (and (= (length ranges) 1) (car ranges))))
+
 (define (nonzero-range v)
   ;; First and last index of V holding a non-zero count, or #f.
   (let ((n (vector-length v)))
@@ -588,13 +616,15 @@ pin) as a list of @code{(LOW HIGH COUNT)}, one per bucket from the first to
 the last non-zero one, counts summed over CPUs.  A bucket holds the
 values @var{v} with LOW <= @var{v} < HIGH; @code{hist!} buckets are
 powers of two ((0 1 c) holds 0, and (#f 0 c) the negative values).  For a map filled by @code{(lhist! M V
-MIN MAX STEP)} give @code{#:linear '(MIN MAX STEP)}: the first bucket is
-then @code{(#f MIN c)} (below MIN) and the last @code{(MAX #f c)}.
+MIN MAX STEP)} the buckets are linear: the first bucket is then
+@code{(#f MIN c)} (below MIN) and the last @code{(MAX #f c)}.  MIN, MAX
+and STEP are those of the @code{lhist!} that the bpf-fn of a declared
+program applies to the map, or @code{#:linear '(MIN MAX STEP)}.
 
 For a keyed histogram give @var{key}; without it the result is an alist
 @code{((KEY . BUCKETS) ...)} sorted by key."
-  (let ((m (map-object hist 'bpf-hist '(histogram per-cpu-array)))
-        (linear (check-linear linear 'bpf-hist)))
+  (let* ((m (map-object hist 'bpf-hist '(histogram per-cpu-array)))
+         (linear (check-linear (or linear (lhist-range m)) 'bpf-hist)))
     (let-values (((keyed? data) (histogram-data m)))
       (cond
        ((not keyed?) (buckets data linear))
@@ -781,10 +811,10 @@ power-of-two labels with K, M, G ... suffixes, the count, a bar of
 A keyed histogram prints one such block per key, titled
 @samp{@@NAME[KEY]:}, in increasing order of total count (only the
 @var{top} largest if given), or only @var{key}'s.  For a map filled by
-@code{lhist!} give @code{#:linear '(MIN MAX STEP)}.  @var{name} replaces
+@code{lhist!} the buckets are linear, as for @code{bpf-hist}.  @var{name} replaces
 the title's @samp{@@NAME}."
   (let* ((m (map-object hist 'bpf-print-hist '(histogram per-cpu-array)))
-         (linear (check-linear linear 'bpf-print-hist))
+         (linear (check-linear (or linear (lhist-range m)) 'bpf-print-hist))
          (title (map-title m name))
          (shape (lambda (counts)
                   (if linear

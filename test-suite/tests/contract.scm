@@ -131,6 +131,26 @@
 (test-assert "... with its buckets"
   (string-contains (printed bpf-print-map contract-lat) "\n[64, 128)              1 |"))
 
+;; ---- lhist!: linear buckets without #:linear ----
+
+(defbpf-map contract-lin #:kind 'histogram)
+(bpf-fn contract-lhist (ctx)
+  (when (= (tgid) ,(getpid))
+    (lhist! contract-lin 3 0 10 5)                 ; in [0, 5)
+    (lhist! contract-lin (arg ctx 'ret) 0 10 5)))  ; a pid: in [10, ...)
+(defbpf-program contract-lp #:kind 'tracepoint #:attach "syscalls:sys_exit_getppid"
+  #:source contract-lhist)
+(bpf-attach! contract-lp)
+(getppid)
+(bpf-unload! contract-lp)
+(test-equal "bpf-hist of an lhist! map has the lhist!'s buckets"
+  '((0 5 1) (5 10 0) (10 #f 1))
+  (bpf-hist contract-lin))
+(test-equal "... as with #:linear"
+  (bpf-hist contract-lin #:linear '(0 10 5)) (bpf-hist contract-lin))
+(test-assert "bpf-print-hist prints [MAX, ...) as bpftrace"
+  (string-contains (printed bpf-print-hist contract-lin) "\n[10, ...)              1 |"))
+
 ;; ---- guile-ebpf run FILE: a policy file's maps are printed at exit ----
 
 (define policy-file
