@@ -195,4 +195,18 @@
   (not (string-contains (run-output "--quiet") "@contract-run-calls")))
 (delete-file policy-file)
 
+;; ---- one-liners: begin, end and interval are probes, as in bpftrace ----
+
+(define (one-liner forms . args)
+  (let* ((p (apply open-pipe* OPEN_READ "guile-ebpf" "-e" forms args))
+         (out (get-string-all p)))
+    (close-pipe p)
+    out))
+(test-assert "begin, interval and end counted in Attaching N probes"
+  (string-prefix? "Attaching 3 probes...\nhi\n"
+                  (one-liner "(on \"begin\" (printf \"hi\\n\")) (on \"interval:s:1\" (exit)) (on \"end\" (printf \"bye\\n\"))")))
+(test-assert "... and in the attached_probes record"
+  (string-prefix? "{\"type\": \"attached_probes\", \"data\": {\"probes\": 1}}"
+                  (one-liner "(on \"interval:s:1\" (exit))" "-f" "json")))
+
 (harness-end)
