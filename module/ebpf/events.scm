@@ -26,7 +26,10 @@
   #:use-module (ebpf error)
   #:use-module (ebpf map)
   #:use-module ((ebpf syntax) #:select (glob->regexp))
-  #:use-module ((ebpf deploy) #:select (tracepoints-matching))
+  #:use-module ((ebpf deploy) #:select (tracepoints-matching
+                                        bpf-program-names bpf-program-lookup
+                                        bpf-program-source))
+  #:use-module ((ebpf fn) #:select (bpf-fn? bpf-fn-ast))
   #:use-module ((ebpf features) #:select (bpf-features))
   #:use-module (system vm elf)
   #:use-module (ice-9 ftw)
@@ -590,6 +593,31 @@ consumes them: another reader of the pipe does not see them.  Raises
                          (format #f "bad #:linear ~s" linear)
                          #:fix "give #:linear '(MIN MAX STEP), as in (lhist! M V MIN MAX STEP)"))))
 
+;; The (MIN MAX STEP) of the lhist! forms that declared programs apply to
+;; map M, when they agree on one: what #:linear defaults to.
+(define (lhist-range m)
+  (define (same-name? a b)
+    (string=? (string-map (lambda (c) (if (char=? c #\-) #\_ c)) a)
+              (string-map (lambda (c) (if (char=? c #\-) #\_ c)) b)))
+  (define (walk node acc)
+    (match node
+      ((or ('lhist! ('symbol (? symbol? map) . _) _
+                    ('int lo . _) ('int hi . _) ('int step . _) . _)
+           ('lhist! ('symbol (? symbol? map) . _) _ _    ; keyed
+                    ('int lo . _) ('int hi . _) ('int step . _) . _))
+       (if (same-name? (symbol->string map) (bpf-map-name m))
+           (cons (list lo hi step) acc)
+           acc))
+      ((a . d) (walk d (walk a acc)))   ; also through dotted pairs
+      (_ acc)))
+  (let ((ranges (delete-duplicates
+                 (fold (lambda (name acc)
+                         (let* ((p (bpf-program-lookup name))
+                                (src (and p (bpf-program-source p))))
+                           (if (bpf-fn? src) (walk (bpf-fn-ast src) acc) acc)))
+                       '() (bpf-program-names)))))
+    (and (= (length ranges) 1) (car ranges))))
+
 (define (nonzero-range v)
   ;; First and last index of V holding a non-zero count, or #f.
   (let ((n (vector-length v)))
@@ -636,13 +664,15 @@ as a list of @code{(LOW HIGH COUNT)}, one per bucket from the first to
 the last non-zero one, counts summed over CPUs.  A bucket holds the
 values @var{v} with LOW <= @var{v} < HIGH; @code{hist!} buckets are
 powers of two ((0 1 c) holds 0, and (#f 0 c) the negative values).  For a map filled by @code{(lhist! M V
-MIN MAX STEP)} give @code{#:linear '(MIN MAX STEP)}: the first bucket is
-then @code{(#f MIN c)} (below MIN) and the last @code{(MAX #f c)}.
+MIN MAX STEP)} the buckets are linear: the first bucket is then
+@code{(#f MIN c)} (below MIN) and the last @code{(MAX #f c)}.  MIN, MAX
+and STEP are those of the @code{lhist!} that the bpf-fn of a declared
+program applies to the map, or @code{#:linear '(MIN MAX STEP)}.
 
 For a keyed histogram give @var{key}; without it the result is an alist
 @code{((KEY . BUCKETS) ...)} sorted by key."
-  (let ((m (map-object hist 'bpf-hist '(histogram per-cpu-array per-cpu-hash)))
-        (linear (check-linear linear 'bpf-hist)))
+  (let* ((m (map-object hist 'bpf-hist '(histogram per-cpu-array per-cpu-hash)))
+         (linear (check-linear (or linear (lhist-range m)) 'bpf-hist)))
     (let-values (((keyed? data) (histogram-data m)))
       (cond
        ((not keyed?) (buckets data linear))
@@ -829,10 +859,10 @@ power-of-two labels with K, M, G ... suffixes, the count, a bar of
 A keyed histogram prints one such block per key, titled
 @samp{@@NAME[KEY]:}, in increasing order of total count (only the
 @var{top} largest if given), or only @var{key}'s.  For a map filled by
-@code{lhist!} give @code{#:linear '(MIN MAX STEP)}.  @var{name} replaces
+@code{lhist!} the buckets are linear, as for @code{bpf-hist}.  @var{name} replaces
 the title's @samp{@@NAME}."
   (let* ((m (map-object hist 'bpf-print-hist '(histogram per-cpu-array per-cpu-hash)))
-         (linear (check-linear linear 'bpf-print-hist))
+         (linear (check-linear (or linear (lhist-range m)) 'bpf-print-hist))
          (title (map-title m name))
          (shape (lambda (counts)
                   (if linear
@@ -872,11 +902,17 @@ largest if given.  Keys print bare (strings without quotes, struct keys
 as their fields separated by @samp{, }); keys that programs made with
 @code{(kstack)}, @code{(ustack)} or @code{stack-id} print as stacks, one
 symbolized frame per line.  @var{name} replaces the
-@samp{@@NAME} prefix (@code{\"@@\"} prints @samp{@@[KEY]: VALUE})."
-  (let* ((m (map-object table 'bpf-print-map
-                        '(hash array per-cpu-hash per-cpu-array lru-hash
-                          lru-per-cpu-hash lpm-trie)))
-         (title (map-title m name))
+@samp{@@NAME} prefix (@code{\"@@\"} prints @samp{@@[KEY]: VALUE}).
+A histogram map is printed by @code{bpf-print-hist}."
+  (let ((m (map-object table 'bpf-print-map
+                       '(hash array per-cpu-hash per-cpu-array lru-hash
+                         lru-per-cpu-hash lpm-trie histogram))))
+    (if (eq? (bpf-map-kind m) 'histogram)
+        (bpf-print-hist m port #:top top #:name name)
+        (print-map-entries m port top name))))
+
+(define (print-map-entries m port top name)
+  (let* ((title (map-title m name))
          (stack-key-text (or (stack-key-printer m) format-key))
          (entries (map (match-lambda ((k . v) (cons k (value->number v))))
                        (bpf-map->alist m)))

@@ -804,8 +804,10 @@ stopped: @code{duration}, @code{exit}, @code{SIGINT} or @code{SIGTERM}."
         (set! old-term (sigaction SIGTERM (lambda (s) (stop! 'SIGTERM)))))
       (lambda ()
         (attach-with-progress (map cdr (plan-programs plan)))
-        (let ((n (apply + (map (lambda (p) (vector-length (bpf-probe-names (cdr p))))
-                               (plan-programs plan)))))
+        ;; begin, end and interval clauses count, as bpftrace counts them.
+        (let ((n (apply + (length (plan-host plan))
+                        (map (lambda (p) (vector-length (bpf-probe-names (cdr p))))
+                             (plan-programs plan)))))
           (if json?
               (json-line "attached_probes" `(("probes" . ,n)) port)
               (format port "Attaching ~a probe~:p...~%" n))
