@@ -41,6 +41,7 @@
 #include "gebpf.h"
 #include "buf.h"
 #include "map.h"
+#include "object.h"
 
 #ifndef SO_ATTACH_BPF
 #define SO_ATTACH_BPF 50
@@ -67,8 +68,8 @@ static SCM gebpf_link_type;
    cgroup hooks (kernel.c).  */
 
 /* The short name of an attach type, for printing; NULL if none.  */
-static const char *
-attach_type_name (int at)
+const char *
+gebpf_attach_type_name (int at)
 {
   for (const struct gebpf_sym *e = gebpf_hook_syms; e->name; e++)
     if (e->value == at)
@@ -79,8 +80,8 @@ attach_type_name (int at)
 /* The kind of a program as libbpf typed it from SEC(): the first kind of
    its type and attach type, or among those (kprobe, uprobe ... share a
    type) the one whose section prefix SEC() starts with.  */
-static const struct gebpf_kind *
-kind_of_program (const struct bpf_program *prog)
+const struct gebpf_kind *
+gebpf_kind_of_program (const struct bpf_program *prog)
 {
   enum bpf_prog_type t = bpf_program__type (prog);
   int at = bpf_program__expected_attach_type (prog);
@@ -100,15 +101,15 @@ kind_of_program (const struct bpf_program *prog)
 
 /* Enough privilege to load tracing programs: an EPERM then is the
    kernel's policy, not ours to fix.  */
-static bool
-tracing_privileged (void)
+bool
+gebpf_tracing_privileged (void)
 {
   return gebpf_have_cap (21 /* CAP_SYS_ADMIN */ )
     || (gebpf_have_cap (39 /* CAP_BPF */ ) && gebpf_have_cap (38 /* CAP_PERFMON */ ));
 }
 
-static const char *
-cap_names (const struct gebpf_kind *kind)
+const char *
+gebpf_cap_names (const struct gebpf_kind *kind)
 {
   return kind ? kind->caps : "CAP_BPF (or CAP_SYS_ADMIN)";
 }
@@ -431,23 +432,6 @@ verifier_error (const char *subr, const char *name, const char *kind,
 /* ------------------------------------------------------------------ */
 /* <bpf-object>.                                                         */
 
-struct gebpf_object
-{
-  struct bpf_object *obj;       /* NULL once closed */
-  struct bpf_program *prog;
-  int prog_fd;                  /* -1 once closed */
-  uint32_t id;
-  enum bpf_prog_type type;
-  int attach_type;
-  const struct gebpf_kind *kind; /* NULL for kinds guile-ebpf has no name for */
-  char *kind_name;
-  char *name;                   /* the program's C name */
-  char *path, *section;
-  char *target;                 /* BTF target fixed at load, or NULL */
-  char *log;                    /* verifier log kept at load, or NULL */
-  char digest[65];
-};
-
 static void
 object_release (struct gebpf_object *o)
 {
@@ -475,8 +459,8 @@ finalize_object (SCM obj)
   scm_foreign_object_set_x (obj, 0, NULL);
 }
 
-static struct gebpf_object *
-object_any (SCM obj, const char *subr, int pos)
+struct gebpf_object *
+gebpf_object_any (SCM obj, const char *subr, int pos)
 {
   if (!GEBPF_IS (obj, gebpf_object_type))
     gebpf_error (gebpf_k_validation, subr, 0,
@@ -491,10 +475,10 @@ object_any (SCM obj, const char *subr, int pos)
 }
 
 /* An object whose program is still loaded.  */
-static struct gebpf_object *
-object_live (SCM obj, const char *subr, int pos)
+struct gebpf_object *
+gebpf_object_live (SCM obj, const char *subr, int pos)
 {
-  struct gebpf_object *o = object_any (obj, subr, pos);
+  struct gebpf_object *o = gebpf_object_any (obj, subr, pos);
   if (!o->obj)
     gebpf_error (gebpf_k_error, subr, 0,
                  "load it again with bpf-object-load",
@@ -502,46 +486,6 @@ object_live (SCM obj, const char *subr, int pos)
                  o->name, o->path);
   return o;
 }
-
-static int stats_fd = -1;
-
-/* Run-time statistics are global in the kernel and counted only while
-   someone holds the fd bpf_enable_stats returns.  They cost every run of
-   every BPF program on the machine two clock reads (~60 ns here), so they
-   are turned on only when asked for: by bpf-enable-stats!, or the first
-   time a program's statistics are read; then held for the process.  */
-static void
-enable_stats (void)
-{
-  if (stats_fd < 0)
-    stats_fd = bpf_enable_stats (BPF_STATS_RUN_TIME);
-}
-
-#define FUNC_NAME s_scm_bpf_enable_stats_x
-SCM_DEFINE_STATIC (scm_bpf_enable_stats_x, "%bpf-enable-stats!", 1, 0, 0,
-                   (SCM on),
-                   "Turn the kernel's BPF run-time statistics on (@var{on} "
-                   "true) or release this process's hold on them; return "
-                   "whether they were on for this process.  Raises "
-                   "@code{ebpf-permission-error} without privilege.")
-{
-  bool was = stats_fd >= 0;
-  if (scm_is_true (on))
-    {
-      enable_stats ();
-      if (stats_fd < 0)
-        gebpf_syscall_error (gebpf_k_error, FUNC_NAME, errno,
-                             "enabling BPF run-time statistics",
-                             "see the errno above");
-    }
-  else if (stats_fd >= 0)
-    {
-      close (stats_fd);
-      stats_fd = -1;
-    }
-  return scm_from_bool (was);
-}
-#undef FUNC_NAME
 
 /* Options of %bpf-object-load.  */
 struct load_opts
@@ -928,7 +872,7 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
                    && (int) bpf_program__expected_attach_type (prog)
                    != k->attach_type))
         {
-          const struct gebpf_kind *sk = kind_of_program (prog);
+          const struct gebpf_kind *sk = gebpf_kind_of_program (prog);
           gebpf_error (gebpf_k_validation, subr, 0,
                        "make #:kind and the program's SEC() agree",
                        "program %s of %s is in section \"%s\", which makes "
@@ -952,7 +896,7 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
       if (!gebpf_hook_fits (t, lo->attach_type))
         gebpf_error (gebpf_k_validation, subr, 0, gebpf_hook_hint (t),
                      "#:attach-type %s does not fit a %s program",
-                     attach_type_name (lo->attach_type),
+                     gebpf_attach_type_name (lo->attach_type),
                      k ? k->name : libbpf_bpf_prog_type_str (t));
       bpf_program__set_expected_attach_type (prog, lo->attach_type);
     }
@@ -964,7 +908,7 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
 
   if (lo->target)
     {
-      const struct gebpf_kind *ek = k ? k : kind_of_program (prog);
+      const struct gebpf_kind *ek = k ? k : gebpf_kind_of_program (prog);
       if (ek && (ek->flags & KF_BTF))
         {
           int r = bpf_program__set_attach_target (prog, 0, lo->target);
@@ -1162,7 +1106,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_load, "%bpf-object-load", 1, 0, 1,
         }
       prog = configure_program (st.obj, &lo, cpath, FUNC_NAME);
       used = configure_maps (st.obj, prog, &lo, cpath, FUNC_NAME);
-      kind = lo.kind ? lo.kind : kind_of_program (prog);
+      kind = lo.kind ? lo.kind : gebpf_kind_of_program (prog);
 
       free (st.log);
       st.log = malloc (log_size);
@@ -1211,7 +1155,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_load, "%bpf-object-load", 1, 0, 1,
       if (kind && (kind->flags & KF_TRAMPOLINE)
           && (err == EOPNOTSUPP || err == ENOTSUPP_ERRNO
               || ((err == EPERM || (err == EACCES && !has_log))
-                  && tracing_privileged ())))
+                  && gebpf_tracing_privileged ())))
         gebpf_error_log (gebpf_k_attach, FUNC_NAME, err,
                          has_log ? glog : lib,
                          "attach to the same event without a trampoline: a "
@@ -1227,11 +1171,11 @@ SCM_DEFINE_STATIC (scm_bpf_object_load, "%bpf-object-load", 1, 0, 1,
           snprintf (fix, sizeof fix,
                     "run as root, or grant %s, e.g. `sudo setcap "
                     "cap_bpf,cap_perfmon,cap_net_admin+ep $(which guile)`",
-                    cap_names (kind));
+                    gebpf_cap_names (kind));
           gebpf_error_log (gebpf_k_permission, FUNC_NAME, err, lib, fix,
                            "loading %s program %s of %s needs %s: the "
                            "kernel refused it", kname, gname, cpath,
-                           cap_names (kind));
+                           gebpf_cap_names (kind));
         }
       if (has_log)
         verifier_error (FUNC_NAME, gname, kname, cpath, glog);
@@ -1302,7 +1246,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_close_x, "%bpf-object-close!", 1, 0, 0,
                    "Raises @code{ebpf-validation-error} if @var{obj} is not "
                    "a @code{<bpf-object>}.")
 {
-  struct gebpf_object *o = object_any (obj, FUNC_NAME, 1);
+  struct gebpf_object *o = gebpf_object_any (obj, FUNC_NAME, 1);
   object_release (o);
   return SCM_UNSPECIFIED;
 }
@@ -1317,167 +1261,6 @@ SCM_DEFINE_STATIC (scm_bpf_object_p, "%bpf-object?", 1, 0, 0, (SCM obj),
 }
 #undef FUNC_NAME
 
-static SCM
-str_or_false (const char *s)
-{
-  return s ? scm_from_utf8_string (s) : SCM_BOOL_F;
-}
-
-#define FUNC_NAME s_scm_bpf_object_meta
-SCM_DEFINE_STATIC (scm_bpf_object_meta, "%bpf-object-meta", 1, 0, 0,
-                   (SCM obj),
-                   "Return a vector #(NAME KIND FD ID PATH SECTION DIGEST "
-                   "LOG CLOSED? ATTACH-TYPE TARGET MAPS) describing "
-                   "@var{obj} without a system call (FD is @code{#f} once "
-                   "closed).  Raises @code{ebpf-validation-error} if "
-                   "@var{obj} is not a @code{<bpf-object>}.")
-{
-  struct gebpf_object *o = object_any (obj, FUNC_NAME, 1);
-  SCM v = scm_c_make_vector (12, SCM_BOOL_F);
-  scm_c_vector_set_x (v, 0, scm_from_utf8_string (o->name));
-  scm_c_vector_set_x (v, 1, scm_from_utf8_symbol (o->kind_name));
-  scm_c_vector_set_x (v, 2, o->prog_fd >= 0 ? scm_from_int (o->prog_fd)
-                      : SCM_BOOL_F);
-  scm_c_vector_set_x (v, 3, scm_from_uint32 (o->id));
-  scm_c_vector_set_x (v, 4, scm_from_utf8_string (o->path));
-  scm_c_vector_set_x (v, 5, scm_from_utf8_string (o->section));
-  scm_c_vector_set_x (v, 6, scm_from_utf8_string (o->digest));
-  scm_c_vector_set_x (v, 7, str_or_false (o->log));
-  scm_c_vector_set_x (v, 8, scm_from_bool (o->obj == NULL));
-  const char *at = NULL;
-  if (o->type == BPF_PROG_TYPE_CGROUP_SKB
-      || o->type == BPF_PROG_TYPE_CGROUP_SOCK
-      || o->type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR)
-    at = attach_type_name (o->attach_type);
-  scm_c_vector_set_x (v, 9, at ? scm_from_utf8_symbol (at) : SCM_BOOL_F);
-  scm_c_vector_set_x (v, 10, str_or_false (o->target));
-  SCM used = SCM_PACK ((scm_t_bits) scm_foreign_object_ref (obj, 1));
-  SCM names = SCM_EOL;
-  for (SCM l = used; scm_is_pair (l); l = scm_cdr (l))
-    {
-      struct gebpf_map *m = scm_foreign_object_ref (scm_car (l), 0);
-      if (m)
-        names = scm_cons (scm_from_utf8_string (m->name), names);
-    }
-  scm_c_vector_set_x (v, 11, scm_reverse_x (names, SCM_EOL));
-  return v;
-}
-#undef FUNC_NAME
-
-static const char *
-kind_name_of_type (enum bpf_prog_type t, int at, char *buf, size_t n)
-{
-  for (const struct gebpf_kind *k = gebpf_kinds; k->name; k++)
-    if (k->type == t && (k->attach_type < 0 || k->attach_type == at))
-      return k->name;
-  const char *s = libbpf_bpf_prog_type_str (t);
-  snprintf (buf, n, "%s", s ? s : "unknown");
-  for (char *q = buf; *q; q++)
-    if (*q == '_')
-      *q = '-';
-  return buf;
-}
-
-static SCM
-tag_string (const unsigned char tag[8])
-{
-  char hex[17];
-  for (int i = 0; i < 8; i++)
-    snprintf (hex + 2 * i, 3, "%02x", tag[i]);
-  return scm_from_utf8_string (hex);
-}
-
-#define SYM(s) scm_from_utf8_symbol (s)
-
-/* The kernel's view of a loaded program, as an alist.  */
-static SCM
-prog_info_alist (const struct bpf_prog_info *info, const char *kind)
-{
-  return scm_list_n
-    (scm_cons (SYM ("id"), scm_from_uint32 (info->id)),
-     scm_cons (SYM ("name"), scm_from_utf8_string (info->name)),
-     scm_cons (SYM ("kind"), SYM (kind)),
-     scm_cons (SYM ("tag"), tag_string (info->tag)),
-     scm_cons (SYM ("run-count"), scm_from_uint64 (info->run_cnt)),
-     scm_cons (SYM ("run-time-ns"), scm_from_uint64 (info->run_time_ns)),
-     scm_cons (SYM ("xlated-insns"),
-               scm_from_uint32 (info->xlated_prog_len / 8)),
-     scm_cons (SYM ("jited-bytes"), scm_from_uint32 (info->jited_prog_len)),
-     scm_cons (SYM ("verified-insns"), scm_from_uint32 (info->verified_insns)),
-     scm_cons (SYM ("map-count"), scm_from_uint32 (info->nr_map_ids)),
-     scm_cons (SYM ("uid"), scm_from_uint32 (info->created_by_uid)),
-     scm_cons (SYM ("gpl-compatible"), scm_from_bool (info->gpl_compatible)),
-     SCM_UNDEFINED);
-}
-
-#define FUNC_NAME s_scm_bpf_object_info
-SCM_DEFINE_STATIC (scm_bpf_object_info, "%bpf-object-info", 1, 0, 0,
-                   (SCM obj),
-                   "Return the kernel's statistics of the program of "
-                   "@var{obj} as an alist: @code{id}, @code{name}, "
-                   "@code{kind}, @code{tag}, @code{run-count}, "
-                   "@code{run-time-ns} (counted since the first load of "
-                   "this process), @code{xlated-insns}, @code{jited-bytes}, "
-                   "@code{verified-insns}, @code{map-count}, @code{uid}, "
-                   "@code{gpl-compatible} (the kernel's view of the license), "
-                   "then @code{digest} (sha256 of the object file), "
-                   "@code{path}, @code{section} and @code{maps} (the "
-                   "declared maps it shares).  Raises @code{ebpf-error} if "
-                   "@var{obj} is closed.")
-{
-  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
-  enable_stats ();
-  struct bpf_prog_info info;
-  __u32 len = sizeof info;
-  memset (&info, 0, sizeof info);
-  if (bpf_obj_get_info_by_fd (o->prog_fd, &info, &len) < 0)
-    gebpf_syscall_error (gebpf_k_error, FUNC_NAME, errno,
-                         "reading the program's info", "see the errno above");
-  SCM meta = scm_bpf_object_meta (obj);
-  SCM al = prog_info_alist (&info, o->kind_name);
-  SCM tail = scm_list_4
-    (scm_cons (SYM ("digest"), scm_from_utf8_string (o->digest)),
-     scm_cons (SYM ("path"), scm_from_utf8_string (o->path)),
-     scm_cons (SYM ("section"), scm_from_utf8_string (o->section)),
-     scm_cons (SYM ("maps"), scm_c_vector_ref (meta, 11)));
-  return scm_append (scm_list_2 (al, tail));
-}
-#undef FUNC_NAME
-
-#define FUNC_NAME s_scm_bpf_programs
-SCM_DEFINE_STATIC (scm_bpf_programs, "%bpf-programs", 0, 0, 0, (),
-                   "Return every program the kernel holds, as bpftool lists "
-                   "them: a list of alists with @code{id}, @code{name}, "
-                   "@code{kind}, @code{tag}, @code{run-count}, "
-                   "@code{run-time-ns}, @code{xlated-insns}, "
-                   "@code{jited-bytes}, @code{verified-insns}, "
-                   "@code{map-count} and @code{uid}.  Raises "
-                   "@code{ebpf-permission-error} without privilege.")
-{
-  SCM out = SCM_EOL;
-  __u32 id = 0;
-  int fd;
-  while ((fd = gebpf_next_kernel_object (bpf_prog_get_next_id,
-                                         bpf_prog_get_fd_by_id, &id,
-                                         gebpf_k_error, FUNC_NAME,
-                                         "listing kernel programs")) >= 0)
-    {
-      struct bpf_prog_info info;
-      __u32 len = sizeof info;
-      memset (&info, 0, sizeof info);
-      int r = bpf_obj_get_info_by_fd (fd, &info, &len);
-      close (fd);
-      if (r < 0)
-        continue;
-      char buf[64];
-      /* The attach type is not in bpf_prog_info: typed kinds (fentry,
-         tp-btf ...) show as the kernel's type name.  */
-      const char *kn = kind_name_of_type (info.type, -2, buf, sizeof buf);
-      out = scm_cons (prog_info_alist (&info, kn), out);
-    }
-  return scm_reverse_x (out, SCM_EOL);
-}
-#undef FUNC_NAME
 
 /* ------------------------------------------------------------------ */
 /* BPF_PROG_TEST_RUN.                                                    */
@@ -1494,7 +1277,7 @@ SCM_DEFINE_STATIC (scm_bpf_test_run, "%bpf-test-run", 3, 0, 0,
                    "@code{ebpf-error} when the kernel cannot test-run this "
                    "kind of program or refuses the packet.")
 {
-  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
+  struct gebpf_object *o = gebpf_object_live (obj, FUNC_NAME, 1);
   if (!scm_is_bytevector (data))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                  "pass the packet as a bytevector",
@@ -1808,7 +1591,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_tracepoint, "%bpf-attach-tracepoint", 3, 0,
                    "@code{ebpf-permission-error}, or "
                    "@code{ebpf-validation-error}.")
 {
-  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
+  struct gebpf_object *o = gebpf_object_live (obj, FUNC_NAME, 1);
   need_type (o, FUNC_NAME, "a tracepoint", BPF_PROG_TYPE_TRACEPOINT,
              BPF_PROG_TYPE_TRACEPOINT);
   scm_dynwind_begin (0);
@@ -1879,7 +1662,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_raw_tracepoint, "%bpf-attach-raw-tracepoint",
                    "Return a @code{<bpf-link>}.  Raises "
                    "@code{ebpf-attach-error} naming a missing tracepoint.")
 {
-  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
+  struct gebpf_object *o = gebpf_object_live (obj, FUNC_NAME, 1);
   need_type (o, FUNC_NAME, "a raw tracepoint", BPF_PROG_TYPE_RAW_TRACEPOINT,
              BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE);
   scm_dynwind_begin (0);
@@ -1919,7 +1702,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_trace, "%bpf-attach-trace", 1, 0, 0,
                    "@code{<bpf-link>}.  Raises @code{ebpf-attach-error} "
                    "when the kernel refuses.")
 {
-  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
+  struct gebpf_object *o = gebpf_object_live (obj, FUNC_NAME, 1);
   need_type (o, FUNC_NAME, "a BTF-typed tracing program",
              BPF_PROG_TYPE_TRACING, BPF_PROG_TYPE_LSM);
   struct bpf_link *link = o->type == BPF_PROG_TYPE_LSM
@@ -1993,7 +1776,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_kprobe, "%bpf-attach-kprobe", 3, 1, 0,
                    "Raises @code{ebpf-attach-error} when the kernel has no "
                    "kprobes or no such function.")
 {
-  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
+  struct gebpf_object *o = gebpf_object_live (obj, FUNC_NAME, 1);
   need_type (o, FUNC_NAME, "a kprobe", BPF_PROG_TYPE_KPROBE,
              BPF_PROG_TYPE_KPROBE);
   scm_dynwind_begin (0);
@@ -2098,7 +1881,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_uprobe, "%bpf-attach-uprobe", 4, 1, 0,
                    "a @code{<bpf-link>}.  Raises @code{ebpf-attach-error} "
                    "naming a missing binary, symbol or version.")
 {
-  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
+  struct gebpf_object *o = gebpf_object_live (obj, FUNC_NAME, 1);
   need_type (o, FUNC_NAME, "a uprobe", BPF_PROG_TYPE_KPROBE,
              BPF_PROG_TYPE_KPROBE);
   scm_dynwind_begin (0);
@@ -2164,7 +1947,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_usdt, "%bpf-attach-usdt", 3, 1, 0,
                    "@code{ebpf-attach-error} naming a missing binary or "
                    "probe.")
 {
-  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
+  struct gebpf_object *o = gebpf_object_live (obj, FUNC_NAME, 1);
   need_type (o, FUNC_NAME, "a usdt", BPF_PROG_TYPE_KPROBE,
              BPF_PROG_TYPE_KPROBE);
   scm_dynwind_begin (0);
@@ -2254,7 +2037,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_xdp, "%bpf-attach-xdp", 3, 0, 0,
                    "or when the interface already has an XDP program or "
                    "its driver lacks the mode.")
 {
-  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
+  struct gebpf_object *o = gebpf_object_live (obj, FUNC_NAME, 1);
   need_type (o, FUNC_NAME, "XDP", BPF_PROG_TYPE_XDP, BPF_PROG_TYPE_XDP);
   scm_dynwind_begin (0);
   char *name = scm_string_arg (iface, FUNC_NAME, 2, "interface");
@@ -2325,7 +2108,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_tc, "%bpf-attach-tc", 3, 0, 0,
                    "created here).  Return a @code{<bpf-link>}.  Raises "
                    "@code{ebpf-attach-error} naming a missing interface.")
 {
-  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
+  struct gebpf_object *o = gebpf_object_live (obj, FUNC_NAME, 1);
   need_type (o, FUNC_NAME, "tc", BPF_PROG_TYPE_SCHED_CLS,
              BPF_PROG_TYPE_SCHED_ACT);
   scm_dynwind_begin (0);
@@ -2383,7 +2166,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_cgroup, "%bpf-attach-cgroup", 2, 0, 0,
                    "@code{<bpf-link>}.  Raises @code{ebpf-attach-error} "
                    "naming a missing or non-cgroup2 path.")
 {
-  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
+  struct gebpf_object *o = gebpf_object_live (obj, FUNC_NAME, 1);
   if (!(o->type == BPF_PROG_TYPE_CGROUP_SKB
         || o->type == BPF_PROG_TYPE_CGROUP_SOCK
         || o->type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR
@@ -2426,7 +2209,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_cgroup, "%bpf-attach-cgroup", 2, 0, 0,
                            scm_gc_strdup (what, "gebpf"),
                            "see the errno above");
     }
-  const char *at = attach_type_name (o->attach_type);
+  const char *at = gebpf_attach_type_name (o->attach_type);
   char desc[600];
   snprintf (desc, sizeof desc, "%s %s", p, at ? at : "");
   SCM l = libbpf_link (obj, o, o->kind_name, desc, link);
@@ -2445,7 +2228,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_perf_event, "%bpf-attach-perf-event", 2,
                    "when the frequency is refused, "
                    "@code{ebpf-permission-error} without CAP_PERFMON.")
 {
-  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
+  struct gebpf_object *o = gebpf_object_live (obj, FUNC_NAME, 1);
   need_type (o, FUNC_NAME, "a perf event", BPF_PROG_TYPE_PERF_EVENT,
              BPF_PROG_TYPE_PERF_EVENT);
   if (!scm_is_unsigned_integer (frequency, 1, UINT32_MAX))
@@ -2525,7 +2308,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_socket, "%bpf-attach-socket", 2, 0, 0,
                    "still open.  Raises @code{ebpf-attach-error} if "
                    "@var{fd} is not a socket.")
 {
-  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
+  struct gebpf_object *o = gebpf_object_live (obj, FUNC_NAME, 1);
   need_type (o, FUNC_NAME, "a socket filter", BPF_PROG_TYPE_SOCKET_FILTER,
              BPF_PROG_TYPE_SOCKET_FILTER);
   if (!scm_is_signed_integer (fd, 0, INT32_MAX))
@@ -2568,7 +2351,7 @@ SCM_DEFINE_STATIC (scm_bpf_link_update_x, "%bpf-link-update!", 2, 0, 0,
                    "cannot update this kind of link.")
 {
   struct gebpf_link *l = link_from_scm (link, FUNC_NAME, 1);
-  struct gebpf_object *o = object_live (obj, FUNC_NAME, 2);
+  struct gebpf_object *o = gebpf_object_live (obj, FUNC_NAME, 2);
   if (!l->live)
     gebpf_error (gebpf_k_attach, FUNC_NAME, 0, "attach the object instead",
                  "the %s link to %s was destroyed", l->kind, l->target);
@@ -2766,211 +2549,6 @@ SCM_DEFINE_STATIC (scm_bpf_detach_all_x, "%bpf-detach-all!", 0, 0, 0, (),
       n++;
     }
   return scm_from_size_t (n);
-}
-#undef FUNC_NAME
-
-/* ------------------------------------------------------------------ */
-/* Pins of programs and links, and releasing a map's kernel object: what
-   policies need to outlive the process that applies them, and to undo a
-   half-done apply.                                                      */
-
-#define FUNC_NAME s_scm_bpf_fd_pin_x
-SCM_DEFINE_STATIC (scm_bpf_fd_pin_x, "%bpf-fd-pin!", 2, 0, 0,
-                   (SCM fd, SCM path),
-                   "Pin the BPF object (program, link or map) behind the "
-                   "file descriptor @var{fd} at @var{path}, a file to be "
-                   "created under bpffs, mounting bpffs at /sys/fs/bpf if "
-                   "it is missing.  The object then lives until the pin is "
-                   "removed (unlinked) and nothing else holds it.  Return "
-                   "@var{path}.  Raises @code{ebpf-error} when the kernel "
-                   "refuses (the path exists, is not on bpffs, or its "
-                   "directory is missing), @code{ebpf-permission-error} "
-                   "without privilege.")
-{
-  if (!scm_is_signed_integer (fd, 0, INT32_MAX))
-    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
-                 "pass the fd of a loaded program or a live link",
-                 "argument 1 is not a file descriptor (between 0 and "
-                 "2^31-1): %s", gebpf_repr (fd));
-  if (!scm_is_string (path))
-    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
-                 "give the pin's path as a string under /sys/fs/bpf",
-                 "bad pin path %s", gebpf_repr (path));
-  scm_dynwind_begin (0);
-  char *p = scm_to_utf8_string (path);
-  scm_dynwind_free (p);
-  int r = gebpf_ensure_bpffs ();
-  if (r < 0)
-    gebpf_syscall_error (gebpf_k_error, FUNC_NAME, -r,
-                         "mounting bpffs at /sys/fs/bpf",
-                         "mount it: mount -t bpf bpffs /sys/fs/bpf");
-  if (bpf_obj_pin (scm_to_int (fd), p) < 0)
-    {
-      int err = errno;
-      char what[600];
-      snprintf (what, sizeof what, "pinning fd %d at %s", scm_to_int (fd), p);
-      gebpf_syscall_error (gebpf_k_error, FUNC_NAME, err,
-                           scm_gc_strdup (what, "gebpf"),
-                           strncmp (p, "/sys/fs/bpf/", 12) != 0
-                           ? "pin under /sys/fs/bpf (a bpffs mount); other "
-                           "file systems cannot hold BPF objects"
-                           : "choose a path under /sys/fs/bpf that does not "
-                           "exist yet, in a directory that does");
-    }
-  scm_dynwind_end ();
-  return path;
-}
-#undef FUNC_NAME
-
-/* What kind of BPF object FD is, from /proc/self/fdinfo: 'p'rogram,
-   'm'ap, 'l'ink, or 0.  */
-static char
-bpf_fd_kind (int fd)
-{
-  char file[64], line[256];
-  snprintf (file, sizeof file, "/proc/self/fdinfo/%d", fd);
-  FILE *f = fopen (file, "re");
-  if (!f)
-    return 0;
-  char kind = 0;
-  while (!kind && fgets (line, sizeof line, f))
-    if (strncmp (line, "prog_type:", 10) == 0)
-      kind = 'p';
-    else if (strncmp (line, "map_type:", 9) == 0)
-      kind = 'm';
-    else if (strncmp (line, "link_type:", 10) == 0)
-      kind = 'l';
-  fclose (f);
-  return kind;
-}
-
-#define FUNC_NAME s_scm_bpf_pinned_info
-SCM_DEFINE_STATIC (scm_bpf_pinned_info, "%bpf-pinned-info", 1, 0, 0,
-                   (SCM path),
-                   "Return what is pinned at @var{path} as an alist whose "
-                   "@code{type} is @code{program}, @code{map} or "
-                   "@code{link}: for a program the fields of "
-                   "@code{bpf-programs}; for a map @code{id}, @code{name}, "
-                   "@code{kind}, @code{key-size}, @code{value-size}, "
-                   "@code{max-entries}; for a link @code{id}, "
-                   "@code{link-kind} and @code{program-id}.  Return "
-                   "@code{#f} when nothing is pinned there.  Raises "
-                   "@code{ebpf-error} for a path that exists but holds no "
-                   "BPF object, @code{ebpf-permission-error} without "
-                   "privilege.")
-{
-  if (!scm_is_string (path))
-    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
-                 "give the pin's path as a string",
-                 "bad path %s", gebpf_repr (path));
-  scm_dynwind_begin (0);
-  char *p = scm_to_utf8_string (path);
-  scm_dynwind_free (p);
-  int fd = bpf_obj_get (p);
-  if (fd < 0)
-    {
-      int err = errno;
-      if (err == ENOENT)
-        {
-          scm_dynwind_end ();
-          return SCM_BOOL_F;
-        }
-      char what[600];
-      snprintf (what, sizeof what, "opening the pin %s", p);
-      gebpf_syscall_error (gebpf_k_error, FUNC_NAME, err,
-                           scm_gc_strdup (what, "gebpf"),
-                           "check the path is a pin under a bpffs mount");
-    }
-  char kind = bpf_fd_kind (fd);
-  SCM out = SCM_BOOL_F;
-  int err = 0;
-  if (kind == 'p')
-    {
-      enable_stats ();
-      struct bpf_prog_info info;
-      __u32 len = sizeof info;
-      memset (&info, 0, sizeof info);
-      if (bpf_obj_get_info_by_fd (fd, &info, &len) < 0)
-        err = errno;
-      else
-        {
-          char buf[64];
-          const char *kn = kind_name_of_type (info.type, -2, buf, sizeof buf);
-          out = scm_cons (scm_cons (SYM ("type"), SYM ("program")),
-                          prog_info_alist (&info, kn));
-        }
-    }
-  else if (kind == 'm')
-    {
-      struct bpf_map_info info;
-      __u32 len = sizeof info;
-      memset (&info, 0, sizeof info);
-      if (bpf_obj_get_info_by_fd (fd, &info, &len) < 0)
-        err = errno;
-      else
-        {
-          const char *mk = libbpf_bpf_map_type_str (info.type);
-          out = scm_list_n
-            (scm_cons (SYM ("type"), SYM ("map")),
-             scm_cons (SYM ("id"), scm_from_uint32 (info.id)),
-             scm_cons (SYM ("name"), scm_from_utf8_string (info.name)),
-             scm_cons (SYM ("kind"), scm_from_utf8_string (mk ? mk : "?")),
-             scm_cons (SYM ("key-size"), scm_from_uint32 (info.key_size)),
-             scm_cons (SYM ("value-size"), scm_from_uint32 (info.value_size)),
-             scm_cons (SYM ("max-entries"),
-                       scm_from_uint32 (info.max_entries)),
-             SCM_UNDEFINED);
-        }
-    }
-  else if (kind == 'l')
-    {
-      struct bpf_link_info info;
-      __u32 len = sizeof info;
-      memset (&info, 0, sizeof info);
-      if (bpf_obj_get_info_by_fd (fd, &info, &len) < 0)
-        err = errno;
-      else
-        {
-          const char *lk = libbpf_bpf_link_type_str (info.type);
-          out = scm_list_4
-            (scm_cons (SYM ("type"), SYM ("link")),
-             scm_cons (SYM ("id"), scm_from_uint32 (info.id)),
-             scm_cons (SYM ("link-kind"),
-                       scm_from_utf8_string (lk ? lk : "unknown")),
-             scm_cons (SYM ("program-id"), scm_from_uint32 (info.prog_id)));
-        }
-    }
-  close (fd);
-  if (err)
-    gebpf_syscall_error (gebpf_k_error, FUNC_NAME, err,
-                         "reading the pinned object's info",
-                         "see the errno above");
-  if (!kind)
-    gebpf_error (gebpf_k_error, FUNC_NAME, 0,
-                 "give the path of a pinned program, map or link",
-                 "%s holds no BPF program, map or link", p);
-  scm_dynwind_end ();
-  return out;
-}
-#undef FUNC_NAME
-
-#define FUNC_NAME s_scm_bpf_map_release_x
-SCM_DEFINE_STATIC (scm_bpf_map_release_x, "%bpf-map-release!", 1, 0, 0,
-                   (SCM map),
-                   "Close this process's fd of the declared @var{map} "
-                   "without closing the declaration: the kernel map goes "
-                   "when nothing else (program, pin, other fd) holds it, "
-                   "and the next use of @var{map} creates a fresh, empty "
-                   "one.  This undoes a creation.  Return @code{#t} if an "
-                   "fd was closed.  Raises @code{ebpf-map-error} for an "
-                   "unknown map name.")
-{
-  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
-  if (m->fd < 0)
-    return SCM_BOOL_F;
-  close (m->fd);
-  m->fd = -1;
-  return SCM_BOOL_T;
 }
 #undef FUNC_NAME
 
