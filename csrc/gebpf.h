@@ -273,6 +273,10 @@ void gebpf_init_features (void);
 void gebpf_init_kernel (void);
 void gebpf_init_build (void);
 void gebpf_init_program (void);
+void gebpf_init_object_info (void);
+void gebpf_init_link (void);
+void gebpf_init_attach (void);
+void gebpf_init_bpffs (void);
 void gebpf_init_ringbuf (void);
 void gebpf_init_lower (void);
 

@@ -60,6 +60,10 @@ gebpf_init (void)
   gebpf_init_features ();
   gebpf_init_build ();
   gebpf_init_program ();
+  gebpf_init_object_info ();
+  gebpf_init_link ();
+  gebpf_init_attach ();
+  gebpf_init_bpffs ();
   gebpf_init_ringbuf ();
   gebpf_init_lower ();
 }

@@ -36,16 +36,20 @@
             ;; pin.c
             %bpf-pin-dir-remove! %bpf-tc-filter-remove!
             ;; program.c
-            <bpf-object> <bpf-link>
-            %bpf-enable-stats!
-            %bpf-object-load %bpf-object-close! %bpf-object? %bpf-object-meta
-            %bpf-object-info %bpf-programs %bpf-test-run
+            <bpf-object>
+            %bpf-object-load %bpf-object-close! %bpf-object? %bpf-test-run
+            ;; object-info.c
+            %bpf-enable-stats! %bpf-object-meta %bpf-object-info %bpf-programs
+            ;; link.c
+            <bpf-link>
+            %bpf-link-update! %bpf-link-destroy! %bpf-link? %bpf-link-meta
+            %bpf-link-tc-filters %bpf-links %bpf-detach-all!
+            ;; attach.c
             %bpf-attach-tracepoint %bpf-attach-raw-tracepoint %bpf-attach-trace
             %bpf-attach-kprobe %bpf-attach-uprobe %bpf-attach-xdp %bpf-attach-tc
             %bpf-attach-cgroup %bpf-attach-perf-event %bpf-attach-socket
             %bpf-attach-usdt %bpf-uprobe-resolve %bpf-uprobe-symbols
-            %bpf-link-update! %bpf-link-destroy! %bpf-link? %bpf-link-meta
-            %bpf-link-tc-filters %bpf-links %bpf-detach-all!
+            ;; bpffs.c
             %bpf-fd-pin! %bpf-pinned-info %bpf-map-release!
             ;; ringbuf.c
             <bpf-ringbuf-reader> <bpf-perf-reader>

@@ -4,8 +4,9 @@
 ;;; The object layer under defbpf-program: load one program of a compiled
 ;;; BPF object (sharing the declared maps, setting its constants), attach
 ;;; it, run it on a packet, read the kernel's statistics.  The raw
-;;; primitives are in the C core (csrc/program.c); this module gives them
-;;; keyword arguments, documentation and printers.
+;;; primitives are in the C core (csrc/program.c, object-info.c, link.c,
+;;; attach.c); this module gives them keyword arguments, documentation
+;;; and printers.
 ;;;
 ;;; Lifetimes are explicit: a link stays attached until
 ;;; bpf-link-destroy! or bpf-detach-all!, even when nothing refers to it
