@@ -65,11 +65,9 @@
 #include <bpf/libbpf.h>
 #include "gebpf.h"
 #include "buf.h"
-
-extern char **environ;
+#include "build.h"
 
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
-#define MAX_LOG (4u << 20)      /* clang's stderr kept, at most */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -82,19 +80,16 @@ static unsigned long n_hits, n_misses, n_damaged;
 /* ------------------------------------------------------------------ */
 /* Memory that is released when a throw unwinds the current dynwind.   */
 
-SCM_NORETURN static void
-no_memory (const char *subr)
+void
+gebpf_build_no_memory (const char *subr)
 {
   gebpf_error (gebpf_k_compile, subr, ENOMEM, "free some memory and retry",
                "out of memory while building a BPF object");
 }
 
 /* asprintf into memory freed when the dynwind context ends.  */
-static char *
-dw_printf (const char *subr, const char *fmt, ...)
-  __attribute__ ((format (printf, 2, 3)));
-static char *
-dw_printf (const char *subr, const char *fmt, ...)
+char *
+gebpf_dw_printf (const char *subr, const char *fmt, ...)
 {
   char *s;
   va_list ap;
@@ -102,20 +97,14 @@ dw_printf (const char *subr, const char *fmt, ...)
   int r = vasprintf (&s, fmt, ap);
   va_end (ap);
   if (r < 0)
-    no_memory (subr);
+    gebpf_build_no_memory (subr);
   scm_dynwind_free (s);
   return s;
 }
 
 /* A vector of malloc'ed strings (argv, flags).  */
-struct strv
-{
-  char **v;
-  size_t n, cap;
-};
-
-static void
-strv_free (void *data)
+void
+gebpf_strv_free (void *data)
 {
   struct strv *s = data;
   for (size_t i = 0; i < s->n; i++)
@@ -125,50 +114,50 @@ strv_free (void *data)
   s->n = s->cap = 0;
 }
 
-static void
-strv_push (struct strv *s, const char *str, const char *subr)
+void
+gebpf_strv_push (struct strv *s, const char *str, const char *subr)
 {
   if (s->n + 2 > s->cap)
     {
       size_t cap = s->cap ? 2 * s->cap : 32;
       char **v = realloc (s->v, cap * sizeof *v);
       if (!v)
-        no_memory (subr);
+        gebpf_build_no_memory (subr);
       s->v = v;
       s->cap = cap;
     }
   if (!(s->v[s->n] = strdup (str)))
-    no_memory (subr);
+    gebpf_build_no_memory (subr);
   s->v[++s->n] = NULL;
 }
 
-static void
-strv_append (struct strv *s, const struct strv *t, const char *subr)
+void
+gebpf_strv_append (struct strv *s, const struct strv *t, const char *subr)
 {
   for (size_t i = 0; i < t->n; i++)
-    strv_push (s, t->v[i], subr);
+    gebpf_strv_push (s, t->v[i], subr);
 }
 
 /* A strv released when the dynwind context ends, however it ends.  */
-static void
-dw_strv (struct strv *s)
+void
+gebpf_dw_strv (struct strv *s)
 {
   memset (s, 0, sizeof *s);
-  scm_dynwind_unwind_handler (strv_free, s, SCM_F_WIND_EXPLICITLY);
+  scm_dynwind_unwind_handler (gebpf_strv_free, s, SCM_F_WIND_EXPLICITLY);
 }
 
-static char *
-strv_join (const struct strv *s, const char *subr)
+char *
+gebpf_strv_join (const struct strv *s, const char *subr)
 {
   struct buf b = { 0 };
   for (size_t i = 0; i < s->n; i++)
     if ((i && !gebpf_buf_add (&b, " ", 1)) || !gebpf_buf_str (&b, s->v[i]))
       {
         free (b.p);
-        no_memory (subr);
+        gebpf_build_no_memory (subr);
       }
   if (!b.p && !gebpf_buf_add (&b, "", 0))
-    no_memory (subr);
+    gebpf_build_no_memory (subr);
   scm_dynwind_free (b.p);
   return b.p;
 }
@@ -206,8 +195,8 @@ tmp_release (void *data)
 /* ------------------------------------------------------------------ */
 /* Digests.                                                            */
 
-static void
-digest_hex (struct gebpf_sha256 *c, char hex[65])
+void
+gebpf_digest_hex (struct gebpf_sha256 *c, char hex[65])
 {
   static const char digits[] = "0123456789abcdef";
   uint8_t d[32];
@@ -220,16 +209,16 @@ digest_hex (struct gebpf_sha256 *c, char hex[65])
   hex[64] = 0;
 }
 
-static void
-sha_str (struct gebpf_sha256 *c, const char *s)
+void
+gebpf_sha_str (struct gebpf_sha256 *c, const char *s)
 {
   gebpf_sha256_update (c, s, strlen (s) + 1);   /* with its NUL */
 }
 
 /* Read the rest of FD into malloc'ed memory (NUL-terminated).  Returns
    NULL and sets errno on failure.  FD stays open.  */
-static char *
-slurp_fd (int fd, size_t *len)
+char *
+gebpf_slurp_fd (int fd, size_t *len)
 {
   struct buf b = { 0 };
   char chunk[65536];
@@ -259,13 +248,13 @@ slurp_fd (int fd, size_t *len)
 
 /* Read a whole file into malloc'ed memory (NUL-terminated).  Returns NULL
    and sets errno on failure.  */
-static char *
-slurp (const char *path, size_t *len)
+char *
+gebpf_slurp (const char *path, size_t *len)
 {
   int fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return NULL;
-  char *out = slurp_fd (fd, len);
+  char *out = gebpf_slurp_fd (fd, len);
   int e = errno;
   close (fd);
   errno = e;
@@ -293,15 +282,15 @@ sha_headers (struct gebpf_sha256 *c, const char *dir)
 {
   struct dirent **names;
   int n = scandir (dir, &names, is_header, by_name);
-  sha_str (c, dir);
+  gebpf_sha_str (c, dir);
   for (int i = 0; i < n; i++)
     {
       char *path = NULL, *text;
       size_t len;
       if (asprintf (&path, "%s/%s", dir, names[i]->d_name) >= 0
-          && (text = slurp (path, &len)))
+          && (text = gebpf_slurp (path, &len)))
         {
-          sha_str (c, names[i]->d_name);
+          gebpf_sha_str (c, names[i]->d_name);
           gebpf_sha256_update (c, text, len);
           free (text);
         }
@@ -310,192 +299,6 @@ sha_headers (struct gebpf_sha256 *c, const char *dir)
     }
   if (n >= 0)
     free (names);
-}
-
-/* ------------------------------------------------------------------ */
-/* Running clang: no shell, stdin fed from memory, stdout and stderr    */
-/* read in full.  Runs outside Guile mode, so it raises nothing.       */
-
-struct run
-{
-  char *const *argv;
-  const char *in;
-  size_t in_len;
-  struct buf out, err;
-  int status;                   /* waitpid status */
-  int spawn_err;                /* errno when the program could not start */
-  bool nomem;
-};
-
-static void
-drain (int *fd, struct buf *b, struct run *r)
-{
-  char chunk[16384];
-  ssize_t n = read (*fd, chunk, sizeof chunk);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN))
-    return;
-  if (n <= 0)
-    {
-      close (*fd);
-      *fd = -1;
-      return;
-    }
-  if (b->len < MAX_LOG && !gebpf_buf_add (b, chunk, n))
-    r->nomem = true;
-}
-
-static void *
-run_process (void *data)
-{
-  struct run *r = data;
-  int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
-  r->status = -1;
-  r->spawn_err = 0;
-  if (pipe2 (in, O_CLOEXEC) < 0 || pipe2 (out, O_CLOEXEC) < 0
-      || pipe2 (err, O_CLOEXEC) < 0)
-    {
-      r->spawn_err = errno;
-      goto done;
-    }
-
-  posix_spawn_file_actions_t fa;
-  pid_t pid;
-  posix_spawn_file_actions_init (&fa);
-  posix_spawn_file_actions_adddup2 (&fa, in[0], 0);
-  posix_spawn_file_actions_adddup2 (&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2 (&fa, err[1], 2);
-  int rc = posix_spawnp (&pid, r->argv[0], &fa, NULL, r->argv, environ);
-  posix_spawn_file_actions_destroy (&fa);
-  close (in[0]);
-  close (out[1]);
-  close (err[1]);
-  in[0] = out[1] = err[1] = -1;
-  if (rc)
-    {
-      r->spawn_err = rc;
-      goto done;
-    }
-
-  /* clang may exit without reading all its input: a write then fails
-     with EPIPE, and the SIGPIPE that comes with it must not kill Guile.  */
-  sigset_t pipe_set, old, pending;
-  sigemptyset (&pipe_set);
-  sigaddset (&pipe_set, SIGPIPE);
-  pthread_sigmask (SIG_BLOCK, &pipe_set, &old);
-  sigpending (&pending);
-  bool pipe_was_pending = sigismember (&pending, SIGPIPE);
-  bool got_epipe = false;
-
-  size_t off = 0;
-  fcntl (in[1], F_SETFL, O_NONBLOCK);
-  if (r->in_len == 0)
-    {
-      close (in[1]);
-      in[1] = -1;
-    }
-  while (in[1] >= 0 || out[0] >= 0 || err[0] >= 0)
-    {
-      struct pollfd p[3];
-      int *fds[3];
-      nfds_t n = 0;
-      if (in[1] >= 0)
-        p[n] = (struct pollfd) { in[1], POLLOUT, 0 }, fds[n++] = &in[1];
-      if (out[0] >= 0)
-        p[n] = (struct pollfd) { out[0], POLLIN, 0 }, fds[n++] = &out[0];
-      if (err[0] >= 0)
-        p[n] = (struct pollfd) { err[0], POLLIN, 0 }, fds[n++] = &err[0];
-      if (poll (p, n, -1) < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          break;
-        }
-      for (nfds_t i = 0; i < n; i++)
-        {
-          if (!p[i].revents)
-            continue;
-          if (fds[i] == &in[1])
-            {
-              ssize_t w = write (in[1], r->in + off, r->in_len - off);
-              if (w > 0)
-                off += w;
-              else if (w < 0 && (errno == EAGAIN || errno == EINTR))
-                continue;
-              else if (w < 0 && errno == EPIPE)
-                got_epipe = true;
-              if (w <= 0 || off == r->in_len)
-                {
-                  close (in[1]);
-                  in[1] = -1;
-                }
-            }
-          else
-            drain (fds[i], fds[i] == &out[0] ? &r->out : &r->err, r);
-        }
-    }
-  if (got_epipe && !pipe_was_pending)
-    {
-      struct timespec zero = { 0, 0 };
-      sigtimedwait (&pipe_set, NULL, &zero);
-    }
-  pthread_sigmask (SIG_SETMASK, &old, NULL);
-  while (waitpid (pid, &r->status, 0) < 0 && errno == EINTR)
-    ;
-
-done:
-  for (int i = 0; i < 2; i++)
-    {
-      if (in[i] >= 0)
-        close (in[i]);
-      if (out[i] >= 0)
-        close (out[i]);
-      if (err[i] >= 0)
-        close (err[i]);
-    }
-  return NULL;
-}
-
-/* Prepare R for run: its buffers are released when the current dynwind
-   context ends.  */
-static void
-run_init (struct run *r)
-{
-  memset (r, 0, sizeof *r);
-  scm_dynwind_unwind_handler (gebpf_buf_free, &r->out, SCM_F_WIND_EXPLICITLY);
-  scm_dynwind_unwind_handler (gebpf_buf_free, &r->err, SCM_F_WIND_EXPLICITLY);
-}
-
-/* Run ARGV with IN on stdin, outside Guile mode, into R (prepared by
-   run_init; what an earlier run left there is dropped).  */
-static void
-run (struct run *r, char *const *argv, const char *in, size_t in_len,
-     const char *subr)
-{
-  gebpf_buf_free (&r->out);
-  gebpf_buf_free (&r->err);
-  r->argv = argv;
-  r->in = in;
-  r->in_len = in_len;
-  r->nomem = false;
-  scm_without_guile (run_process, r);
-  if (r->nomem)
-    no_memory (subr);
-  if (r->spawn_err == ENOENT || r->spawn_err == EACCES
-      || r->spawn_err == ENOEXEC)
-    gebpf_error (gebpf_k_compile, subr, r->spawn_err,
-                 "install clang (apt-get install clang llvm), or set "
-                 "EBPF_CLANG to the path of a clang that targets BPF",
-                 "cannot run clang `%s'", argv[0]);
-  if (r->spawn_err)
-    gebpf_error (gebpf_k_compile, subr, r->spawn_err,
-                 "check the system's process and file limits, then retry",
-                 "cannot start clang `%s'", argv[0]);
-}
-
-static bool
-run_ok (const struct run *r)
-{
-  return WIFEXITED (r->status) && WEXITSTATUS (r->status) == 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -592,7 +395,7 @@ clang_path (void)
    as posix_spawnp finds it) with that file's device, inode, size and
    modification time, through links.  A changed clang binary changes
    every key, and a cold start runs clang only to build (its --version
-   costs ~20 ms).  Raises what run () would raise when there is no such
+   costs ~20 ms).  Raises what gebpf_run () would raise when there is no such
    clang.  In memory freed with the current dynwind context.  */
 static const char *
 clang_identity (const char *clang, const char *subr)
@@ -612,9 +415,9 @@ clang_identity (const char *clang, const char *subr)
       for (const char *p = dirs;; p++)
         {
           const char *end = strchrnul (p, ':');
-          char *f = end > p ? dw_printf (subr, "%.*s/%s", (int) (end - p), p,
+          char *f = end > p ? gebpf_dw_printf (subr, "%.*s/%s", (int) (end - p), p,
                                          clang)
-            : dw_printf (subr, "./%s", clang);
+            : gebpf_dw_printf (subr, "./%s", clang);
           if (stat (f, &st) == 0 && S_ISREG (st.st_mode)
               && access (f, X_OK) == 0)
             {
@@ -631,7 +434,7 @@ clang_identity (const char *clang, const char *subr)
                  "install clang (apt-get install clang llvm), or set "
                  "EBPF_CLANG to the path of a clang that targets BPF",
                  "cannot run clang `%s'", clang);
-  return dw_printf (subr, "%s|%llu|%llu|%llu|%lld.%09ld", path,
+  return gebpf_dw_printf (subr, "%s|%llu|%llu|%llu|%lld.%09ld", path,
                     (unsigned long long) st.st_dev,
                     (unsigned long long) st.st_ino,
                     (unsigned long long) st.st_size,
@@ -797,19 +600,19 @@ base_flags (struct strv *f, const char *subr)
     "-fdebug-compilation-dir=.",
   };
   for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
-    strv_push (f, fixed[i], subr);
+    gebpf_strv_push (f, fixed[i], subr);
   if (target_arch ())
-    strv_push (f, dw_printf (subr, "-D__TARGET_ARCH_%s", target_arch ()),
+    gebpf_strv_push (f, gebpf_dw_printf (subr, "-D__TARGET_ARCH_%s", target_arch ()),
                subr);
-  strv_push (f, dw_printf (subr, "-I%s", bpf_include_dir ()), subr);
+  gebpf_strv_push (f, gebpf_dw_printf (subr, "-I%s", bpf_include_dir ()), subr);
   if (multiarch ())
     {
-      char *dir = dw_printf (subr, "/usr/include/%s", multiarch ());
+      char *dir = gebpf_dw_printf (subr, "/usr/include/%s", multiarch ());
       if (access (dir, F_OK) == 0)
-        strv_push (f, dw_printf (subr, "-I%s", dir), subr);
+        gebpf_strv_push (f, gebpf_dw_printf (subr, "-I%s", dir), subr);
     }
   for (size_t i = 0; i < sizeof warnings / sizeof *warnings; i++)
-    strv_push (f, warnings[i], subr);
+    gebpf_strv_push (f, warnings[i], subr);
 }
 
 /* ------------------------------------------------------------------ */
@@ -902,7 +705,7 @@ open_dir_nofollow (const char *dir, const char *subr)
     "point XDG_CACHE_HOME at a directory whose path only root and you "
     "can change";
   scm_dynwind_begin (0);
-  char *copy = dw_printf (subr, "%s", dir);
+  char *copy = gebpf_dw_printf (subr, "%s", dir);
   int fd = open ("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   scm_dynwind_unwind_handler (close_fd_at, &fd, SCM_F_WIND_EXPLICITLY);
   struct stat pst, st;
@@ -915,7 +718,7 @@ open_dir_nofollow (const char *dir, const char *subr)
       next = strtok_r (NULL, "/", &save);
       bool last = !next;
       /* The path up to and including NAME, for messages.  */
-      char *here = dw_printf (subr, "%.*s",
+      char *here = gebpf_dw_printf (subr, "%.*s",
                               (int) (name - copy + strlen (name)), dir);
       if (strcmp (name, ".") == 0 && !last)
         continue;
@@ -1002,7 +805,7 @@ cache_dir (const char *subr, int *fdp)
   char *dir;
   /* The XDG spec says a relative XDG_CACHE_HOME is to be ignored.  */
   if (xdg && xdg[0] == '/')
-    dir = dw_printf (subr, "%s/guile-ebpf", xdg);
+    dir = gebpf_dw_printf (subr, "%s/guile-ebpf", xdg);
   else
     {
       const char *home = getenv ("HOME");
@@ -1016,7 +819,7 @@ cache_dir (const char *subr, int *fdp)
                      "set XDG_CACHE_HOME (or HOME) to an absolute directory",
                      "no directory for guile-ebpf's object cache: neither "
                      "XDG_CACHE_HOME nor HOME is set");
-      dir = dw_printf (subr, "%s/.cache/guile-ebpf", home);
+      dir = gebpf_dw_printf (subr, "%s/.cache/guile-ebpf", home);
     }
   int fd = open_dir_nofollow (dir, subr);
   own_dir (fd, dir, subr);
@@ -1089,7 +892,7 @@ make_temp (int dirfd, const char *dir, int *fd, const char *subr)
   static unsigned long counter;
   struct tmpfile *t = malloc (sizeof *t);
   if (!t)
-    no_memory (subr);
+    gebpf_build_no_memory (subr);
   t->name[0] = 0;
   t->dirfd = -1;
   scm_dynwind_unwind_handler (tmp_release, t, SCM_F_WIND_EXPLICITLY);
@@ -1191,7 +994,7 @@ check_entry (int dirfd, const char *obj, const char *sum)
   int fd = open_entry (dirfd, obj, &st);
   if (fd < 0)
     return errno == ENOENT ? ENTRY_MISSING : ENTRY_DAMAGED;
-  char *bytes = slurp_fd (fd, &n);
+  char *bytes = gebpf_slurp_fd (fd, &n);
   close (fd);
   if (!bytes)
     return ENTRY_DAMAGED;
@@ -1203,7 +1006,7 @@ check_entry (int dirfd, const char *obj, const char *sum)
   char *stored = NULL;
   if (ok && (fd = open_entry (dirfd, sum, &st)) >= 0)
     {
-      stored = slurp_fd (fd, &sn);
+      stored = gebpf_slurp_fd (fd, &sn);
       close (fd);
     }
   ok = stored && sn >= 64 && memcmp (stored, hex, 64) == 0;
@@ -1245,7 +1048,7 @@ no_btf (int err, const char *subr)
 static char *
 read_btf (size_t *len, const char *subr)
 {
-  char *data = slurp (VMLINUX_BTF, len);
+  char *data = gebpf_slurp (VMLINUX_BTF, len);
   if (!data)
     no_btf (errno, subr);
   scm_dynwind_free (data);
@@ -1326,7 +1129,7 @@ generate_vmlinux_h (int dirfd, const char *dir, const char *subr)
   char *data = read_btf (&n, subr);
   struct dump *x = calloc (1, sizeof *x);
   if (!x)
-    no_memory (subr);
+    gebpf_build_no_memory (subr);
   scm_dynwind_unwind_handler (dump_free, x, SCM_F_WIND_EXPLICITLY);
   x->btf = btf__new (data, n);
   if (!x->btf)
@@ -1337,7 +1140,7 @@ generate_vmlinux_h (int dirfd, const char *dir, const char *subr)
   if (!(x->f = fdopen (fd, "w")))
     {
       close (fd);
-      no_memory (subr);
+      gebpf_build_no_memory (subr);
     }
   x->d = btf_dump__new (x->btf, dump_printf, x->f, NULL);
   if (!x->d)
@@ -1373,8 +1176,8 @@ vmlinux_dir (const char *subr, int *fdp)
 {
   int cfd;
   const char *cache = cache_dir (subr, &cfd);
-  char *name = dw_printf (subr, "vmlinux-%s", vmlinux_digest (subr));
-  char *dir = dw_printf (subr, "%s/%s", cache, name);
+  char *name = gebpf_dw_printf (subr, "vmlinux-%s", vmlinux_digest (subr));
+  char *dir = gebpf_dw_printf (subr, "%s/%s", cache, name);
   int fd = cache_subdir (cfd, name, dir, subr);
   if (!vmlinux_header_ok (fd))
     generate_vmlinux_h (fd, dir, subr);
@@ -1389,7 +1192,7 @@ gebpf_vmlinux_dir (const char *subr)
   int fd;
   char *out = strdup (vmlinux_dir (subr, &fd));
   if (!out)
-    no_memory (subr);
+    gebpf_build_no_memory (subr);
   scm_dynwind_end ();
   return out;
 }
@@ -1410,11 +1213,11 @@ vmlinux_pch (int vfd, const char *vdir, const char *clang,
   struct gebpf_sha256 c;
   char hex[65];
   gebpf_sha256_init (&c);
-  sha_str (&c, clang_id);
-  sha_str (&c, strv_join (flags, subr));
-  digest_hex (&c, hex);
-  char *name = dw_printf (subr, "vmlinux.h-%.16s.pch", hex);
-  char *pch = dw_printf (subr, "%s/%s", vdir, name);
+  gebpf_sha_str (&c, clang_id);
+  gebpf_sha_str (&c, gebpf_strv_join (flags, subr));
+  gebpf_digest_hex (&c, hex);
+  char *name = gebpf_dw_printf (subr, "vmlinux.h-%.16s.pch", hex);
+  char *pch = gebpf_dw_printf (subr, "%s/%s", vdir, name);
   char *out = NULL;
 
   struct stat st;
@@ -1436,18 +1239,18 @@ vmlinux_pch (int vfd, const char *vdir, const char *clang,
 
   struct tmpfile *t = make_temp (vfd, vdir, NULL, subr);
   struct strv argv;
-  dw_strv (&argv);
-  strv_push (&argv, clang, subr);
-  strv_append (&argv, flags, subr);
-  strv_push (&argv, "-x", subr);
-  strv_push (&argv, "c-header", subr);
-  strv_push (&argv, dw_printf (subr, "%s/vmlinux.h", vdir), subr);
-  strv_push (&argv, "-o", subr);
-  strv_push (&argv, t->path, subr);
+  gebpf_dw_strv (&argv);
+  gebpf_strv_push (&argv, clang, subr);
+  gebpf_strv_append (&argv, flags, subr);
+  gebpf_strv_push (&argv, "-x", subr);
+  gebpf_strv_push (&argv, "c-header", subr);
+  gebpf_strv_push (&argv, gebpf_dw_printf (subr, "%s/vmlinux.h", vdir), subr);
+  gebpf_strv_push (&argv, "-o", subr);
+  gebpf_strv_push (&argv, t->path, subr);
   struct run r;
-  run_init (&r);
-  run (&r, argv.v, NULL, 0, subr);
-  if (run_ok (&r))
+  gebpf_run_init (&r);
+  gebpf_run (&r, argv.v, NULL, 0, subr);
+  if (gebpf_run_ok (&r))
     commit_temp (t, name, subr);
   else
     {
@@ -1460,7 +1263,7 @@ vmlinux_pch (int vfd, const char *vdir, const char *clang,
 
 done:
   if (pch && !(out = strdup (pch)))
-    no_memory (subr);
+    gebpf_build_no_memory (subr);
   scm_dynwind_end ();
   return out;
 }
@@ -1516,23 +1319,23 @@ build (const char *c_text, size_t len, const char *what, const char *src_dir,
   const char *clang_id = clang_identity (clang, subr);
 
   struct strv flags;
-  dw_strv (&flags);
+  gebpf_dw_strv (&flags);
   base_flags (&flags, subr);
   if (src_dir)
     {
       refuse_libc_includes (c_text, len, what, subr);
-      strv_push (&flags, "-iquote", subr);
-      strv_push (&flags, src_dir, subr);
+      gebpf_strv_push (&flags, "-iquote", subr);
+      gebpf_strv_push (&flags, src_dir, subr);
       if (host_arch_macro ())
-        strv_push (&flags, host_arch_macro (), subr);
+        gebpf_strv_push (&flags, host_arch_macro (), subr);
     }
   const char *vdir = NULL;
   if (includes_vmlinux (c_text, len)
-      && !(src_dir && access (dw_printf (subr, "%s/vmlinux.h", src_dir),
+      && !(src_dir && access (gebpf_dw_printf (subr, "%s/vmlinux.h", src_dir),
                               F_OK) == 0))
     {
       vdir = vmlinux_dir (subr, &vfd);
-      strv_push (&flags, dw_printf (subr, "-I%s", vdir), subr);
+      gebpf_strv_push (&flags, gebpf_dw_printf (subr, "-I%s", vdir), subr);
     }
 
   struct gebpf_sha256 c;
@@ -1540,19 +1343,19 @@ build (const char *c_text, size_t len, const char *what, const char *src_dir,
   gebpf_sha256_init (&c);
   gebpf_sha256_update (&c, c_text, len);
   gebpf_sha256_update (&c, "", 1);
-  sha_str (&c, clang_id);
-  sha_str (&c, strv_join (&flags, subr));
+  gebpf_sha_str (&c, clang_id);
+  gebpf_sha_str (&c, gebpf_strv_join (&flags, subr));
   sha_headers (&c, bpf_include_dir ());
-  sha_str (&c, libbpf_version_string ());
+  gebpf_sha_str (&c, libbpf_version_string ());
   if (vdir)
-    sha_str (&c, vmlinux_digest (subr));
+    gebpf_sha_str (&c, vmlinux_digest (subr));
   if (src_dir)
     sha_headers (&c, src_dir);
-  digest_hex (&c, key);
+  gebpf_digest_hex (&c, key);
 
-  char *obj_name = dw_printf (subr, "%s.o", key);
-  char *sum_name = dw_printf (subr, "%s.sha256", key);
-  char *obj = dw_printf (subr, "%s/%s", dir, obj_name);
+  char *obj_name = gebpf_dw_printf (subr, "%s.o", key);
+  char *sum_name = gebpf_dw_printf (subr, "%s.sha256", key);
+  char *obj = gebpf_dw_printf (subr, "%s/%s", dir, obj_name);
   switch (check_entry (dfd, obj_name, sum_name))
     {
     case ENTRY_OK:
@@ -1573,24 +1376,24 @@ build (const char *c_text, size_t len, const char *what, const char *src_dir,
     scm_dynwind_free (pch);
   struct run r;
   struct strv argv;
-  run_init (&r);
-  dw_strv (&argv);
+  gebpf_run_init (&r);
+  gebpf_dw_strv (&argv);
   for (;;)
     {
-      strv_free (&argv);
-      strv_push (&argv, clang, subr);
-      strv_append (&argv, &flags, subr);
+      gebpf_strv_free (&argv);
+      gebpf_strv_push (&argv, clang, subr);
+      gebpf_strv_append (&argv, &flags, subr);
       if (pch)
         {
-          strv_push (&argv, "-include-pch", subr);
-          strv_push (&argv, pch, subr);
+          gebpf_strv_push (&argv, "-include-pch", subr);
+          gebpf_strv_push (&argv, pch, subr);
         }
       static const char *const tail[] = { "-c", "-x", "c", "-", "-o" };
       for (size_t i = 0; i < sizeof tail / sizeof *tail; i++)
-        strv_push (&argv, tail[i], subr);
-      strv_push (&argv, t->path, subr);
-      run (&r, argv.v, c_text, len, subr);
-      if (run_ok (&r))
+        gebpf_strv_push (&argv, tail[i], subr);
+      gebpf_strv_push (&argv, t->path, subr);
+      gebpf_run (&r, argv.v, c_text, len, subr);
+      if (gebpf_run_ok (&r))
         break;
       /* A PCH that clang refuses (vmlinux.h rewritten since, say) is
          dropped, and the build retried with the header as text.  */
@@ -1607,7 +1410,7 @@ build (const char *c_text, size_t len, const char *what, const char *src_dir,
   size_t n;
   struct stat st;
   int ofd = open_entry (t->dirfd, t->name, &st);
-  char *bytes = ofd >= 0 ? slurp_fd (ofd, &n) : NULL;
+  char *bytes = ofd >= 0 ? gebpf_slurp_fd (ofd, &n) : NULL;
   if (ofd >= 0)
     {
       int e = errno;
@@ -1633,7 +1436,7 @@ build (const char *c_text, size_t len, const char *what, const char *src_dir,
 done:;
   char *out = strdup (obj);
   if (!out)
-    no_memory (subr);
+    gebpf_build_no_memory (subr);
   scm_dynwind_end ();
   return out;
 }
@@ -1679,7 +1482,7 @@ SCM_DEFINE_STATIC (scm_bpf_build_file, "%bpf-build-file", 1, 0, 0, (SCM file),
   char *path = scm_to_locale_string (file);
   scm_dynwind_free (path);
   size_t n;
-  char *body = slurp (path, &n);
+  char *body = gebpf_slurp (path, &n);
   if (!body)
     gebpf_error (gebpf_k_compile, FUNC_NAME, errno,
                  "check the path of the .bpf.c file",
@@ -1695,9 +1498,9 @@ SCM_DEFINE_STATIC (scm_bpf_build_file, "%bpf-build-file", 1, 0, 0, (SCM file),
       && gebpf_buf_add (&text, p, 1);
   ok = ok && gebpf_buf_add (&text, "\"\n", 2) && gebpf_buf_add (&text, body, n);
   if (!ok)
-    no_memory (FUNC_NAME);
+    gebpf_build_no_memory (FUNC_NAME);
 
-  char *dir = dw_printf (FUNC_NAME, "%s", path);
+  char *dir = gebpf_dw_printf (FUNC_NAME, "%s", path);
   char *slash = strrchr (dir, '/');
   if (!slash)
     dir = (char *) ".";
@@ -1750,7 +1553,7 @@ SCM_DEFINE_STATIC (scm_bpf_clang_flags, "%bpf-clang-flags", 0, 0, 0, (),
 {
   scm_dynwind_begin (0);
   struct strv f;
-  dw_strv (&f);
+  gebpf_dw_strv (&f);
   base_flags (&f, FUNC_NAME);
   SCM out = SCM_EOL;
   for (size_t i = f.n; i > 0; i--)
@@ -1770,7 +1573,7 @@ SCM_DEFINE_STATIC (scm_bpf_vmlinux_header, "%bpf-vmlinux-header", 0, 0, 0, (),
   scm_dynwind_begin (0);
   char *dir = gebpf_vmlinux_dir (FUNC_NAME);
   scm_dynwind_free (dir);
-  SCM out = scm_from_locale_string (dw_printf (FUNC_NAME, "%s/vmlinux.h",
+  SCM out = scm_from_locale_string (gebpf_dw_printf (FUNC_NAME, "%s/vmlinux.h",
                                                dir));
   scm_dynwind_end ();
   return out;
