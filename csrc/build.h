@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include "gebpf.h"
 #include "buf.h"
 
@@ -68,5 +70,53 @@ void gebpf_run (struct run *r, char *const *argv, const char *in,
                 size_t in_len, const char *subr);
 /* Whether the run R exited with status 0.  */
 bool gebpf_run_ok (const struct run *r);
+
+/* --- cache.c: the object cache and its trust rule ------------------------ */
+
+/* A temporary file in a cache directory that is removed unless it was
+   renamed into place; released when the dynwind context ends, however it
+   ends.  It holds its own descriptor of the directory, so the file is
+   made and renamed in the directory that was checked, wherever its path
+   may lead later.  */
+struct tmpfile
+{
+  int dirfd;
+  char name[32];                /* in DIRFD; empty once renamed */
+  char path[PATH_MAX];          /* for clang's -o and messages */
+};
+
+/* What gebpf_cache_check_entry finds.  */
+enum entry
+{ ENTRY_MISSING, ENTRY_OK, ENTRY_DAMAGED };
+
+/* The cache directory, created 0700 if missing and refused unless it is
+   ours and reached without following a link another user could have
+   made; its descriptor in *FDP when FDP is not NULL.  Both are released
+   with the current dynwind context.  */
+char *gebpf_cache_dir (const char *subr, int *fdp);
+/* The subdirectory NAME of the cache directory CFD (PATH in messages),
+   made 0700 if missing; its descriptor, closed with the current dynwind
+   context.  */
+int gebpf_cache_subdir (int cfd, const char *name, const char *path,
+                        const char *subr);
+/* Open the entry NAME of DIRFD for reading if it can be trusted (a
+   regular file of ours that no one else can write); else -1 with errno
+   ENOENT (missing), EPERM (not trusted) or why it could not be opened.
+   Raises nothing.  */
+int gebpf_cache_open_entry (int dirfd, const char *name, struct stat *st);
+/* A temporary file in DIRFD (DIR in messages) for a later rename, with
+   its descriptor in *FD (closed if FD is NULL).  */
+struct tmpfile *gebpf_cache_make_temp (int dirfd, const char *dir, int *fd,
+                                       const char *subr);
+/* Rename T into place as DEST in its directory.  */
+void gebpf_cache_commit_temp (struct tmpfile *t, const char *dest,
+                              const char *subr);
+/* Write DATA to DEST in DIRFD (DIR in messages) atomically.  */
+void gebpf_cache_write_atomic (int dirfd, const char *dir, const char *dest,
+                               const void *data, size_t n, const char *subr);
+/* Check the entry OBJ of DIRFD against its digest file SUM: trusted,
+   ELF, and of the stored SHA-256.  Raises nothing.  */
+enum entry gebpf_cache_check_entry (int dirfd, const char *obj,
+                                    const char *sum);
 
 #endif
