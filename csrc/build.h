@@ -119,4 +119,22 @@ void gebpf_cache_write_atomic (int dirfd, const char *dir, const char *dest,
 enum entry gebpf_cache_check_entry (int dirfd, const char *obj,
                                     const char *sum);
 
+/* --- vmlinux.c: vmlinux.h and its precompiled header -------------------- */
+
+/* The SHA-256 of the running kernel's BTF, computed once per process.  */
+const char *gebpf_vmlinux_digest (const char *subr);
+/* The cache directory of vmlinux.h for the running kernel's BTF, with
+   vmlinux.h (re)generated unless it is there whole and trusted; its
+   descriptor in *FDP.  Both are released with the current dynwind
+   context.  */
+char *gebpf_vmlinux_dir_fd (const char *subr, int *fdp);
+/* The precompiled vmlinux.h in VFD (VDIR) for CLANG (identity CLANG_ID)
+   and FLAGS, made if missing; NULL when it cannot be made.
+   Malloc'ed.  */
+char *gebpf_vmlinux_pch (int vfd, const char *vdir, const char *clang,
+                         const char *clang_id, const struct strv *flags,
+                         const char *subr);
+/* Whether TEXT has the line #include "vmlinux.h".  Raises nothing.  */
+bool gebpf_includes_vmlinux (const char *text, size_t len);
+
 #endif
