@@ -1,6 +1,6 @@
 /* build.c --- clang, and the content-addressed cache of BPF objects.
 
-   This is the one place guile-ebpf runs clang.  C text (generated from a
+   Building is the one place guile-ebpf runs clang.  C text (generated from a
    bpf-fn, or a hand-written .bpf.c) is piped to clang's stdin with fixed
    flags; the object lands in the cache directory under the SHA-256 of
    everything that decides its bytes:
@@ -37,6 +37,11 @@
    GUILE_EBPF_BPF_INCLUDE) is read at every call, so it may change while
    a process runs; what is remembered per process is the digest of the
    running kernel's BTF.
+
+   This file holds the flags, the key, the build driver, its Scheme
+   primitives and the small helpers build.h declares; running clang is
+   process.c, the cache directory and its trust rule cache.c, vmlinux.h
+   and its precompiled header vmlinux.c.
 
    Everything raised here is an ebpf-compile-error.  */
 #define _GNU_SOURCE
@@ -382,8 +387,8 @@ clang_identity (const char *clang, const char *subr)
       for (const char *p = dirs;; p++)
         {
           const char *end = strchrnul (p, ':');
-          char *f = end > p ? gebpf_dw_printf (subr, "%.*s/%s", (int) (end - p), p,
-                                         clang)
+          char *f = end > p
+            ? gebpf_dw_printf (subr, "%.*s/%s", (int) (end - p), p, clang)
             : gebpf_dw_printf (subr, "./%s", clang);
           if (stat (f, &st) == 0 && S_ISREG (st.st_mode)
               && access (f, X_OK) == 0)
@@ -569,9 +574,10 @@ base_flags (struct strv *f, const char *subr)
   for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
     gebpf_strv_push (f, fixed[i], subr);
   if (target_arch ())
-    gebpf_strv_push (f, gebpf_dw_printf (subr, "-D__TARGET_ARCH_%s", target_arch ()),
-               subr);
-  gebpf_strv_push (f, gebpf_dw_printf (subr, "-I%s", bpf_include_dir ()), subr);
+    gebpf_strv_push (f, gebpf_dw_printf (subr, "-D__TARGET_ARCH_%s",
+                                         target_arch ()), subr);
+  gebpf_strv_push (f, gebpf_dw_printf (subr, "-I%s", bpf_include_dir ()),
+                   subr);
   if (multiarch ())
     {
       char *dir = gebpf_dw_printf (subr, "/usr/include/%s", multiarch ());

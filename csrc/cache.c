@@ -261,7 +261,8 @@ gebpf_cache_dir (const char *subr, int *fdp)
    directory is replaced.  Returns its descriptor, closed with the
    current dynwind context.  */
 int
-gebpf_cache_subdir (int cfd, const char *name, const char *path, const char *subr)
+gebpf_cache_subdir (int cfd, const char *name, const char *path,
+                    const char *subr)
 {
   int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
   int fd = -1;
@@ -378,8 +379,8 @@ gebpf_cache_commit_temp (struct tmpfile *t, const char *dest, const char *subr)
 /* Write DATA to DEST in the directory DIRFD (DIR in messages)
    atomically: a temporary file, then a rename.  */
 void
-gebpf_cache_write_atomic (int dirfd, const char *dir, const char *dest, const void *data,
-              size_t n, const char *subr)
+gebpf_cache_write_atomic (int dirfd, const char *dir, const char *dest,
+                          const void *data, size_t n, const char *subr)
 {
   int fd;
   struct tmpfile *t = gebpf_cache_make_temp (dirfd, dir, &fd, subr);
@@ -408,8 +409,8 @@ gebpf_cache_write_atomic (int dirfd, const char *dir, const char *dest, const vo
 }
 
 /* Check the entry OBJ of the cache directory DIRFD: both it and its
-   digest SUM can be trusted (gebpf_cache_open_entry), OBJ starts with the ELF magic,
-   and its SHA-256 is the one stored in SUM.  An entry that fails is
+   digest SUM can be trusted (gebpf_cache_open_entry), OBJ starts with
+   the ELF magic, and its SHA-256 is the one stored in SUM.  An entry that fails is
    damaged: it is built again and renamed over.  */
 enum entry
 gebpf_cache_check_entry (int dirfd, const char *obj, const char *sum)

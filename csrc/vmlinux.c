@@ -184,7 +184,8 @@ gebpf_vmlinux_dir_fd (const char *subr, int *fdp)
 {
   int cfd;
   const char *cache = gebpf_cache_dir (subr, &cfd);
-  char *name = gebpf_dw_printf (subr, "vmlinux-%s", gebpf_vmlinux_digest (subr));
+  char *name = gebpf_dw_printf (subr, "vmlinux-%s",
+                                gebpf_vmlinux_digest (subr));
   char *dir = gebpf_dw_printf (subr, "%s/%s", cache, name);
   int fd = gebpf_cache_subdir (cfd, name, dir, subr);
   if (!vmlinux_header_ok (fd))
