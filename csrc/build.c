@@ -407,10 +407,10 @@ clang_identity (const char *clang, const char *subr)
                  "EBPF_CLANG to the path of a clang that targets BPF",
                  "cannot run clang `%s'", clang);
   return gebpf_dw_printf (subr, "%s|%llu|%llu|%llu|%lld.%09ld", path,
-                    (unsigned long long) st.st_dev,
-                    (unsigned long long) st.st_ino,
-                    (unsigned long long) st.st_size,
-                    (long long) st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+                          (unsigned long long) st.st_dev,
+                          (unsigned long long) st.st_ino,
+                          (unsigned long long) st.st_size,
+                          (long long) st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 }
 
 /* The Debian multiarch directory of the host, where <asm/types.h> and
@@ -860,8 +860,8 @@ SCM_DEFINE_STATIC (scm_bpf_vmlinux_header, "%bpf-vmlinux-header", 0, 0, 0, (),
   scm_dynwind_begin (0);
   char *dir = gebpf_vmlinux_dir (FUNC_NAME);
   scm_dynwind_free (dir);
-  SCM out = scm_from_locale_string (gebpf_dw_printf (FUNC_NAME, "%s/vmlinux.h",
-                                               dir));
+  SCM out = scm_from_locale_string (gebpf_dw_printf (FUNC_NAME,
+                                                     "%s/vmlinux.h", dir));
   scm_dynwind_end ();
   return out;
 }

@@ -147,7 +147,7 @@ open_dir_nofollow (const char *dir, const char *subr)
       bool last = !next;
       /* The path up to and including NAME, for messages.  */
       char *here = gebpf_dw_printf (subr, "%.*s",
-                              (int) (name - copy + strlen (name)), dir);
+                                    (int) (name - copy + strlen (name)), dir);
       if (strcmp (name, ".") == 0 && !last)
         continue;
       if (strcmp (name, "..") == 0 || strcmp (name, ".") == 0)
@@ -410,8 +410,8 @@ gebpf_cache_write_atomic (int dirfd, const char *dir, const char *dest,
 
 /* Check the entry OBJ of the cache directory DIRFD: both it and its
    digest SUM can be trusted (gebpf_cache_open_entry), OBJ starts with
-   the ELF magic, and its SHA-256 is the one stored in SUM.  An entry that fails is
-   damaged: it is built again and renamed over.  */
+   the ELF magic, and its SHA-256 is the one stored in SUM.  An entry
+   that fails is damaged: it is built again and renamed over.  */
 enum entry
 gebpf_cache_check_entry (int dirfd, const char *obj, const char *sum)
 {
