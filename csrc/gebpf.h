@@ -231,7 +231,7 @@ void gebpf_sha256_hex (const void *data, size_t n, char hex[65]);
 /* Build C text into a BPF object; return the cached object's path
    (malloc'ed).  Raises ebpf-compile-error with clang's diagnostics.  */
 char *gebpf_build_c (const char *c_text, size_t len, const char *subr);
-/* The cache directory holding vmlinux.h for the running kernel
+/* (vmlinux.c) The cache directory holding vmlinux.h for the running kernel
    (malloc'ed), generated from /sys/kernel/btf/vmlinux if needed.
    Raises ebpf-compile-error.  */
 char *gebpf_vmlinux_dir (const char *subr);

@@ -38,9 +38,28 @@
                                  (string=? (match:substring m 2) "{REPL Command}"))
                        (hash-set! table name (match:substring m 1)))))
                  (list-matches rx (joined-lines (string-append dir "/" f)))))
-     (scandir dir (lambda (f) (and (string-suffix? ".texi" f)
-                                   (not (string=? f "reference.texi"))))))
+     (manual-files dir))
     table))
+
+(define (manual-files dir)
+  ;; The manual's files in reading order (guile-ebpf.texi, each @include
+  ;; where it stands), then any other .texi in DIR; reference.texi left
+  ;; out.
+  (define include-rx (make-regexp "^@include +([^ \n]+)" regexp/newline))
+  (define (walk f acc)
+    (if (or (member f acc) (string=? f "reference.texi")
+            (not (file-exists? (string-append dir "/" f))))
+        acc
+        (fold walk (cons f acc)
+              (map (lambda (m) (match:substring m 1))
+                   (list-matches include-rx
+                                 (call-with-input-file (string-append dir "/" f)
+                                   read-string))))))
+  (let ((ordered (reverse (walk "guile-ebpf.texi" '()))))
+    (append ordered
+            (scandir dir (lambda (f) (and (string-suffix? ".texi" f)
+                                          (not (string=? f "reference.texi"))
+                                          (not (member f ordered))))))))
 
 (define (exported-procedures module)
   ;; (name . procedure) for each documented procedure MODULE exports,
