@@ -146,7 +146,7 @@
   (let* ((text (regexp-substitute/global
                 #f "\\\\\n" (read-file (string-append (srcdir) "/Makefile.am"))
                 'pre " " 'post))
-         (rx (make-regexp "^(module/[a-z/]+\\.go): *([^\n]*)$" regexp/newline)))
+         (rx (make-regexp "^(module/[a-z/-]+\\.go): *([^\n]*)$" regexp/newline)))
     (map (lambda (m)
            (cons (match:substring m 1)
                  (sort (string-tokenize (match:substring m 2)) string<?)))
