@@ -456,6 +456,8 @@ by this process and not removed since."
 (define (file-sha256 path)
   (bpf-sha256 (call-with-input-file path get-bytevector-all #:binary #t)))
 
+(define build-together! (@@ (ebpf deploy) build-together!))
+
 (define (build-program! policy p)
   ;; Lower and compile now, through the object cache: the load step
   ;; then finds the object built.
@@ -1442,6 +1444,9 @@ map recreated because its shape changed); for a dry run @code{dry-run?},
                      name (bpf-policy-pin-dir name) (assq-ref m 'applied-by)))
          #:fix (format #f "remove it first: guile-ebpf remove ~a, or (bpf-policy-remove! \"~a\")"
                        name name))))
+    ;; One clang run for every bpf-fn program to load, not one each:
+    ;; the checks below then find each program's object built.
+    (build-together! (map cdr (resolved-programs resolved)))
     (for-each
      (match-lambda
        ((pname . p)
