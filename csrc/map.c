@@ -1092,6 +1092,14 @@ fold_batch (struct gebpf_map *m, int fd, SCM proc, SCM each, SCM *acc)
   uint8_t *vals = malloc ((size_t) BATCH * vsz);
   uint64_t token_in[64], token_out[64];
   bool first = true, ok = true;
+  /* Refilled by every batch: EACH (fold-batch in map.scm) keeps neither
+     vector, only what PROC returns.  */
+  SCM kv = SCM_BOOL_F, vv = SCM_BOOL_F;
+  if (scm_is_true (each))
+    {
+      kv = scm_c_make_vector (BATCH, SCM_BOOL_F);
+      vv = scm_c_make_vector (BATCH, SCM_BOOL_F);
+    }
   if (!keys || !vals)
     {
       free (keys);
@@ -1122,9 +1130,6 @@ fold_batch (struct gebpf_map *m, int fd, SCM proc, SCM each, SCM *acc)
       first = false;
       if (scm_is_true (each) && count > 0)
         {
-          /* Fresh vectors: EACH may keep them (or PROC capture them).  */
-          SCM kv = scm_c_make_vector (count, SCM_BOOL_F);
-          SCM vv = scm_c_make_vector (count, SCM_BOOL_F);
           for (__u32 i = 0; i < count; i++)
             {
               SCM_SIMPLE_VECTOR_SET (kv, i, gebpf_map_decode_key
