@@ -85,6 +85,32 @@ gebpf_bytes_eq (const void *a, const void *b, unsigned long n)
 
 /* A fixed-size string value against a literal: equal up to the literal's
    NUL (which the value must also have, unless it is full).  */
+/* (string=? A B) (PREFIX = 0) or (string-prefix? A B) (PREFIX = 1) of
+   the NUL-padded char arrays A[NA] and B[NB]: a string ends at its first
+   NUL or at its array's end.  The loop is bounded by the smaller size,
+   a constant once inlined, so the verifier sees every index.  */
+static __always_inline int
+gebpf_str_test (const char *a, unsigned long na, const char *b,
+                unsigned long nb, int prefix)
+{
+  unsigned long n = na < nb ? na : nb;
+  for (unsigned long i = 0; i < n; i++)
+    {
+      if (prefix && a[i] == 0)
+        return 1;
+      if (a[i] != b[i])
+        return 0;
+      if (a[i] == 0)
+        return 1;
+    }
+  /* No NUL in the first N bytes: the shorter array is full.  */
+  if (na == nb)
+    return 1;
+  if (na < nb)
+    return prefix || b[na] == 0;
+  return a[nb] == 0;
+}
+
 static __always_inline int
 gebpf_str_eq (const char *s, unsigned long n, const char *lit,
               unsigned long litlen)
@@ -117,16 +143,65 @@ gebpf_eth (void *data, void *end)
   return e;
 }
 
-/* L3 header of PROTO (ETH_P_IP or ETH_P_IPV6) after an Ethernet header.  */
+/* An 802.1Q / 802.1ad tag after the MAC addresses (linux/if_vlan.h is
+   not a uapi header).  */
+struct gebpf_vlan
+{
+  __be16 tci;
+  __be16 proto;                 /* the ethertype it encapsulates */
+};
+#ifndef ETH_P_8021Q
+#define ETH_P_8021Q 0x8100
+#endif
+#ifndef ETH_P_8021AD
+#define ETH_P_8021AD 0x88A8
+#endif
+
+/* Hide a value from clang's optimizer (the verifier still tracks it), so
+   that the arithmetic below stays arithmetic instead of becoming
+   branches.  */
+#define GEBPF_OPAQUE(x) asm volatile ("" : "+r" (x))
+
+/* 1 when the ethertype P (as in the frame) is a VLAN tag, else 0,
+   without a branch: (a - 1) >> 31 is 1 for a == 0 and 0 for any other
+   16-bit a.  */
+static __always_inline __u32
+gebpf_vlan_tag (__u32 p)
+{
+  __u32 a = p ^ bpf_htons (ETH_P_8021Q), b = p ^ bpf_htons (ETH_P_8021AD);
+  GEBPF_OPAQUE (a);
+  GEBPF_OPAQUE (b);
+  return ((a - 1) >> 31 | (b - 1) >> 31) & 1;
+}
+
+/* L3 header of PROTO (ETH_P_IP or ETH_P_IPV6) after an Ethernet header
+   and at most two VLAN tags (802.1Q, or QinQ with an 802.1ad outer
+   tag).  The tags are stepped over by arithmetic, not branches: a body
+   parses headers many times, and a branch per parse would multiply the
+   paths the verifier walks (one per tag count, per parse).  The offset
+   of the L3 header is then a variable in [0, 8] past the MAC header,
+   which the verifier bounds like any other.  */
 static __always_inline void *
 gebpf_l3 (void *data, void *end, __u16 proto, unsigned long size)
 {
   struct ethhdr *e = data;
-  if ((void *) (e + 1) > end || e->h_proto != bpf_htons (proto))
+  /* Two tags' ethertypes are read unconditionally: a frame shorter than
+     that holds no IP header anyway.  */
+  if (data + sizeof (struct ethhdr) + 2 * sizeof (struct gebpf_vlan) > end)
     return 0;
-  if ((void *) (e + 1) + size > end)
+  __u32 p0 = e->h_proto;
+  __u32 p1 = ((struct gebpf_vlan *) (e + 1))->proto;
+  __u32 p2 = ((struct gebpf_vlan *) (e + 1))[1].proto;
+  __u32 t1 = gebpf_vlan_tag (p0);
+  GEBPF_OPAQUE (t1);
+  __u32 p = p0 ^ ((p0 ^ p1) & -t1);
+  __u32 t2 = t1 & gebpf_vlan_tag (p);
+  GEBPF_OPAQUE (t2);
+  p ^= (p ^ p2) & -t2;
+  void *l3 = (void *) (e + 1) + (t1 + t2) * sizeof (struct gebpf_vlan);
+  if (p != bpf_htons (proto) || l3 + size > end)
     return 0;
-  return (void *) (e + 1);
+  return l3;
 }
 
 static __always_inline struct iphdr *
@@ -206,6 +281,109 @@ gebpf_l4proto (struct iphdr *ip, struct ipv6hdr *ip6)
   return 0;
 }
 
+/* ---- packet writes: incremental checksums (RFC 1624) ------------------ */
+
+/* A field changed from the 16-bit words OLD to NEW (N words, as they are
+   in the packet): HC' = ~(~HC + ~m + m') for each word.  The sum is the
+   same in either byte order, so the words are used as loaded.  UDP
+   writes 0xffff for a zero result (0 there means "no checksum").  */
+static __always_inline void
+gebpf_csum_update (__sum16 *check, const __u16 *old, const __u16 *new,
+                   int n, int udp)
+{
+  __u32 s = (__u16) ~*check;
+  for (int i = 0; i < n; i++)
+    s += (__u16) ~old[i] + (__u32) new[i];
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  __u16 r = (__u16) ~s;
+  *check = udp && r == 0 ? 0xffff : r;
+}
+
+/* The checksum of the L4 header at L4 (protocol PROTO) whose
+   pseudo-header holds the words that changed; ICMP has no pseudo-header
+   over IPv4, ICMPv6 has one.  A UDP checksum of 0 stays 0 (none).  */
+static __always_inline void
+gebpf_fix_pseudo (void *l4, void *end, __u8 proto, int v6, const __u16 *old,
+                  const __u16 *new, int n)
+{
+  if (proto == IPPROTO_TCP)
+    {
+      struct tcphdr *t = l4;
+      if ((void *) (t + 1) <= end)
+        gebpf_csum_update (&t->check, old, new, n, 0);
+    }
+  else if (proto == IPPROTO_UDP)
+    {
+      struct udphdr *u = l4;
+      if ((void *) (u + 1) <= end && u->check)
+        gebpf_csum_update (&u->check, old, new, n, 1);
+    }
+  else if (v6 && proto == IPPROTO_ICMPV6)
+    {
+      struct icmphdr *c = l4;
+      if ((void *) (c + 1) <= end)
+        gebpf_csum_update (&c->checksum, old, new, n, 0);
+    }
+}
+
+/* After set-field! on an IPv4 header: its checksum, and for an address
+   the TCP/UDP checksum (not in a later fragment, which has no L4
+   header).  */
+static __always_inline void
+gebpf_fix_ip4 (struct iphdr *ip, void *end, const __u16 *old,
+               const __u16 *new, int n, int pseudo)
+{
+  gebpf_csum_update (&ip->check, old, new, n, 0);
+  if (!pseudo || ip->ihl < 5 || (bpf_ntohs (ip->frag_off) & 0x1fff))
+    return;
+  gebpf_fix_pseudo ((void *) ip + ip->ihl * 4, end, ip->protocol, 0, old, new,
+                    n);
+}
+
+/* IPv6 has no header checksum; an address is in the pseudo-header of
+   the L4 header that follows directly (extension headers are not
+   walked, as in packet-tcp).  */
+static __always_inline void
+gebpf_fix_ip6 (struct ipv6hdr *ip6, void *end, const __u16 *old,
+               const __u16 *new, int n, int pseudo)
+{
+  if (pseudo)
+    gebpf_fix_pseudo (ip6 + 1, end, ip6->nexthdr, 1, old, new, n);
+}
+
+static __always_inline void
+gebpf_fix_tcp (struct tcphdr *t, void *end, const __u16 *old,
+               const __u16 *new, int n, int pseudo)
+{
+  (void) end;
+  (void) pseudo;
+  gebpf_csum_update (&t->check, old, new, n, 0);
+}
+
+/* UDP's length is both in the header and in the pseudo-header: PSEUDO
+   counts its change twice.  */
+static __always_inline void
+gebpf_fix_udp (struct udphdr *u, void *end, const __u16 *old,
+               const __u16 *new, int n, int pseudo)
+{
+  (void) end;
+  if (!u->check)
+    return;
+  gebpf_csum_update (&u->check, old, new, n, 1);
+  if (pseudo)
+    gebpf_csum_update (&u->check, old, new, n, 1);
+}
+
+static __always_inline void
+gebpf_fix_icmp (struct icmphdr *c, void *end, const __u16 *old,
+                const __u16 *new, int n, int pseudo)
+{
+  (void) end;
+  (void) pseudo;
+  gebpf_csum_update (&c->checksum, old, new, n, 0);
+}
+
 /* ---- socket filters: headers copied with bpf_skb_load_bytes_relative ---- */
 
 static __always_inline void *
@@ -247,8 +425,9 @@ gebpf_sf_l4 (struct __sk_buff *skb, struct iphdr *ip, struct ipv6hdr *ip6,
 
 /* ---- histograms ------------------------------------------------------ */
 
-/* Bucket of V in a log2 histogram: 0 holds 0, bucket k (k >= 1) holds
-   [2^(k-1), 2^k).  */
+/* Bucket of V in a log2 histogram: 0 holds 0, bucket k (1 <= k <= 63)
+   holds [2^(k-1), 2^k), and 64 the values negative as signed 64-bit
+   (bpftrace's "(..., 0)"), which is where their top bit puts them.  */
 static __always_inline __u32
 gebpf_log2_bucket (__u64 v)
 {
@@ -275,6 +454,16 @@ gebpf_lin_bucket (__u64 v, __u64 min, __u64 max, __u64 step)
   if (v >= max)
     return (max - min) / step + 1;
   return (v - min) / step + 1;
+}
+
+/* The same for a signed V: a negative value is below MIN (>= 0), not a
+   huge unsigned one at or above MAX.  */
+static __always_inline __u32
+gebpf_lin_bucket_s (__s64 v, __u64 min, __u64 max, __u64 step)
+{
+  if (v < (__s64) min)
+    return 0;
+  return gebpf_lin_bucket ((__u64) v, min, max, step);
 }
 
 static __always_inline void

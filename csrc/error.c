@@ -242,6 +242,135 @@ gebpf_syscall_error (SCM key, const char *subr, int err, const char *what,
   gebpf_error (key, subr, err, fix, "%s", what);
 }
 
+/* A bounded printer for messages.  User data reaching an error can be
+   circular or nested 100,000 deep; Guile's printer would recurse through
+   all of it.  This one stops at REPR_DEPTH levels and REPR_ITEMS items
+   per list (so cycles end too), prints located bpf-fn forms as their
+   items, and cuts the text at MAX bytes on a character boundary.  */
+#define REPR_DEPTH 12
+#define REPR_ITEMS 32
+
+struct repr
+{
+  char *buf;
+  size_t len, max;
+  bool full;
+};
+
+static void
+repr_put (struct repr *r, const char *s, size_t n)
+{
+  if (r->full)
+    return;
+  if (r->len + n > r->max)
+    {
+      n = r->max - r->len;
+      /* Back off to the start of a UTF-8 sequence.  */
+      while (n > 0 && (s[n] & 0xc0) == 0x80)
+        n--;
+      memcpy (r->buf + r->len, s, n);
+      r->len += n;
+      memcpy (r->buf + r->len, "...", 3);
+      r->len += 3;
+      r->full = true;
+      return;
+    }
+  memcpy (r->buf + r->len, s, n);
+  r->len += n;
+}
+
+static void
+repr_str (struct repr *r, const char *s)
+{
+  repr_put (r, s, strlen (s));
+}
+
+static bool
+located_form_p (SCM x)
+{
+  return scm_is_vector (x) && scm_c_vector_length (x) == 5
+    && scm_is_eq (scm_c_vector_ref (x, 0), gebpf_loc_marker);
+}
+
+static void
+repr_obj (struct repr *r, SCM x, int depth)
+{
+  if (r->full)
+    return;
+  if (located_form_p (x))
+    x = scm_c_vector_ref (x, 4);
+  bool vec = scm_is_vector (x) && !scm_is_string (x);
+  if (vec || scm_is_pair (x))
+    {
+      if (depth >= REPR_DEPTH)
+        {
+          repr_str (r, vec ? "#(...)" : "(...)");
+          return;
+        }
+      if (!vec && scm_is_pair (SCM_CDR (x)) && scm_is_null (SCM_CDDR (x))
+          && scm_is_eq (SCM_CAR (x), scm_sym_quote))
+        {
+          repr_str (r, "'");
+          repr_obj (r, SCM_CADR (x), depth + 1);
+          return;
+        }
+      repr_str (r, vec ? "#(" : "(");
+      size_t n = vec ? scm_c_vector_length (x) : 0;
+      size_t i = 0;
+      for (;; i++)
+        {
+          SCM item;
+          if (vec)
+            {
+              if (i >= n)
+                break;
+              item = scm_c_vector_ref (x, i);
+            }
+          else
+            {
+              if (!scm_is_pair (x))
+                break;
+              item = SCM_CAR (x);
+              x = SCM_CDR (x);
+            }
+          if (i)
+            repr_str (r, " ");
+          if (i >= REPR_ITEMS)
+            {
+              repr_str (r, "...");
+              x = SCM_EOL;
+              break;
+            }
+          repr_obj (r, item, depth + 1);
+        }
+      if (!vec && !scm_is_null (x))
+        {
+          repr_str (r, " . ");
+          repr_obj (r, x, depth + 1);
+        }
+      repr_str (r, ")");
+      return;
+    }
+  char *c = scm_to_utf8_string (scm_object_to_string (x, SCM_UNDEFINED));
+  /* Copy into GC memory first, so a throw from repr_put leaks nothing.  */
+  size_t len = strlen (c);
+  char *g = scm_gc_malloc_pointerless (len + 1, "gebpf-repr");
+  memcpy (g, c, len + 1);
+  free (c);
+  repr_put (r, g, len);
+}
+
+char *
+gebpf_repr_n (SCM obj, size_t max)
+{
+  /* GC-managed, so a throw right after this leaks nothing.  */
+  struct repr r = { scm_gc_malloc_pointerless (max + 4, "gebpf-repr"), 0,
+                    max, false };
+  repr_obj (&r, obj, 0);
+  r.buf[r.len] = 0;
+  return r.buf;
+}
+
 static void
 bound_text (char *buf, size_t size, bool neg, uint64_t v)
 {
@@ -276,12 +405,7 @@ gebpf_range (char *buf, size_t size, int64_t lo, uint64_t hi)
 char *
 gebpf_repr (SCM obj)
 {
-  /* GC-managed, so a throw right after this leaks nothing.  */
-  SCM s = scm_object_to_string (obj, SCM_UNDEFINED);
-  char *c = scm_to_utf8_string (s);
-  char *g = scm_gc_strdup (c, "gebpf-repr");
-  free (c);
-  return g;
+  return gebpf_repr_n (obj, 1000);
 }
 
 void

@@ -51,7 +51,12 @@ const char *gebpf_errno_text (int err, char *buf, size_t size);
 const char *gebpf_range (char *buf, size_t size, int64_t lo, uint64_t hi);
 
 /* A printable rendering of an SCM value, in GC-managed memory.  */
+/* OBJ as `write' prints it, bounded: at most MAX bytes (cut on a
+   character boundary, then "..."), nesting and list length limited, so
+   circular or deep user data prints quickly.  gebpf_repr: MAX 1000.  */
 char *gebpf_repr (SCM obj);
+char *gebpf_repr_n (SCM obj, size_t max);
+extern SCM gebpf_loc_marker;      /* lower/parse.c: marks located forms */
 
 /* Fast exact-type test of a foreign object (SCM_IS_A_P goes through
    GOOPS and costs a Scheme call).  */
@@ -205,6 +210,23 @@ char *gebpf_vmlinux_dir (const char *subr);
 /* --- program.c ------------------------------------------------------------ */
 
 extern SCM gebpf_object_type;
+
+/* --- uprobe.c: where uprobe and USDT targets land ----------------------- */
+
+/* The file of LIB: a path, an executable in PATH, or a library in the
+   dynamic linker's cache (GC memory).  Raises ebpf-attach-error, its
+   message led by WHO when not NULL ("attaching PROGRAM").  */
+const char *gebpf_uprobe_binary (const char *lib, const char *subr,
+                                 const char *who);
+/* The file offset of SYMBOL (SYM, SYM@VERSION, SYM@@VERSION or 0xOFFSET)
+   in the ELF file PATH; of several versions, the default one.  Raises
+   ebpf-attach-error naming the missing symbol or version.  */
+size_t gebpf_uprobe_offset (const char *path, const char *symbol,
+                            const char *subr, const char *who);
+/* The functions PATH defines whose names match GLOB (fnmatch), sorted,
+   each once, as a list of strings.  */
+SCM gebpf_uprobe_symbols (const char *path, const char *glob,
+                          const char *subr, const char *who);
 
 /* init.c: take (and reset) what libbpf printed since the last take.  */
 const char *gebpf_libbpf_log_take (void);

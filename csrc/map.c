@@ -83,7 +83,9 @@ static const struct gebpf_sym update_syms[] = {
   {NULL, 0}
 };
 
-#define HIST_BUCKETS 64
+/* Buckets 0..63 of the log2 histogram, and 64 for negative values (as
+   signed 64-bit: gebpf_log2_bucket puts them there by itself).  */
+#define HIST_BUCKETS 65
 
 /* Entries always exist and cannot be deleted (a keyed histogram is a
    hash even though an unkeyed one is an array).  */
@@ -455,11 +457,14 @@ SCM_DEFINE_STATIC (scm_make_bpf_map, "%make-bpf-map", 10, 0, 0,
     m->max_entries = HIST_BUCKETS;
   else
     m->max_entries = 10240;
+  /* 64 was the size before the negative bucket: still accepted.  */
+  if (hist && !m->hist_keyed && m->max_entries == HIST_BUCKETS - 1)
+    m->max_entries = HIST_BUCKETS;
   if (hist && !m->hist_keyed && m->max_entries != HIST_BUCKETS)
     {
       free (m);
       decl_error (FUNC_NAME, dname, "drop #:max-entries",
-                  "an unkeyed histogram has exactly 64 buckets");
+                  "an unkeyed histogram has exactly 65 buckets");
     }
   if (m->map_type == BPF_MAP_TYPE_RINGBUF)
     {
@@ -692,9 +697,9 @@ gebpf_map_encode_key (struct gebpf_map *m, SCM key, uint8_t *buf,
         {
           if (!scm_is_unsigned_integer (SCM_CDR (key), 0, HIST_BUCKETS - 1))
             gebpf_error (gebpf_k_validation, subr, 0,
-                         "give the bucket as an integer 0..63: (KEY . BUCKET)",
+                         "give the bucket as an integer 0..64: (KEY . BUCKET)",
                          "bad histogram bucket %s for map %s (between 0 "
-                         "and 63)",
+                         "and 64)",
                          gebpf_repr (SCM_CDR (key)), m->name);
           uint32_t slot = scm_to_uint32 (SCM_CDR (key));
           memcpy (buf + (m->hist_key->size + 3) / 4 * 4, &slot, 4);

@@ -99,6 +99,7 @@ static const struct prog_kind kinds[] = {
   {"kretprobe", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
   {"uprobe", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
   {"uretprobe", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
+  {"usdt", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
   {"perf-event", BPF_PROG_TYPE_PERF_EVENT, -1, KF_TRACE},
   {NULL, 0, 0, 0}
 };
@@ -214,8 +215,9 @@ kind_of_program (const struct bpf_program *prog)
   if (t == BPF_PROG_TYPE_KPROBE)
     {
       const char *sec = bpf_program__section_name (prog);
-      const char *names[] = { "kretprobe", "uretprobe", "uprobe", "kprobe" };
-      for (size_t i = 0; i < 4; i++)
+      const char *names[] = { "kretprobe", "uretprobe", "uprobe", "kprobe",
+        "usdt" };
+      for (size_t i = 0; i < 5; i++)
         if (strncmp (sec, names[i], strlen (names[i])) == 0)
           for (const struct prog_kind *k = kinds; k->name; k++)
             if (strcmp (k->name, names[i]) == 0)
@@ -2161,12 +2163,38 @@ kernel_has_kprobes (void)
   return access (path, F_OK) == 0;
 }
 
+static int
+pid_arg (SCM pid, const char *subr)
+{
+  if (scm_is_false (pid))
+    return -1;
+  if (!scm_is_signed_integer (pid, 1, INT32_MAX))
+    gebpf_error (gebpf_k_validation, subr, 0,
+                 "give #:pid as a process id, or #f for every process",
+                 "bad #:pid %s (between 1 and 2^31-1)", gebpf_repr (pid));
+  return scm_to_int (pid);
+}
+
+static uint64_t
+cookie_arg (SCM cookie, const char *subr)
+{
+  if (SCM_UNBNDP (cookie) || scm_is_false (cookie))
+    return 0;
+  if (!scm_is_unsigned_integer (cookie, 0, UINT64_MAX))
+    gebpf_error (gebpf_k_validation, subr, 0,
+                 "give the cookie as an integer from 0 to 2^64-1",
+                 "bad cookie %s", gebpf_repr (cookie));
+  return scm_to_uint64 (cookie);
+}
+
 #define FUNC_NAME s_scm_bpf_attach_kprobe
-SCM_DEFINE_STATIC (scm_bpf_attach_kprobe, "%bpf-attach-kprobe", 3, 0, 0,
-                   (SCM obj, SCM function, SCM retprobe),
+SCM_DEFINE_STATIC (scm_bpf_attach_kprobe, "%bpf-attach-kprobe", 3, 1, 0,
+                   (SCM obj, SCM function, SCM retprobe, SCM cookie),
                    "Attach the kprobe program of @var{obj} to kernel "
                    "function @var{function}, at its return when "
-                   "@var{retprobe} is true.  Return a @code{<bpf-link>}.  "
+                   "@var{retprobe} is true, with @var{cookie} for "
+                   "@code{bpf_get_attach_cookie}.  Return a "
+                   "@code{<bpf-link>}.  "
                    "Raises @code{ebpf-attach-error} when the kernel has no "
                    "kprobes or no such function.")
 {
@@ -2184,7 +2212,9 @@ SCM_DEFINE_STATIC (scm_bpf_attach_kprobe, "%bpf-attach-kprobe", 3, 0, 0,
                  "this kernel has no kprobes (no kprobe PMU, no "
                  "kprobe_events), so %s cannot be attached to %s",
                  o->name, fn);
-  struct bpf_link *link = bpf_program__attach_kprobe (o->prog, ret, fn);
+  LIBBPF_OPTS (bpf_kprobe_opts, ko, .retprobe = ret,
+               .bpf_cookie = cookie_arg (cookie, FUNC_NAME));
+  struct bpf_link *link = bpf_program__attach_kprobe_opts (o->prog, fn, &ko);
   if (!link)
     {
       int err = errno;
@@ -2206,16 +2236,72 @@ SCM_DEFINE_STATIC (scm_bpf_attach_kprobe, "%bpf-attach-kprobe", 3, 0, 0,
 }
 #undef FUNC_NAME
 
+#define FUNC_NAME s_scm_bpf_uprobe_resolve
+SCM_DEFINE_STATIC (scm_bpf_uprobe_resolve, "%bpf-uprobe-resolve", 1, 0, 0,
+                   (SCM target),
+                   "Return @code{(PATH . OFFSET)} where the uprobe target "
+                   "@var{target}, @code{\"LIB:SYMBOL\"}, lands: the file "
+                   "of LIB (a path, an executable in PATH, or a library "
+                   "of the dynamic linker's cache) and the file offset of "
+                   "SYMBOL (@code{SYM}, @code{SYM@@VERSION} or "
+                   "@code{0xOFFSET}; of several versions the default "
+                   "one).  Raises @code{ebpf-attach-error} naming a "
+                   "missing binary, symbol or version.")
+{
+  scm_dynwind_begin (0);
+  char *t = scm_string_arg (target, FUNC_NAME, 1, "uprobe target");
+  char *colon = strrchr (t, ':');
+  if (!colon)
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "write it as \"LIB:SYMBOL\", e.g. \"libc:malloc\" or "
+                 "\"/usr/bin/bash:readline\"",
+                 "bad uprobe target %s", t);
+  *colon = 0;
+  const char *bin = gebpf_uprobe_binary (t, FUNC_NAME, NULL);
+  size_t off = gebpf_uprobe_offset (bin, colon + 1, FUNC_NAME, NULL);
+  SCM r = scm_cons (scm_from_utf8_string (bin), scm_from_size_t (off));
+  scm_dynwind_end ();
+  return r;
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_uprobe_symbols
+SCM_DEFINE_STATIC (scm_bpf_uprobe_symbols, "%bpf-uprobe-symbols", 1, 0, 0,
+                   (SCM target),
+                   "Return the names of the functions that the uprobe "
+                   "target glob @var{target}, @code{\"LIB:GLOB\"}, "
+                   "matches (GLOB with @code{*}, @code{?} and "
+                   "@code{[...]}), sorted, each once.  Raises "
+                   "@code{ebpf-attach-error} for a missing binary.")
+{
+  scm_dynwind_begin (0);
+  char *t = scm_string_arg (target, FUNC_NAME, 1, "uprobe target");
+  char *colon = strrchr (t, ':');
+  if (!colon)
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "write it as \"LIB:GLOB\", e.g. \"libc:pthread_mutex_*\"",
+                 "bad uprobe target %s", t);
+  *colon = 0;
+  const char *bin = gebpf_uprobe_binary (t, FUNC_NAME, NULL);
+  SCM r = gebpf_uprobe_symbols (bin, colon + 1, FUNC_NAME, NULL);
+  scm_dynwind_end ();
+  return r;
+}
+#undef FUNC_NAME
+
 #define FUNC_NAME s_scm_bpf_attach_uprobe
-SCM_DEFINE_STATIC (scm_bpf_attach_uprobe, "%bpf-attach-uprobe", 4, 0, 0,
-                   (SCM obj, SCM target, SCM pid, SCM retprobe),
+SCM_DEFINE_STATIC (scm_bpf_attach_uprobe, "%bpf-attach-uprobe", 4, 1, 0,
+                   (SCM obj, SCM target, SCM pid, SCM retprobe, SCM cookie),
                    "Attach the uprobe program of @var{obj} to "
-                   "@var{target}, @code{\"/path/to/binary:symbol\"} (or "
-                   "@code{\"binary:0xOFFSET\"}), in process @var{pid} "
-                   "(@code{#f}: every process), at the function's return "
-                   "when @var{retprobe} is true.  Return a "
-                   "@code{<bpf-link>}.  Raises @code{ebpf-attach-error} "
-                   "naming a missing binary or symbol.")
+                   "@var{target}, @code{\"LIB:SYMBOL\"} (LIB a path, an "
+                   "executable in PATH or a library of the dynamic "
+                   "linker's cache; SYMBOL a function, "
+                   "@code{SYM@@VERSION} or @code{0xOFFSET}), in process "
+                   "@var{pid} (@code{#f}: every process), at the "
+                   "function's return when @var{retprobe} is true, with "
+                   "@var{cookie} for @code{bpf_get_attach_cookie}.  Return "
+                   "a @code{<bpf-link>}.  Raises @code{ebpf-attach-error} "
+                   "naming a missing binary, symbol or version.")
 {
   struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
   need_type (o, FUNC_NAME, "a uprobe", BPF_PROG_TYPE_KPROBE,
@@ -2223,50 +2309,39 @@ SCM_DEFINE_STATIC (scm_bpf_attach_uprobe, "%bpf-attach-uprobe", 4, 0, 0,
   scm_dynwind_begin (0);
   char *t = scm_string_arg (target, FUNC_NAME, 2, "uprobe target");
   bool ret = scm_is_true (retprobe);
-  int p = -1;
-  if (scm_is_true (pid))
-    {
-      if (!scm_is_signed_integer (pid, 1, INT32_MAX))
-        gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
-                     "give #:pid as a process id, or #f for every process",
-                     "bad #:pid %s (between 1 and 2^31-1)",
-                     gebpf_repr (pid));
-      p = scm_to_int (pid);
-    }
-  char *bin = strdupa (t);
-  char *colon = strrchr (bin, ':');
-  if (!colon || colon == bin || !colon[1])
+  int p = pid_arg (pid, FUNC_NAME);
+  uint64_t ck = cookie_arg (cookie, FUNC_NAME);
+  char *lib = strdupa (t);
+  char *colon = strrchr (lib, ':');
+  if (!colon || colon == lib || !colon[1])
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
-                 "write it as \"/path/to/binary:symbol\", e.g. "
-                 "\"/lib/x86_64-linux-gnu/libc.so.6:malloc\"",
+                 "write it as \"LIB:SYMBOL\", e.g. \"libc:malloc\" or "
+                 "\"/usr/bin/bash:readline\"",
                  "bad uprobe target %s", t);
   *colon = 0;
   const char *sym = colon + 1;
-  if (strchr (bin, '/') && access (bin, R_OK) != 0)
-    gebpf_error (gebpf_k_attach, FUNC_NAME, errno,
-                 "give the full path of an existing executable or library "
-                 "(e.g. from /proc/PID/maps)",
-                 "no binary %s for uprobe %s", bin, t);
-  char *end = NULL;
-  unsigned long long off = strtoull (sym, &end, 0);
-  bool by_offset = (sym[0] >= '0' && sym[0] <= '9') && end && !*end;
-  LIBBPF_OPTS (bpf_uprobe_opts, uo, .retprobe = ret,
-               .func_name = by_offset ? NULL : sym);
+  /* Resolved here, not by libbpf: library names, versions, and errors
+     that say what is missing.  */
+  char who[300];
+  snprintf (who, sizeof who, "attaching %s", o->name);
+  const char *bin = gebpf_uprobe_binary (lib, FUNC_NAME, who);
+  size_t off = gebpf_uprobe_offset (bin, sym, FUNC_NAME, who);
+  LIBBPF_OPTS (bpf_uprobe_opts, uo, .retprobe = ret, .bpf_cookie = ck);
   gebpf_libbpf_log_take ();
   struct bpf_link *link = bpf_program__attach_uprobe_opts
-    (o->prog, p, bin, by_offset ? (size_t) off : 0, &uo);
+    (o->prog, p, bin, off, &uo);
   if (!link)
     {
       int err = errno;
-      const char *lib = gebpf_libbpf_log_take ();
-      if (err == ENOENT || err == ESRCH || err == EINVAL)
-        gebpf_error_log (gebpf_k_attach, FUNC_NAME, err, lib,
-                         "check the symbol with nm -D (it must be a "
-                         "function defined in that file)",
-                         "cannot put a %s on %s in %s",
-                         ret ? "uretprobe" : "uprobe", sym, bin);
+      const char *log = gebpf_libbpf_log_take ();
+      if (err == ESRCH)
+        gebpf_error_log (gebpf_k_attach, FUNC_NAME, err, log,
+                         "give the pid of a running process",
+                         "no process %d for %s on %s", p,
+                         ret ? "uretprobe" : "uprobe", t);
       char what[512];
-      snprintf (what, sizeof what, "attaching %s to %s", o->name, t);
+      snprintf (what, sizeof what, "attaching %s to %s (%s at 0x%zx)",
+                o->name, t, bin, off);
       gebpf_syscall_error (gebpf_k_attach, FUNC_NAME, err,
                            scm_gc_strdup (what, "gebpf"),
                            "see the errno above");
@@ -2277,6 +2352,78 @@ SCM_DEFINE_STATIC (scm_bpf_attach_uprobe, "%bpf-attach-uprobe", 4, 0, 0,
   else
     snprintf (desc, sizeof desc, "%s", t);
   SCM l = libbpf_link (obj, o, ret ? "uretprobe" : "uprobe", desc, link);
+  scm_dynwind_end ();
+  return l;
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_attach_usdt
+SCM_DEFINE_STATIC (scm_bpf_attach_usdt, "%bpf-attach-usdt", 3, 1, 0,
+                   (SCM obj, SCM target, SCM pid, SCM cookie),
+                   "Attach the usdt program of @var{obj} to the USDT "
+                   "probe @var{target}, @code{\"LIB:PROVIDER:NAME\"} "
+                   "(LIB as for uprobes), in process @var{pid} (@code{#f}: "
+                   "every process), with @var{cookie} for "
+                   "@code{bpf_usdt_cookie}.  A probe with a semaphore is "
+                   "enabled by it.  Return a @code{<bpf-link>}.  Raises "
+                   "@code{ebpf-attach-error} naming a missing binary or "
+                   "probe.")
+{
+  struct gebpf_object *o = object_live (obj, FUNC_NAME, 1);
+  need_type (o, FUNC_NAME, "a usdt", BPF_PROG_TYPE_KPROBE,
+             BPF_PROG_TYPE_KPROBE);
+  scm_dynwind_begin (0);
+  char *t = scm_string_arg (target, FUNC_NAME, 2, "usdt target");
+  int p = pid_arg (pid, FUNC_NAME);
+  uint64_t ck = cookie_arg (cookie, FUNC_NAME);
+  char *lib = strdupa (t);
+  char *name = strrchr (lib, ':');
+  char *provider = NULL;
+  if (name && name != lib)
+    {
+      *name++ = 0;
+      provider = strrchr (lib, ':');
+    }
+  if (!provider || provider == lib || !provider[1] || !*name)
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "write it as \"LIB:PROVIDER:NAME\", e.g. "
+                 "\"python3:python:function__entry\"; list a binary's "
+                 "probes with readelf -n",
+                 "bad usdt target %s", t);
+  *provider++ = 0;
+  char who[300];
+  snprintf (who, sizeof who, "attaching %s", o->name);
+  const char *bin = gebpf_uprobe_binary (lib, FUNC_NAME, who);
+  LIBBPF_OPTS (bpf_usdt_opts, uo, .usdt_cookie = ck);
+  gebpf_libbpf_log_take ();
+  struct bpf_link *link = bpf_program__attach_usdt (o->prog, p, bin, provider,
+                                                    name, &uo);
+  if (!link)
+    {
+      int err = errno;
+      const char *log = gebpf_libbpf_log_take ();
+      if (err == ENOENT)
+        gebpf_error_log (gebpf_k_attach, FUNC_NAME, err, log,
+                         "list the binary's probes with readelf -n (notes "
+                         "stapsdt); a program's probes may be in its "
+                         "shared library (e.g. libpython)",
+                         "%s has no USDT probe %s:%s", bin, provider, name);
+      if (err == ESRCH)
+        gebpf_error_log (gebpf_k_attach, FUNC_NAME, err, log,
+                         "give the pid of a running process",
+                         "no process %d for usdt %s", p, t);
+      char what[512];
+      snprintf (what, sizeof what, "attaching %s to usdt %s", o->name, t);
+      gebpf_error_log (gebpf_k_attach, FUNC_NAME, err, log,
+                       "see libbpf's log above",
+                       "%s failed", what);
+    }
+  char desc[600];
+  if (p >= 0)
+    snprintf (desc, sizeof desc, "%s pid %d", t, p);
+  else
+    snprintf (desc, sizeof desc, "%s", t);
+  SCM l = libbpf_link (obj, o, "usdt", desc, link);
   scm_dynwind_end ();
   return l;
 }

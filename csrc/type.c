@@ -129,9 +129,27 @@ static const char type_fix[] =
   "(string N), (bytes N), (array T N), (prefix ipv4|ipv6) or a "
   "defbpf-struct name";
 
+/* (array (array ...)) nests no deeper than this: a spec is user data,
+   possibly circular, and parsing it recurses.  */
+#define TYPE_MAX_DEPTH 32
+
+static struct gebpf_type *type_parse (SCM spec, const char *subr,
+                                      const char *what, int depth);
+
 struct gebpf_type *
 gebpf_type_parse (SCM spec, const char *subr, const char *what)
 {
+  return type_parse (spec, subr, what, 0);
+}
+
+static struct gebpf_type *
+type_parse (SCM spec, const char *subr, const char *what, int depth)
+{
+  if (depth > TYPE_MAX_DEPTH)
+    gebpf_error (gebpf_k_validation, subr, 0,
+                 "nest arrays at most 32 deep, and never a type "
+                 "inside itself", "%s nested too deeply (or circular): %s",
+                 what, gebpf_repr (spec));
   struct gebpf_type *t = gebpf_type_from_scm (spec);
   if (t)
     return t;
@@ -177,7 +195,8 @@ gebpf_type_parse (SCM spec, const char *subr, const char *what)
     }
   else if (scm_is_eq (head, sym_array) && len == 3)
     {
-      struct gebpf_type *el = gebpf_type_parse (SCM_CAR (rest), subr, what);
+      struct gebpf_type *el = type_parse (SCM_CAR (rest), subr, what,
+                                          depth + 1);
       size_t n = positive_count (SCM_CADR (rest), subr, what, spec);
       t = new_type (GT_ARRAY, el->size * n, el->align, spec);
       t->elem = el;
@@ -185,7 +204,8 @@ gebpf_type_parse (SCM spec, const char *subr, const char *what)
     }
   else if (scm_is_eq (head, sym_prefix) && len == 2)
     {
-      struct gebpf_type *el = gebpf_type_parse (SCM_CAR (rest), subr, what);
+      struct gebpf_type *el = type_parse (SCM_CAR (rest), subr, what,
+                                          depth + 1);
       if (el->kind != GT_IPV4 && el->kind != GT_IPV6)
         gebpf_error (gebpf_k_validation, subr, 0,
                      "write (prefix ipv4) or (prefix ipv6)",

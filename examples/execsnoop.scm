@@ -4,12 +4,14 @@
 ;;; at sys_enter_execve, keyed by thread id, picked up at sys_exit_execve
 ;;; with the result), filters set before load through #:constants and
 ;;; read in the body with (const NAME), CO-RE reads of the current task
-;;; (its parent's pid), and events through a ring buffer decoded into
-;;; a defbpf-struct record.
+;;; (its parent's pid), the argv pointer array walked in user memory by
+;;; a bounded loop (read-user of each pointer, read-user-str of each
+;;; argument), and events through ring buffers decoded into
+;;; defbpf-struct records.
 ;;;
 ;;; Output as libbpf-tools' execsnoop: PCOMM PID PPID RET ARGS, where
-;;; ARGS is the path that was executed (up to 63 bytes; a bpf-fn body
-;;; reads user strings, not the argv pointer array).
+;;; ARGS is the path that was executed and the arguments after argv[0]
+;;; (at most 19, each up to 63 bytes).
 ;;;
 ;;; Options (as the original, plus a pid filter):
 ;;;   -x, --fails        include failed exec()s
@@ -21,8 +23,8 @@
 ;;;   -U, --print-uid    include a UID column
 ;;;       --duration S   trace for S seconds (default 5), then exit
 ;;;
-;;; It runs `true' (and one exec that fails) itself now and then, so
-;;; there is always something to see.
+;;; It runs `true', `true guile-ebpf-argv one two' (and one exec that
+;;; fails) itself now and then, so there is always something to see.
 ;;;
 ;;; Run (as root):
 ;;;   ./pre-inst-env guile -s examples/execsnoop.scm [OPTIONS]
@@ -60,13 +62,19 @@
 
 ;;; ---- maps and programs --------------------------------------------
 
-(defbpf-struct exec-start (uid u32) (path (string 64)))
+(defbpf-struct exec-start (uid u32) (ts u64) (path (string 64)))
 (defbpf-struct exec-event
-  (pid u32) (ppid u32) (uid u32) (ret i32) (comm (string 16)) (path (string 64)))
+  (pid u32) (ppid u32) (uid u32) (ret i32) (ts u64) (comm (string 16))
+  (path (string 64)))
 
 (defbpf-map execs #:kind 'hash #:key 'u32 #:value 'exec-start #:max-entries 10240
   #:doc "exec() calls in flight, by thread id.")
 (defbpf-map exec-events #:kind 'ringbuf #:value 'exec-event #:max-entries 262144)
+;; One record per argument, before the exec's own event; PID and TS (the
+;; time the exec started, also in its event) tell which exec it is.
+(defbpf-struct exec-arg (pid u32) (index u32) (ts u64) (arg (string 64)))
+(defbpf-map exec-args #:kind 'ringbuf #:value 'exec-arg #:max-entries 262144)
+(define max-args 20)                    ; libbpf-tools' DEFAULT_MAXARGS
 
 (define-bpf-inline (wanted)
   ;; The uid and pid filters, both set through #:constants.
@@ -78,8 +86,22 @@
 (bpf-fn execve-enter (ctx)
   (when (wanted)
     (map-set! execs (tid)
-              (make-exec-start #:uid (uid)
-                               #:path (read-user-str (arg ctx 'filename) 64)))))
+              (make-exec-start #:uid (uid) #:ts (ktime-ns)
+                               #:path (read-user-str (arg ctx 'filename) 64)))
+    ;; argv is a NULL-terminated array of user pointers: a bounded loop
+    ;; reads each pointer, stopping at the NULL (what follows it is the
+    ;; environment).
+    (let ((argv (arg ctx 'argv))
+          (ts (exec-start-ts (map-ref execs (tid))))
+          (done 0))
+      (do-times (i ,max-args)
+        (when (zero? done)
+          (let ((p (read-user (+ argv (* i 8)) 'u64)))
+            (if (zero? p)
+                (set! done 1)
+                (emit! exec-args
+                       (make-exec-arg #:pid (tgid) #:index i #:ts ts
+                                      #:arg (read-user-str p 64))))))))))
 
 (bpf-fn execve-exit (ctx)
   (let ((start (map-get execs (tid))))
@@ -90,6 +112,7 @@
                                 #:ppid (core-read (current-task) 'real_parent 'tgid)
                                 #:uid (exec-start-uid start)
                                 #:ret (retval ctx)
+                                #:ts (exec-start-ts start)
                                 #:comm (comm)
                                 #:path (exec-start-path start))))
       (map-delete! execs (tid)))))
@@ -118,7 +141,32 @@
   (when (option-ref options 'print-uid #f) (format #t "~6a " "UID"))
   (format #t "~16a ~6a ~6a ~3@a ~a~%" "PCOMM" "PID" "PPID" "RET" "ARGS"))
 
+(define pending-args (make-hash-table))   ; (pid . ts) -> ((index . arg) ...)
+
+(define (stash-arg a)
+  (let ((k (cons (exec-arg-pid a) (exec-arg-ts a))))
+    (hash-set! pending-args k (cons (cons (exec-arg-index a) (exec-arg-arg a))
+                                    (hash-ref pending-args k '())))))
+
+(define (take-args! pid ts)
+  ;; The arguments after argv[0] of PID's exec started at TS, in order;
+  ;; those of PID's earlier execs (failed ones not shown) are dropped.
+  (let ((args (hash-ref pending-args (cons pid ts) '())))
+    (for-each (lambda (k) (hash-remove! pending-args k))
+              (hash-fold (lambda (k v acc)
+                           (if (and (= (car k) pid) (<= (cdr k) ts))
+                               (cons k acc)
+                               acc))
+                         '() pending-args))
+    (map cdr (sort (filter (lambda (a) (> (car a) 0)) args)
+                   (lambda (a b) (< (car a) (car b)))))))
+
 (define (print-event e)
+  ;; Its arguments were emitted before it: read them first.
+  (bpf-ringbuf-poll exec-args stash-arg #:timeout-ms 0)
+  (print-exec e (take-args! (exec-event-pid e) (exec-event-ts e))))
+
+(define (print-exec e args)
   (when (or (not name-filter) (string-contains (exec-event-comm e) name-filter))
     (when (option-ref options 'time #f)
       (format #t "~8a " (strftime "%H:%M:%S" (localtime (current-time)))))
@@ -129,7 +177,8 @@
       (format #t "~6a" (exec-event-uid e)))
     (format #t "~16a ~6a ~6a ~3@a ~a~%"
             (exec-event-comm e) (exec-event-pid e) (exec-event-ppid e)
-            (exec-event-ret e) (exec-event-path e))
+            (exec-event-ret e)
+            (string-join (cons (exec-event-path e) args) " "))
     (force-output)))
 
 ;;; ---- activity -----------------------------------------------------
@@ -137,6 +186,8 @@
 (define (run-true!)
   ;; Fork and exec `true'; the child's parent is this process.
   (system* "true"))
+(define (run-true-with-args!)
+  (system* "true" "guile-ebpf-argv" "one" "two"))
 (define (run-missing!)
   ;; An exec that fails (shown with -x): the child's execve returns -ENOENT.
   (false-if-exception (system* "/nonexistent/guile-ebpf-execsnoop")))
@@ -157,6 +208,7 @@
         (when (< (get-internal-real-time) end)
           (when (zero? (modulo i 5))
             (run-true!)
+            (run-true-with-args!)
             (when (zero? (modulo i 10)) (run-missing!)))
           (bpf-ringbuf-poll exec-events print-event #:timeout-ms 100)
           (loop (+ i 1)))))

@@ -54,7 +54,7 @@
       (bpf-detach! sched-probes)
       (newline)
       ;; @[tracepoint:sched:NAME]: COUNT, by increasing count, as bpftrace.
-      (for-each (lambda (e) (format #t "@[tracepoint:~a]: ~a~%" (car e) (cdr e)))
+      (for-each (lambda (e) (format #t "@[~a]: ~a~%" (car e) (cdr e)))
                 (sort (filter-map (lambda (i)
                                     (let ((c (bpf-map-ref/sum probe-counts i)))
                                       (and (> c 0)

@@ -138,7 +138,8 @@ read_format (const char *cat, const char *name, struct tp_field *out, int max)
 
 /* Every tracepoint matching TARGET ("cat/name", "cat:name", globs).  */
 static int
-tracepoints (const char *target, char cats[][64], char names[][128], int max)
+tracepoints_one (const char *target, char cats[][64], char names[][128],
+                 int max)
 {
   char cat[128], name[256];
   const char *sep = strpbrk (target, ":/");
@@ -181,6 +182,24 @@ tracepoints (const char *target, char cats[][64], char names[][128], int max)
       closedir (e);
     }
   closedir (d);
+  return n;
+}
+
+/* Every tracepoint of a target list "A,B,..." (the program's #:attach
+   list), each a name or a glob.  */
+static int
+tracepoints (const char *target, char cats[][64], char names[][128], int max)
+{
+  int n = 0;
+  char *list = strdupa (target);
+  for (char *save = NULL, *t = strtok_r (list, ",", &save); t && n < max;
+       t = strtok_r (NULL, ",", &save))
+    {
+      int k = tracepoints_one (t, cats + n, names + n, max - n);
+      if (k == 0)
+        return 0;               /* one target matching nothing is an error */
+      n += k;
+    }
   return n;
 }
 
@@ -298,8 +317,15 @@ walk (struct lower *L, struct node *n)
             "packet programs run outside any process; count by address "
             "or port instead");
       break;
+    case OP_USDT_ARG:
+      need (L, n, L->kind == PK_USDT, "use usdt-arg in usdt programs; "
+            "(arg ctx N) reads the arguments of other tracing programs");
+      break;
     case OP_ARG:
       need (L, n, trace, "use arg in tracing programs");
+      if (L->kind == PK_USDT)
+        need (L, n, false, "read a USDT probe's arguments with (usdt-arg "
+              "ctx N)");
       if (L->kind == PK_PERF_EVENT)
         need (L, n, false, "perf-event programs have no arguments");
       if (L->kind == PK_TRACEPOINT)
@@ -330,7 +356,7 @@ walk (struct lower *L, struct node *n)
               "tracepoint programs");
       break;
     case OP_CURRENT_TASK: case OP_CORE_READ: case OP_READ_USER_STR:
-    case OP_READ_KERNEL_STR:
+    case OP_READ_KERNEL_STR: case OP_READ_USER: case OP_READ_KERNEL:
       need (L, n, trace, "use kernel memory reads in tracing programs");
       break;
     case OP_PROBE:
@@ -340,6 +366,13 @@ walk (struct lower *L, struct node *n)
     case OP_STACK_ID:
       need (L, n, trace, "use stack-id in tracing and perf-event programs");
       break;
+    case OP_SET_FIELD: case OP_REDIRECT:
+      need (L, n, L->kind == PK_XDP || L->kind == PK_TC,
+            "write packets in xdp and tc programs");
+      break;
+    case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL: case OP_REDIRECT_MAP:
+      need (L, n, L->kind == PK_XDP, "use it in xdp programs");
+      break;
     default:
       break;
     }
@@ -347,10 +380,197 @@ walk (struct lower *L, struct node *n)
     walk (L, n->kid[i]);
 }
 
+/* Packet writes need the program's context; an inline has none.  */
+static void
+no_packet_writes (struct lower *L, struct node *n)
+{
+  if (n->op == OP_SET_FIELD || n->op == OP_XDP_ADJUST_HEAD
+      || n->op == OP_XDP_ADJUST_TAIL)
+    gebpf_lower_error (L, n, "write packets in the program's body; an inline "
+                       "may compute the values",
+                       "%s inside define-bpf-inline", n->name);
+  for (int i = 0; i < n->nkid; i++)
+    no_packet_writes (L, n->kid[i]);
+}
+
+/* After xdp-adjust-head! or xdp-adjust-tail! every packet pointer the
+   program holds is invalid (the verifier forgets them all).  Walk the
+   body in evaluation order with STALE[slot] set for header locals bound
+   before an adjustment; a later read of one is refused here, with the
+   line of the adjustment, instead of by the verifier.  Rebinding the
+   local (let, set!) after the adjustment makes it fresh again.  Loops are
+   walked twice: an adjustment late in one iteration precedes the next.  */
+struct stale
+{
+  bool *slot;
+  struct node *at;              /* the last adjustment seen */
+};
+
+static void stale_walk (struct lower *L, struct node *n, struct stale *st);
+
+/* Branches exclude each other: each starts from the state before it,
+   and what follows sees the union of their ends.  */
+static bool *
+stale_copy (struct lower *L, const bool *from)
+{
+  bool *c = scm_gc_malloc_pointerless (L->nlocals, "stale");
+  memcpy (c, from, L->nlocals);
+  return c;
+}
+
+static void
+stale_join (struct lower *L, bool *into, const bool *from)
+{
+  for (int i = 0; i < L->nlocals; i++)
+    into[i] = into[i] || from[i];
+}
+
+/* Walk kids FROM..nkid-1 of SEQ in order.  */
+static void
+stale_seq (struct lower *L, struct node *seq, int from, struct stale *st)
+{
+  for (int i = from; i < seq->nkid; i++)
+    stale_walk (L, seq->kid[i], st);
+}
+
+static void
+stale_branches (struct lower *L, struct node *n, struct stale *st)
+{
+  bool *start = st->slot;
+  bool *out = scm_gc_malloc_pointerless (L->nlocals, "stale");
+  bool has_else = false;
+  memset (out, 0, L->nlocals);
+  switch (n->op)
+    {
+    case OP_IF:
+      stale_walk (L, n->kid[0], st);
+      start = st->slot;
+      for (int i = 1; i < n->nkid; i++)
+        {
+          st->slot = stale_copy (L, start);
+          stale_walk (L, n->kid[i], st);
+          stale_join (L, out, st->slot);
+        }
+      has_else = n->nkid == 3;
+      break;
+    case OP_COND:
+      /* Test i runs after tests 1..i-1 failed; body i after test i.  */
+      for (int i = 0; i < n->nkid; i++)
+        {
+          struct node *cl = n->kid[i];
+          bool is_else = cl->name && strcmp (cl->name, "else") == 0;
+          if (!is_else)
+            stale_walk (L, cl->kid[0], st);
+          bool *after_test = st->slot;
+          st->slot = stale_copy (L, after_test);
+          stale_seq (L, cl, is_else ? 0 : 1, st);
+          stale_join (L, out, st->slot);
+          st->slot = after_test;
+          has_else = has_else || is_else;
+        }
+      start = st->slot;
+      break;
+    default:                    /* OP_CASE */
+      stale_walk (L, n->kid[0], st);
+      start = st->slot;
+      for (int i = 1; i < n->nkid; i++)
+        {
+          struct node *cl = n->kid[i];
+          st->slot = stale_copy (L, start);
+          stale_seq (L, cl, 0, st);
+          stale_join (L, out, st->slot);
+          has_else = has_else || (cl->name && strcmp (cl->name, "else") == 0);
+        }
+      break;
+    }
+  if (!has_else)
+    stale_join (L, out, start);
+  st->slot = out;
+}
+
+static void
+stale_walk (struct lower *L, struct node *n, struct stale *st)
+{
+  switch (n->op)
+    {
+    case OP_IF:
+    case OP_COND:
+    case OP_CASE:
+      stale_branches (L, n, st);
+      return;
+    case OP_WHEN:
+    case OP_UNLESS:
+      {
+        /* The body may not run: what follows sees either end.  */
+        stale_walk (L, n->kid[0], st);
+        bool *skipped = stale_copy (L, st->slot);
+        stale_seq (L, n, 1, st);
+        stale_join (L, st->slot, skipped);
+        return;
+      }
+    case OP_LOCAL:
+      if (n->slot >= 0 && n->slot < L->nlocals && st->slot[n->slot])
+        {
+          char fix[200];
+          snprintf (fix, sizeof fix, "parse the header again after the "
+                    "adjustment (line %d), e.g. (let ((ip (packet-ipv4 ctx))) "
+                    "...)", st->at->line);
+          gebpf_lower_error (L, n, fix, "header %s was parsed before %s, "
+                             "which moved the packet", n->name, st->at->name);
+        }
+      return;
+    case OP_LET:
+    case OP_LETSTAR:
+      {
+        struct node *bs = n->kid[0];
+        for (int i = 0; i < bs->nkid; i++)
+          {
+            stale_walk (L, bs->kid[i]->kid[0], st);
+            st->slot[bs->kid[i]->slot] = false;
+          }
+        stale_walk (L, n->kid[1], st);
+        return;
+      }
+    case OP_SET:
+      for (int i = 0; i < n->nkid; i++)
+        stale_walk (L, n->kid[i], st);
+      st->slot[n->slot] = false;
+      return;
+    case OP_DO_TIMES:
+      stale_walk (L, n->kid[0], st);
+      stale_walk (L, n->kid[1], st);
+      stale_walk (L, n->kid[1], st);
+      return;
+    case OP_XDP_ADJUST_HEAD:
+    case OP_XDP_ADJUST_TAIL:
+      for (int i = 0; i < n->nkid; i++)
+        stale_walk (L, n->kid[i], st);
+      for (int i = 0; i < L->nlocals; i++)
+        if (L->local_ty[i] == TY_HDR)
+          st->slot[i] = true;
+      st->at = n;
+      return;
+    default:
+      for (int i = 0; i < n->nkid; i++)
+        stale_walk (L, n->kid[i], st);
+      return;
+    }
+}
+
 void
 gebpf_bounds (struct lower *L)
 {
   walk (L, L->body);
   for (struct inline_inst *in = L->insts; in; in = in->next)
-    walk (L, in->body);
+    {
+      walk (L, in->body);
+      no_packet_writes (L, in->body);
+    }
+  if (L->kind == PK_XDP && L->nlocals > 0)
+    {
+      struct stale st = { scm_gc_malloc_pointerless (L->nlocals, "stale"),
+                          NULL };
+      memset (st.slot, 0, L->nlocals);
+      stale_walk (L, L->body, &st);
+    }
 }

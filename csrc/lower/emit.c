@@ -220,7 +220,9 @@ ctype (struct emit *E, struct node *n)
         struct btf *b = gebpf_vmlinux_btf ();
         const struct btf_type *t = b ? btf__type_by_id (b, n->btf_id) : NULL;
         const char *nm = t ? btf__name_by_offset (b, t->name_off) : NULL;
-        if (!nm || !*nm)
+        /* Only structs and unions get a CO-RE twin; a pointer to
+           anything else (char, int ...) is read with read-kernel.  */
+        if (!nm || !*nm || !(btf_is_struct (t) || btf_is_union (t)))
           return "void *";
         char *s = NULL;
         if (asprintf (&s, "%s %s___gebpf *", btf_is_union (t) ? "union"
@@ -259,7 +261,7 @@ form_text (struct node *n, size_t max)
 {
   if (scm_is_false (n->datum))
     return scm_gc_strdup ("", "t");
-  char *s = gebpf_repr (n->datum);
+  char *s = gebpf_repr_n (n->datum, max);
   size_t len = strlen (s);
   char *out = scm_gc_malloc_pointerless (max + 8, "t");
   size_t j = 0;
@@ -505,6 +507,19 @@ read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
       ex (E, b, n->kid[0]);
       bs (b, ")); ");
       return true;
+    case OP_READ_USER:
+    case OP_READ_KERNEL:
+      {
+        if (n->vt != t)
+          return false;
+        const char *h = n->op == OP_READ_USER ? "bpf_probe_read_user"
+          : "bpf_probe_read_kernel";
+        gpl_only (E, n, h);
+        bf (b, "%s (&%s, sizeof %s, (const void *)(long)(", h, lv, lv);
+        ex (E, b, n->kid[0]);
+        bs (b, ")); ");
+        return true;
+      }
     case OP_CORE_READ:
       if (n->field != 1 || !str)
         return false;
@@ -836,6 +851,111 @@ ex_field (struct emit *E, struct buf *b, struct node *n)
     bf (b, "__h%d ? (__u64)%s : 0; })", k, acc);
 }
 
+/* ---- packet writes ---------------------------------------------------- */
+
+/* (set-field! H 'F V): V in the accessors' representation (host order
+   for integers; mac, ipv4 and ipv6 as in the packet) stored at F, with
+   the 16-bit words covering F read before and after the store so that
+   gebpf_fix_HDR can update the checksums incrementally (RFC 1624).  */
+static void
+ex_set_field (struct emit *E, struct buf *b, struct node *n)
+{
+  static const char *fixes[] = { [H_IPV4] = "ip4", [H_IPV6] = "ip6",
+                                 [H_TCP] = "tcp", [H_UDP] = "udp",
+                                 [H_ICMP] = "icmp" };
+  const struct sfield *f = gebpf_sfield (n->field);
+  if (E->in_inline)
+    gebpf_lower_error (E->L, n, "write packets in the program's body",
+                       "set-field! inside define-bpf-inline");
+  int k = tmp (E);
+  bf (b, "({ __auto_type __h%d = ", k);
+  ex (E, b, n->kid[0]);
+  bs (b, "; ");
+  switch (f->ty)
+    {
+    case TY_MAC:
+      bf (b, "struct gebpf_mac __n%d = ", k);
+      ex (E, b, n->kid[2]);
+      break;
+    case TY_IPV4:
+      bf (b, "__be32 __n%d = ", k);
+      ex (E, b, n->kid[2]);
+      break;
+    case TY_IPV6:
+      bf (b, "struct in6_addr __n%d = ", k);
+      ex (E, b, n->kid[2]);
+      break;
+    default:
+      if (f->mask)
+        {
+          /* A flag bit: true sets it, false clears it.  */
+          bf (b, "__u8 __n%d = (", k);
+          ex_int (E, b, n->kid[2]);
+          bf (b, ") ? 0x%02x : 0", f->mask);
+          break;
+        }
+      bf (b, "__u%d __n%d = %s((__u%d)", f->size * 8, k,
+          f->conv == 16 ? "bpf_htons " : f->conv == 32 ? "bpf_htonl " : "",
+          f->size * 8);
+      ex_int (E, b, n->kid[2]);
+      bs (b, ")");
+      break;
+    }
+  bf (b, "; if (__h%d) { ", k);
+  int woff = f->off & ~1, wend = (f->off + f->size + 1) & ~1;
+  int nw = (wend - woff) / 2;
+  bool fix = f->csum == SF_COVERED || f->csum == SF_PSEUDO;
+  if (fix)
+    bf (b, "__u16 __o%d[%d], __w%d[%d]; __builtin_memcpy (__o%d, "
+        "(__u8 *)__h%d + %d, %d); ", k, nw, k, nw, k, k, woff, nw * 2);
+  if (f->mask)
+    bf (b, "__n%d |= ((__u8 *)__h%d)[%d] & 0x%02x; ", k, k, f->off,
+        ~f->mask & 0xff);
+  bf (b, "__builtin_memcpy ((__u8 *)__h%d + %d, &__n%d, %d); ", k, f->off, k,
+      f->size);
+  if (fix)
+    bf (b, "__builtin_memcpy (__w%d, (__u8 *)__h%d + %d, %d); "
+        "gebpf_fix_%s (__h%d, %s, __o%d, __w%d, %d, %d); ", k, k, woff,
+        nw * 2, fixes[f->hdr], k, packet_end (E), k, k, nw,
+        f->csum == SF_PSEUDO);
+  bs (b, "} })");
+}
+
+static void
+ex_packet_write (struct emit *E, struct buf *b, struct node *n)
+{
+  switch (n->op)
+    {
+    case OP_SET_FIELD:
+      ex_set_field (E, b, n);
+      return;
+    case OP_XDP_ADJUST_HEAD:
+    case OP_XDP_ADJUST_TAIL:
+      if (E->in_inline)
+        gebpf_lower_error (E->L, n, "adjust the packet in the program's body",
+                           "%s inside define-bpf-inline", n->name);
+      bf (b, "((__s64)bpf_xdp_adjust_%s (ctx, (int)",
+          n->op == OP_XDP_ADJUST_HEAD ? "head" : "tail");
+      ex_int (E, b, n->kid[1]);
+      bs (b, "))");
+      return;
+    case OP_REDIRECT:
+      bs (b, "((__u64)(__u32)bpf_redirect ((__u32)");
+      ex_int (E, b, n->kid[0]);
+      bs (b, ", 0))");
+      return;
+    case OP_REDIRECT_MAP:
+      /* Flags 0: a missing key aborts (XDP_ABORTED) rather than passes.  */
+      bf (b, "((__u64)(__u32)bpf_redirect_map (&%s, (__u32)",
+          mapname (n->kid[0]));
+      ex_int (E, b, n->kid[1]);
+      bs (b, ", 0))");
+      return;
+    default:
+      return;
+    }
+}
+
 static void
 ex_arith (struct emit *E, struct buf *b, struct node *n, const char *op)
 {
@@ -1088,7 +1208,7 @@ ex_hist (struct emit *E, struct buf *b, struct node *n)
     }
   else
     {
-      bs (b, "gebpf_lin_bucket (");
+      bs (b, v->is_signed ? "gebpf_lin_bucket_s (" : "gebpf_lin_bucket (");
       ex_int (E, b, v);
       bf (b, ", %llu, %llu, %llu)", (unsigned long long) n->kid[2]->ival,
           (unsigned long long) n->kid[3]->ival,
@@ -1108,6 +1228,75 @@ ex_hist (struct emit *E, struct buf *b, struct node *n)
     }
   else
     bf (b, "gebpf_hist_slot (&%s, __slot); })", mn);
+}
+
+/* (read-user PTR 'T) / (read-kernel PTR 'T) as a value: a zeroed
+   temporary read into (left zero when the read faults), then converted
+   as a map value of T would be.  */
+static void
+ex_read_typed (struct emit *E, struct buf *b, struct node *n)
+{
+  char lv[32];
+  snprintf (lv, sizeof lv, "__s%d", tmp (E));
+  bf (b, "({ %s %s; __builtin_memset (&%s, 0, sizeof %s); ", tname (E, n->vt),
+      lv, lv, lv);
+  read_into (E, b, n->vt, lv, n);
+  ex_from (E, b, n->vt, lv);
+  bs (b, "; })");
+}
+
+/* One side of a string test: a literal is used in place (its size
+   counts the NUL), a local's char array too; anything else is
+   evaluated once into a temporary declared in front.  */
+static void
+str_side (struct emit *E, struct buf *b, struct node *n, char *arr,
+          size_t size)
+{
+  if (n->op == OP_LOCAL)
+    snprintf (arr, size, "v%d.s", n->slot);
+  else
+    {
+      /* A read (comm, a tracepoint string, read-user-str ...) goes
+         straight into the temporary: no second copy on the stack.  */
+      int k = tmp (E);
+      char lv[32];
+      snprintf (lv, sizeof lv, "__t%d", k);
+      snprintf (arr, size, "%s.s", lv);
+      bf (b, "%s %s; __builtin_memset (&%s, 0, sizeof %s); ",
+          tname (E, n->vt), lv, lv, lv);
+      if (!read_into (E, b, n->vt, lv, n))
+        {
+          bf (b, "%s = ", lv);
+          ex (E, b, n);
+          bs (b, "; ");
+        }
+    }
+}
+
+static void
+ex_string_test (struct emit *E, struct buf *b, struct node *n)
+{
+  char a[48], c[48];
+  bs (b, "({ ");
+  if (n->kid[0]->ty != TY_STR)
+    str_side (E, b, n->kid[0], a, sizeof a);
+  if (n->kid[1]->ty != TY_STR)
+    str_side (E, b, n->kid[1], c, sizeof c);
+  bs (b, "gebpf_str_test (");
+  for (int i = 0; i < 2; i++)
+    {
+      struct node *k = n->kid[i];
+      if (i)
+        bs (b, ", ");
+      if (k->ty == TY_STR)
+        {
+          c_string (b, k->name);
+          bf (b, ", %zu", strlen (k->name) + 1);
+        }
+      else
+        bf (b, "%s, sizeof %s", i ? c : a, i ? c : a);
+    }
+  bf (b, ", %d); })", n->op == OP_STRING_PREFIX);
 }
 
 static void
@@ -1379,6 +1568,14 @@ ex (struct emit *E, struct buf *b, struct node *n)
     case OP_COMM:
       ex_read (E, b, n);
       return;
+    case OP_STRING_EQ:
+    case OP_STRING_PREFIX:
+      ex_string_test (E, b, n);
+      return;
+    case OP_READ_USER:
+    case OP_READ_KERNEL:
+      ex_read_typed (E, b, n);
+      return;
     case OP_MAP_GET: case OP_MAP_REF: case OP_MAP_SET: case OP_MAP_DELETE:
     case OP_MAP_INC:
       ex_map_access (E, b, n);
@@ -1405,6 +1602,10 @@ ex (struct emit *E, struct buf *b, struct node *n)
       return;
     case OP_FIELD:
       ex_field (E, b, n);
+      return;
+    case OP_SET_FIELD: case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL:
+    case OP_REDIRECT: case OP_REDIRECT_MAP:
+      ex_packet_write (E, b, n);
       return;
     case OP_FRAGP:
       {
@@ -1466,7 +1667,14 @@ ex (struct emit *E, struct buf *b, struct node *n)
       ex_read (E, b, n);
       return;
     case OP_PROBE:
-      bs (b, "bpf_get_attach_cookie (ctx)");
+      /* libbpf keeps the attach cookie of a USDT probe for its own
+         argument specs, and hands the user's cookie to bpf_usdt_cookie.  */
+      bs (b, E->L->kind == PK_USDT ? "((__u64) bpf_usdt_cookie (ctx))"
+          : "bpf_get_attach_cookie (ctx)");
+      return;
+    case OP_USDT_ARG:
+      bf (b, "({ long gebpf_ua_ = 0; bpf_usdt_arg (ctx, %lld, &gebpf_ua_); "
+          "(__s64) gebpf_ua_; })", (long long) n->kid[1]->ival);
       return;
     case OP_EMIT:
     case OP_PERF_EMIT:
@@ -1643,6 +1851,7 @@ static const struct kind_info kinds[] = {
   {PK_URETPROBE, "uretprobe", "struct pt_regs *"},
   {PK_LSM, "lsm/%s", "__u64 *"},
   {PK_PERF_EVENT, "perf_event", "struct bpf_perf_event_data *"},
+  {PK_USDT, "usdt", "struct pt_regs *"},
 };
 
 /* Whether the target of a program of kind KIND is pasted into its
@@ -1676,11 +1885,14 @@ gebpf_check_target (struct lower *L)
       bool ok = *p >= 32 && *p != 127;
       if (pasted)
         ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-          || (*p >= '0' && *p <= '9') || strchr ("_-.:/+*?[]!@", *p);
+          || (*p >= '0' && *p <= '9') || strchr ("_-.:/+*?[]!@,", *p);
       if (!ok)
         bad = (const char *) p;
     }
-  if (bad || len == 0 || len > 255 || (pasted && strstr (t, "..")))
+  /* A list "A,B,..." (a program's targets) stays out of SEC(): each
+     of its names is bounded, not the whole.  */
+  size_t max = strchr (t, ',') ? 4095 : 255;
+  if (bad || len == 0 || len > max || (pasted && strstr (t, "..")))
     {
       char what[64] = "";
       if (bad)
@@ -1690,7 +1902,8 @@ gebpf_check_target (struct lower *L)
                   : (unsigned char) *bad < 32 ? "a control character"
                   : "not allowed");
       else if (len == 0 || len > 255)
-        snprintf (what, sizeof what, " (%zu bytes; 1 to 255 allowed)", len);
+        snprintf (what, sizeof what, " (%zu bytes; 1 to %zu allowed)", len,
+                  max);
       else
         snprintf (what, sizeof what, " (it holds \"..\")");
       gebpf_error (gebpf_k_validation, "bpf-fn->c", 0,
@@ -1726,7 +1939,8 @@ section_name (struct emit *E, char *out, size_t size)
     snprintf (tgt, sizeof tgt, "ingress");
   if (E->L->kind == PK_CGROUP_SOCK_ADDR && !t)
     snprintf (tgt, sizeof tgt, "connect4");
-  bool glob = strpbrk (tgt, "*?[") != NULL;
+  /* A glob, or a list "A,B" (looked for in all of it, not the copy).  */
+  bool glob = strpbrk (tgt, "*?[") != NULL || (t && strchr (t, ','));
   if (!tgt[0] || glob)
     {
       /* No single target: the bare section; the loader attaches.  */
@@ -2076,7 +2290,8 @@ gebpf_emit (struct lower *L, SCM *linemap)
           "#include <linux/ipv6.h>\n#include <linux/tcp.h>\n"
           "#include <linux/udp.h>\n");
       if (L->kind == PK_KPROBE || L->kind == PK_KRETPROBE
-          || L->kind == PK_UPROBE || L->kind == PK_URETPROBE)
+          || L->kind == PK_UPROBE || L->kind == PK_URETPROBE
+          || L->kind == PK_USDT)
         bs (&out, "#include <linux/ptrace.h>\n");
       if (L->kind == PK_PERF_EVENT)
         bs (&out, "#include <linux/bpf_perf_event.h>\n");
@@ -2084,6 +2299,8 @@ gebpf_emit (struct lower *L, SCM *linemap)
           "#include <bpf/bpf_tracing.h>\n");
       if (L->uses_vmlinux)
         bs (&out, "#include <bpf/bpf_core_read.h>\n");
+      if (L->kind == PK_USDT)     /* usdt.bpf.h expects bool defined */
+        bs (&out, "#include <stdbool.h>\n#include <bpf/usdt.bpf.h>\n");
     }
   bs (&out, "#include \"gebpf.h\"\n\n");
   if (E.types.len)

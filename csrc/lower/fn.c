@@ -56,13 +56,22 @@ gebpf_lower_error (struct lower *L, struct node *n, const char *fix,
   if (n && scm_is_string (n->file))
     file = scm_to_utf8_string (n->file);
   char loc[512];
-  if (n && n->line > 0)
-    snprintf (loc, sizeof loc, "%s:%d:%d", file ? file : "<unknown>",
-              n->line, n->col);
+  if (n && n->line > 0 && file)
+    snprintf (loc, sizeof loc, "%s:%d:%d", file, n->line, n->col);
+  else if (n && n->line > 0)
+    /* Typed at the REPL or read from a string: no file to name.  */
+    snprintf (loc, sizeof loc, "input line %d, column %d", n->line, n->col);
   else
     snprintf (loc, sizeof loc, "<unknown location>");
   free (file);
   SCM form = n ? n->datum : SCM_BOOL_F;
+  char *ftext = gebpf_repr (form);
+  /* parse.c's first walk reports circular or too deep data still
+     located: the details then carry its bounded text, never the data,
+     which no printer could print.  */
+  if (scm_is_vector (form) && scm_c_vector_length (form) == 5
+      && scm_is_eq (scm_c_vector_ref (form, 0), gebpf_loc_marker))
+    form = scm_from_utf8_string (ftext);
   SCM details = scm_list_n
     (scm_cons (scm_from_utf8_symbol ("form"), form),
      scm_cons (scm_from_utf8_symbol ("bpf-fn"),
@@ -77,8 +86,7 @@ gebpf_lower_error (struct lower *L, struct node *n, const char *fix,
     gebpf_error_details (gebpf_k_lower, "bpf-fn", details, fix,
                          "bpf-fn %s: %s: %s", L->fname, loc, w);
   gebpf_error_details (gebpf_k_lower, "bpf-fn", details, fix,
-                       "bpf-fn %s: %s: %s in %s", L->fname, loc, w,
-                       gebpf_repr (form));
+                       "bpf-fn %s: %s: %s in %s", L->fname, loc, w, ftext);
 }
 
 static const char *
@@ -261,7 +269,14 @@ SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
       gebpf_check_target (&L);
     }
   if (!SCM_UNBNDP (constants))
-    L.constants = constants;
+    {
+      if (scm_is_true (constants) && scm_ilength (constants) < 0)
+        gebpf_error (gebpf_k_validation, "bpf-fn->c", 0,
+                     "give #:constants as '((NAME . INTEGER) ...)",
+                     "#:constants must be a proper list, not %s",
+                     gebpf_repr (constants));
+      L.constants = constants;
+    }
   if (!SCM_UNBNDP (license) && scm_is_true (license))
     {
       if (!scm_is_string (license))

@@ -3,6 +3,7 @@
    fields, return actions and program kinds.  Data only; the passes read
    them.  */
 #include <config.h>
+#include <stdio.h>
 #include <string.h>
 #include "lower.h"
 
@@ -76,11 +77,22 @@ static const struct form forms[] = {
   {"read-user-str", OP_READ_USER_STR, 2, 2, "(read-user-str PTR N)"},
   {"read-kernel-str", OP_READ_KERNEL_STR, 2, 2, "(read-kernel-str PTR N)"},
   {"probe", OP_PROBE, 0, 0, "(probe)"},
+  {"usdt-arg", OP_USDT_ARG, 2, 2, "(usdt-arg CTX N)"},
   {"emit!", OP_EMIT, 2, 2, "(emit! RINGBUF VALUE)"},
   {"perf-emit!", OP_PERF_EMIT, 2, 2, "(perf-emit! MAP VALUE)"},
   {"printk", OP_PRINTK, 1, 4, "(printk \"fmt %d\" ARG ...) with at most 3 args"},
   {"const", OP_CONST, 1, 1, "(const NAME)"},
   {"stack-id", OP_STACK_ID, 2, 4, "(stack-id CTX STACKMAP [#:user? #t])"},
+  {"string=?", OP_STRING_EQ, 2, 2, "(string=? A B) of strings"},
+  {"string-prefix?", OP_STRING_PREFIX, 2, 2, "(string-prefix? PREFIX S)"},
+  {"read-user", OP_READ_USER, 2, 2, "(read-user PTR 'TYPE)"},
+  {"read-kernel", OP_READ_KERNEL, 2, 2, "(read-kernel PTR 'TYPE)"},
+  /* packet writes (xdp, tc) */
+  {"set-field!", OP_SET_FIELD, 3, 3, "(set-field! HEADER 'FIELD VALUE)"},
+  {"xdp-adjust-head!", OP_XDP_ADJUST_HEAD, 2, 2, "(xdp-adjust-head! CTX DELTA)"},
+  {"xdp-adjust-tail!", OP_XDP_ADJUST_TAIL, 2, 2, "(xdp-adjust-tail! CTX DELTA)"},
+  {"redirect", OP_REDIRECT, 1, 1, "(redirect IFINDEX)"},
+  {"redirect-map", OP_REDIRECT_MAP, 2, 2, "(redirect-map DEVMAP KEY)"},
   {NULL, 0, 0, 0, NULL}
 };
 
@@ -262,6 +274,94 @@ gebpf_hfield_index (const struct hfield *f)
   return f - hfields;
 }
 
+/* What set-field! writes: offsets and sizes are those of the uapi
+   structs (ethhdr, iphdr, ipv6hdr, tcphdr, udphdr, icmphdr); the
+   checksum class says which checksums the emitter keeps correct.  */
+static const struct sfield sfields[] = {
+  {H_ETH, "h_dest", 0, 6, 0, TY_MAC, SF_NONE, 0},
+  {H_ETH, "h_source", 6, 6, 0, TY_MAC, SF_NONE, 0},
+  {H_ETH, "h_proto", 12, 2, 16, TY_INT, SF_NONE, 0},
+  {H_IPV4, "tos", 1, 1, 0, TY_INT, SF_COVERED, 0},
+  {H_IPV4, "tot_len", 2, 2, 16, TY_INT, SF_COVERED, 0},
+  {H_IPV4, "id", 4, 2, 16, TY_INT, SF_COVERED, 0},
+  {H_IPV4, "frag_off", 6, 2, 16, TY_INT, SF_COVERED, 0},
+  {H_IPV4, "ttl", 8, 1, 0, TY_INT, SF_COVERED, 0},
+  {H_IPV4, "protocol", 9, 1, 0, TY_INT, SF_COVERED, 0},
+  {H_IPV4, "check", 10, 2, 16, TY_INT, SF_RAW, 0},
+  {H_IPV4, "saddr", 12, 4, 0, TY_IPV4, SF_PSEUDO, 0},
+  {H_IPV4, "daddr", 16, 4, 0, TY_IPV4, SF_PSEUDO, 0},
+  {H_IPV6, "payload_len", 4, 2, 16, TY_INT, SF_NONE, 0},
+  {H_IPV6, "nexthdr", 6, 1, 0, TY_INT, SF_NONE, 0},
+  {H_IPV6, "hop_limit", 7, 1, 0, TY_INT, SF_NONE, 0},
+  {H_IPV6, "saddr", 8, 16, 0, TY_IPV6, SF_PSEUDO, 0},
+  {H_IPV6, "daddr", 24, 16, 0, TY_IPV6, SF_PSEUDO, 0},
+  {H_TCP, "source", 0, 2, 16, TY_INT, SF_COVERED, 0},
+  {H_TCP, "dest", 2, 2, 16, TY_INT, SF_COVERED, 0},
+  {H_TCP, "seq", 4, 4, 32, TY_INT, SF_COVERED, 0},
+  {H_TCP, "ack_seq", 8, 4, 32, TY_INT, SF_COVERED, 0},
+  {H_TCP, "flags", 13, 1, 0, TY_INT, SF_COVERED, 0},
+  {H_TCP, "fin", 13, 1, 0, TY_INT, SF_COVERED, 0x01},
+  {H_TCP, "syn", 13, 1, 0, TY_INT, SF_COVERED, 0x02},
+  {H_TCP, "rst", 13, 1, 0, TY_INT, SF_COVERED, 0x04},
+  {H_TCP, "psh", 13, 1, 0, TY_INT, SF_COVERED, 0x08},
+  {H_TCP, "ack", 13, 1, 0, TY_INT, SF_COVERED, 0x10},
+  {H_TCP, "urg", 13, 1, 0, TY_INT, SF_COVERED, 0x20},
+  {H_TCP, "ece", 13, 1, 0, TY_INT, SF_COVERED, 0x40},
+  {H_TCP, "cwr", 13, 1, 0, TY_INT, SF_COVERED, 0x80},
+  {H_TCP, "window", 14, 2, 16, TY_INT, SF_COVERED, 0},
+  {H_TCP, "check", 16, 2, 16, TY_INT, SF_RAW, 0},
+  {H_TCP, "urg_ptr", 18, 2, 16, TY_INT, SF_COVERED, 0},
+  {H_UDP, "source", 0, 2, 16, TY_INT, SF_COVERED, 0},
+  {H_UDP, "dest", 2, 2, 16, TY_INT, SF_COVERED, 0},
+  {H_UDP, "len", 4, 2, 16, TY_INT, SF_PSEUDO, 0},
+  {H_UDP, "check", 6, 2, 16, TY_INT, SF_RAW, 0},
+  {H_ICMP, "type", 0, 1, 0, TY_INT, SF_COVERED, 0},
+  {H_ICMP, "code", 1, 1, 0, TY_INT, SF_COVERED, 0},
+  {H_ICMP, "checksum", 2, 2, 16, TY_INT, SF_RAW, 0},
+  {H_ICMP, "id", 4, 2, 16, TY_INT, SF_COVERED, 0},
+  {H_ICMP, "sequence", 6, 2, 16, TY_INT, SF_COVERED, 0},
+  {H_ICMP, "gateway", 4, 4, 0, TY_IPV4, SF_COVERED, 0},
+  {H_NONE, NULL, 0, 0, 0, TY_INT, SF_NONE, 0}
+};
+
+const struct sfield *
+gebpf_sfield_lookup (enum hdr h, const char *name)
+{
+  char n[32];
+  size_t len = strlen (name);
+  if (len >= sizeof n)
+    return NULL;
+  for (size_t i = 0; i <= len; i++)
+    n[i] = name[i] == '-' ? '_' : name[i];
+  for (const struct sfield *f = sfields; f->name; f++)
+    if (f->hdr == h && strcmp (f->name, n) == 0)
+      return f;
+  return NULL;
+}
+
+const struct sfield *
+gebpf_sfield (int index)
+{
+  return &sfields[index];
+}
+
+int
+gebpf_sfield_index (const struct sfield *f)
+{
+  return f - sfields;
+}
+
+const char *
+gebpf_sfield_names (enum hdr h, char *buf, size_t size)
+{
+  size_t at = 0;
+  buf[0] = 0;
+  for (const struct sfield *f = sfields; f->name; f++)
+    if (f->hdr == h && at < size)
+      at += snprintf (buf + at, size - at, "%s'%s", at ? " " : "", f->name);
+  return buf;
+}
+
 const struct gebpf_sym gebpf_prog_kinds[] = {
   {"xdp", PK_XDP}, {"tc", PK_TC}, {"socket-filter", PK_SOCKET_FILTER},
   {"cgroup-skb", PK_CGROUP_SKB}, {"cgroup-sock-addr", PK_CGROUP_SOCK_ADDR},
@@ -269,6 +369,7 @@ const struct gebpf_sym gebpf_prog_kinds[] = {
   {"tp-btf", PK_TP_BTF}, {"fentry", PK_FENTRY}, {"fexit", PK_FEXIT},
   {"kprobe", PK_KPROBE}, {"kretprobe", PK_KRETPROBE}, {"uprobe", PK_UPROBE},
   {"uretprobe", PK_URETPROBE}, {"lsm", PK_LSM}, {"perf-event", PK_PERF_EVENT},
+  {"usdt", PK_USDT},
   {NULL, 0}
 };
 
@@ -282,7 +383,8 @@ gebpf_kind_is_packet (int kind)
 bool
 gebpf_kind_is_tracing (int kind)
 {
-  return kind >= PK_TRACEPOINT && kind <= PK_PERF_EVENT && kind != PK_LSM;
+  return (kind >= PK_TRACEPOINT && kind <= PK_PERF_EVENT && kind != PK_LSM)
+    || kind == PK_USDT;
 }
 
 struct action
@@ -298,7 +400,7 @@ struct action
 #define GENERIC (B (PK_TRACEPOINT) | B (PK_RAW_TRACEPOINT) | B (PK_TP_BTF) \
                  | B (PK_FENTRY) | B (PK_FEXIT) | B (PK_KPROBE) \
                  | B (PK_KRETPROBE) | B (PK_UPROBE) | B (PK_URETPROBE) \
-                 | B (PK_PERF_EVENT) | B (PK_LSM))
+                 | B (PK_PERF_EVENT) | B (PK_LSM) | B (PK_USDT))
 
 static const struct action actions[] = {
   {"xdp-aborted", 0, B (PK_XDP)}, {"xdp-drop", 1, B (PK_XDP)},

@@ -39,13 +39,18 @@ enum op
   /* packets */
   OP_PROTO, OP_PKT_ETH, OP_PKT_IPV4, OP_PKT_IPV6, OP_PKT_TCP, OP_PKT_UDP,
   OP_PKT_ICMP, OP_FIELD, OP_IPV4_CONST, OP_IPV6_CONST, OP_FRAGP, OP_PKT_LEN,
+  /* packet writes */
+  OP_SET_FIELD, OP_XDP_ADJUST_HEAD, OP_XDP_ADJUST_TAIL, OP_REDIRECT,
+  OP_REDIRECT_MAP,
   /* tracing */
   OP_ARG, OP_RETVAL, OP_CORE_READ, OP_CURRENT_TASK, OP_READ_USER_STR,
-  OP_READ_KERNEL_STR, OP_PROBE,
+  OP_READ_KERNEL_STR, OP_PROBE, OP_USDT_ARG,
   /* events */
   OP_EMIT, OP_PERF_EMIT, OP_PRINTK,
   /* structs, parameters, stacks, reuse */
   OP_MAKE_STRUCT, OP_STRUCT_REF, OP_CONST, OP_STACK_ID, OP_INLINE_CALL,
+  /* strings and memory of any type */
+  OP_STRING_EQ, OP_STRING_PREFIX, OP_READ_USER, OP_READ_KERNEL,
   OP_KEYWORD,                   /* #:field in make-S, resolved away */
   OP_APPLY,                     /* (HEAD ARG ...) with HEAD not a form yet */
   OP__COUNT
@@ -103,6 +108,7 @@ struct lower
   SCM constants;                /* alist of (const NAME) values, or #f */
   const char *license;          /* #:license, or NULL for "GPL" */
   struct node *body;            /* OP_BEGIN of the body */
+  SCM strip_memo;               /* parse: located form -> plain datum */
   /* resolve */
   int nlocals;
   SCM *local_names;             /* symbol per slot (GC memory) */
@@ -111,6 +117,7 @@ struct lower
   const struct gebpf_type **local_vt;
   enum hdr *local_hdr;
   bool *local_signed;
+  int *local_btf;               /* TY_KPTR locals: BTF id pointed to */
   /* maps, structs, consts, inlines used (GC-managed lists, in order) */
   SCM maps;                     /* list of <bpf-map>, first use order */
   SCM consts;                   /* list of symbols */
@@ -131,6 +138,7 @@ enum gebpf_prog_kind
   PK_XDP, PK_TC, PK_SOCKET_FILTER, PK_CGROUP_SKB, PK_CGROUP_SOCK_ADDR,
   PK_TRACEPOINT, PK_RAW_TRACEPOINT, PK_TP_BTF, PK_FENTRY, PK_FEXIT,
   PK_KPROBE, PK_KRETPROBE, PK_UPROBE, PK_URETPROBE, PK_LSM, PK_PERF_EVENT,
+  PK_USDT,
   PK_NONE
 };
 
@@ -177,6 +185,31 @@ struct hfield
 const struct hfield *gebpf_hfield_lookup (const char *name);
 const struct hfield *gebpf_hfield (int index);
 int gebpf_hfield_index (const struct hfield *f);
+
+/* Header fields set-field! writes, by the kernel's member name.  */
+enum sf_csum
+{
+  SF_NONE,                      /* no checksum covers it (Ethernet) */
+  SF_COVERED,                   /* the header's own checksum covers it */
+  SF_PSEUDO,                    /* that, and the L4 pseudo-header too */
+  SF_RAW                        /* a checksum field: written as given */
+};
+struct sfield
+{
+  enum hdr hdr;
+  const char *name;             /* kernel member name, e.g. "h_dest" */
+  int off, size;                /* bytes from the header's start */
+  int conv;                     /* 16/32 host to network order, 0 as is */
+  enum ty ty;                   /* TY_INT, TY_IPV4, TY_IPV6, TY_MAC */
+  enum sf_csum csum;
+  unsigned mask;                /* a flag bit of the byte at off, or 0 */
+};
+/* The field NAME (with '-' read as '_') of header H, or NULL.  */
+const struct sfield *gebpf_sfield_lookup (enum hdr h, const char *name);
+const struct sfield *gebpf_sfield (int index);
+int gebpf_sfield_index (const struct sfield *f);
+/* The names set-field! knows for header H, space-separated.  */
+const char *gebpf_sfield_names (enum hdr h, char *buf, size_t size);
 
 /* Return actions by kind.  */
 bool gebpf_action_value (int kind, const char *name, long *value);
@@ -231,9 +264,13 @@ enum ty gebpf_value_ty (const struct gebpf_type *t);
 /* vmlinux BTF, loaded once (NULL when the kernel has none).  */
 struct btf;
 struct btf *gebpf_vmlinux_btf (void);
-SCM gebpf_located_strip (SCM x);          /* located tree -> plain datum */
 extern SCM gebpf_loc_marker;
 
-#define LOWER_MAX_DEPTH 200
+/* Forms nested deeper than this are a lowering error.  clang refuses
+   more than 256 nested parentheses (and, counted apart, braces); the
+   generated C nests at most three parentheses per form level (a
+   comparison: ((A) == (B))), plus a few for the function, so a body that
+   lowers also compiles.  */
+#define LOWER_MAX_DEPTH 64
 
 #endif

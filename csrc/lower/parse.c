@@ -23,21 +23,152 @@ located_p (SCM x)
     && scm_is_eq (scm_c_vector_ref (x, 0), gebpf_loc_marker);
 }
 
-SCM
-gebpf_located_strip (SCM x)
+/* The plain datum of a located tree, for messages and bpf-macro
+   arguments.  Every node of the AST keeps the datum of its form, so each
+   result is remembered in MEMO (keyed by the located vector or pair):
+   stripping the whole body costs one walk, not one per level.  The
+   recursion is bounded because check_tree ran first.  */
+static SCM
+strip (SCM memo, SCM x)
 {
+  SCM key = x;
+  if (!scm_is_pair (x) && !located_p (x))
+    return x;
+  SCM known = scm_hashq_ref (memo, key, SCM_BOOL_F);
+  if (scm_is_true (known))
+    return known;
   if (located_p (x))
     x = scm_c_vector_ref (x, 4);
-  if (scm_is_pair (x))
+  SCM out = x;
+  if (scm_is_pair (x) && scm_ilength (x) >= 0)
     {
-      if (scm_ilength (x) < 0)
-        return x;
-      SCM out = SCM_EOL;
+      out = SCM_EOL;
       for (SCM l = x; scm_is_pair (l); l = SCM_CDR (l))
-        out = scm_cons (gebpf_located_strip (SCM_CAR (l)), out);
-      return scm_reverse_x (out, SCM_EOL);
+        out = scm_cons (strip (memo, SCM_CAR (l)), out);
+      out = scm_reverse_x (out, SCM_EOL);
     }
-  return x;
+  scm_hashq_set_x (memo, key, out);
+  return out;
+}
+
+static SCM
+strip_memo (struct lower *L, SCM x)
+{
+  /* struct lower is zeroed by memset, which is not #f.  */
+  if (SCM_UNPACK (L->strip_memo) == 0 || scm_is_false (L->strip_memo))
+    L->strip_memo = scm_c_make_hash_table (255);
+  return strip (L->strip_memo, x);
+}
+
+/* Walk a located tree once before anything recurses through it, with
+   an explicit stack: a list that is circular through its cdr, lists
+   nested deeper than TREE_DEPTH (a form nests at most three lists per
+   level, as in let; a list that contains itself through a car is
+   infinitely deep) or more than TREE_NODES items is a lowering error.
+   After this, strip, parse and the later passes recurse a bounded
+   number of levels.  */
+#define TREE_DEPTH (3 * LOWER_MAX_DEPTH + 8)
+#define TREE_NODES 200000
+
+static bool
+cdr_circular_p (SCM l)
+{
+  SCM slow = l;
+  while (scm_is_pair (l) && scm_is_pair (SCM_CDR (l)))
+    {
+      l = SCM_CDDR (l);
+      slow = SCM_CDR (slow);
+      if (scm_is_eq (l, slow))
+        return true;
+    }
+  return false;
+}
+
+struct frame
+{
+  SCM list, at;                 /* the list being walked and where */
+  SCM form;                     /* its located vector or the pair */
+  struct node *where;           /* nearest location */
+};
+
+static struct node *
+tree_where (struct lower *L, struct frame *stack, int top, SCM form)
+{
+  struct node *n = gebpf_node (L, OP_BEGIN, top >= 0 ? stack[top].where : NULL);
+  /* Kept located, so the error carries its bounded text (fn.c).  */
+  n->datum = located_p (form) ? form
+    : scm_vector (scm_list_5 (gebpf_loc_marker, SCM_BOOL_F, SCM_INUM0,
+                              SCM_INUM0, form));
+  return n;
+}
+
+static void
+check_tree (struct lower *L, SCM x, struct node *where)
+{
+  struct frame *stack = scm_gc_malloc ((TREE_DEPTH + 1) * sizeof *stack,
+                                       "tree");
+  int top = -1;
+  long count = 0;
+  for (;;)
+    {
+      /* X is the next item to look at.  */
+      if (++count > TREE_NODES)
+        gebpf_lower_error (L, tree_where (L, stack, top, SCM_BOOL_F),
+                           "split the body into several programs or "
+                           "define-bpf-inline functions",
+                           "the body has more than %d forms and atoms",
+                           TREE_NODES);
+      SCM list = located_p (x) ? scm_c_vector_ref (x, 4) : x;
+      if (scm_is_pair (list))
+        {
+          struct node *w = top >= 0 ? stack[top].where : where;
+          if (located_p (x))
+            {
+              w = gebpf_node (L, OP_BEGIN, NULL);
+              w->file = scm_c_vector_ref (x, 1);
+              w->line = scm_is_integer (scm_c_vector_ref (x, 2))
+                ? scm_to_int (scm_c_vector_ref (x, 2)) : 0;
+              w->col = scm_is_integer (scm_c_vector_ref (x, 3))
+                ? scm_to_int (scm_c_vector_ref (x, 3)) : 0;
+            }
+          if (cdr_circular_p (list))
+            {
+              stack[top + 1].where = w;
+              gebpf_lower_error (L, tree_where (L, stack, top + 1, x),
+                                 "splice a proper list",
+                                 "circular list (its cdr leads back to it)");
+            }
+          if (top + 1 >= TREE_DEPTH)
+            {
+              for (int i = 0; i <= top; i++)
+                if (scm_is_eq (stack[i].list, list))
+                  gebpf_lower_error (L, tree_where (L, stack, top, x),
+                                     "splice data that does not contain "
+                                     "itself", "circular form (it contains "
+                                     "itself)");
+              gebpf_lower_error (L, tree_where (L, stack, top, x),
+                                 "split the body into define-bpf-inline "
+                                 "functions", "forms nested deeper than %d "
+                                 "levels", LOWER_MAX_DEPTH);
+            }
+          top++;
+          stack[top] = (struct frame) { list, list, x, w };
+        }
+      /* Next item: the following one in the innermost unfinished list.  */
+      for (;;)
+        {
+          if (top < 0)
+            return;
+          SCM at = stack[top].at;
+          if (scm_is_pair (at))
+            {
+              x = SCM_CAR (at);
+              stack[top].at = SCM_CDR (at);
+              break;
+            }
+          top--;
+        }
+    }
 }
 
 static char *
@@ -66,6 +197,9 @@ static void
 parse_items (struct lower *L, SCM items, struct node *n, int depth)
 {
   long len = scm_ilength (items);
+  if (len < 0)
+    gebpf_lower_error (L, n, "write a proper list",
+                       "circular or improper list");
   n->nkid = len;
   n->kid = scm_gc_malloc ((len ? len : 1) * sizeof (struct node *), "kids");
   long i = 0;
@@ -97,6 +231,47 @@ quoted_symbol (SCM x)
   return SCM_BOOL_F;
 }
 
+static SCM
+type_parse_body (void *spec)
+{
+  return gebpf_type_parse (SCM_PACK ((scm_t_bits) spec), "bpf-fn",
+                           "read type")->object;
+}
+
+static SCM
+type_parse_handler (void *data, SCM key, SCM args)
+{
+  (void) data; (void) key; (void) args;
+  return SCM_BOOL_F;
+}
+
+/* The TYPE of (read-user PTR 'TYPE): a type spelling, quoted or not ('u32,
+   '(string 16), 'timespec for a defbpf-struct) or a <bpf-type> spliced
+   with ,.  */
+static const struct gebpf_type *
+parse_read_type (struct lower *L, struct node *n, const struct form *f,
+                 SCM x)
+{
+  SCM spec = items_of (x);
+  /* The type is never an expression: quoted or not, it is a spelling.  */
+  if (scm_ilength (spec) == 2 && is_sym (SCM_CAR (spec), "quote"))
+    spec = strip_memo (L, SCM_CADR (spec));
+  else
+    spec = strip_memo (L, x);
+  if (!(scm_is_symbol (spec) || scm_is_pair (spec)
+        || GEBPF_IS (spec, gebpf_type_type)))
+    shape_error (L, n, f, "the type is a type spelling: 'u64, "
+                 "'(string 16), 'STRUCT-NAME");
+  SCM obj = scm_c_catch (SCM_BOOL_T, type_parse_body,
+                         (void *) SCM_UNPACK (spec), type_parse_handler,
+                         NULL, NULL, NULL);
+  if (scm_is_false (obj))
+    gebpf_lower_error (L, n, "give a guile-ebpf type: u8 ... i64, be16 ..., "
+                       "(bytes N), (string N), or a defbpf-struct name",
+                       "%s: unknown type %s", f->name, gebpf_repr (spec));
+  return gebpf_type_from_scm (obj);
+}
+
 static void
 check_bindings (struct lower *L, struct node *n, const struct form *f,
                 SCM bindings)
@@ -125,7 +300,7 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
   if (!scm_is_symbol (head))
     gebpf_lower_error (L, n, "the head of a form must be a form name, an "
                        "inline, a macro or an accessor",
-                       "cannot apply %s", gebpf_repr (gebpf_located_strip (head)));
+                       "cannot apply %s", gebpf_repr (head));
   const char *hname = gebpf_sym_str (head);
   const struct form *f = gebpf_form_lookup (hname);
   SCM args = SCM_CDR (items);
@@ -222,7 +397,13 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
                 parse_items (L, SCM_CDR (c), cl, depth + 1);
               }
             else
-              parse_items (L, c, cl, depth + 1);
+              {
+                /* (cond (TEST)) would yield TEST's value: not lowered.  */
+                if (scm_ilength (c) < 2)
+                  shape_error (L, n, f, "a cond clause needs a body after "
+                               "its test");
+                parse_items (L, c, cl, depth + 1);
+              }
             if (cl->nkid == 0)
               shape_error (L, n, f, "empty else clause");
             n->kid[i] = cl;
@@ -267,7 +448,7 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
                     else if (!scm_is_signed_integer (v, INT64_MIN, INT64_MAX))
                       shape_error (L, n, f, "case data must be integers");
                   }
-                cl->datum = gebpf_located_strip (data);
+                cl->datum = strip_memo (L, data);
               }
             parse_items (L, SCM_CDR (c), cl, depth + 1);
             n->kid[i] = cl;
@@ -301,6 +482,11 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
         parse_items (L, SCM_CDR (args), n, depth);
         return n;
       }
+    case OP_USDT_ARG:
+      parse_items (L, args, n, depth);
+      if (!scm_is_unsigned_integer (items_of (SCM_CADR (args)), 0, 11))
+        shape_error (L, n, f, "usdt-arg takes a position 0..11");
+      return n;
     case OP_ARG:
       {
         parse_items (L, args, n, depth);
@@ -332,6 +518,18 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
           }
         return n;
       }
+    case OP_SET_FIELD:
+      {
+        /* The field name stays a string leaf: which header it belongs
+           to is known only once the header is typed.  */
+        parse_items (L, args, n, depth);
+        SCM q = quoted_symbol (SCM_CADR (args));
+        if (scm_is_false (q))
+          shape_error (L, n, f, "the field is a quoted name, e.g. 'ttl");
+        n->kid[1]->op = OP_STR;
+        n->kid[1]->name = sym_name (q);
+        return n;
+      }
     case OP_PRINTK:
       if (!scm_is_string (items_of (SCM_CAR (args))))
         shape_error (L, n, f, "printk needs a format string first");
@@ -348,6 +546,12 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
         n->name = sym_name (s);
         return n;
       }
+    case OP_READ_USER:
+    case OP_READ_KERNEL:
+      /* One kid, the pointer; the type is not an expression.  */
+      parse_items (L, scm_list_1 (SCM_CAR (args)), n, depth);
+      n->st = parse_read_type (L, n, f, SCM_CADR (args));
+      return n;
     case OP_IPV4_CONST:
     case OP_IPV6_CONST:
       if (!scm_is_string (items_of (SCM_CAR (args))))
@@ -371,7 +575,7 @@ parse (struct lower *L, SCM x, struct node *where, int depth)
       n->col = scm_to_int (scm_c_vector_ref (x, 3));
       x = scm_c_vector_ref (x, 4);
     }
-  n->datum = gebpf_located_strip (x);
+  n->datum = strip_memo (L, x);
   if (depth > LOWER_MAX_DEPTH)
     gebpf_lower_error (L, n, "split the body into define-bpf-inline functions",
                        "forms nested deeper than %d levels", LOWER_MAX_DEPTH);
@@ -440,8 +644,9 @@ gebpf_parse (struct lower *L, SCM located, SCM file, int line, int col)
   where.line = line;
   where.col = col;
   where.datum = SCM_BOOL_F;
+  check_tree (L, located, &where);
   struct node *n = gebpf_node (L, OP_BEGIN, &where);
-  n->datum = gebpf_located_strip (located);
+  n->datum = strip_memo (L, located);
   parse_items (L, located, n, 0);
   if (n->nkid == 0)
     gebpf_lower_error (L, n, "give the bpf-fn a body", "empty body");

@@ -25,7 +25,9 @@ struct scope
   struct scope *up;
 };
 
-#define MACRO_DEPTH 64
+/* Below LOWER_MAX_DEPTH: each expansion nests at least one level, and a
+   macro that expands into itself is reported as that.  */
+#define MACRO_DEPTH (LOWER_MAX_DEPTH / 2)
 
 static void resolve (struct lower *L, struct node *n, struct scope *s,
                      int depth);
@@ -41,7 +43,9 @@ new_slot (struct lower *L, SCM name)
       const struct gebpf_type **vts = scm_gc_malloc (cap * sizeof (void *), "lv");
       enum hdr *hdrs = scm_gc_malloc_pointerless (cap * sizeof (enum hdr), "lh");
       bool *sgn = scm_gc_malloc_pointerless (cap * sizeof (bool), "ls");
+      int *btf = scm_gc_malloc_pointerless (cap * sizeof (int), "lb");
       memset (sgn, 0, cap * sizeof (bool));
+      memset (btf, 0, cap * sizeof (int));
       memset (tys, 0, cap * sizeof (enum ty));
       memset (vts, 0, cap * sizeof (void *));
       memset (hdrs, 0, cap * sizeof (enum hdr));
@@ -52,7 +56,9 @@ new_slot (struct lower *L, SCM name)
           memcpy (vts, L->local_vt, L->nlocals * sizeof (void *));
           memcpy (hdrs, L->local_hdr, L->nlocals * sizeof (enum hdr));
           memcpy (sgn, L->local_signed, L->nlocals * sizeof (bool));
+          memcpy (btf, L->local_btf, L->nlocals * sizeof (int));
         }
+      L->local_btf = btf;
       L->local_signed = sgn;
       L->local_names = names;
       L->local_ty = tys;

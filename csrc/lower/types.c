@@ -186,6 +186,13 @@ want_map (struct lower *L, struct node *n, const char *form)
   if (n->ty != TY_MAP)
     gebpf_lower_error (L, n, "name a map declared with defbpf-map",
                        "%s needs a map, got %s", form, tyname (n->ty));
+  /* (begin m), (if C m1 m2): a map chosen at run time has no C
+     expression; the generated code names each map it uses.  */
+  if (n->op != OP_MAPREF || !GEBPF_IS (n->ref, gebpf_map_type))
+    gebpf_lower_error (L, n, "name the map itself, e.g. (map-get m KEY); "
+                       "choose between maps with if around the whole call",
+                       "%s needs a map named directly, not computed",
+                       form);
   return scm_foreign_object_ref (n->ref, 0);
 }
 
@@ -360,9 +367,19 @@ static void
 type_core_read (struct lower *L, struct node *n)
 {
   struct node *p = n->kid[0];
-  if (p->ty != TY_KPTR || !p->btf_id)
-    gebpf_lower_error (L, p, "start from (current-task) or another "
-                       "core-read of a pointer field",
+  if (p->ty == TY_KPTR && !p->btf_id)
+    gebpf_lower_error (L, p, "core-read through a field whose BTF type is "
+                       "a struct pointer; for a void pointer, read it with "
+                       "read-kernel and a defbpf-struct type",
+                       "core-read needs a pointer to a struct, and this "
+                       "kernel pointer's type is unknown (void *)");
+  if (p->ty != TY_KPTR)
+    gebpf_lower_error (L, p, p->ty == TY_INT
+                       ? "for a user-space pointer use (read-user PTR TYPE); "
+                       "for a kernel struct start from (current-task) or "
+                       "another core-read of a pointer field"
+                       : "start from (current-task) or another core-read "
+                       "of a pointer field",
                        "core-read needs a typed kernel pointer, got %s",
                        tyname (p->ty));
   struct btf *b = gebpf_vmlinux_btf ();
@@ -453,7 +470,8 @@ type_inline (struct lower *L, struct node *n)
       for (int i = 0; i < n->nkid && same; i++)
         same = in->pty[i] == n->kid[i]->ty && in->pvt[i] == n->kid[i]->vt
           && in->phdr[i] == n->kid[i]->hdr
-          && L->local_signed[in->slots[i]] == n->kid[i]->is_signed;
+          && L->local_signed[in->slots[i]] == n->kid[i]->is_signed
+          && L->local_btf[in->slots[i]] == n->kid[i]->btf_id;
       if (same)
         break;
     }
@@ -492,6 +510,7 @@ type_inline (struct lower *L, struct node *n)
           L->local_vt[in->slots[i]] = in->pvt[i];
           L->local_hdr[in->slots[i]] = in->phdr[i];
           L->local_signed[in->slots[i]] = n->kid[i]->is_signed;
+          L->local_btf[in->slots[i]] = n->kid[i]->btf_id;
         }
       in->typing = true;
       /* Append, so emission follows creation order (deterministic).  */
@@ -514,11 +533,56 @@ type_inline (struct lower *L, struct node *n)
   n->ty = in->rty;
   n->vt = in->rvt;
   n->hdr = in->rhdr;
+  n->btf_id = in->body->btf_id;
   /* Remember the instance through btf_id's sibling: index in list.  */
   int idx = 0;
   for (struct inline_inst *p = L->insts; p && p != in; p = p->next)
     idx++;
   n->slot = idx;
+}
+
+/* ---- strings and memory ------------------------------------------------ */
+
+static bool
+stringy (const struct node *n)
+{
+  return n->ty == TY_STR || (n->ty == TY_VALUE && n->vt->kind == GT_STRING);
+}
+
+/* (string=? A B), (string-prefix? PREFIX S): both sides strings.  */
+static void
+type_string_test (struct lower *L, struct node *n)
+{
+  type_kids (L, n);
+  for (int i = 0; i < 2; i++)
+    if (!stringy (n->kid[i]))
+      gebpf_lower_error (L, n->kid[i], "compare (comm), a read-user-str or "
+                         "read-kernel-str result, a (string N) field or "
+                         "value, or a string literal",
+                         "%s compares strings, and argument %d is %s",
+                         n->name, i + 1, n->kid[i]->ty == TY_VALUE
+                         ? "a value of another type" : tyname (n->kid[i]->ty));
+  n->ty = TY_BOOL;
+}
+
+/* (read-user PTR 'TYPE), (read-kernel PTR 'TYPE): PTR an address, the
+   value of TYPE (n->st, from parse.c).  */
+static void
+type_read (struct lower *L, struct node *n)
+{
+  type_kids (L, n);
+  struct node *p = n->kid[0];
+  if (!(p->ty == TY_INT || p->ty == TY_KPTR))
+    gebpf_lower_error (L, p, "pass an address: an arg, a pointer read "
+                       "with read-user or read-kernel as 'u64, or a "
+                       "core-read pointer", "%s needs a pointer, got %s",
+                       n->name, tyname (p->ty));
+  if (n->st->size > 256)
+    gebpf_lower_error (L, n, "read at most 256 bytes at once (the BPF stack "
+                       "holds 512): read a smaller type, or fields one by "
+                       "one", "%s of %zu bytes is too large", n->name,
+                       n->st->size);
+  set_value_ty (n, n->st);
 }
 
 /* ---- the pass ---------------------------------------------------------- */
@@ -527,6 +591,106 @@ static bool
 const_zero (struct node *n)
 {
   return n->op == OP_INT && n->ival == 0;
+}
+
+static const char *
+hdr_form (enum hdr h)
+{
+  return h == H_ETH ? "packet-eth" : h == H_IPV4 ? "packet-ipv4"
+    : h == H_IPV6 ? "packet-ipv6" : h == H_TCP ? "packet-tcp"
+    : h == H_UDP ? "packet-udp" : "packet-icmp";
+}
+
+/* set-field!, xdp-adjust-head!/-tail!, redirect, redirect-map.  */
+static void
+type_packet_write (struct lower *L, struct node *n)
+{
+  switch (n->op)
+    {
+    case OP_SET_FIELD:
+      {
+        struct node *h = n->kid[0], *v = n->kid[2];
+        type (L, h);
+        type (L, v);
+        if (h->ty != TY_HDR)
+          gebpf_lower_error (L, h, "pass a header from packet-eth, "
+                             "packet-ipv4, packet-ipv6, packet-tcp, "
+                             "packet-udp or packet-icmp",
+                             "set-field! needs a packet header, got %s",
+                             tyname (h->ty));
+        const struct sfield *f = gebpf_sfield_lookup (h->hdr, n->kid[1]->name);
+        if (!f)
+          {
+            char names[512], fix[600];
+            snprintf (fix, sizeof fix, "%s headers have %s", hdr_form (h->hdr),
+                      gebpf_sfield_names (h->hdr, names, sizeof names));
+            gebpf_lower_error (L, n->kid[1], fix, "set-field!: no field '%s "
+                               "in a %s header", n->kid[1]->name,
+                               hdr_form (h->hdr));
+          }
+        n->field = gebpf_sfield_index (f);
+        n->hdr = h->hdr;
+        n->kid[1]->ty = TY_VOID;
+        if (f->ty == TY_INT)
+          {
+            want_int (L, v, "set-field!");
+            if (v->op == OP_INT
+                && (v->uneg || (uint64_t) v->ival >> (f->mask ? 1
+                                                     : 8 * f->size)))
+              gebpf_lower_error (L, v, "give a value that fits the field",
+                                 "set-field! '%s: %lld does not fit in %d "
+                                 "%s", f->name, (long long) v->ival,
+                                 f->mask ? 1 : f->size,
+                                 f->mask ? "bit" : "bytes");
+          }
+        else if (v->ty != f->ty)
+          gebpf_lower_error (L, v, f->ty == TY_MAC
+                             ? "give a mac value, e.g. (eth-h-source eth)"
+                             : f->ty == TY_IPV4
+                             ? "give an ipv4 value, e.g. (ipv4 \"10.0.0.1\") "
+                             "or (ipv4-daddr ip)"
+                             : "give an ipv6 value, e.g. (ipv6 \"2001:db8::1\")",
+                             "set-field! '%s needs %s, got %s", f->name,
+                             tyname (f->ty), tyname (v->ty));
+        n->ty = TY_VOID;
+        return;
+      }
+    case OP_XDP_ADJUST_HEAD:
+    case OP_XDP_ADJUST_TAIL:
+      type_kids (L, n);
+      if (n->kid[0]->ty != TY_CTX)
+        gebpf_lower_error (L, n->kid[0], "pass the program's context",
+                           "%s needs the context", n->name);
+      want_int (L, n->kid[1], n->name);
+      /* 0, or a negative errno.  */
+      n->ty = TY_INT;
+      n->is_signed = true;
+      return;
+    case OP_REDIRECT:
+      type_kids (L, n);
+      want_int (L, n->kid[0], "redirect");
+      n->ty = TY_INT;
+      return;
+    case OP_REDIRECT_MAP:
+      {
+        type_kids (L, n);
+        struct gebpf_map *m = want_map (L, n->kid[0], n->name);
+        if (m->map_type != BPF_MAP_TYPE_DEVMAP
+            && m->map_type != BPF_MAP_TYPE_DEVMAP_HASH
+            && m->map_type != BPF_MAP_TYPE_CPUMAP
+            && m->map_type != BPF_MAP_TYPE_XSKMAP)
+          gebpf_lower_error (L, n->kid[0], "declare it with #:kind 'devmap, "
+                             "'devmap-hash or 'cpumap",
+                             "redirect-map needs a devmap, devmap-hash or "
+                             "cpumap, and %s is a %s", m->name,
+                             m->kind->name);
+        want_int (L, n->kid[1], "redirect-map");
+        n->ty = TY_INT;
+        return;
+      }
+    default:
+      return;
+    }
 }
 
 static void
@@ -549,6 +713,7 @@ type (struct lower *L, struct node *n)
       n->vt = L->local_vt[n->slot];
       n->hdr = L->local_hdr[n->slot];
       n->is_signed = L->local_signed[n->slot];
+      n->btf_id = L->local_btf[n->slot];
       if (n->ty == TY_UNKNOWN)
         n->ty = TY_INT;
       return;
@@ -575,6 +740,9 @@ type (struct lower *L, struct node *n)
             L->local_vt[b->slot] = init->vt;
             L->local_hdr[b->slot] = init->hdr;
             L->local_signed[b->slot] = init->is_signed;
+            /* A kernel pointer keeps its BTF type, so core-read works
+               on the local as on (current-task) itself.  */
+            L->local_btf[b->slot] = init->btf_id;
             b->ty = init->ty;
           }
         type_seq (L, n->kid[1]);
@@ -583,6 +751,7 @@ type (struct lower *L, struct node *n)
         n->vt = body->vt;
         n->hdr = body->hdr;
         n->is_signed = body->is_signed;
+        n->btf_id = body->btf_id;
         return;
       }
     case OP_BEGIN:
@@ -638,6 +807,7 @@ type (struct lower *L, struct node *n)
                   {
                     cl->vt = cl->kid[cl->nkid - 1]->vt;
                     cl->hdr = cl->kid[cl->nkid - 1]->hdr;
+                    cl->btf_id = cl->kid[cl->nkid - 1]->btf_id;
                   }
               }
           }
@@ -650,6 +820,7 @@ type (struct lower *L, struct node *n)
             n->ty = acc.ty;
             n->vt = acc.vt;
             n->hdr = acc.hdr;
+            n->btf_id = acc.btf_id;
           }
         return;
       }
@@ -672,6 +843,7 @@ type (struct lower *L, struct node *n)
               join (&acc, &acc, n->kid[i]);
             n->ty = acc.ty;
             n->vt = acc.vt;
+            n->btf_id = acc.btf_id;
           }
         return;
       }
@@ -908,6 +1080,10 @@ type (struct lower *L, struct node *n)
         n->hdr = f->hdr;
         return;
       }
+    case OP_SET_FIELD: case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL:
+    case OP_REDIRECT: case OP_REDIRECT_MAP:
+      type_packet_write (L, n);
+      return;
     case OP_FRAGP:
       type_kids (L, n);
       if (n->kid[0]->ty != TY_HDR || n->kid[0]->hdr != H_IPV4)
@@ -959,6 +1135,14 @@ type (struct lower *L, struct node *n)
       type_kids (L, n);
       n->ty = TY_INT;
       n->is_signed = true;
+      return;
+    case OP_USDT_ARG:
+      type_kids (L, n);
+      if (n->kid[0]->ty != TY_CTX)
+        gebpf_lower_error (L, n->kid[0], "pass the program's context",
+                           "usdt-arg needs the context");
+      n->ty = TY_INT;
+      n->is_signed = true;      /* bpf_usdt_arg sign-extends */
       return;
     case OP_CURRENT_TASK:
       {
@@ -1054,6 +1238,22 @@ type (struct lower *L, struct node *n)
       }
     case OP_CONST:
       {
+        /* The constant is a global symbol named as written (#:constants
+           finds it by name), like the program, its maps and LICENSE.  */
+        char *c = gebpf_c_ident (scm_from_utf8_string (n->name), "bpf-fn",
+                                 "const name");
+        const char *clash = strcmp (c, "LICENSE") == 0 ? "the license"
+          : strcmp (c, L->fname) == 0 ? "the program" : NULL;
+        for (SCM l = L->maps; !clash && scm_is_pair (l); l = SCM_CDR (l))
+          {
+            struct gebpf_map *m = scm_foreign_object_ref (SCM_CAR (l), 0);
+            if (strcmp (c, m->cname) == 0)
+              clash = "a map";
+          }
+        free (c);
+        if (clash)
+          gebpf_lower_error (L, n, "rename the constant",
+                             "(const %s) has the name of %s", n->name, clash);
         n->ty = TY_INT;
         SCM v = scm_is_pair (L->constants)
           ? scm_assq_ref (L->constants, scm_from_utf8_symbol (n->name))
@@ -1074,6 +1274,14 @@ type (struct lower *L, struct node *n)
       }
     case OP_INLINE_CALL:
       type_inline (L, n);
+      return;
+    case OP_STRING_EQ:
+    case OP_STRING_PREFIX:
+      type_string_test (L, n);
+      return;
+    case OP_READ_USER:
+    case OP_READ_KERNEL:
+      type_read (L, n);
       return;
     default:
       type_kids (L, n);

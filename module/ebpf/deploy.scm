@@ -95,7 +95,8 @@
 (define bpf-program-fields
   '((name #f "The program's name: string or symbol; - and _ are one character.")
     (kind #f "Program kind, or a list of fallbacks ('(fentry kprobe)).")
-    (attach #f "Target: \"eth0\", \"syscalls/sys_enter_openat\", or a list (#:target T #:mode M #:direction D #:hook H #:pid P #:frequency F).")
+    (attach #f "Target: \"eth0\", \"syscalls/sys_enter_openat\", a list of targets (tracing kinds), or a list (#:target T #:mode M #:direction D #:hook H #:pid P #:frequency F).")
+    (pid #f "uprobe, uretprobe, usdt: probe this process only.")
     (source #f "A bpf-fn, \"x.bpf.c\", \"x.bpf.o\" or \"file.scm:fn\".")
     (license "GPL" "License string; GPL-compatible when maps are used.")
     (uses-maps () "Names of the maps the program uses.")
@@ -105,7 +106,14 @@
 
 (define known-kinds
   '(xdp tc socket-filter cgroup-skb cgroup-sock-addr tracepoint raw-tracepoint
-    tp-btf fentry fexit kprobe kretprobe uprobe uretprobe lsm perf-event))
+    tp-btf fentry fexit kprobe kretprobe uprobe uretprobe usdt lsm perf-event))
+
+;; Kinds whose #:attach may be a list of targets, (probe) telling them
+;; apart.
+;; (Not raw-tracepoint: its links carry no cookie for (probe) before
+;; libbpf 1.5.)
+(define multi-target-kinds
+  '(tracepoint kprobe kretprobe uprobe uretprobe usdt))
 
 (define (enum x)
   (cond ((keyword? x) (keyword->symbol x))
@@ -130,11 +138,15 @@ helpers and maps (as the kernel's license_is_gpl_compatible)."
                                      (apply format #f fmt args))
                       #:fix fix)))
 
+(define (target-list? x)
+  (and (pair? x) (list? x) (every string? x)))
+
 (define (parse-attach name spec)
-  ;; "eth0" | (#:target "eth0" #:mode auto ...) -> alist
+  ;; "eth0" | ("a" "b" ...) | (#:target "eth0" #:mode auto ...) -> alist
   (cond
    ((not spec) '())
    ((string? spec) `((target . ,spec)))
+   ((target-list? spec) `((target . ,spec)))
    ((and (pair? spec) (list? spec))
     (let loop ((l spec) (acc '()))
       (match l
@@ -208,7 +220,9 @@ swaps the new version in."
                           ((invalid name "unknown kind ~s" k)
                            (format #f "use one of: ~a" known-kinds))))
                       kinds))
-         (attach (parse-attach name (ref 'attach #f)))
+         (attach (let ((a (parse-attach name (ref 'attach #f)))
+                       (pid (ref 'pid #f)))
+                   (if pid (acons 'pid pid (alist-delete 'pid a)) a)))
          (source (check-source name (ref 'source #f)))
          (license (ref 'license "GPL"))
          (uses (map (lambda (m) (if (bpf-map? m) (bpf-map-name m) m))
@@ -219,9 +233,14 @@ swaps the new version in."
       ((invalid name "#:license ~s is not 1 to 127 printable ASCII characters"
                 license)
        "write #:license \"GPL\" (or the license of the program)"))
-    (when (and (memq (car kinds) '(xdp tc)) (not (assq 'target attach)))
-      ((invalid name "~a programs need a target" (car kinds))
-       "add #:attach \"IFACE\" (the interface to attach to)"))
+    (check-targets name (car kinds) attach)
+    ;; "" is no target either, in both spellings of #:attach.
+    (when (memq (car kinds) '(xdp tc))
+      (let ((t (assq-ref attach 'target)))
+        (unless (and (string? t) (not (string-null? t)))
+          ((invalid name "~a programs need a target~a" (car kinds)
+                    (if t (format #f ", not ~s" t) ""))
+           "add #:attach \"IFACE\" (the interface to attach to)"))))
     (let ((maps (append uses (source-maps source (car kinds)))))
       (when (and (pair? maps) (not (gpl-compatible-license? license)))
         ((invalid name "uses maps (~a) but its license ~s is not GPL-compatible"
@@ -245,6 +264,24 @@ swaps the new version in."
           (bpf-unload! old))
         (hash-set! registry name new)
         new)))))
+
+(define (check-targets name kind attach)
+  (let ((t (assq-ref attach 'target))
+        (pid (assq-ref attach 'pid)))
+    (when (pair? t)
+      (unless (memq kind multi-target-kinds)
+        ((invalid name "~a programs take one target, not a list ~s" kind t)
+         (format #f "give one target; lists are for ~a" multi-target-kinds)))
+      (when (any string-null? t)
+        ((invalid name "empty target in ~s" t)
+         "drop the empty string from the list of targets")))
+    (when pid
+      (unless (and (exact-integer? pid) (positive? pid))
+        ((invalid name "bad #:pid ~s" pid)
+         "give #:pid a process id, e.g. #:pid (getpid)"))
+      (unless (memq kind '(uprobe uretprobe usdt))
+        ((invalid name "#:pid applies to uprobe, uretprobe and usdt, not ~a" kind)
+         "drop #:pid, or filter in the body with (when (= (pid) ...) ...)")))))
 
 (define (init-state! p)
   (set-program-kind! p #f)
@@ -444,7 +481,7 @@ first of a fallback list that this kernel took), else the declared one."
   ;; a dispatched kind riding in the same unit (see build).
   (let ((target (bpf-program-target p)))
     (match (bpf-fn-lower (resolve-source p) #:kind kind
-                         #:target (and (string? target)
+                         #:target (and target
                                        (lowering-target kind target p))
                          #:constants (bpf-program-constants p)
                          #:license (bpf-program-license p))
@@ -542,8 +579,10 @@ first of a fallback list that this kernel took), else the declared one."
                                       'ingress)))
     ((cgroup-sock-addr) (symbol->string (or (assq-ref (bpf-program-attach-spec p) 'hook)
                                             'connect4)))
-    ((xdp tc socket-filter perf-event uprobe uretprobe) #f)
-    (else target)))
+    ((xdp tc socket-filter perf-event uprobe uretprobe usdt) #f)
+    ;; A list of tracepoints: the lowerer reads their fields from every
+    ;; one, as from the matches of a glob.
+    (else (if (pair? target) (string-join target ",") target))))
 
 (define (attach-type p kind)
   (case kind
@@ -823,17 +862,70 @@ sorted; tracefs is mounted if it is missing."
       (set-program-stub! p stub)))
   (bpf-map-set! (program-slot p) 0 (bpf-object-fd (program-object p))))
 
+(define (program-targets p)
+  ;; The declared targets, a list (one #f for kinds without a target).
+  (let ((t (bpf-program-target p)))
+    (if (pair? t) t (list t))))
+
+(define uprobe-symbols (@@ (ebpf core) %bpf-uprobe-symbols))
+
+(define (uprobes-matching p target)
+  ;; "LIB:GLOB" -> ("LIB:SYM" ...), the functions of LIB the glob matches.
+  (let* ((i (string-rindex target #\:))
+         (lib (substring target 0 i))
+         (syms (uprobe-symbols target)))
+    (when (null? syms)
+      (raise-ebpf-error 'ebpf-attach-error 'bpf-attach!
+                        (format #f "program ~a: no function of ~a matches ~s"
+                                (bpf-program-name p) lib
+                                (substring target (+ i 1)))
+                        #:fix "check the pattern against nm -D --defined-only on the file"))
+    (map (lambda (s) (string-append lib ":" s)) syms)))
+
 (define (targets p kind)
-  (let ((target (bpf-program-target p)))
-    (if (and (eq? kind 'tracepoint) (glob? target))
-        (let ((tps (tracepoints-matching target)))
-          (when (null? tps)
-            (raise-ebpf-error 'ebpf-attach-error 'bpf-attach!
-                              (format #f "program ~a: no tracepoint matches ~s"
-                                      (bpf-program-name p) target)
-                              #:fix "list them with (bpf-list-probes \"syscalls:*\")"))
-          tps)
-        (list target))))
+  ;; Every attach point, globs expanded, in (probe) index order.
+  (append-map
+   (lambda (target)
+     (cond
+      ((and (eq? kind 'tracepoint) (glob? target))
+       (let ((tps (tracepoints-matching target)))
+         (when (null? tps)
+           (raise-ebpf-error 'ebpf-attach-error 'bpf-attach!
+                             (format #f "program ~a: no tracepoint matches ~s"
+                                     (bpf-program-name p) target)
+                             #:fix "list them with (bpf-list-probes \"syscalls:*\")"))
+         tps))
+      ((and (memq kind '(uprobe uretprobe)) (string? target)
+            (string-rindex target #\:)
+            (glob? (substring target (+ (string-rindex target #\:) 1))))
+       (uprobes-matching p target))
+      (else (list target))))
+   (program-targets p)))
+
+(define (probe-spelling kind target)
+  ;; As bpf-list-probes and bpftrace spell it: "tracepoint:sched:sched_switch",
+  ;; "uprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc" (the library's file).
+  (define (colons s) (string-map (lambda (c) (if (char=? c #\/) #\: c)) s))
+  (define (with-file lib rest)
+    (string-append (car (bpf-resolve-uprobe (string-append lib ":0x0")))
+                   ":" rest))
+  (cond
+   ((not (string? target)) (symbol->string kind))
+   (else
+    (case kind
+      ((tracepoint) (string-append "tracepoint:" (colons target)))
+      ((raw-tracepoint) (string-append "rawtracepoint:" target))
+      ((uprobe uretprobe)
+       (let ((i (string-rindex target #\:)))
+         (string-append (symbol->string kind) ":"
+                        (with-file (substring target 0 i)
+                                   (substring target (+ i 1))))))
+      ((usdt)
+       (let* ((j (string-rindex target #\:))
+              (i (string-rindex target #\: 0 j)))
+         (string-append "usdt:" (with-file (substring target 0 i)
+                                           (substring target (+ i 1))))))
+      (else (string-append (symbol->string kind) ":" target))))))
 
 (define (attach-now! p kind)
   (if (dispatched-kind? kind)
@@ -880,13 +972,15 @@ sorted; tracefs is mounted if it is missing."
                             (for-each bpf-link-destroy! acc)
                             (apply throw key args)))))
                  (loop rest (+ i 1) (cons l acc))))))))
-    (set-program-probes! p (list->vector tgts))
+    (set-program-probes! p (list->vector
+                            (map (lambda (t) (probe-spelling kind t)) tgts)))
     (set-program-links! p links)))
 
 (define (bpf-attach! prog)
   "Attach @var{prog} (loading it first if needed) to its target and return
-it.  A tracepoint glob attaches to every match; @code{(probe)} in the body
-gives the index of the one that fired.  Raises @code{ebpf-attach-error}
+it.  A list of targets attaches to each, a tracepoint glob to every
+match; @code{(probe)} in the body gives the index of the one that fired
+(@code{bpf-probe-name} names it).  Raises @code{ebpf-attach-error}
 naming a missing interface, tracepoint, cgroup or binary, and the errors
 of @code{bpf-load!}."
   (call-with-public-who 'bpf-attach! (lambda () (attach! prog))))
@@ -942,7 +1036,17 @@ of @code{bpf-load!}."
 ;;; ------------------------------------------------------------------
 ;;; Hot swap.
 
+(define (at-repl?)
+  ;; Inside a REPL (not a script): there a swap is worth a note.
+  (pair? (fluid-ref *repl-stack*)))
+
 (define (swap! old new)
+  (swap-now! old new)
+  (when (at-repl?)
+    (format #t ";;; swapped running program ~a for its new version (maps kept)~%"
+            (bpf-program-name new))))
+
+(define (swap-now! old new)
   ;; Build and verify NEW first: a failure leaves OLD running.
   (let ((kind (program-kind old)))
     (call-with-values (lambda () (load-object new kind))
@@ -1067,7 +1171,7 @@ test-run."
               (kind (or kind (bpf-program-kind p))))
           (if (bpf-fn? src)
               (car (bpf-fn-lower src #:kind kind
-                                 #:target (and (string? (bpf-program-target p))
+                                 #:target (and (bpf-program-target p)
                                                (lowering-target kind (bpf-program-target p) p))))
               (and (string? src) (string-suffix? ".c" src) (file-exists? src)
                    (call-with-input-file src (@ (ice-9 rdelim) read-string))))))))
@@ -1117,12 +1221,16 @@ dispatcher), @code{xlated-insns}, @code{jited-bytes},
           (cons 'verified-insns (assq-ref info 'verified-insns)))))
 
 (define (bpf-probe-names prog)
-  "Return the targets @var{prog} is attached to, in probe index order."
+  "Return the probes @var{prog} is attached to, a vector in probe index
+order, spelled as @code{bpf-list-probes} spells them:
+@samp{tracepoint:sched:sched_switch},
+@samp{uprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc}."
   (or (program-probes (program-arg prog)) #()))
 
 (define (bpf-probe-name prog i)
-  "Return the name of probe @var{i} of @var{prog}: the tracepoint that
-@code{(probe)} returned @var{i} for."
+  "Return the name of probe @var{i} of @var{prog}, the one that
+@code{(probe)} returned @var{i} for, spelled as @code{bpf-list-probes}
+spells it (@samp{tracepoint:sched:sched_switch})."
   (let ((v (bpf-probe-names prog)))
     (if (and (integer? i) (< -1 i (vector-length v)))
         (vector-ref v i)

@@ -19,6 +19,9 @@
   #:use-module (ebpf error)
   #:use-module (ebpf map)
   #:use-module ((ebpf deploy) #:select (tracepoints-matching))
+  #:use-module ((ebpf features) #:select (bpf-features))
+  #:use-module (system vm elf)
+  #:use-module (ice-9 ftw)
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
   #:use-module (srfi srfi-11)
@@ -51,7 +54,8 @@
             bpf-print-map
             bpf-stack-addresses
             bpf-stack-symbols
-            bpf-list-probes))
+            bpf-list-probes
+            bpf-probe-info))
 
 (define-syntax-rule (define-primitives name ...)
   (begin (define name (@@ (ebpf core) name)) ...))
@@ -521,9 +525,13 @@ consumes them: another reader of the pipe does not see them.  Raises
 (define (sum-vector v)
   (if (vector? v) (apply + (vector->list v)) v))
 
+;; Buckets 0..63 of a log2 histogram, and 64 for negative values.
+(define hist-buckets 65)
+(define negative-bucket 64)
+
 (define (histogram-data m)
-  ;; (values keyed? data): for an unkeyed histogram a vector of 64
-  ;; bucket counts summed over CPUs; for a keyed one an alist
+  ;; (values keyed? data): for an unkeyed histogram a vector of
+  ;; hist-buckets counts summed over CPUs; for a keyed one an alist
   ;; ((KEY . vector) ...).
   (let ((entries (bpf-map->alist m)))
     (if (or (null? entries) (pair? (caar entries)))
@@ -531,18 +539,18 @@ consumes them: another reader of the pipe does not see them.  Raises
           (for-each (match-lambda
                       (((key . slot) . counts)
                        (let ((v (or (hash-ref table key)
-                                    (let ((v (make-vector 64 0)))
+                                    (let ((v (make-vector hist-buckets 0)))
                                       (hash-set! table key v)
                                       v))))
-                         (when (< slot 64)
+                         (when (< slot hist-buckets)
                            (vector-set! v slot (+ (vector-ref v slot)
                                                   (sum-vector counts)))))))
                     entries)
           (values #t (hash-map->list cons table)))
-        (let ((v (make-vector 64 0)))
+        (let ((v (make-vector hist-buckets 0)))
           (for-each (match-lambda
                       ((slot . counts)
-                       (when (< slot 64)
+                       (when (< slot hist-buckets)
                          (vector-set! v slot (sum-vector counts)))))
                     entries)
           (values #f v)))))
@@ -571,17 +579,24 @@ consumes them: another reader of the pipe does not see them.  Raises
               (lp (+ i 1) (or lo i) i)
               (lp (+ i 1) lo hi))))))
 
+(define (log2-ordered counts)
+  ;; COUNTS in value order: the negative bucket first, then 0, 1, 2-3 ...
+  (list->vector (cons (vector-ref counts negative-bucket)
+                      (list-head (vector->list counts) negative-bucket))))
+
 (define (buckets counts linear)
   ;; ((low high count) ...) over the non-zero range of COUNTS.
-  (match (nonzero-range counts)
+  (define ordered (if linear counts (log2-ordered counts)))
+  (match (nonzero-range ordered)
     (#f '())
     ((lo . hi)
      (map (lambda (i)
-            (let ((c (vector-ref counts i)))
+            (let ((c (vector-ref ordered i)))
               (match linear
-                (#f (if (= i 0)
-                        (list 0 1 c)
-                        (list (expt 2 (- i 1)) (expt 2 i) c)))
+                (#f (case i
+                      ((0) (list #f 0 c))
+                      ((1) (list 0 1 c))
+                      (else (list (expt 2 (- i 2)) (expt 2 (- i 1)) c))))
                 ((mn mx step)
                  (let ((last (+ (quotient (- mx mn) step) 1)))
                    (cond ((= i 0) (list #f mn c))
@@ -594,23 +609,25 @@ consumes them: another reader of the pipe does not see them.  Raises
 (define no-key (list 'no-key))
 
 (define* (bpf-hist hist #:optional (key no-key) #:key linear)
-  "Return the histogram in @var{hist} (a @code{histogram} map or its name)
-as a list of @code{(LOW HIGH COUNT)}, one per bucket from the first to
+  "Return the histogram in @var{hist} (a @code{histogram} map or its name,
+or the per-CPU array of 64 counters such a map is when reopened from its
+pin) as a list of @code{(LOW HIGH COUNT)}, one per bucket from the first to
 the last non-zero one, counts summed over CPUs.  A bucket holds the
 values @var{v} with LOW <= @var{v} < HIGH; @code{hist!} buckets are
-powers of two ((0 1 c) holds 0).  For a map filled by @code{(lhist! M V
+powers of two ((0 1 c) holds 0, and (#f 0 c) the negative values).  For a map filled by @code{(lhist! M V
 MIN MAX STEP)} give @code{#:linear '(MIN MAX STEP)}: the first bucket is
 then @code{(#f MIN c)} (below MIN) and the last @code{(MAX #f c)}.
 
 For a keyed histogram give @var{key}; without it the result is an alist
 @code{((KEY . BUCKETS) ...)} sorted by key."
-  (let ((m (map-object hist 'bpf-hist '(histogram)))
+  (let ((m (map-object hist 'bpf-hist '(histogram per-cpu-array)))
         (linear (check-linear linear 'bpf-hist)))
     (let-values (((keyed? data) (histogram-data m)))
       (cond
        ((not keyed?) (buckets data linear))
        ((not (eq? key no-key))
-        (buckets (or (assoc-ref data key) (make-vector 64 0)) linear))
+        (buckets (or (assoc-ref data key) (make-vector hist-buckets 0))
+                 linear))
        (else
         (map (match-lambda ((k . v) (cons k (buckets v linear))))
              (sort data (lambda (a b) (key<? (car a) (car b))))))))))
@@ -630,12 +647,14 @@ For a keyed histogram give @var{key}; without it the result is an alist
 
 (define (log2-histogram counts)
   ;; Our bucket b (0 holds 0, b >= 1 holds [2^(b-1), 2^b)) is bpftrace's
-  ;; index b + 1; its index 0 (negative values) is always empty here.
-  (let ((v (list->vector (cons 0 (vector->list counts)))))
+  ;; index b + 1; its index 0, the negative values, is our bucket 64.
+  (let ((v (log2-ordered counts)))
     (match (nonzero-range v)
       (#f (values* #f '() '()))
       ((lo . hi)
-       (values* (if (<= (- lo 1) 2) (- lo 1) (log2-label (- lo 1)))
+       (values* (cond ((= lo 0) #f)          ; "(..., 0)"
+                      ((<= (- lo 1) 2) (- lo 1))
+                      (else (log2-label (- lo 1))))
                 (map (lambda (i) (if (<= i 2) i (log2-label i)))
                      (iota (+ (- hi lo) 1) lo))
                 (map (lambda (i) (vector-ref v i))
@@ -772,8 +791,8 @@ For a keyed histogram give @var{key}; without it the result is an alist
 
 (define* (bpf-print-hist hist #:optional (port (current-output-port))
                          #:key key linear top name)
-  "Print the histogram in @var{hist} (a @code{histogram} map or its name)
-on @var{port} exactly as bpftrace prints one: a @samp{@@NAME:} line, one
+  "Print the histogram in @var{hist} (a @code{histogram} map or its name,
+or a pinned one reopened, see @code{bpf-hist}) on @var{port} exactly as bpftrace prints one: a @samp{@@NAME:} line, one
 line per bucket from the first to the last non-zero one (the range in
 power-of-two labels with K, M, G ... suffixes, the count, a bar of
 @samp{@@} scaled to the largest count, 52 wide), and a blank line:
@@ -791,7 +810,7 @@ A keyed histogram prints one such block per key, titled
 @var{top} largest if given), or only @var{key}'s.  For a map filled by
 @code{lhist!} give @code{#:linear '(MIN MAX STEP)}.  @var{name} replaces
 the title's @samp{@@NAME}."
-  (let* ((m (map-object hist 'bpf-print-hist '(histogram)))
+  (let* ((m (map-object hist 'bpf-print-hist '(histogram per-cpu-array)))
          (linear (check-linear linear 'bpf-print-hist))
          (title (map-title m name))
          (shape (lambda (counts)
@@ -958,17 +977,139 @@ stack came from while it still runs."
                        (and (regexp-exec rx hook) hook))))
               (kernel-functions)))
 
+(define (elf-of path who)
+  (unless (and (string? path) (file-exists? path))
+    (raise-ebpf-error 'ebpf-validation-error who
+                      (format #f "no binary ~s" path)
+                      #:fix "give the path of an ELF file, e.g. uprobe:/bin/bash:read*"))
+  (catch #t
+    (lambda () (parse-elf (call-with-input-file path get-bytevector-all #:binary #t)))
+    (lambda _
+      (raise-ebpf-error 'ebpf-validation-error who
+                        (format #f "~a is not an ELF file" path)
+                        #:fix "give the path of an executable or shared library"))))
+
+(define (elf-functions path rx)
+  ;; Defined function symbols of PATH (.symtab and .dynsym) matching RX.
+  (let* ((elf (elf-of path 'bpf-list-probes))
+         (names (make-hash-table)))
+    (for-each
+     (lambda (sec)
+       (when (memv (elf-section-type sec) (list SHT_SYMTAB SHT_DYNSYM))
+         (let ((n (elf-symbol-table-len sec))
+               (strtab (elf-section elf (elf-section-link sec))))
+           (do ((i 1 (+ i 1))) ((>= i n))
+             (let ((sym (elf-symbol-table-ref elf sec i strtab)))
+               (when (and (= (elf-symbol-type sym) STT_FUNC)
+                          (not (zero? (elf-symbol-shndx sym)))
+                          (not (zero? (elf-symbol-value sym)))
+                          (regexp-exec rx (elf-symbol-name sym)))
+                 (hash-set! names (elf-symbol-name sym) #t)))))))
+     (elf-sections elf))
+    (sort (hash-map->list (lambda (k v) k) names) string<?)))
+
+(define (c-string bv start)
+  (let lp ((i start))
+    (if (or (>= i (bytevector-length bv)) (zero? (bytevector-u8-ref bv i)))
+        (values (utf8->string (let ((out (make-bytevector (- i start))))
+                                (bytevector-copy! bv start out 0 (- i start))
+                                out))
+                (+ i 1))
+        (lp (+ i 1)))))
+
+(define (elf-usdt-notes path)
+  ;; (PROVIDER . NAME) of the SystemTap SDT notes of PATH.
+  (let* ((elf (elf-of path 'bpf-list-probes))
+         (sec (elf-section-by-name elf ".note.stapsdt"))
+         (bv (elf-bytes elf))
+         (acc '()))
+    (when sec
+      (let ((end (+ (elf-section-offset sec) (elf-section-size sec)))
+            (align (lambda (n) (* 4 (quotient (+ n 3) 4)))))
+        (let lp ((off (elf-section-offset sec)))
+          (when (< (+ off 12) end)
+            (let* ((namesz (bytevector-u32-native-ref bv off))
+                   (descsz (bytevector-u32-native-ref bv (+ off 4)))
+                   (type (bytevector-u32-native-ref bv (+ off 8)))
+                   (desc (+ off 12 (align namesz))))
+              (when (= type 3)
+                ;; Three addresses (pc, base, semaphore), then strings.
+                (let*-values (((provider next) (c-string bv (+ desc 24)))
+                              ((name _) (c-string bv next)))
+                  (set! acc (cons (cons provider name) acc))))
+              (lp (+ desc (align descsz))))))))
+    (delete-duplicates (reverse acc))))
+
+(define (trampoline-problem)
+  ;; Why fentry, fexit and lsm cannot attach here, or #f.
+  (let ((f (false-if-exception (bpf-features))))
+    (and f (not (assq-ref f 'fentry))
+         (format #f "this kernel refuses trampolines (~a)"
+                 (or (assq-ref f 'fentry-error) "fentry unsupported")))))
+
+(define (tracepoint-fields tp)
+  ;; ((TYPE . NAME) ...) of tracepoint "G:N", its common_ fields left out.
+  (let* ((root (find (lambda (d) (file-exists? (string-append d "/events")))
+                     '("/sys/kernel/tracing" "/sys/kernel/debug/tracing")))
+         (sep (string-index tp #\:))
+         (file (and root sep
+                    (string-append root "/events/" (substring tp 0 sep) "/"
+                                   (substring tp (+ sep 1)) "/format")))
+         (rx (make-regexp "field:([^;]*);")))
+    (if (not (and file (file-exists? file)))
+        '()
+        (call-with-input-file file
+          (lambda (in)
+            (let lp ((acc '()))
+              (let ((line (read-line in)))
+                (if (eof-object? line)
+                    (reverse acc)
+                    (let ((m (regexp-exec rx line)))
+                      (if (not m)
+                          (lp acc)
+                          (let* ((decl (string-trim-both (match:substring m 1)))
+                                 (arr (string-index decl #\[))
+                                 (base (if arr (substring decl 0 arr) decl))
+                                 (sp (string-rindex base (char-set #\space #\*)))
+                                 (name (substring base (+ sp 1)))
+                                 (type (string-trim-both (string-append (substring base 0 (+ sp 1))
+                                                                        (if arr (substring decl arr) "")))))
+                            (if (string-prefix? "common_" name)
+                                (lp acc)
+                                (lp (cons (cons type name) acc))))))))))))))
+
+(define (bpf-probe-info probe)
+  "Return what is known about @var{probe} (one of the strings
+@code{bpf-list-probes} returns) as an alist: @code{(probe . PROBE)},
+@code{(available . #t or #f)}, @code{(reason . TEXT)} when it is not,
+and for a tracepoint @code{(fields (TYPE . NAME) ...)} from its format
+file, as @command{bpftrace -lv} shows them."
+  (let* ((colon (string-index probe #\:))
+         (kind (if colon (substring probe 0 colon) ""))
+         (rest (if colon (substring probe (+ colon 1)) probe))
+         (problem (and (member kind '("fentry" "fexit" "lsm")) (trampoline-problem))))
+    `((probe . ,probe)
+      (available . ,(not problem))
+      ,@(if problem `((reason . ,problem)) '())
+      ,@(if (equal? kind "tracepoint") `((fields . ,(tracepoint-fields rest))) '()))))
+
 (define* (bpf-list-probes #:optional (glob "*"))
   "Return the attach points matching @var{glob} as @command{bpftrace -l}
 lists them, sorted within each kind: @samp{tracepoint:CATEGORY:NAME},
-@samp{fentry:FUNCTION} (kernel functions with BTF that ftrace can hook:
-targets of fentry and fexit programs) and @samp{lsm:HOOK}.  @var{glob}
-uses @code{*}, @code{?} and @code{[...]}; a kind prefix
-(@code{tracepoint:}, @code{fentry:}, @code{kfunc:}, @code{fexit:},
-@code{lsm:}) restricts the search to that kind; without one,
-@samp{CATEGORY:NAME} searches tracepoints and a bare name every kind.
+@samp{rawtracepoint:NAME}, @samp{fentry:FUNCTION} (kernel functions with
+BTF that ftrace can hook: targets of fentry and fexit programs),
+@samp{lsm:HOOK}, @samp{uprobe:PATH:SYMBOL} (the functions of binary
+PATH) and @samp{usdt:PATH:PROVIDER:NAME} (its SystemTap SDT notes).
+@var{glob} uses @code{*}, @code{?} and @code{[...]}; a kind prefix
+(@code{tracepoint:}, @code{rawtracepoint:}, @code{fentry:},
+@code{kfunc:}, @code{fexit:}, @code{lsm:}, @code{uprobe:PATH:},
+@code{usdt:PATH:}) restricts the search to that kind; without one,
+@samp{CATEGORY:NAME} searches tracepoints and a bare name every kernel
+kind.  Where this kernel refuses trampolines, fentry, fexit and lsm
+points are still listed; @code{bpf-probe-info} says they cannot attach.
 Examples: @code{(bpf-list-probes \"syscalls:sys_enter_open*\")},
-@code{(bpf-list-probes \"lsm:file_*\")}."
+@code{(bpf-list-probes \"lsm:file_*\")},
+@code{(bpf-list-probes \"uprobe:/bin/bash:read*\")}."
   (unless (string? glob)
     (raise-ebpf-error 'ebpf-validation-error 'bpf-list-probes
                       (format #f "bad glob ~s" glob)
@@ -979,20 +1120,51 @@ Examples: @code{(bpf-list-probes \"syscalls:sys_enter_open*\")},
          (tps (lambda (g)
                 (map (lambda (t) (string-append "tracepoint:" t))
                      (tracepoints-matching g))))
+         (raw (lambda (g)
+                (let ((rx (glob->regexp g)))
+                  (sort (delete-duplicates
+                         (filter-map (lambda (t)
+                                       (let ((n (substring t (+ 1 (string-index t #\:)))))
+                                         (and (regexp-exec rx n)
+                                              (string-append "rawtracepoint:" n))))
+                                     (tracepoints-matching "*:*")))
+                        string<?))))
          (fentry (lambda (g prefix)
                    (map (lambda (f) (string-append prefix f))
                         (fentry-targets (glob->regexp g)))))
          (lsm (lambda (g)
                 (map (lambda (h) (string-append "lsm:" h))
-                     (lsm-hooks (glob->regexp g))))))
+                     (lsm-hooks (glob->regexp g)))))
+         (path+glob (lambda (r)
+                      ;; "PATH:GLOB" or "PATH" (every symbol).
+                      (let ((c (string-index r #\:)))
+                        (if c
+                            (values (substring r 0 c) (substring r (+ c 1)))
+                            (values r "*"))))))
     (cond
      ((not kind)
       (append (tps (string-append "*:" glob))
+              (raw glob)
               (fentry glob "fentry:")
               (lsm glob)))
      ((member kind '("tracepoint" "t"))
       (tps (if (string-index rest #\:) rest (string-append "*:" rest))))
+     ((member kind '("rawtracepoint" "rt")) (raw rest))
      ((member kind '("fentry" "kfunc" "f")) (fentry rest "fentry:"))
      ((member kind '("fexit" "kretfunc")) (fentry rest "fexit:"))
      ((equal? kind "lsm") (lsm rest))
+     ((member kind '("uprobe" "u" "uretprobe" "ur"))
+      (let-values (((path g) (path+glob rest)))
+        (map (lambda (s) (string-append (if (member kind '("uretprobe" "ur")) "uretprobe:" "uprobe:")
+                                        path ":" s))
+             (elf-functions path (glob->regexp g)))))
+     ((equal? kind "usdt")
+      (let-values (((path g) (path+glob rest)))
+        (let ((rx (glob->regexp g)))
+          (filter-map (match-lambda
+                        ((provider . name)
+                         (and (or (regexp-exec rx name)
+                                  (regexp-exec rx (string-append provider ":" name)))
+                              (string-append "usdt:" path ":" provider ":" name))))
+                      (elf-usdt-notes path)))))
      (else (tps glob)))))

@@ -262,6 +262,8 @@ EXPANSION)}, or @code{(#f . MESSAGE)} when it raised."
   (make-hook 1))
 
 (define (print-fn fn port)
-  (format port "#<bpf-fn ~a>" (bpf-fn-name fn)))
+  ;; The Scheme spelling the user wrote, not the C one.
+  (format port "#<bpf-fn ~a>"
+          (string-map (lambda (c) (if (char=? c #\_) #\- c)) (bpf-fn-name fn))))
 (define-method (write (f <bpf-fn>) port) (print-fn f port))
 (define-method (display (f <bpf-fn>) port) (print-fn f port))

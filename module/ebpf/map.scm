@@ -6,7 +6,7 @@
 ;;; operations, the accessors and the printer.
 
 (define-module (ebpf map)
-  #:use-module (ebpf core)
+  #:use-module ((ebpf core) #:hide (bpf-map-names bpf-maps))
   #:use-module (ebpf error)
   #:use-module (ebpf syntax)
   #:use-module (srfi srfi-1)
@@ -14,8 +14,8 @@
   #:re-export (bpf-map? bpf-map-ref bpf-map-set! bpf-map-delete!
                bpf-map-contains? bpf-map-ref/sum bpf-map-push! bpf-map-pop!
                bpf-map-peek bpf-map-count bpf-map-create! bpf-map-pin!
-               bpf-map-unpin! bpf-map-close! bpf-map-lookup bpf-map-names
-               bpf-map-open-pinned bpf-maps <bpf-map>)
+               bpf-map-unpin! bpf-map-close! bpf-map-lookup
+               bpf-map-open-pinned <bpf-map>)
   #:export (defbpf-map
             make-bpf-map
             bpf-map-name bpf-map-kind bpf-map-key-size bpf-map-value-size
@@ -24,7 +24,8 @@
             bpf-map-record-type
             bpf-map-fold bpf-map-for-each bpf-map->alist bpf-map-clear!
             bpf-map-set-all!
-            bpf-map-kinds bpf-map-fields))
+            bpf-map-kinds bpf-map-fields
+            bpf-map-names bpf-maps))
 
 (define bpf-map-kinds
   '(hash array per-cpu-hash per-cpu-array lru-hash lru-per-cpu-hash lpm-trie
@@ -56,6 +57,29 @@
                    (list (ref 'inner-map) (ref 'doc)))))
 
 (define-declaration-syntax defbpf-map make-bpf-map)
+
+(define (bpf-internal-name? name)
+  ;; One of guile-ebpf's own: a dispatcher's gebpf_slot_ prog-array, by
+  ;; its declared name or as the kernel cut it.
+  (string-prefix? "gebpf_slot" (string-map (lambda (c) (if (char=? c #\-) #\_ c))
+                                           name)))
+
+(define* (bpf-map-names #:key all?)
+  "Return the names of the declared maps, sorted; the dispatchers' own
+prog-arrays only with @code{#:all? #t}."
+  (let ((names ((@ (ebpf core) bpf-map-names))))
+    (if all? names (remove bpf-internal-name? names))))
+
+(define* (bpf-maps #:key all?)
+  "Return every map the kernel holds, as bpftool lists them: a list of
+alists with @code{id}, @code{name}, @code{kind}, @code{key-size},
+@code{value-size}, @code{max-entries} and @code{flags}; guile-ebpf's
+dispatcher prog-arrays only with @code{#:all? #t}.  Raises
+@code{ebpf-permission-error} without privilege."
+  (let ((maps ((@ (ebpf core) bpf-maps))))
+    (if all?
+        maps
+        (remove (lambda (m) (bpf-internal-name? (or (assq-ref m 'name) ""))) maps))))
 
 (define (info m i) (vector-ref (%bpf-map-info m) i))
 (define (bpf-map-name m) "Return the name of map @var{m}." (info m 0))

@@ -202,18 +202,31 @@ data whose checksum is right, it is 0."
 ;;; Layer 2.
 
 (define (ethernet-header dst-mac src-mac vlan priority ethertype)
-  (let ((bv (make-bytevector (if vlan 18 14) 0)))
+  ;; VLAN is #f, an id (one 802.1Q tag) or a list of ids, outer first:
+  ;; two make a QinQ frame, the outer tag 802.1ad.  PRIORITY goes into
+  ;; every tag.
+  (let* ((ids (cond ((not vlan) '()) ((list? vlan) vlan) (else (list vlan))))
+         (n (length ids))
+         (bv (make-bytevector (+ 14 (* 4 n)) 0)))
     (bytevector-copy! dst-mac 0 bv 0 6)
     (bytevector-copy! src-mac 0 bv 6 6)
-    (cond (vlan
-           (u16! bv 12 #x8100)
-           (u16! bv 14 (logior (ash priority 13) vlan))
-           (u16! bv 16 ethertype))
-          (else (u16! bv 12 ethertype)))
+    (let loop ((ids ids) (off 12))
+      (if (null? ids)
+          (u16! bv off ethertype)
+          (begin
+            (u16! bv off (if (and (= n 2) (= off 12)) #x88a8 #x8100))
+            (u16! bv (+ off 2) (logior (ash priority 13) (car ids)))
+            (loop (cdr ids) (+ off 4)))))
     bv))
 
 (define (check-vlan who vlan priority)
-  (when vlan (check-int who 'vlan vlan 0 4095 "a VLAN id"))
+  (cond ((not vlan))
+        ((list? vlan)
+         (unless (<= 1 (length vlan) 2)
+           (fail who (format #f "#:vlan ~s has ~a tags" vlan (length vlan))
+                 "give one VLAN id, or a list of two (outer first) for QinQ"))
+         (for-each (lambda (v) (check-int who 'vlan v 0 4095 "a VLAN id")) vlan))
+        (else (check-int who 'vlan vlan 0 4095 "a VLAN id")))
   (check-int who 'vlan-priority priority 0 7 "an 802.1Q priority"))
 
 
@@ -460,7 +473,8 @@ class), @code{#:ip-id}, @code{#:flow-label} (IPv6), @code{#:fragment-offset}
 @code{#:ipv6-ext} (a list of @code{hop-by-hop destination routing
 fragment}; a fragment header is added when @code{#:fragment-offset} or
 @code{#:more-fragments?} is given).  @code{#:vlan} (an id) and
-@code{#:vlan-priority} add an 802.1Q tag.  @code{#:payload} is a bytevector
+@code{#:vlan-priority} add an 802.1Q tag; a list of two ids (outer
+first) makes a QinQ frame, the outer tag 802.1ad.  @code{#:payload} is a bytevector
 or a string.  The TCP header is always present, and every checksum is
 computed over this frame's contents."
   (let ((who 'make-tcp-packet))

@@ -424,13 +424,22 @@ by this process and not removed since."
                   (format #f "program ~a: no cgroup directory ~a" name target)
                   "create it under the cgroup2 mount, or change #:attach")))
       ((uprobe uretprobe)
-       (let ((file (and (string? target)
-                        (let ((i (string-rindex target #\:)))
-                          (if i (substring target 0 i) target)))))
-         (and file (not (file-exists? file))
-              (list 'ebpf-attach-error
-                    (format #f "program ~a: binary ~a does not exist" name file)
-                    "give #:attach \"/path/to/binary:symbol\""))))
+       ;; Library names, symbols and versions resolve as at attach.
+       (let loop ((ts (if (pair? target) target (list target))))
+         (and (pair? ts)
+              (or (and (string? (car ts))
+                       (catch 'ebpf-attach-error
+                         (lambda () (bpf-resolve-uprobe (car ts)) #f)
+                         (lambda args
+                           (let* ((msg (or (ebpf-error-message (cdr args)) ""))
+                                  (i (string-contains msg "Fix: ")))
+                             (list 'ebpf-attach-error
+                                   (format #f "program ~a: ~a" name
+                                           (string-trim-right
+                                            (if i (substring msg 0 i) msg)))
+                                   (if i (substring msg (+ i 5))
+                                       "give #:attach \"LIB:SYMBOL\""))))))
+                  (loop (cdr ts))))))
       (else #f))))
 
 (define (check-target! policy p)

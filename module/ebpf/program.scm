@@ -24,7 +24,7 @@
             bpf-object-path bpf-object-section bpf-object-digest
             bpf-object-verifier-log bpf-object-closed? bpf-object-attach-type
             bpf-object-target bpf-object-maps bpf-object-info
-            bpf-object-attach bpf-attach-socket!
+            bpf-object-attach bpf-attach-socket! bpf-resolve-uprobe
             bpf-link? bpf-link-kind bpf-link-target bpf-link-program-name
             bpf-link-object bpf-link-live? bpf-link-fds
             bpf-link-destroy! bpf-link-update! bpf-links bpf-detach-all!
@@ -42,15 +42,17 @@
   %bpf-object-load %bpf-object-close! %bpf-object? %bpf-object-meta
   %bpf-object-info %bpf-programs %bpf-test-run
   %bpf-attach-tracepoint %bpf-attach-raw-tracepoint %bpf-attach-trace
-  %bpf-attach-kprobe %bpf-attach-uprobe %bpf-attach-xdp %bpf-attach-tc
+  %bpf-attach-kprobe %bpf-attach-uprobe %bpf-attach-usdt %bpf-attach-xdp
+  %bpf-attach-tc
   %bpf-attach-cgroup %bpf-attach-perf-event %bpf-attach-socket
+  %bpf-uprobe-resolve
   %bpf-link-update! %bpf-link-destroy! %bpf-link? %bpf-link-meta %bpf-links
   %bpf-detach-all! %bpf-enable-stats!)
 
 (define bpf-object-kinds
   '(xdp tc socket-filter cgroup-skb cgroup-sock-addr cgroup-sock tracepoint
     raw-tracepoint tp-btf fentry fexit fmod-ret lsm kprobe kretprobe uprobe
-    uretprobe perf-event))
+    uretprobe usdt perf-event))
 
 (define (bpf-enable-stats!)
   "Turn on the kernel's BPF run-time statistics (run counts and run times
@@ -168,13 +170,19 @@ fmod-ret or lsm program, or @code{#f}."
 @code{path}, @code{section} and @code{maps}."
   (%bpf-object-info obj))
 
-(define (bpf-programs)
+(define* (bpf-programs #:key all?)
   "Return every BPF program the kernel holds (as @command{bpftool prog}
 lists them): a list of alists with @code{id}, @code{name}, @code{kind},
 @code{tag}, @code{run-count}, @code{run-time-ns}, @code{xlated-insns},
 @code{jited-bytes}, @code{verified-insns}, @code{map-count}, @code{uid}
-and @code{gpl-compatible}."
-  (%bpf-programs))
+and @code{gpl-compatible}.  guile-ebpf's dispatcher stubs (@code{gebpf_slot_@dots{}})
+are left out unless @code{#:all? #t}."
+  (let ((progs (%bpf-programs)))
+    (if all?
+        progs
+        (filter (lambda (p)
+                  (not (string-prefix? "gebpf_slot" (or (assq-ref p 'name) ""))))
+                progs))))
 
 ;;; Attaching.
 
@@ -218,9 +226,15 @@ stays attached until @code{bpf-link-destroy!} or @code{bpf-detach-all!}.
 @item @code{raw-tracepoint}: @var{target} the tracepoint's name.
 @item @code{tp-btf}, @code{fentry}, @code{fexit}, @code{fmod-ret},
 @code{lsm}: no target here (it is fixed at load).
-@item @code{kprobe}, @code{kretprobe}: @var{target} a kernel function.
+@item @code{kprobe}, @code{kretprobe}: @var{target} a kernel function;
+@var{cookie} as for tracepoints.
 @item @code{uprobe}, @code{uretprobe}: @var{target}
-@code{\"/path/to/binary:symbol\"}; @var{pid} a process, or every one.
+@code{\"LIB:SYMBOL\"}, LIB a path, an executable in PATH or a library
+of the dynamic linker's cache (@code{\"libc\"}), SYMBOL a function (its
+default version), @code{SYM@@VERSION} or @code{0xOFFSET}; @var{pid} a
+process, or every one; @var{cookie} as for tracepoints.
+@item @code{usdt}: @var{target} @code{\"LIB:PROVIDER:NAME\"}; @var{pid}
+and @var{cookie} (read with @code{bpf_usdt_cookie}) as for uprobes.
 @item @code{perf-event}: @var{frequency} in Hz (default 99), every CPU.
 @item @code{socket-filter}: use @code{bpf-attach-socket!}.
 @end itemize
@@ -257,10 +271,13 @@ cgroup or binary, @code{ebpf-permission-error}, or
        (%bpf-attach-trace obj))
       ((kprobe kretprobe)
        (need-target kind target "a kernel function")
-       (%bpf-attach-kprobe obj target (eq? kind 'kretprobe)))
+       (%bpf-attach-kprobe obj target (eq? kind 'kretprobe) cookie))
       ((uprobe uretprobe)
-       (need-target kind target "\"/path/to/binary:symbol\"")
-       (%bpf-attach-uprobe obj target pid (eq? kind 'uretprobe)))
+       (need-target kind target "\"LIB:SYMBOL\", e.g. \"libc:malloc\"")
+       (%bpf-attach-uprobe obj target pid (eq? kind 'uretprobe) cookie))
+      ((usdt)
+       (need-target kind target "\"LIB:PROVIDER:NAME\"")
+       (%bpf-attach-usdt obj target pid cookie))
       ((perf-event)
        (%bpf-attach-perf-event obj frequency))
       ((socket-filter)
@@ -270,6 +287,18 @@ cgroup or binary, @code{ebpf-permission-error}, or
       (else
        (attach-error "cannot attach a program of kind ~s; the kinds are ~a"
                      kind bpf-object-kinds)))))
+
+(define (bpf-resolve-uprobe target)
+  "Return @code{(PATH . OFFSET)}: where the uprobe target @var{target},
+@code{\"LIB:SYMBOL\"}, lands.  LIB is a path, an executable found
+through @env{PATH} (@code{\"bash\"}) or a library of the dynamic
+linker's cache (@code{\"libc\"}, @code{\"c\"}, @code{\"libc.so.6\"});
+SYMBOL is a function, of several versions the default one
+(@code{pthread_create} is @code{pthread_create@@@@GLIBC_2.34} in glibc
+2.34 and later), or @code{SYM@@VERSION}, or a file offset
+@code{0xOFFSET}.  OFFSET is the offset in the file PATH.  Raises
+@code{ebpf-attach-error} naming the missing binary, symbol or version."
+  (%bpf-uprobe-resolve target))
 
 (define (bpf-attach-socket! obj port-or-fd)
   "Attach the socket-filter program of @var{obj} to a socket, given as a

@@ -10,7 +10,7 @@
 ;;; under the category "ebpf" (,help ebpf lists them):
 ;;;
 ;;;   ,bpf-c EXP [KIND [TARGET]]   the C generated for a bpf-fn or program
-;;;   ,bpf-maps [all]              declared maps (all: the kernel's)
+;;;   ,bpf-maps [all [internal]]   declared maps (all: the kernel's)
 ;;;   ,bpf-progs [all]             declared programs (all: the kernel's)
 ;;;   ,bpf-dump MAP                a map's contents, printed as bpftrace does
 ;;;   ,bpf-features                what this kernel and tool chain can do
@@ -286,8 +286,9 @@ Show the BPF C of a bpf-fn or program (default kind: the program's, or xdp)."
 (define (cell x) (if x (format #f "~a" x) "-"))
 
 (define-meta-command ((bpf-maps ebpf) repl . args)
-  "bpf-maps [all]
-List the declared maps (all: every map of the kernel)."
+  "bpf-maps [all [internal]]
+List the declared maps (all: every map of the kernel; internal: with
+guile-ebpf's own dispatcher maps)."
   (report-errors
    (lambda ()
      (if (member 'all args)
@@ -300,7 +301,7 @@ List the declared maps (all: every map of the kernel)."
                                (assq-ref m 'kind) (assq-ref m 'key-size)
                                (assq-ref m 'value-size)
                                (assq-ref m 'max-entries)))
-                     (bpf-maps)))
+                     (bpf-maps #:all? (and (member 'internal args) #t))))
          (let ((names (bpf-map-names)))
            (if (null? names)
                (format #t "No maps declared.  (bpf-help 'defbpf-map)~%")
@@ -320,8 +321,9 @@ List the declared maps (all: every map of the kernel)."
                   names))))))))
 
 (define-meta-command ((bpf-progs ebpf) repl . args)
-  "bpf-progs [all]
-List the declared programs (all: every program of the kernel)."
+  "bpf-progs [all [internal]]
+List the declared programs (all: every program of the kernel;
+internal: with guile-ebpf's own dispatcher stubs)."
   (report-errors
    (lambda ()
      (if (member 'all args)
@@ -333,7 +335,7 @@ List the declared programs (all: every program of the kernel)."
                                (assq-ref p 'id) (assq-ref p 'name)
                                (assq-ref p 'kind) (assq-ref p 'run-count)
                                (assq-ref p 'run-time-ns)))
-                     (bpf-programs)))
+                     (bpf-programs #:all? (and (member 'internal args) #t))))
          (let ((names (bpf-program-names)))
            (if (null? names)
                (format #t "No programs declared.  (bpf-help 'defbpf-program)~%")

@@ -103,6 +103,10 @@ are zero; each given value is checked against its field's type."
                        #'(field ...))))
          (with-syntax ((ctor (sym "make-" n))
                        (pred (sym n "?"))
+                       ;; Named after the struct: a generated name would
+                       ;; be the same for every struct of a file, and each
+                       ;; would shadow the one before.
+                       (rtd (sym "%" n "-rtd"))
                        ((acc ...) (map (lambda (f) (sym n "-" f)) fs))
                        ((index ...) (iota (length fs))))
            #'(begin
@@ -123,8 +127,8 @@ are zero; each given value is checked against its field's type."
                ;; handler reading millions of records calls these.
                ;; Anything else gets record-accessor's error.
                (define acc
-                 ;; rtd's value now: the name may be rebound by the
-                 ;; next declaration.
+                 ;; rtd's value held by the closure: no top-level
+                 ;; lookup per call.
                  (let ((vtable rtd) (other (record-accessor rtd 'field)))
                    (lambda (obj)
                      (if (and (struct? obj) (eq? (struct-vtable obj) vtable))

@@ -130,7 +130,7 @@
           ("cli-policy  1 maps, 1 programs, digest ") ())
 (test-run "status POLICY reads the pins" (run "guile-ebpf status cli-policy") 0
           ("policy cli-policy (pinned)" "description: counts getpid" "(exited)"
-           "map cli-counts: array, key 4 bytes, value 8 bytes" "0 = 42"
+           "map cli-counts: array, key 4 bytes, value 8 bytes" "@cli-counts[0]: 42"
            "program cli-counter: tracepoint on syscalls/sys_enter_getpid, attached (1 link)")
           ())
 (test-run "applying it pinned again is refused" (run "guile-ebpf apply ~a --pin" policy-file) 1 ()

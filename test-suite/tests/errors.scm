@@ -119,9 +119,22 @@
     (test-equal "verifier error: who" "bpf-object-load"
                 (ebpf-error-subr (cdr e))))
 
-  ;; A uprobe on a file that is not ELF: libbpf answers with its own code
-  ;; (LIBBPF_ERRNO__FORMAT, 4001), which strerror does not know.  The
-  ;; program goes through a dispatcher, whose name must not show.
+  ;; An object file that is not ELF: libbpf answers with its own code
+  ;; (LIBBPF_ERRNO__FORMAT, 4001), which strerror does not know.
+  (let* ((bogus (string-append "/tmp/gebpf-errors-" (number->string (getpid)) ".o"))
+         (_ (call-with-output-file bogus (lambda (p) (display "not ELF\n" p))))
+         (e (caught (lambda () (bpf-object-load bogus))))
+         (msg (ebpf-error-message (cdr e)))
+         (details (ebpf-error-details (cdr e))))
+    (delete-file bogus)
+    (test-assert "libbpf code: libbpf's text, not \"Unknown error\""
+                 (and (string-contains msg "BPF object format invalid")
+                      (not (string-contains msg "Unknown error"))))
+    (test-equal "libbpf code: named" '(4001 . LIBBPF_ERRNO__FORMAT)
+                (cons (assq-ref details 'errno) (assq-ref details 'errno-name))))
+
+  ;; A uprobe on a file that is not ELF.  The program goes through a
+  ;; dispatcher, whose name must not show.
   (let* ((bogus (string-append "/tmp/gebpf-errors-" (number->string (getpid))))
          (_ (call-with-output-file bogus (lambda (p) (display "not ELF\n" p))))
          (prog (make-bpf-program
@@ -129,16 +142,12 @@
                   (kind . uprobe) (attach . ,(string-append bogus ":main"))
                   (source . ,(bpf-fn errs-up (ctx) 0)))))
          (e (caught (lambda () (bpf-attach! prog))))
-         (msg (ebpf-error-message (cdr e)))
-         (details (ebpf-error-details (cdr e))))
+         (msg (ebpf-error-message (cdr e))))
     (delete-file bogus)
     (bpf-unload! prog)
-    (test-eq "libbpf code: attach error" 'ebpf-attach-error (car e))
-    (test-assert "libbpf code: libbpf's text, not \"Unknown error\""
-                 (and (string-contains msg "BPF object format invalid")
-                      (not (string-contains msg "Unknown error"))))
-    (test-equal "libbpf code: named" '(4001 . LIBBPF_ERRNO__FORMAT)
-                (cons (assq-ref details 'errno) (assq-ref details 'errno-name)))
+    (test-eq "uprobe on a non-ELF file: attach error" 'ebpf-attach-error (car e))
+    (test-assert "uprobe on a non-ELF file: says so"
+                 (string-contains msg "is not an ELF file"))
     (test-equal "dispatched attach: who is the procedure called" "bpf-attach!"
                 (ebpf-error-subr (cdr e)))
     (test-assert "dispatched attach: names the user's program"

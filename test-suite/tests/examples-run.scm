@@ -94,9 +94,33 @@
 
 ;;; ---- libbpf-tools ports ----------------------------------------------
 
+(define (bpftrace?)
+  (zero? (status:exit-val (system "command -v bpftrace >/dev/null 2>&1"))))
+
+(define (bpftrace-argv command)
+  ;; The arguments after argv[0] of COMMAND's exec, as bpftrace's
+  ;; execsnoop.bt prints them with join(args->argv).
+  (let* ((exe (car (string-split command #\space)))
+         (prog (format #f "tracepoint:syscalls:sys_enter_execve /str(args->filename) == ~s/ { join(args->argv); }" exe))
+         (port (open-pipe* OPEN_READ "sh" "-c"
+                           (format #f "timeout 60 bpftrace -e ~a -c ~a 2>&1"
+                                   (shell-quote prog) (shell-quote command))))
+         (out (read-string port)))
+    (close-pipe port)
+    (let ((m (string-match (string-append "(^|\n)" (regexp-quote exe) " ([^\n]*)\n") out)))
+      (and m (match:substring m 2)))))
+
 (with-example (out "execsnoop.scm" "--duration" "1" "-x")
   (test-prints "execsnoop: header" out "^PCOMM +PID +PPID +RET ARGS$")
   (test-prints "execsnoop: the `true' it ran" out "^true +[0-9]+ +[0-9]+ +0 /.*/true$")
+  (test-prints "execsnoop: argv read from user memory, after the path" out
+               "^true +[0-9]+ +[0-9]+ +0 /.*/true guile-ebpf-argv one two$")
+  (if (bpftrace?)
+      (test-equal "execsnoop: the arguments bpftrace's join(args->argv) shows"
+                  (bpftrace-argv "/bin/true guile-ebpf-argv one two")
+                  (let ((m (string-match "\ntrue +[0-9]+ +[0-9]+ +0 /[^ ]*/true (guile-ebpf-argv[^\n]*)\n" out)))
+                    (and m (match:substring m 1))))
+      (format #t "# bpftrace is not installed: execsnoop not compared with it~%"))
   (test-prints "execsnoop -x: the exec that failed" out
                " -2 /nonexistent/guile-ebpf-execsnoop$"))
 
@@ -189,5 +213,73 @@
   (test-prints "tc-rate: a rate each second" out "^ +2 +[1-9][0-9]*\\.[0-9] +[1-9][0-9]*\\.[0-9] +[0-9.]+$")
   (test-prints "tc-rate: UDP bytes counted" out "^  @\\[udp\\]: [1-9][0-9]*$")
   (test-assert "tc-rate: test network removed" (not (netns-left "gebpf-tc"))))
+
+;;; ---- user memory, read with read-user ------------------------------
+
+(define (nap-values out)
+  ;; The SECONDS column of the lines naptime printed for `sleep'.
+  (filter-map (lambda (l)
+                (let ((m (string-match "^[0-9:]+ +[0-9]+ +.* [0-9]+ +sleep +([0-9]+\\.[0-9]{3})$" l)))
+                  (and m (match:substring m 1))))
+              (lines-of out)))
+
+(define (occurrences x lst) (count (lambda (y) (equal? x y)) lst))
+
+(define (bpftrace-naps)
+  ;; The same workload as naptime.scm's under bpftrace: SEC.MSEC per
+  ;; sleep, from the tracepoint `sleep' uses (clock_nanosleep).
+  ;; bpftrace -c splits its command at spaces and runs only ELF files:
+  ;; the workload is a script given to sh.  bpftrace stops when it ends,
+  ;; so it waits for its background sleep.
+  (let* ((script (let ((p (mkstemp! (string-copy "/tmp/gebpf-naptime-XXXXXX"))))
+                   (display "sleep 1.042 &\nsleep 0.25\nwait\n" p)
+                   (chmod p #o700)
+                   (let ((name (port-filename p)))
+                     (close-port p)
+                     name)))
+         (prog "tracepoint:syscalls:sys_enter_clock_nanosleep /comm == \"sleep\"/ { printf(\"%d.%03d\\n\", args->rqtp->tv_sec, args->rqtp->tv_nsec / 1000000); }")
+         (cmd (format #f "timeout 60 bpftrace -e ~a -c ~a 2>&1" (shell-quote prog)
+                      (shell-quote (string-append "/bin/sh " script))))
+         (port (open-pipe* OPEN_READ "sh" "-c" cmd))
+         (out (read-string port)))
+    (close-pipe port)
+    (delete-file script)
+    (filter (lambda (l) (string-match "^[0-9]+\\.[0-9]{3}$" l)) (lines-of out))))
+
+(with-example (out "naptime.scm" "--duration" "2")
+  (test-prints "naptime: header" out "^TIME +PPID +PCOMM +PID +COMM +SECONDS$")
+  (test-equal "naptime: the timespec read from user memory, exactly"
+              '(1 1) (map (lambda (v) (occurrences v (nap-values out)))
+                          '("0.250" "1.042")))
+  (test-prints "naptime: the parent read through a task local" out
+               "^[0-9:]+ +[0-9]+ +guile[^ ]* +[0-9]+ +sleep +0\\.250$")
+  (if (bpftrace?)
+      (let ((theirs (bpftrace-naps)))
+        (test-equal "naptime: the same sleeps as bpftrace on the same workload"
+                    (map (lambda (v) (occurrences v theirs)) '("0.250" "1.042"))
+                    (map (lambda (v) (occurrences v (nap-values out)))
+                         '("0.250" "1.042"))))
+      (format #t "# bpftrace is not installed: naptime not compared with it~%")))
+
+(with-example (out "icmp-echo.scm" "--duration" "1")
+  (test-prints "icmp-echo: test run answers with valid checksums" out
+               "^test run: xdp-tx, 10\\.214\\.0\\.77 -> 10\\.214\\.0\\.2 type 0, IPv4 checksum valid, ICMP checksum valid$")
+  (test-prints "icmp-echo: the reply is the one built in Scheme" out
+               "^test run: the reply equals the one built in Scheme, byte for byte$")
+  (test-assert "icmp-echo: every ping answered, live, by XDP"
+               (let ((m (string-match "ping 10\\.214\\.0\\.77: ([0-9]+)/([0-9]+) replies" out)))
+                 (and m (> (string->number (match:substring m 2)) 0)
+                      (= (string->number (match:substring m 1))
+                         (string->number (match:substring m 2))))))
+  (test-prints "icmp-echo: the program counted them" out
+               "^echo requests answered by XDP: [1-9][0-9]*$")
+  (test-assert "icmp-echo: test network removed" (not (netns-left "gebpf-echo"))))
+
+(test-assert "icmp-echo: Ctrl-C mid-run still removes the test network"
+  (let* ((cmd (format #f "guile --no-auto-compile -s ~a --duration 30 >/dev/null 2>&1 & pid=$!; sleep 3; kill -INT $pid; wait $pid; exit 0"
+                      (shell-quote (string-append (srcdir) "/examples/icmp-echo.scm"))))
+         (status (system cmd)))
+    (and (zero? (status:exit-val status))
+         (not (netns-left "gebpf-echo")))))
 
 (harness-end)

@@ -284,10 +284,10 @@
   (test-assert "a glob attaches every match" (>= (length names) 3))
   (define (count-of n)
     (bpf-map-ref per-probe (list-index (lambda (x) (equal? x n)) names)))
-  (test-equal "(probe) names the getpid tracepoint" 5 (count-of "syscalls:sys_enter_getpid"))
-  (test-equal "(probe) names the getppid tracepoint" 7 (count-of "syscalls:sys_enter_getppid"))
-  (test-equal "bpf-probe-name" "syscalls:sys_enter_getpid"
-              (bpf-probe-name p-glob (list-index (lambda (x) (equal? x "syscalls:sys_enter_getpid")) names))))
+  (test-equal "(probe) names the getpid tracepoint" 5 (count-of "tracepoint:syscalls:sys_enter_getpid"))
+  (test-equal "(probe) names the getppid tracepoint" 7 (count-of "tracepoint:syscalls:sys_enter_getppid"))
+  (test-equal "bpf-probe-name" "tracepoint:syscalls:sys_enter_getpid"
+              (bpf-probe-name p-glob (list-index (lambda (x) (equal? x "tracepoint:syscalls:sys_enter_getpid")) names))))
 
 (bpf-fn raw-probe (ctx)
   (when (and (= (pid) (const me)) (= (arg ctx 1) 39))

@@ -25,7 +25,7 @@
       (return :xdp-pass)))
 (test-assert "bpf-fn binds its name" (bpf-fn? drop-syn))
 (test-equal "bpf-fn name is a C identifier" "drop_syn" (bpf-fn-name drop-syn))
-(test-equal "printer" "#<bpf-fn drop_syn>" (object->string drop-syn))
+(test-equal "printer" "#<bpf-fn drop-syn>" (object->string drop-syn))
 (match (bpf-fn-ast drop-syn #:pass 'parse)
   (('begin ('if ('= ('proto ('symbol 'ctx . _) . _) ('int 6 . _) . _)
                 ('return ('keyword 'xdp-drop . _) . _)
@@ -182,6 +182,90 @@
   (test-assert "error details: the file"
                (string-suffix? "lower.scm" (assq-ref d 'file))))
 
+;; ---- hostile data spliced into a body ----
+(define (elapsed thunk)
+  (let ((t0 (get-internal-real-time)))
+    (thunk)
+    (/ (- (get-internal-real-time) t0) 1.0 internal-time-units-per-second)))
+(define (lower-message thunk)
+  (catch 'ebpf-lower-error (lambda () (thunk) #f)
+    (lambda (k subr msg args details) msg)))
+(define car-circular
+  (let ((x (list '+ (list '- 1) 2))) (set-car! (cdr x) x) x))
+(lower-error "circular through a car" ("circular form" "Fix:")
+             (lower-xdp (bpf-fn u30 (ctx) ,car-circular)))
+(lower-error "circular through a car, inside a let"
+             ("circular form")
+             (lower-xdp (bpf-fn u31 (ctx) (let ((a ,car-circular)) a))))
+(define cdr-circular-inner
+  (let ((l (list 'map-get 'counts 1 2))) (set-cdr! (cdddr l) (cdr l)) l))
+(lower-error "circular through a cdr, nested" ("circular list" "Fix:")
+             (lower-xdp (bpf-fn u32 (ctx) (if (= 1 ,cdr-circular-inner) 1 2))))
+(let ((d (details (lambda () (lower-xdp (bpf-fn u33 (ctx) ,car-circular))))))
+  (test-assert "circular: the details carry the printed form, not the data"
+               (string? (assq-ref d 'form))))
+(define (deep-not n)
+  (let loop ((n n) (x 1)) (if (zero? n) x (loop (- n 1) `(not ,x)))))
+(define very-deep (deep-not 100000))
+(let ((msg #f))
+  (test-assert "100,000 deep: refused within a second"
+               (< (elapsed (lambda ()
+                             (set! msg (lower-message
+                                        (lambda ()
+                                          (lower-xdp (bpf-fn u34 (ctx) ,very-deep)))))))
+                  1.0))
+  (test-assert "100,000 deep: a lowering error" (string? msg))
+  (test-assert "100,000 deep: the error shows a truncated form"
+               (and msg (string-contains msg "deeper than 64")
+                    (string-contains msg "(...)")
+                    (< (string-length msg) 2000))))
+(define shared                          ; 2^40 forms as a tree, 40 pairs
+  (let loop ((n 40) (x 1)) (if (zero? n) x (loop (- n 1) `(+ ,x ,x)))))
+(lower-error "shared structure that unfolds to 2^40 forms" ("more than")
+             (lower-xdp (bpf-fn u35 (ctx) ,shared)))
+(test-assert "deep but allowed: linear stripping (1,000 wide, 60 deep)"
+             (< (elapsed (lambda ()
+                           (lower-xdp
+                            (bpf-fn u36 (ctx)
+                              (begin ,@(map (lambda (i) `(if (= ,(deep-not 60) ,i) 1 2))
+                                            (iota 1000)))))))
+                20.0))
+(test-ebpf-error "circular #:constants" 'ebpf-validation-error
+                 ("#:constants must be a proper list")
+                 (bpf-fn->c (bpf-fn u40 (ctx) (const limit))
+                            #:kind 'xdp
+                            #:constants (let ((l (list '(limit . 1))))
+                                          (set-cdr! l l)
+                                          l)))
+(lower-error "(const LICENSE)" ("has the name of the license" "Fix:")
+             (lower-xdp (bpf-fn u41 (ctx) (const LICENSE))))
+(lower-error "a const named as the program" ("has the name of the program")
+             (lower-xdp (bpf-fn u42 (ctx) (const u42))))
+(lower-error "a const named as a map" ("has the name of a map")
+             (lower-xdp (bpf-fn u43 (ctx) (map-increment! counts 1) (const counts))))
+(lower-error "a cond clause without a body" ("a cond clause needs a body")
+             (lower-tp (bpf-fn u44 (ctx)
+                         (cond ((= (uid) 0)) ((< (uid) 1000) (printk "x")))
+                         0)))
+(lower-error "a map through (begin m)" ("map-increment! needs a map named directly")
+             (lower-xdp (bpf-fn u37 (ctx) (map-increment! (begin counts) 1))))
+(lower-error "a map through (if #t m m)" ("map-get needs a map named directly")
+             (lower-xdp (bpf-fn u38 (ctx) (map-get (if #t counts counts) 1))))
+(define make-fn (@@ (ebpf fn) %make-bpf-fn))
+(test-equal "printk strings with multi-byte characters cut anywhere" '()
+            (filter-map
+             (lambda (pad)
+               (catch #t
+                 (lambda ()
+                   (lower-tp (make-fn 'u39 '(ctx)
+                                      (list `(printk ,(string-append
+                                                       (make-string pad #\a)
+                                                       "été ünïcödé → ✓ 😀😀😀")))
+                                      (current-module) #f 0 0))
+                   #f)
+                 (lambda (key . args) (list pad key))))
+             (iota 40 30)))
+
 ;; ---- fuzz: random s-expressions lower or raise an ebpf-* error ----
 (define heads
   '(let let* begin set! if when unless cond case and or not do-times return
@@ -202,7 +286,6 @@
       (pick leaves)
       (cons (pick heads)
             (map (lambda (_) (gen (- depth 1))) (iota (random 4 state))))))
-(define make-fn (@@ (ebpf fn) %make-bpf-fn))
 (define kinds '(xdp tc tracepoint raw-tracepoint kprobe socket-filter))
 (define outcomes
   (map (lambda (i)

@@ -61,7 +61,7 @@
             (let ((n (string-append "dyn" "-map")))
               (decl `(defbpf-map #:name ,n #:kind 'hash #:key 'u32 #:value 'u32))
               (bpf-map-name (decl 'dyn-map))))
-(test-equal "histogram needs nothing else" '(per-cpu-array-like 64 8)
+(test-equal "histogram needs nothing else" '(per-cpu-array-like 65 8)
             (let ((h (decl '(defbpf-map lat #:kind 'histogram))))
               (list 'per-cpu-array-like (bpf-map-max-entries h) (bpf-map-value-size h))))
 (test-equal "keyed histogram" '(u32 8)

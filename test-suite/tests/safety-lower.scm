@@ -54,7 +54,7 @@
 ;; Random targets over every byte: refused, or pasted as they are (':'
 ;; as '/') and made only of section-name characters.
 (define section-chars
-  (string->char-set "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/+*?[]!@"))
+  (string->char-set "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/+*?[]!@,"))
 (define (random-target state)
   (list->string
    (map (lambda (_)
@@ -71,9 +71,10 @@
                    (let ((c (bpf-fn->c tp-body #:kind 'kprobe #:target t)))
                      (or (and (string-every section-chars t)
                               (not (string-contains t ".."))
-                              ;; ':' is written '/'; a glob leaves the bare section
+                              ;; ':' is written '/'; a glob or a list "A,B"
+                              ;; leaves the bare section
                               (string-contains
-                               c (if (string-any (char-set #\* #\? #\[) t)
+                               c (if (string-any (char-set #\* #\? #\[ #\,) t)
                                      "SEC(\"kprobe\")"
                                      (string-append "SEC(\"kprobe/"
                                                     (string-map (lambda (ch) (if (char=? ch #\:) #\/ ch)) t)

@@ -131,4 +131,22 @@
 (test-ebpf-error "decode wrong size" 'ebpf-validation-error ("4 bytes")
                  (bpf-decode 'u32 #vu8(1 2)))
 
+;; Type specs are user data: deep or circular ones are refused, not
+;; recursed through.
+(define (nested-array n)
+  (let loop ((n n) (t 'u8)) (if (zero? n) t (loop (- n 1) `(array ,t 1)))))
+(test-equal "arrays nested 32 deep" 1 (bpf-type-size (nested-array 32)))
+(test-ebpf-error "arrays nested 100,000 deep" 'ebpf-validation-error
+                 ("nested too deeply" "(...)" "Fix:")
+                 (bpf-type (nested-array 100000)))
+(test-ebpf-error "an array of itself" 'ebpf-validation-error
+                 ("nested too deeply (or circular)")
+                 (bpf-type (let ((t (list 'array 'u8 1)))
+                             (set-car! (cdr t) t)
+                             t)))
+(test-ebpf-error "a circular spec" 'ebpf-validation-error ("bad type")
+                 (bpf-type (let ((t (list 'string 16)))
+                             (set-cdr! (cdr t) t)
+                             t)))
+
 (harness-end)

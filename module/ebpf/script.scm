@@ -1,0 +1,918 @@
+;;; (ebpf script) --- bpftrace-style one-liners: on clauses and @-maps.
+;;; Copyright (C) 2026 the guile-ebpf authors.  GPL-3.0-or-later.
+;;;
+;;; (on PROBE BODY ...) records a clause; bpf-script-run turns the
+;;; recorded clauses into maps, bpf-fns and programs, attaches them,
+;;; runs until the end (its duration, (exit), SIGINT or SIGTERM), then
+;;; detaches everything and prints every @-map as bpftrace prints it.
+;;;
+;;; The @-maps are declared by use.  A pre-pass over each located body
+;;; finds (count! @M K ...), (sum! @M K ... V), (hist! @M K ... V),
+;;; (lhist! @M V MIN MAX STEP) and any other mention of @M, infers the
+;;; key type from the key expressions (several keys make a struct key,
+;;; none a one-entry map) and rewrites the body into ordinary bpf-fn
+;;; forms.  printf goes through one ring buffer per call site, whose
+;;; record holds its arguments; (exit) sets a flag that the host polls.
+;;; begin, end and interval clauses run in Guile, not in the kernel.
+
+(define-module (ebpf script)
+  ;; bpf-script-run-file loads the user's file.
+  #:declarative? #f
+  #:use-module (ebpf)
+  #:use-module (srfi srfi-1)
+  #:use-module (srfi srfi-9)
+  #:use-module (srfi srfi-11)
+  #:use-module (ice-9 match)
+  #:use-module (ice-9 format)
+  #:use-module (ice-9 regex)
+  #:use-module (rnrs bytevectors)
+  #:export (on
+            bpf-script-clauses
+            bpf-script-reset!
+            bpf-script-run
+            bpf-script-json-write
+            bpf-script-load-string
+            bpf-script-run-file))
+
+;;; ------------------------------------------------------------------
+;;; Clauses.
+
+(define-record-type <clause>
+  (make-clause probe body module)
+  clause?
+  (probe clause-probe)
+  (body clause-body)
+  (module clause-module))
+
+(define clauses '())
+
+(define (bpf-script-clauses)
+  "Return the @code{on} clauses recorded so far, oldest first, as a list
+of @code{(PROBE . LOCATED-BODY)}."
+  (map (lambda (c) (cons (clause-probe c) (clause-body c))) (reverse clauses)))
+
+(define (bpf-script-reset!)
+  "Forget the @code{on} clauses recorded so far."
+  (set! clauses '()))
+
+(define (add-clause! probe body module)
+  (unless (string? probe)
+    (raise-ebpf-error 'ebpf-validation-error 'on
+                      (format #f "bad probe ~s" probe)
+                      #:fix "write the probe as a string, e.g. \"tracepoint:syscalls:sys_enter_openat\""))
+  (set! clauses (cons (make-clause probe body module) clauses)))
+
+(define-syntax on
+  (lambda (x)
+    (syntax-case x ()
+      ((_ probe body ...)
+       #`(add-clause! probe
+                      #,((@@ (ebpf fn) located-body) x #'(body ...))
+                      (current-module))))))
+
+;;; ------------------------------------------------------------------
+;;; Located bodies: #(MARKER FILE LINE COLUMN ITEMS) for list forms.
+
+(define marker (@@ (ebpf core) %bpf-loc-marker))
+
+(define (located? x)
+  (and (vector? x) (= (vector-length x) 5) (eq? (vector-ref x 0) marker)))
+
+(define (items x) (if (located? x) (vector-ref x 4) x))
+
+(define (relocate like items)
+  ;; ITEMS as a list form carrying LIKE's location.
+  (if (located? like)
+      (vector marker (vector-ref like 1) (vector-ref like 2) (vector-ref like 3)
+              items)
+      items))
+
+(define (form-head x)
+  (let ((i (items x)))
+    (and (pair? i) (symbol? (car i)) (car i))))
+
+(define (strip x)
+  ;; The plain s-expression, for messages and inference.
+  (cond ((located? x) (map strip (vector-ref x 4)))
+        ((pair? x) (map strip x))
+        (else x)))
+
+(define (at-symbol? x)
+  (and (symbol? x) (string-prefix? "@" (symbol->string x))))
+
+(define (script-error what fix . irritants)
+  (raise-ebpf-error 'ebpf-validation-error 'on what #:fix fix))
+
+;;; ------------------------------------------------------------------
+;;; @-maps.
+
+(define-record-type <at-map>
+  (make-at-map name kind keys linear probe-ci)
+  at-map?
+  (probe-ci at-map-probe-ci set-at-map-probe-ci!) ; clause whose (probe) keys it
+  (name at-map-name)                    ; "@x" or "@"
+  (kind at-map-kind set-at-map-kind!)   ; count sum hist lhist set
+  (keys at-map-keys set-at-map-keys!)   ; list of key types, or #f if unknown
+  (linear at-map-linear set-at-map-linear!)) ; (MIN MAX STEP) for lhist
+
+(define (c-name at)
+  ;; "@" -> at, "@bytes" -> at-bytes: the declared map's name.
+  (if (string=? at "@")
+      "at"
+      (string-append "at-" (substring at 1))))
+
+(define (key-type e)
+  ;; The type of key expression E.
+  (match (strip e)
+    (('comm) '(string 16))
+    (((or 'read-user-str 'read-kernel-str) _ (? integer? n)) `(string ,n))
+    (((or 'pid 'tgid 'tid 'uid 'gid 'cpu 'probe)) 'u32)
+    (('kstack) 'kstack)
+    (_ 'u64)))
+
+(define (note-map! maps sym kind keys . linear)
+  ;; Record a use of @-map SYM; the kinds of its uses must agree.
+  (let* ((name (symbol->string sym))
+         (m (or (hash-ref maps name)
+                (let ((m (make-at-map name #f #f #f #f)))
+                  (hash-set! maps name m)
+                  m))))
+    (when kind
+      (cond ((not (at-map-kind m)) (set-at-map-kind! m kind))
+            ((eq? (at-map-kind m) 'set)
+             (set-at-map-kind! m kind))
+            ((and (memq kind '(count sum)) (memq (at-map-kind m) '(count sum))) #t)
+            ((eq? kind 'set) #t)
+            ((not (eq? kind (at-map-kind m)))
+             (script-error (format #f "~a is used both as ~a and as ~a"
+                                   name (at-map-kind m) kind)
+                           "use one aggregation per @-map")))
+      (when (pair? linear)
+        (set-at-map-linear! m (car linear))))
+    (when keys
+      (let ((ts (map key-type keys)))
+        (cond ((not (at-map-keys m)) (set-at-map-keys! m ts))
+              ((not (= (length ts) (length (at-map-keys m))))
+               (script-error (format #f "~a is used with ~a keys and with ~a"
+                                     name (length (at-map-keys m)) (length ts))
+                             "give every use of an @-map the same keys")))))
+    m))
+
+;;; ------------------------------------------------------------------
+;;; The pre-pass: find the @-maps and printf sites, rewrite the body.
+
+(define-record-type <site>
+  (make-site id fmt types)
+  site?
+  (id site-id)
+  (fmt site-fmt)
+  (types site-types))
+
+(define (split-keys args n-tail)
+  ;; ARGS = KEY ... followed by N-TAIL other arguments.
+  (let ((n (- (length args) n-tail)))
+    (when (< n 0)
+      (script-error (format #f "too few arguments in ~s" (map strip args))
+                    "see the forms of (ebpf script) in the manual"))
+    (values (list-head args n) (list-tail args n))))
+
+(define (rewrite body ci maps sites uses)
+  ;; Rewrite the located BODY of clause CI.  MAPS: name -> <at-map>;
+  ;; SITES: a box of printf sites; USES: a box of flags ((exit) (kstack)).
+  (define (map-ref-of sym) (string->symbol (c-name (symbol->string sym))))
+  (define (key-expr like m keys)
+    (when (any (lambda (k) (equal? (strip k) '(probe))) keys)
+      (set-at-map-probe-ci! m ci))
+    (match keys
+      (() 0)
+      ((k) (walk k))
+      (ks (relocate like
+                    (cons (string->symbol (string-append "make-" (struct-name m)))
+                          (append-map (lambda (i k)
+                                        (list (symbol->keyword
+                                               (string->symbol (format #f "k~a" i)))
+                                              (walk k)))
+                                      (iota (length ks)) ks))))))
+  (define (walk x)
+    (cond
+     ((at-symbol? x)
+      (note-map! maps x 'set #f)
+      (map-ref-of x))
+     ((and (located? x) (pair? (items x)))
+      (let ((i (items x)))
+        (match i
+          (('count! (? at-symbol? m) keys ...)
+           (let ((am (note-map! maps m 'count keys)))
+             (relocate x `(map-increment! ,(map-ref-of m) ,(key-expr x am keys)))))
+          (('sum! (? at-symbol? m) args ...)
+           (let*-values (((keys tail) (split-keys args 1))
+                         ((am) (note-map! maps m 'sum keys)))
+             (relocate x `(map-increment! ,(map-ref-of m) ,(key-expr x am keys)
+                                          ,(walk (car tail))))))
+          (('hist! (? at-symbol? m) args ...)
+           (let*-values (((keys tail) (split-keys args 1))
+                         ((am) (note-map! maps m 'hist keys)))
+             (relocate x (if (null? keys)
+                             `(hist! ,(map-ref-of m) ,(walk (car tail)))
+                             `(hist! ,(map-ref-of m) ,(key-expr x am keys)
+                                     ,(walk (car tail)))))))
+          (('lhist! (? at-symbol? m) args ...)
+           (let*-values (((keys tail) (split-keys args 4)))
+             (unless (null? keys)
+               (script-error (format #f "keyed lhist! ~s" (strip x))
+                             "write (lhist! @NAME VALUE MIN MAX STEP): linear histograms take no key"))
+             (match tail
+               ((v (? integer? mn) (? integer? mx) (? integer? step))
+                (note-map! maps m 'lhist '() (list mn mx step))
+                (relocate x `(lhist! ,(map-ref-of m) ,(walk v) ,mn ,mx ,step)))
+               (_ (script-error (format #f "bad lhist! ~s" (strip x))
+                                "MIN, MAX and STEP are integer constants")))))
+          (((and op (or 'map-set! 'map-set 'map-ref 'map-get 'map-delete!))
+            (? at-symbol? m) k . rest)
+           (note-map! maps m 'set (list k))
+           (relocate x (cons* op (map-ref-of m) (walk k) (map walk rest))))
+          (('printf (? string? fmt) args ...)
+           (let* ((id (length (car sites)))
+                  (types (map (lambda (a)
+                                (match (key-type a)
+                                  ((and t ('string _)) t)
+                                  (_ 'u64)))
+                              args))
+                  (site (make-site id fmt types)))
+             (set-car! sites (cons site (car sites)))
+             (relocate x
+                       `(emit! ,(string->symbol (format #f "at-printf-~a-~a" ci id))
+                               (,(string->symbol (format #f "make-at-printf-~a-~a" ci id))
+                                ,@(append-map (lambda (i a)
+                                                (list (symbol->keyword
+                                                       (string->symbol (format #f "a~a" i)))
+                                                      (walk a)))
+                                              (iota (length args)) args)
+                                ,@(if (null? args) '(#:a0 0) '()))))))
+          (('exit)
+           (set-car! uses (cons 'exit (car uses)))
+           (relocate x '(map-set! at-exit 0 1)))
+          (('kstack)
+           (set-car! uses (cons 'kstack (car uses)))
+           (relocate x '(stack-id ctx at-kstacks)))
+          (_ (relocate x (map walk i))))))
+     (else x)))
+  (map walk body))
+
+(define (struct-name m)
+  (string-append (c-name (at-map-name m)) "-key"))
+
+;;; ------------------------------------------------------------------
+;;; Probes.
+
+(define (split-probe p)
+  (string-split p #\:))
+
+(define (probe-spec p)
+  ;; (KIND . ATTACH) for a kernel probe, or (host KIND . ARG) for begin,
+  ;; end and interval clauses.
+  (let ((fields (split-probe p)))
+    (match fields
+      (((or "begin" "BEGIN")) '(host begin))
+      (((or "end" "END")) '(host end))
+      (((or "interval" "i") unit n)
+       (let ((k (string->number n)))
+         (unless (and k (> k 0))
+           (script-error (format #f "bad interval ~s" p) "write interval:s:N or interval:ms:N"))
+         (cond ((member unit '("s")) `(host interval . ,k))
+               ((member unit '("ms")) `(host interval . ,(/ k 1000)))
+               (else (script-error (format #f "bad interval unit in ~s" p)
+                                   "write interval:s:N or interval:ms:N")))))
+      (((or "profile" "p") "hz" n)
+       (let ((k (string->number n)))
+         (unless (and k (exact-integer? k) (> k 0))
+           (script-error (format #f "bad frequency in ~s" p) "write profile:hz:N, e.g. profile:hz:99"))
+         `(perf-event . (#:frequency ,k))))
+      (((or "tracepoint" "t") g n) `(tracepoint . ,(string-append g ":" n)))
+      (((or "rawtracepoint" "rt") n) `(raw-tracepoint . ,n))
+      (((or "uprobe" "u") . rest) `(uprobe . ,(string-join rest ":")))
+      (((or "uretprobe" "ur") . rest) `(uretprobe . ,(string-join rest ":")))
+      (("usdt" . rest) `(usdt . ,(string-join rest ":")))
+      (((or "kprobe" "kretprobe" "k" "kr") . _)
+       (script-error (format #f "~s: kprobes are not supported here" p)
+                     "use a tracepoint (guile-ebpf list 'syscalls:*') or rawtracepoint"))
+      (_ (script-error (format #f "unknown probe ~s" p)
+                       "write tracepoint:G:N, rawtracepoint:N, uprobe:LIB:SYM, uretprobe:LIB:SYM, usdt:PATH:P:N, profile:hz:N, interval:s:N, begin or end")))))
+
+;;; ------------------------------------------------------------------
+;;; Declaring what the clauses need.
+
+(define private
+  ;; Where generated declarations are evaluated.
+  (let ((m (make-fresh-user-module)))
+    (module-use! m (resolve-interface '(ebpf)))
+    m))
+
+(define (decl form) (eval form private))
+
+(define (key-decl m)
+  ;; The #:key of the declared map.
+  (match (at-map-keys m)
+    ((or #f ()) #f)
+    (('kstack) 'u32)
+    ((t) t)
+    (ts (let ((s (string->symbol (struct-name m))))
+          (decl `(defbpf-struct ,s
+                   ,@(map (lambda (i t)
+                            (list (string->symbol (format #f "k~a" i))
+                                  (if (eq? t 'kstack) 'u32 t)))
+                          (iota (length ts)) ts)))
+          s))))
+
+(define (declare-map! m)
+  (let* ((name (c-name (at-map-name m)))
+         (key (key-decl m))
+         (fields
+          (case (at-map-kind m)
+            ((hist) `((name . ,name) (kind . histogram)
+                      ,@(if key `((key . ,(eval-type key))) '())))
+            ((lhist) `((name . ,name) (kind . histogram)))
+            (else `((name . ,name) (kind . hash) (key . ,(if key (eval-type key) 'u32))
+                    (value . u64) (max-entries . 10240))))))
+    (make-bpf-map fields)))
+
+(define (eval-type t)
+  (if (and (symbol? t) (module-defined? private t)) (eval t private) t))
+
+(define (declare-site! ci s)
+  (let ((sname (string->symbol (format #f "at-printf-~a-~a" ci (site-id s)))))
+    (decl `(defbpf-struct ,sname
+             ,@(if (null? (site-types s))
+                   '((a0 u8))
+                   (map (lambda (i t) (list (string->symbol (format #f "a~a" i)) t))
+                        (iota (length (site-types s))) (site-types s)))))
+    (make-bpf-map `((name . ,(symbol->string sname)) (kind . ringbuf)
+                    (max-entries . 262144)))))
+
+;;; ------------------------------------------------------------------
+;;; printf formatting, as C's printf.
+
+(define conversion (make-regexp "%([-0 +#]*)([0-9]*)(\\.[0-9]+)?(hh|h|ll|l|z)?([diuxXscp%])"))
+
+(define (to-signed v)
+  (if (and (exact-integer? v) (>= v (expt 2 63))) (- v (expt 2 64)) v))
+
+(define (c-format fmt args)
+  (let loop ((start 0) (args args) (acc '()))
+    (let ((m (regexp-exec conversion fmt start)))
+      (if (not m)
+          (string-concatenate-reverse (cons (substring fmt start) acc))
+          (let* ((flags (match:substring m 1))
+                 (width (string->number (or (match:substring m 2) "")))
+                 (conv (string-ref (match:substring m 5) 0))
+                 (pre (substring fmt start (match:start m))))
+            (if (char=? conv #\%)
+                (loop (match:end m) args (cons* "%" pre acc))
+                (let* ((a (if (pair? args) (car args) 0))
+                       (text (case conv
+                               ((#\d #\i) (number->string (to-signed a)))
+                               ((#\u) (number->string a))
+                               ((#\x #\p) (number->string a 16))
+                               ((#\X) (string-upcase (number->string a 16)))
+                               ((#\c) (string (integer->char a)))
+                               (else (if (string? a) a (format #f "~a" a)))))
+                       (padded (cond ((not width) text)
+                                     ((string-index flags #\-)
+                                      (string-pad-right text (max width (string-length text))))
+                                     ((and (string-index flags #\0) (not (string? a)))
+                                      (string-pad text (max width (string-length text)) #\0))
+                                     (else
+                                      (string-pad text (max width (string-length text)))))))
+                  (loop (match:end m) (if (pair? args) (cdr args) '())
+                        (cons* padded pre acc)))))))))
+
+(define (record-args rec n)
+  (if (zero? n)
+      '()
+      (let ((alist (bpf-struct->alist rec)))
+        (map cdr (list-head alist n)))))
+
+;;; ------------------------------------------------------------------
+;;; JSON, newline-delimited as bpftrace's -f json.
+
+(define (bpf-script-json-write x port)
+  "Write @var{x} as JSON on @var{port}: alists are objects, lists arrays,
+strings, numbers, booleans and @code{'null} as themselves, symbols as
+strings."
+  (define (str s)
+    (write-char #\" port)
+    (string-for-each
+     (lambda (c)
+       (case c
+         ((#\") (display "\\\"" port))
+         ((#\\) (display "\\\\" port))
+         ((#\newline) (display "\\n" port))
+         ((#\tab) (display "\\t" port))
+         ((#\return) (display "\\r" port))
+         (else (if (< (char->integer c) 32)
+                   (format port "\\u~4,'0x" (char->integer c))
+                   (write-char c port)))))
+     s)
+    (write-char #\" port))
+  (cond ((eq? x #t) (display "true" port))
+        ((eq? x #f) (display "false" port))
+        ((eq? x 'null) (display "null" port))
+        ((string? x) (str x))
+        ((symbol? x) (str (symbol->string x)))
+        ((and (number? x) (exact? x)) (display x port))
+        ((number? x) (display (exact->inexact x) port))
+        ((and (pair? x) (every (lambda (e) (and (pair? e) (or (string? (car e)) (symbol? (car e))))) x))
+         (display "{" port)
+         (let lp ((es x) (first? #t))
+           (when (pair? es)
+             (unless first? (display ", " port))
+             (str (let ((k (caar es))) (if (symbol? k) (symbol->string k) k)))
+             (display ": " port)
+             (bpf-script-json-write (cdar es) port)
+             (lp (cdr es) #f)))
+         (display "}" port))
+        ((list? x)
+         (display "[" port)
+         (let lp ((es x) (first? #t))
+           (when (pair? es)
+             (unless first? (display ", " port))
+             (bpf-script-json-write (car es) port)
+             (lp (cdr es) #f)))
+         (display "]" port))
+        ((vector? x) (bpf-script-json-write (vector->list x) port))
+        (else (str (format #f "~a" x)))))
+
+(define (json-line type data port)
+  (bpf-script-json-write `(("type" . ,type) ("data" . ,data)) port)
+  (newline port)
+  (force-output port))
+
+;;; ------------------------------------------------------------------
+;;; Compiling the clauses.
+
+(define-record-type <plan>
+  (make-plan maps programs sites host exit-map stack-map)
+  plan?
+  (maps plan-maps)                      ; ((<at-map> . bpf-map) ...) by name
+  (programs plan-programs)              ; ((ci . program) ...)
+  (sites plan-sites)                    ; ((site ci ringbuf) ...)
+  (host plan-host)                      ; ((kind arg body) ...)
+  (exit-map plan-exit-map)
+  (stack-map plan-stack-map))
+
+(define (compile-clauses clauses)
+  (let ((maps (make-hash-table))
+        (sites '())
+        (uses (list '()))
+        (kernel '())
+        (host '()))
+    (for-each
+     (lambda (c ci)
+       (let ((spec (probe-spec (clause-probe c))))
+         (match spec
+           (('host kind . arg)
+            (set! host (cons (list kind arg (map strip (clause-body c))) host))
+            ;; @-maps a host clause names (print, clear) exist already.
+            #t)
+           (_
+            (let* ((box (list '()))
+                   (body (rewrite (clause-body c) ci maps box uses)))
+              (set! sites (append sites (map (lambda (s) (list s ci))
+                                             (reverse (car box)))))
+              (set! kernel (cons (list ci spec body (clause-module c)) kernel)))))))
+     clauses (iota (length clauses)))
+    (for-each (lambda (m)
+                (unless (at-map-kind m) (set-at-map-kind! m 'set)))
+              (hash-map->list (lambda (k v) v) maps))
+    (let* ((exit-map (and (memq 'exit (car uses))
+                          (make-bpf-map '((name . "at-exit") (kind . array) (key . u32)
+                                          (value . u64) (max-entries . 1)))))
+           (stack-map (and (memq 'kstack (car uses))
+                           (make-bpf-map '((name . "at-kstacks") (kind . stack-trace)
+                                           (max-entries . 4096)))))
+           (declared (map (lambda (m) (cons m (declare-map! m)))
+                          (sort (hash-map->list (lambda (k v) v) maps)
+                                (lambda (a b) (string<? (at-map-name a) (at-map-name b))))))
+           (site-maps (map (match-lambda ((s ci) (list s ci (declare-site! ci s)))) sites))
+           (programs
+            (map (match-lambda
+                   ((ci (kind . attach) body module)
+                    (let* ((name (string->symbol (format #f "on-clause-~a" ci)))
+                           (fn (%make-bpf-fn name '(ctx) body module #f 0 0)))
+                      (module-define! private name fn)
+                      (cons ci (decl `(defbpf-program ,name #:kind ',kind
+                                        #:attach ',attach #:source ,name
+                                        #:license "GPL"))))))
+                 (reverse kernel))))
+      (make-plan declared programs site-maps (reverse host) exit-map stack-map))))
+
+(define %make-bpf-fn (@@ (ebpf core) %make-bpf-fn))
+
+;;; ------------------------------------------------------------------
+;;; Printing the @-maps at exit.
+
+(define (key-text m k plan)
+  (let ((ci (at-map-probe-ci m)))
+    (cond
+     ((and ci (exact-integer? k))
+      (let* ((p (assv-ref (plan-programs plan) ci))
+             (n (false-if-exception (bpf-probe-name p k))))
+        (cond ((not n) (number->string k))
+              ((string-index n #\:)
+               (if (string-prefix? "tracepoint:" n) n
+                   (string-append (symbol->string (bpf-program-kind p)) ":" n)))
+              (else n))))
+     ((and (equal? (at-map-keys m) '(kstack)) (plan-stack-map plan))
+      (string-append
+       "\n"
+       (string-concatenate
+        (map (lambda (f) (string-append "        " f "\n"))
+             (or (false-if-exception (bpf-stack-symbols (plan-stack-map plan) k))
+                 '())))))
+     ((string? k) k)
+     ((number? k) (number->string k))
+     ((record? k)
+      (string-join (map (lambda (x) (key-text* x)) (map cdr (bpf-struct->alist k))) ", "))
+     (else (format #f "~a" k)))))
+
+(define (key-text* x)
+  (cond ((string? x) x) ((number? x) (number->string x)) (else (format #f "~a" x))))
+
+(define (value-of v)
+  (if (vector? v) (apply + (vector->list v)) v))
+
+(define (scalar-entries m bm)
+  (sort (map (match-lambda ((k . v) (cons k (value-of v)))) (bpf-map->alist bm))
+        (lambda (a b) (< (cdr a) (cdr b)))))
+
+(define (print-at-map m bm plan json? port)
+  (let ((name (at-map-name m)))
+    (case (at-map-kind m)
+      ((hist lhist)
+       (let ((linear (at-map-linear m)))
+         (if json?
+             (let ((bucket-json
+                    (lambda (bs)
+                      (map (match-lambda
+                             ((lo hi c)
+                              `(,@(if lo `(("min" . ,lo)) '())
+                                ,@(if hi `(("max" . ,(- hi 1))) '())
+                                ("count" . ,c))))
+                           bs))))
+               (json-line "hist"
+                          (list (cons name
+                                      (if (at-map-keys m)
+                                          (let ((data (bpf-hist bm #:linear linear)))
+                                            (if (null? data)
+                                                'null
+                                                (map (match-lambda
+                                                       ((k . bs) (cons (key-text m k plan) (bucket-json bs))))
+                                                     data)))
+                                          (bucket-json (bpf-hist bm #:linear linear)))))
+                          port))
+             (bpf-print-hist bm port #:name name #:linear linear))))
+      (else
+       (let ((entries (scalar-entries m bm))
+             (keyless? (null? (or (at-map-keys m) '()))))
+         (cond
+          ((and (null? entries) (not json?)) #t) ; as bpftrace: nothing
+          (json?
+             (json-line "map"
+                        (list (cons name
+                                    (if keyless?
+                                        (if (pair? entries) (cdar entries) 0)
+                                        (if (null? entries)
+                                            'null
+                                            (map (match-lambda
+                                                   ((k . v) (cons (key-text m k plan) v)))
+                                                 entries)))))
+                        port))
+          (else
+               (for-each (match-lambda
+                           ((k . v)
+                            (if keyless?
+                                (format port "~a: ~a~%" name v)
+                                (format port "~a[~a]: ~a~%" name (key-text m k plan) v))))
+                         entries)
+               (newline port))))))
+    (force-output port)))
+
+(define (print-maps plan json? port)
+  (for-each (match-lambda ((m . bm) (print-at-map m bm plan json? port)))
+            (plan-maps plan)))
+
+;;; ------------------------------------------------------------------
+;;; Host clauses: begin, end, interval.
+
+(define (at-lookup plan sym)
+  (let ((e (find (lambda (e) (string=? (at-map-name (car e)) (symbol->string sym)))
+                 (plan-maps plan))))
+    (unless e
+      (script-error (format #f "no @-map ~a" sym) "name an @-map that a probe clause fills"))
+    e))
+
+(define (run-host-body body plan json? port stop!)
+  (for-each
+   (lambda (form)
+     (match form
+       (('printf (? string? fmt) args ...)
+        (let ((text (c-format fmt args)))
+          (if json? (json-line "printf" text port) (display text port))
+          (force-output port)))
+       (('exit) (stop! 'exit))
+       (('print (? at-symbol? s))
+        (match (at-lookup plan s)
+          ((m . bm) (print-at-map m bm plan json? port))))
+       (((or 'clear 'clear!) (? at-symbol? s))
+        (match (at-lookup plan s) ((m . bm) (bpf-map-clear! bm))))
+       (_ (script-error (format #f "~s cannot run in a begin, end or interval clause" form)
+                        "those clauses run in Guile: use printf, print, clear and exit there"))))
+   body))
+
+;;; ------------------------------------------------------------------
+;;; Running.
+
+(define (attach-with-progress programs)
+  ;; Building takes about half a second per program with a cold cache:
+  ;; on a terminal, say so on one line, erased once done.
+  (let* ((port (current-error-port))
+         (tty? (false-if-exception (isatty? port)))
+         (n (length programs)))
+    (for-each (lambda (p i)
+                (when tty?
+                  (format port "\rbuilding ~a program~:p (~a/~a)..." n (+ i 1) n)
+                  (force-output port))
+                (bpf-attach! p))
+              programs (iota n))
+    (when (and tty? (> n 0))
+      (display "\r\x1b[K" port)
+      (force-output port))))
+
+(define* (bpf-script-run #:optional (clauses* #f)
+                         #:key duration json? quiet? (port (current-output-port))
+                         (on-attached #f))
+  "Run the @code{on} clauses (default: those recorded so far, which are
+then forgotten): declare their @@-maps, build, load and attach a program
+per probe clause, run @code{begin} clauses, and wait for the end ---
+@var{duration} seconds, an @code{(exit)}, SIGINT or SIGTERM.  Then detach
+everything, drain the @code{printf} records, run @code{end} clauses and
+print every @@-map as bpftrace prints it (unless @var{quiet?}); with
+@var{json?}, as newline-delimited JSON records.  Returns the reason it
+stopped: @code{duration}, @code{exit}, @code{SIGINT} or @code{SIGTERM}."
+  (let* ((cs (map (lambda (c)
+                    (if (clause? c) c (make-clause (car c) (cdr c) (current-module))))
+                  (or clauses* (reverse clauses))))
+         (_ (unless clauses* (set! clauses '())))
+         (plan (compile-clauses cs))
+         (stop #f)
+         (stop! (lambda (why) (unless stop (set! stop why))))
+         (old-int #f) (old-term #f))
+    (define (drain)
+      (for-each
+       (match-lambda
+         ((s ci rb)
+          (bpf-ringbuf-poll
+           rb
+           (lambda (rec)
+             (let ((text (c-format (site-fmt s)
+                                   (record-args rec (length (site-types s))))))
+               (if json? (json-line "printf" text port) (display text port))))
+           #:timeout-ms 0)))
+       (plan-sites plan))
+      (force-output port))
+    (define (host kind)
+      (for-each (match-lambda
+                  ((k arg body) (when (eq? k kind) (run-host-body body plan json? port stop!))))
+                (plan-host plan)))
+    (dynamic-wind
+      (lambda ()
+        (set! old-int (sigaction SIGINT (lambda (s) (stop! 'SIGINT))))
+        (set! old-term (sigaction SIGTERM (lambda (s) (stop! 'SIGTERM)))))
+      (lambda ()
+        (attach-with-progress (map cdr (plan-programs plan)))
+        (let ((n (apply + (map (lambda (p) (vector-length (bpf-probe-names (cdr p))))
+                               (plan-programs plan)))))
+          (if json?
+              (json-line "attached_probes" `(("probes" . ,n)) port)
+              (format port "Attaching ~a probe~:p...~%" n))
+          (force-output port))
+        (when on-attached (on-attached))
+        (host 'begin)
+        (let* ((second internal-time-units-per-second)
+               (start (get-internal-real-time))
+               (elapsed (lambda () (/ (- (get-internal-real-time) start) second)))
+               (intervals (filter-map (match-lambda
+                                        (('interval arg body) (list arg arg body))
+                                        (_ #f))
+                                      (plan-host plan))))
+          (let loop ()
+            (drain)
+            (when (and (plan-exit-map plan)
+                       (not (zero? (or (bpf-map-ref (plan-exit-map plan) 0 0) 0))))
+              (stop! 'exit))
+            (when (and duration (>= (elapsed) duration)) (stop! 'duration))
+            (for-each (lambda (iv)
+                        (when (and (not stop) (>= (elapsed) (car iv)))
+                          (set-car! iv (+ (car iv) (cadr iv)))
+                          (run-host-body (caddr iv) plan json? port stop!)))
+                      intervals)
+            (unless stop
+              (usleep 20000)
+              (loop))))
+        (for-each (lambda (p) (bpf-detach! (cdr p))) (plan-programs plan))
+        (drain)
+        (host 'end)
+        (unless quiet?
+          (unless json? (newline port))
+          (print-maps plan json? port))
+        stop)
+      (lambda ()
+        (for-each (lambda (p) (false-if-exception (bpf-unload! (cdr p))))
+                  (plan-programs plan))
+        (for-each (lambda (e) (false-if-exception (bpf-map-close! (cdr e))))
+                  (plan-maps plan))
+        (for-each (match-lambda ((s ci rb) (false-if-exception (bpf-ringbuf-close! rb))
+                                 (false-if-exception (bpf-map-close! rb))))
+                  (plan-sites plan))
+        (when (plan-exit-map plan) (false-if-exception (bpf-map-close! (plan-exit-map plan))))
+        (when (plan-stack-map plan) (false-if-exception (bpf-map-close! (plan-stack-map plan))))
+        (when old-int (sigaction SIGINT (car old-int) (cdr old-int)))
+        (when old-term (sigaction SIGTERM (car old-term) (cdr old-term)))))))
+
+(define (bpf-script-load-string text)
+  "Read the forms of @var{text} (a one-liner's @code{on} clauses and any
+Scheme) and evaluate them in a fresh module that uses @code{(ebpf)} and
+@code{(ebpf script)}; the @code{on} clauses among them are recorded for
+@code{bpf-script-run}.  Returns the number of clauses recorded."
+  (let ((mod (make-fresh-user-module))
+        (before (length clauses)))
+    (module-use! mod (resolve-interface '(ebpf)))
+    (module-use! mod (resolve-interface '(ebpf script)))
+    (call-with-input-string text
+      (lambda (in)
+        (let loop ()
+          (let ((form (read in)))
+            (unless (eof-object? form)
+              (eval form mod)
+              (loop))))))
+    (- (length clauses) before)))
+
+;;; ------------------------------------------------------------------
+;;; Running a whole script file.
+
+(define format-key (@@ (ebpf events) format-key))
+
+(define aggregation-kinds
+  '(hash array per-cpu-hash per-cpu-array lru-hash lru-per-cpu-hash histogram))
+
+(define (print-declared-map m json? port)
+  ;; A map the script declared, as bpftrace prints maps; arrays without
+  ;; their zero entries, empty maps not at all.
+  (let ((name (string-append "@" (bpf-map-name m))))
+    (if (eq? (bpf-map-kind m) 'histogram)
+        (let ((data (bpf-hist m)))
+          (unless (null? data)
+            (if json?
+                (json-line "hist"
+                           (list (cons name
+                                       (if (and (pair? data) (pair? (car data))
+                                                (pair? (cdar data)) (list? (cdar data))
+                                                (not (number? (caar data))))
+                                           (map (match-lambda
+                                                  ((k . bs) (cons (format-key k) (buckets-json bs))))
+                                                data)
+                                           (buckets-json data))))
+                           port)
+                (bpf-print-hist m port #:name name))))
+        (let ((entries (filter (lambda (e) (not (and (number? (cdr e)) (zero? (cdr e)))))
+                               (scalar-entries #f m))))
+          (unless (null? entries)
+            (if json?
+                (json-line "map"
+                           (list (cons name (map (lambda (e) (cons (format-key (car e)) (cdr e)))
+                                                 entries)))
+                           port)
+                (begin
+                  (for-each (lambda (e)
+                              (format port "~a[~a]: ~a~%" name (format-key (car e)) (cdr e)))
+                            entries)
+                  (newline port))))))
+    (force-output port)))
+
+(define (buckets-json bs)
+  (map (match-lambda
+         ((lo hi c)
+          `(,@(if lo `(("min" . ,lo)) '())
+            ,@(if hi `(("max" . ,(- hi 1))) '())
+            ("count" . ,c))))
+       bs))
+
+(define* (bpf-script-run-file file #:key duration json? quiet?
+                              (port (current-output-port))
+                              (on-policies #f))
+  "Run the Scheme script @var{file} in a fresh module that uses
+@code{(ebpf)} and @code{(ebpf script)}, and clean up after it.  A file
+whose @code{on} clauses are left recorded is run by
+@code{bpf-script-run}.  A file that declares policies is handed to
+@var{on-policies} (a procedure of their names) when given.  Any other
+file runs as it is; if programs it declared are still attached when it
+returns, the run waits for @var{duration} seconds or SIGINT or SIGTERM.
+Whichever way the run ends (also Ctrl-C or SIGTERM during the script
+itself, or an error), every program the script declared is detached and
+unloaded (XDP and tc included), and unless @var{quiet?} every non-empty
+aggregation map it declared is printed as bpftrace prints maps (with
+@var{json?}, as JSON records)."
+  (unless (file-exists? file)
+    (raise-ebpf-error 'ebpf-error 'guile-ebpf
+                      (format #f "~a does not exist" file)
+                      #:fix "check the path of the Scheme file"))
+  (let* ((maps-before (bpf-map-names))
+         (programs-before (bpf-program-names))
+         (policies-before (bpf-policy-names))
+         (clauses-before clauses)
+         (mod (make-fresh-user-module))
+         (stopped #f)
+         (policy-run? #f)
+         (left-attached? #f)
+         (old-args (program-arguments))
+         (old-int #f) (old-term #f) (old-alrm #f))
+    (define (new names before) (filter (lambda (n) (not (member n before))) names))
+    (define throw-ok? #f)               ; only the script's load is unwound
+    (define (stop-handler sig)
+      (unless stopped (set! stopped sig))
+      (when throw-ok?
+        (set! throw-ok? #f)
+        (throw 'bpf-script-stop sig)))
+    (define (wait-for-stop)
+      (let loop () (unless stopped (usleep 50000) (loop))))
+    (module-use! mod (resolve-interface '(ebpf)))
+    (module-use! mod (resolve-interface '(ebpf script)))
+    (dynamic-wind
+      (lambda ()
+        (set! old-int (sigaction SIGINT stop-handler))
+        (set! old-term (sigaction SIGTERM stop-handler))
+        (when duration
+          (set! old-alrm (sigaction SIGALRM stop-handler))
+          (alarm (max 1 (inexact->exact (ceiling duration))))))
+      (lambda ()
+        (catch #t
+          (lambda ()
+            ;; The script sees the command line guile -s would give it.
+            (set-program-arguments (list file))
+            (set! throw-ok? #t)
+            (save-module-excursion
+             (lambda ()
+               (set-current-module mod)
+               (load (canonicalize-path file))))
+            (set! throw-ok? #f))
+          (lambda (key . args)
+            (set! throw-ok? #f)
+            (case key
+              ((bpf-script-stop) (set! stopped (car args)))
+              ((interrupted) (set! stopped SIGINT))   ; the examples' own handler
+              (else (apply throw key args)))))
+        (let ((policies (new (bpf-policy-names) policies-before))
+              (recorded (and (not (eq? clauses clauses-before)) (not stopped))))
+          (cond
+           ((and (pair? policies) on-policies (not stopped))
+            (alarm 0)
+            ;; Policies end (or stay pinned) by their own rules.
+            (set! policy-run? #t)
+            (on-policies policies))
+           (recorded
+            (alarm 0)
+            (sigaction SIGINT (car old-int) (cdr old-int))
+            (sigaction SIGTERM (car old-term) (cdr old-term))
+            (let ((cs (list-head clauses (- (length clauses) (length clauses-before)))))
+              (set! clauses clauses-before)
+              (bpf-script-run (reverse cs) #:duration duration #:json? json?
+                              #:quiet? quiet? #:port port)))
+           (else
+            (when (and (not stopped)
+                       (any (lambda (n) (bpf-program-attached? (bpf-program-lookup n)))
+                            (new (bpf-program-names) programs-before)))
+              (set! left-attached? #t)
+              (format (current-error-port) "running; Ctrl-C to detach and exit~%")
+              (wait-for-stop))
+            (for-each (lambda (n) (false-if-exception (bpf-unload! (bpf-program-lookup n))))
+                      (new (bpf-program-names) programs-before))
+            ;; A script that detached its programs itself printed what
+            ;; it wanted; one stopped or left attached did not.
+            (when (and (not quiet?) (or stopped left-attached?))
+              (for-each (lambda (n)
+                          (let ((m (bpf-map-lookup n)))
+                            (when (and m (bpf-map-fd m)
+                                       (memq (bpf-map-kind m) aggregation-kinds))
+                              (false-if-exception (print-declared-map m json? port)))))
+                        (new (bpf-map-names) maps-before)))
+            (or stopped 'done)))))
+      (lambda ()
+        (alarm 0)
+        (set-program-arguments old-args)
+        ;; Whatever happened, nothing the script declared stays attached.
+        (unless policy-run?
+          (for-each (lambda (n) (false-if-exception (bpf-unload! (bpf-program-lookup n))))
+                    (new (bpf-program-names) programs-before)))
+        (when old-int (sigaction SIGINT (car old-int) (cdr old-int)))
+        (when old-term (sigaction SIGTERM (car old-term) (cdr old-term)))
+        (when old-alrm (sigaction SIGALRM (car old-alrm) (cdr old-alrm)))))))

@@ -1,0 +1,260 @@
+;;; The bpf-fn forms that real tracing tools need, against the real
+;;; kernel: signed values in histograms, string comparisons, user and
+;;; kernel memory read as any guile-ebpf type, typed kernel pointers in
+;;; locals.  Each program counts only this process (or its children).
+(use-modules (harness) (ebpf) (srfi srfi-1) (srfi srfi-64) (ice-9 match)
+             (system foreign) (rnrs bytevectors))
+
+(harness-begin "lang" 'kernel)
+
+(define me (getpid))
+(define (tp-prog name fn target)
+  (make-bpf-program `((name . ,name) (kind . tracepoint) (attach . ,target)
+                      (source . ,fn) (constants . ((me . ,me))))))
+(define (printed proc . args)
+  (call-with-output-string (lambda (port) (apply proc (append args (list port))))))
+
+;; read(2) straight from libc: the tracepoints below see exactly these.
+(define c-read
+  (pointer->procedure ssize_t (dynamic-func "read" (dynamic-link))
+                      (list int '* size_t)))
+(define buf (bytevector->pointer (make-bytevector 256)))
+(define (bad-reads n)
+  ;; fd -1: read returns -EBADF.
+  (do ((i 0 (+ i 1))) ((= i n)) (c-read -1 buf 16)))
+(define (zero-reads n size)
+  (let ((port (open-input-file "/dev/zero")))
+    (do ((i 0 (+ i 1))) ((= i n)) (c-read (port->fdes port) buf size))
+    (close-port port)))
+
+;; ---- 1. signed values ----
+
+(defbpf-map lang-ret-hist #:kind 'histogram)
+(defbpf-map lang-ret-lhist #:kind 'histogram)
+(bpf-fn exit-read-hist (ctx)
+  (when (= (tid) (const me))
+    (hist! lang-ret-hist (arg ctx 'ret))
+    (lhist! lang-ret-lhist (retval ctx) 0 1000 100)))
+(let ((p (tp-prog "lang-exit-read" exit-read-hist "syscalls:sys_exit_read")))
+  (bpf-attach! p)
+  (bad-reads 5)
+  (zero-reads 3 100)
+  (zero-reads 2 200)
+  (bpf-unload! p))
+(test-equal "hist!: negative returns (-EBADF) in the (..., 0) bucket"
+  '(#f 0 5) (first (bpf-hist lang-ret-hist)))
+(test-equal "hist!: 100-byte reads in [64, 128), 200-byte in [128, 256)"
+  '((64 128 3) (128 256 2)) (take-right (bpf-hist lang-ret-hist) 2))
+(test-assert "bpf-print-hist prints the negative bucket as bpftrace"
+  (string-contains (printed bpf-print-hist lang-ret-hist)
+                   "\n(..., 0)               5 |"))
+(test-equal "lhist!: below MIN in (..., 0), values in their steps"
+  '((#f 0 5) (0 100 0) (100 200 3) (200 300 2))
+  (bpf-hist lang-ret-lhist #:linear '(0 1000 100)))
+(test-assert "lhist! printed (..., 0) as bpftrace"
+  (string-prefix? "@lang-ret-lhist:\n(..., 0)               5 |"
+                  (printed (lambda (port)
+                             (bpf-print-hist lang-ret-lhist port
+                                             #:linear '(0 1000 100))))))
+
+;; Signed struct fields and map values keep their sign; an unsigned
+;; value at or above MAX stays in [MAX, ...).
+(defbpf-struct lang-sv (a i32) (b u32))
+(defbpf-map lang-svals #:kind 'array #:key 'u32 #:value 'lang-sv #:max-entries 1)
+(defbpf-map lang-i16 #:kind 'array #:key 'u32 #:value 'i16 #:max-entries 1)
+(defbpf-map lang-sign-hist #:kind 'histogram #:key 'u32)
+(defbpf-map lang-sign-lhist #:kind 'histogram)
+(bpf-fn sign-probe (ctx)
+  (when (= (tid) (const me))
+    (let ((v (map-ref lang-svals 0)))
+      (hist! lang-sign-hist 1 (lang-sv-a v))
+      (hist! lang-sign-hist 2 (lang-sv-b v))
+      (hist! lang-sign-hist 3 (map-ref lang-i16 0))
+      (lhist! lang-sign-lhist (lang-sv-a v) 0 100 10))))
+(bpf-map-set! lang-svals 0 (make-lang-sv #:a -7 #:b 4000000000))
+(bpf-map-set! lang-i16 0 -300)
+(let ((p (tp-prog "lang-sign" sign-probe "syscalls:sys_enter_getppid")))
+  (bpf-attach! p)
+  (getppid)
+  (bpf-unload! p))
+(test-equal "i32 struct field -7: negative bucket" '((#f 0 1))
+            (bpf-hist lang-sign-hist 1))
+(test-equal "u32 struct field 4e9: positive bucket" '((2147483648 4294967296 1))
+            (bpf-hist lang-sign-hist 2))
+(test-equal "i16 map value -300: negative bucket" '((#f 0 1))
+            (bpf-hist lang-sign-hist 3))
+(test-equal "lhist! of a signed field: below MIN" '(#f 0 1)
+            (first (bpf-hist lang-sign-lhist #:linear '(0 100 10))))
+
+;; ---- 4. typed kernel pointers in locals ----
+
+(defbpf-map lang-task #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 4)
+(bpf-fn task-local-probe (ctx)
+  (when (= (tid) (const me))
+    (let* ((t (current-task))
+           (parent (core-read t 'real_parent)))
+      (map-set! lang-task 0 (core-read t 'tgid))
+      (map-set! lang-task 1 (core-read t 'real_parent 'tgid))
+      (map-set! lang-task 2 (core-read parent 'tgid))
+      ;; Through a nested let and a cond, the type still follows.
+      (let ((p2 (cond ((= (tgid) 0) (let ((u (current-task))) u))
+                      (else (core-read t 'real_parent)))))
+        (map-set! lang-task 3 (core-read p2 'tgid))))))
+(let ((p (tp-prog "lang-task-local" task-local-probe "syscalls:sys_enter_getppid")))
+  (bpf-attach! p)
+  (getppid)
+  (bpf-unload! p))
+(test-equal "core-read of a local bound to (current-task)" me
+            (bpf-map-ref lang-task 0))
+(test-equal "(let ((t (current-task))) (core-read t 'real_parent 'tgid))"
+            (getppid) (bpf-map-ref lang-task 1))
+(test-equal "a local bound to a pointer-valued core-read keeps its type"
+            (getppid) (bpf-map-ref lang-task 2))
+(test-equal "a kernel pointer through let and cond keeps its type"
+            (getppid) (bpf-map-ref lang-task 3))
+(test-ebpf-error "core-read of an integer points at read-user"
+  'ebpf-lower-error ("read-user")
+  (bpf-fn->c (bpf-fn bad-core (ctx) (let ((p (arg ctx 0))) (core-read p 'x)))
+             #:kind 'kprobe))
+
+;; ---- 2. string comparisons ----
+
+;; A copy of true named gebpf-lang-a: its comm, and a path only this
+;; test uses.
+(define dir (string-append "/tmp/gebpf-lang-" (number->string me)))
+(define exe (string-append dir "/gebpf-lang-a"))
+(unless (file-exists? dir) (mkdir dir))
+(copy-file (if (file-exists? "/bin/true") "/bin/true" "/usr/bin/true") exe)
+(chmod exe #o755)
+
+(defbpf-map lang-str #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 16)
+(defbpf-map lang-names #:kind 'array #:key 'u32 #:value '(string 16) #:max-entries 1)
+(defbpf-struct lang-named (id u32) (name (string 16)))
+(defbpf-map lang-named-map #:kind 'array #:key 'u32 #:value 'lang-named #:max-entries 1)
+(bpf-fn exit-group-probe (ctx)
+  (when (string=? (comm) "gebpf-lang-a") (map-increment! lang-str 0))
+  (when (string-prefix? "gebpf-lang" (comm)) (map-increment! lang-str 1))
+  (when (string=? (comm) "gebpf-lang") (map-increment! lang-str 2))
+  (when (string=? "gebpf-lang-abcdefghij" (comm)) (map-increment! lang-str 3))
+  (when (string=? (map-ref lang-names 0) (comm)) (map-increment! lang-str 4))
+  (when (string-prefix? (comm) "gebpf-lang-a-and-more") (map-increment! lang-str 5))
+  (when (string-prefix? "gebpf-lang-ab" (comm)) (map-increment! lang-str 6))
+  (let ((named (map-get lang-named-map 0)))
+    (when (and named (string=? (comm) (lang-named-name named)))
+      (map-increment! lang-str 10))))
+(bpf-fn execve-probe (ctx)
+  (let ((path (read-user-str (arg ctx 'filename) 128)))
+    (when (string-prefix? ,dir path) (map-increment! lang-str 7))
+    (when (string=? path ,exe) (map-increment! lang-str 8))))
+(bpf-fn exec-probe (ctx)
+  (when (string=? (arg ctx 'filename) ,exe) (map-increment! lang-str 9)))
+(bpf-map-set! lang-names 0 "gebpf-lang-a")
+(bpf-map-set! lang-named-map 0 (make-lang-named #:id 1 #:name "gebpf-lang-a"))
+(let ((ps (list (tp-prog "lang-exit-group" exit-group-probe
+                         "syscalls:sys_enter_exit_group")
+                (tp-prog "lang-execve" execve-probe "syscalls:sys_enter_execve")
+                (tp-prog "lang-exec" exec-probe "sched:sched_process_exec"))))
+  (for-each bpf-attach! ps)
+  (do ((i 0 (+ i 1))) ((= i 3)) (system* exe))
+  (for-each bpf-unload! ps))
+(delete-file exe)
+(rmdir dir)
+(define (str-count i) (bpf-map-ref lang-str i))
+(test-equal "(string=? (comm) \"NAME\") counts exactly the renamed child" 3
+            (str-count 0))
+(test-equal "string-prefix? of (comm)" 3 (str-count 1))
+(test-equal "a prefix is not string=?" 0 (str-count 2))
+(test-equal "a literal longer than comm's 16 bytes never matches" 0
+            (str-count 3))
+(test-equal "string=? of a (string 16) map value and (comm)" 3 (str-count 4))
+(test-equal "string-prefix? with the value as the prefix of a literal" 3
+            (str-count 5))
+(test-equal "string-prefix? that does not match" 0 (str-count 6))
+(test-equal "string-prefix? of a read-user-str local" 3 (str-count 7))
+(test-equal "string=? of a read-user-str local and a literal" 3 (str-count 8))
+(test-equal "string=? of a __data_loc tracepoint field" 3 (str-count 9))
+(test-equal "string=? of a (string 16) struct field through map-get" 3
+            (str-count 10))
+(test-ebpf-error "string=? of an integer"
+  'ebpf-lower-error ("string=? compares strings" "argument 2")
+  (bpf-fn->c (bpf-fn bad-str (ctx) (string=? (comm) (pid)))
+             #:kind 'tracepoint #:target "syscalls:sys_enter_getpid"))
+
+;; ---- 3. user and kernel memory of any type ----
+
+(defbpf-struct lang-rec (a u32) (b be16) (c i16) (d i64) (name (string 8)))
+(define rec-bytes
+  (let ((bv (make-bytevector 24 0)))
+    (bytevector-u32-native-set! bv 0 #x11223344)
+    (bytevector-u16-set! bv 4 #x1234 (endianness big))
+    (bytevector-s16-native-set! bv 6 -2)
+    (bytevector-s64-native-set! bv 8 -5000000000)
+    (bytevector-copy! (string->utf8 "hello") 0 bv 16 5)
+    bv))
+(define c-write
+  (pointer->procedure ssize_t (dynamic-func "write" (dynamic-link))
+                      (list int '* size_t)))
+
+(defbpf-map lang-mem #:kind 'array #:key 'u32 #:value 'i64 #:max-entries 16)
+(defbpf-map lang-recs #:kind 'array #:key 'u32 #:value 'lang-rec #:max-entries 1)
+(defbpf-map lang-s8 #:kind 'array #:key 'u32 #:value '(string 8) #:max-entries 2)
+(defbpf-map lang-b4 #:kind 'array #:key 'u32 #:value '(bytes 4) #:max-entries 1)
+(bpf-fn write-probe (ctx)
+  ;; 24 bytes from this thread: the record above.
+  (when (and (= (tid) (const me)) (= (arg ctx 'count) 24))
+    (let* ((buf (arg ctx 'buf))
+           (r (read-user buf 'lang-rec)))
+      (map-set! lang-mem 0 (read-user buf 'u32))
+      (map-set! lang-mem 1 (read-user (+ buf 4) 'be16))
+      (map-set! lang-mem 2 (read-user (+ buf 6) 'i16))
+      (map-set! lang-mem 3 (read-user (+ buf 8) 'i64))
+      (map-set! lang-mem 4 (lang-rec-c r))
+      (map-set! lang-mem 5 (lang-rec-b r))
+      (map-set! lang-recs 0 r)
+      (map-set! lang-s8 0 (read-user (+ buf 16) '(string 8)))
+      (map-set! lang-b4 0 (read-user buf '(bytes 4)))
+      ;; The executable's name, in kernel memory.
+      (let ((name (core-read (current-task) 'mm 'exe_file 'f_path 'dentry
+                             'd_name 'name)))
+        (map-set! lang-s8 1 (read-kernel name '(string 8)))
+        (map-set! lang-mem 6 (read-kernel name 'u8))))))
+(let ((p (tp-prog "lang-write" write-probe "syscalls:sys_enter_write"))
+      (null (open-output-file "/dev/null")))
+  (bpf-attach! p)
+  (c-write (port->fdes null) (bytevector->pointer rec-bytes) 24)
+  (bpf-unload! p)
+  (close-port null))
+(test-equal "read-user 'u32" #x11223344 (bpf-map-ref lang-mem 0))
+(test-equal "read-user 'be16 (host order)" #x1234 (bpf-map-ref lang-mem 1))
+(test-equal "read-user 'i16 keeps its sign" -2 (bpf-map-ref lang-mem 2))
+(test-equal "read-user 'i64 keeps its sign" -5000000000 (bpf-map-ref lang-mem 3))
+(test-equal "read-user of a defbpf-struct, field by accessor" '(-2 #x1234)
+            (list (bpf-map-ref lang-mem 4) (bpf-map-ref lang-mem 5)))
+(test-equal "read-user of a defbpf-struct stored whole"
+            '(#x11223344 #x1234 -2 -5000000000 "hello")
+            (let ((r (bpf-map-ref lang-recs 0)))
+              (list (lang-rec-a r) (lang-rec-b r) (lang-rec-c r) (lang-rec-d r)
+                    (lang-rec-name r))))
+(test-equal "read-user '(string 8)" "hello" (bpf-map-ref lang-s8 0))
+(test-equal "read-user '(bytes 4)" (u8-list->bytevector (list-head (bytevector->u8-list rec-bytes) 4))
+            (bpf-map-ref lang-b4 0))
+(test-assert "read-kernel '(string 8) of a kernel char pointer"
+             (string-prefix? "guile" (bpf-map-ref lang-s8 1)))
+(test-equal "read-kernel 'u8" (char->integer #\g) (bpf-map-ref lang-mem 6))
+(test-assert "read-user takes the type unquoted too"
+  (string-contains
+   (bpf-fn->c (bpf-fn unquoted-read (ctx) (read-user (arg ctx 0) (string 8)))
+              #:kind 'kprobe)
+   "bpf_probe_read_user (&"))
+(test-ebpf-error "read-user of an unknown type"
+  'ebpf-lower-error ("unknown type" "no-such-type")
+  (bpf-fn->c (bpf-fn bad-read (ctx) (read-user (arg ctx 0) 'no-such-type))
+             #:kind 'kprobe))
+(test-ebpf-error "read-user needs a pointer"
+  'ebpf-lower-error ("read-user needs a pointer")
+  (bpf-fn->c (bpf-fn bad-read2 (ctx) (read-user (comm) 'u32)) #:kind 'kprobe))
+(test-ebpf-error "read-user outside tracing programs"
+  'ebpf-lower-error ("read-user")
+  (bpf-fn->c (bpf-fn bad-read3 (ctx) (read-user 0 'u32)) #:kind 'xdp))
+
+(harness-end)
