@@ -743,9 +743,19 @@ sorted; tracefs is mounted if it is missing."
   (let* ((sep (string-index glob (char-set #\: #\/)))
          (cat (if sep (substring glob 0 sep) "*"))
          (name (if sep (substring glob (+ sep 1)) glob))
-         (root (tracefs-events)))
-    (if (not root)
-        '()
+         (root (tracefs-events))
+         (wild (char-set #\* #\? #\[)))
+    (cond
+     ((not root) '())
+     ((not (or (string-index cat wild) (string-index name wild)
+               (string-index name #\/) (member cat '("" "." ".."))
+               (member name '("" "." ".."))))
+      ;; An exact name: one file to look for, not every category's
+      ;; directory to read (checks look up each program's target).
+      (if (file-exists? (string-append root "/events/" cat "/" name "/format"))
+          (list (string-append cat ":" name))
+          '()))
+     (else
         (let ((events (string-append root "/events"))
               (rc (glob->regexp cat))
               (rn (glob->regexp name)))
@@ -765,7 +775,7 @@ sorted; tracefs is mounted if it is missing."
             (or (scandir events (lambda (f) (and (not (string-prefix? "." f))
                                                  (file-is-directory?* (string-append events "/" f)))))
                 '()))
-           string<?)))))
+           string<?))))))
 
 (define call-with-public-who (@@ (ebpf error) call-with-public-who))
 
