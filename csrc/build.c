@@ -64,6 +64,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "gebpf.h"
+#include "buf.h"
 
 extern char **environ;
 
@@ -104,42 +105,6 @@ dw_printf (const char *subr, const char *fmt, ...)
     no_memory (subr);
   scm_dynwind_free (s);
   return s;
-}
-
-/* A growable byte buffer, always NUL-terminated.  */
-struct buf
-{
-  char *p;
-  size_t n, cap;
-};
-
-static bool
-buf_add (struct buf *b, const void *data, size_t n)
-{
-  if (b->n + n + 1 > b->cap)
-    {
-      size_t cap = b->cap ? b->cap : 4096;
-      while (cap < b->n + n + 1)
-        cap *= 2;
-      char *p = realloc (b->p, cap);
-      if (!p)
-        return false;
-      b->p = p;
-      b->cap = cap;
-    }
-  memcpy (b->p + b->n, data, n);
-  b->n += n;
-  b->p[b->n] = 0;
-  return true;
-}
-
-static void
-buf_free (void *data)
-{
-  struct buf *b = data;
-  free (b->p);
-  b->p = NULL;
-  b->n = b->cap = 0;
 }
 
 /* A vector of malloc'ed strings (argv, flags).  */
@@ -197,12 +162,12 @@ strv_join (const struct strv *s, const char *subr)
 {
   struct buf b = { 0 };
   for (size_t i = 0; i < s->n; i++)
-    if ((i && !buf_add (&b, " ", 1)) || !buf_add (&b, s->v[i], strlen (s->v[i])))
+    if ((i && !gebpf_buf_add (&b, " ", 1)) || !gebpf_buf_str (&b, s->v[i]))
       {
         free (b.p);
         no_memory (subr);
       }
-  if (!b.p && !buf_add (&b, "", 0))
+  if (!b.p && !gebpf_buf_add (&b, "", 0))
     no_memory (subr);
   scm_dynwind_free (b.p);
   return b.p;
@@ -273,7 +238,7 @@ slurp_fd (int fd, size_t *len)
       ssize_t r = read (fd, chunk, sizeof chunk);
       if (r < 0 && errno == EINTR)
         continue;
-      if (r < 0 || (r > 0 && !buf_add (&b, chunk, r)))
+      if (r < 0 || (r > 0 && !gebpf_buf_add (&b, chunk, r)))
         {
           int e = r < 0 ? errno : ENOMEM;
           free (b.p);
@@ -283,12 +248,12 @@ slurp_fd (int fd, size_t *len)
       if (r == 0)
         break;
     }
-  if (!b.p && !buf_add (&b, "", 0))
+  if (!b.p && !gebpf_buf_add (&b, "", 0))
     {
       errno = ENOMEM;
       return NULL;
     }
-  *len = b.n;
+  *len = b.len;
   return b.p;
 }
 
@@ -375,7 +340,7 @@ drain (int *fd, struct buf *b, struct run *r)
       *fd = -1;
       return;
     }
-  if (b->n < MAX_LOG && !buf_add (b, chunk, n))
+  if (b->len < MAX_LOG && !gebpf_buf_add (b, chunk, n))
     r->nomem = true;
 }
 
@@ -496,8 +461,8 @@ static void
 run_init (struct run *r)
 {
   memset (r, 0, sizeof *r);
-  scm_dynwind_unwind_handler (buf_free, &r->out, SCM_F_WIND_EXPLICITLY);
-  scm_dynwind_unwind_handler (buf_free, &r->err, SCM_F_WIND_EXPLICITLY);
+  scm_dynwind_unwind_handler (gebpf_buf_free, &r->out, SCM_F_WIND_EXPLICITLY);
+  scm_dynwind_unwind_handler (gebpf_buf_free, &r->err, SCM_F_WIND_EXPLICITLY);
 }
 
 /* Run ARGV with IN on stdin, outside Guile mode, into R (prepared by
@@ -506,8 +471,8 @@ static void
 run (struct run *r, char *const *argv, const char *in, size_t in_len,
      const char *subr)
 {
-  buf_free (&r->out);
-  buf_free (&r->err);
+  gebpf_buf_free (&r->out);
+  gebpf_buf_free (&r->err);
   r->argv = argv;
   r->in = in;
   r->in_len = in_len;
@@ -575,6 +540,11 @@ first_error (const char *log)
   return out;
 }
 
+#define LIBC_FIX "a BPF program runs in the kernel, without a C library: " \
+  "include no C library (glibc) header such as <stdio.h> or <stdlib.h>; use " \
+  "<linux/...> headers, <bpf/bpf_helpers.h> and <bpf/bpf_endian.h>, or " \
+  "\"vmlinux.h\" (bpf_printk instead of printf)"
+
 /* Raise the ebpf-compile-error for a failed run R of clang on C_TEXT:
    the message names WHAT and clang's first error line; the details hold
    clang's whole stderr ('log), the C ('c-source) and clang ('clang).  */
@@ -582,7 +552,7 @@ SCM_NORETURN static void
 compile_error (const struct run *r, const char *clang, const char *what,
                const char *c_text, size_t c_len, const char *subr)
 {
-  const char *log = utf8_text (r->err.p ? r->err.p : "", r->err.n);
+  const char *log = utf8_text (r->err.p ? r->err.p : "", r->err.len);
   SCM details =
     scm_list_3 (scm_cons (scm_from_utf8_symbol ("log"),
                           scm_from_utf8_string (log)),
@@ -594,6 +564,10 @@ compile_error (const struct run *r, const char *clang, const char *what,
   const char *fix = "correct the code at the place clang names (its full "
     "diagnostics are under 'log in the error's details, the C under "
     "'c-source)";
+  /* glibc's <gnu/stubs.h> wants the 32-bit stubs when it sees no host
+     architecture: a C library header reached a BPF build.  */
+  if (strstr (log, "gnu/stubs-32.h"))
+    fix = LIBC_FIX;
   if (WIFSIGNALED (r->status))
     gebpf_error_details (gebpf_k_compile, subr, details, fix,
                          "clang was killed by signal %d while building %s%s%s",
@@ -694,6 +668,86 @@ multiarch (void)
 #else
   return NULL;
 #endif
+}
+
+/* The host's architecture macro, defined in builds of C sources: the
+   kernel's UAPI headers pull in a few C library headers (<linux/if.h>
+   includes <sys/socket.h>), and glibc picks its word size, and whether
+   it wants the 32-bit stubs, from this macro.  The BPF target is 64-bit
+   little-endian like these hosts, so their view is the right one.  */
+static const char *
+host_arch_macro (void)
+{
+#if defined __x86_64__
+  return "-D__x86_64__";
+#elif defined __aarch64__
+  return "-D__aarch64__";
+#else
+  return NULL;
+#endif
+}
+
+/* Headers of the compiler itself (clang's resource directory) that BPF
+   code may include; any other header that is not the kernel's, libbpf's
+   or vmlinux.h belongs to the C library.  */
+static bool
+bpf_header_ok (const char *h, size_t n)
+{
+  static const char *const dirs[] = { "linux/", "asm/", "asm-generic/",
+                                      "bpf/", "uapi/" };
+  static const char *const compiler[] = {
+    "stddef.h", "stdint.h", "stdbool.h", "stdarg.h", "limits.h", "float.h",
+    "stdalign.h", "stdatomic.h", "stdnoreturn.h", "iso646.h", "vmlinux.h",
+  };
+  for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+    if (n >= strlen (dirs[i]) && strncmp (h, dirs[i], strlen (dirs[i])) == 0)
+      return true;
+  for (size_t i = 0; i < sizeof compiler / sizeof *compiler; i++)
+    if (n == strlen (compiler[i]) && strncmp (h, compiler[i], n) == 0)
+      return true;
+  return false;
+}
+
+/* Refuse a C source (WHAT, its text C_TEXT) that includes a C library
+   header itself (#include <stdio.h>): clang's own error would be about
+   a missing glibc stub, far from the cause.  A header reached through
+   the kernel's headers is accepted (see host_arch_macro).  */
+static void
+refuse_libc_includes (const char *c_text, size_t len, const char *what,
+                      const char *subr)
+{
+  const char *p = c_text, *end = c_text + len;
+  /* The text starts with a #line directive naming the file's line 1.  */
+  int line = strncmp (c_text, "#line ", 6) == 0 ? 0 : 1;
+  while (p < end)
+    {
+      const char *eol = memchr (p, '\n', end - p);
+      if (!eol)
+        eol = end;
+      const char *q = p;
+      while (q < eol && (*q == ' ' || *q == '\t'))
+        q++;
+      if (q < eol && *q == '#')
+        {
+          q++;
+          while (q < eol && (*q == ' ' || *q == '\t'))
+            q++;
+          if (eol - q > 7 && strncmp (q, "include", 7) == 0)
+            {
+              q += 7;
+              while (q < eol && (*q == ' ' || *q == '\t'))
+                q++;
+              const char *close = q < eol && *q == '<'
+                ? memchr (q, '>', eol - q) : NULL;
+              if (close && !bpf_header_ok (q + 1, close - q - 1))
+                gebpf_error (gebpf_k_compile, subr, 0, LIBC_FIX,
+                             "%s:%d includes <%.*s>, a C library header",
+                             what, line, (int) (close - q - 1), q + 1);
+            }
+        }
+      line++;
+      p = eol + 1;
+    }
 }
 
 /* The __TARGET_ARCH_ value bpf_tracing.h wants for the host.  */
@@ -1466,8 +1520,11 @@ build (const char *c_text, size_t len, const char *what, const char *src_dir,
   base_flags (&flags, subr);
   if (src_dir)
     {
+      refuse_libc_includes (c_text, len, what, subr);
       strv_push (&flags, "-iquote", subr);
       strv_push (&flags, src_dir, subr);
+      if (host_arch_macro ())
+        strv_push (&flags, host_arch_macro (), subr);
     }
   const char *vdir = NULL;
   if (includes_vmlinux (c_text, len)
@@ -1631,12 +1688,12 @@ SCM_DEFINE_STATIC (scm_bpf_build_file, "%bpf-build-file", 1, 0, 0, (SCM file),
 
   /* Diagnostics and DWARF name the file, not clang's stdin.  */
   struct buf text = { 0 };
-  scm_dynwind_unwind_handler (buf_free, &text, SCM_F_WIND_EXPLICITLY);
-  bool ok = buf_add (&text, "#line 1 \"", 9);
+  scm_dynwind_unwind_handler (gebpf_buf_free, &text, SCM_F_WIND_EXPLICITLY);
+  bool ok = gebpf_buf_add (&text, "#line 1 \"", 9);
   for (const char *p = path; *p && ok; p++)
-    ok = (*p == '"' || *p == '\\' ? buf_add (&text, "\\", 1) : true)
-      && buf_add (&text, p, 1);
-  ok = ok && buf_add (&text, "\"\n", 2) && buf_add (&text, body, n);
+    ok = (*p == '"' || *p == '\\' ? gebpf_buf_add (&text, "\\", 1) : true)
+      && gebpf_buf_add (&text, p, 1);
+  ok = ok && gebpf_buf_add (&text, "\"\n", 2) && gebpf_buf_add (&text, body, n);
   if (!ok)
     no_memory (FUNC_NAME);
 
@@ -1649,7 +1706,7 @@ SCM_DEFINE_STATIC (scm_bpf_build_file, "%bpf-build-file", 1, 0, 0, (SCM file),
   else
     *slash = 0;
 
-  char *obj = build (text.p, text.n, path, dir, FUNC_NAME);
+  char *obj = build (text.p, text.len, path, dir, FUNC_NAME);
   SCM out = scm_take_locale_string (obj);
   scm_dynwind_end ();
   return out;

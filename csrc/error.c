@@ -212,16 +212,7 @@ privileged (void)
   static int known = -1;
   if (known < 0)
     {
-      FILE *f = fopen ("/proc/self/status", "re");
-      unsigned long long caps = 0;
-      char line[256];
-      if (f)
-        {
-          while (fgets (line, sizeof line, f))
-            if (strncmp (line, "CapEff:", 7) == 0)
-              caps = strtoull (line + 7, NULL, 16);
-          fclose (f);
-        }
+      uint64_t caps = gebpf_effective_caps ();
       known = (caps & (1ULL << 39)) || (caps & (1ULL << 21));
     }
   return known;

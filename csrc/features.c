@@ -2,7 +2,8 @@
    tool chain can do.  Probed once and cached (STYLE: feature probes run
    once); every probe is a real syscall or file check, never a guess from
    the kernel version, except the list of bpf_link kinds, which the kernel
-   offers no way to enumerate.  */
+   offers no way to enumerate.  Program and map kinds are probed with
+   libbpf's probes over the kernel model's tables (kernel.c).  */
 #define _GNU_SOURCE
 #include <config.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "gebpf.h"
+#include "kernel.h"
 
 static SCM cached = SCM_BOOL_F;
 
@@ -27,29 +29,33 @@ fs_is (const char *path, long magic)
   return statfs (path, &st) == 0 && st.f_type == magic;
 }
 
-static uint64_t
-effective_caps (void)
-{
-  FILE *f = fopen ("/proc/self/status", "re");
-  uint64_t caps = 0;
-  char line[256];
-  if (!f)
-    return 0;
-  while (fgets (line, sizeof line, f))
-    if (strncmp (line, "CapEff:", 7) == 0)
-      caps = strtoull (line + 7, NULL, 16);
-  fclose (f);
-  return caps;
-}
-
 static bool
 probe_ringbuf (void)
 {
-  int fd = bpf_map_create (BPF_MAP_TYPE_RINGBUF, "probe", 0, 0, 4096, NULL);
-  if (fd < 0)
-    return false;
-  close (fd);
-  return true;
+  return libbpf_probe_bpf_map_type (BPF_MAP_TYPE_RINGBUF, NULL) == 1;
+}
+
+/* The program kinds whose BPF program type this kernel loads (kinds
+   sharing a type share the answer).  */
+static SCM
+program_kinds (void)
+{
+  SCM l = SCM_EOL;
+  for (int i = PK_NONE; i-- > 0;)
+    if (libbpf_probe_bpf_prog_type (gebpf_kinds[i].type, NULL) == 1)
+      l = scm_cons (scm_from_utf8_symbol (gebpf_kinds[i].name), l);
+  return l;
+}
+
+/* The map kinds this kernel creates.  */
+static SCM
+map_kinds (void)
+{
+  SCM l = SCM_EOL;
+  for (const struct gebpf_map_kind *e = gebpf_map_kinds; e->name; e++)
+    if (libbpf_probe_bpf_map_type (e->map_type, NULL) == 1)
+      l = scm_cons (scm_from_utf8_symbol (e->name), l);
+  return scm_reverse_x (l, SCM_EOL);
 }
 
 /* Load a trivial fentry program on a kernel function: this is what fails
@@ -121,7 +127,7 @@ compute (void)
 {
   struct utsname u;
   uname (&u);
-  uint64_t caps = effective_caps ();
+  uint64_t caps = gebpf_effective_caps ();
   int fentry = probe_fentry ();
   SCM links = SCM_EOL;
   static const struct { const char *name; int maj, min; } lk[] = {
@@ -142,6 +148,11 @@ compute (void)
     capl = scm_acons (SYM (cp[i].name),
                       scm_from_bool (caps & ((uint64_t) 1 << cp[i].bit)),
                       capl);
+  const char *tf = gebpf_tracefs (false);
+  char kprobe_events[64];
+  snprintf (kprobe_events, sizeof kprobe_events, "%s/kprobe_events",
+            tf ? tf : "");
+  bool kprobes = tf && access (kprobe_events, F_OK) == 0;
   SCM al = scm_list_n
     (scm_cons (SYM ("kernel-release"), scm_from_utf8_string (u.release)),
      scm_cons (SYM ("btf"),
@@ -151,18 +162,13 @@ compute (void)
      scm_cons (SYM ("fentry-error"),
                fentry && gebpf_errno_name (fentry)
                ? SYM (gebpf_errno_name (fentry)) : SCM_BOOL_F),
-     scm_cons (SYM ("kprobes"),
-               scm_from_bool (access ("/sys/kernel/tracing/kprobe_events",
-                                      F_OK) == 0
-                              || access ("/sys/kernel/debug/tracing/"
-                                         "kprobe_events", F_OK) == 0)),
+     scm_cons (SYM ("kprobes"), scm_from_bool (kprobes)),
      scm_cons (SYM ("link-kinds"), links),
+     scm_cons (SYM ("program-kinds"), program_kinds ()),
+     scm_cons (SYM ("map-kinds"), map_kinds ()),
      scm_cons (SYM ("bpffs-mounted"),
                scm_from_bool (fs_is ("/sys/fs/bpf", BPF_FS_MAGIC))),
-     scm_cons (SYM ("tracefs-mounted"),
-               scm_from_bool (fs_is ("/sys/kernel/tracing", TRACEFS_MAGIC)
-                              || fs_is ("/sys/kernel/debug/tracing",
-                                        TRACEFS_MAGIC))),
+     scm_cons (SYM ("tracefs-mounted"), scm_from_bool (tf != NULL)),
      scm_cons (SYM ("capabilities"), capl),
      scm_cons (SYM ("libbpf-version"),
                scm_from_utf8_string (libbpf_version_string ())),

@@ -11,6 +11,27 @@
 #include <stdint.h>
 #include <libguile.h>
 
+/* --- util.c: primitives carry their docstring ---------------------------- */
+
+/* Attach DOC to PROC as its 'documentation property, so that
+   procedure-documentation and the REPL's ,describe show a primitive's
+   docstring as they show a Scheme procedure's.  Returns PROC.  */
+SCM gebpf_document (SCM proc, const char *doc);
+
+/* SCM_DEFINE_STATIC as libguile's, except that the snarfed init code also
+   attaches DOCSTRING: a primitive's docstring is written once, in C, and
+   Guile sees it.  */
+#undef SCM_DEFINE_STATIC
+#define SCM_DEFINE_STATIC(FNAME, PRIMNAME, REQ, OPT, VAR, ARGLIST,         \
+                          DOCSTRING)                                      \
+  SCM_SNARF_HERE (static const char s_ ## FNAME[] = PRIMNAME;             \
+                  static SCM FNAME ARGLIST)                               \
+  SCM_SNARF_INIT (gebpf_document                                          \
+                  (scm_c_define_gsubr (s_ ## FNAME, REQ, OPT, VAR,        \
+                                       (scm_t_subr) FNAME), DOCSTRING);)  \
+  SCM_SNARF_DOCS (primitive, FNAME, PRIMNAME, ARGLIST, REQ, OPT, VAR,     \
+                  DOCSTRING)
+
 /* --- error.c: the one error raiser ------------------------------------ */
 
 /* Keys of the ebpf-error family (interned at init).  */
@@ -181,6 +202,14 @@ int gebpf_next_kernel_object (int (*next) (uint32_t, uint32_t *),
                               SCM key, const char *subr, const char *what);
 /* Make sure bpffs is mounted at /sys/fs/bpf (mounting it if we may).  */
 int gebpf_ensure_bpffs (void);
+/* The directory tracefs is mounted on (the one that has events/), or NULL;
+   when MOUNT_IT and it is nowhere, mount it at /sys/kernel/tracing first.
+   The one place that knows where tracefs lives.  */
+const char *gebpf_tracefs (bool mount_it);
+/* This process's effective capability set (CapEff of /proc/self/status),
+   and whether capability CAP is in it.  */
+uint64_t gebpf_effective_caps (void);
+bool gebpf_have_cap (int cap);
 
 /* --- sha256.c ----------------------------------------------------------- */
 
@@ -232,13 +261,16 @@ SCM gebpf_uprobe_symbols (const char *path, const char *glob,
 const char *gebpf_libbpf_log_take (void);
 
 /* --- init functions, in registration order ------------------------------ */
-void gebpf_init (void);
+/* The one symbol the shared library exports (built with
+   -fvisibility=hidden): load-extension calls it by name.  */
+__attribute__ ((visibility ("default"))) void gebpf_init (void);
 void gebpf_init_error (void);
 void gebpf_init_util (void);
 void gebpf_init_pin (void);
 void gebpf_init_type (void);
 void gebpf_init_map (void);
 void gebpf_init_features (void);
+void gebpf_init_kernel (void);
 void gebpf_init_build (void);
 void gebpf_init_program (void);
 void gebpf_init_ringbuf (void);

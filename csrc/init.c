@@ -51,6 +51,7 @@ gebpf_init (void)
   libbpf_set_strict_mode (LIBBPF_STRICT_ALL);
   libbpf_set_print (libbpf_print);
   gebpf_init_error ();
+  gebpf_init_kernel ();          /* the kind tables others read */
   /* Foreign types first.  */
   gebpf_init_type ();
   gebpf_init_map ();

@@ -22,46 +22,8 @@
 SCM gebpf_map_type;
 static SCM registry;            /* eq? hash: kebab symbol -> <bpf-map> */
 
-enum kind_flags
-{
-  K_KEYLESS = 1,                /* no key at all (ringbuf, queue ...) */
-  K_PERCPU = 2,                 /* values are per CPU */
-  K_INDEX = 4,                  /* key is a u32 index */
-  K_FDVAL = 8,                  /* value is a u32 fd or id */
-  K_INNER = 16,                 /* needs an inner map */
-  K_NOITER = 32,                /* no iteration from user space */
-  K_RECORDS = 64,               /* #:value is a record type, not a value */
-  K_ARRAY = 128,                /* entries always exist; no delete */
-};
-
-const struct gebpf_map_kind gebpf_map_kinds[] = {
-  {"hash", BPF_MAP_TYPE_HASH, 0},
-  {"array", BPF_MAP_TYPE_ARRAY, K_INDEX | K_ARRAY},
-  {"per-cpu-hash", BPF_MAP_TYPE_PERCPU_HASH, K_PERCPU},
-  {"per-cpu-array", BPF_MAP_TYPE_PERCPU_ARRAY, K_PERCPU | K_INDEX | K_ARRAY},
-  {"lru-hash", BPF_MAP_TYPE_LRU_HASH, 0},
-  {"lru-per-cpu-hash", BPF_MAP_TYPE_LRU_PERCPU_HASH, K_PERCPU},
-  {"lpm-trie", BPF_MAP_TYPE_LPM_TRIE, 0},
-  {"ringbuf", BPF_MAP_TYPE_RINGBUF, K_KEYLESS | K_NOITER | K_RECORDS},
-  {"perf-event-array", BPF_MAP_TYPE_PERF_EVENT_ARRAY,
-   K_INDEX | K_FDVAL | K_RECORDS | K_ARRAY},
-  {"stack-trace", BPF_MAP_TYPE_STACK_TRACE, K_INDEX},
-  {"prog-array", BPF_MAP_TYPE_PROG_ARRAY, K_INDEX | K_FDVAL | K_ARRAY},
-  {"queue", BPF_MAP_TYPE_QUEUE, K_KEYLESS | K_NOITER},
-  {"stack", BPF_MAP_TYPE_STACK, K_KEYLESS | K_NOITER},
-  {"bloom-filter", BPF_MAP_TYPE_BLOOM_FILTER, K_KEYLESS | K_NOITER},
-  {"devmap", BPF_MAP_TYPE_DEVMAP, K_INDEX | K_FDVAL | K_ARRAY},
-  {"devmap-hash", BPF_MAP_TYPE_DEVMAP_HASH, K_INDEX | K_FDVAL},
-  {"cpumap", BPF_MAP_TYPE_CPUMAP, K_INDEX | K_FDVAL | K_ARRAY},
-  {"array-of-maps", BPF_MAP_TYPE_ARRAY_OF_MAPS,
-   K_INDEX | K_FDVAL | K_INNER | K_ARRAY},
-  {"hash-of-maps", BPF_MAP_TYPE_HASH_OF_MAPS, K_FDVAL | K_INNER},
-  {"histogram", BPF_MAP_TYPE_PERCPU_ARRAY, K_PERCPU | K_INDEX | K_ARRAY},
-  {NULL, 0, 0}
-};
-
-static struct gebpf_sym kind_syms[sizeof gebpf_map_kinds
-                                  / sizeof gebpf_map_kinds[0]];
+/* The map kinds and their K_* flags are the kernel model's (kernel.c).  */
+#define kind_syms gebpf_map_kind_syms
 
 static const struct gebpf_sym flag_syms[] = {
   {"no-prealloc", BPF_F_NO_PREALLOC},
@@ -1708,13 +1670,6 @@ gebpf_init_map (void)
                                   finalize_map);
   scm_c_define ("<bpf-map>", gebpf_map_type);
   registry = scm_permanent_object (scm_c_make_hash_table (63));
-  size_t i = 0;
-  for (const struct gebpf_map_kind *e = gebpf_map_kinds; e->name; e++, i++)
-    {
-      kind_syms[i].name = e->name;
-      kind_syms[i].value = i;
-    }
-  kind_syms[i].name = NULL;
 #ifndef SCM_MAGIC_SNARFER
 #include "map.x"
 #endif

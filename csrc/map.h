@@ -4,18 +4,10 @@
 #define GEBPF_MAP_H
 
 #include "gebpf.h"
+#include "kernel.h"
 
 /* The kernel's ENOTSUPP (not in user-space errno.h).  */
 #define ENOTSUPP_ERRNO 524
-
-struct gebpf_map_kind
-{
-  const char *name;             /* Scheme spelling */
-  unsigned int map_type;        /* enum bpf_map_type */
-  unsigned int flags;           /* K_* in map.c */
-};
-
-extern const struct gebpf_map_kind gebpf_map_kinds[];
 
 struct gebpf_map
 {

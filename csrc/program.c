@@ -39,6 +39,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "gebpf.h"
+#include "buf.h"
 #include "map.h"
 
 #ifndef SO_ATTACH_BPF
@@ -60,189 +61,41 @@ static SCM gebpf_link_type;
 /* ------------------------------------------------------------------ */
 /* Program kinds and attach types.                                      */
 
-enum kind_flags
-{
-  KF_NET = 1,                   /* needs CAP_NET_ADMIN */
-  KF_TRACE = 2,                 /* needs CAP_PERFMON */
-  KF_BTF = 4,                   /* target is a BTF id fixed at load */
-  KF_TRAMPOLINE = 8,            /* attached through a BPF trampoline */
-  KF_CGROUP = 16,
-};
+/* Program kinds are the kernel model's table (kernel.c).  */
 
-struct prog_kind
-{
-  const char *name;
-  enum bpf_prog_type type;
-  int attach_type;              /* expected attach type, or -1 */
-  unsigned flags;
-};
-
-static const struct prog_kind kinds[] = {
-  {"xdp", BPF_PROG_TYPE_XDP, -1, KF_NET},
-  {"tc", BPF_PROG_TYPE_SCHED_CLS, -1, KF_NET},
-  {"socket-filter", BPF_PROG_TYPE_SOCKET_FILTER, -1, KF_NET},
-  {"cgroup-skb", BPF_PROG_TYPE_CGROUP_SKB, -1, KF_NET | KF_CGROUP},
-  {"cgroup-sock-addr", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, -1,
-   KF_NET | KF_CGROUP},
-  {"cgroup-sock", BPF_PROG_TYPE_CGROUP_SOCK, -1, KF_NET | KF_CGROUP},
-  {"tracepoint", BPF_PROG_TYPE_TRACEPOINT, -1, KF_TRACE},
-  {"raw-tracepoint", BPF_PROG_TYPE_RAW_TRACEPOINT, -1, KF_TRACE},
-  {"tp-btf", BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, KF_TRACE | KF_BTF},
-  {"fentry", BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY,
-   KF_TRACE | KF_BTF | KF_TRAMPOLINE},
-  {"fexit", BPF_PROG_TYPE_TRACING, BPF_TRACE_FEXIT,
-   KF_TRACE | KF_BTF | KF_TRAMPOLINE},
-  {"fmod-ret", BPF_PROG_TYPE_TRACING, BPF_MODIFY_RETURN,
-   KF_TRACE | KF_BTF | KF_TRAMPOLINE},
-  {"lsm", BPF_PROG_TYPE_LSM, BPF_LSM_MAC, KF_TRACE | KF_BTF | KF_TRAMPOLINE},
-  {"kprobe", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
-  {"kretprobe", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
-  {"uprobe", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
-  {"uretprobe", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
-  {"usdt", BPF_PROG_TYPE_KPROBE, -1, KF_TRACE},
-  {"perf-event", BPF_PROG_TYPE_PERF_EVENT, -1, KF_TRACE},
-  {NULL, 0, 0, 0}
-};
-
-#define NKINDS (sizeof kinds / sizeof kinds[0])
-static struct gebpf_sym kind_syms[NKINDS];
-
-/* #:attach-type values: the short hook names of DESIGN §4, and the
-   kernel's names for those who know them.  */
-static const struct gebpf_sym attach_syms[] = {
-  {"ingress", BPF_CGROUP_INET_INGRESS},
-  {"egress", BPF_CGROUP_INET_EGRESS},
-  {"sock-create", BPF_CGROUP_INET_SOCK_CREATE},
-  {"sock-release", BPF_CGROUP_INET_SOCK_RELEASE},
-  {"post-bind4", BPF_CGROUP_INET4_POST_BIND},
-  {"post-bind6", BPF_CGROUP_INET6_POST_BIND},
-  {"connect4", BPF_CGROUP_INET4_CONNECT},
-  {"connect6", BPF_CGROUP_INET6_CONNECT},
-  {"bind4", BPF_CGROUP_INET4_BIND},
-  {"bind6", BPF_CGROUP_INET6_BIND},
-  {"sendmsg4", BPF_CGROUP_UDP4_SENDMSG},
-  {"sendmsg6", BPF_CGROUP_UDP6_SENDMSG},
-  {"recvmsg4", BPF_CGROUP_UDP4_RECVMSG},
-  {"recvmsg6", BPF_CGROUP_UDP6_RECVMSG},
-  {"getpeername4", BPF_CGROUP_INET4_GETPEERNAME},
-  {"getpeername6", BPF_CGROUP_INET6_GETPEERNAME},
-  {"getsockname4", BPF_CGROUP_INET4_GETSOCKNAME},
-  {"getsockname6", BPF_CGROUP_INET6_GETSOCKNAME},
-  {"cgroup-inet-ingress", BPF_CGROUP_INET_INGRESS},
-  {"cgroup-inet-egress", BPF_CGROUP_INET_EGRESS},
-  {"cgroup-inet-sock-create", BPF_CGROUP_INET_SOCK_CREATE},
-  {"cgroup-inet-sock-release", BPF_CGROUP_INET_SOCK_RELEASE},
-  {"cgroup-inet4-post-bind", BPF_CGROUP_INET4_POST_BIND},
-  {"cgroup-inet6-post-bind", BPF_CGROUP_INET6_POST_BIND},
-  {"cgroup-inet4-connect", BPF_CGROUP_INET4_CONNECT},
-  {"cgroup-inet6-connect", BPF_CGROUP_INET6_CONNECT},
-  {"cgroup-inet4-bind", BPF_CGROUP_INET4_BIND},
-  {"cgroup-inet6-bind", BPF_CGROUP_INET6_BIND},
-  {"cgroup-udp4-sendmsg", BPF_CGROUP_UDP4_SENDMSG},
-  {"cgroup-udp6-sendmsg", BPF_CGROUP_UDP6_SENDMSG},
-  {"cgroup-udp4-recvmsg", BPF_CGROUP_UDP4_RECVMSG},
-  {"cgroup-udp6-recvmsg", BPF_CGROUP_UDP6_RECVMSG},
-  {"cgroup-inet4-getpeername", BPF_CGROUP_INET4_GETPEERNAME},
-  {"cgroup-inet6-getpeername", BPF_CGROUP_INET6_GETPEERNAME},
-  {"cgroup-inet4-getsockname", BPF_CGROUP_INET4_GETSOCKNAME},
-  {"cgroup-inet6-getsockname", BPF_CGROUP_INET6_GETSOCKNAME},
-  {NULL, 0}
-};
-
-/* Which attach types each cgroup kind accepts (for the error's hint).  */
-static bool
-attach_type_fits (enum bpf_prog_type type, int at)
-{
-  switch (type)
-    {
-    case BPF_PROG_TYPE_CGROUP_SKB:
-      return at == BPF_CGROUP_INET_INGRESS || at == BPF_CGROUP_INET_EGRESS;
-    case BPF_PROG_TYPE_CGROUP_SOCK:
-      return at == BPF_CGROUP_INET_SOCK_CREATE
-        || at == BPF_CGROUP_INET_SOCK_RELEASE
-        || at == BPF_CGROUP_INET4_POST_BIND
-        || at == BPF_CGROUP_INET6_POST_BIND;
-    case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
-      return at == BPF_CGROUP_INET4_CONNECT || at == BPF_CGROUP_INET6_CONNECT
-        || at == BPF_CGROUP_INET4_BIND || at == BPF_CGROUP_INET6_BIND
-        || at == BPF_CGROUP_UDP4_SENDMSG || at == BPF_CGROUP_UDP6_SENDMSG
-        || at == BPF_CGROUP_UDP4_RECVMSG || at == BPF_CGROUP_UDP6_RECVMSG
-        || at == BPF_CGROUP_INET4_GETPEERNAME
-        || at == BPF_CGROUP_INET6_GETPEERNAME
-        || at == BPF_CGROUP_INET4_GETSOCKNAME
-        || at == BPF_CGROUP_INET6_GETSOCKNAME;
-    default:
-      return false;
-    }
-}
-
-static const char *
-attach_type_hint (enum bpf_prog_type type)
-{
-  switch (type)
-    {
-    case BPF_PROG_TYPE_CGROUP_SKB:
-      return "use #:attach-type 'ingress or 'egress";
-    case BPF_PROG_TYPE_CGROUP_SOCK:
-      return "use #:attach-type 'sock-create, 'sock-release, 'post-bind4 "
-        "or 'post-bind6";
-    case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
-      return "use #:attach-type 'connect4, 'connect6, 'bind4, 'bind6, "
-        "'sendmsg4, 'sendmsg6, 'recvmsg4, 'recvmsg6, 'getpeername4, "
-        "'getpeername6, 'getsockname4 or 'getsockname6";
-    default:
-      return "#:attach-type is for cgroup-skb, cgroup-sock and "
-        "cgroup-sock-addr programs only";
-    }
-}
+/* #:attach-type values and the kinds they fit: the kernel model's
+   cgroup hooks (kernel.c).  */
 
 /* The short name of an attach type, for printing; NULL if none.  */
 static const char *
 attach_type_name (int at)
 {
-  for (const struct gebpf_sym *e = attach_syms; e->name; e++)
+  for (const struct gebpf_sym *e = gebpf_hook_syms; e->name; e++)
     if (e->value == at)
       return e->name;
   return NULL;
 }
 
-/* The kind of a program as libbpf typed it from SEC().  */
-static const struct prog_kind *
+/* The kind of a program as libbpf typed it from SEC(): the first kind of
+   its type and attach type, or among those (kprobe, uprobe ... share a
+   type) the one whose section prefix SEC() starts with.  */
+static const struct gebpf_kind *
 kind_of_program (const struct bpf_program *prog)
 {
   enum bpf_prog_type t = bpf_program__type (prog);
   int at = bpf_program__expected_attach_type (prog);
-  if (t == BPF_PROG_TYPE_KPROBE)
-    {
-      const char *sec = bpf_program__section_name (prog);
-      const char *names[] = { "kretprobe", "uretprobe", "uprobe", "kprobe",
-        "usdt" };
-      for (size_t i = 0; i < 5; i++)
-        if (strncmp (sec, names[i], strlen (names[i])) == 0)
-          for (const struct prog_kind *k = kinds; k->name; k++)
-            if (strcmp (k->name, names[i]) == 0)
-              return k;
-    }
-  for (const struct prog_kind *k = kinds; k->name; k++)
+  const char *sec = bpf_program__section_name (prog);
+  const struct gebpf_kind *first = NULL;
+  for (const struct gebpf_kind *k = gebpf_kinds; k->name; k++)
     if (k->type == t && (k->attach_type < 0 || k->attach_type == at))
-      return k;
-  return NULL;
-}
-
-/* Whether this process has capability CAP in its effective set.  */
-static bool
-have_cap (int cap)
-{
-  FILE *f = fopen ("/proc/self/status", "re");
-  if (!f)
-    return false;
-  char line[256];
-  unsigned long long eff = 0;
-  while (fgets (line, sizeof line, f))
-    if (sscanf (line, "CapEff: %llx", &eff) == 1)
-      break;
-  fclose (f);
-  return (eff >> cap) & 1;
+      {
+        if (!first)
+          first = k;
+        size_t n = k->section ? strcspn (k->section, "/") : 0;
+        if (n && sec && strncmp (sec, k->section, n) == 0)
+          return k;
+      }
+  return first;
 }
 
 /* Enough privilege to load tracing programs: an EPERM then is the
@@ -250,52 +103,14 @@ have_cap (int cap)
 static bool
 tracing_privileged (void)
 {
-  return have_cap (21 /* CAP_SYS_ADMIN */ )
-    || (have_cap (39 /* CAP_BPF */ ) && have_cap (38 /* CAP_PERFMON */ ));
+  return gebpf_have_cap (21 /* CAP_SYS_ADMIN */ )
+    || (gebpf_have_cap (39 /* CAP_BPF */ ) && gebpf_have_cap (38 /* CAP_PERFMON */ ));
 }
 
 static const char *
-cap_names (unsigned flags)
+cap_names (const struct gebpf_kind *kind)
 {
-  if (flags & KF_NET)
-    return "CAP_BPF and CAP_NET_ADMIN";
-  if (flags & KF_TRACE)
-    return "CAP_BPF and CAP_PERFMON";
-  return "CAP_BPF (or CAP_SYS_ADMIN)";
-}
-
-/* ------------------------------------------------------------------ */
-/* Growing strings.                                                     */
-
-struct sbuf
-{
-  char *s;
-  size_t n, cap;
-};
-
-static void
-sb_add (struct sbuf *b, const char *s, size_t n)
-{
-  if (b->n + n + 1 > b->cap)
-    {
-      size_t cap = b->cap ? b->cap : 256;
-      while (b->n + n + 1 > cap)
-        cap *= 2;
-      char *p = realloc (b->s, cap);
-      if (!p)
-        return;
-      b->s = p;
-      b->cap = cap;
-    }
-  memcpy (b->s + b->n, s, n);
-  b->n += n;
-  b->s[b->n] = 0;
-}
-
-static void
-sb_str (struct sbuf *b, const char *s)
-{
-  sb_add (b, s, strlen (s));
+  return kind ? kind->caps : "CAP_BPF (or CAP_SYS_ADMIN)";
 }
 
 /* ------------------------------------------------------------------ */
@@ -308,7 +123,7 @@ sb_str (struct sbuf *b, const char *s)
 static char *
 rewrite_log (const char *log, SCM line_map)
 {
-  struct sbuf out = { 0 };
+  struct buf out = { 0 };
   bool mapped = scm_is_vector (line_map);
   size_t nmap = mapped ? scm_c_vector_length (line_map) : 0;
   const char *p = log;
@@ -350,8 +165,8 @@ rewrite_log (const char *log, SCM line_map)
                   if (scm_is_string (e))
                     {
                       char *text = scm_to_utf8_string (e);
-                      sb_str (&out, "; ");
-                      sb_str (&out, text);
+                      gebpf_buf_str (&out, "; ");
+                      gebpf_buf_str (&out, text);
                       free (text);
                       done = true;
                     }
@@ -359,14 +174,14 @@ rewrite_log (const char *log, SCM line_map)
             }
         }
       if (!done)
-        sb_add (&out, p, len);
+        gebpf_buf_add (&out, p, len);
       if (eol)
-        sb_add (&out, "\n", 1);
+        gebpf_buf_add (&out, "\n", 1);
       p = eol ? eol + 1 : p + len;
     }
-  if (!out.s)
+  if (!out.p)
     return strdup ("");
-  return out.s;
+  return out.p;
 }
 
 static bool
@@ -576,7 +391,7 @@ verifier_error (const char *subr, const char *name, const char *kind,
           break;
         }
 
-  struct sbuf b = { 0 };
+  struct buf b = { 0 };
   size_t hl = last ? headline_index (lines, lens, last) : 0;
   char *error = last ? strndup (lines[hl], lens[hl])
     : strdup ("(the verifier gave no reason)");
@@ -586,29 +401,29 @@ verifier_error (const char *subr, const char *name, const char *kind,
   snprintf (head, sizeof head,
             "the verifier rejected program %s (%s) of %s: %s", name, kind,
             path, error);
-  sb_str (&b, head);
+  gebpf_buf_str (&b, head);
   if (omitted)
     {
       snprintf (head, sizeof head,
                 "\n  ... %zu line%s omitted (the whole log is under 'log in "
                 "the error's details)", omitted, omitted == 1 ? "" : "s");
-      sb_str (&b, head);
+      gebpf_buf_str (&b, head);
     }
   if (anno >= 0)
     {
-      sb_str (&b, "\n  ");
-      sb_add (&b, lines[anno], lens[anno]);
+      gebpf_buf_str (&b, "\n  ");
+      gebpf_buf_add (&b, lines[anno], lens[anno]);
       if ((size_t) anno + 1 < first)
-        sb_str (&b, "\n  ...");
+        gebpf_buf_str (&b, "\n  ...");
     }
   for (size_t k = nkeep; k-- > 0;)
     {
-      sb_str (&b, "\n  ");
-      sb_add (&b, lines[keep[k]], lens[keep[k]]);
+      gebpf_buf_str (&b, "\n  ");
+      gebpf_buf_add (&b, lines[keep[k]], lens[keep[k]]);
     }
   const char *fix = verifier_fix (error);
-  char *msg = scm_gc_strdup (b.s ? b.s : head, "gebpf-msg");
-  free (b.s);
+  char *msg = scm_gc_strdup (b.p ? b.p : head, "gebpf-msg");
+  free (b.p);
   free (error);
   gebpf_error_log (gebpf_k_verifier, subr, 0, log, fix, "%s", msg);
 }
@@ -624,7 +439,7 @@ struct gebpf_object
   uint32_t id;
   enum bpf_prog_type type;
   int attach_type;
-  const struct prog_kind *kind; /* NULL for kinds guile-ebpf has no name for */
+  const struct gebpf_kind *kind; /* NULL for kinds guile-ebpf has no name for */
   char *kind_name;
   char *name;                   /* the program's C name */
   char *path, *section;
@@ -731,7 +546,7 @@ SCM_DEFINE_STATIC (scm_bpf_enable_stats_x, "%bpf-enable-stats!", 1, 0, 0,
 /* Options of %bpf-object-load.  */
 struct load_opts
 {
-  const struct prog_kind *kind;
+  const struct gebpf_kind *kind;
   char *prog;                   /* C name of the program, or NULL */
   SCM constants;
   SCM line_map;
@@ -875,19 +690,19 @@ apply_constants (struct bpf_object *obj, struct bpf_map *map, SCM constants,
         }
       if (!found)
         {
-          struct sbuf known = { 0 };
+          struct buf known = { 0 };
           for (unsigned i = 0; i < nvars; i++)
             {
               const struct btf_type *var = btf__type_by_id (btf, vs[i].type);
               if (!var || !btf_is_var (var))
                 continue;
-              if (known.n)
-                sb_str (&known, " ");
+              if (known.len)
+                gebpf_buf_str (&known, " ");
               const char *vn = btf__name_by_offset (btf, var->name_off);
-              sb_str (&known, vn);
+              gebpf_buf_str (&known, vn);
             }
-          char *k = scm_gc_strdup (known.s ? known.s : "(none)", "gebpf-k");
-          free (known.s);
+          char *k = scm_gc_strdup (known.p ? known.p : "(none)", "gebpf-k");
+          free (known.p);
           char fix[2048];
           snprintf (fix, sizeof fix, "the constants of %s are: %s", path, k);
           gebpf_error (gebpf_k_validation, subr, 0, fix,
@@ -1080,15 +895,15 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
       prog = bpf_object__find_program_by_name (obj, lo->prog);
       if (!prog)
         {
-          struct sbuf known = { 0 };
+          struct buf known = { 0 };
           bpf_object__for_each_program (p, obj)
           {
-            if (known.n)
-              sb_str (&known, " ");
-            sb_str (&known, bpf_program__name (p));
+            if (known.len)
+              gebpf_buf_str (&known, " ");
+            gebpf_buf_str (&known, bpf_program__name (p));
           }
-          char *k = scm_gc_strdup (known.s ? known.s : "(none)", "gebpf-k");
-          free (known.s);
+          char *k = scm_gc_strdup (known.p ? known.p : "(none)", "gebpf-k");
+          free (known.p);
           char fix[2048];
           snprintf (fix, sizeof fix, "the programs of %s are: %s", path, k);
           gebpf_error (gebpf_k_validation, subr, 0, fix,
@@ -1104,7 +919,7 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
   bpf_object__for_each_program (p, obj)
     bpf_program__set_autoload (p, p == prog);
 
-  const struct prog_kind *k = lo->kind;
+  const struct gebpf_kind *k = lo->kind;
   enum bpf_prog_type t = bpf_program__type (prog);
   if (k)
     {
@@ -1119,7 +934,7 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
                    && (int) bpf_program__expected_attach_type (prog)
                    != k->attach_type))
         {
-          const struct prog_kind *sk = kind_of_program (prog);
+          const struct gebpf_kind *sk = kind_of_program (prog);
           gebpf_error (gebpf_k_validation, subr, 0,
                        "make #:kind and the program's SEC() agree",
                        "program %s of %s is in section \"%s\", which makes "
@@ -1140,22 +955,22 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
   t = bpf_program__type (prog);
   if (lo->attach_type >= 0)
     {
-      if (!attach_type_fits (t, lo->attach_type))
-        gebpf_error (gebpf_k_validation, subr, 0, attach_type_hint (t),
+      if (!gebpf_hook_fits (t, lo->attach_type))
+        gebpf_error (gebpf_k_validation, subr, 0, gebpf_hook_hint (t),
                      "#:attach-type %s does not fit a %s program",
                      attach_type_name (lo->attach_type),
                      k ? k->name : libbpf_bpf_prog_type_str (t));
       bpf_program__set_expected_attach_type (prog, lo->attach_type);
     }
   else if (t == BPF_PROG_TYPE_CGROUP_SOCK_ADDR
-           && !attach_type_fits (t, bpf_program__expected_attach_type (prog)))
-    gebpf_error (gebpf_k_validation, subr, 0, attach_type_hint (t),
+           && !gebpf_hook_fits (t, bpf_program__expected_attach_type (prog)))
+    gebpf_error (gebpf_k_validation, subr, 0, gebpf_hook_hint (t),
                  "program %s of %s is a cgroup-sock-addr program: it needs "
                  "the hook it is for", bpf_program__name (prog), path);
 
   if (lo->target)
     {
-      const struct prog_kind *ek = k ? k : kind_of_program (prog);
+      const struct gebpf_kind *ek = k ? k : kind_of_program (prog);
       if (ek && (ek->flags & KF_BTF))
         {
           int r = bpf_program__set_attach_target (prog, 0, lo->target);
@@ -1176,7 +991,7 @@ configure_program (struct bpf_object *obj, const struct load_opts *lo,
 
 /* The target of a BTF kind: #:target, else the part of SEC() after '/'.  */
 static char *
-btf_target (const struct bpf_program *prog, const struct prog_kind *k,
+btf_target (const struct bpf_program *prog, const struct gebpf_kind *k,
             const char *given)
 {
   if (!k || !(k->flags & KF_BTF))
@@ -1221,7 +1036,7 @@ parse_load_options (SCM rest, struct load_opts *lo, struct load_state *st,
       switch (which)
         {
         case 0:
-          lo->kind = &kinds[gebpf_sym_lookup (kind_syms, v, subr,
+          lo->kind = &gebpf_kinds[gebpf_sym_lookup (gebpf_kind_syms, v, subr,
                                               "program kind")];
           break;
         case 1:
@@ -1246,7 +1061,7 @@ parse_load_options (SCM rest, struct load_opts *lo, struct load_state *st,
           lo->line_map = v;
           break;
         case 4:
-          lo->attach_type = (int) gebpf_sym_lookup (attach_syms, v, subr,
+          lo->attach_type = (int) gebpf_sym_lookup (gebpf_hook_syms, v, subr,
                                                     "attach type");
           break;
         case 5:
@@ -1336,7 +1151,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_load, "%bpf-object-load", 1, 0, 1,
   int log_level = lo.log_level;
   SCM used = SCM_EOL;
   struct bpf_program *prog = NULL;
-  const struct prog_kind *kind = NULL;
+  const struct gebpf_kind *kind = NULL;
   for (;;)
     {
       LIBBPF_OPTS (bpf_object_open_opts, oo, .object_name = objname);
@@ -1418,11 +1233,11 @@ SCM_DEFINE_STATIC (scm_bpf_object_load, "%bpf-object-load", 1, 0, 1,
           snprintf (fix, sizeof fix,
                     "run as root, or grant %s, e.g. `sudo setcap "
                     "cap_bpf,cap_perfmon,cap_net_admin+ep $(which guile)`",
-                    cap_names (kind ? kind->flags : 0));
+                    cap_names (kind));
           gebpf_error_log (gebpf_k_permission, FUNC_NAME, err, lib, fix,
                            "loading %s program %s of %s needs %s: the "
                            "kernel refused it", kname, gname, cpath,
-                           cap_names (kind ? kind->flags : 0));
+                           cap_names (kind));
         }
       if (has_log)
         verifier_error (FUNC_NAME, gname, kname, cpath, glog);
@@ -1558,7 +1373,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_meta, "%bpf-object-meta", 1, 0, 0,
 static const char *
 kind_name_of_type (enum bpf_prog_type t, int at, char *buf, size_t n)
 {
-  for (const struct prog_kind *k = kinds; k->name; k++)
+  for (const struct gebpf_kind *k = gebpf_kinds; k->name; k++)
     if (k->type == t && (k->attach_type < 0 || k->attach_type == at))
       return k->name;
   const char *s = libbpf_bpf_prog_type_str (t);
@@ -1986,20 +1801,6 @@ scm_string_arg (SCM s, const char *subr, int pos, const char *what)
   return c;
 }
 
-/* The tracing directory, mounting tracefs if we may and must.  */
-static const char *
-tracefs_dir (void)
-{
-  if (access ("/sys/kernel/tracing/events", F_OK) == 0)
-    return "/sys/kernel/tracing";
-  if (access ("/sys/kernel/debug/tracing/events", F_OK) == 0)
-    return "/sys/kernel/debug/tracing";
-  if (mount ("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0
-      && access ("/sys/kernel/tracing/events", F_OK) == 0)
-    return "/sys/kernel/tracing";
-  return NULL;
-}
-
 #define FUNC_NAME s_scm_bpf_attach_tracepoint
 SCM_DEFINE_STATIC (scm_bpf_attach_tracepoint, "%bpf-attach-tracepoint", 3, 0,
                    0, (SCM obj, SCM target, SCM cookie),
@@ -2037,7 +1838,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_tracepoint, "%bpf-attach-tracepoint", 3, 0,
                  "bad tracepoint name %s", t);
   *sep = 0;
   const char *name = sep + 1;
-  const char *dir = tracefs_dir ();
+  const char *dir = gebpf_tracefs (true);
   if (!dir)
     gebpf_error (gebpf_k_attach, FUNC_NAME, 0,
                  "mount it: mount -t tracefs tracefs /sys/kernel/tracing",
@@ -2157,7 +1958,7 @@ kernel_has_kprobes (void)
 {
   if (access ("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0)
     return true;
-  const char *dir = tracefs_dir ();
+  const char *dir = gebpf_tracefs (true);
   char path[256];
   snprintf (path, sizeof path, "%s/kprobe_events", dir ? dir : "/nonexistent");
   return access (path, F_OK) == 0;
@@ -3196,12 +2997,6 @@ gebpf_init_program (void)
                                               scm_from_utf8_symbol ("object")),
                                   finalize_link);
   scm_c_define ("<bpf-link>", gebpf_link_type);
-  for (size_t i = 0; kinds[i].name; i++)
-    {
-      kind_syms[i].name = kinds[i].name;
-      kind_syms[i].value = (long) i;
-    }
-  kind_syms[NKINDS - 1].name = NULL;
 #ifndef SCM_MAGIC_SNARFER
 #include "program.x"
 #endif

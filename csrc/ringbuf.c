@@ -16,8 +16,9 @@
    each ring buffer, gebpf_rbctl_NAME: a two-slot per-CPU array whose
    slot 0 counts dropped records and whose slot 1 holds the flags emit!
    passes to bpf_ringbuf_output (0, or BPF_RB_NO_WAKEUP while a consumer
-   drains on an interval).  The emitter declares it, like any map, the
-   first time it lowers an emit! into that ring, so every program that
+   drains on an interval).  The emitter names it in its C and lists it
+   among the helper maps its lowering needs; the lowering driver
+   declares it, like any map, the first time, so every program that
    emits into one ring shares one control map.
 
    A <bpf-perf-reader> does the same for a perf-event-array map with
@@ -45,6 +46,7 @@
 #include <bpf/libbpf.h>
 #include "gebpf.h"
 #include "map.h"
+#include "lower/lower.h"
 
 static SCM reader_type;         /* <bpf-ringbuf-reader> */
 static SCM perf_reader_type;    /* <bpf-perf-reader> */
@@ -54,7 +56,7 @@ static SCM emit_types;          /* hash: map name symbol -> type pointer */
 /* ------------------------------------------------------------------ */
 /* What emit! writes: noted by the emitter, read by the readers.        */
 
-#define CTL_PREFIX "gebpf_rbctl_"
+#define CTL_PREFIX GEBPF_RBCTL_PREFIX
 
 /* The control map of ring buffer M, declared now if DECLARE and it does
    not exist yet; #f otherwise.  */
@@ -86,7 +88,7 @@ control_map (struct gebpf_map *m, bool declare)
 
 const char *gebpf_ringbuf_emit_note (SCM map, const struct gebpf_type *t);
 
-/* Called by the emitter for each emit! and perf-emit! it lowers: note T,
+/* Called by the lowering driver for each emit! and perf-emit! lowered: note T,
    the type written into MAP, for decoding; for a ring buffer return the
    C name of its control map (declared on first use), else NULL.  */
 const char *
@@ -812,6 +814,54 @@ read_elf_symbols (Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, struct symtab *t,
     }
 }
 
+/* Read the function symbols of the sections of type WANT of ELF.  */
+static void
+read_symtab (Elf *elf, int want, struct symtab *t, size_t *cap, size_t *nlen,
+             size_t *ncap)
+{
+  Elf_Scn *scn = NULL;
+  while ((scn = elf_nextscn (elf, scn)))
+    {
+      GElf_Shdr sh;
+      if (gelf_getshdr (scn, &sh) && sh.sh_type == (GElf_Word) want)
+        read_elf_symbols (elf, scn, &sh, t, cap, nlen, ncap);
+    }
+}
+
+/* The path of ELF's detached debug file by its build id,
+   /usr/lib/debug/.build-id/XX/YYYY.debug, into BUF when that file
+   exists.  */
+static bool
+debug_file_path (Elf *elf, char *buf, size_t size)
+{
+  Elf_Scn *scn = NULL;
+  while ((scn = elf_nextscn (elf, scn)))
+    {
+      GElf_Shdr sh;
+      if (!gelf_getshdr (scn, &sh) || sh.sh_type != SHT_NOTE)
+        continue;
+      Elf_Data *data = elf_getdata (scn, NULL);
+      GElf_Nhdr nh;
+      size_t off = 0, name_off, desc_off;
+      while (data && (off = gelf_getnote (data, off, &nh, &name_off,
+                                          &desc_off)) > 0)
+        {
+          if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4
+              || memcmp ((char *) data->d_buf + name_off, "GNU", 4) != 0
+              || nh.n_descsz < 2 || nh.n_descsz > 40)
+            continue;
+          const unsigned char *id = (unsigned char *) data->d_buf + desc_off;
+          size_t n = snprintf (buf, size, "/usr/lib/debug/.build-id/%02x/",
+                               id[0]);
+          for (size_t i = 1; i < nh.n_descsz && n + 3 < size; i++)
+            n += snprintf (buf + n, size - n, "%02x", id[i]);
+          snprintf (buf + n, size - n, ".debug");
+          return access (buf, R_OK) == 0;
+        }
+    }
+  return false;
+}
+
 static struct elf_syms *
 elf_syms_load (const char *path)
 {
@@ -864,19 +914,26 @@ elf_syms_load (const char *path)
             }
         }
     }
-  /* The full symbol table where the file has one, else the dynamic one.  */
+  /* The full symbol table where the file has one, else the one of its
+     detached debug file (a stripped library whose -dbg package is
+     installed: the names bpftrace shows), else the dynamic one.  */
   size_t cap = 0, nlen = 0, ncap = 0;
-  for (int want = SHT_SYMTAB; want && e->tab.n == 0;
-       want = want == SHT_SYMTAB ? SHT_DYNSYM : 0)
+  read_symtab (elf, SHT_SYMTAB, &e->tab, &cap, &nlen, &ncap);
+  if (e->tab.n == 0)
     {
-      Elf_Scn *scn = NULL;
-      while ((scn = elf_nextscn (elf, scn)))
-        {
-          GElf_Shdr sh;
-          if (gelf_getshdr (scn, &sh) && sh.sh_type == (GElf_Word) want)
-            read_elf_symbols (elf, scn, &sh, &e->tab, &cap, &nlen, &ncap);
-        }
+      char dbg[128];
+      int dfd = debug_file_path (elf, dbg, sizeof dbg)
+        ? open (dbg, O_RDONLY | O_CLOEXEC) : -1;
+      Elf *delf = dfd >= 0 ? elf_begin (dfd, ELF_C_READ_MMAP, NULL) : NULL;
+      if (delf && elf_kind (delf) == ELF_K_ELF)
+        read_symtab (delf, SHT_SYMTAB, &e->tab, &cap, &nlen, &ncap);
+      if (delf)
+        elf_end (delf);
+      if (dfd >= 0)
+        close (dfd);
     }
+  if (e->tab.n == 0)
+    read_symtab (elf, SHT_DYNSYM, &e->tab, &cap, &nlen, &ncap);
   elf_end (elf);
   close (fd);
   for (size_t i = 0; i < e->tab.n; i++)
@@ -959,8 +1016,10 @@ hex_addr (uint64_t a)
   return scm_from_utf8_string (buf);
 }
 
-static SCM
-user_symbol (struct mapping *maps, size_t nmaps, uint64_t addr)
+/* The symbol covering user address ADDR of a process with mappings
+   MAPS, and *OFF the offset of ADDR into it; NULL when none does.  */
+static const struct sym *
+user_sym (struct mapping *maps, size_t nmaps, uint64_t addr, uint64_t *off)
 {
   for (size_t i = 0; i < nmaps; i++)
     {
@@ -969,21 +1028,28 @@ user_symbol (struct mapping *maps, size_t nmaps, uint64_t addr)
         continue;
       struct elf_syms *e = elf_syms_load (mp->path);
       if (!e)
-        return SCM_BOOL_F;
-      uint64_t off = addr - mp->start + mp->pgoff;
+        return NULL;
+      uint64_t fo = addr - mp->start + mp->pgoff;
       for (size_t j = 0; j < e->nload; j++)
-        if (off >= e->load[j].off
-            && off < e->load[j].off + e->load[j].filesz)
+        if (fo >= e->load[j].off && fo < e->load[j].off + e->load[j].filesz)
           {
-            uint64_t va = off - e->load[j].off + e->load[j].vaddr;
+            uint64_t va = fo - e->load[j].off + e->load[j].vaddr;
             const struct sym *s = sym_find (&e->tab, va);
             if (s)
-              return name_plus (s->name, va - s->addr);
-            break;
+              *off = va - s->addr;
+            return s;
           }
-      return SCM_BOOL_F;
+      return NULL;
     }
-  return SCM_BOOL_F;
+  return NULL;
+}
+
+static SCM
+user_symbol (struct mapping *maps, size_t nmaps, uint64_t addr)
+{
+  uint64_t off = 0;
+  const struct sym *s = user_sym (maps, nmaps, addr, &off);
+  return s ? name_plus (s->name, off) : SCM_BOOL_F;
 }
 
 #define FUNC_NAME s_scm_bpf_symbolize
@@ -1045,6 +1111,104 @@ SCM_DEFINE_STATIC (scm_bpf_symbolize, "%bpf-symbolize", 2, 0, 0,
     free (maps[i].path);
   free (maps);
   return scm_reverse_x (out, SCM_EOL);
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_symbol
+SCM_DEFINE_STATIC (scm_bpf_symbol, "%bpf-symbol", 2, 0, 0,
+                   (SCM addr, SCM pid),
+                   "Return @code{(NAME . OFFSET)} for the symbol covering "
+                   "@var{addr}: a kernel symbol when @var{pid} is @code{#f}, "
+                   "else one of the files process @var{pid} maps; "
+                   "@code{#f} when no symbol covers it.")
+{
+  if (!scm_is_unsigned_integer (addr, 0, UINT64_MAX))
+    gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                 "give an address as a non-negative integer",
+                 "bad address %s", gebpf_repr (addr));
+  uint64_t a = scm_to_uint64 (addr), off = 0;
+  const struct sym *s = NULL;
+  if (scm_is_false (pid))
+    {
+      load_kallsyms ();
+      s = sym_find (&ksyms, a);
+      if (s)
+        off = a - s->addr;
+    }
+  else
+    {
+      if (!scm_is_signed_integer (pid, 1, INT32_MAX))
+        gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
+                     "give a process id (a positive integer)",
+                     "bad process id %s", gebpf_repr (pid));
+      size_t nmaps = 0;
+      struct mapping *maps = read_maps (scm_to_int (pid), &nmaps);
+      SCM out = SCM_BOOL_F;
+      s = user_sym (maps, nmaps, a, &off);
+      if (s)
+        out = scm_cons (scm_from_utf8_string (s->name),
+                        scm_from_uint64 (off));
+      for (size_t i = 0; i < nmaps; i++)
+        free (maps[i].path);
+      free (maps);
+      return out;
+    }
+  return s ? scm_cons (scm_from_utf8_string (s->name), scm_from_uint64 (off))
+    : SCM_BOOL_F;
+}
+#undef FUNC_NAME
+
+/* ------------------------------------------------------------------ */
+/* Stacks as map keys.                                                  */
+
+/* (kstack) and (ustack) record into this stack-trace map, declared on
+   first use and shared by every program.  */
+#define STACKS_NAME "gebpf-stacks"
+#define STACKS_ENTRIES 4096
+
+static SCM stack_keys;          /* hash: map name symbol -> (STACKMAP . MODE) */
+
+SCM gebpf_stacks_map (void);
+void gebpf_stack_key_note (const struct gebpf_map *m, SCM stack);
+
+/* The stack-trace map (kstack) and (ustack) record into.  */
+SCM
+gebpf_stacks_map (void)
+{
+  SCM name = scm_from_utf8_string (STACKS_NAME);
+  SCM m = gebpf_map_lookup (name);
+  if (scm_is_true (m))
+    return m;
+  SCM args[10] = {
+    name, scm_from_utf8_symbol ("stack-trace"), SCM_BOOL_F, SCM_BOOL_F,
+    SCM_BOOL_F, SCM_BOOL_F, scm_from_int (STACKS_ENTRIES), SCM_BOOL_F,
+    SCM_BOOL_F,
+    scm_list_2 (SCM_BOOL_F,
+                scm_from_utf8_string ("Stacks recorded by (kstack) and "
+                                      "(ustack)."))
+  };
+  return scm_call_n (make_map_proc, args, 10);
+}
+
+/* Called by the lowering for a map whose keys are stacks: STACK is
+   (STACKMAP . MODE), MODE kernel ((kstack): the id), user ((ustack):
+   the id in the low 32 bits, the process id above) or id (stack-id).
+   bpf-print-map prints such keys as frames.  */
+void
+gebpf_stack_key_note (const struct gebpf_map *m, SCM stack)
+{
+  scm_hashq_set_x (stack_keys, scm_from_utf8_symbol (m->name), stack);
+}
+
+#define FUNC_NAME s_scm_bpf_stack_key
+SCM_DEFINE_STATIC (scm_bpf_stack_key, "%bpf-stack-key", 1, 0, 0, (SCM map),
+                   "Return @code{(STACKMAP . MODE)} when programs use stacks "
+                   "as the keys of @var{map} (MODE @code{kernel}, "
+                   "@code{user} or @code{id}), else @code{#f}.")
+{
+  struct gebpf_map *m = gebpf_map_from_scm (map, FUNC_NAME, 1);
+  return scm_hashq_ref (stack_keys, scm_from_utf8_symbol (m->name),
+                        SCM_BOOL_F);
 }
 #undef FUNC_NAME
 
@@ -1111,6 +1275,7 @@ gebpf_init_ringbuf (void)
                                   finalize_perf_reader);
   scm_c_define ("<bpf-perf-reader>", perf_reader_type);
   emit_types = scm_permanent_object (scm_c_make_hash_table (31));
+  stack_keys = scm_permanent_object (scm_c_make_hash_table (31));
   /* map.c defined it in this module before us.  */
   make_map_proc = scm_permanent_object
     (scm_variable_ref (scm_c_lookup ("%make-bpf-map")));

@@ -5,8 +5,9 @@
 ;;;
 ;;; Shows: (stack-id ctx STACKMAP) in a tracepoint program, counting
 ;;; context switches by the kernel stack of the task leaving the CPU,
-;;; and bpf-stack-symbols naming the frames.  The most frequent stacks
-;;; are printed as bpftrace prints them.  The script sleeps, forks and
+;;; and bpf-print-map printing the stack ids as their frames, as
+;;; bpftrace prints @[kstack] (with (kstack) as the key, no stack map
+;;; need be declared: see profile.scm).  The script sleeps, forks and
 ;;; waits in short steps, so it switches out often itself.
 ;;;
 ;;; Run (as root):
@@ -44,17 +45,12 @@
   #:source on-switch
   #:license "GPL")
 
-(define (print-stacks stackmap counts top)
-  ;; The TOP most frequent stacks, the most frequent last, as bpftrace.
-  (let* ((entries (sort (bpf-map->alist counts) (lambda (a b) (< (cdr a) (cdr b)))))
-         (shown (take-right entries (min top (length entries)))))
-    (for-each (lambda (e)
-                (format #t "@[~%")
-                (for-each (lambda (frame) (format #t "        ~a~%" frame))
-                          (bpf-stack-symbols stackmap (car e)))
-                (format #t "]: ~a~%~%" (cdr e)))
-              shown)
-    (format #t "~a context switches from ~a distinct kernel stacks~%"
+(define (print-stacks counts top)
+  ;; The TOP most frequent stacks, the most frequent last, as bpftrace:
+  ;; bpf-print-map prints the stack ids stack-id made as their frames.
+  (let ((entries (bpf-map->alist counts)))
+    (bpf-print-map counts #:top top #:name "@")
+    (format #t "~%~a context switches from ~a distinct kernel stacks~%"
             (fold + 0 (map cdr entries)) (length entries))))
 
 (sigaction SIGINT (lambda (sig) (throw 'interrupted)))
@@ -74,6 +70,6 @@
           (loop (+ i 1)))))
     (bpf-detach! cswitch-stacks)
     (newline)
-    (print-stacks switch-stacks switches top))
+    (print-stacks switches top))
   (lambda ()
     (bpf-unload! cswitch-stacks)))

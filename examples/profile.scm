@@ -1,21 +1,24 @@
-;;; profile.scm --- on-CPU kernel stacks sampled at 99 Hertz.
+;;; profile.scm --- on-CPU stacks of one process, sampled at 99 Hertz.
 ;;;
 ;;; The bpftrace one-liner it ports:
-;;;   bpftrace -e 'profile:hz:99 { @[kstack] = count(); }'
+;;;   bpftrace -e 'profile:hz:99 /pid == PID/ { @kernel[kstack] = count();
+;;;                                             @user[ustack] = count(); }'
 ;;;
-;;; Shows: a perf-event program (#:attach '(#:frequency 99)) sampling
-;;; every CPU, (stack-id ctx STACKMAP) recording the kernel stack of each
-;;; sample in a stack-trace map, a hash map counting samples by stack id,
-;;; and bpf-stack-symbols naming the frames from /proc/kallsyms.  The
-;;; busiest stacks are printed as bpftrace prints them.  The script keeps
-;;; a CPU busy in the kernel (reading /dev/zero, stat) while it samples.
+;;; Shows: a perf-event program (#:attach '(#:frequency 99), the CPU
+;;; clock of every CPU) counting samples by (kstack) and by (ustack):
+;;; stacks as map keys, recorded in a stack-trace map guile-ebpf declares
+;;; by itself, and printed by bpf-print-map as bpftrace prints them, one
+;;; symbolized frame per line.  A sample taken while the process runs in
+;;; user mode has no kernel stack: it counts under an empty @kernel[].
 ;;;
 ;;; Run (as root):
-;;;   ./pre-inst-env guile -s examples/profile.scm [--top N] [--duration SECONDS]
-;;; Default: the 5 busiest stacks after 3 seconds; it exits by itself.
+;;;   ./pre-inst-env guile -s examples/profile.scm [--top N] [--duration SECONDS] [-- COMMAND ARG ...]
+;;; With a COMMAND, it profiles that command (started here, stopped at
+;;; the end); without one, it profiles itself while it keeps a CPU busy
+;;; in the kernel (reading /dev/zero).  Default: the 5 busiest stacks of
+;;; each kind after 3 seconds; it exits by itself.
 
-(use-modules (ebpf) (ice-9 format) (ice-9 getopt-long) (ice-9 binary-ports)
-             (srfi srfi-1))
+(use-modules (ebpf) (ice-9 format) (ice-9 getopt-long) (ice-9 binary-ports))
 
 (define options
   (getopt-long (command-line)
@@ -23,23 +26,32 @@
                  (top (single-char #\n) (value #t))
                  (help (single-char #\h)))))
 (when (option-ref options 'help #f)
-  (display "Usage: profile.scm [--top N] [--duration SECONDS]\n")
+  (display "Usage: profile.scm [--top N] [--duration SECONDS] [-- COMMAND ARG ...]\n")
   (exit 0))
 (define duration (string->number (option-ref options 'duration "3")))
 (define top (string->number (option-ref options 'top "5")))
+(define command (option-ref options '() '()))
 
-(define stack-entries 4096)
-(defbpf-map kstacks #:kind 'stack-trace #:max-entries stack-entries
-  #:doc "Kernel stacks of the samples.")
-(defbpf-map samples #:kind 'hash #:key 'u32 #:value 'u64 #:max-entries 4096
-  #:doc "Samples by kernel stack id.")
+;; The process to profile: the command, started now, or this script.
+(define child
+  (and (pair? command)
+       (let ((pid (primitive-fork)))
+         (if (zero? pid)
+             (catch #t
+               (lambda () (apply execlp (car command) command))
+               (lambda _ (primitive-_exit 127)))
+             pid))))
+(define target (or child (getpid)))
+
+(defbpf-map kernel #:kind 'hash #:key 'u32 #:value 'u64 #:max-entries 4096
+  #:doc "Samples by kernel stack.")
+(defbpf-map user #:kind 'hash #:key 'u64 #:value 'u64 #:max-entries 4096
+  #:doc "Samples by user stack (a (ustack) key holds the process id too).")
 
 (bpf-fn sample (ctx)
-  (let ((id (stack-id ctx kstacks)))
-    ;; A valid id indexes the stack map; a sample taken in user mode has
-    ;; no kernel stack, and stack-id returns a negative errno for it.
-    (when (and (>= id 0) (< id ,stack-entries))
-      (map-increment! samples id))))
+  (when (= (tgid) ,target)
+    (map-increment! kernel (kstack))
+    (map-increment! user (ustack))))
 
 (defbpf-program profile
   #:kind 'perf-event
@@ -47,21 +59,15 @@
   #:source sample
   #:license "GPL")
 
-(define (print-stacks stackmap counts top)
-  ;; The TOP stacks with the most samples, the busiest last, as bpftrace.
-  (let* ((entries (sort (bpf-map->alist counts) (lambda (a b) (< (cdr a) (cdr b)))))
-         (shown (take-right entries (min top (length entries)))))
-    (for-each (lambda (e)
-                (format #t "@[~%")
-                (for-each (lambda (frame) (format #t "        ~a~%" frame))
-                          (bpf-stack-symbols stackmap (car e)))
-                (format #t "]: ~a~%~%" (cdr e)))
-              shown)
-    (format #t "~a samples in ~a distinct kernel stacks~%"
-            (fold + 0 (map cdr entries)) (length entries))))
-
-(define zero (open-input-file "/dev/zero" #:binary #t))
-(setvbuf zero 'none)
+(define (busy-until end)
+  ;; Keep a CPU busy in the kernel until END (internal real time).
+  (let ((zero (open-input-file "/dev/zero" #:binary #t)))
+    (setvbuf zero 'none)
+    (let loop ()
+      (when (< (get-internal-real-time) end)
+        (get-bytevector-n zero 262144)
+        (loop)))
+    (close-port zero)))
 
 (sigaction SIGINT (lambda (sig) (throw 'interrupted)))
 
@@ -69,17 +75,22 @@
   (lambda () #f)
   (lambda ()
     (bpf-attach! profile)
-    (format #t "Sampling kernel stacks at 99 Hz for ~a s...~%" duration)
+    (format #t "Sampling ~a (pid ~a) at 99 Hz for ~a s...~%"
+            (if child (car command) "this script") target duration)
     (let ((end (+ (get-internal-real-time)
                   (* duration internal-time-units-per-second))))
-      (let loop ()
-        (when (< (get-internal-real-time) end)
-          (get-bytevector-n zero 262144)
-          (stat "/")
-          (loop))))
+      (if child
+          (sleep duration)
+          (busy-until end)))
     (bpf-detach! profile)
     (newline)
-    (print-stacks kstacks samples top))
+    ;; Printed while the command still runs: user frames are named from
+    ;; the files it maps.
+    (bpf-print-map kernel #:top top)
+    (newline)
+    (bpf-print-map user #:top top))
   (lambda ()
     (bpf-unload! profile)
-    (close-port zero)))
+    (when child
+      (kill child SIGTERM)
+      (waitpid child))))

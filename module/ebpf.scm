@@ -19,7 +19,16 @@
   #:use-module (ebpf deploy)
   #:use-module (ebpf policy)
   #:use-module (ebpf bpfman)
-  #:use-module (ebpf events))
+  #:use-module (ebpf events)
+  #:use-module ((ebpf syntax) #:select (set-user-interface!)))
+
+;; What submodules export for each other, not for users.
+(define internal
+  '(((ebpf error) call-with-public-who)
+    ((ebpf fn) located-body)
+    ((ebpf deploy) resolve-source lowering-target combine-c build-together!)
+    ((ebpf events) format-key write-histogram linear-histogram hist-buckets
+     buckets)))
 
 (define %lazy-modules
   ;; Module and the names it exports, loaded when one of them is used.
@@ -35,7 +44,10 @@
 
 (let ((public (module-public-interface (current-module))))
   (for-each (lambda (name)
-              (module-use! public (resolve-interface name)))
+              (module-use! public
+                           (resolve-interface name
+                                              #:hide (or (assoc-ref internal name)
+                                                         '()))))
             '((ebpf error) (ebpf types) (ebpf map) (ebpf features)
               (ebpf build) (ebpf packet) (ebpf fn) (ebpf deploy)
               (ebpf policy) (ebpf bpfman) (ebpf events)))
@@ -46,6 +58,8 @@
   ;; (ebpf deploy)'s bpf-test-run takes programs as well as objects.
   (module-use! public (resolve-interface '(ebpf program)
                                          #:hide '(bpf-test-run
-                                                  bpf-attach-socket!))))
+                                                  bpf-attach-socket!)))
+  ;; Scheme files named by a program's #:source see this interface.
+  (set-user-interface! public))
 
 (add-hook! before-read-hook load-repl-commands)

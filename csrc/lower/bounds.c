@@ -1,8 +1,9 @@
 /* bounds.c --- pass 4: the body against the program kind.
 
-   Takes: the typed AST and the program kind (and target).  Gives: the
-   same AST with tracepoint fields located (offset, size, signedness read
-   from the tracepoint's format file), fexit return slots found in BTF,
+   Takes: the typed AST, the program kind and the target descriptor
+   (target.c).  Gives: the same AST with tracepoint fields located
+   (offset, size, signedness from the descriptor's tracepoint formats),
+   fexit return slots found in its BTF,
    the packet layers used noted in L->packet_layers, and an
    ebpf-lower-error for every form the kind cannot run: packet forms
    outside xdp/tc/socket-filter/cgroup-skb, tracing forms outside tracing
@@ -11,13 +12,10 @@
    goes through them and tests the header pointer first.  */
 #define _GNU_SOURCE
 #include <config.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <bpf/btf.h>
 #include "lower.h"
 
@@ -36,176 +34,6 @@ need (struct lower *L, struct node *n, bool ok, const char *fix)
                        kind_name (L));
 }
 
-static const char *
-tracefs (void)
-{
-  static const char *dirs[] = { "/sys/kernel/tracing",
-                                "/sys/kernel/debug/tracing" };
-  for (int i = 0; i < 2; i++)
-    {
-      char p[128];
-      snprintf (p, sizeof p, "%s/events", dirs[i]);
-      DIR *d = opendir (p);
-      if (d)
-        {
-          closedir (d);
-          return dirs[i];
-        }
-    }
-  return NULL;
-}
-
-struct tp_field
-{
-  char name[64];
-  int offset, size, is_signed;
-  bool pointer, array, chars, dataloc;
-};
-
-/* Read the fields of tracepoint CAT/NAME; return how many (or -errno).  */
-static int
-read_format (const char *cat, const char *name, struct tp_field *out, int max)
-{
-  const char *tf = tracefs ();
-  if (!tf)
-    return -ENOENT;
-  char path[1024];
-  snprintf (path, sizeof path, "%s/events/%.200s/%.300s/format", tf, cat, name);
-  FILE *f = fopen (path, "re");
-  if (!f)
-    return -errno;
-  char line[512];
-  int n = 0;
-  while (fgets (line, sizeof line, f) && n < max)
-    {
-      char *fp = strstr (line, "field:");
-      if (!fp)
-        continue;
-      char *semi = strchr (fp, ';');
-      if (!semi)
-        continue;
-      *semi = 0;
-      char *decl = fp + 6;
-      bool dataloc = strstr (decl, "__data_loc") != NULL;
-      bool chars = strstr (decl, "char") != NULL;
-      /* The name is the last identifier of the declaration.  */
-      char *br = strchr (decl, '[');
-      bool array = br != NULL;
-      /* Drop every [...] (char comm[16], __data_loc char[] name).  */
-      {
-        char *w = decl;
-        int depth = 0;
-        for (char *r = decl; *r; r++)
-          {
-            if (*r == '[')
-              depth++;
-            else if (*r == ']')
-              depth--;
-            else if (!depth)
-              *w++ = *r;
-          }
-        *w = 0;
-      }
-      char *end = decl + strlen (decl);
-      while (end > decl && (end[-1] == ' '))
-        *--end = 0;
-      char *start = end;
-      while (start > decl && (start[-1] == '_' || (start[-1] >= 'a'
-                                                    && start[-1] <= 'z')
-                              || (start[-1] >= 'A' && start[-1] <= 'Z')
-                              || (start[-1] >= '0' && start[-1] <= '9')))
-        start--;
-      struct tp_field *t = &out[n];
-      snprintf (t->name, sizeof t->name, "%s", start);
-      t->pointer = strchr (decl, '*') != NULL;
-      t->array = array && !dataloc;
-      t->chars = chars;
-      t->dataloc = dataloc;
-      char *o = strstr (semi + 1, "offset:"), *s = strstr (semi + 1, "size:"),
-        *g = strstr (semi + 1, "signed:");
-      if (!o || !s)
-        continue;
-      t->offset = atoi (o + 7);
-      t->size = atoi (s + 5);
-      t->is_signed = g ? atoi (g + 7) : 0;
-      if (strncmp (t->name, "common_", 7) == 0)
-        continue;
-      n++;
-    }
-  fclose (f);
-  return n;
-}
-
-/* Every tracepoint matching TARGET ("cat/name", "cat:name", globs).  */
-static int
-tracepoints_one (const char *target, char cats[][64], char names[][128],
-                 int max)
-{
-  char cat[128], name[256];
-  const char *sep = strpbrk (target, ":/");
-  if (!sep)
-    return 0;
-  snprintf (cat, sizeof cat, "%.*s", (int) (sep - target), target);
-  snprintf (name, sizeof name, "%s", sep + 1);
-  const char *tf = tracefs ();
-  if (!tf)
-    return 0;
-  int n = 0;
-  char dir[512];
-  snprintf (dir, sizeof dir, "%s/events", tf);
-  DIR *d = opendir (dir);
-  if (!d)
-    return 0;
-  struct dirent *c;
-  while ((c = readdir (d)) && n < max)
-    {
-      if (c->d_name[0] == '.' || fnmatch (cat, c->d_name, 0) != 0)
-        continue;
-      char sub[768];
-      snprintf (sub, sizeof sub, "%s/%s", dir, c->d_name);
-      DIR *e = opendir (sub);
-      if (!e)
-        continue;
-      struct dirent *t;
-      while ((t = readdir (e)) && n < max)
-        {
-          if (t->d_name[0] == '.' || fnmatch (name, t->d_name, 0) != 0)
-            continue;
-          char fmt[2048];
-          snprintf (fmt, sizeof fmt, "%s/%s/format", sub, t->d_name);
-          if (access (fmt, R_OK) != 0)
-            continue;
-          snprintf (cats[n], 64, "%.63s", c->d_name);
-          snprintf (names[n], 128, "%.127s", t->d_name);
-          n++;
-        }
-      closedir (e);
-    }
-  closedir (d);
-  return n;
-}
-
-/* Every tracepoint of a target list "A,B,..." (the program's #:attach
-   list), each a name or a glob.  */
-static int
-tracepoints (const char *target, char cats[][64], char names[][128], int max)
-{
-  int n = 0;
-  char *list = strdupa (target);
-  for (char *save = NULL, *t = strtok_r (list, ",", &save); t && n < max;
-       t = strtok_r (NULL, ",", &save))
-    {
-      int k = tracepoints_one (t, cats + n, names + n, max - n);
-      if (k == 0)
-        return 0;               /* one target matching nothing is an error */
-      n += k;
-    }
-  return n;
-}
-
-#define MAX_TP 256
-#define MAX_FIELDS 64
-
 static void
 locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
 {
@@ -213,9 +41,8 @@ locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
     gebpf_lower_error (L, n, "give the program's tracepoint (#:attach "
                        "\"syscalls/sys_enter_openat\") before lowering",
                        "arg of a tracepoint needs its target");
-  static char cats[MAX_TP][64], names[MAX_TP][128];
-  int nt = tracepoints (L->target, cats, names, MAX_TP);
-  if (nt == 0)
+  const struct gebpf_target *T = &L->tgt;
+  if (!T->tp_known || T->ntp == 0)
     gebpf_error (gebpf_k_attach, "bpf-fn", 0,
                  "list tracepoints with (bpf-list-probes \"syscalls:*\") or "
                  "ls /sys/kernel/tracing/events; mount tracefs if it is "
@@ -223,10 +50,11 @@ locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
                  "bpf-fn %s: no tracepoint matches %s", L->fname, L->target);
   int offset = -1, size = 0, sgn = 0;
   bool array = false, chars = false, dataloc = false;
-  for (int i = 0; i < nt; i++)
+  for (int i = 0; i < T->ntp; i++)
     {
-      struct tp_field fs[MAX_FIELDS];
-      int nf = read_format (cats[i], names[i], fs, MAX_FIELDS);
+      const struct tp_format *tp = &T->tp[i];
+      const struct tp_field *fs = tp->fields;
+      int nf = tp->nfields;
       int hit = -1;
       for (int j = 0; j < nf; j++)
         if (field ? strcmp (fs[j].name, field) == 0 : j == pos)
@@ -241,9 +69,9 @@ locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
             }
           if (field)
             gebpf_lower_error (L, n, fix, "tracepoint %s/%s has no field %s",
-                               cats[i], names[i], field);
+                               tp->cat, tp->name, field);
           gebpf_lower_error (L, n, fix, "tracepoint %s/%s has no argument %ld",
-                             cats[i], names[i], pos);
+                             tp->cat, tp->name, pos);
         }
       if (offset >= 0 && (fs[hit].offset != offset || fs[hit].size != size))
         gebpf_lower_error (L, n, "narrow the glob to tracepoints with the same "
@@ -283,7 +111,7 @@ gebpf_locate_tp_arg (struct lower *L, struct node *n)
 static int
 fexit_slot (struct lower *L, struct node *n)
 {
-  struct btf *b = gebpf_vmlinux_btf ();
+  struct btf *b = L->tgt.btf;
   int id = b && L->target ? btf__find_by_name_kind (b, L->target,
                                                     BTF_KIND_FUNC) : -1;
   if (id < 0)
@@ -372,6 +200,10 @@ walk (struct lower *L, struct node *n)
       break;
     case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL: case OP_REDIRECT_MAP:
       need (L, n, L->kind == PK_XDP, "use it in xdp programs");
+      break;
+    case OP_KSTACK: case OP_USTACK:
+      need (L, n, trace, "use (kstack) and (ustack) in tracing and "
+            "perf-event programs");
       break;
     default:
       break;

@@ -23,12 +23,7 @@
 #include <bpf/btf.h>
 #include "lower.h"
 #include "../map.h"
-
-struct buf
-{
-  char *p;
-  size_t len, cap;
-};
+#include "../buf.h"
 
 struct emit
 {
@@ -42,26 +37,15 @@ struct emit
   bool in_inline;
 };
 
-static void
+/* The C text grows in Guile's heap (buf.h): a lowering error can leave
+   from anywhere without leaking it.  */
+static inline void
 bput (struct buf *b, const char *s, size_t n)
 {
-  if (b->len + n + 1 > b->cap)
-    {
-      size_t cap = b->cap ? b->cap * 2 : 1024;
-      while (cap < b->len + n + 1)
-        cap *= 2;
-      char *p = scm_gc_malloc_pointerless (cap, "c-text");
-      if (b->len)
-        memcpy (p, b->p, b->len);
-      b->p = p;
-      b->cap = cap;
-    }
-  memcpy (b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = 0;
+  gebpf_buf_add_gc (b, s, n);
 }
 
-static void
+static inline void
 bs (struct buf *b, const char *s)
 {
   bput (b, s, strlen (s));
@@ -73,16 +57,10 @@ static void bf (struct buf *b, const char *fmt, ...)
 static void
 bf (struct buf *b, const char *fmt, ...)
 {
-  char *s = NULL;
   va_list ap;
   va_start (ap, fmt);
-  int n = vasprintf (&s, fmt, ap);
+  gebpf_buf_vprintf_gc (b, fmt, ap);
   va_end (ap);
-  if (n >= 0)
-    {
-      bput (b, s, n);
-      free (s);
-    }
 }
 
 static void ex (struct emit *E, struct buf *b, struct node *n);
@@ -217,7 +195,7 @@ ctype (struct emit *E, struct node *n)
         }
     case TY_KPTR:
       {
-        struct btf *b = gebpf_vmlinux_btf ();
+        struct btf *b = E->L->tgt.btf;
         const struct btf_type *t = b ? btf__type_by_id (b, n->btf_id) : NULL;
         const char *nm = t ? btf__name_by_offset (b, t->name_off) : NULL;
         /* Only structs and unions get a CO-RE twin; a pointer to
@@ -1679,19 +1657,40 @@ ex (struct emit *E, struct buf *b, struct node *n)
     case OP_EMIT:
     case OP_PERF_EMIT:
       {
-        /* ringbuf.c: notes the type written (the reader decodes records
-           by it when the map declares none) and, for a ring buffer,
-           declares the ring's control map and returns its C name.  */
-        extern const char *gebpf_ringbuf_emit_note (SCM map,
-                                                    const struct gebpf_type *t);
         struct node *v = n->kid[1];
-        const struct gebpf_type *rt = mapof (n->kid[0])->record;
+        struct gebpf_map *m = mapof (n->kid[0]);
+        const struct gebpf_type *rt = m->record;
         /* An integer goes out as the map's integer record type, if any.  */
         const struct gebpf_type *wt = v->ty == TY_VALUE ? v->vt
           : v->ty == TY_IPV4 ? gebpf_type_base (GT_IPV4)
           : rt && (rt->kind <= GT_I64 || rt->kind == GT_UINT) ? rt
           : gebpf_type_base (GT_U64);
-        const char *ctl = gebpf_ringbuf_emit_note (n->kid[0]->ref, wt);
+        /* Gathered, not done: the driver notes the type for the readers
+           and declares a ring's control map once lowering succeeded.  */
+        E->L->emitted = scm_cons (scm_cons (n->kid[0]->ref,
+                                            scm_from_pointer ((void *) wt,
+                                                              NULL)),
+                                  E->L->emitted);
+        const char *ctl = NULL;
+        if (m->map_type == BPF_MAP_TYPE_RINGBUF)
+          {
+            char *cn = NULL;
+            if (asprintf (&cn, GEBPF_RBCTL_PREFIX "%s", m->cname) < 0)
+              cn = NULL;
+            ctl = scm_gc_strdup (cn ? cn : GEBPF_RBCTL_PREFIX "?", "ctl");
+            free (cn);
+            bool seen = false;
+            for (SCM l = E->L->helper_maps; scm_is_pair (l); l = SCM_CDR (l))
+              if (scm_is_eq (scm_cadr (SCM_CAR (l)), n->kid[0]->ref))
+                seen = true;
+            if (!seen)
+              E->L->helper_maps
+                = scm_cons (scm_list_3 (scm_from_utf8_symbol
+                                        ("ringbuf-control"),
+                                        n->kid[0]->ref,
+                                        scm_from_utf8_string (ctl)),
+                            E->L->helper_maps);
+          }
         int k = tmp (E);
         char lv[32];
         snprintf (lv, sizeof lv, "__e%d", k);
@@ -1710,7 +1709,7 @@ ex (struct emit *E, struct buf *b, struct node *n)
                   "\t__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);\n"
                   "\t__uint(max_entries, 2);\n\t__type(key, __u32);\n"
                   "\t__type(value, __u64);\n%s\n\n",
-                  mapof (n->kid[0])->name, def);
+                  m->name, def);
             bf (b, "; gebpf_ringbuf_emit (&%s, &%s, &__e%d, sizeof __e%d); })",
                 mapname (n->kid[0]), ctl, k, k);
           }
@@ -1809,6 +1808,21 @@ ex (struct emit *E, struct buf *b, struct node *n)
       else
         bs (b, ", 0))");
       return;
+    case OP_KSTACK:
+      gpl_only (E, n, "bpf_get_stackid");
+      bs (b, "((__u64)(__u32)bpf_get_stackid (ctx, ");
+      ex (E, b, n->kid[0]);
+      bs (b, ", 0))");
+      return;
+    case OP_USTACK:
+      /* The process id rides along: user frames are named from the
+         files that process maps.  */
+      gpl_only (E, n, "bpf_get_stackid");
+      bs (b, "(((bpf_get_current_pid_tgid () >> 32) << 32) "
+          "| (__u64)(__u32)bpf_get_stackid (ctx, ");
+      ex (E, b, n->kid[0]);
+      bs (b, ", BPF_F_USER_STACK))");
+      return;
     case OP_INLINE_CALL:
       bf (b, "%s (", n->name);
       for (int i = 0; i < n->nkid; i++)
@@ -1827,42 +1841,13 @@ ex (struct emit *E, struct buf *b, struct node *n)
 
 /* ---- the program ------------------------------------------------------ */
 
-struct kind_info
-{
-  int kind;
-  const char *section;          /* with %s for the target, or fixed */
-  const char *ctx;
-};
-
-static const struct kind_info kinds[] = {
-  {PK_XDP, "xdp", "struct xdp_md *"},
-  {PK_TC, "tc", "struct __sk_buff *"},
-  {PK_SOCKET_FILTER, "socket", "struct __sk_buff *"},
-  {PK_CGROUP_SKB, "cgroup_skb/%s", "struct __sk_buff *"},
-  {PK_CGROUP_SOCK_ADDR, "cgroup/%s", "struct bpf_sock_addr *"},
-  {PK_TRACEPOINT, "tracepoint/%s", "void *"},
-  {PK_RAW_TRACEPOINT, "raw_tracepoint/%s", "struct bpf_raw_tracepoint_args *"},
-  {PK_TP_BTF, "tp_btf/%s", "__u64 *"},
-  {PK_FENTRY, "fentry/%s", "__u64 *"},
-  {PK_FEXIT, "fexit/%s", "__u64 *"},
-  {PK_KPROBE, "kprobe/%s", "struct pt_regs *"},
-  {PK_KRETPROBE, "kretprobe/%s", "struct pt_regs *"},
-  {PK_UPROBE, "uprobe", "struct pt_regs *"},
-  {PK_URETPROBE, "uretprobe", "struct pt_regs *"},
-  {PK_LSM, "lsm/%s", "__u64 *"},
-  {PK_PERF_EVENT, "perf_event", "struct bpf_perf_event_data *"},
-  {PK_USDT, "usdt", "struct pt_regs *"},
-};
-
 /* Whether the target of a program of kind KIND is pasted into its
    section name (and so into C).  */
 static bool
 target_in_section (int kind)
 {
-  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-    if (kinds[i].kind == kind)
-      return strstr (kinds[i].section, "%s") != NULL;
-  return false;
+  const struct gebpf_kind *k = gebpf_kind (kind);
+  return k && k->section && strstr (k->section, "%s") != NULL;
 }
 
 /* A target reaches C inside SEC("...") and names files under tracefs:
@@ -1920,7 +1905,7 @@ gebpf_check_target (struct lower *L)
 static void
 section_name (struct emit *E, char *out, size_t size)
 {
-  const struct kind_info *k = &kinds[E->L->kind];
+  const struct gebpf_kind *k = &gebpf_kinds[E->L->kind];
   const char *t = E->L->target;
   if (!strstr (k->section, "%s"))
     {
@@ -1935,10 +1920,8 @@ section_name (struct emit *E, char *out, size_t size)
         if (*p == ':')
           *p = '/';
     }
-  if (E->L->kind == PK_CGROUP_SKB && !t)
-    snprintf (tgt, sizeof tgt, "ingress");
-  if (E->L->kind == PK_CGROUP_SOCK_ADDR && !t)
-    snprintf (tgt, sizeof tgt, "connect4");
+  if (!t && k->default_attach)
+    snprintf (tgt, sizeof tgt, "%s", k->default_attach);
   /* A glob, or a list "A,B" (looked for in all of it, not the copy).  */
   bool glob = strpbrk (tgt, "*?[") != NULL || (t && strchr (t, ','));
   if (!tgt[0] || glob)
@@ -2183,7 +2166,7 @@ emit_core_struct (struct emit *E, const struct btf *b, int id, SCM *done)
 static void
 emit_core_types (struct emit *E)
 {
-  struct btf *b = gebpf_vmlinux_btf ();
+  struct btf *b = E->L->tgt.btf;
   if (!b)
     return;
   int task = btf__find_by_name_kind (b, "task_struct", BTF_KIND_STRUCT);
@@ -2326,9 +2309,9 @@ gebpf_emit (struct lower *L, SCM *linemap)
      assembler name stays NAME, the program name libbpf and the kernel
      show and deploy looks up.  */
   bf (&out, "int %s(%sctx) __asm__ (\"%s\");\n\n", uid (L->fname),
-      kinds[L->kind].ctx, L->fname);
+      gebpf_kinds[L->kind].ctx, L->fname);
   bf (&out, "SEC(\"%s\")\nint %s(%sctx)\n{", sec, uid (L->fname),
-      kinds[L->kind].ctx);
+      gebpf_kinds[L->kind].ctx);
   bput (&out, b->p, b->len);
   bs (&out, "\n}\n");
 

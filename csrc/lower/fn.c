@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <bpf/libbpf.h>
 #include "lower.h"
+#include "../map.h"
 
 static SCM fn_type;
 
@@ -161,6 +163,9 @@ lower_init (struct lower *L, SCM fn, const char *subr)
   L->constants = SCM_BOOL_F;
   L->maps = L->consts = SCM_EOL;
   L->core_members = SCM_EOL;
+  L->stack_locals = SCM_EOL;
+  L->emitted = L->helper_maps = SCM_EOL;
+  L->c_text = L->line_map = SCM_BOOL_F;
 }
 
 static struct node *
@@ -173,16 +178,124 @@ run_parse (struct lower *L)
   return L->body;
 }
 
-SCM_SYMBOL (sym_parse, "parse");
-SCM_SYMBOL (sym_resolve, "resolve");
-SCM_SYMBOL (sym_types, "types");
-SCM_SYMBOL (sym_bounds, "bounds");
-SCM_SYMBOL (sym_emit, "emit");
+static void
+pass_parse (struct lower *L)
+{
+  run_parse (L);
+}
+
+static void
+pass_emit (struct lower *L)
+{
+  L->c_text = gebpf_emit (L, &L->line_map);
+}
+
+/* The pipeline, in order.  Each pass reads and extends struct lower
+   alone; #:pass NAME stops after the pass of that name.  */
+static const struct pass
+{
+  const char *name;
+  void (*run) (struct lower *L);
+} passes[] = {
+  {"parse", pass_parse},
+  {"resolve", gebpf_resolve},
+  {"types", gebpf_types},
+  {"bounds", gebpf_bounds},
+  {"emit", pass_emit},
+};
+#define NPASSES ((int) (sizeof passes / sizeof passes[0]))
+
+/* The index of the pass named by symbol PASS; raise for an unknown one.  */
+static int
+pass_index (SCM pass, const char *subr)
+{
+  for (int i = 0; i < NPASSES; i++)
+    if (scm_is_eq (pass, scm_from_utf8_symbol (passes[i].name)))
+      return i;
+  gebpf_error (gebpf_k_validation, subr, 0,
+               "use #:pass 'parse, 'resolve, 'types, 'bounds or 'emit",
+               "unknown pass %s", gebpf_repr (pass));
+}
+
+/* What the passes gathered, as the result record (an alist).  */
+static SCM
+lowering_result (struct lower *L)
+{
+  /* In the order the C declares them: the emitter writes control maps
+     while it lowers the body, the body's maps after it.  */
+  SCM maps = SCM_EOL;
+  SCM helpers = scm_reverse (L->helper_maps);
+  for (SCM l = helpers; scm_is_pair (l); l = SCM_CDR (l))
+    {
+      /* A ring buffer's control map: a two-slot per-CPU array.  */
+      SCM ctl = scm_caddr (SCM_CAR (l));
+      maps = scm_cons (scm_list_3 (ctl, ctl,
+                                   scm_from_utf8_string
+                                   (libbpf_bpf_map_type_str
+                                    (BPF_MAP_TYPE_PERCPU_ARRAY))), maps);
+    }
+  for (SCM l = scm_reverse (L->maps); scm_is_pair (l); l = SCM_CDR (l))
+    {
+      struct gebpf_map *m = scm_foreign_object_ref (SCM_CAR (l), 0);
+      const char *t = libbpf_bpf_map_type_str (m->map_type);
+      maps = scm_cons (scm_list_3 (scm_from_utf8_string (m->name),
+                                   scm_from_utf8_string (m->cname),
+                                   t ? scm_from_utf8_string (t) : SCM_BOOL_F),
+                       maps);
+    }
+  SCM consts = SCM_EOL;
+  for (SCM l = scm_reverse (L->consts); scm_is_pair (l); l = SCM_CDR (l))
+    {
+      char *c = gebpf_c_ident (SCM_CAR (l), "bpf-fn", "const name");
+      consts = scm_cons (scm_from_utf8_string (c), consts);
+      free (c);
+    }
+  SCM records = SCM_EOL;
+  for (SCM l = scm_reverse (L->emitted); scm_is_pair (l); l = SCM_CDR (l))
+    {
+      struct gebpf_map *m = scm_foreign_object_ref (SCM_CAAR (l), 0);
+      const struct gebpf_type *t = scm_to_pointer (SCM_CDAR (l));
+      SCM name = scm_from_utf8_string (m->name);
+      if (scm_is_false (scm_assoc (name, records)))
+        records = scm_acons (name, t->spec, records);
+    }
+  SCM hm = SCM_EOL;
+  for (SCM l = helpers; scm_is_pair (l); l = SCM_CDR (l))
+    {
+      struct gebpf_map *m = scm_foreign_object_ref (scm_cadr (SCM_CAR (l)), 0);
+      hm = scm_cons (scm_list_3 (SCM_CAAR (l), scm_from_utf8_string (m->name),
+                                 scm_caddr (SCM_CAR (l))), hm);
+    }
+  return scm_list_n
+    (scm_cons (scm_from_utf8_symbol ("c"), L->c_text),
+     scm_cons (scm_from_utf8_symbol ("line-map"), L->line_map),
+     scm_cons (scm_from_utf8_symbol ("function"),
+               scm_from_utf8_string (L->fname)),
+     scm_cons (scm_from_utf8_symbol ("maps"), scm_reverse (maps)),
+     scm_cons (scm_from_utf8_symbol ("constants"), scm_reverse (consts)),
+     scm_cons (scm_from_utf8_symbol ("record-types"), scm_reverse (records)),
+     scm_cons (scm_from_utf8_symbol ("helper-maps"), scm_reverse (hm)),
+     SCM_UNDEFINED);
+}
+
+/* After the passes: do what they only gathered.  The readers learn the
+   type each emit! writes, and each ring buffer gets its control map
+   (declared through Scheme, once per ring).  */
+extern const char *gebpf_ringbuf_emit_note (SCM map,
+                                            const struct gebpf_type *t);
+static void
+apply_effects (struct lower *L)
+{
+  for (SCM l = scm_reverse (L->emitted); scm_is_pair (l); l = SCM_CDR (l))
+    gebpf_ringbuf_emit_note (SCM_CAAR (l), scm_to_pointer (SCM_CDAR (l)));
+}
+
 SCM_KEYWORD (kw_kind, "kind");
 SCM_KEYWORD (kw_target, "target");
 SCM_KEYWORD (kw_constants, "constants");
 SCM_KEYWORD (kw_license, "license");
 SCM_KEYWORD (kw_pass, "pass");
+SCM_KEYWORD (kw_tp_format, "tracepoint-format");
 
 #define FUNC_NAME s_scm_make_bpf_fn
 SCM_DEFINE_STATIC (scm_make_bpf_fn, "%make-bpf-fn", 7, 0, 0,
@@ -240,24 +353,29 @@ SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
                    "Lower @var{fn} for a program of @code{#:kind} (a symbol) "
                    "attached to @code{#:target}, with @code{#:constants} and "
                    "@code{#:license} (default @code{\"GPL\"}).  "
+                   "@code{#:tracepoint-format}, the text of a tracepoint "
+                   "format file, stands for the target's format in tracefs.  "
                    "With @code{#:pass} @code{parse}, @code{resolve}, "
                    "@code{types} or @code{bounds}, return the AST after that "
                    "pass as an s-expression; otherwise (@code{emit}) return "
-                   "@code{(C-TEXT . LINE-MAP)}.  Raises "
+                   "the result alist (@code{c}, @code{line-map}, "
+                   "@code{function}, @code{maps}, @code{constants}, "
+                   "@code{record-types}, @code{helper-maps}).  Raises "
                    "@code{ebpf-lower-error}.")
 {
   SCM kind = SCM_UNDEFINED, target = SCM_UNDEFINED, constants = SCM_UNDEFINED,
-    pass = SCM_UNDEFINED, license = SCM_UNDEFINED;
+    pass = SCM_UNDEFINED, license = SCM_UNDEFINED, format = SCM_UNDEFINED;
   scm_c_bind_keyword_arguments (FUNC_NAME, rest, 0, kw_kind, &kind,
                                 kw_target, &target, kw_constants, &constants,
                                 kw_pass, &pass, kw_license, &license,
-                                SCM_UNDEFINED);
+                                kw_tp_format, &format, SCM_UNDEFINED);
   struct lower L;
   lower_init (&L, fn, FUNC_NAME);
+  int last = SCM_UNBNDP (pass) ? NPASSES - 1 : pass_index (pass, FUNC_NAME);
   if (!SCM_UNBNDP (kind) && scm_is_true (kind))
     L.kind = gebpf_sym_lookup (gebpf_prog_kinds, kind, "bpf-fn->c",
                                "program kind");
-  else if (SCM_UNBNDP (pass) || !scm_is_eq (pass, sym_parse))
+  else if (last != 0)
     gebpf_error (gebpf_k_validation, "bpf-fn->c", 0,
                  "give #:kind, e.g. #:kind 'xdp",
                  "lowering bpf-fn %s needs a program kind", L.fname);
@@ -288,27 +406,19 @@ SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
       L.license = scm_gc_strdup (t, "license");
       free (t);
     }
-  if (SCM_UNBNDP (pass))
-    pass = sym_emit;
-  run_parse (&L);
-  if (scm_is_eq (pass, sym_parse))
-    return gebpf_node_to_scm (L.body);
-  gebpf_resolve (&L);
-  if (scm_is_eq (pass, sym_resolve))
-    return gebpf_node_to_scm (L.body);
-  gebpf_types (&L);
-  if (scm_is_eq (pass, sym_types))
-    return gebpf_node_to_scm (L.body);
-  gebpf_bounds (&L);
-  if (scm_is_eq (pass, sym_bounds))
-    return gebpf_node_to_scm (L.body);
-  if (!scm_is_eq (pass, sym_emit))
+  if (!SCM_UNBNDP (format) && scm_is_true (format) && !scm_is_string (format))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
-                 "use #:pass 'parse, 'resolve, 'types, 'bounds or 'emit",
-                 "unknown pass %s", gebpf_repr (pass));
-  SCM linemap = SCM_BOOL_F;
-  SCM c = gebpf_emit (&L, &linemap);
-  return scm_cons (c, linemap);
+                 "give #:tracepoint-format the text of a format file",
+                 "#:tracepoint-format %s is not a string", gebpf_repr (format));
+  /* Everything the passes know of the kernel, read before they run.  */
+  if (last > 0)
+    gebpf_target_fill (&L, SCM_UNBNDP (format) ? SCM_BOOL_F : format);
+  for (int i = 0; i <= last; i++)
+    passes[i].run (&L);
+  if (last < NPASSES - 1)
+    return gebpf_node_to_scm (L.body);
+  apply_effects (&L);
+  return lowering_result (&L);
 }
 #undef FUNC_NAME
 

@@ -93,6 +93,8 @@ static const struct form forms[] = {
   {"xdp-adjust-tail!", OP_XDP_ADJUST_TAIL, 2, 2, "(xdp-adjust-tail! CTX DELTA)"},
   {"redirect", OP_REDIRECT, 1, 1, "(redirect IFINDEX)"},
   {"redirect-map", OP_REDIRECT_MAP, 2, 2, "(redirect-map DEVMAP KEY)"},
+  {"kstack", OP_KSTACK, 0, 0, "(kstack)"},
+  {"ustack", OP_USTACK, 0, 0, "(ustack)"},
   {NULL, 0, 0, 0, NULL}
 };
 
@@ -362,29 +364,17 @@ gebpf_sfield_names (enum hdr h, char *buf, size_t size)
   return buf;
 }
 
-const struct gebpf_sym gebpf_prog_kinds[] = {
-  {"xdp", PK_XDP}, {"tc", PK_TC}, {"socket-filter", PK_SOCKET_FILTER},
-  {"cgroup-skb", PK_CGROUP_SKB}, {"cgroup-sock-addr", PK_CGROUP_SOCK_ADDR},
-  {"tracepoint", PK_TRACEPOINT}, {"raw-tracepoint", PK_RAW_TRACEPOINT},
-  {"tp-btf", PK_TP_BTF}, {"fentry", PK_FENTRY}, {"fexit", PK_FEXIT},
-  {"kprobe", PK_KPROBE}, {"kretprobe", PK_KRETPROBE}, {"uprobe", PK_UPROBE},
-  {"uretprobe", PK_URETPROBE}, {"lsm", PK_LSM}, {"perf-event", PK_PERF_EVENT},
-  {"usdt", PK_USDT},
-  {NULL, 0}
-};
-
 bool
 gebpf_kind_is_packet (int kind)
 {
-  return kind == PK_XDP || kind == PK_TC || kind == PK_SOCKET_FILTER
-    || kind == PK_CGROUP_SKB;
+  return gebpf_kind_has (kind, KF_PACKET);
 }
 
+/* Tracing bodies: the kinds that observe, not LSM hooks (which decide).  */
 bool
 gebpf_kind_is_tracing (int kind)
 {
-  return (kind >= PK_TRACEPOINT && kind <= PK_PERF_EVENT && kind != PK_LSM)
-    || kind == PK_USDT;
+  return gebpf_kind_has (kind, KF_TRACE) && kind != PK_LSM;
 }
 
 struct action
@@ -435,13 +425,6 @@ gebpf_action_value (int kind, const char *name, long *value)
 long
 gebpf_default_return (int kind)
 {
-  switch (kind)
-    {
-    case PK_XDP: return 2;              /* XDP_PASS */
-    case PK_TC: return 0;               /* TC_ACT_OK */
-    case PK_SOCKET_FILTER: return -1;   /* keep the whole packet */
-    case PK_CGROUP_SKB:
-    case PK_CGROUP_SOCK_ADDR: return 1; /* allow */
-    default: return 0;
-    }
+  const struct gebpf_kind *k = gebpf_kind (kind);
+  return k ? k->default_return : 0;
 }

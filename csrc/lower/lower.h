@@ -9,7 +9,16 @@
      types.c    AST -> AST with a type on every node (and type errors)
      bounds.c   AST -> AST checked against the program kind (packet and
                 tracing forms, return actions) with packet layers noted
-     emit.c     AST -> BPF C text with #line directives and a line map
+     emit.c     AST -> BPF C text with #line directives and a line map,
+                plus what the C needs beyond its text (maps, constants,
+                record types, helper maps), gathered in struct lower
+
+   The passes read the kernel only through the target descriptor
+   (struct gebpf_target, target.c), which the driver (fn.c) fills before
+   they run, and they change nothing outside struct lower: the driver
+   acts on what they gathered afterwards (declaring ring-buffer control
+   maps, noting record types for the readers).  fn.c's pass table lists
+   them in order.
 
    Nodes are allocated from the GC heap (scanned conservatively), so a
    lowering error that unwinds mid-pass leaks nothing.  Every node keeps
@@ -18,6 +27,7 @@
 #define GEBPF_LOWER_H
 
 #include "../gebpf.h"
+#include "../kernel.h"
 
 enum op
 {
@@ -53,6 +63,7 @@ enum op
   OP_STRING_EQ, OP_STRING_PREFIX, OP_READ_USER, OP_READ_KERNEL,
   OP_KEYWORD,                   /* #:field in make-S, resolved away */
   OP_APPLY,                     /* (HEAD ARG ...) with HEAD not a form yet */
+  OP_KSTACK, OP_USTACK,         /* (kstack), (ustack): stacks as map keys */
   OP__COUNT
 };
 
@@ -93,7 +104,35 @@ struct node
   const struct gebpf_type *vt;  /* TY_VALUE / TY_VALPTR: the value type */
   bool is_signed;
   int btf_id;                   /* TY_KPTR: BTF id of the pointed-to type */
+  SCM stack;                    /* a stack id: (STACKMAP . MODE), else 0 */
   uint8_t addr6[16];            /* OP_IPV6_CONST */
+};
+
+/* A tracepoint field, as its format file describes it.  */
+struct tp_field
+{
+  char name[64];
+  int offset, size, is_signed;
+  bool pointer, array, chars, dataloc;
+};
+
+/* One tracepoint's format: CAT/NAME and its fields (common_ ones left
+   out).  */
+struct tp_format
+{
+  char cat[64], name[128];
+  int nfields;
+  struct tp_field *fields;      /* GC memory */
+};
+
+/* The target descriptor: what the passes know of the running kernel,
+   read by the driver before they run (target.c), or given by hand.  */
+struct gebpf_target
+{
+  bool tp_known;                /* tp/ntp hold the target's tracepoints */
+  int ntp;                      /* tracepoints matching the target */
+  struct tp_format *tp;         /* GC memory */
+  struct btf *btf;              /* vmlinux BTF, or NULL */
 };
 
 /* One lowering: the bpf-fn, its context, and what the passes collect.  */
@@ -130,19 +169,18 @@ struct lower
   bool uses_vmlinux;
   SCM core_members;             /* ((BTF-STRUCT-ID . MEMBER-NAME) ...) read */
   bool uses_probe;
+  SCM stack_locals;             /* alist: local slot -> its node's stack */
+  /* the target descriptor, filled before the passes */
+  struct gebpf_target tgt;
+  /* emit: what the C needs beyond its text (newest first) */
+  SCM emitted;                  /* ((<bpf-map> . TYPE-POINTER) ...) */
+  SCM helper_maps;              /* ((ringbuf-control RING CTL-NAME) ...) */
+  SCM c_text, line_map;         /* emit's output */
 };
 
-/* Program kinds (the context type and return convention).  */
-enum gebpf_prog_kind
-{
-  PK_XDP, PK_TC, PK_SOCKET_FILTER, PK_CGROUP_SKB, PK_CGROUP_SOCK_ADDR,
-  PK_TRACEPOINT, PK_RAW_TRACEPOINT, PK_TP_BTF, PK_FENTRY, PK_FEXIT,
-  PK_KPROBE, PK_KRETPROBE, PK_UPROBE, PK_URETPROBE, PK_LSM, PK_PERF_EVENT,
-  PK_USDT,
-  PK_NONE
-};
-
-extern const struct gebpf_sym gebpf_prog_kinds[];
+/* Program kinds (enum gebpf_prog_kind, the context type, the section
+   and the return convention) are the kernel model's: ../kernel.h.
+   gebpf_prog_kinds names the kinds bpf-fn lowers.  */
 bool gebpf_kind_is_packet (int kind);
 bool gebpf_kind_is_tracing (int kind);
 
@@ -243,12 +281,18 @@ struct node *gebpf_resolve_inline (struct lower *L, SCM obj, struct node *call,
                                    int **slots, int *nparams);
 void gebpf_types (struct lower *L);
 void gebpf_bounds (struct lower *L);
+/* target.c: fill L->tgt for L's kind and target from the running
+   kernel; with FORMAT (a format file's text) use it as the one
+   tracepoint's format instead of tracefs.  */
+void gebpf_target_fill (struct lower *L, SCM format);
 /* bounds.c: locate tracepoint field (arg ctx 'F) / (arg ctx N) in the
    tracepoint's format: offset, size, signedness, and whether it is an
    array or a __data_loc string (in n->slot).  */
 void gebpf_locate_tp_arg (struct lower *L, struct node *n);
 /* Emit C; *LINEMAP gets a vector indexed by line number (see emit.c).  */
 SCM gebpf_emit (struct lower *L, SCM *linemap);
+/* The C name of the control map of ring buffer C-NAME (see ringbuf.c).  */
+#define GEBPF_RBCTL_PREFIX "gebpf_rbctl_"
 /* Raise ebpf-validation-error for a target that cannot be a section name
    of L's kind (see emit.c).  */
 void gebpf_check_target (struct lower *L);

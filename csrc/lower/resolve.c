@@ -135,6 +135,30 @@ note_map (struct lower *L, SCM m)
     L->maps = scm_cons (m, L->maps);
 }
 
+/* (kstack) and (ustack) record into the stack-trace map ringbuf.c
+   declares for them: its reference becomes the node's only kid.  */
+static void
+resolve_stack (struct lower *L, struct node *n)
+{
+  extern SCM gebpf_stacks_map (void);
+  if (scm_is_false (L->ctx_name))
+    gebpf_lower_error (L, n, "call it in the bpf-fn body and pass the "
+                       "value to the inline", "(%s) needs the program's "
+                       "context, which an inline does not see",
+                       n->op == OP_KSTACK ? "kstack" : "ustack");
+  SCM m = gebpf_stacks_map ();
+  note_map (L, m);
+  struct node *ref = scm_gc_malloc (sizeof *ref, "node");
+  *ref = *n;
+  ref->op = OP_MAPREF;
+  ref->ref = m;
+  ref->kid = NULL;
+  ref->nkid = 0;
+  n->kid = scm_gc_malloc (sizeof *n->kid, "kids");
+  n->kid[0] = ref;
+  n->nkid = 1;
+}
+
 static void
 make_int (struct node *n, SCM v)
 {
@@ -498,6 +522,10 @@ resolve (struct lower *L, struct node *n, struct scope *s, int depth)
       else if (n->nkid == 3)
         gebpf_lower_error (L, n, "write (stack-id CTX MAP #:user? #t)",
                            "#:user? needs a value");
+      return;
+    case OP_KSTACK:
+    case OP_USTACK:
+      resolve_stack (L, n);
       return;
     default:
       resolve_kids (L, n, s, depth);

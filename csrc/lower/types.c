@@ -196,6 +196,46 @@ want_map (struct lower *L, struct node *n, const char *form)
   return scm_foreign_object_ref (n->ref, 0);
 }
 
+/* Stack ids: a node's stack is (STACKMAP . MODE) for a value that
+   stack-id, (kstack) or (ustack) made, also through a local, so that a
+   map keyed by it prints its keys as frames.  */
+static bool
+is_stack (SCM s)
+{
+  return SCM_UNPACK (s) != 0 && scm_is_pair (s);
+}
+
+static SCM
+local_stack (struct lower *L, int slot)
+{
+  SCM v = scm_assv_ref (L->stack_locals, scm_from_int (slot));
+  return is_stack (v) ? v : SCM_PACK (0);
+}
+
+static void
+set_local_stack (struct lower *L, int slot, SCM stack)
+{
+  L->stack_locals = scm_acons (scm_from_int (slot),
+                               is_stack (stack) ? stack : SCM_BOOL_F,
+                               L->stack_locals);
+}
+
+static void
+note_stack_key (struct lower *L, struct node *n, struct gebpf_map *m)
+{
+  extern void gebpf_stack_key_note (const struct gebpf_map *m, SCM stack);
+  if (!is_stack (n->stack) || m->hist_keyed)
+    return;
+  bool user = scm_is_eq (SCM_CDR (n->stack), scm_from_utf8_symbol ("user"));
+  if (m->key->size < (user ? 8u : 4u))
+    gebpf_lower_error (L, n, user ? "declare the map with #:key 'u64: a "
+                       "(ustack) key holds the stack id and the process id"
+                       : "declare the map with #:key 'u32",
+                       "map %s has %zu-byte keys, too small for a stack",
+                       m->name, m->key->size);
+  gebpf_stack_key_note (m, n->stack);
+}
+
 static void
 check_key (struct lower *L, struct node *n, struct gebpf_map *m)
 {
@@ -205,6 +245,7 @@ check_key (struct lower *L, struct node *n, struct gebpf_map *m)
   char what[128];
   snprintf (what, sizeof what, "the key of map %s", m->name);
   check_fits (L, n, m->hist_keyed ? m->hist_key : m->key, what);
+  note_stack_key (L, n, m);
 }
 
 static void
@@ -382,7 +423,13 @@ type_core_read (struct lower *L, struct node *n)
                        "of a pointer field",
                        "core-read needs a typed kernel pointer, got %s",
                        tyname (p->ty));
-  struct btf *b = gebpf_vmlinux_btf ();
+  struct btf *b = L->tgt.btf;
+  if (!b)
+    /* Only a kind that reads no kernel types gets here (current-task
+       needs BTF otherwise): the bounds pass's message.  */
+    gebpf_lower_error (L, n, "use kernel memory reads in tracing programs",
+                       "core-read is not available in %s programs",
+                       gebpf_sym_name (gebpf_prog_kinds, L->kind));
   int id = p->btf_id;
   L->uses_vmlinux = true;
   for (int i = 1; i < n->nkid; i++)
@@ -714,6 +761,7 @@ type (struct lower *L, struct node *n)
       n->hdr = L->local_hdr[n->slot];
       n->is_signed = L->local_signed[n->slot];
       n->btf_id = L->local_btf[n->slot];
+      n->stack = local_stack (L, n->slot);
       if (n->ty == TY_UNKNOWN)
         n->ty = TY_INT;
       return;
@@ -743,6 +791,7 @@ type (struct lower *L, struct node *n)
             /* A kernel pointer keeps its BTF type, so core-read works
                on the local as on (current-task) itself.  */
             L->local_btf[b->slot] = init->btf_id;
+            set_local_stack (L, b->slot, init->stack);
             b->ty = init->ty;
           }
         type_seq (L, n->kid[1]);
@@ -768,6 +817,12 @@ type (struct lower *L, struct node *n)
                              "for a value of another type",
                              "set! of %s (%s) to %s", n->name, tyname (lt),
                              tyname (n->kid[0]->ty));
+        /* A local set! to another value is no longer known as a
+           stack id (the set! may be on one branch only).  */
+        SCM had = local_stack (L, n->slot);
+        if (!is_stack (n->kid[0]->stack) || !is_stack (had)
+            || !scm_is_true (scm_equal_p (n->kid[0]->stack, had)))
+          set_local_stack (L, n->slot, SCM_BOOL_F);
         n->ty = TY_VOID;
         return;
       }
@@ -1146,7 +1201,15 @@ type (struct lower *L, struct node *n)
       return;
     case OP_CURRENT_TASK:
       {
-        struct btf *b = gebpf_vmlinux_btf ();
+        struct btf *b = L->tgt.btf;
+        if (!b && !gebpf_kind_is_tracing (L->kind) && L->kind != PK_LSM)
+          {
+            /* No BTF is read for this kind: the bounds pass refuses the
+               form, naming the outermost kernel read.  */
+            n->ty = TY_KPTR;
+            n->btf_id = -1;
+            return;
+          }
         if (!b)
           gebpf_lower_error (L, n, "use a kernel with BTF "
                              "(/sys/kernel/btf/vmlinux)",
@@ -1270,8 +1333,20 @@ type (struct lower *L, struct node *n)
                              "map %s is not a stack-trace map", m->name);
         n->ty = TY_INT;
         n->is_signed = true;
+        n->stack = scm_cons (n->kid[1]->ref, scm_from_utf8_symbol ("id"));
         return;
       }
+    case OP_KSTACK:
+    case OP_USTACK:
+      /* An unsigned id (a failed capture's negative errno wraps, and
+         prints as an empty stack), with the process id above it for a
+         user stack.  */
+      n->ty = TY_INT;
+      n->is_signed = false;
+      n->stack = scm_cons (n->kid[0]->ref,
+                           scm_from_utf8_symbol (n->op == OP_KSTACK
+                                                 ? "kernel" : "user"));
+      return;
     case OP_INLINE_CALL:
       type_inline (L, n);
       return;

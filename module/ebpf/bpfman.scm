@@ -15,6 +15,7 @@
   #:use-module (ebpf build)
   #:use-module (ebpf fn)
   #:use-module (ebpf deploy)
+  #:use-module ((ebpf kernel) #:select (kind-table))
   #:use-module (ebpf policy)
   #:use-module (srfi srfi-1)
   #:use-module (rnrs bytevectors)
@@ -35,13 +36,14 @@
 ;;; ------------------------------------------------------------------
 ;;; What bpfman runs.
 
-;; guile-ebpf kind -> (CRD type . label spelling).
+;; guile-ebpf kind -> (CRD type . label spelling), for the kinds the
+;; kernel model (csrc/kernel.c) gives a bpfman type.
 (define bpfman-kinds
-  '((xdp "XDP" . "xdp") (tc "TC" . "tc") (tcx "TCX" . "tcx")
-    (tracepoint "TracePoint" . "tracepoint")
-    (kprobe "KProbe" . "kprobe") (kretprobe "KRetProbe" . "kretprobe")
-    (uprobe "UProbe" . "uprobe") (uretprobe "URetProbe" . "uretprobe")
-    (fentry "FEntry" . "fentry") (fexit "FExit" . "fexit")))
+  (filter-map (lambda (k)
+                (let ((type (assq-ref k 'bpfman-type))
+                      (name (assq-ref k 'name)))
+                  (and type (cons* name type (symbol->string name)))))
+              kind-table))
 
 ;; What a kind bpfman does not run could be written as instead.
 (define instead
@@ -85,9 +87,6 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
 ;;; ------------------------------------------------------------------
 ;;; The programs of a policy, checked against what bpfman needs.
 
-(define resolve-source (@@ (ebpf deploy) resolve-source))
-(define lowering-target (@@ (ebpf deploy) lowering-target))
-
 (define name-rx (make-regexp "^[a-zA-Z][a-zA-Z0-9_]+$"))
 
 (define (program-of policy name)
@@ -105,7 +104,8 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
          (format #f "write it as ~a"
                  (or (assq-ref instead (car kinds)) "xdp, tc or tracepoint"))))))
 
-;; One program, lowered: (program kind fn-name c-text).
+;; One program, lowered: (program kind fn-name c-text lowering), LOWERING
+;; being the result alist of bpf-fn-lowering.
 (define (lower-program p)
   (let* ((kind (export-kind p))
          (src (resolve-source p))
@@ -122,24 +122,23 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
       ((fail 'bpf-policy-export "program ~a: target ~s is a glob or a list"
              (bpf-program-name p) target)
        "give bpfman one exact target per program"))
-    (let* ((c (car (bpf-fn-lower src #:kind kind
-                                 #:target (and (string? target)
-                                               (lowering-target kind target p))
-                                 #:constants (bpf-program-constants p))))
-           (fname ((@@ (ebpf deploy) c-function-name) c)))
+    (let* ((r (bpf-fn-lowering src #:kind kind
+                               #:target (and (string? target)
+                                             (lowering-target kind target p))
+                               #:constants (bpf-program-constants p)))
+           (c (assq-ref r 'c))
+           (fname (assq-ref r 'function)))
       (unless (and fname (regexp-exec name-rx fname)
                    (<= (string-length fname) 64))
         ((fail 'bpf-policy-export
                "program ~a: function name ~s is not one bpfman accepts"
                (bpf-program-name p) fname)
          "name the bpf-fn with a letter then letters, digits or _ (at most 64)"))
-      (list p kind fname c))))
+      (list p kind fname c r))))
 
 ;;; ------------------------------------------------------------------
 ;;; One translation unit for the whole policy (the combining is shared
 ;;; with policies' loads, in (ebpf deploy)).
-
-(define combine-c (@@ (ebpf deploy) combine-c))
 
 (define (bpfman-object-c policy-name lowered)
   ;; The C text of one unit holding the programs LOWERED, a list of
@@ -153,21 +152,26 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
                       (bpf-program-name p))
                 "give every program of the policy the same #:license"))))
 
-(define (object-maps c)
-  ;; ((name . bpfman-type) ...) of the BTF-defined maps of C.
-  ;; bpf-fn's maps are u_NAME in C with NAME as their symbol; generated
-  ;; maps (ring buffer controls) carry their symbol as their C name.
-  (map (lambda (m)
-         (cons (or (match:substring m 3) (match:substring m 4))
-               (let ((k (string-downcase (match:substring m 1))))
-                 (cond ((string=? k "percpu_array") "per_cpu_array")
-                       ((string=? k "percpu_hash") "per_cpu_hash")
-                       ((string=? k "lru_percpu_hash") "lru_per_cpu_hash")
-                       ((string=? k "percpu_cgroup_storage") "per_cpu_cgroup_storage")
-                       (else k)))))
-       (list-matches
-        "__uint\\(type, BPF_MAP_TYPE_([A-Z_]+)\\);[^}]*\n} (u_[A-Za-z0-9_]+ __asm__ \\(\"([A-Za-z0-9_]+)\"\\)|([A-Za-z0-9_]+)) SEC\\(\"\\.maps\"\\);"
-        c)))
+(define (object-maps lowered)
+  ;; ((symbol . bpfman-type) ...) of the maps the programs' object
+  ;; declares, each once, as their lowerings list them.
+  (define (bpfman-type t)
+    (cond ((string=? t "percpu_array") "per_cpu_array")
+          ((string=? t "percpu_hash") "per_cpu_hash")
+          ((string=? t "lru_percpu_hash") "lru_per_cpu_hash")
+          ((string=? t "percpu_cgroup_storage") "per_cpu_cgroup_storage")
+          (else t)))
+  (fold (lambda (l acc)
+          (match l
+            ((p kind fname c r)
+             (fold (lambda (m acc)
+                     (match m
+                       ((name symbol type)
+                        (if (assoc symbol acc)
+                            acc
+                            (append acc (list (cons symbol (bpfman-type type))))))))
+                   acc (assq-ref r 'maps)))))
+        '() lowered))
 
 ;;; ------------------------------------------------------------------
 ;;; clang, once per architecture.
@@ -307,7 +311,7 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
   (fold
    (lambda (l acc)
      (match l
-       ((p kind fname c)
+       ((p kind fname c r)
         (fold (lambda (kv acc)
                 (let* ((name (c-name (car kv)))
                        (value (cdr kv))
@@ -317,9 +321,7 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
                            (bpf-program-name p) name)
                      "give #:constants integer values"))
                   (cond
-                   ((not (string-contains
-                          c (string-append "const volatile __u64 u_" name
-                                           " __asm__ (\"" name "\") = 0;")))
+                   ((not (member name (assq-ref r 'constants)))
                     acc)
                    ((and old (not (= (cdr old) value)))
                     ((fail 'bpf-policy-export
@@ -443,7 +445,7 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
                        (let loop ((l lowered) (i 0) (acc '()))
                          (match l
                            (() (reverse acc))
-                           (((p kind fname c) . rest)
+                           (((p kind fname c . _) . rest)
                             (loop rest (+ i 1)
                                   (cons (program-entry p kind fname i primary?
                                                        (and namespace #t))
@@ -674,7 +676,7 @@ buildah fails or a layer of the image does not start with the object."
                      "bpfman names programs by function: give each bpf-fn its own name"))
                   (loop (cdr l)))))
            (c (bpfman-object-c name lowered))
-           (maps (object-maps c))
+           (maps (object-maps lowered))
            (prog-label (json-object (map (lambda (l)
                                            (cons (caddr l)
                                                  (cdr (assq-ref bpfman-kinds (cadr l)))))

@@ -20,15 +20,6 @@
             bpf-vmlinux-header
             bpf-sha256))
 
-;; The extension is loaded by (ebpf core); its primitives live there.
-(define %bpf-build-c (@@ (ebpf core) %bpf-build-c))
-(define %bpf-build-file (@@ (ebpf core) %bpf-build-file))
-(define %bpf-cache-dir (@@ (ebpf core) %bpf-cache-dir))
-(define %bpf-build-stats (@@ (ebpf core) %bpf-build-stats))
-(define %bpf-clang-flags (@@ (ebpf core) %bpf-clang-flags))
-(define %bpf-vmlinux-header (@@ (ebpf core) %bpf-vmlinux-header))
-(define %bpf-sha256 (@@ (ebpf core) %bpf-sha256))
-
 (define (bpf-build-c text)
   "Build the BPF C source @var{text} with clang and return the path of the
 object, from the cache when the same text was built before with the same

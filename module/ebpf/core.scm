@@ -3,12 +3,20 @@
 ;;;
 ;;; Private: users import (ebpf), which wraps these.  Names with a %
 ;;; prefix are raw primitives wrapped by documented procedures elsewhere.
+;;;
+;;; This is the one door between the Scheme modules and the C core: every
+;;; binding the extension defines is exported here, grouped by the C file
+;;; that defines it, and the other modules import what they use with
+;;; #:use-module (never @@).  tests/lint.scm checks both.
 
 (define-module (ebpf core)
-  #:export (<bpf-type> <bpf-map>
+  #:export (;; type.c
+            <bpf-type>
             bpf-type bpf-type-size bpf-type-align bpf-type-spec
             bpf-encode bpf-decode %bpf-type-zero %make-bpf-struct-type
             bpf-struct-layout
+            ;; map.c
+            <bpf-map>
             %make-bpf-map %bpf-map-info %bpf-map-fold %bpf-map-clear!
             %bpf-map-set-all!
             bpf-map? bpf-map-ref bpf-map-set! bpf-map-delete!
@@ -16,7 +24,36 @@
             bpf-map-peek bpf-map-count bpf-map-create! bpf-map-pin!
             bpf-map-unpin! bpf-map-close! bpf-map-lookup bpf-map-names
             bpf-map-open-pinned bpf-maps
+            ;; util.c
+            %bpf-tracefs
+            ;; features.c
             %bpf-features
+            ;; kernel.c
+            %bpf-kind-table %bpf-map-kind-table
+            ;; build.c
+            %bpf-build-c %bpf-build-file %bpf-cache-dir %bpf-build-stats
+            %bpf-clang-flags %bpf-vmlinux-header %bpf-sha256
+            ;; pin.c
+            %bpf-pin-dir-remove! %bpf-tc-filter-remove!
+            ;; program.c
+            <bpf-object> <bpf-link>
+            %bpf-enable-stats!
+            %bpf-object-load %bpf-object-close! %bpf-object? %bpf-object-meta
+            %bpf-object-info %bpf-programs %bpf-test-run
+            %bpf-attach-tracepoint %bpf-attach-raw-tracepoint %bpf-attach-trace
+            %bpf-attach-kprobe %bpf-attach-uprobe %bpf-attach-xdp %bpf-attach-tc
+            %bpf-attach-cgroup %bpf-attach-perf-event %bpf-attach-socket
+            %bpf-attach-usdt %bpf-uprobe-resolve %bpf-uprobe-symbols
+            %bpf-link-update! %bpf-link-destroy! %bpf-link? %bpf-link-meta
+            %bpf-link-tc-filters %bpf-links %bpf-detach-all!
+            %bpf-fd-pin! %bpf-pinned-info %bpf-map-release!
+            ;; ringbuf.c
+            <bpf-ringbuf-reader> <bpf-perf-reader>
+            %bpf-ringbuf-control %bpf-record-type %bpf-ringbuf-open
+            %bpf-ringbuf-take %bpf-ringbuf-reader-info %bpf-ringbuf-close!
+            %bpf-perf-open %bpf-perf-take %bpf-perf-reader-info %bpf-perf-close!
+            %bpf-symbolize %bpf-symbol %bpf-stack-key %bpf-btf-functions
+            ;; lower/fn.c
             <bpf-fn> bpf-fn? %make-bpf-fn %bpf-fn-info %bpf-fn-lower
             %bpf-fn-maps %bpf-loc-marker))
 

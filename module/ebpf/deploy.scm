@@ -13,10 +13,12 @@
 (define-module (ebpf deploy)
   #:declarative? #f
   #:use-module (ebpf error)
+  #:use-module ((ebpf core) #:select (%bpf-tracefs %bpf-uprobe-symbols))
   #:use-module (ebpf syntax)
   #:use-module (ebpf map)
   #:use-module (ebpf fn)
   #:use-module (ebpf build)
+  #:use-module (ebpf kernel)
   #:use-module ((ebpf program) #:hide (bpf-test-run bpf-attach-socket!))
   #:use-module ((ebpf program) #:select ((bpf-test-run . object-test-run)
                                          (bpf-attach-socket! . object-attach-socket!)))
@@ -27,6 +29,8 @@
   #:use-module (ice-9 ftw)
   #:use-module (ice-9 regex)
   #:use-module (oop goops)
+  ;; For (ebpf bpfman) and (ebpf policy), not re-exported by (ebpf):
+  #:export (resolve-source lowering-target combine-c build-together!)
   #:export (defbpf-program
             make-bpf-program
             bpf-program?
@@ -105,15 +109,15 @@
     (doc #f "Documentation string.")))
 
 (define known-kinds
-  '(xdp tc socket-filter cgroup-skb cgroup-sock-addr tracepoint raw-tracepoint
-    tp-btf fentry fexit kprobe kretprobe uprobe uretprobe usdt lsm perf-event))
+  ;; The kinds bpf-fn lowers, from the kernel model (csrc/kernel.c).
+  (kinds-where (lambda (k) (assq-ref k 'bpf-fn))))
 
 ;; Kinds whose #:attach may be a list of targets, (probe) telling them
-;; apart.
+;; apart (the kernel model's multi-target flag).
 ;; (Not raw-tracepoint: its links carry no cookie for (probe) before
 ;; libbpf 1.5.)
 (define multi-target-kinds
-  '(tracepoint kprobe kretprobe uprobe uretprobe usdt))
+  (kinds-where (lambda (k) (memq 'multi-target (assq-ref k 'flags)))))
 
 (define (enum x)
   (cond ((keyword? x) (keyword->symbol x))
@@ -235,7 +239,7 @@ swaps the new version in."
        "write #:license \"GPL\" (or the license of the program)"))
     (check-targets name (car kinds) attach)
     ;; "" is no target either, in both spellings of #:attach.
-    (when (memq (car kinds) '(xdp tc))
+    (when (kind-ref (car kinds) 'target-required)
       (let ((t (assq-ref attach 'target)))
         (unless (and (string? t) (not (string-null? t)))
           ((invalid name "~a programs need a target~a" (car kinds)
@@ -327,13 +331,12 @@ first of a fallback list that this kernel took), else the declared one."
       => (lambda (m)
            (let* ((file (match:substring m 1))
                   (fn-name (string->symbol (match:substring m 2)))
-                  (mod (make-fresh-user-module)))
+                  (mod (make-user-module 'bpf-load!)))
              (unless (file-exists? file)
                (raise-ebpf-error 'ebpf-error 'bpf-load!
                                  (format #f "program ~a: ~a does not exist"
                                          (bpf-program-name p) file)
                                  #:fix "check the path of #:source"))
-             (module-use! mod (resolve-interface '(ebpf)))
              (save-module-excursion
               (lambda ()
                 (set-current-module mod)
@@ -409,7 +412,7 @@ first of a fallback list that this kernel took), else the declared one."
   (let loop ((l lowered) (i 0) (seen '()) (acc '()))
     (match l
       (() (reverse acc))
-      (((p kind fname c) . rest)
+      (((p kind fname c . _) . rest)
        (call-with-values (lambda () (split-c c))
          (lambda (incs items fn)
            (let* ((inlines (filter-map
@@ -464,12 +467,6 @@ first of a fallback list that this kernel took), else the declared one."
                    (if (member fn fns) fns (cons fn fns))
                    (or license lic)))))))))
 
-(define (c-function-name c)
-  ;; The symbol of the program function of generated C: u_NAME in C,
-  ;; NAME as its symbol (what libbpf and the kernel call it).
-  (let ((m (string-match "\nint u_[A-Za-z0-9_]+\\([^)]*\\) __asm__ \\(\"([^\"]*)\"\\);" c)))
-    (and m (match:substring m 1))))
-
 ;; Programs built together: program -> (KIND C-TEXT OBJECT-PATH FUNCTION).
 ;; An entry serves the checks and the one load that follow the build,
 ;; while the program lowers to the same C for that kind; later loads
@@ -477,19 +474,20 @@ first of a fallback list that this kernel took), else the declared one."
 (define combined-builds (make-weak-key-hash-table))
 
 (define (lower-for p kind)
-  ;; P's bpf-fn lowered for KIND: (C-TEXT . LINE-MAP), the dispatcher of
-  ;; a dispatched kind riding in the same unit (see build).
-  (let ((target (bpf-program-target p)))
-    (match (bpf-fn-lower (resolve-source p) #:kind kind
-                         #:target (and target
-                                       (lowering-target kind target p))
-                         #:constants (bpf-program-constants p)
-                         #:license (bpf-program-license p))
-      ((c . line-map)
-       (cons (if (dispatched-kind? kind)
-                 (string-append c (stub-function kind (slot-name p)))
-                 c)
-             line-map)))))
+  ;; P's bpf-fn lowered for KIND: (UNIT . LOWERING), UNIT its C with the
+  ;; dispatcher of a dispatched kind riding in the same unit (see build),
+  ;; LOWERING what bpf-fn-lowering returns.
+  (let* ((target (bpf-program-target p))
+         (r (bpf-fn-lowering (resolve-source p) #:kind kind
+                             #:target (and target
+                                           (lowering-target kind target p))
+                             #:constants (bpf-program-constants p)
+                             #:license (bpf-program-license p)))
+         (c (assq-ref r 'c)))
+    (cons (if (dispatched-kind? kind)
+              (string-append c (stub-function kind (slot-name p)))
+              c)
+          r)))
 
 (define (build-together! programs)
   ;; Build the bpf-fn programs of PROGRAMS (each for the first kind it
@@ -506,9 +504,10 @@ first of a fallback list that this kernel took), else the declared one."
                  (let ((kind (car (program-kinds p))))
                    (catch #t
                      (lambda ()
-                       (let* ((c (car (lower-for p kind)))
-                              (fname (c-function-name c)))
-                         (and fname (list p kind fname c))))
+                       (match (lower-for p kind)
+                         ((unit . r)
+                          (let ((fname (assq-ref r 'function)))
+                            (and fname (list p kind fname unit))))))
                      (const #f)))))
           programs)))
     (when (>= (length lowered) 2)
@@ -534,8 +533,10 @@ first of a fallback list that this kernel took), else the declared one."
     (_ #f)))
 
 ;; Build P's source for KIND: (values object-path line-map c-text
-;; function), FUNCTION naming P's program in an object built with others
-;; (#f: the object's first program is P).
+;; constants function), CONSTANTS being the symbols of the (const NAME) a
+;; bpf-fn reads, or #f for a source whose constants are unknown, and
+;; FUNCTION naming P's program in an object built with others (#f: the
+;; object's first program is P).
 (define (build p kind)
   (let ((src (resolve-source p)))
     (cond
@@ -543,12 +544,15 @@ first of a fallback list that this kernel took), else the declared one."
       ;; A dispatched kind's stub rides in the same unit: one clang run
       ;; per version, and the stub is loaded from that object.
       (match (lower-for p kind)
-        ((c . line-map)
-         (match (combined-build p kind c)
-           ((path . fname)
-            ;; Line numbers are the combined unit's: no line map.
-            (values path #f c fname))
-           (#f (values (bpf-build-c c) line-map c #f))))))
+        ((unit . r)
+         (let ((c (assq-ref r 'c))
+               (used (assq-ref r 'constants)))
+           (match (combined-build p kind unit)
+             ((path . fname)
+              ;; Line numbers are the combined unit's: no line map.
+              (values path #f c used fname))
+             (#f (values (bpf-build-c unit) (assq-ref r 'line-map) c used
+                         #f)))))))
      ((string-suffix? ".rs" src)
       (raise-ebpf-error 'ebpf-compile-error 'bpf-load!
                         (format #f "program ~a: Rust sources (~a) are not built by guile-ebpf"
@@ -560,7 +564,7 @@ first of a fallback list that this kernel took), else the declared one."
                           (format #f "program ~a: object ~a does not exist"
                                   (bpf-program-name p) src)
                           #:fix "check the path of #:source"))
-      (values src #f #f #f))
+      (values src #f #f #f #f))
      (else
       (unless (file-exists? src)
         (raise-ebpf-error 'ebpf-error 'bpf-load!
@@ -569,26 +573,25 @@ first of a fallback list that this kernel took), else the declared one."
                           #:fix "check the path of #:source"))
       (values (bpf-build-file src) #f
               (call-with-input-file src (@ (ice-9 rdelim) read-string))
-              #f)))))
+              #f #f)))))
 
 (define (lowering-target kind target p)
   ;; What the lowerer needs of the target: tracepoint name (or glob),
-  ;; function for fentry/fexit, cgroup hook.
-  (case kind
-    ((cgroup-skb) (symbol->string (or (assq-ref (bpf-program-attach-spec p) 'direction)
-                                      'ingress)))
-    ((cgroup-sock-addr) (symbol->string (or (assq-ref (bpf-program-attach-spec p) 'hook)
-                                            'connect4)))
-    ((xdp tc socket-filter perf-event uprobe uretprobe usdt) #f)
-    ;; A list of tracepoints: the lowerer reads their fields from every
-    ;; one, as from the matches of a glob.
-    (else (if (pair? target) (string-join target ",") target))))
+  ;; function for fentry/fexit, cgroup hook -- what its SEC() names.
+  (cond ((attach-type p kind) => symbol->string)
+        ((not (kind-ref kind 'target-in-section)) #f)
+        ;; A list of tracepoints: the lowerer reads their fields from every
+        ;; one, as from the matches of a glob.
+        ((pair? target) (string-join target ","))
+        (else target)))
 
 (define (attach-type p kind)
-  (case kind
-    ((cgroup-skb) (or (assq-ref (bpf-program-attach-spec p) 'direction) 'ingress))
-    ((cgroup-sock-addr) (or (assq-ref (bpf-program-attach-spec p) 'hook) 'connect4))
-    (else #f)))
+  ;; A cgroup program's hook: #:direction or #:hook, else the kind's
+  ;; default (both from the kernel model).
+  (let ((default (kind-ref kind 'default-attach-type)))
+    (and default
+         (or (assq-ref (bpf-program-attach-spec p) (kind-ref kind 'attach-option))
+             default))))
 
 (define (object-constants p)
   ;; (const NAME) is a const volatile __u64: negative values travel as
@@ -599,44 +602,49 @@ first of a fallback list that this kernel took), else the declared one."
              c))
        (bpf-program-constants p)))
 
-(define (used-constants p c)
-  ;; A bpf-fn's C declares only the constants its body reads; the others
-  ;; of #:constants are for other programs sharing the list.
-  (if (and (bpf-fn? (bpf-program-source p)) (string? c))
+(define (used-constants p used)
+  ;; A bpf-fn's C declares only the constants its body reads (USED, C
+  ;; symbols); the others of #:constants are for other programs sharing
+  ;; the list.
+  (if used
       (filter (lambda (k)
-                (string-contains
-                 c (string-append "__asm__ (\"" ; the symbol of u_NAME
-                                  (string-map (lambda (ch) (if (char=? ch #\-) #\_ ch))
-                                              (format #f "~a" (car k)))
-                                  "\") = 0;")))
+                (member (string-map (lambda (ch) (if (char=? ch #\-) #\_ ch))
+                                    (format #f "~a" (car k)))
+                        used))
               (object-constants p))
       (object-constants p)))
 
+;; <bpf-object> -> the constants its source reads (see BUILD), for a
+;; load again with the verifier's log.
+(define object-used-constants (make-weak-key-hash-table))
+
 (define (load-object p kind)
   (call-with-values (lambda () (build p kind))
-    (lambda (path line-map c fname)
+    (lambda (path line-map c used fname)
       (define (load path line-map fname)
         (bpf-object-load path #:kind kind #:name fname
-                         #:constants (used-constants p c)
+                         #:constants (used-constants p used)
                          #:line-map line-map
                          #:attach-type (attach-type p kind)
-                         #:target (and (memq kind '(tp-btf fentry fexit lsm))
+                         #:target (and (kind-flag? kind 'btf)
                                        (bpf-program-target p))))
-      (values (if fname
-                  ;; Built with other programs: should the load fail, the
-                  ;; program built alone gives the error its own lines.
-                  (let ((obj (catch #t
-                               (lambda () (load path line-map fname))
-                               (lambda (key . args)
-                                 (hashq-remove! combined-builds p)
-                                 (call-with-values (lambda () (build p kind))
-                                   (lambda (path line-map c fname)
-                                     (load path line-map fname)))))))
-                    ;; Used once: a later load builds the program alone.
-                    (hashq-remove! combined-builds p)
-                    obj)
-                  (load path line-map fname))
-              c))))
+      (let ((obj (if fname
+                     ;; Built with other programs: should the load fail,
+                     ;; the program built alone gives the error its own
+                     ;; lines.
+                     (let ((obj (catch #t
+                                  (lambda () (load path line-map fname))
+                                  (lambda (key . args)
+                                    (hashq-remove! combined-builds p)
+                                    (call-with-values (lambda () (build p kind))
+                                      (lambda (path line-map c used fname)
+                                        (load path line-map fname)))))))
+                       ;; Used once: a later load builds the program alone.
+                       (hashq-remove! combined-builds p)
+                       obj)
+                     (load path line-map fname))))
+        (hashq-set! object-used-constants obj used)
+        (values obj c)))))
 
 (define (without-fix msg)
   (let ((i (and (string? msg) (string-contains msg ". Fix: "))))
@@ -712,29 +720,6 @@ is not loaded, and return it.  A kind list is tried in order.  Raises
 ;;; ------------------------------------------------------------------
 ;;; Attaching.
 
-(define tracefs-dirs '("/sys/kernel/tracing" "/sys/kernel/debug/tracing"))
-
-(define (tracefs-events)
-  (or (find (lambda (d) (file-exists? (string-append d "/events")))
-            tracefs-dirs)
-      (begin
-        (false-if-exception
-         (system* "mount" "-t" "tracefs" "tracefs" "/sys/kernel/tracing"))
-        (and (file-exists? "/sys/kernel/tracing/events") "/sys/kernel/tracing"))))
-
-(define (glob->regexp g)
-  (make-regexp
-   (string-append
-    "^"
-    (string-concatenate
-     (map (lambda (c)
-            (case c
-              ((#\*) ".*")
-              ((#\?) ".")
-              ((#\. #\+ #\( #\) #\^ #\$ #\| #\{ #\} #\\) (string #\\ c))
-              (else (string c))))
-          (string->list g)))
-    "$")))
 
 (define (tracepoints-matching glob)
   "Return the tracepoints matching @var{glob} (\"CATEGORY:NAME\" or
@@ -743,7 +728,7 @@ sorted; tracefs is mounted if it is missing."
   (let* ((sep (string-index glob (char-set #\: #\/)))
          (cat (if sep (substring glob 0 sep) "*"))
          (name (if sep (substring glob (+ sep 1)) glob))
-         (root (tracefs-events))
+         (root (%bpf-tracefs #t))
          (wild (char-set #\* #\? #\[)))
     (cond
      ((not root) '())
@@ -777,7 +762,6 @@ sorted; tracefs is mounted if it is missing."
                 '()))
            string<?))))))
 
-(define call-with-public-who (@@ (ebpf error) call-with-public-who))
 
 (define (file-is-directory?* f)
   (false-if-exception (eq? 'directory (stat:type (stat f)))))
@@ -786,11 +770,10 @@ sorted; tracefs is mounted if it is missing."
 ;; swapped in the link itself.  Others go through a dispatcher.
 (define (updatable-kind? kind)
   ;; tc: the filter is replaced in place (BPF_TC_F_REPLACE).
-  (memq kind '(xdp tc cgroup-skb cgroup-sock-addr)))
+  (kind-flag? kind 'updatable))
 
 (define (dispatched-kind? kind)
-  (memq kind '(tracepoint raw-tracepoint perf-event uprobe uretprobe kprobe
-               kretprobe)))
+  (kind-flag? kind 'dispatched))
 
 (define (attach-one p obj kind target cookie)
   (let ((spec (bpf-program-attach-spec p)))
@@ -802,14 +785,8 @@ sorted; tracefs is mounted if it is missing."
                        #:frequency (or (assq-ref spec 'frequency) 99))))
 
 (define (stub-section kind)
-  (case kind
-    ((tracepoint) "tracepoint")
-    ((raw-tracepoint) "raw_tracepoint")
-    ((perf-event) "perf_event")
-    ((uprobe) "uprobe")
-    ((uretprobe) "uretprobe")
-    ((kprobe) "kprobe")
-    ((kretprobe) "kretprobe")))
+  ;; The bare SEC() of a dispatched kind: the loader attaches the stub.
+  (kind-ref kind 'section-prefix))
 
 (define (stub-function kind slot-name)
   ;; The dispatcher, appended to a program's generated C: attached once,
@@ -877,7 +854,7 @@ sorted; tracefs is mounted if it is missing."
   (let ((t (bpf-program-target p)))
     (if (pair? t) t (list t))))
 
-(define uprobe-symbols (@@ (ebpf core) %bpf-uprobe-symbols))
+(define uprobe-symbols %bpf-uprobe-symbols)
 
 (define (uprobes-matching p target)
   ;; "LIB:GLOB" -> ("LIB:SYM" ...), the functions of LIB the glob matches.
@@ -1207,9 +1184,10 @@ the verifier's log on, and that log returned."
         (let ((again (bpf-object-load (bpf-object-path obj)
                                       #:kind (program-kind p)
                                       #:name (bpf-object-name obj)
-                                      #:constants (used-constants p (program-c p))
+                                      #:constants (used-constants
+                                                   p (hashq-ref object-used-constants obj))
                                       #:attach-type (attach-type p (program-kind p))
-                                      #:target (and (memq (program-kind p) '(tp-btf fentry fexit lsm))
+                                      #:target (and (kind-flag? (program-kind p) 'btf)
                                                     (bpf-program-target p))
                                       #:log-level 1)))
           (let ((log (bpf-object-verifier-log again)))
@@ -1287,7 +1265,7 @@ missing source file."
          (catch #t
            (lambda ()
              (call-with-values (lambda () (build p kind))
-               (lambda (path line-map c fname) (cons kind path))))
+               (lambda (path line-map c used fname) (cons kind path))))
            (lambda (key . args)
              (if (and (pair? rest)
                       (memq key '(ebpf-lower-error ebpf-compile-error)))

@@ -8,7 +8,8 @@
 
 (define-module (ebpf error)
   #:use-module (ice-9 match)
-  #:export (ebpf-error-keys
+  #:export (call-with-public-who       ;for the other modules, not (ebpf)
+            ebpf-error-keys
             ebpf-error?
             ebpf-error-message
             ebpf-error-details

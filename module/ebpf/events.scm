@@ -16,9 +16,20 @@
 ;;; matches (as `bpftrace -l' lists them) complete the module.
 
 (define-module (ebpf events)
+  #:use-module ((ebpf core) #:select (%bpf-ringbuf-control %bpf-record-type
+                                      %bpf-ringbuf-open %bpf-ringbuf-take
+                                      %bpf-ringbuf-reader-info
+                                      %bpf-ringbuf-close! %bpf-perf-open
+                                      %bpf-perf-take %bpf-perf-reader-info
+                                      %bpf-perf-close! %bpf-symbolize %bpf-symbol %bpf-stack-key
+                                      %bpf-btf-functions %bpf-tracefs))
   #:use-module (ebpf error)
   #:use-module (ebpf map)
-  #:use-module ((ebpf deploy) #:select (tracepoints-matching))
+  #:use-module ((ebpf syntax) #:select (glob->regexp))
+  #:use-module ((ebpf deploy) #:select (tracepoints-matching
+                                        bpf-program-names bpf-program-lookup
+                                        bpf-program-source))
+  #:use-module ((ebpf fn) #:select (bpf-fn? bpf-fn-ast))
   #:use-module ((ebpf features) #:select (bpf-features))
   #:use-module (system vm elf)
   #:use-module (ice-9 ftw)
@@ -33,6 +44,8 @@
   #:use-module (ice-9 regex)
   #:use-module (ice-9 threads)
   #:use-module (rnrs bytevectors)
+  ;; For (ebpf script), not re-exported by (ebpf):
+  #:export (format-key write-histogram linear-histogram hist-buckets buckets)
   #:export (bpf-ringbuf-poll
             bpf-ringbuf-start!
             bpf-ringbuf-stop!
@@ -54,17 +67,10 @@
             bpf-print-map
             bpf-stack-addresses
             bpf-stack-symbols
+            bpf-ksym
+            bpf-usym
             bpf-list-probes
             bpf-probe-info))
-
-(define-syntax-rule (define-primitives name ...)
-  (begin (define name (@@ (ebpf core) name)) ...))
-
-(define-primitives
-  %bpf-ringbuf-control %bpf-record-type %bpf-ringbuf-open %bpf-ringbuf-take
-  %bpf-ringbuf-reader-info %bpf-ringbuf-close!
-  %bpf-perf-open %bpf-perf-take %bpf-perf-reader-info %bpf-perf-close!
-  %bpf-symbolize %bpf-btf-functions)
 
 (define (map-object m who kind)
   ;; The declared map M (object or name) of KIND, or an error.
@@ -450,13 +456,7 @@ because a buffer was full)."
 ;;; The trace pipe.
 
 (define (tracefs)
-  (or (find (lambda (d) (file-exists? (string-append d "/trace_pipe")))
-            '("/sys/kernel/tracing" "/sys/kernel/debug/tracing"))
-      (begin
-        (false-if-exception
-         (system* "mount" "-t" "tracefs" "tracefs" "/sys/kernel/tracing"))
-        (and (file-exists? "/sys/kernel/tracing/trace_pipe")
-             "/sys/kernel/tracing"))
+  (or (%bpf-tracefs #t)
       (raise-ebpf-error 'ebpf-error 'bpf-trace-pipe
                         "tracefs is not mounted and could not be mounted"
                         #:fix "mount it: mount -t tracefs tracefs /sys/kernel/tracing")))
@@ -533,7 +533,11 @@ consumes them: another reader of the pipe does not see them.  Raises
   ;; (values keyed? data): for an unkeyed histogram a vector of
   ;; hist-buckets counts summed over CPUs; for a keyed one an alist
   ;; ((KEY . vector) ...).
-  (let ((entries (bpf-map->alist m)))
+  (let* ((raw (bpf-map->alist m))
+         (entries (if (and (pair? raw) (not (pair? (caar raw)))
+                           (eq? (bpf-map-kind m) 'per-cpu-hash))
+                      (split-raw-keys raw (bpf-map-key-size m))
+                      raw)))
     (if (or (null? entries) (pair? (caar entries)))
         (let ((table (make-hash-table)))
           (for-each (match-lambda
@@ -555,6 +559,53 @@ consumes them: another reader of the pipe does not see them.  Raises
                     entries)
           (values #f v)))))
 
+;; A keyed histogram reopened from its pin has lost its key type: its
+;; keys are the raw bytes of struct { KEY key; __u32 slot; }.
+(define (raw-key-bytes k size)
+  (cond ((bytevector? k) k)
+        ((exact-integer? k)
+         (let ((bv (make-bytevector size 0)))
+           (bytevector-uint-set! bv 0 k (native-endianness) size)
+           bv))
+        (else (make-bytevector size 0))))
+
+(define (raw-user-key bv n)
+  ;; The first N bytes of BV as the key they most likely are: an integer
+  ;; of 4 or 8 bytes, a NUL-padded string, or else the bytes.
+  (let ((text (let lp ((i 0))
+                (if (and (< i n) (<= 32 (bytevector-u8-ref bv i) 126))
+                    (lp (+ i 1))
+                    i))))
+    (cond ((= n 4) (bytevector-u32-native-ref bv 0))
+          ((= n 8) (bytevector-u64-native-ref bv 0))
+          ((and (> text 0) (< text n)
+                (let lp ((i text))
+                  (or (= i n) (and (zero? (bytevector-u8-ref bv i)) (lp (+ i 1))))))
+           (utf8->string (sub-bytevector bv 0 text)))
+          (else (sub-bytevector bv 0 n)))))
+
+(define (sub-bytevector bv start end)
+  (let ((out (make-bytevector (- end start))))
+    (bytevector-copy! bv start out 0 (- end start))
+    out))
+
+(define (split-raw-keys entries size)
+  ;; ((RAW . counts) ...) -> (((KEY . SLOT) . counts) ...).  The slot
+  ;; follows KEY at its alignment: with an 8-byte-aligned key it sits 8
+  ;; bytes from the end, before 4 bytes of padding (zero in every entry).
+  (let* ((bvs (map (lambda (e) (raw-key-bytes (car e) size)) entries))
+         (padded? (and (>= size 16) (zero? (modulo size 8))
+                       (every (lambda (bv)
+                                (zero? (bytevector-u32-native-ref bv (- size 4))))
+                              bvs)))
+         (off (if padded? (- size 8) (- size 4))))
+    (if (< off 1)
+        entries
+        (map (lambda (bv e)
+               (cons (cons (raw-user-key bv off) (bytevector-u32-native-ref bv off))
+                     (cdr e)))
+             bvs entries))))
+
 (define (check-linear linear who)
   (match linear
     (#f #f)
@@ -568,6 +619,31 @@ consumes them: another reader of the pipe does not see them.  Raises
     (_ (raise-ebpf-error 'ebpf-validation-error who
                          (format #f "bad #:linear ~s" linear)
                          #:fix "give #:linear '(MIN MAX STEP), as in (lhist! M V MIN MAX STEP)"))))
+
+;; The (MIN MAX STEP) of the lhist! forms that declared programs apply to
+;; map M, when they agree on one: what #:linear defaults to.
+(define (lhist-range m)
+  (define (same-name? a b)
+    (string=? (string-map (lambda (c) (if (char=? c #\-) #\_ c)) a)
+              (string-map (lambda (c) (if (char=? c #\-) #\_ c)) b)))
+  (define (walk node acc)
+    (match node
+      ((or ('lhist! ('symbol (? symbol? map) . _) _
+                    ('int lo . _) ('int hi . _) ('int step . _) . _)
+           ('lhist! ('symbol (? symbol? map) . _) _ _    ; keyed
+                    ('int lo . _) ('int hi . _) ('int step . _) . _))
+       (if (same-name? (symbol->string map) (bpf-map-name m))
+           (cons (list lo hi step) acc)
+           acc))
+      ((a . d) (walk d (walk a acc)))   ; also through dotted pairs
+      (_ acc)))
+  (let ((ranges (delete-duplicates
+                 (fold (lambda (name acc)
+                         (let* ((p (bpf-program-lookup name))
+                                (src (and p (bpf-program-source p))))
+                           (if (bpf-fn? src) (walk (bpf-fn-ast src) acc) acc)))
+                       '() (bpf-program-names)))))
+    (and (= (length ranges) 1) (car ranges))))
 
 (define (nonzero-range v)
   ;; First and last index of V holding a non-zero count, or #f.
@@ -610,18 +686,20 @@ consumes them: another reader of the pipe does not see them.  Raises
 
 (define* (bpf-hist hist #:optional (key no-key) #:key linear)
   "Return the histogram in @var{hist} (a @code{histogram} map or its name,
-or the per-CPU array of 64 counters such a map is when reopened from its
-pin) as a list of @code{(LOW HIGH COUNT)}, one per bucket from the first to
+or the per-CPU array or hash such a map is when reopened from its pin)
+as a list of @code{(LOW HIGH COUNT)}, one per bucket from the first to
 the last non-zero one, counts summed over CPUs.  A bucket holds the
 values @var{v} with LOW <= @var{v} < HIGH; @code{hist!} buckets are
 powers of two ((0 1 c) holds 0, and (#f 0 c) the negative values).  For a map filled by @code{(lhist! M V
-MIN MAX STEP)} give @code{#:linear '(MIN MAX STEP)}: the first bucket is
-then @code{(#f MIN c)} (below MIN) and the last @code{(MAX #f c)}.
+MIN MAX STEP)} the buckets are linear: the first bucket is then
+@code{(#f MIN c)} (below MIN) and the last @code{(MAX #f c)}.  MIN, MAX
+and STEP are those of the @code{lhist!} that the bpf-fn of a declared
+program applies to the map, or @code{#:linear '(MIN MAX STEP)}.
 
 For a keyed histogram give @var{key}; without it the result is an alist
 @code{((KEY . BUCKETS) ...)} sorted by key."
-  (let ((m (map-object hist 'bpf-hist '(histogram per-cpu-array)))
-        (linear (check-linear linear 'bpf-hist)))
+  (let* ((m (map-object hist 'bpf-hist '(histogram per-cpu-array per-cpu-hash)))
+         (linear (check-linear (or linear (lhist-range m)) 'bpf-hist)))
     (let-values (((keyed? data) (histogram-data m)))
       (cond
        ((not keyed?) (buckets data linear))
@@ -808,10 +886,10 @@ power-of-two labels with K, M, G ... suffixes, the count, a bar of
 A keyed histogram prints one such block per key, titled
 @samp{@@NAME[KEY]:}, in increasing order of total count (only the
 @var{top} largest if given), or only @var{key}'s.  For a map filled by
-@code{lhist!} give @code{#:linear '(MIN MAX STEP)}.  @var{name} replaces
+@code{lhist!} the buckets are linear, as for @code{bpf-hist}.  @var{name} replaces
 the title's @samp{@@NAME}."
-  (let* ((m (map-object hist 'bpf-print-hist '(histogram per-cpu-array)))
-         (linear (check-linear linear 'bpf-print-hist))
+  (let* ((m (map-object hist 'bpf-print-hist '(histogram per-cpu-array per-cpu-hash)))
+         (linear (check-linear (or linear (lhist-range m)) 'bpf-print-hist))
          (title (map-title m name))
          (shape (lambda (counts)
                   (if linear
@@ -848,12 +926,21 @@ the title's @samp{@@NAME}."
 bpftrace prints a map: one @samp{@@NAME[KEY]: VALUE} line per entry,
 sorted by increasing value (per-CPU values summed), only the @var{top}
 largest if given.  Keys print bare (strings without quotes, struct keys
-as their fields separated by @samp{, }).  @var{name} replaces the
-@samp{@@NAME} prefix (@code{\"@@\"} prints @samp{@@[KEY]: VALUE})."
-  (let* ((m (map-object table 'bpf-print-map
-                        '(hash array per-cpu-hash per-cpu-array lru-hash
-                          lru-per-cpu-hash lpm-trie)))
-         (title (map-title m name))
+as their fields separated by @samp{, }); keys that programs made with
+@code{(kstack)}, @code{(ustack)} or @code{stack-id} print as stacks, one
+symbolized frame per line.  @var{name} replaces the
+@samp{@@NAME} prefix (@code{\"@@\"} prints @samp{@@[KEY]: VALUE}).
+A histogram map is printed by @code{bpf-print-hist}."
+  (let ((m (map-object table 'bpf-print-map
+                       '(hash array per-cpu-hash per-cpu-array lru-hash
+                         lru-per-cpu-hash lpm-trie histogram))))
+    (if (eq? (bpf-map-kind m) 'histogram)
+        (bpf-print-hist m port #:top top #:name name)
+        (print-map-entries m port top name))))
+
+(define (print-map-entries m port top name)
+  (let* ((title (map-title m name))
+         (stack-key-text (or (stack-key-printer m) format-key))
          (entries (map (match-lambda ((k . v) (cons k (value->number v))))
                        (bpf-map->alist m)))
          (sorted (sort entries
@@ -864,13 +951,77 @@ as their fields separated by @samp{, }).  @var{name} replaces the
                              (key<? (car a) (car b)))))))
     (for-each (match-lambda
                 ((k . v)
-                 (format port "~a[~a]: ~a~%" title (format-key k)
+                 (format port "~a[~a]: ~a~%" title
+                         (stack-key-text k)
                          (if (real? v) v (format-key v)))))
               (top-of sorted top))
     (force-output port)))
 
 ;;; ------------------------------------------------------------------
 ;;; Stacks.
+
+(define (stack-key-frames note k)
+  ;; The frames of key K of a map whose keys are stacks, NOTE being
+  ;; (STACKMAP . MODE) as the lowering noted it (see %bpf-stack-key).
+  (let* ((stackmap (car note))
+         (id (logand k #xffffffff))
+         (valid? (< id #x80000000)))   ; a failed capture: negative errno
+    (case (cdr note)
+      ((kernel) (if valid?
+                    (%bpf-symbolize (bpf-stack-addresses stackmap id) #f)
+                    '()))
+      ((user) (if valid?
+                  (let ((addrs (bpf-stack-addresses stackmap id))
+                        (pid (ash k -32)))
+                    (if (file-exists? (format #f "/proc/~a/maps" pid))
+                        (%bpf-symbolize addrs pid)
+                        (map (lambda (a) (format #f "0x~x" a)) addrs)))
+                  '()))
+      (else (if (and (>= k 0) valid?) (bpf-stack-symbols stackmap k) '())))))
+
+(define (stack-key-printer m)
+  ;; For a map whose keys are stacks, a procedure formatting a key as
+  ;; bpftrace prints a stack key (a newline, one indented frame per
+  ;; line), else #f.
+  (let ((note (%bpf-stack-key m)))
+    (and note
+         (lambda (k)
+           (if (exact-integer? k)
+               (string-append
+                "\n"
+                (string-concatenate
+                 (map (lambda (f) (string-append "    " f "\n"))
+                      (stack-key-frames note k))))
+               (format-key k))))))
+
+(define (symbol-text who addr pid)
+  (unless (and (exact-integer? addr) (>= addr 0))
+    (raise-ebpf-error 'ebpf-validation-error who
+                      (format #f "bad address ~s" addr)
+                      #:fix "give an address as a non-negative integer"))
+  (match (%bpf-symbol addr pid)
+    ((name . 0) name)
+    ((name . off) (format #f "~a+0x~x" name off))
+    (#f (format #f "0x~x" addr))))
+
+(define (bpf-ksym addr)
+  "Return the kernel symbol covering address @var{addr}, as
+@code{\"vfs_read+0x1a\"} (the offset in hexadecimal, omitted when
+zero), or @code{\"0xADDRESS\"} when no symbol of /proc/kallsyms covers
+it.  Raises @code{ebpf-validation-error} for a bad address."
+  (symbol-text 'bpf-ksym addr #f))
+
+(define (bpf-usym pid addr)
+  "Return the symbol covering user address @var{addr} of process
+@var{pid}, named from the ELF symbol tables of the files it maps, as
+@code{\"main+0x10\"} (the offset in hexadecimal, omitted when zero),
+or @code{\"0xADDRESS\"} when none covers it or the process is gone.
+Raises @code{ebpf-validation-error} for a bad address or process id."
+  (unless (and (exact-integer? pid) (> pid 0))
+    (raise-ebpf-error 'ebpf-validation-error 'bpf-usym
+                      (format #f "bad process id ~s" pid)
+                      #:fix "give a process id (a positive integer)"))
+  (symbol-text 'bpf-usym addr pid))
 
 (define kernel-space #xffff800000000000)
 
@@ -918,20 +1069,6 @@ stack came from while it still runs."
 ;;; ------------------------------------------------------------------
 ;;; Probes.
 
-(define (glob->regexp g)
-  (make-regexp
-   (string-append
-    "^"
-    (string-concatenate
-     (map (lambda (c)
-            (case c
-              ((#\*) ".*")
-              ((#\?) ".")
-              ((#\. #\+ #\( #\) #\^ #\$ #\| #\{ #\} #\\) (string #\\ c))
-              (else (string c))))
-          (string->list g)))
-    "$")))
-
 (define traceable #f)
 (define (traceable-functions)
   ;; Functions ftrace can hook (available_filter_functions), or #f when
@@ -939,9 +1076,8 @@ stack came from while it still runs."
   (unless traceable
     (set! traceable
           (or (false-if-exception
-               (let ((file (find file-exists?
-                                 '("/sys/kernel/tracing/available_filter_functions"
-                                   "/sys/kernel/debug/tracing/available_filter_functions")))
+               (let ((file (string-append (%bpf-tracefs)
+                                          "/available_filter_functions"))
                      (table (make-hash-table 100000)))
                  (call-with-input-file file
                    (lambda (in)
@@ -1049,8 +1185,7 @@ stack came from while it still runs."
 
 (define (tracepoint-fields tp)
   ;; ((TYPE . NAME) ...) of tracepoint "G:N", its common_ fields left out.
-  (let* ((root (find (lambda (d) (file-exists? (string-append d "/events")))
-                     '("/sys/kernel/tracing" "/sys/kernel/debug/tracing")))
+  (let* ((root (%bpf-tracefs))
          (sep (string-index tp #\:))
          (file (and root sep
                     (string-append root "/events/" (substring tp 0 sep) "/"

@@ -15,13 +15,16 @@
   #:use-module (ebpf syntax)
   #:use-module (srfi srfi-9)
   #:use-module (oop goops)
+  #:re-export (bpf-fn?)
+  ;; For (ebpf script), not re-exported by (ebpf):
+  #:export (located-body)
   #:export (bpf-fn
-            bpf-fn?
             bpf-fn-name
             bpf-fn->c
             bpf-fn-ast
             bpf-fn-maps
             bpf-fn-lower
+            bpf-fn-lowering
             define-bpf-inline
             define-bpf-macro
             bpf-inline?
@@ -33,14 +36,6 @@
             bpf-macro-name
             bpf-macro-procedure
             bpf-fn-redefinition-hook))
-
-(define %make-bpf-fn (@@ (ebpf core) %make-bpf-fn))
-(define %bpf-fn-info (@@ (ebpf core) %bpf-fn-info))
-(define %bpf-fn-lower (@@ (ebpf core) %bpf-fn-lower))
-(define %bpf-fn-maps (@@ (ebpf core) %bpf-fn-maps))
-(define %bpf-loc-marker (@@ (ebpf core) %bpf-loc-marker))
-(define <bpf-fn> (@@ (ebpf core) <bpf-fn>))
-(define bpf-fn? (@@ (ebpf core) bpf-fn?))
 
 (define (bpf-fn-name fn)
   "Return the name of the bpf-fn @var{fn} (a string, C spelling)."
@@ -147,7 +142,7 @@
        (let ((src (source-of x))
              (n (symbol->string (syntax->datum #'name)))
              (stxs #'(body ...)))
-         ((@@ (ebpf syntax) declare-placeholder!) n)
+         (declare-placeholder! n)
          #`(define-bpf-fn! 'name '(ctx ...)
              #,@(if (static? stxs)
                     (list #`(quote #,(datum->syntax x (map located-datum stxs)))
@@ -160,18 +155,42 @@
                                      (syntax->datum x))
                            #:fix "write (bpf-fn NAME (CTX) BODY ...)")))))
 
+(define* (bpf-fn-lowering fn #:key kind target (constants '())
+                          (license "GPL") tracepoint-format)
+  "Lower @var{fn} for a program of @var{kind} attached to @var{target}
+under @var{license} and return the result as an alist: @code{c} (the C
+text), @code{line-map}, @code{function} (the program's symbol in the
+object), @code{maps} (@code{(NAME SYMBOL TYPE)} for each map the object
+declares: the map's name, its symbol in the object, and its kernel map
+type as libbpf names it), @code{constants} (the symbols of the
+@code{(const NAME)} the body reads), @code{record-types}
+(@code{(MAP-NAME . TYPE)} for each map @code{emit!} or @code{perf-emit!}
+writes into) and @code{helper-maps} (@code{(ringbuf-control RING
+SYMBOL)} for each ring buffer's control map).  With
+@var{tracepoint-format}, the text of a tracepoint format file, a
+tracepoint program's fields are located in it instead of in tracefs.
+Raises as @code{bpf-fn-lower} does."
+  (%bpf-fn-lower fn #:kind kind #:target target #:constants constants
+                 #:license license #:tracepoint-format tracepoint-format))
+
 (define* (bpf-fn-lower fn #:key kind target (constants '()) (pass 'emit)
-                       (license "GPL"))
+                       (license "GPL") tracepoint-format)
   "Run the lowering passes on @var{fn} for a program of @var{kind}
 attached to @var{target} under @var{license}, up to @var{pass}
 (@code{parse}, @code{resolve}, @code{types}, @code{bounds} or
 @code{emit}).  Returns the AST after that pass as an s-expression, or for
-@code{emit} the pair @code{(C-TEXT . LINE-MAP)}.  Raises
-@code{ebpf-lower-error}, or @code{ebpf-validation-error} for a target
-that cannot be a section name or a GPL-only helper under a license that
-is not GPL-compatible."
-  (%bpf-fn-lower fn #:kind kind #:target target #:constants constants
-                 #:pass pass #:license license))
+@code{emit} the pair @code{(C-TEXT . LINE-MAP)}.  With
+@var{tracepoint-format}, the text of a tracepoint format file, a
+tracepoint program's fields are located in it instead of in tracefs.
+Raises @code{ebpf-lower-error}, or @code{ebpf-validation-error} for a
+target that cannot be a section name or a GPL-only helper under a
+license that is not GPL-compatible."
+  (let ((r (%bpf-fn-lower fn #:kind kind #:target target
+                          #:constants constants #:pass pass #:license license
+                          #:tracepoint-format tracepoint-format)))
+    (if (eq? pass 'emit)
+        (cons (assq-ref r 'c) (assq-ref r 'line-map))
+        r)))
 
 (define* (bpf-fn->c fn #:key (kind 'xdp) target (constants '())
                     (license "GPL"))
@@ -183,11 +202,13 @@ target or a GPL-only helper under a license that is not GPL-compatible."
   (car (bpf-fn-lower fn #:kind kind #:target target #:constants constants
                      #:license license)))
 
-(define* (bpf-fn-ast fn #:key (pass 'parse) (kind 'xdp) target)
+(define* (bpf-fn-ast fn #:key (pass 'parse) (kind 'xdp) target
+                     tracepoint-format)
   "Return the AST of @var{fn} after @var{pass} as an s-expression: each
 node is @code{(OP ARG ... (@@ (ATTR . VALUE) ...))}.  For debugging and
 for testing one pass at a time."
-  (bpf-fn-lower fn #:kind kind #:target target #:pass pass))
+  (bpf-fn-lower fn #:kind kind #:target target #:pass pass
+                #:tracepoint-format tracepoint-format))
 
 (define* (bpf-fn-maps fn #:key (kind 'xdp))
   "Return the maps the body of @var{fn} names."

@@ -9,6 +9,7 @@
   #:use-module ((ebpf core) #:hide (bpf-map-names bpf-maps))
   #:use-module (ebpf error)
   #:use-module (ebpf syntax)
+  #:use-module ((ebpf kernel) #:select (map-kind-names))
   #:use-module (srfi srfi-1)
   #:use-module (oop goops)
   #:re-export (bpf-map? bpf-map-ref bpf-map-set! bpf-map-delete!
@@ -28,9 +29,8 @@
             bpf-map-names bpf-maps))
 
 (define bpf-map-kinds
-  '(hash array per-cpu-hash per-cpu-array lru-hash lru-per-cpu-hash lpm-trie
-    ringbuf perf-event-array stack-trace prog-array queue stack bloom-filter
-    devmap devmap-hash cpumap array-of-maps hash-of-maps histogram))
+  ;; The kernel model's map kinds (csrc/kernel.c).
+  map-kind-names)
 
 (define bpf-map-fields
   ;; (field default documentation), for bpf-help and the manual.

@@ -16,6 +16,8 @@
   #:use-module (ebpf deploy)
   #:use-module ((ebpf program) #:select (bpf-programs bpf-enable-stats!))
   #:use-module (ebpf events)
+  #:use-module ((ebpf policy) #:select (bpf-policy-names bpf-policy-lookup
+                                        bpf-policy-programs bpf-policy-maps))
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
   #:use-module (srfi srfi-11)
@@ -38,29 +40,18 @@
 ;;; ------------------------------------------------------------------
 ;;; What each program and map belongs to.
 
-(define (policy-procedure name)
-  ;; A procedure of (ebpf policy), or #f where that module lacks it.
-  (false-if-exception
-   (let ((v (module-variable (resolve-interface '(ebpf policy)) name)))
-     (and v (procedure? (variable-ref v)) (variable-ref v)))))
-
 (define (policy-index)
   ;; Two hash tables: program name -> policy name, map name -> policy name.
   (let ((programs (make-hash-table))
-        (maps (make-hash-table))
-        (names (policy-procedure 'bpf-policy-names))
-        (lookup (policy-procedure 'bpf-policy-lookup))
-        (programs-of (policy-procedure 'bpf-policy-programs))
-        (maps-of (policy-procedure 'bpf-policy-maps)))
-    (when (and names lookup programs-of maps-of)
-      (for-each (lambda (pn)
-                  (let ((p (false-if-exception (lookup pn))))
-                    (when p
-                      (for-each (lambda (n) (hash-set! programs (canon n) pn))
-                                (or (false-if-exception (programs-of p)) '()))
-                      (for-each (lambda (n) (hash-set! maps (canon n) pn))
-                                (or (false-if-exception (maps-of p)) '())))))
-                (or (false-if-exception (names)) '())))
+        (maps (make-hash-table)))
+    (for-each (lambda (pn)
+                (let ((p (false-if-exception (bpf-policy-lookup pn))))
+                  (when p
+                    (for-each (lambda (n) (hash-set! programs (canon n) pn))
+                              (or (false-if-exception (bpf-policy-programs p)) '()))
+                    (for-each (lambda (n) (hash-set! maps (canon n) pn))
+                              (or (false-if-exception (bpf-policy-maps p)) '())))))
+              (or (false-if-exception (bpf-policy-names)) '()))
     (values programs maps)))
 
 (define (canon name)

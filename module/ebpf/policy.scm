@@ -31,6 +31,10 @@
 ;;; the manifest alone.
 
 (define-module (ebpf policy)
+  #:use-module ((ebpf core) #:select (%bpf-fd-pin! %bpf-pinned-info
+                                      %bpf-map-release! %bpf-pin-dir-remove!
+                                      %bpf-link-tc-filters
+                                      %bpf-tc-filter-remove!))
   #:use-module (ebpf error)
   #:use-module (ebpf syntax)
   #:use-module (ebpf map)
@@ -38,6 +42,7 @@
   #:use-module (ebpf build)
   #:use-module ((ebpf program) #:hide (bpf-test-run))
   #:use-module (ebpf deploy)
+  #:use-module ((ebpf kernel) #:select (kind-flag?))
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
   #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
@@ -72,13 +77,6 @@
             bpf-policy-fail-at-step
             bpf-policy-pin-root
             bpf-policy-run-dir))
-
-(define %bpf-fd-pin! (@@ (ebpf core) %bpf-fd-pin!))
-(define %bpf-pinned-info (@@ (ebpf core) %bpf-pinned-info))
-(define %bpf-map-release! (@@ (ebpf core) %bpf-map-release!))
-(define %bpf-pin-dir-remove! (@@ (ebpf core) %bpf-pin-dir-remove!))
-(define %bpf-link-tc-filters (@@ (ebpf core) %bpf-link-tc-filters))
-(define %bpf-tc-filter-remove! (@@ (ebpf core) %bpf-tc-filter-remove!))
 
 ;;; ------------------------------------------------------------------
 ;;; Where pinned policies live, and the test hook.
@@ -465,8 +463,6 @@ by this process and not removed since."
 (define (file-sha256 path)
   (bpf-sha256 (call-with-input-file path get-bytevector-all #:binary #t)))
 
-(define build-together! (@@ (ebpf deploy) build-together!))
-
 (define (build-program! policy p)
   ;; Lower and compile now, through the object cache: the load step
   ;; then finds the object built.
@@ -841,8 +837,7 @@ by this process and not removed since."
                         (format #f "pin program ~a~a and its links under ~a"
                                 name
                                 (let ((p (current-program name)))
-                                  (if (memq (bpf-program-kind p)
-                                            '(tracepoint raw-tracepoint perf-event uprobe uretprobe kprobe kretprobe))
+                                  (if (kind-flag? (bpf-program-kind p) 'dispatched)
                                       ", its dispatcher" ""))
                                 dir)
                         (lambda ()

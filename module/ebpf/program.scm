@@ -13,13 +13,29 @@
 ;;; bpf-object-close!.
 
 (define-module (ebpf program)
+  #:use-module ((ebpf core) #:select (<bpf-object> <bpf-link>
+                                      %bpf-object-load %bpf-object-close!
+                                      %bpf-object? %bpf-object-meta
+                                      %bpf-object-info %bpf-programs
+                                      %bpf-test-run %bpf-attach-tracepoint
+                                      %bpf-attach-raw-tracepoint
+                                      %bpf-attach-trace %bpf-attach-kprobe
+                                      %bpf-attach-uprobe %bpf-attach-usdt
+                                      %bpf-uprobe-resolve %bpf-attach-xdp
+                                      %bpf-attach-tc %bpf-attach-cgroup
+                                      %bpf-attach-perf-event
+                                      %bpf-attach-socket %bpf-link-update!
+                                      %bpf-link-destroy! %bpf-link?
+                                      %bpf-link-meta %bpf-links
+                                      %bpf-detach-all! %bpf-enable-stats!))
   #:use-module (ebpf error)
+  #:use-module ((ebpf kernel) #:select (kind-names))
   #:use-module (srfi srfi-9)
   #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
   #:use-module ((rnrs bytevectors) #:select (bytevector-length))
   #:use-module (oop goops)
-  #:export (<bpf-object> <bpf-link>
-            bpf-object-load bpf-object-close! bpf-object?
+  #:re-export (<bpf-object> <bpf-link>)
+  #:export (bpf-object-load bpf-object-close! bpf-object?
             bpf-object-fd bpf-object-name bpf-object-kind bpf-object-id
             bpf-object-path bpf-object-section bpf-object-digest
             bpf-object-verifier-log bpf-object-closed? bpf-object-attach-type
@@ -34,25 +50,9 @@
             bpf-run-result-data bpf-run-result-duration-ns
             bpf-enable-stats! bpf-disable-stats!))
 
-(define-syntax-rule (define-primitives name ...)
-  (begin (define name (@@ (ebpf core) name)) ...))
-
-(define-primitives
-  <bpf-object> <bpf-link>
-  %bpf-object-load %bpf-object-close! %bpf-object? %bpf-object-meta
-  %bpf-object-info %bpf-programs %bpf-test-run
-  %bpf-attach-tracepoint %bpf-attach-raw-tracepoint %bpf-attach-trace
-  %bpf-attach-kprobe %bpf-attach-uprobe %bpf-attach-usdt %bpf-attach-xdp
-  %bpf-attach-tc
-  %bpf-attach-cgroup %bpf-attach-perf-event %bpf-attach-socket
-  %bpf-uprobe-resolve
-  %bpf-link-update! %bpf-link-destroy! %bpf-link? %bpf-link-meta %bpf-links
-  %bpf-detach-all! %bpf-enable-stats!)
-
 (define bpf-object-kinds
-  '(xdp tc socket-filter cgroup-skb cgroup-sock-addr cgroup-sock tracepoint
-    raw-tracepoint tp-btf fentry fexit fmod-ret lsm kprobe kretprobe uprobe
-    uretprobe usdt perf-event))
+  ;; The kernel model's kinds (csrc/kernel.c).
+  (kind-names))
 
 (define (bpf-enable-stats!)
   "Turn on the kernel's BPF run-time statistics (run counts and run times

@@ -24,6 +24,13 @@
   #:use-module (ebpf deploy)
   #:use-module ((ebpf program) #:select (bpf-programs))
   #:use-module (ebpf events)
+  #:use-module ((ebpf policy) #:select (bpf-policy-fields))
+  ;; Loaded for bpf-help, which documents the procedures they export.
+  #:use-module ((ebpf types) #:select ())
+  #:use-module ((ebpf build) #:select ())
+  #:use-module ((ebpf packet) #:select ())
+  #:use-module ((ebpf bpfman) #:select ())
+  #:use-module ((ebpf metrics) #:select ())
   #:use-module (srfi srfi-1)
   #:use-module (ice-9 format)
   #:use-module (ice-9 match)
@@ -36,13 +43,6 @@
 
 ;;; ------------------------------------------------------------------
 ;;; bpf-help.
-
-(define (policy-fields)
-  ;; (ebpf policy)'s field table, where that module has one.
-  (false-if-exception
-   (let ((v (module-variable (resolve-interface '(ebpf policy))
-                             'bpf-policy-fields)))
-     (and v (variable-ref v)))))
 
 (define struct-fields
   '((name #f "The struct's name (a symbol): it names the C struct, the Guile record type <NAME>, make-NAME (keyword arguments), NAME? and NAME-FIELD accessors, in Scheme and in bpf-fn bodies alike.")
@@ -84,13 +84,11 @@
       "(defbpf-struct exec-event (pid u32) (uid u32) (comm (string 16)))
 (make-exec-event #:pid 1 #:uid 0 #:comm \"init\")"
       "(bpf-struct->alist v) gives a value's fields as an alist."))
-   (let ((fields (policy-fields)))
-     (if fields
-         `((defbpf-policy
-            "Declare a policy: programs and maps deployed together, all or nothing, in dependency order, optionally pinned so they outlive the process."
-            "(defbpf-policy NAME #:programs '(PROGRAM ...) #:maps '(MAP ...) #:FIELD VALUE ...)"
-            ,fields
-            "(defbpf-map exec-counts #:kind 'hash #:key 'u32 #:value 'u64)
+   `((defbpf-policy
+      "Declare a policy: programs and maps deployed together, all or nothing, in dependency order, optionally pinned so they outlive the process."
+      "(defbpf-policy NAME #:programs '(PROGRAM ...) #:maps '(MAP ...) #:FIELD VALUE ...)"
+      ,bpf-policy-fields
+      "(defbpf-map exec-counts #:kind 'hash #:key 'u32 #:value 'u64)
 (bpf-fn count-execs (ctx)
   (map-increment! exec-counts (uid)))
 (defbpf-program exec-counter
@@ -99,8 +97,7 @@
   #:description \"count exec calls per user\"
   #:programs '(\"exec-counter\")
   #:maps '(\"exec-counts\"))"
-            "(bpf-policy-plan exec-audit) shows the steps; (bpf-policy-apply! exec-audit) runs them."))
-         '()))
+      "(bpf-policy-plan exec-audit) shows the steps; (bpf-policy-apply! exec-audit) runs them."))
    `((bpf-fn
       "Write a program body in Scheme.  Its shape is checked at once; it is lowered to BPF C (with every bounds check the verifier needs) when a program using it is loaded, for that program's kind."
       "(bpf-fn NAME (CTX) BODY ...)"
@@ -192,10 +189,23 @@ form without one."
              (regexp-substitute/global #f "@dots\\{\\}" t 'pre "..." 'post)
              'pre 1 'post))))))
 
+;; The modules whose exports (ebpf) re-exports, in its order ((ebpf
+;; deploy)'s bpf-test-run before (ebpf program)'s).  All are imported
+;; above, so this module depends on them and never on (ebpf) itself.
+(define public-interfaces
+  (append (map resolve-interface
+               '((ebpf error) (ebpf types) (ebpf map) (ebpf features)
+                 (ebpf build) (ebpf packet) (ebpf fn) (ebpf deploy)
+                 (ebpf policy) (ebpf bpfman) (ebpf events) (ebpf metrics)
+                 (ebpf program)))
+          (list (module-public-interface (current-module)))))
+
 (define (ebpf-procedure name)
-  (false-if-exception
-   (let ((v (module-variable (resolve-interface '(ebpf)) name)))
-     (and v (variable-ref v)))))
+  ;; The value of NAME in the public interface, or #f.
+  (any (lambda (iface)
+         (let ((v (module-variable iface name)))
+           (and v (variable-bound? v) (variable-ref v))))
+       public-interfaces))
 
 (define* (bpf-help #:optional what (port (current-output-port)))
   "Print help on @var{what} to @var{port}.  For a declaration form

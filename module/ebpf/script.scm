@@ -8,17 +8,25 @@
 ;;;
 ;;; The @-maps are declared by use.  A pre-pass over each located body
 ;;; finds (count! @M K ...), (sum! @M K ... V), (hist! @M K ... V),
-;;; (lhist! @M V MIN MAX STEP) and any other mention of @M, infers the
-;;; key type from the key expressions (several keys make a struct key,
-;;; none a one-entry map) and rewrites the body into ordinary bpf-fn
-;;; forms.  printf goes through one ring buffer per call site, whose
-;;; record holds its arguments; (exit) sets a flag that the host polls.
+;;; (lhist! @M K ... V MIN MAX STEP) and any other mention of @M, infers
+;;; the key type from the key expressions (several keys make a struct
+;;; key, none a one-entry map) and rewrites the body into ordinary bpf-fn
+;;; forms.  bpf-fn's lhist! takes no key, so a keyed lhist! counts
+;;; (KEY ..., bucket) in a hash, bucketed as bpf/gebpf.h's
+;;; gebpf_lin_bucket does.  printf goes through one ring buffer per call
+;;; site, whose record holds its arguments; (exit) sets a flag that the
+;;; host polls.
 ;;; begin, end and interval clauses run in Guile, not in the kernel.
 
 (define-module (ebpf script)
   ;; bpf-script-run-file loads the user's file.
   #:declarative? #f
   #:use-module (ebpf)
+  #:use-module ((ebpf core) #:select (%bpf-loc-marker %make-bpf-fn %bpf-fn-info))
+  #:use-module ((ebpf fn) #:select (located-body))
+  #:use-module ((ebpf events) #:select (format-key write-histogram
+                                        linear-histogram hist-buckets
+                                        (buckets . hist-buckets-of)))
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
   #:use-module (srfi srfi-11)
@@ -67,13 +75,13 @@ of @code{(PROBE . LOCATED-BODY)}."
     (syntax-case x ()
       ((_ probe body ...)
        #`(add-clause! probe
-                      #,((@@ (ebpf fn) located-body) x #'(body ...))
+                      #,(located-body x #'(body ...))
                       (current-module))))))
 
 ;;; ------------------------------------------------------------------
 ;;; Located bodies: #(MARKER FILE LINE COLUMN ITEMS) for list forms.
 
-(define marker (@@ (ebpf core) %bpf-loc-marker))
+(define marker %bpf-loc-marker)
 
 (define (located? x)
   (and (vector? x) (= (vector-length x) 5) (eq? (vector-ref x 0) marker)))
@@ -107,11 +115,11 @@ of @code{(PROBE . LOCATED-BODY)}."
 ;;; @-maps.
 
 (define-record-type <at-map>
-  (make-at-map name kind keys linear probe-ci)
+  (make-at-map name kind keys linear probe-pos)
   at-map?
-  (probe-ci at-map-probe-ci set-at-map-probe-ci!) ; clause whose (probe) keys it
+  (probe-pos at-map-probe-pos set-at-map-probe-pos!) ; positions of (probe) keys
   (name at-map-name)                    ; "@x" or "@"
-  (kind at-map-kind set-at-map-kind!)   ; count sum hist lhist set
+  (kind at-map-kind set-at-map-kind!)   ; count sum hist lhist klhist set
   (keys at-map-keys set-at-map-keys!)   ; list of key types, or #f if unknown
   (linear at-map-linear set-at-map-linear!)) ; (MIN MAX STEP) for lhist
 
@@ -180,19 +188,31 @@ of @code{(PROBE . LOCATED-BODY)}."
   ;; Rewrite the located BODY of clause CI.  MAPS: name -> <at-map>;
   ;; SITES: a box of printf sites; USES: a box of flags ((exit) (kstack)).
   (define (map-ref-of sym) (string->symbol (c-name (symbol->string sym))))
-  (define (key-expr like m keys)
-    (when (any (lambda (k) (equal? (strip k) '(probe))) keys)
-      (set-at-map-probe-ci! m ci))
+  (define* (key-expr like m keys #:optional (extra '()))
+    (define (probe-key? k) (equal? (strip k) '(probe)))
+    (when (any probe-key? keys)
+      (set-at-map-probe-pos! m (filter-map (lambda (k i) (and (probe-key? k) i))
+                                           keys (iota (length keys)))))
     (match keys
+      ((? (lambda (ks) (pair? extra))) (struct-key like m keys extra))
       (() 0)
-      ((k) (walk k))
-      (ks (relocate like
-                    (cons (string->symbol (string-append "make-" (struct-name m)))
-                          (append-map (lambda (i k)
-                                        (list (symbol->keyword
-                                               (string->symbol (format #f "k~a" i)))
-                                              (walk k)))
-                                      (iota (length ks)) ks))))))
+      ((k) (key k))
+      (ks (struct-key like m ks '()))))
+  (define (struct-key like m ks extra)
+    (relocate like
+              (cons (string->symbol (string-append "make-" (struct-name m)))
+                    (append (append-map (lambda (i k)
+                                          (list (symbol->keyword
+                                                 (string->symbol (format #f "k~a" i)))
+                                                (key k)))
+                                        (iota (length ks)) ks)
+                            extra))))
+  (define (key k)
+    ;; (probe) is an index into its own clause's probes: offset it by
+    ;; the clause, so that clauses filling one map stay apart.
+    (if (equal? (strip k) '(probe))
+        (relocate k `(+ ,(walk k) ,(* ci probe-stride)))
+        (walk k)))
   (define (walk x)
     (cond
      ((at-symbol? x)
@@ -218,13 +238,31 @@ of @code{(PROBE . LOCATED-BODY)}."
                                      ,(walk (car tail)))))))
           (('lhist! (? at-symbol? m) args ...)
            (let*-values (((keys tail) (split-keys args 4)))
-             (unless (null? keys)
-               (script-error (format #f "keyed lhist! ~s" (strip x))
-                             "write (lhist! @NAME VALUE MIN MAX STEP): linear histograms take no key"))
              (match tail
                ((v (? integer? mn) (? integer? mx) (? integer? step))
-                (note-map! maps m 'lhist '() (list mn mx step))
-                (relocate x `(lhist! ,(map-ref-of m) ,(walk v) ,mn ,mx ,step)))
+                (unless (and (>= mn 0) (> mx mn) (> step 0)
+                             (<= (+ (quotient (- mx mn) step) 2) 64))
+                  (script-error (format #f "bad lhist! range ~s" (strip x))
+                                "give MAX > MIN >= 0, STEP > 0 and at most 62 steps"))
+                (if (null? keys)
+                    (begin
+                      (note-map! maps m 'lhist '() (list mn mx step))
+                      (relocate x `(lhist! ,(map-ref-of m) ,(walk v) ,mn ,mx ,step)))
+                    ;; bpf-fn's lhist! takes no key: count (KEY ..., bucket)
+                    ;; in a hash, bucketed as gebpf_lin_bucket does.
+                    (let ((am (note-map! maps m 'klhist keys (list mn mx step)))
+                          (last (+ (quotient (- mx mn) step) 1)))
+                      (relocate
+                       x
+                       `(let ((at-lhist-value ,(walk v)))
+                          (map-increment!
+                           ,(map-ref-of m)
+                           ,(key-expr x am keys
+                                      `(#:b (if (< at-lhist-value ,mn)
+                                                0
+                                                (if (>= at-lhist-value ,mx)
+                                                    ,last
+                                                    (+ (/ (- at-lhist-value ,mn) ,step) 1)))))))))))
                (_ (script-error (format #f "bad lhist! ~s" (strip x))
                                 "MIN, MAX and STEP are integer constants")))))
           (((and op (or 'map-set! 'map-set 'map-ref 'map-get 'map-delete!))
@@ -312,7 +350,16 @@ of @code{(PROBE . LOCATED-BODY)}."
 
 (define (key-decl m)
   ;; The #:key of the declared map.
-  (match (at-map-keys m)
+  (match (if (eq? (at-map-kind m) 'klhist) 'struct (at-map-keys m))
+    ('struct
+     (let ((s (string->symbol (struct-name m))))
+       (decl `(defbpf-struct ,s
+                ,@(map (lambda (i t)
+                         (list (string->symbol (format #f "k~a" i))
+                               (if (eq? t 'kstack) 'u32 t)))
+                       (iota (length (at-map-keys m))) (at-map-keys m))
+                (b u32)))
+       s))
     ((or #f ()) #f)
     (('kstack) 'u32)
     ((t) t)
@@ -506,22 +553,34 @@ strings."
                  (reverse kernel))))
       (make-plan declared programs site-maps (reverse host) exit-map stack-map))))
 
-(define %make-bpf-fn (@@ (ebpf core) %make-bpf-fn))
-
 ;;; ------------------------------------------------------------------
 ;;; Printing the @-maps at exit.
 
+(define probe-stride 65536)             ; (probe) key = clause * stride + index
+
+(define (probe-text k plan)
+  ;; The probe that (probe) key K names: its clause's program's probe.
+  (let* ((p (assv-ref (plan-programs plan) (quotient k probe-stride)))
+         (n (and p (false-if-exception
+                    (bpf-probe-name p (remainder k probe-stride))))))
+    (cond ((not n) (number->string k))
+          ((string-index n #\:)
+           (if (string-prefix? "tracepoint:" n) n
+               (string-append (symbol->string (bpf-program-kind p)) ":" n)))
+          (else n))))
+
 (define (key-text m k plan)
-  (let ((ci (at-map-probe-ci m)))
+  (let ((pos (at-map-probe-pos m)))
     (cond
-     ((and ci (exact-integer? k))
-      (let* ((p (assv-ref (plan-programs plan) ci))
-             (n (false-if-exception (bpf-probe-name p k))))
-        (cond ((not n) (number->string k))
-              ((string-index n #\:)
-               (if (string-prefix? "tracepoint:" n) n
-                   (string-append (symbol->string (bpf-program-kind p)) ":" n)))
-              (else n))))
+     ((and pos (exact-integer? k)) (probe-text k plan))
+     ((and pos (record? k))
+      (string-join (map (lambda (x i)
+                          (if (and (memv i pos) (exact-integer? x))
+                              (probe-text x plan)
+                              (key-text* x)))
+                        (map cdr (bpf-struct->alist k))
+                        (iota (length (bpf-struct->alist k))))
+                   ", "))
      ((and (equal? (at-map-keys m) '(kstack)) (plan-stack-map plan))
       (string-append
        "\n"
@@ -545,9 +604,64 @@ strings."
   (sort (map (match-lambda ((k . v) (cons k (value-of v)))) (bpf-map->alist bm))
         (lambda (a b) (< (cdr a) (cdr b)))))
 
+
+(define (keyed-linear m bm plan)
+  ;; The (KEY ..., bucket) counts of a keyed lhist! map as
+  ;; ((LABEL . COUNTS-VECTOR) ...), by increasing total as bpftrace
+  ;; prints keyed histograms.
+  (let ((table (make-hash-table))
+        (pos (or (at-map-probe-pos m) '())))
+    (for-each
+     (match-lambda
+       ((k . v)
+        (let* ((fields (map cdr (bpf-struct->alist k)))
+               (n (- (length fields) 1))
+               (label (string-join
+                       (map (lambda (x i)
+                              (if (and (memv i pos) (exact-integer? x))
+                                  (probe-text x plan)
+                                  (key-text* x)))
+                            (list-head fields n) (iota n))
+                       ", "))
+               (b (list-ref fields n))
+               (counts (or (hash-ref table label)
+                           (let ((c (make-vector hist-buckets 0)))
+                             (hash-set! table label c)
+                             c))))
+          (when (< b hist-buckets)
+            (vector-set! counts b (+ (vector-ref counts b) (value-of v)))))))
+     (bpf-map->alist bm))
+    (sort (hash-map->list cons table)
+          (lambda (a b)
+            (let ((ta (apply + (vector->list (cdr a))))
+                  (tb (apply + (vector->list (cdr b)))))
+              (or (< ta tb) (and (= ta tb) (string<? (car a) (car b)))))))))
+
 (define (print-at-map m bm plan json? port)
   (let ((name (at-map-name m)))
     (case (at-map-kind m)
+      ((klhist)
+       (let ((linear (at-map-linear m))
+             (data (keyed-linear m bm plan)))
+         (cond
+          (json?
+           (json-line "hist"
+                      (list (cons name
+                                  (if (null? data)
+                                      'null
+                                      (map (match-lambda
+                                             ((label . counts)
+                                              (cons label (buckets-json
+                                                           (hist-buckets-of counts linear)))))
+                                           data))))
+                      port))
+          (else
+           (for-each (match-lambda
+                       ((label . counts)
+                        (format port "~a[~a]:~%" name label)
+                        (write-histogram (linear-histogram counts linear) port)
+                        (newline port)))
+                     data)))))
       ((hist lhist)
        (let ((linear (at-map-linear m)))
          (if json?
@@ -690,8 +804,10 @@ stopped: @code{duration}, @code{exit}, @code{SIGINT} or @code{SIGTERM}."
         (set! old-term (sigaction SIGTERM (lambda (s) (stop! 'SIGTERM)))))
       (lambda ()
         (attach-with-progress (map cdr (plan-programs plan)))
-        (let ((n (apply + (map (lambda (p) (vector-length (bpf-probe-names (cdr p))))
-                               (plan-programs plan)))))
+        ;; begin, end and interval clauses count, as bpftrace counts them.
+        (let ((n (apply + (length (plan-host plan))
+                        (map (lambda (p) (vector-length (bpf-probe-names (cdr p))))
+                             (plan-programs plan)))))
           (if json?
               (json-line "attached_probes" `(("probes" . ,n)) port)
               (format port "Attaching ~a probe~:p...~%" n))
@@ -760,17 +876,37 @@ Scheme) and evaluate them in a fresh module that uses @code{(ebpf)} and
 ;;; ------------------------------------------------------------------
 ;;; Running a whole script file.
 
-(define format-key (@@ (ebpf events) format-key))
-
 (define aggregation-kinds
   '(hash array per-cpu-hash per-cpu-array lru-hash lru-per-cpu-hash histogram))
 
-(define (print-declared-map m json? port)
+(define (linear-maps program-names)
+  ;; ((MAP-NAME MIN MAX STEP) ...): the maps that the bpf-fns of
+  ;; PROGRAM-NAMES fill with (lhist! MAP V MIN MAX STEP), so that they
+  ;; print as linear histograms.
+  (define found '())
+  (define (scan x)
+    (match x
+      (('lhist! (? symbol? m) v (? integer? mn) (? integer? mx) (? integer? step))
+       (let ((name (false-if-exception (bpf-map-name (bpf-map-lookup m)))))
+         (when name
+           (set! found (cons (list name mn mx step) found)))))
+      ((? pair?) (for-each scan x))
+      (_ #t)))
+  (for-each (lambda (n)
+              (let ((src (false-if-exception (bpf-program-source (bpf-program-lookup n)))))
+                (when (and src (bpf-fn? src))
+                  (scan (strip (vector-ref (%bpf-fn-info src) 2))))))
+            program-names)
+  found)
+
+
+(define* (print-declared-map m json? port #:optional linear)
   ;; A map the script declared, as bpftrace prints maps; arrays without
-  ;; their zero entries, empty maps not at all.
+  ;; their zero entries, empty maps not at all.  LINEAR: the (MIN MAX
+  ;; STEP) of the lhist! that fills it.
   (let ((name (string-append "@" (bpf-map-name m))))
     (if (eq? (bpf-map-kind m) 'histogram)
-        (let ((data (bpf-hist m)))
+        (let ((data (bpf-hist m #:linear linear)))
           (unless (null? data)
             (if json?
                 (json-line "hist"
@@ -783,7 +919,7 @@ Scheme) and evaluate them in a fresh module that uses @code{(ebpf)} and
                                                 data)
                                            (buckets-json data))))
                            port)
-                (bpf-print-hist m port #:name name))))
+                (bpf-print-hist m port #:name name #:linear linear))))
         (let ((entries (filter (lambda (e) (not (and (number? (cdr e)) (zero? (cdr e)))))
                                (scalar-entries #f m))))
           (unless (null? entries)
@@ -896,15 +1032,18 @@ aggregation map it declared is printed as bpftrace prints maps (with
               (wait-for-stop))
             (for-each (lambda (n) (false-if-exception (bpf-unload! (bpf-program-lookup n))))
                       (new (bpf-program-names) programs-before))
-            ;; A script that detached its programs itself printed what
-            ;; it wanted; one stopped or left attached did not.
-            (when (and (not quiet?) (or stopped left-attached?))
-              (for-each (lambda (n)
-                          (let ((m (bpf-map-lookup n)))
-                            (when (and m (bpf-map-fd m)
-                                       (memq (bpf-map-kind m) aggregation-kinds))
-                              (false-if-exception (print-declared-map m json? port)))))
-                        (new (bpf-map-names) maps-before)))
+            ;; At every end (the script's own, --duration, a signal) the
+            ;; maps it filled are printed, as bpftrace does.
+            (unless quiet?
+              (let ((linear (linear-maps (new (bpf-program-names) programs-before))))
+                (for-each (lambda (n)
+                            (let ((m (bpf-map-lookup n)))
+                              (when (and m (bpf-map-fd m)
+                                         (memq (bpf-map-kind m) aggregation-kinds))
+                                (false-if-exception
+                                 (print-declared-map m json? port
+                                                     (assoc-ref linear (bpf-map-name m)))))))
+                          (new (bpf-map-names) maps-before))))
             (or stopped 'done)))))
       (lambda ()
         (alarm 0)

@@ -26,7 +26,10 @@
             check-declaration-keys
             bind-declaration!
             normalize-name
-            declare-placeholder!))
+            declare-placeholder!
+            glob->regexp
+            set-user-interface!
+            make-user-module))
 
 (define (colon-symbol? d)
   (and (symbol? d)
@@ -170,3 +173,40 @@ variable, and under its kebab spelling too."
              (syntax-case s ()
                (() (reverse acc))
                ((a . b) (lp #'b (cons #'a acc))))))))
+
+(define (glob->regexp g)
+  "A regexp matching the whole of a string against the shell glob @var{g}
+(@code{*} any run of characters, @code{?} one character)."
+  (make-regexp
+   (string-append
+    "^"
+    (string-concatenate
+     (map (lambda (c)
+            (case c
+              ((#\*) ".*")
+              ((#\?) ".")
+              ((#\. #\+ #\( #\) #\^ #\$ #\| #\{ #\} #\\) (string #\\ c))
+              (else (string c))))
+          (string->list g)))
+    "$")))
+
+;;; The environment of a user's Scheme file (a program's #:source
+;;; "FILE.scm:NAME"): a fresh module using the public interface, which
+;;; (ebpf) registers here as it loads.  So (ebpf deploy) never looks up
+;;; (ebpf), the module that imports it, at run time.
+
+(define user-interface #f)
+
+(define (set-user-interface! iface)
+  "Make @var{iface}, (ebpf)'s public interface, the one user files see."
+  (set! user-interface iface))
+
+(define (make-user-module who)
+  "A fresh module that uses the public interface of (ebpf)."
+  (unless user-interface
+    (raise-ebpf-error 'ebpf-error who
+                      "(ebpf) is not loaded, so a Scheme file cannot be loaded"
+                      #:fix "(use-modules (ebpf)) first"))
+  (let ((mod (make-fresh-user-module)))
+    (module-use! mod user-interface)
+    mod))

@@ -75,12 +75,13 @@
                "^@\\[tracepoint:sched:sched_process_exec\\]: [1-9][0-9]*$"))
 
 (with-example (out "profile.scm" "--duration" "1" "--top" "3")
-  (test-prints "profile: a stack block" out "^@\\[$")
-  (test-prints "profile: symbolized kernel frames" out "^        [a-z_][a-z_0-9.]*\\+[0-9]+$")
-  (test-prints "profile: sampled" out "^[1-9][0-9]* samples in [1-9][0-9]* distinct kernel stacks$"))
+  (test-prints "profile: a kernel stack block" out "^@kernel\\[$")
+  (test-prints "profile: symbolized kernel frames" out "^    [a-z_][a-z_0-9.]*\\+[0-9]+$")
+  (test-prints "profile: reading /dev/zero is sampled" out "^    read_zero\\+[0-9]+$")
+  (test-prints "profile: counted" out "^\\]: [1-9][0-9]*$"))
 
 (with-example (out "cswitch-stacks.scm" "--duration" "1" "--top" "3")
-  (test-prints "cswitch-stacks: the scheduler is on the stacks" out "^        __schedule\\+[0-9]+$")
+  (test-prints "cswitch-stacks: the scheduler is on the stacks" out "^    __schedule\\+[0-9]+$")
   (test-prints "cswitch-stacks: counted" out "^\\]: [1-9][0-9]*$"))
 
 (with-example (out "bio-sizes.scm" "--duration" "1")

@@ -16,6 +16,18 @@
 (test-equal "BTF matches /sys/kernel/btf/vmlinux"
             (file-exists? "/sys/kernel/btf/vmlinux") (assq-ref f 'btf))
 (test-assert "ring buffers (kernel >= 5.8)" (assq-ref f 'ringbuf))
+;; Program and map kinds: libbpf's probes over the kernel model's tables.
+(test-assert "program kinds this kernel loads"
+             (lset<= eq? '(xdp tc socket-filter tracepoint raw-tracepoint
+                           kprobe uprobe perf-event)
+                     (assq-ref f 'program-kinds)))
+(test-assert "only kinds of the table" (lset<= eq? (assq-ref f 'program-kinds)
+                                                bpf-object-kinds))
+(test-assert "map kinds this kernel creates"
+             (lset<= eq? '(hash array ringbuf lpm-trie bloom-filter)
+                     (assq-ref f 'map-kinds)))
+(test-equal "ringbuf agrees with map-kinds" (assq-ref f 'ringbuf)
+            (and (memq 'ringbuf (assq-ref f 'map-kinds)) #t))
 (test-assert "bpffs mounted (the harness mounts it)" (assq-ref f 'bpffs-mounted))
 (test-assert "CAP_BPF" (assq-ref f 'cap-bpf))
 (test-assert "libbpf >= 1.0" (string-prefix? "v1." (assq-ref f 'libbpf-version)))

@@ -332,7 +332,9 @@
 (test-assert "stack-id #:user? recorded a user stack" (> (bpf-map-ref tcounts 15) 0))
 (test-assert "printk reached the trace buffer"
              (string-contains
-              (call-with-input-file "/sys/kernel/tracing/trace" read-string)
+              (call-with-input-file (string-append ((@ (ebpf core) %bpf-tracefs))
+                                                   "/trace")
+                read-string)
               (format #f "guile-ebpf-forms ~a" me)))
 
 (bpf-fn kstr-probe (ctx)

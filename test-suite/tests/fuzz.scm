@@ -74,7 +74,7 @@
           (map-increment! fz-counts (proto ctx) (packet-length ctx))
           (return :xdp-pass)))))
 
-(define (fn-body fn) (vector-ref ((@@ (ebpf fn) %bpf-fn-info) fn) 2))
+(define (fn-body fn) (vector-ref ((@ (ebpf core) %bpf-fn-info) fn) 2))
 (define tp '(tracepoint . "raw_syscalls/sys_exit"))
 (define seeds
   ;; (NAME BODY MODULE KIND TARGET)
@@ -149,7 +149,7 @@
 
 ;;; ---- mutation along a random path of the located body ----
 
-(define marker (@@ (ebpf core) %bpf-loc-marker))
+(define marker (@ (ebpf core) %bpf-loc-marker))
 (define (located? x)
   (and (vector? x) (= (vector-length x) 5) (eq? (vector-ref x 0) marker)))
 (define (items x) (if (located? x) (vector-ref x 4) x))
@@ -206,7 +206,7 @@
 
 ;;; ---- one batch in a child process ----
 
-(define make-fn (@@ (ebpf fn) %make-bpf-fn))
+(define make-fn (@ (ebpf core) %make-bpf-fn))
 
 (define (error-text key args)
   (call-with-output-string

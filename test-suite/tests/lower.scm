@@ -251,7 +251,7 @@
              (lower-xdp (bpf-fn u37 (ctx) (map-increment! (begin counts) 1))))
 (lower-error "a map through (if #t m m)" ("map-get needs a map named directly")
              (lower-xdp (bpf-fn u38 (ctx) (map-get (if #t counts counts) 1))))
-(define make-fn (@@ (ebpf fn) %make-bpf-fn))
+(define make-fn (@ (ebpf core) %make-bpf-fn))
 (test-equal "printk strings with multi-byte characters cut anywhere" '()
             (filter-map
              (lambda (pad)
@@ -305,5 +305,86 @@
              (let ((ok (count (lambda (o) (eq? o 'ok)) outcomes)))
                (format #t "# fuzz: ~a lowered, ~a refused~%" ok (- 10000 ok))
                (and (> ok 500) (> (- 10000 ok) 500))))
+
+;; ---- the pipeline: a result record, a target descriptor, no side effects ----
+(defbpf-map pure-ring-a #:kind 'ringbuf #:max-entries 4096)
+(defbpf-map pure-ring-b #:kind 'ringbuf #:max-entries 4096)
+(bpf-fn pure-rec (ctx)
+  (map-increment! counts (const pure-limit))
+  (emit! pure-ring-a (pid))
+  0)
+(let ((r (bpf-fn-lowering pure-rec #:kind 'tracepoint
+                          #:target "syscalls/sys_enter_getpid")))
+  (test-equal "lowering record: the program's symbol" "pure_rec"
+              (assq-ref r 'function))
+  (test-assert "lowering record: the C, as bpf-fn->c gives it"
+               (equal? (assq-ref r 'c)
+                       (bpf-fn->c pure-rec #:kind 'tracepoint
+                                  #:target "syscalls/sys_enter_getpid")))
+  (test-assert "lowering record: a line map" (vector? (assq-ref r 'line-map)))
+  (test-equal "lowering record: maps with symbol and kernel type, control map first"
+              '(("gebpf_rbctl_pure_ring_a" "gebpf_rbctl_pure_ring_a" "percpu_array")
+                ("counts" "counts" "hash")
+                ("pure-ring-a" "pure_ring_a" "ringbuf"))
+              (assq-ref r 'maps))
+  (test-equal "lowering record: constants read" '("pure_limit")
+              (assq-ref r 'constants))
+  (test-equal "lowering record: record types" '(("pure-ring-a" . u64))
+              (assq-ref r 'record-types))
+  (test-equal "lowering record: helper maps"
+              '((ringbuf-control "pure-ring-a" "gebpf_rbctl_pure_ring_a"))
+              (assq-ref r 'helper-maps))
+  (test-assert "the driver declared the control map after the passes"
+               (bpf-map? (bpf-map-lookup "gebpf_rbctl_pure_ring_a"))))
+(bpf-fn pure-fails-late (ctx)
+  (emit! pure-ring-b (pid))
+  (read-kernel-str (current-task) 16))
+(test-ebpf-error "a lowering that fails in emit" 'ebpf-validation-error
+                 ("GPL")
+                 (bpf-fn->c pure-fails-late #:kind 'kprobe #:target "do_sys_open"
+                            #:license "Proprietary"))
+(test-assert "a failed lowering declares no control map"
+             (not (bpf-map-lookup "gebpf_rbctl_pure_ring_b")))
+
+(define pure-format "name: pure_event
+ID: 9999
+format:
+	field:unsigned short common_type;	offset:0;	size:2;	signed:0;
+	field:int __syscall_nr;	offset:8;	size:4;	signed:1;
+	field:unsigned long fd;	offset:16;	size:8;	signed:0;
+	field:__data_loc char[] path;	offset:24;	size:4;	signed:0;
+")
+(test-ebpf-error "unknown field of a hand-written tracepoint format"
+                 'ebpf-lower-error
+                 ("tracepoint pure/pure_event has no field nope"
+                  "its fields are: __syscall_nr fd path")
+                 (bpf-fn-lower (bpf-fn pure-tp1 (ctx) (arg ctx 'nope))
+                               #:kind 'tracepoint #:target "pure/pure_event"
+                               #:tracepoint-format pure-format))
+(test-assert "a field of a hand-written format is read at its offset"
+             (string-contains
+              (car (bpf-fn-lower (bpf-fn pure-tp2 (ctx) (arg ctx 'fd))
+                                 #:kind 'tracepoint #:target "pure/pure_event"
+                                 #:tracepoint-format pure-format))
+              "((char *)ctx + 16)"))
+(test-ebpf-error "a format that is not a string" 'ebpf-validation-error
+                 ("tracepoint-format")
+                 (bpf-fn-lower pure-rec #:kind 'tracepoint #:target "pure/x"
+                               #:tracepoint-format 42))
+
+;; Each pass in the table, by name, on the same body.
+(test-equal "bpf-fn-ast stops after each pass of the table"
+            '(begin begin begin begin)
+            (map (lambda (pass)
+                   (car (bpf-fn-ast pure-rec #:pass pass #:kind 'tracepoint
+                                    #:target "syscalls/sys_enter_getpid")))
+                 '(parse resolve types bounds)))
+(test-assert "the types pass gives what bounds takes; bounds adds nothing visible here"
+             (equal? (bpf-fn-ast pure-rec #:pass 'types #:kind 'tracepoint
+                                 #:target "syscalls/sys_enter_getpid")
+                     (bpf-fn-ast pure-rec #:pass 'bounds #:kind 'tracepoint
+                                 #:target "syscalls/sys_enter_getpid")))
+(test-ebpf-error "an unknown pass" 'ebpf-validation-error ("unknown pass")
+                 (bpf-fn-ast pure-rec #:pass 'optimise))
 
 (harness-end)

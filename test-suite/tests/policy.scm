@@ -9,7 +9,8 @@
 ;;; programs restricted to this file's names (other test files may run at
 ;;; the same time), the interface's XDP attachment, the policy's pins
 ;;; under bpffs and its manifest.
-(use-modules (harness) (ebpf) (srfi srfi-1) (srfi srfi-64) (ice-9 rdelim)
+(use-modules (harness) (ebpf) ((ebpf core) #:select (%bpf-pinned-info))
+             (srfi srfi-1) (srfi srfi-64) (ice-9 rdelim)
              (ice-9 ftw) (ice-9 match) (ice-9 regex) (ice-9 popen))
 
 (harness-begin "policy" 'kernel)
@@ -520,7 +521,7 @@ char LICENSE[] SEC(\"license\") = \"GPL\";
 (test-equal "the old version does not" 10 (bpf-map-ref re_counts 0))
 (test-equal "the program's pin is the new version"
             (bpf-object-id (bpf-program-object (bpf-program-lookup "re-prog")))
-            (assq-ref ((@@ (ebpf core) %bpf-pinned-info) (string-append (bpf-policy-pin-dir "re-policy") "/prog:re-prog"))
+            (assq-ref (%bpf-pinned-info (string-append (bpf-policy-pin-dir "re-policy") "/prog:re-prog"))
                       'id))
 
 ;; A map's shape changed: recreated, reported, its users reloaded.

@@ -95,6 +95,25 @@
              (dd 'write))
   ("@:\n" (string-append (format #f "~16a~8d |" "[0, 200)" n) (make-string 52 #\@) "|\n")))
 
+(test-output "keyed lhist!: a linear histogram per key, as bpftrace's @x[key]:"
+  (one-liner "(on \"tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~a) (lhist! @sz (comm) (arg ctx 'ret) 0 1000 100)))"
+             (dd 'write))
+  ((string-append "@sz[dd]:\n" (format #f "~16a~8d |" "[100, 200)" n) (make-string 52 #\@) "|\n")))
+
+(test-assert "keyed lhist! with two keys, -f json: buckets per key"
+  (match (one-liner "(on \"tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~a) (lhist! @sz (comm) (pid) (arg ctx 'ret) 0 1000 100)))"
+                    (dd 'write) #:extra '("-f" "json"))
+    ((0 . out)
+     (let ((m (string-match "\"@sz\": \\{\"dd, ([0-9]+)\": \\[\\{\"min\": 100, \"max\": 199, \"count\": ([0-9]+)\\}\\]\\}" out)))
+       (and m (= n (string->number (match:substring m 2))))))
+    (r (format #t "# ~s~%" r) #f)))
+
+(test-ebpf-error "keyed lhist! with a bad range" 'ebpf-validation-error ("lhist!")
+  (begin
+    (bpf-script-reset!)
+    (bpf-script-load-string "(on \"tracepoint:syscalls:sys_enter_write\" (lhist! @x (comm) 5 0 100 0))")
+    (bpf-script-run)))
+
 (test-output "sum! with two keys: a struct key printed as bpftrace"
   (one-liner "(on \"tracepoint:syscalls:sys_enter_write\" (when (= (pid) ~a) (sum! @bytes (comm) (pid) (arg ctx 'count))))"
              (dd 'write))
@@ -126,6 +145,13 @@
              "true" #:signal #f)
   ("@[tracepoint:sched:sched_process_exec]: 1\n"
    "@[tracepoint:sched:sched_process_exit]: 1\n"))
+
+;; bpftrace: tracepoint:syscalls:sys_enter_write,tracepoint:syscalls:sys_exit_write { @[probe] = count(); }
+(test-output "a (probe) key filled from two clauses names each clause's probe"
+  (one-liner "(on \"tracepoint:syscalls:sys_enter_write\" (when (= (pid) ~a) (count! @ (probe)))) (on \"tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~:*~a) (count! @ (probe))))"
+             (dd 'write))
+  ((format #f "@[tracepoint:syscalls:sys_enter_write]: ~a\n" n)
+   (format #f "@[tracepoint:syscalls:sys_exit_write]: ~a\n" n)))
 
 ;; bpftrace: profile:hz:99 { @[kstack] = count(); }
 (test-output "kernel stacks at 99 Hz, symbolized"
@@ -220,6 +246,30 @@
   (test-assert "run FILE that attaches and returns: SIGTERM detaches, maps printed"
     (or (and (eqv? (car r) 0) (equal? (cadr r) "attached")
              (string-contains (cddr r) (format #f "@shell-run-counts[7]: ~a\n" n)))
+        (begin (format #t "# ~s~%" r) #f))))
+
+(let* ((f (write-file "ends.scm" (format #f "
+(defbpf-map shell-end-counts #:kind 'hash #:key 'u32 #:value 'u64 #:max-entries 4)
+(defbpf-map shell-end-lin #:kind 'histogram)
+(bpf-fn shell-end-fn (ctx)
+  (when (= (tgid) ,(getpid))
+    (map-increment! shell-end-counts 1)
+    (lhist! shell-end-lin 150 0 1000 100)))
+(defbpf-program shell-end-prog #:kind 'tracepoint #:attach \"syscalls:sys_enter_getppid\"
+  #:source shell-end-fn #:license \"GPL\")
+(bpf-attach! shell-end-prog)
+(do ((i 0 (+ i 1))) ((= i ~a)) (getppid))
+(bpf-detach! shell-end-prog)
+" n)))
+       (r (run-file f (lambda () #t) #:signal #f))
+       (out (string-append (if (string? (cadr r)) (cadr r) "") "\n" (cddr r))))
+  (test-assert "run FILE that ends by itself: its maps are printed at the end"
+    (or (and (eqv? (car r) 0)
+             (string-contains out (format #f "@shell-end-counts[1]: ~a\n" n)))
+        (begin (format #t "# ~s~%" r) #f)))
+  (test-assert "run FILE: a map filled by lhist! is drawn as a linear histogram"
+    (or (string-contains out (string-append "@shell-end-lin:\n"
+                                            (format #f "~16a~8d |" "[100, 200)" n)))
         (begin (format #t "# ~s~%" r) #f))))
 
 ;; tc and XDP outlive a process unless detached: check that run removes them.
@@ -324,15 +374,17 @@
       (format port "
 (defbpf-map ~a-counts #:kind 'hash #:key 'u32 #:value 'u64 #:max-entries 64)
 (defbpf-map ~a-sizes #:kind 'histogram)
+(defbpf-map ~a-keyed #:kind 'histogram #:key '(string 16))
 (bpf-fn ~a-fn (ctx)
   (when (= (pid) ~a)
     (map-increment! ~a-counts 3)
     (map-increment! ~a-counts 4 2)
+    (hist! ~a-keyed \"getppid\" 3000)
     (hist! ~a-sizes 100)))
 (defbpf-program ~a-prog #:kind 'tracepoint #:attach \"syscalls:sys_enter_getppid\"
   #:source ~a-fn #:license \"GPL\")
-(defbpf-policy ~a #:programs '(\"~a-prog\") #:maps '(\"~a-counts\" \"~a-sizes\"))
-" pol pol pol pid pol pol pol pol pol pol pol pol pol)))
+(defbpf-policy ~a #:programs '(\"~a-prog\") #:maps '(\"~a-counts\" \"~a-sizes\" \"~a-keyed\"))
+" pol pol pol pol pid pol pol pol pol pol pol pol pol pol pol pol)))
   (let ((applied (command-output "apply" f "--pin")))
     (do ((i 0 (+ i 1))) ((= i n)) (getppid))
     (let ((text (command-output "status" pol))
@@ -349,6 +401,14 @@
         (and (string-contains (cdr text) (format #f "    @~a-sizes:\n" pol))
              (string-contains (cdr text) (format #f "    ~16a~8d |" "[64, 128)" n))
              (not (string-contains (cdr text) (format #f "@~a-sizes[" pol)))))
+      (test-assert "status: a keyed histogram reopened from its pin is drawn per key"
+        (or (string-contains (cdr text)
+                             (format #f "    @~a-keyed[getppid]:\n    ~16a~8d |" pol "[2K, 4K)" n))
+            (begin (format #t "# ~s~%" text) #f)))
+      (test-assert "status -f json: a keyed histogram's buckets per key"
+        (or (string-contains (cdr json)
+                             (format #f "\"data\": {\"getppid\": [{\"min\": 2048, \"max\": 4095, \"count\": ~a}]}" n))
+            (begin (format #t "# ~s~%" json) #f)))
       (test-assert "status -f json: one record, maps with their data"
         (or (and (= 0 (car json))
                  (string-prefix? "{\"type\": \"status\", \"data\": {" (cdr json))

@@ -1,0 +1,103 @@
+/* kernel.h --- the kernel model: the one table of program kinds and the
+   one table of map kinds.  Every other file, in C and (through
+   %bpf-kind-table and %bpf-map-kind-table) in Scheme, reads these
+   tables instead of keeping its own list.  Private.  */
+#ifndef GEBPF_KERNEL_H
+#define GEBPF_KERNEL_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include "gebpf.h"
+
+/* Program kinds, in the order of the table (gebpf_kinds[PK_X] is kind
+   X).  A new kind is one enumerator here and one row in kernel.c.  */
+enum gebpf_prog_kind
+{
+  PK_XDP, PK_TC, PK_SOCKET_FILTER, PK_CGROUP_SKB, PK_CGROUP_SOCK_ADDR,
+  PK_CGROUP_SOCK, PK_TRACEPOINT, PK_RAW_TRACEPOINT, PK_TP_BTF, PK_FENTRY,
+  PK_FEXIT, PK_FMOD_RET, PK_LSM, PK_KPROBE, PK_KRETPROBE, PK_UPROBE,
+  PK_URETPROBE, PK_USDT, PK_PERF_EVENT,
+  PK_NONE                       /* the number of kinds; "no kind" */
+};
+
+enum gebpf_kind_flags
+{
+  KF_NET = 1,                   /* needs CAP_NET_ADMIN */
+  KF_TRACE = 2,                 /* needs CAP_PERFMON */
+  KF_BTF = 4,                   /* target is a BTF id fixed at load */
+  KF_TRAMPOLINE = 8,            /* attached through a BPF trampoline */
+  KF_CGROUP = 16,               /* attached to a cgroup, with an attach type */
+  KF_PACKET = 32,               /* the context is a packet */
+  KF_UPDATABLE = 64,            /* bpf_link_update (or tc replace) swaps it */
+  KF_DISPATCHED = 128,          /* hot swap goes through a dispatcher stub */
+  KF_NEEDS_TARGET = 256,        /* a declaration without target is refused */
+  KF_MULTI_TARGET = 512,        /* #:attach may list targets, (probe) tells */
+};
+
+struct gebpf_kind
+{
+  const char *name;             /* Scheme spelling */
+  enum bpf_prog_type type;
+  int attach_type;              /* expected attach type, or -1 */
+  const char *section;          /* SEC() of generated C, "%s" = target;
+                                   NULL: bpf-fn does not lower this kind */
+  const char *ctx;              /* C type of the context argument */
+  long default_return;          /* a body's value when it gives none */
+  const char *returns;          /* what the return value means */
+  const char *target;           /* what a target is, or NULL for none */
+  unsigned flags;               /* KF_* */
+  const char *caps;             /* capabilities loading needs */
+  const char *fallbacks;        /* kinds that can stand in, space-separated */
+  const char *default_attach;   /* cgroup: attach type when none is given */
+  const char *attach_option;    /* cgroup: the #:attach key choosing it */
+  const char *bpfman;           /* bpfman's program type, or NULL */
+};
+
+extern const struct gebpf_kind gebpf_kinds[];
+/* Name <-> kind for gebpf_sym_lookup: every kind, and the kinds bpf-fn
+   lowers.  */
+extern struct gebpf_sym gebpf_kind_syms[];
+extern struct gebpf_sym gebpf_prog_kinds[];
+
+const struct gebpf_kind *gebpf_kind (int kind);
+bool gebpf_kind_has (int kind, unsigned flags);
+
+/* Cgroup hooks: the #:attach-type names (DESIGN §4's short ones, then
+   the kernel's), each with the kind it fits.  */
+struct gebpf_hook
+{
+  const char *name;
+  int attach_type;              /* enum bpf_attach_type */
+  int kind;                     /* enum gebpf_prog_kind */
+  bool alias;                   /* the kernel's long name */
+};
+
+extern const struct gebpf_hook gebpf_hooks[];
+extern struct gebpf_sym gebpf_hook_syms[];
+bool gebpf_hook_fits (enum bpf_prog_type type, int attach_type);
+const char *gebpf_hook_hint (enum bpf_prog_type type);
+
+/* Map kinds.  */
+enum gebpf_map_kind_flags
+{
+  K_KEYLESS = 1,                /* no key at all (ringbuf, queue ...) */
+  K_PERCPU = 2,                 /* values are per CPU */
+  K_INDEX = 4,                  /* key is a u32 index */
+  K_FDVAL = 8,                  /* value is a u32 fd or id */
+  K_INNER = 16,                 /* needs an inner map */
+  K_NOITER = 32,                /* no iteration from user space */
+  K_RECORDS = 64,               /* #:value is a record type, not a value */
+  K_ARRAY = 128,                /* entries always exist; no delete */
+};
+
+struct gebpf_map_kind
+{
+  const char *name;             /* Scheme spelling */
+  unsigned int map_type;        /* enum bpf_map_type */
+  unsigned int flags;           /* K_* */
+};
+
+extern const struct gebpf_map_kind gebpf_map_kinds[];
+extern struct gebpf_sym gebpf_map_kind_syms[];
+
+#endif
