@@ -1046,15 +1046,27 @@ iterable (struct gebpf_map *m, const char *subr)
 }
 
 /* Call PROC for every (key value) by batch lookups; return false without
-   calling anything when the kernel has no batch call for this map.  */
+   calling anything when the kernel has no batch call for this map.  With
+   EACH a procedure, a batch is decoded into two vectors and handed to
+   (EACH KEYS VALUES COUNT ACC), which folds PROC over them in Scheme:
+   one crossing from C into Scheme per batch instead of one per entry,
+   which cost as much as the kernel's lookup of the entry.  */
 static bool
-fold_batch (struct gebpf_map *m, int fd, SCM proc, SCM *acc)
+fold_batch (struct gebpf_map *m, int fd, SCM proc, SCM each, SCM *acc)
 {
   size_t vsz = gebpf_map_value_bufsize (m);
   uint8_t *keys = malloc ((size_t) BATCH * m->key_size);
   uint8_t *vals = malloc ((size_t) BATCH * vsz);
   uint64_t token_in[64], token_out[64];
   bool first = true, ok = true;
+  /* Refilled by every batch: EACH (fold-batch in map.scm) keeps neither
+     vector, only what PROC returns.  */
+  SCM kv = SCM_BOOL_F, vv = SCM_BOOL_F;
+  if (scm_is_true (each))
+    {
+      kv = scm_c_make_vector (BATCH, SCM_BOOL_F);
+      vv = scm_c_make_vector (BATCH, SCM_BOOL_F);
+    }
   if (!keys || !vals)
     {
       free (keys);
@@ -1083,9 +1095,21 @@ fold_batch (struct gebpf_map *m, int fd, SCM proc, SCM *acc)
                                "batch lookup failed", "see the errno above");
         }
       first = false;
-      for (__u32 i = 0; i < count; i++)
-        *acc = scm_call_3 (proc, gebpf_map_decode_key (m, keys + i * m->key_size),
-                           gebpf_map_decode_value (m, vals + i * vsz), *acc);
+      if (scm_is_true (each) && count > 0)
+        {
+          for (__u32 i = 0; i < count; i++)
+            {
+              SCM_SIMPLE_VECTOR_SET (kv, i, gebpf_map_decode_key
+                                     (m, keys + i * m->key_size));
+              SCM_SIMPLE_VECTOR_SET (vv, i, gebpf_map_decode_value
+                                     (m, vals + i * vsz));
+            }
+          *acc = scm_call_4 (each, kv, vv, scm_from_uint32 (count), *acc);
+        }
+      else
+        for (__u32 i = 0; i < count; i++)
+          *acc = scm_call_3 (proc, gebpf_map_decode_key (m, keys + i * m->key_size),
+                             gebpf_map_decode_value (m, vals + i * vsz), *acc);
       if (err == ENOENT)
         break;
       memcpy (token_in, token_out, sizeof token_in);
@@ -1137,11 +1161,14 @@ readable_values (struct gebpf_map *m)
 }
 
 #define FUNC_NAME s_scm_bpf_map_fold_internal
-SCM_DEFINE_STATIC (scm_bpf_map_fold_internal, "%bpf-map-fold", 4, 0, 0,
-            (SCM proc, SCM init, SCM map, SCM batch),
+SCM_DEFINE_STATIC (scm_bpf_map_fold_internal, "%bpf-map-fold", 4, 1, 0,
+            (SCM proc, SCM init, SCM map, SCM batch, SCM each),
             "Fold @var{proc} (key value acc) over @var{map} starting from "
             "@var{init}; with @var{batch} true, use the kernel's batch "
-            "lookup when it has one.")
+            "lookup when it has one.  With @var{each}, a procedure "
+            "@code{(each keys values count acc)}, hand it each batch "
+            "decoded as two vectors instead of calling @var{proc} from "
+            "C.")
 {
   SCM obj;
   struct gebpf_map *m = map_arg (map, &obj, "bpf-map-fold", 3);
@@ -1155,11 +1182,13 @@ SCM_DEFINE_STATIC (scm_bpf_map_fold_internal, "%bpf-map-fold", 4, 0, 0,
                  "iterate keys of such maps from BPF programs instead",
                  "map %s (%s) holds kernel objects, not data", m->name,
                  m->kind->name);
+  if (SCM_UNBNDP (each))
+    each = SCM_BOOL_F;
   int fd = MAP_FD (m, obj, "bpf-map-fold");
   SCM acc = init;
   if (scm_is_true (batch) && m->map_type != BPF_MAP_TYPE_LPM_TRIE
       && m->map_type != BPF_MAP_TYPE_STACK_TRACE
-      && fold_batch (m, fd, proc, &acc))
+      && fold_batch (m, fd, proc, each, &acc))
     return acc;
   fold_elementwise (m, fd, proc, &acc, "bpf-map-fold");
   return acc;

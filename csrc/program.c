@@ -441,10 +441,16 @@ configure_maps (struct bpf_object *obj, struct bpf_program *prog,
   struct bpf_map *rodata = NULL;
   struct bpf_map *map;
   bool dispatcher = is_dispatcher (prog);
+  const char *pname = bpf_program__name (prog);
   bpf_object__for_each_map (map, obj)
   {
     const char *mname = bpf_map__name (map);
-    if (!dispatcher && strncmp (mname, SLOT_PREFIX, strlen (SLOT_PREFIX)) == 0)
+    /* A dispatcher uses its own slot alone (SLOT__dispatch uses SLOT):
+       an object built from several programs holds their slots too.  */
+    if (strncmp (mname, SLOT_PREFIX, strlen (SLOT_PREFIX)) == 0
+        && !(dispatcher && strlen (pname) == strlen (mname)
+             + strlen (DISPATCH_SUFFIX)
+             && strncmp (pname, mname, strlen (mname)) == 0))
       {
         bpf_map__set_autocreate (map, false);
         continue;

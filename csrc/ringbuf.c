@@ -5,7 +5,7 @@
    map.  Taking records consumes what the ring holds, at most MAX per
    call: libbpf calls back into C for each record, which decodes it by
    the map's record type (its #:value, else the type emit! writes into
-   it, else a bytevector) and conses it onto a list.  The handler is
+   it, else a bytevector) and stores it in a vector.  The handler is
    called by Scheme afterwards, never from inside libbpf, so a handler
    that raises cannot unwind through libbpf.  Waiting happens outside
    Guile mode (epoll on the ring's fd, or a plain sleep for a consumer
@@ -264,6 +264,30 @@ struct take
   const struct gebpf_type *type;
 };
 
+/* A ring buffer take fills a vector, not a list: one object for the
+   collector to trace instead of a pair per record (the collector's
+   marking is most of what a full ring of small records costs).  */
+struct vtake
+{
+  SCM vec;                      /* records 0 .. n-1, oldest first */
+  long n, cap, max;
+  const struct gebpf_type *type;
+};
+
+/* Room for one more record in T's vector, doubling it up to T->max.  */
+static void
+vtake_grow (struct vtake *t)
+{
+  long cap = t->cap ? t->cap * 2 : 64;
+  if (cap > t->max)
+    cap = t->max;
+  SCM v = scm_c_make_vector (cap, SCM_BOOL_F);
+  for (long i = 0; i < t->n; i++)
+    SCM_SIMPLE_VECTOR_SET (v, i, SCM_SIMPLE_VECTOR_REF (t->vec, i));
+  t->vec = v;
+  t->cap = cap;
+}
+
 /* Readers keep what decoding needs of their map (types live for ever),
    not the map object: foreign object slots are not traced by the GC.  */
 struct reader
@@ -271,16 +295,19 @@ struct reader
   char *name;                   /* the map's kebab name */
   const struct gebpf_type *record;
   struct ring_buffer *rb;
-  struct take *take;            /* during a take only */
+  struct vtake *take;           /* during a take only */
   uint64_t taken;               /* records taken since the reader opened */
+  long last;                    /* records the last take returned */
 };
 
 static int
 on_record (void *ctx, void *data, size_t size)
 {
   struct reader *r = ctx;
-  struct take *t = r->take;
-  t->list = scm_cons (decode_record (t->type, data, size), t->list);
+  struct vtake *t = r->take;
+  if (t->n == t->cap)
+    vtake_grow (t);
+  SCM_SIMPLE_VECTOR_SET (t->vec, t->n, decode_record (t->type, data, size));
   return ++t->n >= t->max ? TAKE_FULL : 0;
 }
 
@@ -358,7 +385,7 @@ SCM_SYMBOL (sym_sleep, "sleep");
 SCM_DEFINE_STATIC (scm_bpf_ringbuf_take, "%bpf-ringbuf-take", 4, 0, 0,
                    (SCM reader, SCM timeout, SCM max, SCM how),
                    "Take at most @var{max} records from @var{reader} and "
-                   "return them decoded, oldest first.  With @var{how} "
+                   "return them decoded in a vector, oldest first.  With @var{how} "
                    "@code{wait}, when the ring is empty wait up to "
                    "@var{timeout} milliseconds (-1: for ever) for a "
                    "wake-up, then take what came; with @code{sleep}, sleep "
@@ -368,8 +395,15 @@ SCM_DEFINE_STATIC (scm_bpf_ringbuf_take, "%bpf-ringbuf-take", 4, 0, 0,
 {
   struct reader *r = reader_arg (reader, FUNC_NAME);
   int ms = timeout_arg (timeout, FUNC_NAME);
-  struct take t = { SCM_EOL, 0, max_arg (max, FUNC_NAME),
-                    record_type (r->name, r->record) };
+  struct vtake t = { SCM_BOOL_F, 0, 0, max_arg (max, FUNC_NAME),
+                     record_type (r->name, r->record) };
+  /* A busy ring fills take after take: start at the last take's size,
+     so a drain does not grow (and copy) its vector every time.  */
+  if (r->last > 64)
+    {
+      t.cap = r->last < t.max ? r->last : t.max;
+      t.vec = scm_c_make_vector (t.cap, SCM_BOOL_F);
+    }
   bool sleep_first = scm_is_eq (how, sym_sleep);
   if (sleep_first)
     wait_outside (-1, ms);
@@ -385,10 +419,16 @@ SCM_DEFINE_STATIC (scm_bpf_ringbuf_take, "%bpf-ringbuf-take", 4, 0, 0,
     }
   r->take = NULL;
   r->taken += t.n;
+  r->last = t.n;
   if (n < 0 && n != TAKE_FULL)
     gebpf_syscall_error (gebpf_k_map, FUNC_NAME, -n, "reading ring buffer",
                          "see the errno above");
-  return scm_reverse_x (t.list, SCM_EOL);
+  if (t.n == t.cap && t.n > 0)
+    return t.vec;
+  SCM out = scm_c_make_vector (t.n, SCM_BOOL_F);
+  for (long i = 0; i < t.n; i++)
+    SCM_SIMPLE_VECTOR_SET (out, i, SCM_SIMPLE_VECTOR_REF (t.vec, i));
+  return out;
 }
 #undef FUNC_NAME
 

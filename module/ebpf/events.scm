@@ -108,11 +108,14 @@ perf-event-array map, or its name) are decoded by: its declared
 ;;; Ring buffers.
 
 (define-record-type <ring>
-  (make-ring map reader pending delivered errors thread stop mode)
+  (make-ring map reader pending pending-at delivered errors thread stop mode)
   ring?
   (map ring-map)
   (reader ring-reader set-ring-reader!)
-  (pending ring-pending set-ring-pending!)      ; taken, not yet handled
+  ;; Taken, not yet handled: the records of the vector PENDING from
+  ;; index PENDING-AT on.
+  (pending ring-pending set-ring-pending!)
+  (pending-at ring-pending-at set-ring-pending-at!)
   (delivered ring-delivered set-ring-delivered!)
   (errors ring-errors set-ring-errors!)         ; handler exceptions
   (thread ring-thread set-ring-thread!)
@@ -126,7 +129,7 @@ perf-event-array map, or its name) are decoded by: its declared
   (let ((m (map-object rb who '(ringbuf))))
     (with-mutex rings-lock
       (or (hashq-ref rings m)
-          (let ((r (make-ring m (%bpf-ringbuf-open m) '() 0 0 #f
+          (let ((r (make-ring m (%bpf-ringbuf-open m) #() 0 0 0 #f
                               (make-atomic-box #f) #f)))
             (hashq-set! rings m r)
             r)))))
@@ -137,14 +140,32 @@ perf-event-array map, or its name) are decoded by: its declared
     (sort (hash-map->list (lambda (m r) (bpf-map-name m)) rings) string<?)))
 
 (define (deliver! r handler events)
-  ;; Hand EVENTS to HANDLER in order.  What is left when HANDLER raises
-  ;; stays pending, for the next poll.
-  (let lp ((l events))
-    (when (pair? l)
-      (set-ring-pending! r (cdr l))
-      (set-ring-delivered! r (+ 1 (ring-delivered r)))
-      (handler (car l))
-      (lp (cdr l)))))
+  ;; Hand the vector EVENTS to HANDLER in order.  What is left when
+  ;; HANDLER raises stays pending, for the next poll.
+  (let ((n (vector-length events)))
+    (set-ring-pending! r events)
+    (let lp ((i 0))
+      (when (< i n)
+        (set-ring-pending-at! r (+ i 1))
+        (set-ring-delivered! r (+ 1 (ring-delivered r)))
+        (handler (vector-ref events i))
+        (lp (+ i 1))))
+    (set-ring-pending! r #())
+    (set-ring-pending-at! r 0)))
+
+(define (take-pending! r)
+  ;; The records taken and not yet handled, as a vector; none remain.
+  (let ((v (ring-pending r)) (at (ring-pending-at r)))
+    (set-ring-pending! r #())
+    (set-ring-pending-at! r 0)
+    (if (zero? at) v (vector-copy v at))))
+
+;; Records taken per crossing into C: a bounded batch keeps the live
+;; set small while the handler runs, so the collector stays cheap.
+(define take-chunk 8192)
+
+(define (chunk max)
+  (if (and (exact-integer? max) (> max take-chunk)) take-chunk max))
 
 (define (not-while-running r who)
   (when (ring-thread r)
@@ -178,12 +199,18 @@ owns the ring, @code{ebpf-validation-error} for a map of another kind."
   (let* ((r (ring-of rb 'bpf-ringbuf-poll))
          (_ (not-while-running r 'bpf-ringbuf-poll))
          (before (ring-delivered r))
-         (pending (ring-pending r))
-         (events (if (null? pending)
-                     (%bpf-ringbuf-take (ring-reader r) timeout-ms max 'wait)
-                     (append pending
-                             (%bpf-ringbuf-take (ring-reader r) 0 max 'wait)))))
-    (deliver! r handler events)
+         (pending (take-pending! r))
+         (reader (ring-reader r)))
+    (deliver! r handler pending)
+    ;; Take in chunks until MAX records are taken or the ring is empty;
+    ;; only the first take waits, and only when nothing was pending.
+    (let lp ((left max) (ms (if (zero? (vector-length pending)) timeout-ms 0)))
+      ;; A bad MAX goes to the C take, which names it.
+      (let* ((want (chunk left))
+             (events (%bpf-ringbuf-take reader ms want 'wait)))
+        (deliver! r handler events)
+        (when (and (= (vector-length events) want) (> left want))
+          (lp (- left want) 0))))
     (- (ring-delivered r) before)))
 
 (define wakeup-flags '((adaptive . 0) (batch . 1) (every . 2)))
@@ -232,24 +259,24 @@ an unknown mode."
       (lambda (key . args)
         (set-ring-errors! r (+ 1 (ring-errors r)))
         (report-handler-error r port key args)
-        (retry (ring-pending r))))))
+        (retry (take-pending! r))))))
 
 (define (consume-loop r handler interval timeout max port)
   (let ((reader (ring-reader r))
-        (stop (ring-stop r)))
+        (stop (ring-stop r))
+        (max (chunk max)))
     (let loop ((full? #f))
       (unless (atomic-box-ref stop)
-        (let* ((before (ring-delivered r))
-               (events (if interval
-                           (%bpf-ringbuf-take reader (if full? 0 interval) max 'sleep)
-                           (%bpf-ringbuf-take reader timeout max 'wait))))
+        (let ((events (if interval
+                          (%bpf-ringbuf-take reader (if full? 0 interval) max 'sleep)
+                          (%bpf-ringbuf-take reader timeout max 'wait))))
           (deliver-reporting! r handler events port)
-          (loop (>= (- (ring-delivered r) before) max)))))
+          (loop (= (vector-length events) max)))))
     ;; Stopping: hand over what is left, so nothing emitted before the
     ;; stop is lost.
     (let drain ()
       (let ((events (%bpf-ringbuf-take reader 0 max 'wait)))
-        (unless (null? events)
+        (unless (zero? (vector-length events))
           (deliver-reporting! r handler events port)
           (drain))))))
 
@@ -283,7 +310,7 @@ consumer thread already runs on @var{rb}."
       (bpf-ringbuf-set-wakeup! (ring-map r) mode)
       (set-ring-mode! r mode))
     (atomic-box-set! (ring-stop r) #f)
-    (let ((pending (ring-pending r)))
+    (let ((pending (take-pending! r)))
       (set-ring-thread!
        r
        (call-with-new-thread
@@ -334,7 +361,7 @@ program of this process emits into it with @code{emit!}),
     `((delivered . ,(ring-delivered r))
       (dropped . ,(and ctl (bpf-map-ref/sum ctl 0)))
       (handler-errors . ,(ring-errors r))
-      (pending . ,(length (ring-pending r)))
+      (pending . ,(- (vector-length (ring-pending r)) (ring-pending-at r)))
       (wakeup . ,(bpf-ringbuf-wakeup m))
       (running . ,(and (ring-thread r) #t)))))
 

@@ -106,17 +106,27 @@ dispatcher prog-arrays only with @code{#:all? #t}.  Raises
 @code{(@var{proc} key value acc)} for each, starting with @var{init}, and
 return the last result.  Uses the kernel's batch lookup where it has one
 (and @var{batch?} is true), else element-by-element iteration."
-  (%bpf-map-fold proc init map batch?))
+  (%bpf-map-fold proc init map batch? (fold-batch proc)))
+
+(define (fold-batch proc)
+  ;; Fold PROC over one batch of decoded keys and values: the loop runs
+  ;; in Scheme, so each call of PROC is a Scheme call, not one from C.
+  (lambda (keys vals n acc)
+    (let lp ((i 0) (acc acc))
+      (if (< i n)
+          (lp (+ i 1) (proc (vector-ref keys i) (vector-ref vals i) acc))
+          acc))))
 
 (define* (bpf-map-for-each proc map #:key (batch? #t))
   "Call @code{(@var{proc} key value)} for every entry of @var{map}."
-  (%bpf-map-fold (lambda (k v acc) (proc k v) acc) #t map batch?)
+  (let ((f (lambda (k v acc) (proc k v) acc)))
+    (%bpf-map-fold f #t map batch? (fold-batch f)))
   (if #f #f))
 
 (define* (bpf-map->alist map #:key (batch? #t))
   "Return the entries of @var{map} as an alist @code{((key . value) ...)}."
-  (reverse! (%bpf-map-fold (lambda (k v acc) (cons (cons k v) acc)) '() map
-                           batch?)))
+  (let ((f (lambda (k v acc) (cons (cons k v) acc))))
+    (reverse! (%bpf-map-fold f '() map batch? (fold-batch f)))))
 
 (define* (bpf-map-clear! map #:key (batch? #t))
   "Delete every entry of @var{map}; for arrays, set every element to zero;

@@ -733,6 +733,9 @@ map recreated because its shape changed); for a dry run @code{dry-run?},
                      name (bpf-policy-pin-dir name) (assq-ref m 'applied-by)))
          #:fix (format #f "remove it first: guile-ebpf remove ~a, or (bpf-policy-remove! \"~a\")"
                        name name))))
+    ;; One clang run for every bpf-fn program to load, not one each:
+    ;; the checks below then find each program's object built.
+    (build-together! (map cdr (resolved-programs resolved)))
     (for-each
      (match-lambda
        ((pname . p)

@@ -107,7 +107,8 @@ are zero; each given value is checked against its field's type."
                        ;; be the same for every struct of a file, and each
                        ;; would shadow the one before.
                        (rtd (sym "%" n "-rtd"))
-                       ((acc ...) (map (lambda (f) (sym n "-" f)) fs)))
+                       ((acc ...) (map (lambda (f) (sym n "-" f)) fs))
+                       ((index ...) (iota (length fs))))
            #'(begin
                (define rtd
                  (begin
@@ -121,7 +122,19 @@ are zero; each given value is checked against its field's type."
                  (make-bpf-struct-constructor 'name name rtd
                                               '((field type) ...)))
                (define pred (record-predicate rtd))
-               (define acc (record-accessor rtd 'field)) ...
+               ;; The field at its constant index once the type is
+               ;; checked, compiled where the struct is declared: a
+               ;; handler reading millions of records calls these.
+               ;; Anything else gets record-accessor's error.
+               (define acc
+                 ;; rtd's value held by the closure: no top-level
+                 ;; lookup per call.
+                 (let ((vtable rtd) (other (record-accessor rtd 'field)))
+                   (lambda (obj)
+                     (if (and (struct? obj) (eq? (struct-vtable obj) vtable))
+                         (struct-ref obj index)
+                         (other obj)))))
+               ...
                name))))
       ((_ . rest)
        #'(raise-ebpf-error 'ebpf-validation-error 'defbpf-struct

@@ -135,6 +135,29 @@
 (test-equal "ten records, in order" (iota 10 (tick-seq (last seen)))
             (map tick-seq (reverse seen)))
 
+;; One poll spans several takes from the ring (they are taken in chunks
+;; of a few thousand); #:max still bounds it, and order holds across.
+(drain! ticks)
+(gated 20000)
+(define big '())
+(test-equal "a poll of #:max 17000 over 20000 records hands over 17000" 17000
+            (bpf-ringbuf-poll ticks (lambda (e) (set! big (cons e big)))
+                              #:timeout-ms 0 #:max 17000))
+(test-equal "... the rest in the next poll" 3000
+            (bpf-ringbuf-poll ticks (lambda (e) (set! big (cons e big)))
+                              #:timeout-ms 0))
+(test-assert "... all 20000, each CPU's in order across takes"
+             ;; seq counts per CPU: each CPU's records are consecutive.
+             (let ((all (reverse big)))
+               (and (= 20000 (length all))
+                    (every (lambda (c)
+                             (let ((seqs (map tick-seq
+                                              (filter (lambda (e) (= c (tick-cpu e))) all))))
+                               (equal? seqs (iota (length seqs) (car seqs)))))
+                           (delete-duplicates (map tick-cpu all))))))
+(test-ebpf-error "a bad #:max is named" 'ebpf-validation-error ("record count")
+                 (bpf-ringbuf-poll ticks (const #t) #:timeout-ms 0 #:max 0))
+
 ;; ---- the consumer thread survives handler errors ----
 
 (define err (open-output-string))

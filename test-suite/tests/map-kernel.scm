@@ -68,6 +68,20 @@
               (defbpf-map big #:kind 'hash #:key 'u32 #:value 'u32 #:max-entries 6000)
               (bpf-map-set-all! big (map (lambda (i) (cons i i)) (iota 5000)))
               (length (bpf-map->alist big))))
+;; A batch is folded in Scheme: sums and escapes across batches.
+(defbpf-map big-fold #:kind 'hash #:key 'u32 #:value 'u64 #:max-entries 12000)
+(bpf-map-set-all! big-fold (map (lambda (i) (cons i (* 3 i))) (iota 10000)))
+(test-equal "fold over 10000 entries (several batches) by batch"
+            (* 3 (apply + (iota 10000)))
+            (bpf-map-fold (lambda (k v acc) (+ v acc)) 0 big-fold))
+(test-equal "... every key once"
+            (iota 10000)
+            (sort (bpf-map-fold (lambda (k v acc) (cons k acc)) '() big-fold) <))
+(test-equal "an escape from the proc leaves the fold (after 5000 entries)" 5000
+            (call/cc (lambda (k)
+                       (bpf-map-fold (lambda (key v n) (if (= n 5000) (k n) (+ n 1)))
+                                     0 big-fold))))
+(test-equal "... and the map reads again" 10000 (length (bpf-map->alist big-fold)))
 (test-ebpf-error "map full" 'ebpf-map-error ("tiny" "E2BIG")
                  (let ()
                    (defbpf-map tiny #:kind 'hash #:key 'u32 #:value 'u32 #:max-entries 2)

@@ -577,6 +577,62 @@ char LICENSE[] SEC(\"license\") = \"GPL\";
 (test-assert "removing the second removes them"
              (same-as re-before "re-policy" #:prefixes '("re_")))
 
+;; ---- one clang run for the bpf-fn programs of an apply ----
+;; The policy's programs are built as one translation unit and each is
+;; loaded from that object; a later version of one is built alone and
+;; swapped in.
+
+(defbpf-map one_unit_counts #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 4)
+(bpf-fn one_unit_getpid (ctx)
+  (when (= (pid) (const me)) (map-increment! one_unit_counts 0)))
+(bpf-fn one_unit_getppid (ctx)
+  (when (= (pid) (const me)) (map-increment! one_unit_counts 1)))
+(bpf-fn one_unit_getuid (ctx)
+  (when (= (pid) (const who)) (map-increment! one_unit_counts 2)))
+(defbpf-program one-unit-getpid #:kind 'tracepoint #:attach "syscalls/sys_enter_getpid"
+  #:source one_unit_getpid #:constants `((me . ,me)))
+(defbpf-program one-unit-getppid #:kind 'tracepoint #:attach "syscalls/sys_enter_getppid"
+  #:source one_unit_getppid #:constants `((me . ,me)))
+;; A constant of its own name and value in the same unit.
+(defbpf-program one-unit-getuid #:kind 'tracepoint #:attach "syscalls/sys_enter_getuid"
+  #:source one_unit_getuid #:constants `((who . ,me)))
+(defbpf-policy one-unit
+  #:programs '("one-unit-getpid" "one-unit-getppid" "one-unit-getuid")
+  #:maps '("one-unit-counts"))
+(define one-unit-before (snapshot "one-unit" #:prefixes '("one_unit")))
+(test-equal "one unit: applied" '(("one-unit-getpid" . attached)
+                                  ("one-unit-getppid" . attached)
+                                  ("one-unit-getuid" . attached))
+            (assq-ref (bpf-policy-apply! one-unit) 'programs))
+(define (object-file name)
+  (bpf-object-path (bpf-program-object (bpf-program-lookup name))))
+(test-assert "one unit: the three programs come from one object file"
+             (string=? (object-file "one-unit-getpid") (object-file "one-unit-getppid")
+                       (object-file "one-unit-getuid")))
+(test-equal "one unit: each loaded program is its own"
+            '("one_unit_getpid" "one_unit_getppid" "one_unit_getuid")
+            (map (lambda (n) (bpf-object-name (bpf-program-object (bpf-program-lookup n))))
+                 '("one-unit-getpid" "one-unit-getppid" "one-unit-getuid")))
+(calls 5 getpid)
+(calls 3 getppid)
+(calls 2 getuid)
+(test-equal "one unit: every program runs, once per call"
+            '(5 3 2 0)
+            (map (lambda (i) (bpf-map-ref one_unit_counts i)) (iota 4)))
+(test-assert "one unit: the verifier log of one of them"
+             (string? (bpf-program-verifier-log "one-unit-getppid")))
+(bpf-program-set-constants! "one-unit-getppid" `((me . ,me)))
+(test-assert "one unit: a new version is built alone"
+             (not (string=? (object-file "one-unit-getpid") (object-file "one-unit-getppid"))))
+(calls 4 getppid)
+(calls 1 getpid)
+(test-equal "one unit: the swapped version runs, the others still do"
+            '(6 7 2)
+            (map (lambda (i) (bpf-map-ref one_unit_counts i)) (iota 3)))
+(bpf-policy-remove! one-unit)
+(test-assert "one unit: removed, the kernel holds what it held"
+             (same-as one-unit-before "one-unit" #:prefixes '("one_unit")))
+
 (quiet (format #f "ip link del ~a" iface))
 (system* "rm" "-rf" tmp)
 (harness-end)

@@ -398,5 +398,18 @@ char LICENSE[] SEC(\"license\") = \"GPL\";
     (gc)
     (test-equal "fd count unchanged after 500 cycles" before (fd-count))))
 
+;; tracepoints-matching: an exact name is looked up, a glob scanned;
+;; both give the same answer.
+(test-equal "an exact tracepoint, either separator"
+            '(("syscalls:sys_enter_getpid") ("syscalls:sys_enter_getpid"))
+            (list (tracepoints-matching "syscalls/sys_enter_getpid")
+                  (tracepoints-matching "syscalls:sys_enter_getpid")))
+(test-equal "an exact name matches as the glob of itself does"
+            (tracepoints-matching "syscalls/sys_enter_getp[i]d")
+            (tracepoints-matching "syscalls/sys_enter_getpid"))
+(test-equal "no such tracepoint, and no path out of tracefs" '(() ())
+            (list (tracepoints-matching "syscalls/sys_enter_nosuch")
+                  (tracepoints-matching "syscalls/../../..")))
+
 (system (string-append "rm -rf " tmp))
 (harness-end)

@@ -26,6 +26,12 @@
 (test-assert "bpf-struct?" (bpf-struct? k))
 (test-equal "accessor" "10.0.0.1" (flow-key-saddr k))
 (test-equal "accessor dport" 80 (flow-key-dport k))
+(test-equal "an accessor refuses what is not its record"
+            '(wrong-type-arg wrong-type-arg)
+            (map (lambda (x)
+                   (catch #t (lambda () (flow-key-dport x) 'no-error)
+                     (lambda (key . args) key)))
+                 (list 5 (make-event #:pid 1 #:comm "x" #:key k))))
 (test-equal "->alist"
             '((saddr . "10.0.0.1") (daddr . "10.0.0.2") (sport . 1234)
               (dport . 80) (proto . 6))
