@@ -341,7 +341,9 @@
 (catch #t (lambda () (bpf-object-load ~s))
   (lambda (k . a) (display k) (newline) (display (cadr a))))" xdp-o))
          (p (open-pipe* OPEN_READ "setpriv" "--bounding-set=-all"
-                        (string-append (srcdir) "/pre-inst-env") "guile"
+                        (string-append (or (getenv "abs_top_builddir") (srcdir))
+                                       "/pre-inst-env")
+                        "guile"
                         "--no-auto-compile" "-c" code))
          (key (read-line p))
          (msg (read-line p)))
