@@ -109,13 +109,20 @@
   (do ((i 0 (+ i 1))) ((= i n)) (getpid)))
 
 ;;; The network and cgroup the tests use, removed at the start too in
-;;; case an earlier run died.
+;;; case an earlier run died.  Named after this process, and on a /30 of
+;;; its own, so that two runs at once (make check and make distcheck on
+;;; one machine) do not take each other's interfaces away.
 
-(define host-if "gebpf-lt0")
-(define peer-if "gebpf-lt1")
-(define netns "gebpf-loader")
-(define host-ip "10.199.77.1")
-(define peer-ip "10.199.77.2")
+(define host-if (format #f "gebpf-l~aa" (getpid)))
+(define peer-if (format #f "gebpf-l~ab" (getpid)))
+(define netns (format #f "gebpf-loader-~a" (getpid)))
+(define subnet-base
+  (let ((n (modulo (getpid) 16384)))
+    (format #f "10.197.~a." (quotient n 64))))
+(define host-ip
+  (string-append subnet-base (number->string (+ 1 (* 4 (modulo (getpid) 64))))))
+(define peer-ip
+  (string-append subnet-base (number->string (+ 2 (* 4 (modulo (getpid) 64))))))
 
 (define (net-down!)
   (quiet (string-append "ip link del " host-if))
@@ -154,7 +161,7 @@
                  (let ((l (read-line p)))
                    (if (eof-object? l) (reverse acc) (loop (cons l acc))))))))
       "/sys/fs/cgroup/unified"))
-(define test-cgroup (string-append cgroup2-root "/gebpf-loader-test"))
+(define test-cgroup (format #f "~a/gebpf-loader-test-~a" cgroup2-root (getpid)))
 (define home-cgroup
   ;; This process's cgroup2 directory, to come back to.
   (let ((line (find (lambda (l) (string-prefix? "0::" l))
@@ -341,7 +348,9 @@
 (catch #t (lambda () (bpf-object-load ~s))
   (lambda (k . a) (display k) (newline) (display (cadr a))))" xdp-o))
          (p (open-pipe* OPEN_READ "setpriv" "--bounding-set=-all"
-                        (string-append (srcdir) "/pre-inst-env") "guile"
+                        (string-append (or (getenv "abs_top_builddir") (srcdir))
+                                       "/pre-inst-env")
+                        "guile"
                         "--no-auto-compile" "-c" code))
          (key (read-line p))
          (msg (read-line p)))

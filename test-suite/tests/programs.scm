@@ -169,20 +169,27 @@ char LICENSE[] SEC(\"license\") = \"GPL\";
 (define ns (format #f "gebpf-t~a" me))
 (define host-if (format #f "gt~ah" (modulo me 100000)))
 (define peer-if (format #f "gt~ap" (modulo me 100000)))
+;; A /30 of this process's own, so that two runs at once (make check and
+;; make distcheck on one machine) do not answer each other's pings.
+(define subnet-base
+  (format #f "10.198.~a." (quotient (modulo me 16384) 64)))
+(define host-ip (string-append subnet-base (number->string (+ 1 (* 4 (modulo me 64))))))
+(define peer-ip (string-append subnet-base (number->string (+ 2 (* 4 (modulo me 64))))))
 (define (setup-veth!)
   (quiet (string-append "ip netns del " ns))
   (and (sh "ip" "netns" "add" ns)
        (sh "ip" "link" "add" host-if "type" "veth" "peer" "name" peer-if)
        (sh "ip" "link" "set" peer-if "netns" ns)
-       (sh "ip" "addr" "add" "10.199.7.1/30" "dev" host-if)
+       (sh "ip" "addr" "add" (string-append host-ip "/30") "dev" host-if)
        (sh "ip" "link" "set" host-if "up")
-       (sh "ip" "netns" "exec" ns "ip" "addr" "add" "10.199.7.2/30" "dev" peer-if)
+       (sh "ip" "netns" "exec" ns "ip" "addr" "add" (string-append peer-ip "/30")
+           "dev" peer-if)
        (sh "ip" "netns" "exec" ns "ip" "link" "set" peer-if "up")
        (sh "ip" "netns" "exec" ns "ip" "link" "set" "lo" "up")))
 (define (ping-from-ns n)
   (zero? (status:exit-val
-          (system (format #f "ip netns exec ~a ping -c ~a -i 0.2 -W 1 10.199.7.1 >/dev/null 2>&1"
-                          ns n)))))
+          (system (format #f "ip netns exec ~a ping -c ~a -i 0.2 -W 1 ~a >/dev/null 2>&1"
+                          ns n host-ip)))))
 (test-assert "veth pair and namespace" (setup-veth!))
 
 (defbpf-map icmp-seen #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 4)
