@@ -14,8 +14,6 @@
 #include <bpf/btf.h>
 #include "emit.h"
 
-/* Statements filling the key variable KV (already zeroed) of map M.  */
-
 /* Values read by a helper (comm, read-*-str, CO-RE strings, tracepoint
    arrays and __data_loc strings) are written straight into LV, already
    zeroed: no copy of a large temporary on the 512-byte BPF stack.
