@@ -1,7 +1,7 @@
 /* emit-decl.c --- emit pass: the declarations around the program.
 
-   Everything emitted outside the program body: the target check, the
-   SEC() name, BTF-defined maps, inlines as static functions, the CO-RE
+   Everything emitted outside the program body: the C names and struct
+   declarations of value types, the target check, the SEC() name, BTF-defined maps, inlines as static functions, the CO-RE
    struct subsets the body reads, and the license.  Separate from emit.c,
    which lowers body forms to expressions.  */
 #define _GNU_SOURCE
@@ -12,6 +12,138 @@
 #include <linux/bpf.h>
 #include <bpf/btf.h>
 #include "emit.h"
+
+/* ---- types ---------------------------------------------------------- */
+
+static const char *
+registered (struct emit *E, const struct gebpf_type *t)
+{
+  SCM hit = scm_assq_ref (E->typedefs, t->object);
+  return scm_is_true (hit) ? gebpf_str (hit) : NULL;
+}
+
+static const char *
+reg (struct emit *E, const struct gebpf_type *t, const char *name)
+{
+  E->typedefs = scm_acons (t->object, scm_from_utf8_string (name), E->typedefs);
+  return registered (E, t);
+}
+
+const char *
+gebpf_emit_tname (struct emit *E, const struct gebpf_type *t)
+{
+  static const char *ints[] = {
+    [GT_U8] = "__u8", [GT_U16] = "__u16", [GT_U32] = "__u32",
+    [GT_U64] = "__u64", [GT_I8] = "__s8", [GT_I16] = "__s16",
+    [GT_I32] = "__s32", [GT_I64] = "__s64", [GT_BOOL] = "__u8",
+    [GT_BE16] = "__be16", [GT_BE32] = "__be32", [GT_BE64] = "__be64",
+    [GT_IPV4] = "__be32", [GT_IPV6] = "struct in6_addr",
+    [GT_MAC] = "struct gebpf_mac",
+  };
+  if (t->kind <= GT_MAC)
+    return ints[t->kind];
+  if (t->kind == GT_UINT)
+    return t->size == 1 ? "__u8" : t->size == 2 ? "__u16"
+      : t->size == 4 ? "__u32" : "__u64";
+  if (t->kind == GT_PREFIX)
+    return t->elem->kind == GT_IPV4 ? "struct gebpf_lpm4" : "struct gebpf_lpm6";
+  const char *done = registered (E, t);
+  if (done)
+    return done;
+  char name[160];
+  switch (t->kind)
+    {
+    case GT_STRING:
+      snprintf (name, sizeof name, "gebpf_str_%zu", t->count);
+      bf (&E->types, "typedef struct { char s[%zu]; } %s;\n", t->count, name);
+      return reg (E, t, name);
+    case GT_BYTES: case GT_RAW:
+      snprintf (name, sizeof name, "gebpf_bytes_%zu", t->count);
+      /* Two types of one size share the typedef.  */
+      for (SCM l = E->typedefs; scm_is_pair (l); l = SCM_CDR (l))
+        if (strcmp (gebpf_str (SCM_CDAR (l)), name) == 0)
+          return reg (E, t, name);
+      bf (&E->types, "typedef struct { __u8 b[%zu]; } %s;\n", t->count, name);
+      return reg (E, t, name);
+    case GT_ARRAY:
+      {
+        const char *el = gebpf_emit_tname (E, t->elem);
+        snprintf (name, sizeof name, "gebpf_array_%d", E->ntypes++);
+        bf (&E->types, "typedef struct { %s a[%zu]; } %s;\n", el, t->count,
+            name);
+        return reg (E, t, name);
+      }
+    case GT_STRUCT:
+      {
+        const char *fts[t->nfields ? t->nfields : 1];
+        for (size_t i = 0; i < t->nfields; i++)
+          fts[i] = gebpf_emit_tname (E, t->fields[i].type);
+        snprintf (name, sizeof name, "struct %s", uid (t->cname));
+        bf (&E->types, "/* (defbpf-struct %s ...) */\nstruct %s {\n",
+            t->name, uid (t->cname));
+        for (size_t i = 0; i < t->nfields; i++)
+          bf (&E->types, "\t%s %s;\n", fts[i], uid (t->fields[i].cname));
+        bf (&E->types, "};\n_Static_assert (sizeof (struct %s) == %zu, "
+            "\"layout of %s\");\n", uid (t->cname), t->size, t->name);
+        return reg (E, t, name);
+      }
+    default:
+      return "__u64";
+    }
+}
+
+/* C type of an expression's value.  */
+const char *
+gebpf_emit_ctype (struct emit *E, struct node *n)
+{
+  switch (n->ty)
+    {
+    case TY_INT: return n->is_signed ? "__s64" : "__u64";
+    case TY_BOOL: return "int";
+    case TY_IPV4: return "__be32";
+    case TY_IPV6: return "struct in6_addr";
+    case TY_MAC: return "struct gebpf_mac";
+    case TY_VALUE: return gebpf_emit_tname (E, n->vt);
+    case TY_VALPTR:
+      {
+        char *s = NULL;
+        if (asprintf (&s, "%s *", gebpf_emit_tname (E, n->vt)) < 0)
+          return "void *";
+        char *g = scm_gc_strdup (s, "ct");
+        free (s);
+        return g;
+      }
+    case TY_HDR:
+      switch (n->hdr)
+        {
+        case H_ETH: return "struct ethhdr *";
+        case H_IPV4: return "struct iphdr *";
+        case H_IPV6: return "struct ipv6hdr *";
+        case H_TCP: return "struct tcphdr *";
+        case H_UDP: return "struct udphdr *";
+        default: return "struct icmphdr *";
+        }
+    case TY_KPTR:
+      {
+        struct btf *b = E->L->tgt.btf;
+        const struct btf_type *t = b ? btf__type_by_id (b, n->btf_id) : NULL;
+        const char *nm = t ? btf__name_by_offset (b, t->name_off) : NULL;
+        /* Only structs and unions get a CO-RE twin; a pointer to
+           anything else (char, int ...) is read with read-kernel.  */
+        if (!nm || !*nm || !(btf_is_struct (t) || btf_is_union (t)))
+          return "void *";
+        char *s = NULL;
+        if (asprintf (&s, "%s %s___gebpf *", btf_is_union (t) ? "union"
+                      : "struct", nm) < 0)
+          return "void *";
+        char *g = scm_gc_strdup (s, "ct");
+        free (s);
+        return g;
+      }
+    default:
+      return "__u64";
+    }
+}
 
 /* ---- the program ------------------------------------------------------ */
 

@@ -14,9 +14,10 @@
    and counters local to this lowering, #line carries the file's base
    name only.
 
-   This file holds the driver (gebpf_emit), value types and the body's
-   expressions; reads are in emit-read.c, packet forms in emit-packet.c,
-   the declarations around the body in emit-decl.c (shared: emit.h).  */
+   This file holds the driver (gebpf_emit) and the body's expressions;
+   reads are in emit-read.c, packet forms in emit-packet.c, map forms in
+   emit-map.c, value types and the declarations around the body in
+   emit-decl.c (shared: emit.h).  */
 #define _GNU_SOURCE
 #include <config.h>
 #include <stdarg.h>
@@ -26,139 +27,6 @@
 #include <linux/bpf.h>
 #include <bpf/btf.h>
 #include "emit.h"
-
-/* ---- types ---------------------------------------------------------- */
-
-
-static const char *
-registered (struct emit *E, const struct gebpf_type *t)
-{
-  SCM hit = scm_assq_ref (E->typedefs, t->object);
-  return scm_is_true (hit) ? gebpf_str (hit) : NULL;
-}
-
-static const char *
-reg (struct emit *E, const struct gebpf_type *t, const char *name)
-{
-  E->typedefs = scm_acons (t->object, scm_from_utf8_string (name), E->typedefs);
-  return registered (E, t);
-}
-
-const char *
-gebpf_emit_tname (struct emit *E, const struct gebpf_type *t)
-{
-  static const char *ints[] = {
-    [GT_U8] = "__u8", [GT_U16] = "__u16", [GT_U32] = "__u32",
-    [GT_U64] = "__u64", [GT_I8] = "__s8", [GT_I16] = "__s16",
-    [GT_I32] = "__s32", [GT_I64] = "__s64", [GT_BOOL] = "__u8",
-    [GT_BE16] = "__be16", [GT_BE32] = "__be32", [GT_BE64] = "__be64",
-    [GT_IPV4] = "__be32", [GT_IPV6] = "struct in6_addr",
-    [GT_MAC] = "struct gebpf_mac",
-  };
-  if (t->kind <= GT_MAC)
-    return ints[t->kind];
-  if (t->kind == GT_UINT)
-    return t->size == 1 ? "__u8" : t->size == 2 ? "__u16"
-      : t->size == 4 ? "__u32" : "__u64";
-  if (t->kind == GT_PREFIX)
-    return t->elem->kind == GT_IPV4 ? "struct gebpf_lpm4" : "struct gebpf_lpm6";
-  const char *done = registered (E, t);
-  if (done)
-    return done;
-  char name[160];
-  switch (t->kind)
-    {
-    case GT_STRING:
-      snprintf (name, sizeof name, "gebpf_str_%zu", t->count);
-      bf (&E->types, "typedef struct { char s[%zu]; } %s;\n", t->count, name);
-      return reg (E, t, name);
-    case GT_BYTES: case GT_RAW:
-      snprintf (name, sizeof name, "gebpf_bytes_%zu", t->count);
-      /* Two types of one size share the typedef.  */
-      for (SCM l = E->typedefs; scm_is_pair (l); l = SCM_CDR (l))
-        if (strcmp (gebpf_str (SCM_CDAR (l)), name) == 0)
-          return reg (E, t, name);
-      bf (&E->types, "typedef struct { __u8 b[%zu]; } %s;\n", t->count, name);
-      return reg (E, t, name);
-    case GT_ARRAY:
-      {
-        const char *el = gebpf_emit_tname (E, t->elem);
-        snprintf (name, sizeof name, "gebpf_array_%d", E->ntypes++);
-        bf (&E->types, "typedef struct { %s a[%zu]; } %s;\n", el, t->count,
-            name);
-        return reg (E, t, name);
-      }
-    case GT_STRUCT:
-      {
-        const char *fts[t->nfields ? t->nfields : 1];
-        for (size_t i = 0; i < t->nfields; i++)
-          fts[i] = gebpf_emit_tname (E, t->fields[i].type);
-        snprintf (name, sizeof name, "struct %s", uid (t->cname));
-        bf (&E->types, "/* (defbpf-struct %s ...) */\nstruct %s {\n",
-            t->name, uid (t->cname));
-        for (size_t i = 0; i < t->nfields; i++)
-          bf (&E->types, "\t%s %s;\n", fts[i], uid (t->fields[i].cname));
-        bf (&E->types, "};\n_Static_assert (sizeof (struct %s) == %zu, "
-            "\"layout of %s\");\n", uid (t->cname), t->size, t->name);
-        return reg (E, t, name);
-      }
-    default:
-      return "__u64";
-    }
-}
-
-/* C type of an expression's value.  */
-const char *
-gebpf_emit_ctype (struct emit *E, struct node *n)
-{
-  switch (n->ty)
-    {
-    case TY_INT: return n->is_signed ? "__s64" : "__u64";
-    case TY_BOOL: return "int";
-    case TY_IPV4: return "__be32";
-    case TY_IPV6: return "struct in6_addr";
-    case TY_MAC: return "struct gebpf_mac";
-    case TY_VALUE: return gebpf_emit_tname (E, n->vt);
-    case TY_VALPTR:
-      {
-        char *s = NULL;
-        if (asprintf (&s, "%s *", gebpf_emit_tname (E, n->vt)) < 0)
-          return "void *";
-        char *g = scm_gc_strdup (s, "ct");
-        free (s);
-        return g;
-      }
-    case TY_HDR:
-      switch (n->hdr)
-        {
-        case H_ETH: return "struct ethhdr *";
-        case H_IPV4: return "struct iphdr *";
-        case H_IPV6: return "struct ipv6hdr *";
-        case H_TCP: return "struct tcphdr *";
-        case H_UDP: return "struct udphdr *";
-        default: return "struct icmphdr *";
-        }
-    case TY_KPTR:
-      {
-        struct btf *b = E->L->tgt.btf;
-        const struct btf_type *t = b ? btf__type_by_id (b, n->btf_id) : NULL;
-        const char *nm = t ? btf__name_by_offset (b, t->name_off) : NULL;
-        /* Only structs and unions get a CO-RE twin; a pointer to
-           anything else (char, int ...) is read with read-kernel.  */
-        if (!nm || !*nm || !(btf_is_struct (t) || btf_is_union (t)))
-          return "void *";
-        char *s = NULL;
-        if (asprintf (&s, "%s %s___gebpf *", btf_is_union (t) ? "union"
-                      : "struct", nm) < 0)
-          return "void *";
-        char *g = scm_gc_strdup (s, "ct");
-        free (s);
-        return g;
-      }
-    default:
-      return "__u64";
-    }
-}
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -382,8 +250,8 @@ gebpf_emit_ex_from (struct emit *E, struct buf *b, const struct gebpf_type *t,
     }
 }
 
-static struct gebpf_map *
-mapof (struct node *n)
+struct gebpf_map *
+gebpf_emit_mapof (struct node *n)
 {
   return scm_foreign_object_ref (n->ref, 0);
 }
@@ -391,7 +259,7 @@ mapof (struct node *n)
 const char *
 gebpf_emit_mapname (struct node *n)
 {
-  return uid (mapof (n)->cname);
+  return uid (gebpf_emit_mapof (n)->cname);
 }
 
 void
@@ -637,114 +505,6 @@ ex_cond (struct emit *E, struct buf *b, struct node *n)
     bs (b, " })");
 }
 
-static void
-ex_map_access (struct emit *E, struct buf *b, struct node *n)
-{
-  struct gebpf_map *m = mapof (n->kid[0]);
-  const char *mn = gebpf_emit_mapname (n->kid[0]);
-  const struct gebpf_type *kt = m->hist_keyed ? m->hist_key : m->key;
-  bs (b, "({ ");
-  int k = gebpf_emit_materialize (E, b, kt, n->kid[1]);
-  switch (n->op)
-    {
-    case OP_MAP_GET:
-      bf (b, "(%s *)bpf_map_lookup_elem (&%s, &__k%d); })",
-          gebpf_emit_tname (E, m->value), mn, k);
-      return;
-    case OP_MAP_REF:
-      {
-        int p = gebpf_emit_tmp (E);
-        bf (b, "%s *__p%d = bpf_map_lookup_elem (&%s, &__k%d); ",
-            gebpf_emit_tname (E, m->value), p, mn, k);
-        char lv[32];
-        snprintf (lv, sizeof lv, "(*__p%d)", p);
-        bf (b, "__p%d ? ", p);
-        gebpf_emit_ex_from (E, b, m->value, lv);
-        bs (b, " : ");
-        if (n->nkid == 3)
-          {
-            if (gebpf_value_ty (m->value) == TY_INT)
-              gebpf_emit_ex_int (E, b, n->kid[2]);
-            else
-              gebpf_emit_ex (E, b, n->kid[2]);
-          }
-        else if (gebpf_value_ty (m->value) == TY_INT
-                 || gebpf_value_ty (m->value) == TY_BOOL
-                 || gebpf_value_ty (m->value) == TY_IPV4)
-          bs (b, "0");
-        else
-          bf (b, "(%s){}", gebpf_emit_tname (E, m->value));
-        bs (b, "; })");
-        return;
-      }
-    case OP_MAP_SET:
-      {
-        int v = gebpf_emit_materialize (E, b, m->value, n->kid[2]);
-        bf (b, "bpf_map_update_elem (&%s, &__k%d, &__k%d, BPF_ANY); })",
-            mn, k, v);
-        return;
-      }
-    case OP_MAP_DELETE:
-      bf (b, "bpf_map_delete_elem (&%s, &__k%d); })", mn, k);
-      return;
-    case OP_MAP_INC:
-      {
-        /* Arrays always hold the entry; per-CPU values need no atomics
-           (the hand-written idiom, and ~25 fewer instructions).  */
-        bool array = m->map_type == BPF_MAP_TYPE_ARRAY
-          || m->map_type == BPF_MAP_TYPE_PERCPU_ARRAY;
-        bool percpu = gebpf_map_percpu (m);
-        const char *mac = array ? (percpu ? "GEBPF_ARRAY_ADD" : "GEBPF_ARRAY_ADD_ATOMIC")
-          : percpu ? "GEBPF_PERCPU_INC" : "GEBPF_MAP_INC";
-        bf (b, "%s (&%s, &__k%d, ", mac, mn, k);
-      }
-      if (n->nkid == 3)
-        gebpf_emit_ex_int (E, b, n->kid[2]);
-      else
-        bs (b, "1");
-      bf (b, ", %s); })", gebpf_emit_tname (E, m->value));
-      return;
-    default:
-      return;
-    }
-}
-
-static void
-ex_hist (struct emit *E, struct buf *b, struct node *n)
-{
-  struct gebpf_map *m = mapof (n->kid[0]);
-  const char *mn = gebpf_emit_mapname (n->kid[0]);
-  struct node *v = n->op == OP_HIST ? n->kid[n->nkid - 1] : n->kid[1];
-  bs (b, "({ __u32 __slot = ");
-  if (n->op == OP_HIST)
-    {
-      bs (b, "gebpf_log2_bucket (");
-      gebpf_emit_ex_int (E, b, v);
-      bs (b, ")");
-    }
-  else
-    {
-      bs (b, v->is_signed ? "gebpf_lin_bucket_s (" : "gebpf_lin_bucket (");
-      gebpf_emit_ex_int (E, b, v);
-      bf (b, ", %llu, %llu, %llu)", (unsigned long long) n->kid[2]->ival,
-          (unsigned long long) n->kid[3]->ival,
-          (unsigned long long) n->kid[4]->ival);
-    }
-  bs (b, "; ");
-  if (m->hist_keyed)
-    {
-      int k = gebpf_emit_tmp (E);
-      bf (b, "struct gebpf_hk_%s __hk%d; __builtin_memset (&__hk%d, 0, "
-          "sizeof __hk%d); ", m->cname, k, k, k);
-      char lv[48];
-      snprintf (lv, sizeof lv, "__hk%d.key", k);
-      gebpf_emit_fill (E, b, m->hist_key, lv, n->kid[1]);
-      bf (b, "__hk%d.slot = __slot; gebpf_hist_keyed (&%s, &__hk%d); })", k,
-          mn, k);
-    }
-  else
-    bf (b, "gebpf_hist_slot (&%s, __slot); })", mn);
-}
 
 void
 gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
@@ -991,11 +751,11 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
       return;
     case OP_MAP_GET: case OP_MAP_REF: case OP_MAP_SET: case OP_MAP_DELETE:
     case OP_MAP_INC:
-      ex_map_access (E, b, n);
+      gebpf_emit_ex_map_access (E, b, n);
       return;
     case OP_HIST:
     case OP_LHIST:
-      ex_hist (E, b, n);
+      gebpf_emit_ex_hist (E, b, n);
       return;
     case OP_PROTO:
       if (E->L->kind == PK_SOCKET_FILTER)
@@ -1093,7 +853,7 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
     case OP_PERF_EMIT:
       {
         struct node *v = n->kid[1];
-        struct gebpf_map *m = mapof (n->kid[0]);
+        struct gebpf_map *m = gebpf_emit_mapof (n->kid[0]);
         const struct gebpf_type *rt = m->record;
         /* An integer goes out as the map's integer record type, if any.  */
         const struct gebpf_type *wt = v->ty == TY_VALUE ? v->vt

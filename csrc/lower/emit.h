@@ -1,12 +1,12 @@
 /* emit.h --- private interface between the files of the emit pass.
 
    The emit pass (pass 5, the AST to BPF C) is one pass in several files,
-   one concern each: emit.c (the driver, types and expressions),
-   emit-read.c (reads, strings, arguments), emit-packet.c (packet headers
-   and writes), emit-decl.c (maps, inlines, CO-RE types, section and
-   license).  This header holds the state they share and the functions
-   one file calls in another; nothing outside csrc/lower/emit*.c
-   includes it.  */
+   one concern each: emit.c (the driver and expressions), emit-read.c
+   (reads, strings, arguments), emit-packet.c (packet headers and
+   writes), emit-map.c (map access, histograms), emit-decl.c (value
+   types, maps, inlines, CO-RE types, section and license).  This header
+   holds the state they share and the functions one file calls in
+   another; nothing outside csrc/lower/emit*.c includes it.  */
 #ifndef GEBPF_LOWER_EMIT_H
 #define GEBPF_LOWER_EMIT_H
 
@@ -71,9 +71,7 @@ uid (const char *name)
   return s;
 }
 
-/* emit.c: types, helpers, expressions  */
-const char *gebpf_emit_tname (struct emit *E, const struct gebpf_type *t);
-const char *gebpf_emit_ctype (struct emit *E, struct node *n);
+/* emit.c: helpers, expressions  */
 int gebpf_emit_tmp (struct emit *E);
 void gebpf_emit_c_string (struct buf *b, const char *s);
 void gebpf_emit_gpl_only (struct emit *E, struct node *n, const char *helper);
@@ -83,6 +81,7 @@ void gebpf_emit_ex_to (struct emit *E, struct buf *b,
 void gebpf_emit_ex_from (struct emit *E, struct buf *b,
                          const struct gebpf_type *t, const char *lv);
 const char *gebpf_emit_mapname (struct node *n);
+struct gebpf_map *gebpf_emit_mapof (struct node *n);
 void gebpf_emit_body_seq (struct emit *E, struct buf *b, struct node *seq,
                           int from, bool value);
 void gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n);
@@ -107,7 +106,13 @@ void gebpf_emit_ex_field (struct emit *E, struct buf *b, struct node *n);
 void gebpf_emit_ex_packet_write (struct emit *E, struct buf *b,
                                  struct node *n);
 
+/* emit-map.c: map access and histograms  */
+void gebpf_emit_ex_map_access (struct emit *E, struct buf *b, struct node *n);
+void gebpf_emit_ex_hist (struct emit *E, struct buf *b, struct node *n);
+
 /* emit-decl.c: the program's declarations  */
+const char *gebpf_emit_tname (struct emit *E, const struct gebpf_type *t);
+const char *gebpf_emit_ctype (struct emit *E, struct node *n);
 void gebpf_emit_section_name (struct emit *E, char *out, size_t size);
 void gebpf_emit_map (struct emit *E, struct gebpf_map *m);
 void gebpf_emit_inline (struct emit *E, struct inline_inst *in);
