@@ -308,6 +308,10 @@ enum ty gebpf_value_ty (const struct gebpf_type *t);
 /* vmlinux BTF, loaded once (NULL when the kernel has none).  */
 struct btf;
 struct btf *gebpf_vmlinux_btf (void);
+/* "an integer", "a map", ...: a type named in an error message.  */
+const char *gebpf_tyname (enum ty t);
+/* The type pass on (core-read ...), in types-core.c.  */
+void gebpf_type_core_read (struct lower *L, struct node *n);
 extern SCM gebpf_loc_marker;
 
 /* Forms nested deeper than this are a lowering error.  clang refuses

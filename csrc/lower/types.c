@@ -19,19 +19,6 @@
 
 static void type (struct lower *L, struct node *n);
 
-struct btf *
-gebpf_vmlinux_btf (void)
-{
-  static struct btf *vm;
-  static bool tried;
-  if (!tried)
-    {
-      tried = true;
-      vm = btf__load_vmlinux_btf ();
-    }
-  return vm;
-}
-
 enum ty
 gebpf_value_ty (const struct gebpf_type *t)
 {
@@ -62,8 +49,8 @@ truthy (enum ty t)
     || t == TY_KPTR || t == TY_IPV4;
 }
 
-static const char *
-tyname (enum ty t)
+const char *
+gebpf_tyname (enum ty t)
 {
   switch (t)
     {
@@ -96,7 +83,7 @@ want_int (struct lower *L, struct node *n, const char *what)
     ? "read a field first, or test the pointer with if / when"
     : "use an integer expression";
   gebpf_lower_error (L, n, fix, "%s needs an integer, got %s", what,
-                     tyname (n->ty));
+                     gebpf_tyname (n->ty));
 }
 
 static bool
@@ -176,7 +163,7 @@ check_fits (struct lower *L, struct node *n, const struct gebpf_type *t,
       char *g = scm_gc_strdup (ts, "t");
       free (ts);
       gebpf_lower_error (L, n, "give a value of the declared type",
-                         "%s must be %s, got %s", what, g, tyname (n->ty));
+                         "%s must be %s, got %s", what, g, gebpf_tyname (n->ty));
     }
 }
 
@@ -185,7 +172,7 @@ want_map (struct lower *L, struct node *n, const char *form)
 {
   if (n->ty != TY_MAP)
     gebpf_lower_error (L, n, "name a map declared with defbpf-map",
-                       "%s needs a map, got %s", form, tyname (n->ty));
+                       "%s needs a map, got %s", form, gebpf_tyname (n->ty));
   /* (begin m), (if C m1 m2): a map chosen at run time has no C
      expression; the generated code names each map it uses.  */
   if (n->op != OP_MAPREF || !GEBPF_IS (n->ref, gebpf_map_type))
@@ -345,153 +332,7 @@ type_test (struct lower *L, struct node *t, const char *form)
   type (L, t);
   if (!truthy (t->ty))
     gebpf_lower_error (L, t, "test an integer, a boolean or a pointer",
-                       "%s test is %s", form, tyname (t->ty));
-}
-
-/* ---- tracing helpers ---------------------------------------------- */
-
-static int
-btf_skip_mods (const struct btf *b, int id)
-{
-  const struct btf_type *t = btf__type_by_id (b, id);
-  while (t && (btf_is_typedef (t) || btf_is_mod (t)))
-    {
-      id = t->type;
-      t = btf__type_by_id (b, id);
-    }
-  return id;
-}
-
-static void
-core_note (struct lower *L, int id, const char *name)
-{
-  SCM key = scm_cons (scm_from_int (id), scm_from_utf8_string (name));
-  if (scm_is_false (scm_member (key, L->core_members)))
-    L->core_members = scm_cons (key, L->core_members);
-}
-
-/* The type id of member NAME of struct or union ID, looking into its
-   anonymous members too (mm_struct's exe_file sits in one); every step
-   is remembered so the emitter declares it: (ID . NAME), or
-   (ID . "#anonJ") for the J-th, anonymous, member.  -1 if none.  */
-static int
-core_find_member (struct lower *L, const struct btf *b, int id,
-                  const char *name, int depth)
-{
-  const struct btf_type *t = btf__type_by_id (b, id);
-  if (!t || !(btf_is_struct (t) || btf_is_union (t)) || depth > 8)
-    return -1;
-  const struct btf_member *m = btf_members (t);
-  for (int j = 0; j < btf_vlen (t); j++)
-    if (strcmp (btf__name_by_offset (b, m[j].name_off), name) == 0)
-      {
-        core_note (L, id, name);
-        return m[j].type;
-      }
-  for (int j = 0; j < btf_vlen (t); j++)
-    if (!*btf__name_by_offset (b, m[j].name_off))
-      {
-        int r = core_find_member (L, b, btf_skip_mods (b, m[j].type), name,
-                                  depth + 1);
-        if (r >= 0)
-          {
-            char anon[32];
-            snprintf (anon, sizeof anon, "#anon%d", j);
-            core_note (L, id, anon);
-            return r;
-          }
-      }
-  return -1;
-}
-
-static void
-type_core_read (struct lower *L, struct node *n)
-{
-  struct node *p = n->kid[0];
-  if (p->ty == TY_KPTR && !p->btf_id)
-    gebpf_lower_error (L, p, "core-read through a field whose BTF type is "
-                       "a struct pointer; for a void pointer, read it with "
-                       "read-kernel and a defbpf-struct type",
-                       "core-read needs a pointer to a struct, and this "
-                       "kernel pointer's type is unknown (void *)");
-  if (p->ty != TY_KPTR)
-    gebpf_lower_error (L, p, p->ty == TY_INT
-                       ? "for a user-space pointer use (read-user PTR TYPE); "
-                       "for a kernel struct start from (current-task) or "
-                       "another core-read of a pointer field"
-                       : "start from (current-task) or another core-read "
-                       "of a pointer field",
-                       "core-read needs a typed kernel pointer, got %s",
-                       tyname (p->ty));
-  struct btf *b = L->tgt.btf;
-  if (!b)
-    /* Only a kind that reads no kernel types gets here (current-task
-       needs BTF otherwise): the bounds pass's message.  */
-    gebpf_lower_error (L, n, "use kernel memory reads in tracing programs",
-                       "core-read is not available in %s programs",
-                       gebpf_sym_name (gebpf_prog_kinds, L->kind));
-  int id = p->btf_id;
-  L->uses_vmlinux = true;
-  for (int i = 1; i < n->nkid; i++)
-    {
-      const struct btf_type *t = btf__type_by_id (b, btf_skip_mods (b, id));
-      if (!t || !(btf_is_struct (t) || btf_is_union (t)))
-        gebpf_lower_error (L, n->kid[i], "read fields of structs only",
-                           "core-read: %s is not reached through a struct",
-                           n->kid[i]->name);
-      int mtype = core_find_member (L, b, btf_skip_mods (b, id),
-                                    n->kid[i]->name, 0);
-      if (mtype < 0)
-        gebpf_lower_error (L, n->kid[i], "check the field name against "
-                           "the kernel's BTF (bpftool btf dump)",
-                           "struct %s has no field %s",
-                           btf__name_by_offset (b, t->name_off),
-                           n->kid[i]->name);
-      int mid = btf_skip_mods (b, mtype);
-      const struct btf_type *mt = btf__type_by_id (b, mid);
-      if (i < n->nkid - 1)
-        {
-          if (!mt || !btf_is_ptr (mt))
-            {
-              if (mt && (btf_is_struct (mt) || btf_is_union (mt)))
-                {
-                  id = mid;     /* embedded struct: keep walking */
-                  n->kid[i]->uneg = true;   /* emitted as FIELD.NEXT */
-                  continue;
-                }
-              gebpf_lower_error (L, n->kid[i + 1], "stop at a pointer or "
-                                 "integer field", "core-read: field %s is "
-                                 "not a pointer", n->kid[i]->name);
-            }
-          id = mt->type;
-          continue;
-        }
-      /* The last field gives the result type.  */
-      if (mt && btf_is_ptr (mt))
-        {
-          n->ty = TY_KPTR;
-          n->btf_id = btf_skip_mods (b, mt->type);
-        }
-      else if (mt && btf_is_array (mt))
-        {
-          const struct btf_array *a = btf_array (mt);
-          n->ty = TY_VALUE;
-          n->vt = gebpf_type_parse (scm_list_2 (scm_from_utf8_symbol ("string"),
-                                                scm_from_uint32 (a->nelems)),
-                                    "bpf-fn", "core-read array");
-          n->field = 1;         /* read as a string */
-        }
-      else if (mt && (btf_is_int (mt) || btf_is_enum (mt)))
-        {
-          n->ty = TY_INT;
-          n->is_signed = btf_is_int (mt)
-            && (btf_int_encoding (mt) & BTF_INT_SIGNED);
-        }
-      else
-        gebpf_lower_error (L, n->kid[i], "read integer, pointer or char "
-                           "array fields", "core-read: field %s has an "
-                           "unsupported type", n->kid[i]->name);
-    }
+                       "%s test is %s", form, gebpf_tyname (t->ty));
 }
 
 /* ---- inlines --------------------------------------------------------- */
@@ -506,7 +347,7 @@ type_inline (struct lower *L, struct node *n)
         || n->kid[i]->ty == TY_CTX)
       gebpf_lower_error (L, n->kid[i], "pass values to inlines",
                          "argument %d of %s is %s", i + 1, n->name,
-                         tyname (n->kid[i]->ty));
+                         gebpf_tyname (n->kid[i]->ty));
   /* Find an instance with this signature.  */
   struct inline_inst *in;
   for (in = L->insts; in; in = in->next)
@@ -572,7 +413,7 @@ type_inline (struct lower *L, struct node *n)
       in->rhdr = in->body->hdr;
       if (in->rty == TY_STR || in->rty == TY_MAP || in->rty == TY_CTX)
         gebpf_lower_error (L, n, "return a value from the inline",
-                           "inline %s returns %s", n->name, tyname (in->rty));
+                           "inline %s returns %s", n->name, gebpf_tyname (in->rty));
     }
   n->name = in->cname;
   n->ref = in->obj;
@@ -608,7 +449,7 @@ type_string_test (struct lower *L, struct node *n)
                          "value, or a string literal",
                          "%s compares strings, and argument %d is %s",
                          n->name, i + 1, n->kid[i]->ty == TY_VALUE
-                         ? "a value of another type" : tyname (n->kid[i]->ty));
+                         ? "a value of another type" : gebpf_tyname (n->kid[i]->ty));
   n->ty = TY_BOOL;
 }
 
@@ -623,7 +464,7 @@ type_read (struct lower *L, struct node *n)
     gebpf_lower_error (L, p, "pass an address: an arg, a pointer read "
                        "with read-user or read-kernel as 'u64, or a "
                        "core-read pointer", "%s needs a pointer, got %s",
-                       n->name, tyname (p->ty));
+                       n->name, gebpf_tyname (p->ty));
   if (n->st->size > 256)
     gebpf_lower_error (L, n, "read at most 256 bytes at once (the BPF stack "
                        "holds 512): read a smaller type, or fields one by "
@@ -664,7 +505,7 @@ type_packet_write (struct lower *L, struct node *n)
                              "packet-ipv4, packet-ipv6, packet-tcp, "
                              "packet-udp or packet-icmp",
                              "set-field! needs a packet header, got %s",
-                             tyname (h->ty));
+                             gebpf_tyname (h->ty));
         const struct sfield *f = gebpf_sfield_lookup (h->hdr, n->kid[1]->name);
         if (!f)
           {
@@ -698,7 +539,7 @@ type_packet_write (struct lower *L, struct node *n)
                              "or (ipv4-daddr ip)"
                              : "give an ipv6 value, e.g. (ipv6 \"2001:db8::1\")",
                              "set-field! '%s needs %s, got %s", f->name,
-                             tyname (f->ty), tyname (v->ty));
+                             gebpf_tyname (f->ty), gebpf_tyname (v->ty));
         n->ty = TY_VOID;
         return;
       }
@@ -783,7 +624,7 @@ type (struct lower *L, struct node *n)
                 || init->ty == TY_STR || init->ty == TY_MAP)
               gebpf_lower_error (L, init, "bind a value (integer, header, "
                                  "address, struct ...)", "cannot bind %s to "
-                                 "%s", tyname (init->ty), b->name);
+                                 "%s", gebpf_tyname (init->ty), b->name);
             L->local_ty[b->slot] = init->ty;
             L->local_vt[b->slot] = init->vt;
             L->local_hdr[b->slot] = init->hdr;
@@ -815,8 +656,8 @@ type (struct lower *L, struct node *n)
         if (!same_ty (&tmp, n->kid[0]))
           gebpf_lower_error (L, n, "keep a local's type: bind a new local "
                              "for a value of another type",
-                             "set! of %s (%s) to %s", n->name, tyname (lt),
-                             tyname (n->kid[0]->ty));
+                             "set! of %s (%s) to %s", n->name, gebpf_tyname (lt),
+                             gebpf_tyname (n->kid[0]->ty));
         /* A local set! to another value is no longer known as a
            stack id (the set! may be on one branch only).  */
         SCM had = local_stack (L, n->slot);
@@ -1130,7 +971,7 @@ type (struct lower *L, struct node *n)
                              : f->hdr == H_IPV6 ? "packet-ipv6"
                              : f->hdr == H_TCP ? "packet-tcp"
                              : f->hdr == H_UDP ? "packet-udp" : "packet-icmp",
-                             tyname (h->ty));
+                             gebpf_tyname (h->ty));
         n->ty = f->ty;
         n->hdr = f->hdr;
         return;
@@ -1221,7 +1062,7 @@ type (struct lower *L, struct node *n)
       }
     case OP_CORE_READ:
       type (L, n->kid[0]);
-      type_core_read (L, n);
+      gebpf_type_core_read (L, n);
       return;
     case OP_READ_USER_STR:
     case OP_READ_KERNEL_STR:
@@ -1256,7 +1097,7 @@ type (struct lower *L, struct node *n)
         struct node *v = n->kid[1];
         if (!(intlike (v->ty) || v->ty == TY_VALUE || v->ty == TY_IPV4))
           gebpf_lower_error (L, v, "emit a struct value or an integer",
-                             "cannot emit %s", tyname (v->ty));
+                             "cannot emit %s", gebpf_tyname (v->ty));
         if (m->record && v->ty == TY_VALUE && v->vt != m->record)
           gebpf_lower_error (L, v, "emit values of the map's #:value type",
                              "map %s records another type", m->name);
@@ -1272,7 +1113,7 @@ type (struct lower *L, struct node *n)
                   && n->kid[i]->vt->kind == GT_STRING)))
           gebpf_lower_error (L, n->kid[i], "print integers or strings",
                              "printk cannot print %s",
-                             tyname (n->kid[i]->ty));
+                             gebpf_tyname (n->kid[i]->ty));
       n->ty = TY_VOID;
       return;
     case OP_MAKE_STRUCT:
@@ -1295,7 +1136,7 @@ type (struct lower *L, struct node *n)
         if (!((v->ty == TY_VALUE || v->ty == TY_VALPTR) && v->vt == n->st))
           gebpf_lower_error (L, v, "pass a value of that struct",
                              "%s needs a %s, got %s", n->name, n->st->name,
-                             tyname (v->ty));
+                             gebpf_tyname (v->ty));
         set_value_ty (n, n->st->fields[n->field].type);
         return;
       }

@@ -1,0 +1,174 @@
+/* types-core.c --- pass 3: the types of CO-RE reads from kernel BTF.
+
+   Types (core-read PTR FIELD ...) by walking vmlinux BTF from the
+   pointer's struct through each named field (anonymous members
+   included), and remembers every member it steps through so the emitter
+   declares only those.  Holds the vmlinux BTF loader too.  Separate from
+   types.c because it is the one part of the type pass that reads kernel
+   BTF rather than the program's own declarations.  */
+#include <config.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/bpf.h>
+#include <bpf/btf.h>
+#include "lower.h"
+
+struct btf *
+gebpf_vmlinux_btf (void)
+{
+  static struct btf *vm;
+  static bool tried;
+  if (!tried)
+    {
+      tried = true;
+      vm = btf__load_vmlinux_btf ();
+    }
+  return vm;
+}
+
+/* ---- tracing helpers ---------------------------------------------- */
+
+static int
+btf_skip_mods (const struct btf *b, int id)
+{
+  const struct btf_type *t = btf__type_by_id (b, id);
+  while (t && (btf_is_typedef (t) || btf_is_mod (t)))
+    {
+      id = t->type;
+      t = btf__type_by_id (b, id);
+    }
+  return id;
+}
+
+static void
+core_note (struct lower *L, int id, const char *name)
+{
+  SCM key = scm_cons (scm_from_int (id), scm_from_utf8_string (name));
+  if (scm_is_false (scm_member (key, L->core_members)))
+    L->core_members = scm_cons (key, L->core_members);
+}
+
+/* The type id of member NAME of struct or union ID, looking into its
+   anonymous members too (mm_struct's exe_file sits in one); every step
+   is remembered so the emitter declares it: (ID . NAME), or
+   (ID . "#anonJ") for the J-th, anonymous, member.  -1 if none.  */
+static int
+core_find_member (struct lower *L, const struct btf *b, int id,
+                  const char *name, int depth)
+{
+  const struct btf_type *t = btf__type_by_id (b, id);
+  if (!t || !(btf_is_struct (t) || btf_is_union (t)) || depth > 8)
+    return -1;
+  const struct btf_member *m = btf_members (t);
+  for (int j = 0; j < btf_vlen (t); j++)
+    if (strcmp (btf__name_by_offset (b, m[j].name_off), name) == 0)
+      {
+        core_note (L, id, name);
+        return m[j].type;
+      }
+  for (int j = 0; j < btf_vlen (t); j++)
+    if (!*btf__name_by_offset (b, m[j].name_off))
+      {
+        int r = core_find_member (L, b, btf_skip_mods (b, m[j].type), name,
+                                  depth + 1);
+        if (r >= 0)
+          {
+            char anon[32];
+            snprintf (anon, sizeof anon, "#anon%d", j);
+            core_note (L, id, anon);
+            return r;
+          }
+      }
+  return -1;
+}
+
+void
+gebpf_type_core_read (struct lower *L, struct node *n)
+{
+  struct node *p = n->kid[0];
+  if (p->ty == TY_KPTR && !p->btf_id)
+    gebpf_lower_error (L, p, "core-read through a field whose BTF type is "
+                       "a struct pointer; for a void pointer, read it with "
+                       "read-kernel and a defbpf-struct type",
+                       "core-read needs a pointer to a struct, and this "
+                       "kernel pointer's type is unknown (void *)");
+  if (p->ty != TY_KPTR)
+    gebpf_lower_error (L, p, p->ty == TY_INT
+                       ? "for a user-space pointer use (read-user PTR TYPE); "
+                       "for a kernel struct start from (current-task) or "
+                       "another core-read of a pointer field"
+                       : "start from (current-task) or another core-read "
+                       "of a pointer field",
+                       "core-read needs a typed kernel pointer, got %s",
+                       gebpf_tyname (p->ty));
+  struct btf *b = L->tgt.btf;
+  if (!b)
+    /* Only a kind that reads no kernel types gets here (current-task
+       needs BTF otherwise): the bounds pass's message.  */
+    gebpf_lower_error (L, n, "use kernel memory reads in tracing programs",
+                       "core-read is not available in %s programs",
+                       gebpf_sym_name (gebpf_prog_kinds, L->kind));
+  int id = p->btf_id;
+  L->uses_vmlinux = true;
+  for (int i = 1; i < n->nkid; i++)
+    {
+      const struct btf_type *t = btf__type_by_id (b, btf_skip_mods (b, id));
+      if (!t || !(btf_is_struct (t) || btf_is_union (t)))
+        gebpf_lower_error (L, n->kid[i], "read fields of structs only",
+                           "core-read: %s is not reached through a struct",
+                           n->kid[i]->name);
+      int mtype = core_find_member (L, b, btf_skip_mods (b, id),
+                                    n->kid[i]->name, 0);
+      if (mtype < 0)
+        gebpf_lower_error (L, n->kid[i], "check the field name against "
+                           "the kernel's BTF (bpftool btf dump)",
+                           "struct %s has no field %s",
+                           btf__name_by_offset (b, t->name_off),
+                           n->kid[i]->name);
+      int mid = btf_skip_mods (b, mtype);
+      const struct btf_type *mt = btf__type_by_id (b, mid);
+      if (i < n->nkid - 1)
+        {
+          if (!mt || !btf_is_ptr (mt))
+            {
+              if (mt && (btf_is_struct (mt) || btf_is_union (mt)))
+                {
+                  id = mid;     /* embedded struct: keep walking */
+                  n->kid[i]->uneg = true;   /* emitted as FIELD.NEXT */
+                  continue;
+                }
+              gebpf_lower_error (L, n->kid[i + 1], "stop at a pointer or "
+                                 "integer field", "core-read: field %s is "
+                                 "not a pointer", n->kid[i]->name);
+            }
+          id = mt->type;
+          continue;
+        }
+      /* The last field gives the result type.  */
+      if (mt && btf_is_ptr (mt))
+        {
+          n->ty = TY_KPTR;
+          n->btf_id = btf_skip_mods (b, mt->type);
+        }
+      else if (mt && btf_is_array (mt))
+        {
+          const struct btf_array *a = btf_array (mt);
+          n->ty = TY_VALUE;
+          n->vt = gebpf_type_parse (scm_list_2 (scm_from_utf8_symbol ("string"),
+                                                scm_from_uint32 (a->nelems)),
+                                    "bpf-fn", "core-read array");
+          n->field = 1;         /* read as a string */
+        }
+      else if (mt && (btf_is_int (mt) || btf_is_enum (mt)))
+        {
+          n->ty = TY_INT;
+          n->is_signed = btf_is_int (mt)
+            && (btf_int_encoding (mt) & BTF_INT_SIGNED);
+        }
+      else
+        gebpf_lower_error (L, n->kid[i], "read integer, pointer or char "
+                           "array fields", "core-read: field %s has an "
+                           "unsupported type", n->kid[i]->name);
+    }
+}
