@@ -274,7 +274,7 @@ int main (void) { spin_here (); return 0; }
         (catch #t (lambda () (execl spin spin)) (lambda _ (primitive-_exit 127))))
       (call-with-values
           (lambda ()
-            (run-output "timeout" "-s" "INT" "3" bpftrace "-e"
+            (run-output "timeout" "-k" "10" "-s" "INT" "3" bpftrace "-e"
                         (format #f "profile:hz:99 /pid == ~a/ { @user[ustack] = count(); }"
                                 pid)))
         (lambda (out status)
