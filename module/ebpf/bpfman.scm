@@ -17,6 +17,7 @@
   #:use-module (ebpf deploy)
   #:use-module ((ebpf kernel) #:select (kind-table))
   #:use-module (ebpf policy)
+  #:use-module ((ebpf syntax) #:select (write-json-string))
   #:use-module (srfi srfi-1)
   #:use-module (rnrs bytevectors)
   #:use-module (ice-9 match)
@@ -213,20 +214,7 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
 ;;; JSON, YAML and base64, as small as the files need.
 
 (define (json-string s)
-  (call-with-output-string
-    (lambda (port)
-      (write-char #\" port)
-      (string-for-each
-       (lambda (ch)
-         (case ch
-           ((#\") (display "\\\"" port))
-           ((#\\) (display "\\\\" port))
-           ((#\newline) (display "\\n" port))
-           (else (if (char<? ch #\space)
-                     (format port "\\u~4,'0x" (char->integer ch))
-                     (write-char ch port)))))
-       s)
-      (write-char #\" port))))
+  (call-with-output-string (lambda (port) (write-json-string s port))))
 
 (define (json-object alist)
   (string-append

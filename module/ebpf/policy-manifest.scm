@@ -17,6 +17,7 @@
   #:use-module ((ebpf program) #:hide (bpf-test-run))
   #:use-module (ebpf deploy)
   #:use-module (ebpf policy-declare)
+  #:use-module ((ebpf syntax) #:select ((write-json-string . json-string)))
   #:use-module (srfi srfi-1)
   #:use-module (ice-9 match)
   #:use-module (ice-9 format)
@@ -126,22 +127,6 @@ is or would be pinned: @code{(bpf-policy-pin-root)/NAME}."
 
 ;;; ------------------------------------------------------------------
 ;;; JSON, by hand: the manifest.
-
-(define (json-string s port)
-  (write-char #\" port)
-  (string-for-each
-   (lambda (c)
-     (case c
-       ((#\") (display "\\\"" port))
-       ((#\\) (display "\\\\" port))
-       ((#\newline) (display "\\n" port))
-       ((#\tab) (display "\\t" port))
-       ((#\return) (display "\\r" port))
-       (else (if (< (char->integer c) 32)
-                 (format port "\\u~4,'0x" (char->integer c))
-                 (write-char c port)))))
-   s)
-  (write-char #\" port))
 
 ;; Scheme -> JSON: alists with symbol keys are objects, vectors arrays,
 ;; strings, exact integers, #t/#f, 'null.

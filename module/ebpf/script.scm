@@ -24,6 +24,7 @@
   #:use-module (ebpf)
   #:use-module ((ebpf core) #:select (%bpf-fn-info))
   #:use-module (ebpf script-compile)
+  #:use-module ((ebpf syntax) #:select (write-json-string))
   #:use-module ((ebpf fn) #:select (located-body))
   #:use-module ((ebpf events) #:select (format-key write-histogram
                                         linear-histogram hist-buckets
@@ -122,21 +123,7 @@ of @code{(PROBE . LOCATED-BODY)}."
   "Write @var{x} as JSON on @var{port}: alists are objects, lists arrays,
 strings, numbers, booleans and @code{'null} as themselves, symbols as
 strings."
-  (define (str s)
-    (write-char #\" port)
-    (string-for-each
-     (lambda (c)
-       (case c
-         ((#\") (display "\\\"" port))
-         ((#\\) (display "\\\\" port))
-         ((#\newline) (display "\\n" port))
-         ((#\tab) (display "\\t" port))
-         ((#\return) (display "\\r" port))
-         (else (if (< (char->integer c) 32)
-                   (format port "\\u~4,'0x" (char->integer c))
-                   (write-char c port)))))
-     s)
-    (write-char #\" port))
+  (define (str s) (write-json-string s port))
   (cond ((eq? x #t) (display "true" port))
         ((eq? x #f) (display "false" port))
         ((eq? x 'null) (display "null" port))

@@ -28,6 +28,7 @@
             normalize-name
             declare-placeholder!
             glob->regexp
+            write-json-string
             set-user-interface!
             make-user-module))
 
@@ -189,6 +190,25 @@ variable, and under its kebab spelling too."
               (else (string c))))
           (string->list g)))
     "$")))
+
+(define (write-json-string s port)
+  "Write the string @var{s} on @var{port} as a JSON string: quote,
+backslash and control characters escaped.  The one escaper of the
+manifest, the shell's @code{-f json} records and bpfman's labels."
+  (write-char #\" port)
+  (string-for-each
+   (lambda (c)
+     (case c
+       ((#\") (display "\\\"" port))
+       ((#\\) (display "\\\\" port))
+       ((#\newline) (display "\\n" port))
+       ((#\tab) (display "\\t" port))
+       ((#\return) (display "\\r" port))
+       (else (if (< (char->integer c) 32)
+                 (format port "\\u~4,'0x" (char->integer c))
+                 (write-char c port)))))
+   s)
+  (write-char #\" port))
 
 ;;; The environment of a user's Scheme file (a program's #:source
 ;;; "FILE.scm:NAME"): a fresh module using the public interface, which
