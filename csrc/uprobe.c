@@ -278,6 +278,15 @@ verdef_name (Elf *elf, Elf_Scn *vd_scn, unsigned ndx)
   return NULL;
 }
 
+/* Whether S is a function this file defines (what a uprobe can hit).  */
+static bool
+defined_function (const GElf_Sym *s)
+{
+  int type = GELF_ST_TYPE (s->st_info);
+  return (type == STT_FUNC || type == STT_GNU_IFUNC)
+    && s->st_shndx != SHN_UNDEF && s->st_value != 0;
+}
+
 static void
 scan_symbols (Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, Elf_Scn *versym,
               Elf_Scn *verdef, struct lookup *lk)
@@ -293,9 +302,7 @@ scan_symbols (Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, Elf_Scn *versym,
       GElf_Sym s;
       if (!gelf_getsym (data, (int) i, &s))
         continue;
-      int type = GELF_ST_TYPE (s.st_info);
-      if ((type != STT_FUNC && type != STT_GNU_IFUNC)
-          || s.st_shndx == SHN_UNDEF || s.st_value == 0)
+      if (!defined_function (&s))
         continue;
       const char *name = elf_strptr (elf, sh->sh_link, s.st_name);
       if (!name || strncmp (name, lk->sym, symlen) != 0)
@@ -411,9 +418,7 @@ gebpf_uprobe_symbols (const char *path, const char *glob, const char *subr,
           GElf_Sym s;
           if (!gelf_getsym (data, (int) i, &s))
             continue;
-          int type = GELF_ST_TYPE (s.st_info);
-          if ((type != STT_FUNC && type != STT_GNU_IFUNC)
-              || s.st_shndx == SHN_UNDEF || s.st_value == 0)
+          if (!defined_function (&s))
             continue;
           const char *name = elf_strptr (elf, sh.sh_link, s.st_name);
           if (!name || !*name)
