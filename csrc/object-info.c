@@ -191,7 +191,8 @@ SCM_DEFINE_STATIC (scm_bpf_programs, "%bpf-programs", 0, 0, 0, (),
                    "@code{kind}, @code{tag}, @code{run-count}, "
                    "@code{run-time-ns}, @code{xlated-insns}, "
                    "@code{jited-bytes}, @code{verified-insns}, "
-                   "@code{map-count} and @code{uid}.  Raises "
+                   "@code{map-count}, @code{uid} and "
+                   "@code{gpl-compatible}.  Raises "
                    "@code{ebpf-permission-error} without privilege.")
 {
   SCM out = SCM_EOL;
