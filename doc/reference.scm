@@ -5,11 +5,14 @@
 ;;; section per module that (ebpf) re-exports, one @deffn per exported
 ;;; procedure, whose body is the procedure's docstring -- written once,
 ;;; in C for primitives, in Scheme for the rest -- and whose heading (the
-;;; argument names) is the first @deffn of that name in the chapters.
-;;; `make reference' writes the file (guile -s doc/reference.scm SRCDIR);
-;;; tests/manual.scm loads this file and checks the file is current.
+;;; argument names) is the first {Scheme Procedure} @deffn of that name in
+;;; the chapters.  `make reference' writes the file (guile -s
+;;; doc/reference.scm SRCDIR); tests/manual.scm loads this file and checks
+;;; the file is current, tests/deffn.scm reads the chapters' @deffn lines
+;;; with it and checks them (and the headings) against the code.
 
-(use-modules (ebpf) (srfi srfi-1) (ice-9 rdelim) (ice-9 regex) (ice-9 ftw))
+(use-modules (ebpf) (srfi srfi-1) (srfi srfi-9) (ice-9 rdelim) (ice-9 regex)
+             (ice-9 ftw))
 
 (define reference-modules
   ;; In the order of (ebpf)'s re-exports.
@@ -17,28 +20,74 @@
     (ebpf packet) (ebpf fn) (ebpf program) (ebpf deploy) (ebpf policy)
     (ebpf bpfman) (ebpf events) (ebpf metrics) (ebpf repl)))
 
-(define (joined-lines file)
-  ;; FILE's text, with Texinfo's continued lines (ending in @) joined.
-  (regexp-substitute/global #f " *@\n *" (call-with-input-file file read-string)
-                            'pre " " 'post))
+;; A @deffn or @deffnx line of the chapters: where it is, its category
+;; (without braces), the name and the argument text as written.
+(define-record-type <deffn-line>
+  (make-deffn-line file line category name args)
+  deffn-line?
+  (file deffn-line-file)                ; "doc/maps.texi"
+  (line deffn-line-line)                ; its first line, from 1
+  (category deffn-line-category)        ; "Scheme Procedure"
+  (name deffn-line-name)
+  (args deffn-line-args))               ; "map key [default]"
+
+(define deffn-rx
+  (make-regexp "^@deffnx? +(\\{([^}]*)\\}|([^ ]+)) +([^ ]+) *(.*)$"))
+
+(define (file-deffns dir f)
+  ;; The @deffn/@deffnx lines of DIR/F in order, Texinfo's continued
+  ;; lines (ending in @) joined.
+  (call-with-input-file (string-append dir "/" f)
+    (lambda (port)
+      (let loop ((n 1) (acc '()))
+        (let ((l (read-line port)))
+          (if (eof-object? l)
+              (reverse acc)
+              (let join ((l l) (next (+ n 1)))
+                (if (and (string-suffix? "@" l)
+                         (not (string-suffix? "@@" l))
+                         (string-prefix? "@deffn" l))
+                    (let ((more (read-line port)))
+                      (join (string-append (string-trim-right (string-drop-right l 1))
+                                           " "
+                                           (if (eof-object? more) ""
+                                               (string-trim more)))
+                            (+ next 1)))
+                    (let ((m (regexp-exec deffn-rx l)))
+                      (loop next
+                            (if m
+                                (cons (make-deffn-line
+                                       (string-append "doc/" f) n
+                                       (or (match:substring m 2)
+                                           (match:substring m 3))
+                                       (match:substring m 4)
+                                       (match:substring m 5))
+                                      acc)
+                                acc)))))))))))
+
+(define (manual-deffns srcdir)
+  ;; Every @deffn/@deffnx line of the hand-written chapters, in reading
+  ;; order.
+  (let ((dir (string-append srcdir "/doc")))
+    (append-map (lambda (f) (file-deffns dir f)) (manual-files dir))))
 
 (define (chapter-headings srcdir)
-  ;; name -> "{Category} name args" of its first @deffn/@deffnx in the
-  ;; hand-written chapters, REPL commands left out.
-  (let ((table (make-hash-table))
-        (rx (make-regexp "^@deffnx? +((\\{[^}]*\\}|[^ ]+) +([^ \n]+)[^\n]*)"
-                         regexp/newline))
-        (dir (string-append srcdir "/doc")))
-    (for-each
-     (lambda (f)
-       (for-each (lambda (m)
-                   (let ((name (match:substring m 3)))
-                     ;; A REPL command's heading is not the procedure's.
-                     (unless (or (hash-ref table name)
-                                 (string=? (match:substring m 2) "{REPL Command}"))
-                       (hash-set! table name (match:substring m 1)))))
-                 (list-matches rx (joined-lines (string-append dir "/" f)))))
-     (manual-files dir))
+  ;; name -> "{Scheme Procedure} name args" of its first {Scheme
+  ;; Procedure} @deffn/@deffnx in the hand-written chapters: the one
+  ;; tests/deffn.scm checks against the procedure.  (A REPL command or
+  ;; bpf-fn form of the same name is not the procedure.)
+  (let ((table (make-hash-table)))
+    (for-each (lambda (d)
+                (when (and (string=? (deffn-line-category d) "Scheme Procedure")
+                           (not (hash-ref table (deffn-line-name d))))
+                  (hash-set! table (deffn-line-name d)
+                             (string-append "{Scheme Procedure} "
+                                            (deffn-line-name d)
+                                            (if (string-null? (deffn-line-args d))
+                                                ""
+                                                (string-append
+                                                 " " (deffn-line-args d)))))))
+              (manual-deffns srcdir))
     table))
 
 (define (manual-files dir)
