@@ -224,6 +224,12 @@ swaps the new version in."
                           ((invalid name "unknown kind ~s" k)
                            (format #f "use one of: ~a" known-kinds))))
                       kinds))
+         ;; Stand-ins share the first kind's context (the kernel model).
+         (_ (for-each (lambda (k)
+                        (match (stand-in-problem (car kinds) k)
+                          ((msg . fix) ((invalid name "~a" msg) fix))
+                          (#f #t)))
+                      (cdr kinds)))
          (attach (let ((a (parse-attach name (ref 'attach #f)))
                        (pid (ref 'pid #f)))
                    (if pid (acons 'pid pid (alist-delete 'pid a)) a)))
