@@ -193,12 +193,18 @@ SCM_DEFINE_STATIC (scm_bpf_attach_trace, "%bpf-attach-trace", 1, 0, 0,
       int err = errno;
       if (o->kind && (o->kind->flags & KF_TRAMPOLINE)
           && (err == EPERM || err == EOPNOTSUPP || err == ENOTSUPP_ERRNO))
-        gebpf_error (gebpf_k_attach, FUNC_NAME, err,
-                     "attach to the same event with a tracepoint, raw "
-                     "tracepoint or tp-btf program",
-                     "this kernel refused to attach the %s program %s "
-                     "(BPF trampolines are not allowed here)",
-                     o->kind_name, o->name);
+        {
+          /* The kind's stand-ins (kernel.c) first.  */
+          char hint[256], fix[512];
+          gebpf_kind_fallback_hint (o->kind - gebpf_kinds, hint, sizeof hint);
+          snprintf (fix, sizeof fix, "%s%sattach to the same event with a "
+                    "tracepoint, raw tracepoint or tp-btf program", hint,
+                    *hint ? "; or " : "");
+          gebpf_error (gebpf_k_attach, FUNC_NAME, err, fix,
+                       "this kernel refused to attach the %s program %s "
+                       "(BPF trampolines are not allowed here)",
+                       o->kind_name, o->name);
+        }
       char what[512];
       snprintf (what, sizeof what, "attaching %s program %s to %s",
                 o->kind_name, o->name, o->target ? o->target : "its target");
@@ -264,13 +270,20 @@ SCM_DEFINE_STATIC (scm_bpf_attach_kprobe, "%bpf-attach-kprobe", 3, 1, 0,
   char *fn = scm_string_arg (function, FUNC_NAME, 2, "kernel function");
   bool ret = scm_is_true (retprobe);
   if (!kernel_has_kprobes ())
-    gebpf_error (gebpf_k_attach, FUNC_NAME, 0,
-                 "trace the same events with a tracepoint "
-                 "(\"syscalls/sys_enter_openat\"), a raw tracepoint or "
-                 "tp-btf; bpf-list-probes lists them",
-                 "this kernel has no kprobes (no kprobe PMU, no "
-                 "kprobe_events), so %s cannot be attached to %s",
-                 o->name, fn);
+    {
+      /* The kind's stand-ins (kernel.c) first.  */
+      char hint[256], fix[512];
+      gebpf_kind_fallback_hint (o->kind ? o->kind - gebpf_kinds : PK_NONE,
+                                hint, sizeof hint);
+      snprintf (fix, sizeof fix, "%s%strace the same events with a "
+                "tracepoint (\"syscalls/sys_enter_openat\"), a raw "
+                "tracepoint or tp-btf; bpf-list-probes lists them", hint,
+                *hint ? "; or " : "");
+      gebpf_error (gebpf_k_attach, FUNC_NAME, 0, fix,
+                   "this kernel has no kprobes (no kprobe PMU, no "
+                   "kprobe_events), so %s cannot be attached to %s",
+                   o->name, fn);
+    }
   LIBBPF_OPTS (bpf_kprobe_opts, ko, .retprobe = ret,
                .bpf_cookie = cookie_arg (cookie, FUNC_NAME));
   struct bpf_link *link = bpf_program__attach_kprobe_opts (o->prog, fn, &ko);

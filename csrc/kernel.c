@@ -16,93 +16,105 @@
 
 #define NET_CAPS "CAP_BPF and CAP_NET_ADMIN"
 #define TRACE_CAPS "CAP_BPF and CAP_PERFMON"
+/* Targets, as the hints of errors say them.  */
+#define T_IFACE "an interface, e.g. \"eth0\""
+#define T_CGROUP "a cgroup2 directory"
+#define T_FUNCTION "a kernel function"
+#define T_LIB_SYMBOL "\"LIB:SYMBOL\", e.g. \"libc:malloc\""
 
 /* Rows in enum gebpf_prog_kind order (checked at init).  Fields: name,
    prog type, expected attach type, SEC(), context, default return,
-   return convention, target, flags, capabilities, fallbacks, default
-   cgroup attach type and the #:attach key choosing it, bpfman type.  */
+   return convention, target, attach function, flags, capabilities,
+   fallbacks, default cgroup attach type and the #:attach key choosing
+   it, bpfman type.  */
 const struct gebpf_kind gebpf_kinds[] = {
   [PK_XDP] = {"xdp", BPF_PROG_TYPE_XDP, -1, "xdp", "struct xdp_md *",
-              2 /* XDP_PASS */, "xdp-action", "interface",
+              2 /* XDP_PASS */, "xdp-action", T_IFACE, ATTACH_XDP,
               KF_NET | KF_PACKET | KF_UPDATABLE | KF_NEEDS_TARGET,
               NET_CAPS, NULL, NULL, NULL, "XDP"},
   [PK_TC] = {"tc", BPF_PROG_TYPE_SCHED_CLS, -1, "tc", "struct __sk_buff *",
-             0 /* TC_ACT_OK */, "tc-action", "interface",
+             0 /* TC_ACT_OK */, "tc-action", T_IFACE, ATTACH_TC,
              KF_NET | KF_PACKET | KF_UPDATABLE | KF_NEEDS_TARGET,
              NET_CAPS, NULL, NULL, NULL, "TC"},
   [PK_SOCKET_FILTER] = {"socket-filter", BPF_PROG_TYPE_SOCKET_FILTER, -1,
                         "socket", "struct __sk_buff *",
                         -1 /* keep the whole packet */, "bytes-kept",
-                        "socket", KF_NET | KF_PACKET, NET_CAPS, NULL,
-                        NULL, NULL, NULL},
+                        "a socket, given to bpf-attach-socket!", ATTACH_SOCKET,
+                        KF_NET | KF_PACKET, NET_CAPS, NULL, NULL, NULL, NULL},
   [PK_CGROUP_SKB] = {"cgroup-skb", BPF_PROG_TYPE_CGROUP_SKB, -1,
                      "cgroup_skb/%s", "struct __sk_buff *", 1 /* allow */,
-                     "allow-deny", "cgroup",
+                     "allow-deny", T_CGROUP, ATTACH_CGROUP,
                      KF_NET | KF_CGROUP | KF_PACKET | KF_UPDATABLE,
                      NET_CAPS, NULL, "ingress", "direction", NULL},
   [PK_CGROUP_SOCK_ADDR] = {"cgroup-sock-addr", BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
                            -1, "cgroup/%s", "struct bpf_sock_addr *",
-                           1 /* allow */, "allow-deny", "cgroup",
+                           1 /* allow */, "allow-deny", T_CGROUP, ATTACH_CGROUP,
                            KF_NET | KF_CGROUP | KF_UPDATABLE, NET_CAPS, NULL,
                            "connect4", "hook", NULL},
   [PK_CGROUP_SOCK] = {"cgroup-sock", BPF_PROG_TYPE_CGROUP_SOCK, -1, NULL,
-                      NULL, 1, "allow-deny", "cgroup", KF_NET | KF_CGROUP,
-                      NET_CAPS, NULL, NULL, "hook", NULL},
+                      NULL, 1, "allow-deny", T_CGROUP, ATTACH_CGROUP,
+                      KF_NET | KF_CGROUP, NET_CAPS, NULL, NULL, "hook", NULL},
   [PK_TRACEPOINT] = {"tracepoint", BPF_PROG_TYPE_TRACEPOINT, -1,
-                     "tracepoint/%s", "void *", 0, "ignored", "tracepoint",
+                     "tracepoint/%s", "void *", 0, "ignored",
+                     "\"CATEGORY/NAME\", e.g. \"syscalls/sys_enter_openat\"",
+                     ATTACH_TRACEPOINT,
                      KF_TRACE | KF_DISPATCHED | KF_MULTI_TARGET, TRACE_CAPS,
                      NULL, NULL, NULL, "TracePoint"},
   [PK_RAW_TRACEPOINT] = {"raw-tracepoint", BPF_PROG_TYPE_RAW_TRACEPOINT, -1,
                          "raw_tracepoint/%s",
                          "struct bpf_raw_tracepoint_args *", 0, "ignored",
-                         "raw-tracepoint", KF_TRACE | KF_DISPATCHED,
+                         "a tracepoint name, e.g. \"sys_enter\"",
+                         ATTACH_RAW_TRACEPOINT, KF_TRACE | KF_DISPATCHED,
                          TRACE_CAPS, NULL, NULL, NULL, NULL},
   [PK_TP_BTF] = {"tp-btf", BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP,
-                 "tp_btf/%s", "__u64 *", 0, "ignored", "btf-tracepoint",
+                 "tp_btf/%s", "__u64 *", 0, "ignored",
+                 "a BTF tracepoint, e.g. \"sched_switch\"", ATTACH_TRACE,
                  KF_TRACE | KF_BTF, TRACE_CAPS, "raw-tracepoint",
                  NULL, NULL, NULL},
   [PK_FENTRY] = {"fentry", BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY,
-                 "fentry/%s", "__u64 *", 0, "ignored", "function",
+                 "fentry/%s", "__u64 *", 0, "ignored", T_FUNCTION, ATTACH_TRACE,
                  KF_TRACE | KF_BTF | KF_TRAMPOLINE, TRACE_CAPS, "kprobe",
                  NULL, NULL, "FEntry"},
   [PK_FEXIT] = {"fexit", BPF_PROG_TYPE_TRACING, BPF_TRACE_FEXIT, "fexit/%s",
-                "__u64 *", 0, "ignored", "function",
-                KF_TRACE | KF_BTF | KF_TRAMPOLINE, TRACE_CAPS, "kretprobe",
-                NULL, NULL, "FExit"},
+                "__u64 *", 0, "ignored", T_FUNCTION, ATTACH_TRACE,
+                KF_TRACE | KF_BTF | KF_TRAMPOLINE | KF_RETURN, TRACE_CAPS,
+                "kretprobe", NULL, NULL, "FExit"},
   [PK_FMOD_RET] = {"fmod-ret", BPF_PROG_TYPE_TRACING, BPF_MODIFY_RETURN,
-                   NULL, NULL, 0, "return-value", "function",
+                   NULL, NULL, 0, "return-value", T_FUNCTION, ATTACH_TRACE,
                    KF_TRACE | KF_BTF | KF_TRAMPOLINE, TRACE_CAPS, NULL, NULL,
                    NULL, NULL},
   [PK_LSM] = {"lsm", BPF_PROG_TYPE_LSM, BPF_LSM_MAC, "lsm/%s", "__u64 *", 0,
-              "errno", "lsm-hook", KF_TRACE | KF_BTF | KF_TRAMPOLINE,
-              TRACE_CAPS, NULL, NULL, NULL, NULL},
+              "errno", "an LSM hook, e.g. \"file_open\"", ATTACH_TRACE,
+              KF_TRACE | KF_BTF | KF_TRAMPOLINE, TRACE_CAPS, NULL, NULL, NULL,
+              NULL},
   [PK_KPROBE] = {"kprobe", BPF_PROG_TYPE_KPROBE, -1, "kprobe/%s",
-                 "struct pt_regs *", 0, "ignored", "function",
+                 "struct pt_regs *", 0, "ignored", T_FUNCTION, ATTACH_KPROBE,
                  KF_TRACE | KF_DISPATCHED | KF_MULTI_TARGET, TRACE_CAPS,
                  "fentry", NULL, NULL, "KProbe"},
   [PK_KRETPROBE] = {"kretprobe", BPF_PROG_TYPE_KPROBE, -1, "kretprobe/%s",
-                    "struct pt_regs *", 0, "ignored", "function",
-                    KF_TRACE | KF_DISPATCHED | KF_MULTI_TARGET, TRACE_CAPS,
-                    "fexit", NULL, NULL, "KRetProbe"},
+                    "struct pt_regs *", 0, "ignored", T_FUNCTION, ATTACH_KPROBE,
+                    KF_TRACE | KF_DISPATCHED | KF_MULTI_TARGET | KF_RETURN,
+                    TRACE_CAPS, "fexit", NULL, NULL, "KRetProbe"},
   [PK_UPROBE] = {"uprobe", BPF_PROG_TYPE_KPROBE, -1, "uprobe",
-                 "struct pt_regs *", 0, "ignored", "binary-symbol",
+                 "struct pt_regs *", 0, "ignored", T_LIB_SYMBOL, ATTACH_UPROBE,
                  KF_TRACE | KF_DISPATCHED | KF_MULTI_TARGET, TRACE_CAPS,
                  NULL, NULL, NULL, "UProbe"},
   [PK_URETPROBE] = {"uretprobe", BPF_PROG_TYPE_KPROBE, -1, "uretprobe",
-                    "struct pt_regs *", 0, "ignored", "binary-symbol",
-                    KF_TRACE | KF_DISPATCHED | KF_MULTI_TARGET, TRACE_CAPS,
-                    NULL, NULL, NULL, "URetProbe"},
+                    "struct pt_regs *", 0, "ignored", T_LIB_SYMBOL, ATTACH_UPROBE,
+                    KF_TRACE | KF_DISPATCHED | KF_MULTI_TARGET | KF_RETURN,
+                    TRACE_CAPS, NULL, NULL, NULL, "URetProbe"},
   [PK_USDT] = {"usdt", BPF_PROG_TYPE_KPROBE, -1, "usdt", "struct pt_regs *", 0,
-               "ignored", "usdt", KF_TRACE | KF_MULTI_TARGET, TRACE_CAPS, NULL,
-               NULL, NULL, NULL},
+               "ignored", "\"LIB:PROVIDER:NAME\"", ATTACH_USDT,
+               KF_TRACE | KF_MULTI_TARGET, TRACE_CAPS, NULL, NULL, NULL, NULL},
   [PK_PERF_EVENT] = {"perf-event", BPF_PROG_TYPE_PERF_EVENT, -1,
                      "perf_event", "struct bpf_perf_event_data *", 0,
-                     "ignored", "event", KF_TRACE | KF_DISPATCHED,
+                     "ignored", NULL /* every CPU, at #:frequency */,
+                     ATTACH_PERF_EVENT, KF_TRACE | KF_DISPATCHED,
                      TRACE_CAPS, NULL, NULL, NULL, NULL},
   /* A new kind: its enumerator in kernel.h (before PK_NONE), a row
      here; every reader in C and Scheme then knows it.  */
-  [PK_NONE] = {NULL, 0, 0, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL,
-               NULL, NULL}
+  [PK_NONE] = {NULL, 0, 0, NULL, NULL, 0, NULL, NULL, ATTACH_NONE, 0, NULL, NULL,
+               NULL, NULL, NULL}
 };
 
 /* One row per enumerator, the terminator last.  */
@@ -123,6 +135,30 @@ gebpf_kind_has (int kind, unsigned flags)
 {
   const struct gebpf_kind *k = gebpf_kind (kind);
   return k && (k->flags & flags);
+}
+
+const char *
+gebpf_kind_class (int kind)
+{
+  const struct gebpf_kind *k = gebpf_kind (kind);
+  if (!k)
+    return NULL;
+  return k->flags & KF_PACKET ? "packet" : k->flags & KF_NET ? "socket"
+    : "trace";
+}
+
+const char *
+gebpf_kind_fallback_hint (int kind, char *buf, size_t size)
+{
+  const struct gebpf_kind *k = gebpf_kind (kind);
+  if (!size)
+    return "";
+  buf[0] = 0;
+  if (k && k->fallbacks && *k->fallbacks)
+    snprintf (buf, size, "declare #:kind '(%s %s) to fall back to %s where "
+              "this kernel refuses %s", k->name, k->fallbacks,
+              k->fallbacks, k->name);
+  return buf;
 }
 
 #define HOOK2(n, long, at, k) {n, at, k, false}, {long, at, k, true}
@@ -291,13 +327,21 @@ static const struct gebpf_sym kind_flag_names[] = {
   {"trampoline", KF_TRAMPOLINE}, {"cgroup", KF_CGROUP},
   {"packet", KF_PACKET}, {"updatable", KF_UPDATABLE},
   {"dispatched", KF_DISPATCHED}, {"multi-target", KF_MULTI_TARGET},
-  {NULL, 0}
+  {"return", KF_RETURN}, {NULL, 0}
 };
 
 static const struct gebpf_sym map_flag_names[] = {
   {"keyless", K_KEYLESS}, {"per-cpu", K_PERCPU}, {"index", K_INDEX},
   {"fd-value", K_FDVAL}, {"inner-map", K_INNER}, {"no-iteration", K_NOITER},
   {"records", K_RECORDS}, {"array", K_ARRAY}, {NULL, 0}
+};
+
+static const char *const attach_fn_names[] = {
+  [ATTACH_NONE] = NULL, [ATTACH_TRACEPOINT] = "tracepoint",
+  [ATTACH_RAW_TRACEPOINT] = "raw-tracepoint", [ATTACH_TRACE] = "trace",
+  [ATTACH_KPROBE] = "kprobe", [ATTACH_UPROBE] = "uprobe", [ATTACH_USDT] = "usdt",
+  [ATTACH_XDP] = "xdp", [ATTACH_TC] = "tc", [ATTACH_CGROUP] = "cgroup",
+  [ATTACH_PERF_EVENT] = "perf-event", [ATTACH_SOCKET] = "socket",
 };
 
 /* The short names of the hooks of kind KIND.  */
@@ -333,7 +377,10 @@ kind_alist (const struct gebpf_kind *k)
      scm_cons (SYM ("context"), str_or_false (k->ctx)),
      scm_cons (SYM ("default-return"), scm_from_long (k->default_return)),
      scm_cons (SYM ("returns"), sym_or_false (k->returns)),
-     scm_cons (SYM ("target"), sym_or_false (k->target)),
+     scm_cons (SYM ("target"), str_or_false (k->target)),
+     scm_cons (SYM ("attach"), sym_or_false (attach_fn_names[k->attach])),
+     scm_cons (SYM ("context-class"),
+               sym_or_false (gebpf_kind_class (k - gebpf_kinds))),
      scm_cons (SYM ("target-required"),
                scm_from_bool (k->flags & KF_NEEDS_TARGET)),
      scm_cons (SYM ("flags"), flag_list (k->flags, kind_flag_names)),
@@ -353,8 +400,16 @@ SCM_DEFINE_STATIC (scm_bpf_kind_table, "%bpf-kind-table", 0, 0, 0, (),
                    "(whether bpf-fn lowers it), @code{section}, "
                    "@code{section-prefix}, @code{target-in-section}, "
                    "@code{context}, @code{default-return}, @code{returns}, "
-                   "@code{target}, @code{target-required}, @code{flags}, "
-                   "@code{capabilities}, @code{fallbacks}, "
+                   "@code{target} (what a target is, as error hints say "
+                   "it), @code{attach} (the attach function: "
+                   "@code{tracepoint}, @code{raw-tracepoint}, @code{trace}, "
+                   "@code{kprobe}, @code{uprobe}, @code{usdt}, @code{xdp}, "
+                   "@code{tc}, @code{cgroup}, @code{perf-event} or "
+                   "@code{socket}), @code{context-class} (@code{packet}, "
+                   "@code{socket} or @code{trace}), "
+                   "@code{target-required}, @code{flags}, "
+                   "@code{capabilities}, @code{fallbacks} (stand-ins "
+                   "for a kernel that refuses the kind), "
                    "@code{default-attach-type}, @code{attach-option}, "
                    "@code{attach-types} (a cgroup kind's hooks) and "
                    "@code{bpfman-type}.")

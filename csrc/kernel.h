@@ -32,6 +32,16 @@ enum gebpf_kind_flags
   KF_DISPATCHED = 128,          /* hot swap goes through a dispatcher stub */
   KF_NEEDS_TARGET = 256,        /* a declaration without target is refused */
   KF_MULTI_TARGET = 512,        /* #:attach may list targets, (probe) tells */
+  KF_RETURN = 1024,             /* probes a function's return (kretprobe ...) */
+};
+
+/* The attach function of a kind: the one attach.c primitive (and the
+   one Scheme procedure of bpf-object-attach) that attaches it.  */
+enum gebpf_attach_fn
+{
+  ATTACH_NONE,                      /* not attached by bpf-object-attach */
+  ATTACH_TRACEPOINT, ATTACH_RAW_TRACEPOINT, ATTACH_TRACE, ATTACH_KPROBE, ATTACH_UPROBE, ATTACH_USDT,
+  ATTACH_XDP, ATTACH_TC, ATTACH_CGROUP, ATTACH_PERF_EVENT, ATTACH_SOCKET
 };
 
 struct gebpf_kind
@@ -44,10 +54,17 @@ struct gebpf_kind
   const char *ctx;              /* C type of the context argument */
   long default_return;          /* a body's value when it gives none */
   const char *returns;          /* what the return value means */
-  const char *target;           /* what a target is, or NULL for none */
+  const char *target;           /* what a target is, as a hint ("an
+                                   interface, e.g. \"eth0\""), or NULL */
+  enum gebpf_attach_fn attach;  /* how it is attached */
   unsigned flags;               /* KF_* */
   const char *caps;             /* capabilities loading needs */
-  const char *fallbacks;        /* kinds that can stand in, space-separated */
+  /* Stand-ins, space-separated: kinds of the same context class (see
+     gebpf_kind_class) that reach the same events by another hook, for
+     a kernel that refuses this kind (no trampolines, no kprobes).  They
+     are never tried unless declared (#:kind '(fentry kprobe)); the
+     error refusing this kind names them in its "Fix:".  */
+  const char *fallbacks;
   const char *default_attach;   /* cgroup: attach type when none is given */
   const char *attach_option;    /* cgroup: the #:attach key choosing it */
   const char *bpfman;           /* bpfman's program type, or NULL */
@@ -61,6 +78,12 @@ extern struct gebpf_sym gebpf_prog_kinds[];
 
 const struct gebpf_kind *gebpf_kind (int kind);
 bool gebpf_kind_has (int kind, unsigned flags);
+/* What a kind's body sees: "packet", "socket" or "trace".  A stand-in
+   of a fallback list is of the first kind's class.  */
+const char *gebpf_kind_class (int kind);
+/* The "Fix:" clause naming KIND's stand-ins ("declare #:kind '(fentry
+   kprobe) to fall back to kprobe"), in BUF; "" when it has none.  */
+const char *gebpf_kind_fallback_hint (int kind, char *buf, size_t size);
 
 /* Cgroup hooks: the #:attach-type names (DESIGN §4's short ones, then
    the kernel's), each with the kind it fits.  */

@@ -826,15 +826,22 @@ SCM_DEFINE_STATIC (scm_bpf_object_load, "%bpf-object-load", 1, 0, 1,
           && (err == EOPNOTSUPP || err == ENOTSUPP_ERRNO
               || ((err == EPERM || (err == EACCES && !has_log))
                   && gebpf_tracing_privileged ())))
-        gebpf_error_log (gebpf_k_attach, FUNC_NAME, err,
-                         has_log ? glog : lib,
-                         "attach to the same event without a trampoline: a "
-                         "tracepoint (#:kind 'tracepoint, "
-                         "\"syscalls/sys_enter_openat\"), a raw tracepoint "
-                         "or tp-btf; or a kprobe where the kernel has them",
-                         "this kernel refused the %s program %s (%s): it "
-                         "does not allow BPF trampoline programs (fentry, "
-                         "fexit, fmod-ret, lsm)", kname, gname, gsec);
+        {
+          /* The kind's stand-ins (kernel.c) first.  */
+          char hint[256], fix[640];
+          gebpf_kind_fallback_hint (kind - gebpf_kinds, hint, sizeof hint);
+          snprintf (fix, sizeof fix, "%s%sattach to the same event without "
+                    "a trampoline: a tracepoint (#:kind 'tracepoint, "
+                    "\"syscalls/sys_enter_openat\"), a raw tracepoint or "
+                    "tp-btf; or a kprobe where the kernel has them", hint,
+                    *hint ? "; or " : "");
+          gebpf_error_log (gebpf_k_attach, FUNC_NAME, err,
+                           has_log ? glog : lib, fix,
+                           "this kernel refused the %s program %s (%s): "
+                           "it does not allow BPF trampoline programs "
+                           "(fentry, fexit, fmod-ret, lsm)", kname, gname,
+                           gsec);
+        }
       if (err == EPERM || (err == EACCES && !has_log))
         {
           char fix[512];

@@ -55,6 +55,7 @@ gebpf_emit_tname (struct emit *E, const struct gebpf_type *t)
     {
     case GT_STRING:
       snprintf (name, sizeof name, "gebpf_str_%zu", t->count);
+      gebpf_emit_mark (E, &E->types, name);
       bf (&E->types, "typedef struct { char s[%zu]; } %s;\n", t->count, name);
       return reg (E, t, name);
     case GT_BYTES: case GT_RAW:
@@ -63,12 +64,15 @@ gebpf_emit_tname (struct emit *E, const struct gebpf_type *t)
       for (SCM l = E->typedefs; scm_is_pair (l); l = SCM_CDR (l))
         if (strcmp (gebpf_str (SCM_CDAR (l)), name) == 0)
           return reg (E, t, name);
+      gebpf_emit_mark (E, &E->types, name);
       bf (&E->types, "typedef struct { __u8 b[%zu]; } %s;\n", t->count, name);
       return reg (E, t, name);
     case GT_ARRAY:
       {
         const char *el = gebpf_emit_tname (E, t->elem);
-        snprintf (name, sizeof name, "gebpf_array_%d", E->ntypes++);
+        snprintf (name, sizeof name, "gebpf_array_%d%s", E->ntypes++,
+                  E->L->inst_suffix ? E->L->inst_suffix : "");
+        gebpf_emit_mark (E, &E->types, name);
         bf (&E->types, "typedef struct { %s a[%zu]; } %s;\n", el, t->count,
             name);
         return reg (E, t, name);
@@ -79,6 +83,7 @@ gebpf_emit_tname (struct emit *E, const struct gebpf_type *t)
         for (size_t i = 0; i < t->nfields; i++)
           fts[i] = gebpf_emit_tname (E, t->fields[i].type);
         snprintf (name, sizeof name, "struct %s", uid (t->cname));
+        gebpf_emit_mark (E, &E->types, name);
         bf (&E->types, "/* (defbpf-struct %s ...) */\nstruct %s {\n",
             t->name, uid (t->cname));
         for (size_t i = 0; i < t->nfields; i++)
@@ -268,8 +273,12 @@ gebpf_emit_map (struct emit *E, struct gebpf_map *m)
   const char *kt = NULL, *vt = NULL;
   if (m->hist_keyed)
     {
-      bf (&E->types, "struct gebpf_hk_%s { %s key; __u32 slot; };\n",
-          m->cname, gebpf_emit_tname (E, m->hist_key));
+      /* The key's type first: it is a declaration of its own.  */
+      const char *hk = gebpf_emit_tname (E, m->hist_key);
+      char key[200];
+      snprintf (key, sizeof key, "struct gebpf_hk_%s", m->cname);
+      gebpf_emit_mark (E, &E->types, key);
+      bf (&E->types, "%s { %s key; __u32 slot; };\n", key, hk);
     }
   bool typed = m->map_type == BPF_MAP_TYPE_HASH
     || m->map_type == BPF_MAP_TYPE_ARRAY || m->map_type == BPF_MAP_TYPE_PERCPU_HASH
@@ -282,6 +291,7 @@ gebpf_emit_map (struct emit *E, struct gebpf_map *m)
       kt = m->hist_keyed ? NULL : gebpf_emit_tname (E, m->key);
       vt = gebpf_emit_tname (E, m->value);
     }
+  gebpf_emit_mark (E, b, uid (m->cname));
   bf (b, "/* (defbpf-map %s #:kind '%s) */\nstruct {\n\t__uint(type, %s);\n"
       "\t__uint(max_entries, %u);\n", m->name, m->kind->name,
       types[m->map_type], m->max_entries);
@@ -318,14 +328,19 @@ gebpf_emit_inline (struct emit *E, struct inline_inst *in)
   bs (&body, " });\n}\n\n");
   E->in_inline = false;
   struct node r = { .ty = in->rty, .vt = in->rvt, .hdr = in->rhdr };
-  bf (b, "static __always_inline %s\n%s (",
-      in->rty == TY_VOID ? "void" : gebpf_emit_ctype (E, &r), in->cname);
+  /* The types of its signature are declarations of their own.  */
+  const char *rt = in->rty == TY_VOID ? "void" : gebpf_emit_ctype (E, &r);
+  const char *pts[in->nparams ? in->nparams : 1];
   for (int i = 0; i < in->nparams; i++)
     {
       struct node p = { .ty = in->pty[i], .vt = in->pvt[i], .hdr = in->phdr[i],
                         .is_signed = E->L->local_signed[in->slots[i]] };
-      bf (b, "%s%s v%d", i ? ", " : "", gebpf_emit_ctype (E, &p), in->slots[i]);
+      pts[i] = gebpf_emit_ctype (E, &p);
     }
+  gebpf_emit_mark (E, b, in->cname);
+  bf (b, "static __always_inline %s\n%s (", rt, in->cname);
+  for (int i = 0; i < in->nparams; i++)
+    bf (b, "%s%s v%d", i ? ", " : "", pts[i], in->slots[i]);
   if (!in->nparams)
     bs (b, "void");
   bs (b, ")\n{");
@@ -340,6 +355,51 @@ gebpf_emit_inline (struct emit *E, struct inline_inst *in)
       return;
     }
   bput (b, body.p, body.len);
+}
+
+/* ---- declarations in parts -------------------------------------------- */
+
+void
+gebpf_emit_mark (struct emit *E, struct buf *b, const char *key)
+{
+  E->marks = scm_cons (scm_cons2 (scm_from_pointer (b, NULL),
+                                  scm_from_utf8_string (key),
+                                  scm_from_size_t (b->len)), E->marks);
+}
+
+/* The declarations in the order the C text has them (types, maps,
+   constants, inlines), each ((KEY . TEXT)) cut at its mark.  */
+SCM
+gebpf_emit_declarations (struct emit *E)
+{
+  struct buf *bufs[] = { &E->types, &E->maps, &E->consts, &E->inlines };
+  SCM out = SCM_EOL;
+  SCM marks = scm_reverse (E->marks);
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+    {
+      struct buf *b = bufs[i];
+      SCM key = SCM_BOOL_F;
+      size_t start = 0;
+      for (SCM l = marks; ; l = SCM_CDR (l))
+        {
+          bool end = !scm_is_pair (l);
+          if (!end && scm_to_pointer (SCM_CAAR (l)) != b)
+            continue;
+          size_t at = end ? b->len : scm_to_size_t (SCM_CDDAR (l));
+          if (at > start)
+            /* Text before the first mark would be a declaration no
+               emitter named: keyed by its position, never merged.  */
+            out = scm_acons (scm_is_true (key) ? key
+                             : scm_from_utf8_string ("(unnamed)"),
+                             scm_from_utf8_stringn (b->p + start, at - start),
+                             out);
+          if (end)
+            break;
+          key = SCM_CADAR (l);
+          start = at;
+        }
+    }
+  return scm_reverse_x (out, SCM_EOL);
 }
 
 /* ---- CO-RE types: only the members the body reads ------------------- */
@@ -462,8 +522,12 @@ emit_core_struct (struct emit *E, const struct btf *b, int id, SCM *done)
   core_body (E, b, id, &body, &need, 8);
   for (SCM l = scm_reverse (need); scm_is_pair (l); l = SCM_CDR (l))
     emit_core_struct (E, b, scm_to_int (SCM_CAR (l)), done);
-  bf (&E->types, "%s %s___gebpf {\n", btf_is_union (t) ? "union" : "struct",
-      btf__name_by_offset (b, t->name_off));
+  char key[300];
+  snprintf (key, sizeof key, "%s %s___gebpf",
+            btf_is_union (t) ? "union" : "struct",
+            btf__name_by_offset (b, t->name_off));
+  gebpf_emit_mark (E, &E->types, key);
+  bf (&E->types, "%s {\n", key);
   if (body.len)
     bput (&E->types, body.p, body.len);
   bs (&E->types, "} __attribute__((preserve_access_index));\n");
@@ -484,6 +548,7 @@ gebpf_emit_core_types (struct emit *E)
   if (task > 0 && scm_is_false (scm_memv (scm_from_int (task), ids)))
     ids = scm_cons (scm_from_int (task), ids);
   /* Forward declarations first: pointers may name any of them.  */
+  gebpf_emit_mark (E, &E->types, "/* CO-RE */");
   bs (&E->types, "/* Kernel types read with CO-RE (only the members used).  */\n");
   SCM done = SCM_EOL;
   for (SCM l = scm_reverse (ids); scm_is_pair (l); l = SCM_CDR (l))

@@ -26,6 +26,8 @@ struct emit
   int cur_line;                 /* last #line emitted */
   SCM linemap;                  /* alist: scm line -> string */
   bool in_inline;
+  SCM marks;                    /* where each declaration starts, newest
+                                   first: ((BUF KEY . OFFSET) ...) */
 };
 
 /* The C text grows in Guile's heap (buf.h): a lowering error can leave
@@ -111,6 +113,10 @@ void gebpf_emit_ex_map_access (struct emit *E, struct buf *b, struct node *n);
 void gebpf_emit_ex_hist (struct emit *E, struct buf *b, struct node *n);
 
 /* emit-decl.c: the program's declarations  */
+/* A declaration of KEY (what it declares) starts here in B, one of the
+   declaration buffers: the parts of the result are cut at these marks.  */
+void gebpf_emit_mark (struct emit *E, struct buf *b, const char *key);
+SCM gebpf_emit_declarations (struct emit *E);
 const char *gebpf_emit_tname (struct emit *E, const struct gebpf_type *t);
 const char *gebpf_emit_ctype (struct emit *E, struct node *n);
 void gebpf_emit_section_name (struct emit *E, char *out, size_t size);

@@ -266,16 +266,45 @@ lowering_result (struct lower *L)
       hm = scm_cons (scm_list_3 (SCM_CAAR (l), scm_from_utf8_string (m->name),
                                  scm_caddr (SCM_CAR (l))), hm);
     }
-  return scm_list_n
-    (scm_cons (scm_from_utf8_symbol ("c"), L->c_text),
-     scm_cons (scm_from_utf8_symbol ("line-map"), L->line_map),
-     scm_cons (scm_from_utf8_symbol ("function"),
-               scm_from_utf8_string (L->fname)),
-     scm_cons (scm_from_utf8_symbol ("maps"), scm_reverse (maps)),
-     scm_cons (scm_from_utf8_symbol ("constants"), scm_reverse (consts)),
-     scm_cons (scm_from_utf8_symbol ("record-types"), scm_reverse (records)),
-     scm_cons (scm_from_utf8_symbol ("helper-maps"), scm_reverse (hm)),
-     SCM_UNDEFINED);
+  /* The C in parts (includes, declarations, license, definition) after
+     the result's own fields.  */
+  return scm_append
+    (scm_list_2
+     (scm_list_n
+      (scm_cons (scm_from_utf8_symbol ("c"), L->c_text),
+        scm_cons (scm_from_utf8_symbol ("line-map"), L->line_map),
+        scm_cons (scm_from_utf8_symbol ("function"),
+                  scm_from_utf8_string (L->fname)),
+        scm_cons (scm_from_utf8_symbol ("maps"), scm_reverse (maps)),
+        scm_cons (scm_from_utf8_symbol ("constants"), scm_reverse (consts)),
+        scm_cons (scm_from_utf8_symbol ("record-types"), scm_reverse (records)),
+        scm_cons (scm_from_utf8_symbol ("helper-maps"), scm_reverse (hm)),
+        SCM_UNDEFINED), L->c_parts));
+}
+
+/* #:instance-suffix goes into C identifiers: 1 to 16 letters, digits
+   and _, nothing else.  */
+static const char *
+inst_suffix_arg (SCM suffix, const char *fname)
+{
+  char *t = scm_is_string (suffix) ? scm_to_utf8_string (suffix) : NULL;
+  size_t n = t ? strlen (t) : 0;
+  bool ok = n >= 1 && n <= 16;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = (t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z')
+      || (t[i] >= '0' && t[i] <= '9') || t[i] == '_';
+  if (!ok)
+    {
+      free (t);
+      gebpf_error (gebpf_k_validation, "bpf-fn->c", 0,
+                   "give #:instance-suffix 1 to 16 letters, digits or _, "
+                   "e.g. \"_p1\"",
+                   "bpf-fn %s: invalid #:instance-suffix %s", fname,
+                   gebpf_repr (suffix));
+    }
+  const char *g = scm_gc_strdup (t, "suffix");
+  free (t);
+  return g;
 }
 
 /* After the passes: do what they only gathered.  The readers learn the
@@ -296,6 +325,7 @@ SCM_KEYWORD (kw_constants, "constants");
 SCM_KEYWORD (kw_license, "license");
 SCM_KEYWORD (kw_pass, "pass");
 SCM_KEYWORD (kw_tp_format, "tracepoint-format");
+SCM_KEYWORD (kw_inst_suffix, "instance-suffix");
 
 #define FUNC_NAME s_scm_make_bpf_fn
 SCM_DEFINE_STATIC (scm_make_bpf_fn, "%make-bpf-fn", 7, 0, 0,
@@ -360,15 +390,21 @@ SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
                    "pass as an s-expression; otherwise (@code{emit}) return "
                    "the result alist (@code{c}, @code{line-map}, "
                    "@code{function}, @code{maps}, @code{constants}, "
-                   "@code{record-types}, @code{helper-maps}).  Raises "
+                   "@code{record-types}, @code{helper-maps}, and the C in "
+                   "parts: @code{includes}, @code{declarations}, "
+                   "@code{license}, @code{definition}).  "
+                   "@code{#:instance-suffix} (letters, digits, _) is "
+                   "appended to the names the lowering numbers.  Raises "
                    "@code{ebpf-lower-error}.")
 {
   SCM kind = SCM_UNDEFINED, target = SCM_UNDEFINED, constants = SCM_UNDEFINED,
-    pass = SCM_UNDEFINED, license = SCM_UNDEFINED, format = SCM_UNDEFINED;
+    pass = SCM_UNDEFINED, license = SCM_UNDEFINED, format = SCM_UNDEFINED,
+    suffix = SCM_UNDEFINED;
   scm_c_bind_keyword_arguments (FUNC_NAME, rest, 0, kw_kind, &kind,
                                 kw_target, &target, kw_constants, &constants,
                                 kw_pass, &pass, kw_license, &license,
-                                kw_tp_format, &format, SCM_UNDEFINED);
+                                kw_tp_format, &format,
+                                kw_inst_suffix, &suffix, SCM_UNDEFINED);
   struct lower L;
   lower_init (&L, fn, FUNC_NAME);
   int last = SCM_UNBNDP (pass) ? NPASSES - 1 : pass_index (pass, FUNC_NAME);
@@ -406,6 +442,8 @@ SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
       L.license = scm_gc_strdup (t, "license");
       free (t);
     }
+  if (!SCM_UNBNDP (suffix) && scm_is_true (suffix))
+    L.inst_suffix = inst_suffix_arg (suffix, L.fname);
   if (!SCM_UNBNDP (format) && scm_is_true (format) && !scm_is_string (format))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
                  "give #:tracepoint-format the text of a format file",

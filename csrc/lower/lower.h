@@ -146,6 +146,10 @@ struct lower
   const char *target;           /* attach target, for tracepoint fields */
   SCM constants;                /* alist of (const NAME) values, or #f */
   const char *license;          /* #:license, or NULL for "GPL" */
+  /* #:instance-suffix, or NULL: appended to the names this lowering
+     numbers (inline instances, array types), so that programs lowered
+     apart can share one translation unit.  */
+  const char *inst_suffix;
   struct node *body;            /* OP_BEGIN of the body */
   SCM strip_memo;               /* parse: located form -> plain datum */
   /* resolve */
@@ -176,6 +180,11 @@ struct lower
   SCM emitted;                  /* ((<bpf-map> . TYPE-POINTER) ...) */
   SCM helper_maps;              /* ((ringbuf-control RING CTL-NAME) ...) */
   SCM c_text, line_map;         /* emit's output */
+  /* The same C in parts, for several programs in one unit: an alist
+     (includes (TEXT ...)) (declarations ((KEY . TEXT) ...)) (license
+     . STRING) (definition . TEXT); KEY is what a declaration declares
+     (a C identifier or "struct NAME").  */
+  SCM c_parts;
 };
 
 /* Program kinds (enum gebpf_prog_kind, the context type, the section

@@ -383,7 +383,8 @@ type_inline (struct lower *L, struct node *n)
             || (ch >= '0' && ch <= '9') || ch == '_';
           cname[j++] = ok ? ch : '_';
         }
-      snprintf (cname + j, sizeof cname - j, "__%d", L->ninsts++);
+      snprintf (cname + j, sizeof cname - j, "__%d%s", L->ninsts++,
+                L->inst_suffix ? L->inst_suffix : "");
       in->cname = scm_gc_strdup (cname, "cname");
       in->body = gebpf_resolve_inline (L, n->ref, n, &in->slots, &in->nparams);
       in->pty = scm_gc_malloc_pointerless (n->nkid * sizeof (enum ty) + 1, "p");

@@ -156,7 +156,7 @@
                            #:fix "write (bpf-fn NAME (CTX) BODY ...)")))))
 
 (define* (bpf-fn-lowering fn #:key kind target (constants '())
-                          (license "GPL") tracepoint-format)
+                          (license "GPL") tracepoint-format instance-suffix)
   "Lower @var{fn} for a program of @var{kind} attached to @var{target}
 under @var{license} and return the result as an alist: @code{c} (the C
 text), @code{line-map}, @code{function} (the program's symbol in the
@@ -165,13 +165,23 @@ declares: the map's name, its symbol in the object, and its kernel map
 type as libbpf names it), @code{constants} (the symbols of the
 @code{(const NAME)} the body reads), @code{record-types}
 (@code{(MAP-NAME . TYPE)} for each map @code{emit!} or @code{perf-emit!}
-writes into) and @code{helper-maps} (@code{(ringbuf-control RING
-SYMBOL)} for each ring buffer's control map).  With
-@var{tracepoint-format}, the text of a tracepoint format file, a
-tracepoint program's fields are located in it instead of in tracefs.
-Raises as @code{bpf-fn-lower} does."
+writes into), @code{helper-maps} (@code{(ringbuf-control RING
+SYMBOL)} for each ring buffer's control map), and the same C in parts:
+@code{includes} (the @code{#include} lines), @code{declarations}
+(@code{(KEY . TEXT)} for each type, map, constant, inline instance and
+the program's prototype, in the order of the text, KEY being what it
+declares: a C identifier or @code{\"struct NAME\"}), @code{license}
+(the license string) and @code{definition} (the program's function).
+Several programs' parts join into one translation unit without reading
+C back.  With @var{tracepoint-format}, the text of a tracepoint format
+file, a tracepoint program's fields are located in it instead of in
+tracefs.  @var{instance-suffix} (letters, digits and _) is appended to
+the names the lowering numbers per program (inline instances, array
+types), so that two programs' instances get distinct names.  Raises as
+@code{bpf-fn-lower} does."
   (%bpf-fn-lower fn #:kind kind #:target target #:constants constants
-                 #:license license #:tracepoint-format tracepoint-format))
+                 #:license license #:tracepoint-format tracepoint-format
+                 #:instance-suffix instance-suffix))
 
 (define* (bpf-fn-lower fn #:key kind target (constants '()) (pass 'emit)
                        (license "GPL") tracepoint-format)

@@ -30,7 +30,7 @@
                                       %bpf-link-meta %bpf-links
                                       %bpf-detach-all! %bpf-enable-stats!))
   #:use-module (ebpf error)
-  #:use-module ((ebpf kernel) #:select (kind-names))
+  #:use-module ((ebpf kernel) #:select (kind-names kind-ref kind-flag?))
   #:use-module (srfi srfi-9)
   #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
   #:use-module ((rnrs bytevectors) #:select (bytevector-length))
@@ -243,51 +243,72 @@ and @var{cookie} (read with @code{bpf_usdt_cookie}) as for uprobes.
 Raises @code{ebpf-attach-error} naming a missing interface, tracepoint,
 cgroup or binary, @code{ebpf-permission-error}, or
 @code{ebpf-validation-error}."
-  (let ((kind (enum-symbol (or kind (bpf-object-kind obj)))))
-    (case kind
-      ((xdp)
-       (need-target kind target "an interface, e.g. \"eth0\"")
-       (%bpf-attach-xdp obj target (enum-symbol mode)))
-      ((tc)
-       (need-target kind target "an interface, e.g. \"eth0\"")
-       (%bpf-attach-tc obj target (enum-symbol (or direction 'ingress))))
-      ((cgroup-skb cgroup-sock-addr cgroup-sock)
-       (need-target kind target "a cgroup2 directory")
-       (let ((hook (bpf-object-attach-type obj)))
-         (when (and direction hook
-                    (not (eq? (enum-symbol direction) hook)))
-           (raise-ebpf-error
-            'ebpf-validation-error 'bpf-object-attach
-            (format #f "program ~a was loaded for the ~a hook, not ~a"
-                    (bpf-object-name obj) hook (enum-symbol direction))
-            #:fix "load it with #:attach-type for that hook (the kernel fixes the hook at load)"))
-         (%bpf-attach-cgroup obj target)))
-      ((tracepoint)
-       (need-target kind target "\"CATEGORY/NAME\", e.g. \"syscalls/sys_enter_openat\"")
-       (%bpf-attach-tracepoint obj target cookie))
-      ((raw-tracepoint)
-       (need-target kind target "a tracepoint name, e.g. \"sys_enter\"")
-       (%bpf-attach-raw-tracepoint obj target))
-      ((tp-btf fentry fexit fmod-ret lsm)
-       (%bpf-attach-trace obj))
-      ((kprobe kretprobe)
-       (need-target kind target "a kernel function")
-       (%bpf-attach-kprobe obj target (eq? kind 'kretprobe) cookie))
-      ((uprobe uretprobe)
-       (need-target kind target "\"LIB:SYMBOL\", e.g. \"libc:malloc\"")
-       (%bpf-attach-uprobe obj target pid (eq? kind 'uretprobe) cookie))
-      ((usdt)
-       (need-target kind target "\"LIB:PROVIDER:NAME\"")
-       (%bpf-attach-usdt obj target pid cookie))
-      ((perf-event)
-       (%bpf-attach-perf-event obj frequency))
-      ((socket-filter)
-       (raise-ebpf-error 'ebpf-validation-error 'bpf-object-attach
-                         "a socket filter is attached to a socket"
-                         #:fix "use (bpf-attach-socket! obj port-or-fd)"))
-      (else
-       (attach-error "cannot attach a program of kind ~s; the kinds are ~a"
-                     kind bpf-object-kinds)))))
+  (let* ((kind (enum-symbol (or kind (bpf-object-kind obj))))
+         (attach (and (symbol? kind)
+                      (assq-ref attach-functions (kind-ref kind 'attach)))))
+    (if attach
+        (attach obj kind target
+                `((mode . ,mode) (direction . ,direction) (pid . ,pid)
+                  (cookie . ,cookie) (frequency . ,frequency)))
+        (attach-error "cannot attach a program of kind ~s; the kinds are ~a"
+                      kind bpf-object-kinds))))
+
+;; One procedure per attach function of the kernel model (its `attach'
+;; column): (PROC OBJECT KIND TARGET OPTIONS), OPTIONS the keywords of
+;; bpf-object-attach as an alist.  A kind is attached by its row alone:
+;; what a target is (`target') and whether it probes a return (`return'
+;; flag) come from the table too.
+(define (target-of kind target)
+  (need-target kind target (kind-ref kind 'target))
+  target)
+
+(define attach-functions
+  `((xdp . ,(lambda (obj kind target o)
+              (%bpf-attach-xdp obj (target-of kind target)
+                               (enum-symbol (assq-ref o 'mode)))))
+    (tc . ,(lambda (obj kind target o)
+             (%bpf-attach-tc obj (target-of kind target)
+                             (enum-symbol (or (assq-ref o 'direction)
+                                              'ingress)))))
+    (cgroup
+     . ,(lambda (obj kind target o)
+          (target-of kind target)
+          (let ((hook (bpf-object-attach-type obj))
+                (direction (assq-ref o 'direction)))
+            (when (and direction hook
+                       (not (eq? (enum-symbol direction) hook)))
+              (raise-ebpf-error
+               'ebpf-validation-error 'bpf-object-attach
+               (format #f "program ~a was loaded for the ~a hook, not ~a"
+                       (bpf-object-name obj) hook (enum-symbol direction))
+               #:fix "load it with #:attach-type for that hook (the kernel fixes the hook at load)"))
+            (%bpf-attach-cgroup obj target))))
+    (tracepoint . ,(lambda (obj kind target o)
+                     (%bpf-attach-tracepoint obj (target-of kind target)
+                                             (assq-ref o 'cookie))))
+    (raw-tracepoint . ,(lambda (obj kind target o)
+                         (%bpf-attach-raw-tracepoint
+                          obj (target-of kind target))))
+    ;; The BTF target was fixed at load.
+    (trace . ,(lambda (obj kind target o) (%bpf-attach-trace obj)))
+    (kprobe . ,(lambda (obj kind target o)
+                 (%bpf-attach-kprobe obj (target-of kind target)
+                                     (kind-flag? kind 'return)
+                                     (assq-ref o 'cookie))))
+    (uprobe . ,(lambda (obj kind target o)
+                 (%bpf-attach-uprobe obj (target-of kind target)
+                                     (assq-ref o 'pid)
+                                     (kind-flag? kind 'return)
+                                     (assq-ref o 'cookie))))
+    (usdt . ,(lambda (obj kind target o)
+               (%bpf-attach-usdt obj (target-of kind target)
+                                 (assq-ref o 'pid) (assq-ref o 'cookie))))
+    (perf-event . ,(lambda (obj kind target o)
+                     (%bpf-attach-perf-event obj (assq-ref o 'frequency))))
+    (socket . ,(lambda (obj kind target o)
+                 (raise-ebpf-error 'ebpf-validation-error 'bpf-object-attach
+                                   "a socket filter is attached to a socket"
+                                   #:fix "use (bpf-attach-socket! obj port-or-fd)")))))
 
 (define (bpf-resolve-uprobe target)
   "Return @code{(PATH . OFFSET)}: where the uprobe target @var{target},

@@ -33,6 +33,24 @@
              (every (lambda (k) (every (lambda (f) (memq f bpf-object-kinds))
                                        (assq-ref k 'fallbacks)))
                     kind-table))
+(test-assert "every fallback of the table stands in by the declaration rule"
+             (every (lambda (k)
+                      (every (lambda (f) (not (stand-in-problem (assq-ref k 'name) f)))
+                             (assq-ref k 'fallbacks)))
+                    kind-table))
+(test-equal "context classes" '(packet socket trace trace)
+            (map (lambda (k) (kind-ref k 'context-class))
+                 '(tc cgroup-sock-addr fentry kprobe)))
+(test-equal "attach functions" '(xdp cgroup trace kprobe kprobe uprobe socket)
+            (map (lambda (k) (kind-ref k 'attach))
+                 '(xdp cgroup-sock fentry kprobe kretprobe uretprobe socket-filter)))
+(test-equal "return probes" '(fexit kretprobe uretprobe)
+            (kinds-where (lambda (k) (memq 'return (assq-ref k 'flags)))))
+(test-assert "a kind that needs a target at attach says what one is"
+             (every (lambda (k)
+                      (or (memq (assq-ref k 'attach) '(trace perf-event))
+                          (string? (assq-ref k 'target))))
+                    kind-table))
 (test-equal "unknown kind" #f (kind-ref 'warp 'section))
 (test-ebpf-error "the loader knows every kind, to the last"
                  'ebpf-validation-error
@@ -102,6 +120,19 @@
                     ("need a target")
                     (decl #:name "km-v2" #:kind kind #:source km-probe)))
  (kinds-where (lambda (k) (assq-ref k 'target-required))))
+(test-ebpf-error "a stand-in of another context class is refused"
+                 'ebpf-validation-error
+                 ("km-v3" "tracepoint cannot stand in for xdp" "a packet"
+                  "a traced event" "list only kinds whose context is a packet")
+                 (decl #:name "km-v3" #:kind '(xdp tracepoint) #:attach "lo"
+                       #:source km-probe))
+(test-assert "stand-ins of the first kind's class are accepted"
+             (every (lambda (kinds)
+                      (bpf-program? (decl #:name "km-v4" #:kind kinds
+                                          #:attach "sched_switch"
+                                          #:source km-probe)))
+                    '((fentry kprobe) (tp-btf raw-tracepoint)
+                      (fentry tracepoint) (kprobe fentry))))
 (test-equal "the kinds that need a target" '(xdp tc)
             (kinds-where (lambda (k) (assq-ref k 'target-required))))
 

@@ -335,7 +335,37 @@
               '((ringbuf-control "pure-ring-a" "gebpf_rbctl_pure_ring_a"))
               (assq-ref r 'helper-maps))
   (test-assert "the driver declared the control map after the passes"
-               (bpf-map? (bpf-map-lookup "gebpf_rbctl_pure_ring_a"))))
+               (bpf-map? (bpf-map-lookup "gebpf_rbctl_pure_ring_a")))
+  ;; The same C in parts, each in the text, in the text's order.
+  (test-equal "lowering record: declarations keyed by what they declare"
+              '("gebpf_rbctl_pure_ring_a" "u_counts" "u_pure_ring_a"
+                "u_pure_limit" "u_pure_rec")
+              (map car (assq-ref r 'declarations)))
+  (test-assert "lowering record: every part is the text's, in its order"
+               (let ((c (assq-ref r 'c)))
+                 (let loop ((parts (append (assq-ref r 'includes)
+                                           (map cdr (assq-ref r 'declarations))
+                                           (list (assq-ref r 'definition))))
+                            (from 0))
+                   (or (null? parts)
+                       (let ((at (string-contains c (car parts) from)))
+                         (and at (loop (cdr parts)
+                                       (+ at (string-length (car parts))))))))))
+  (test-assert "lowering record: the definition ends the text"
+               (string-suffix? (assq-ref r 'definition) (assq-ref r 'c)))
+  (test-equal "lowering record: the license" "GPL" (assq-ref r 'license)))
+(define-bpf-inline (pure-twice x) (* 2 x))
+(bpf-fn pure-inl (ctx) (pure-twice (pid)))
+(test-equal "an instance suffix names the program's instances apart"
+            '("u_pure_twice__0_p3")
+            (filter (lambda (k) (string-prefix? "u_pure_twice" k))
+                    (map car (assq-ref (bpf-fn-lowering pure-inl #:kind 'tracepoint
+                                                        #:instance-suffix "_p3")
+                                       'declarations))))
+(test-ebpf-error "an instance suffix is letters, digits and _"
+                 'ebpf-validation-error ("instance-suffix" "\"_p 3\"")
+                 (bpf-fn-lowering pure-inl #:kind 'tracepoint
+                                  #:instance-suffix "_p 3"))
 (bpf-fn pure-fails-late (ctx)
   (emit! pure-ring-b (pid))
   (read-kernel-str (current-task) 16))

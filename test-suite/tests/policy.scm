@@ -10,6 +10,7 @@
 ;;; the same time), the interface's XDP attachment, the policy's pins
 ;;; under bpffs and its manifest.
 (use-modules (harness) (ebpf) ((ebpf core) #:select (%bpf-pinned-info))
+             ((ebpf deploy) #:select (combine-c))
              (srfi srfi-1) (srfi srfi-64) (ice-9 rdelim)
              (ice-9 ftw) (ice-9 match) (ice-9 regex) (ice-9 popen))
 
@@ -632,6 +633,64 @@ char LICENSE[] SEC(\"license\") = \"GPL\";
 (bpf-policy-remove! one-unit)
 (test-assert "one unit: removed, the kernel holds what it held"
              (same-as one-unit-before "one-unit" #:prefixes '("one_unit")))
+
+;; ---- one unit from the parts of two lowerings, inline instances apart ----
+;; Both programs make an instance u_ou_twice__0 of one inline, with
+;; different parameter slots: joined, the second is lowered again with a
+;; suffix of its own (no C text is searched), and both run from the one
+;; object.
+(define-bpf-inline (ou-twice x) (* 2 x))
+(defbpf-map ou_counts #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 8)
+(bpf-fn ou_getpid (ctx)
+  (when (= (pid) (const me)) (map-increment! ou_counts (ou-twice 1))))
+(bpf-fn ou_getppid (ctx)
+  (let* ((one 1) (three (+ one 2)))
+    (when (= (pid) (const me)) (map-increment! ou_counts (ou-twice three)))))
+(defbpf-program ou-getpid #:kind 'tracepoint #:attach "syscalls/sys_enter_getpid"
+  #:source ou_getpid #:constants `((me . ,me)))
+(defbpf-program ou-getppid #:kind 'tracepoint #:attach "syscalls/sys_enter_getppid"
+  #:source ou_getppid #:constants `((me . ,me)))
+(define (ou-lowering name)
+  (let ((p (bpf-program-lookup name)))
+    (list p
+          (bpf-fn-lowering (bpf-program-source p) #:kind 'tracepoint
+                           #:target (bpf-program-target p)
+                           #:constants (bpf-program-constants p)
+                           #:license (bpf-program-license p))
+          (lambda (suffix)
+            (bpf-fn-lowering (bpf-program-source p) #:kind 'tracepoint
+                             #:target (bpf-program-target p)
+                             #:constants (bpf-program-constants p)
+                             #:license (bpf-program-license p)
+                             #:instance-suffix suffix)))))
+(define ou-c (combine-c "" (map ou-lowering '("ou-getpid" "ou-getppid"))
+                        (lambda (p what) (throw 'clash what))))
+(test-assert "two instances under one name: the second lowered with a suffix"
+             (and (string-contains ou-c "\nu_ou_twice__0 (")
+                  (string-contains ou-c "\nu_ou_twice__0_p1 (")
+                  (string-contains ou-c "= (__u32)u_ou_twice__0_p1 (")))
+(test-equal "the map both use is declared once" 1
+            (length (list-matches "[}] u_ou_counts __asm__" ou-c)))
+(defbpf-policy ou-policy #:programs '("ou-getpid" "ou-getppid") #:maps '("ou-counts"))
+(bpf-policy-apply! ou-policy)
+(test-assert "both built in one object"
+             (string=? (object-file "ou-getpid") (object-file "ou-getppid")))
+(calls 5 getpid)
+(calls 3 getppid)
+(test-equal "and both run, each with its own instance" '(5 3)
+            (list (bpf-map-ref ou_counts 2) (bpf-map-ref ou_counts 6)))
+(bpf-policy-remove! ou-policy)
+
+;; Programs under different licenses cannot share a unit.
+(defbpf-program ou-mit #:kind 'tracepoint #:attach "syscalls/sys_enter_getpid"
+  #:source (bpf-fn ou_mit (ctx) 0) #:license "Dual MIT/GPL")
+(test-equal "mixed licenses are refused, naming the program" '(license "ou-mit")
+            (catch 'clash
+              (lambda ()
+                (combine-c "" (map ou-lowering '("ou-getpid" "ou-mit"))
+                           (lambda (p what) (throw 'clash what (bpf-program-name p))))
+                #f)
+              (lambda (key what name) (list what name))))
 
 (quiet (format #f "ip link del ~a" iface))
 (system* "rm" "-rf" tmp)

@@ -1,7 +1,8 @@
 ;;; defbpf-program for real: declaration rules, every kind loading and
 ;;; attaching and shown to run, fallbacks, refusals, hot swap under load,
 ;;; and no fd leaks.
-(use-modules (harness) (ebpf) (srfi srfi-1) (srfi srfi-64) (ice-9 rdelim)
+(use-modules (harness) (ebpf) ((ebpf kernel) #:select (kind-ref kind-names))
+             (srfi srfi-1) (srfi srfi-64) (ice-9 rdelim)
              (ice-9 popen) (ice-9 threads) (ice-9 ftw) (rnrs bytevectors))
 
 (harness-begin "programs" 'kernel)
@@ -70,19 +71,63 @@
                                   #:source "/nonexistent/nowhere.bpf.c")))
 
 ;; ---- kinds the kernel refuses, and fallbacks ----
-(test-ebpf-error "fentry refused with a suggestion" 'ebpf-attach-error
-                 ("trampoline" "tracepoint")
+(test-ebpf-error "fentry refused, the Fix naming its stand-in from the kernel model"
+                 'ebpf-attach-error
+                 ("trampoline" "tracepoint" "Fix: declare #:kind '(fentry kprobe)")
                  (bpf-attach! (decl #:name "fe" #:kind 'fentry #:attach "do_nanosleep"
                                     #:source count-all)))
 (test-ebpf-error "'(fentry kprobe) fails with one error naming both" 'ebpf-attach-error
                  ("fentry:" "kprobe:")
                  (bpf-attach! (decl #:name "fk" #:kind '(fentry kprobe)
                                     #:attach "do_nanosleep" #:source count-all)))
+;; The stand-in the Fix named, declared: the kernel refuses fentry with
+;; EPERM and has no kprobes, so both fail, each named.
+(test-ebpf-error "fexit refused, naming kretprobe" 'ebpf-attach-error
+                 ("fexit" "Fix: declare #:kind '(fexit kretprobe)")
+                 (bpf-attach! (decl #:name "fx" #:kind 'fexit #:attach "do_nanosleep"
+                                    #:source count-all)))
+(test-ebpf-error "a stand-in of another context class is refused at declaration"
+                 'ebpf-validation-error
+                 ("program fxdp" "xdp cannot stand in for fentry" "a packet"
+                  "declare #:kind '(fentry kprobe)")
+                 (decl #:name "fxdp" #:kind '(fentry xdp) #:attach "do_nanosleep"
+                       #:source count-all))
 (let ((p (decl #:name "fb" #:kind '(fentry tracepoint)
                #:attach "syscalls/sys_enter_getpid" #:source count-all)))
   (bpf-attach! p)
   (test-equal "a fallback list takes the first kind that works" 'tracepoint
               (bpf-program-kind p))
+  (bpf-unload! p))
+
+;; ---- bpf-object-attach goes through the kernel model's attach column ----
+;; An xdp object offered to every kind's attach function: each refuses it
+;; (a missing target named as the table says, or the wrong program type)
+;; before anything is attached.
+(let* ((p (bpf-load! (decl #:name "attach_table" #:kind 'xdp #:attach "lo"
+                           #:source count-all)))
+       (obj (bpf-program-object p)))
+  (for-each
+   (lambda (kind)
+     (let ((hint (kind-ref kind 'target))
+           (attach (kind-ref kind 'attach)))
+       (test-assert (format #f "~a: attach function ~a" kind attach)
+                    (memq attach '(tracepoint raw-tracepoint trace kprobe uprobe
+                                   usdt xdp tc cgroup perf-event socket)))
+       (if (memq attach '(xdp tc cgroup tracepoint raw-tracepoint kprobe
+                          uprobe usdt))
+           (test-ebpf-error (format #f "~a without a target names what one is" kind)
+                            'ebpf-validation-error
+                            ((format #f "a ~a program needs #:target (~a)" kind hint))
+                            (bpf-object-attach obj #:kind kind))
+           (test-assert (format #f "~a: the xdp object is refused" kind)
+                        (catch #t
+                          (lambda () (bpf-object-attach obj #:kind kind) #f)
+                          (lambda (key . args) (ebpf-error? key)))))))
+   (kind-names))
+  (test-ebpf-error "a kind outside the table lists the table's"
+                   'ebpf-validation-error
+                   ("cannot attach a program of kind warp" "xdp tc")
+                   (bpf-object-attach obj #:kind 'warp))
   (bpf-unload! p))
 
 ;; ---- sources: .bpf.c, .bpf.o, file.scm:fn ----
