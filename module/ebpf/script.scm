@@ -26,9 +26,9 @@
   #:use-module (ebpf script-compile)
   #:use-module ((ebpf syntax) #:select (write-json))
   #:use-module ((ebpf fn) #:select (located-body))
-  #:use-module ((ebpf events) #:select (format-key write-histogram
-                                        linear-histogram hist-buckets
-                                        (buckets . hist-buckets-of)))
+  #:use-module ((ebpf print) #:select (format-key write-histogram
+                                       linear-histogram hist-buckets
+                                       (buckets . hist-buckets-of)))
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
   #:use-module (srfi srfi-11)
