@@ -26,8 +26,7 @@
 (define internal
   '(((ebpf error) call-with-public-who)
     ((ebpf fn) located-body)
-    ((ebpf map) map-of-kind)
-    ((ebpf deploy) resolve-source lowering-target combine-c build-together!)))
+    ((ebpf map) map-of-kind)))
 
 (define %lazy-modules
   ;; Module and the names it exports, loaded when one of them is used.

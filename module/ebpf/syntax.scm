@@ -271,8 +271,8 @@ json} records); with an integer, one item per line, each level indented
 
 ;;; The environment of a user's Scheme file (a program's #:source
 ;;; "FILE.scm:NAME"): a fresh module using the public interface, which
-;;; (ebpf) registers here as it loads.  So (ebpf deploy) never looks up
-;;; (ebpf), the module that imports it, at run time.
+;;; (ebpf) registers here as it loads.  So (ebpf deploy-build) never
+;;; looks up (ebpf), which imports it, at run time.
 
 (define user-interface #f)
 
