@@ -15,7 +15,6 @@
   #:use-module ((ebpf syntax) #:select (glob->regexp))
   #:use-module ((ebpf deploy) #:select (tracepoints-matching))
   #:use-module ((ebpf features) #:select (bpf-features))
-  #:use-module (system vm elf)
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-11)
   #:use-module (ice-9 binary-ports)
@@ -23,6 +22,15 @@
   #:use-module (ice-9 rdelim)
   #:use-module (ice-9 regex)
   #:use-module (rnrs bytevectors)
+  ;; Only uprobe and usdt listing reads ELF files: (ebpf) starts without
+  ;; loading the ELF reader.
+  #:autoload (system vm elf) (parse-elf elf-bytes elf-sections elf-section
+                              elf-section-by-name elf-section-type
+                              elf-section-link elf-section-offset
+                              elf-section-size elf-symbol-table-len
+                              elf-symbol-table-ref elf-symbol-name
+                              elf-symbol-type elf-symbol-shndx
+                              elf-symbol-value SHT_SYMTAB SHT_DYNSYM STT_FUNC)
   #:export (bpf-list-probes
             bpf-probe-info))
 
