@@ -1,4 +1,4 @@
-;;; (ebpf deploy-declare) --- a program declaration: the record, its checks, the registry.
+;;; (ebpf deploy-declare) --- program declarations: record, checks, registry.
 ;;; Copyright (C) 2026 the guile-ebpf authors.  GPL-3.0-or-later.
 ;;;
 ;;; Part of (ebpf deploy), which re-exports the public names.  A

@@ -1,4 +1,4 @@
-;;; (ebpf events) --- events into Scheme: ring buffers, perf buffers, the trace pipe.
+;;; (ebpf events) --- ring buffers, perf buffers and the trace pipe into Scheme.
 ;;; Copyright (C) 2026 the guile-ebpf authors.  GPL-3.0-or-later.
 ;;;
 ;;; Ring buffers: a reader per map (libbpf's ring_buffer, in the C core)

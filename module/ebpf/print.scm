@@ -1,4 +1,4 @@
-;;; (ebpf print) --- histograms and maps, read and printed as bpftrace prints them.
+;;; (ebpf print) --- histograms and maps, printed as bpftrace prints them.
 ;;; Copyright (C) 2026 the guile-ebpf authors.  GPL-3.0-or-later.
 ;;;
 ;;; Part of (ebpf events), which re-exports the public names.  A

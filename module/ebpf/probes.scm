@@ -1,4 +1,4 @@
-;;; (ebpf probes) --- the attach points a glob matches, as bpftrace -l lists them.
+;;; (ebpf probes) --- the probes a glob matches, as bpftrace -l lists them.
 ;;; Copyright (C) 2026 the guile-ebpf authors.  GPL-3.0-or-later.
 ;;;
 ;;; Part of (ebpf events), which re-exports the public names.  Each kind
