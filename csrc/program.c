@@ -417,7 +417,7 @@ map_type_name (unsigned t)
 }
 
 /* The dispatcher of a tracing program is built in the program's unit
-   (deploy.scm): its prog-array, named SLOT_PREFIX..., is used by the
+   (deploy-build.scm): its prog-array, named SLOT_PREFIX..., is used by the
    dispatcher alone, so the program itself is loaded without it.  */
 #define SLOT_PREFIX "gebpf_slot_"
 #define DISPATCH_SUFFIX "__dispatch"

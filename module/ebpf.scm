@@ -26,9 +26,7 @@
 (define internal
   '(((ebpf error) call-with-public-who)
     ((ebpf fn) located-body)
-    ((ebpf deploy) resolve-source lowering-target combine-c build-together!)
-    ((ebpf events) format-key write-histogram linear-histogram hist-buckets
-     buckets)))
+    ((ebpf map) map-of-kind)))
 
 (define %lazy-modules
   ;; Module and the names it exports, loaded when one of them is used.

@@ -15,6 +15,8 @@
   #:use-module (ebpf build)
   #:use-module (ebpf fn)
   #:use-module (ebpf deploy)
+  #:use-module ((ebpf deploy-build) #:select (resolve-source lowering-target
+                                              combine-c))
   #:use-module ((ebpf kernel) #:select (kind-table))
   #:use-module (ebpf policy)
   #:use-module ((ebpf syntax) #:select (write-json-string))
@@ -147,7 +149,7 @@ symbols of Go and OCI (@code{amd64}, @code{arm64}, @code{s390x} ...)."
 
 ;;; ------------------------------------------------------------------
 ;;; One translation unit for the whole policy (the combining is shared
-;;; with policies' loads, in (ebpf deploy)).
+;;; with policies' loads, in (ebpf deploy-build)).
 
 (define (bpfman-object-c policy-name lowered)
   ;; The C text of one unit holding the programs LOWERED, as

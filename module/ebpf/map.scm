@@ -26,7 +26,10 @@
             bpf-map-fold bpf-map-for-each bpf-map->alist bpf-map-clear!
             bpf-map-set-all!
             bpf-map-kinds bpf-map-fields
-            bpf-map-names bpf-maps))
+            bpf-map-names bpf-maps)
+  ;; For (ebpf events), (ebpf print), (ebpf stacks); not re-exported by
+  ;; (ebpf):
+  #:export (map-of-kind))
 
 (define bpf-map-kinds
   ;; The kernel model's map kinds (csrc/kernel.c).
@@ -140,6 +143,33 @@ kernel's batch update where it has one; return the number stored."
   (%bpf-map-set-all! map alist batch?))
 
 ;; Foreign object types are GOOPS classes: print through write/display.
+;; The map argument of a procedure that reads one kind of map (ring
+;; buffers, perf buffers, histograms, stacks): the declared map M
+;; (object or name) if its kind is one of KIND, else an error naming WHO.
+(define (map-of-kind m who kind)
+  (let ((obj (cond ((bpf-map? m) m)
+                   ((or (string? m) (symbol? m)) (bpf-map-lookup m))
+                   (else #f))))
+    (unless obj
+      (raise-ebpf-error (if (or (string? m) (symbol? m))
+                            'ebpf-map-error
+                            'ebpf-validation-error)
+                        who
+                        (format #f "no map ~s" m)
+                        #:fix "give a map made by defbpf-map, or its name (bpf-map-names lists them)"))
+    (unless (memq (bpf-map-kind obj) kind)
+      (raise-ebpf-error 'ebpf-validation-error who
+                        (format #f "map ~a is a ~a map, not ~a"
+                                (bpf-map-name obj) (bpf-map-kind obj)
+                                (string-join (map symbol->string kind) " or "))
+                        #:fix (case (car kind)
+                                ((ringbuf) "declare it with #:kind 'ringbuf (or use bpf-perf-poll for a perf-event-array)")
+                                ((perf-event-array) "declare it with #:kind 'perf-event-array (or use bpf-ringbuf-poll for a ringbuf)")
+                                ((histogram) "declare it with #:kind 'histogram and fill it with hist! or lhist!")
+                                ((stack-trace) "give the stack-trace map that stack-id recorded into")
+                                (else "give a map of the right kind"))))
+    obj))
+
 (define (print-map m port)
   (let ((v (%bpf-map-info m)))
     (format port "#<bpf-map ~a ~a key:~a value:~a fd:~a>"

@@ -4,8 +4,8 @@
 ;;; Part of (ebpf policy), which re-exports the public names.  A pinned
 ;;; policy is a directory of pins under PIN-ROOT/POLICY/ on bpffs and a
 ;;; JSON manifest (and a record of its tc filters) in RUN-DIR/POLICY/.
-;;; This module owns those places: the pin paths, the JSON reader and
-;;; writer, the manifest and tc record files.  Apply writes them, status
+;;; This module owns those places: the pin paths, the JSON reader (the
+;;; writer is (ebpf syntax)'s), the manifest and tc record files.  Apply writes them, status
 ;;; and remove read them, from any process.
 
 (define-module (ebpf policy-manifest)
@@ -17,7 +17,7 @@
   #:use-module ((ebpf program) #:hide (bpf-test-run))
   #:use-module (ebpf deploy)
   #:use-module (ebpf policy-declare)
-  #:use-module ((ebpf syntax) #:select ((write-json-string . json-string)))
+  #:use-module ((ebpf syntax) #:select (write-json))
   #:use-module (srfi srfi-1)
   #:use-module (ice-9 match)
   #:use-module (ice-9 format)
@@ -126,50 +126,8 @@ is or would be pinned: @code{(bpf-policy-pin-root)/NAME}."
         (string-prefix? (string-append "link:" name ":") base))))
 
 ;;; ------------------------------------------------------------------
-;;; JSON, by hand: the manifest.
-
-;; Scheme -> JSON: alists with symbol keys are objects, vectors arrays,
-;; strings, exact integers, #t/#f, 'null.
-(define* (write-json x port #:optional (indent 0))
-  (define (nl i) (newline port) (display (make-string i #\space) port))
-  (cond
-   ((eq? x #t) (display "true" port))
-   ((eq? x #f) (display "false" port))
-   ((eq? x 'null) (display "null" port))
-   ((and (integer? x) (exact? x)) (display x port))
-   ((string? x) (json-string x port))
-   ((symbol? x) (json-string (symbol->string x) port))
-   ((vector? x)
-    (if (zero? (vector-length x))
-        (display "[]" port)
-        (begin
-          (display "[" port)
-          (let loop ((i 0))
-            (when (< i (vector-length x))
-              (unless (zero? i) (display "," port))
-              (nl (+ indent 2))
-              (write-json (vector-ref x i) port (+ indent 2))
-              (loop (+ i 1))))
-          (nl indent)
-          (display "]" port))))
-   ((list? x)
-    (if (null? x)
-        (display "{}" port)
-        (begin
-          (display "{" port)
-          (let loop ((l x) (first? #t))
-            (match l
-              (() #t)
-              (((k . v) . rest)
-               (unless first? (display "," port))
-               (nl (+ indent 2))
-               (json-string (if (symbol? k) (symbol->string k) k) port)
-               (display ": " port)
-               (write-json v port (+ indent 2))
-               (loop rest #f))))
-          (nl indent)
-          (display "}" port))))
-   (else (json-string (format #f "~a" x) port))))
+;;; JSON, by hand: the manifest, written by (ebpf syntax)'s write-json
+;;; (indented) and read back here.
 
 ;; JSON -> Scheme: objects as alists with symbol keys, arrays as lists.
 (define (read-json port)
@@ -301,7 +259,7 @@ is or would be pinned: @code{(bpf-policy-pin-root)/NAME}."
                                                          path))))
                             (pins . ,(pins-of (lambda (path) (pin-of-program? path pname))))))))
                      (resolved-programs resolved)))))
-         port)
+         port #:indent 2)
         (newline port)))
     (rename-file tmp file)))
 
@@ -364,7 +322,7 @@ is or would be pinned: @code{(bpf-policy-pin-root)/NAME}."
               (write-json `((format . "guile-ebpf tc filters") (version . 1)
                             (policy . ,name) (applied-by . ,(this-process))
                             (filters . ,(list->vector filters)))
-                          port)
+                          port #:indent 2)
               (newline port)))
           (rename-file tmp file)))))
 

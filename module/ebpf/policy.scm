@@ -43,6 +43,7 @@
   #:use-module (ebpf build)
   #:use-module ((ebpf program) #:hide (bpf-test-run))
   #:use-module (ebpf deploy)
+  #:use-module ((ebpf deploy-build) #:select (build-together!))
   #:use-module ((ebpf kernel) #:select (kind-flag?))
   #:use-module (ebpf policy-declare)
   #:use-module (ebpf policy-manifest)

@@ -24,11 +24,11 @@
   #:use-module (ebpf)
   #:use-module ((ebpf core) #:select (%bpf-fn-info))
   #:use-module (ebpf script-compile)
-  #:use-module ((ebpf syntax) #:select (write-json-string))
+  #:use-module ((ebpf syntax) #:select (write-json))
   #:use-module ((ebpf fn) #:select (located-body))
-  #:use-module ((ebpf events) #:select (format-key write-histogram
-                                        linear-histogram hist-buckets
-                                        (buckets . hist-buckets-of)))
+  #:use-module ((ebpf print) #:select (format-key write-histogram
+                                       linear-histogram hist-buckets
+                                       (buckets . hist-buckets-of)))
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
   #:use-module (srfi srfi-11)
@@ -123,34 +123,7 @@ of @code{(PROBE . LOCATED-BODY)}."
   "Write @var{x} as JSON on @var{port}: alists are objects, lists arrays,
 strings, numbers, booleans and @code{'null} as themselves, symbols as
 strings."
-  (define (str s) (write-json-string s port))
-  (cond ((eq? x #t) (display "true" port))
-        ((eq? x #f) (display "false" port))
-        ((eq? x 'null) (display "null" port))
-        ((string? x) (str x))
-        ((symbol? x) (str (symbol->string x)))
-        ((and (number? x) (exact? x)) (display x port))
-        ((number? x) (display (exact->inexact x) port))
-        ((and (pair? x) (every (lambda (e) (and (pair? e) (or (string? (car e)) (symbol? (car e))))) x))
-         (display "{" port)
-         (let lp ((es x) (first? #t))
-           (when (pair? es)
-             (unless first? (display ", " port))
-             (str (let ((k (caar es))) (if (symbol? k) (symbol->string k) k)))
-             (display ": " port)
-             (bpf-script-json-write (cdar es) port)
-             (lp (cdr es) #f)))
-         (display "}" port))
-        ((list? x)
-         (display "[" port)
-         (let lp ((es x) (first? #t))
-           (when (pair? es)
-             (unless first? (display ", " port))
-             (bpf-script-json-write (car es) port)
-             (lp (cdr es) #f)))
-         (display "]" port))
-        ((vector? x) (bpf-script-json-write (vector->list x) port))
-        (else (str (format #f "~a" x)))))
+  (write-json x port))
 
 (define (json-line type data port)
   (bpf-script-json-write `(("type" . ,type) ("data" . ,data)) port)

@@ -13,6 +13,11 @@
 ;;; current module, as written and in its kebab spelling.  Malformed
 ;;; argument lists are reported when the form is evaluated, as an
 ;;; ebpf-validation-error, so a surrounding catch sees them.
+;;;
+;;; Also here, written once for the modules that share them: the glob
+;;; matcher of attach targets and probe listing, the JSON writer (the
+;;; policy manifest, indented; the shell's -f json records, one line)
+;;; and the module a user's Scheme file is loaded in.
 
 (define-module (ebpf syntax)
   #:use-module (ebpf error)
@@ -29,6 +34,7 @@
             declare-placeholder!
             glob->regexp
             write-json-string
+            write-json
             set-user-interface!
             make-user-module))
 
@@ -175,6 +181,8 @@ variable, and under its kebab spelling too."
                (() (reverse acc))
                ((a . b) (lp #'b (cons #'a acc))))))))
 
+;;; Globs and JSON.
+
 (define (glob->regexp g)
   "A regexp matching the whole of a string against the shell glob @var{g}
 (@code{*} any run of characters, @code{?} one character)."
@@ -210,10 +218,61 @@ manifest, the shell's @code{-f json} records and bpfman's labels."
    s)
   (write-char #\" port))
 
+(define (json-object? x)
+  ;; An alist: a list of pairs keyed by strings or symbols.
+  (and (pair? x) (list? x)
+       (every (lambda (e) (and (pair? e) (or (string? (car e)) (symbol? (car e)))))
+              x)))
+
+(define* (write-json x port #:key indent)
+  "Write @var{x} on @var{port} as JSON: @code{#t}, @code{#f} and
+@code{'null} as themselves, strings and symbols as strings, exact
+integers as themselves and other real numbers as decimals, vectors as
+arrays, an alist (a list of pairs keyed by strings or symbols) as an
+object, any other list (@code{'()} among them) as an array, anything
+else as the string @code{display} gives.  With @var{indent} @code{#f}
+all on one line, items separated by @samp{, } (the shell's @code{-f
+json} records); with an integer, one item per line, each level indented
+@var{indent} spaces more (the manifest).  The one writer of both."
+  (define (line depth)
+    (when indent
+      (newline port)
+      (display (make-string (* depth indent) #\space) port)))
+  (define (items open close l write-item depth)
+    (display open port)
+    (unless (null? l)
+      (let loop ((l l) (first? #t))
+        (when (pair? l)
+          (unless first? (display (if indent "," ", ") port))
+          (line (+ depth 1))
+          (write-item (car l) (+ depth 1))
+          (loop (cdr l) #f)))
+      (line depth))
+    (display close port))
+  (let walk ((x x) (depth 0))
+    (cond
+     ((eq? x #t) (display "true" port))
+     ((eq? x #f) (display "false" port))
+     ((eq? x 'null) (display "null" port))
+     ((string? x) (write-json-string x port))
+     ((symbol? x) (write-json-string (symbol->string x) port))
+     ((exact-integer? x) (display x port))
+     ((real? x) (display (exact->inexact x) port))
+     ((vector? x) (items "[" "]" (vector->list x) walk depth))
+     ((json-object? x)
+      (items "{" "}" x
+             (lambda (e depth)
+               (walk (car e) depth)
+               (display ": " port)
+               (walk (cdr e) depth))
+             depth))
+     ((list? x) (items "[" "]" x walk depth))
+     (else (write-json-string (format #f "~a" x) port)))))
+
 ;;; The environment of a user's Scheme file (a program's #:source
 ;;; "FILE.scm:NAME"): a fresh module using the public interface, which
-;;; (ebpf) registers here as it loads.  So (ebpf deploy) never looks up
-;;; (ebpf), the module that imports it, at run time.
+;;; (ebpf) registers here as it loads.  So (ebpf deploy-build) never
+;;; looks up (ebpf), which imports it, at run time.
 
 (define user-interface #f)
 
