@@ -20,6 +20,7 @@
   #:use-module (ebpf deploy-declare)
   #:use-module (srfi srfi-1)
   #:use-module (ice-9 match)
+  #:use-module (ice-9 regex)
   ;; For (ebpf bpfman) and (ebpf policy), not re-exported by (ebpf deploy):
   #:export (resolve-source lowering-target combine-c build-together!)
   ;; For the other (ebpf deploy...) modules:
