@@ -26,9 +26,10 @@
   #:use-module (srfi srfi-9)
   #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
   #:use-module (ice-9 match)
-  #:use-module (ice-9 ftw)
   #:use-module (ice-9 regex)
   #:use-module (oop goops)
+  ;; Only tracepoint globs list directories: not loaded at start-up.
+  #:autoload (ice-9 ftw) (scandir)
   ;; For (ebpf bpfman) and (ebpf policy), not re-exported by (ebpf):
   #:export (resolve-source lowering-target combine-c build-together!)
   #:export (defbpf-program

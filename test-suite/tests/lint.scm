@@ -144,6 +144,7 @@
                                (format #f "module/ebpf/~a.go" (cadr name)))
                            acc)
                      acc))))
+        ((#:autoload _ _ . rest) (loop rest acc))
         ((_ _ . rest) (loop rest acc))
         (_ (sort (delete-duplicates acc) string<?))))))
 
