@@ -13,12 +13,26 @@
   #:use-module (ice-9 format)
   #:use-module (ebpf)
   #:export (harness-begin harness-end test-ebpf-error ci?
-            kernel-tier-problem fleet-tier-problem mount-bpffs! srcdir))
+            kernel-tier-problem fleet-tier-problem mount-bpffs! srcdir
+            ebpf-scm-definition))
 
 (define (ci?) (equal? (getenv "CI") "true"))
 
 (define (srcdir)
   (or (getenv "abs_top_srcdir") "."))
+
+;; The quoted value of (define NAME '...) in module/ebpf.scm: the tests
+;; read (ebpf)'s %lazy-modules and internal lists from its source.
+(define (ebpf-scm-definition name)
+  (call-with-input-file (string-append (srcdir) "/module/ebpf.scm")
+    (lambda (port)
+      (let loop ()
+        (let ((form (read port)))
+          (cond ((eof-object? form) '())
+                ((and (pair? form) (eq? (car form) 'define)
+                      (eq? (cadr form) name))
+                 (cadr (caddr form)))
+                (else (loop))))))))
 
 (define count 0)
 

@@ -11,12 +11,13 @@
 ;;;              that is in the cache: the cache directory's checks and
 ;;;              clang's identity (a stat, part of the cache key) plus a
 ;;;              cache hit
-;;;   build      bpf-build-c of the program: clang on a cold cache, a
-;;;              checked cache entry on a warm one
+;;;   build      bpf-program-build: the unit bpf-attach! loads (the
+;;;              body's C and the dispatcher stub) through clang on a
+;;;              cold cache, a checked cache entry on a warm one
 ;;;   attach     bpf-attach!: lowering again (cheap), the object from the
-;;;              cache, map creation, program load (verifier), the
-;;;              dispatcher stub's load (it is built with the program),
-;;;              the tracepoint's perf event and link
+;;;              cache (built above, cold or warm), map creation, program
+;;;              load (verifier), the dispatcher stub's load, the
+;;;              tracepoint's perf event and link
 ;;;   count      getpid and polling the map until it shows the count
 ;;;   detach     bpf-detach!: the kernel removes the tracepoint probe
 ;;;
@@ -62,7 +63,9 @@
 (setenv "XDG_CACHE_HOME" run-cache)
 (lap! "probe")
 
-(bpf-build-c c-text)
+;; The unit bpf-attach! builds: the body's C (c-text above) and the
+;; dispatcher stub, so that attach finds it in the cache.
+(bpf-program-build getpid-counter)
 (lap! "build")
 
 (bpf-attach! getpid-counter)

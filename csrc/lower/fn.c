@@ -452,7 +452,13 @@ SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
   if (last > 0)
     gebpf_target_fill (&L, SCM_UNBNDP (format) ? SCM_BOOL_F : format);
   for (int i = 0; i <= last; i++)
-    passes[i].run (&L);
+    {
+      /* vmlinux BTF, first read by the types pass, only for a body that
+         reads kernel types: known once macros are expanded.  */
+      if (passes[i].run == gebpf_types)
+        gebpf_target_fill_btf (&L);
+      passes[i].run (&L);
+    }
   if (last < NPASSES - 1)
     return gebpf_node_to_scm (L.body);
   apply_effects (&L);
@@ -475,6 +481,17 @@ SCM_DEFINE_STATIC (scm_bpf_fn_maps, "%bpf-fn-maps", 1, 0, 1, (SCM fn, SCM rest),
   run_parse (&L);
   gebpf_resolve (&L);
   return scm_reverse (L.maps);
+}
+#undef FUNC_NAME
+
+#define FUNC_NAME s_scm_bpf_lower_btf_count
+SCM_DEFINE_STATIC (scm_bpf_lower_btf_count, "%bpf-lower-btf-count", 0, 0, 0,
+                   (void),
+                   "Return how many lowerings of this process have taken "
+                   "vmlinux BTF into their target descriptor: only a "
+                   "tracing body that reads kernel types does.")
+{
+  return scm_from_ulong (gebpf_target_btf_fills ());
 }
 #undef FUNC_NAME
 

@@ -15,7 +15,7 @@
 
    The passes read the kernel only through the target descriptor
    (struct gebpf_target, target.c), which the driver (fn.c) fills before
-   they run, and they change nothing outside struct lower: the driver
+   they run (its BTF before the types pass, once the body is resolved), and they change nothing outside struct lower: the driver
    acts on what they gathered afterwards (declaring ring-buffer control
    maps, noting record types for the readers).  fn.c's pass table lists
    them in order.
@@ -132,7 +132,9 @@ struct gebpf_target
   bool tp_known;                /* tp/ntp hold the target's tracepoints */
   int ntp;                      /* tracepoints matching the target */
   struct tp_format *tp;         /* GC memory */
-  struct btf *btf;              /* vmlinux BTF, or NULL */
+  struct btf *btf;              /* vmlinux BTF, or NULL: only for a body
+                                   target.c's reads_kernel_types accepts,
+                                   so a new use must be listed there */
 };
 
 /* One lowering: the bpf-fn, its context, and what the passes collect.  */
@@ -294,6 +296,11 @@ void gebpf_bounds (struct lower *L);
    kernel; with FORMAT (a format file's text) use it as the one
    tracepoint's format instead of tracefs.  */
 void gebpf_target_fill (struct lower *L, SCM format);
+/* target.c: take vmlinux BTF into L->tgt if L's kind reads kernel types
+   and its resolved body reaches them (run before the types pass).  */
+void gebpf_target_fill_btf (struct lower *L);
+/* How many lowerings of this process took vmlinux BTF (for tests).  */
+unsigned long gebpf_target_btf_fills (void);
 /* bounds.c: locate tracepoint field (arg ctx 'F) / (arg ctx N) in the
    tracepoint's format: offset, size, signedness, and whether it is an
    array or a __data_loc string (in n->slot).  */

@@ -2,14 +2,17 @@
    the running kernel.
 
    The driver (fn.c) fills it before the passes run: the formats of the
-   tracepoints a tracepoint program's target names (from tracefs), and
-   the vmlinux BTF for CO-RE reads.  The passes read only the
-   descriptor, so a test can lower against a format written by hand.  */
+   tracepoints a tracepoint program's target names (from tracefs), and,
+   once the body is resolved, the vmlinux BTF if the body reads kernel
+   types (loading it costs tens of milliseconds, most of a one-liner's
+   lowering).  The passes read only the descriptor, so a test can lower
+   against a format written by hand.  */
 #define _GNU_SOURCE
 #include <config.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,8 +218,55 @@ gebpf_target_fill (struct lower *L, SCM format)
       read_tracepoints (T, L->target);
       T->tp_known = true;
     }
-  /* Only tracing and LSM programs read kernel types; loading vmlinux
-     BTF costs tens of milliseconds a packet program need not pay.  */
-  if (gebpf_kind_is_tracing (L->kind) || L->kind == PK_LSM)
-    T->btf = gebpf_vmlinux_btf ();
+}
+
+/* Whether resolved body N reaches vmlinux BTF in a later pass: every
+   use of the descriptor's btf starts at one of these.  current-task
+   and core-read give typed kernel pointers (types, emit); an fexit
+   program's retval is placed after the function's arguments, counted
+   in BTF (bounds).  An inline's body is resolved only when the types
+   pass meets the call, so any inline call counts.  */
+static bool
+reads_kernel_types (const struct lower *L, const struct node *n)
+{
+  if (!n)
+    return false;
+  switch (n->op)
+    {
+    case OP_CURRENT_TASK:
+    case OP_CORE_READ:
+    case OP_INLINE_CALL:
+      return true;
+    case OP_RETVAL:
+      if (L->kind == PK_FEXIT)
+        return true;
+      break;
+    default:
+      break;
+    }
+  for (int i = 0; i < n->nkid; i++)
+    if (reads_kernel_types (L, n->kid[i]))
+      return true;
+  return false;
+}
+
+static atomic_ulong btf_fills;
+
+void
+gebpf_target_fill_btf (struct lower *L)
+{
+  /* Only tracing and LSM programs read kernel types, and of those only
+     a body that reaches them pays for loading vmlinux BTF.  */
+  if ((gebpf_kind_is_tracing (L->kind) || L->kind == PK_LSM)
+      && reads_kernel_types (L, L->body))
+    {
+      L->tgt.btf = gebpf_vmlinux_btf ();
+      btf_fills++;
+    }
+}
+
+unsigned long
+gebpf_target_btf_fills (void)
+{
+  return btf_fills;
 }

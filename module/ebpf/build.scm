@@ -9,8 +9,10 @@
 
 (define-module (ebpf build)
   #:use-module (ebpf core)
-  #:use-module (ice-9 ftw)
   #:use-module (ice-9 regex)
+  ;; Only clearing the cache lists a directory: (ice-9 ftw) and the
+  ;; modules it loads stay out of every script's start-up.
+  #:autoload (ice-9 ftw) (scandir)
   #:export (bpf-build-c
             bpf-build-file
             bpf-cache-dir

@@ -59,6 +59,6 @@
             %bpf-symbolize %bpf-symbol %bpf-stack-key %bpf-btf-functions
             ;; lower/fn.c
             <bpf-fn> bpf-fn? %make-bpf-fn %bpf-fn-info %bpf-fn-lower
-            %bpf-fn-maps %bpf-loc-marker))
+            %bpf-fn-maps %bpf-loc-marker %bpf-lower-btf-count))
 
 (load-extension "libguile-ebpf" "gebpf_init")

@@ -20,7 +20,8 @@
   #:use-module (ebpf deploy-build)
   #:use-module (srfi srfi-1)
   #:use-module (ice-9 match)
-  #:use-module (ice-9 ftw)
+  ;; Only tracepoint globs list directories: not loaded at start-up.
+  #:autoload (ice-9 ftw) (scandir)
   ;; For (ebpf deploy):
   #:export (attach-now! drop-dispatcher!)
   #:export (tracepoints-matching))

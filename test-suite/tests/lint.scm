@@ -37,6 +37,12 @@
                             (length (list-matches "SCM_DEFINE(_STATIC)? \\(" (read-file f))))
                           c-files)))
 
+;; (ebpf) loads some modules when one of their names is first used: use
+;; one of each, so that their interfaces are among (ebpf)'s uses below.
+(for-each (lambda (entry)
+            (module-variable (resolve-interface '(ebpf)) (cadr entry)))
+          (ebpf-scm-definition '%lazy-modules))
+
 (define (all-exports mod)
   ;; (ebpf) re-exports through its interface's uses.
   (append-map (lambda (i) (module-map (lambda (n v) (cons n v)) i))
@@ -138,6 +144,7 @@
                                (format #f "module/ebpf/~a.go" (cadr name)))
                            acc)
                      acc))))
+        ((#:autoload _ _ . rest) (loop rest acc))
         ((_ _ . rest) (loop rest acc))
         (_ (sort (delete-duplicates acc) string<?))))))
 

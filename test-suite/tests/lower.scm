@@ -1,7 +1,7 @@
 ;;; bpf-fn lowering without the kernel: each pass's structure, every
 ;;; error class with its location, deterministic C, and a fuzz run.
 (use-modules (harness) (ebpf) (srfi srfi-1) (srfi srfi-64) (ice-9 match)
-             (ice-9 rdelim))
+             (ice-9 rdelim) ((ebpf core) #:select (%bpf-lower-btf-count)))
 
 (harness-begin "lower")
 
@@ -401,6 +401,42 @@ format:
                  ("tracepoint-format")
                  (bpf-fn-lower pure-rec #:kind 'tracepoint #:target "pure/x"
                                #:tracepoint-format 42))
+
+;; vmlinux BTF is taken only for a body that reads kernel types: loading
+;; it is most of a one-liner's lowering.
+(bpf-fn pure-tp-count (ctx)
+  (when (> (arg ctx 'fd) 2)
+    (map-increment! counts (tgid))))
+(define-bpf-macro (pure-task) '(current-task))
+(bpf-fn pure-tp-task (ctx)
+  (map-set! counts 0 (core-read (pure-task) 'tgid)))
+(define (btf-taken thunk)
+  ;; How many lowerings took vmlinux BTF while THUNK ran.
+  (let ((before (%bpf-lower-btf-count)))
+    (thunk)
+    (- (%bpf-lower-btf-count) before)))
+(test-equal "a tracepoint counter lowers without vmlinux BTF" 0
+            (btf-taken (lambda ()
+                         (bpf-fn-lowering pure-tp-count #:kind 'tracepoint
+                                          #:target "pure/pure_event"
+                                          #:tracepoint-format pure-format))))
+(test-equal "a kprobe body without kernel types lowers without it" 0
+            (btf-taken (lambda ()
+                         (bpf-fn->c counter #:kind 'kprobe
+                                    #:target "do_sys_open"))))
+(if (file-exists? "/sys/kernel/btf/vmlinux")
+    (let* ((c #f)
+           (n (btf-taken
+               (lambda ()
+                 (set! c (bpf-fn->c pure-tp-task #:kind 'tracepoint
+                                    #:target "pure/pure_event"))))))
+      (test-equal "core-read through a bpf-macro takes vmlinux BTF" 1 n)
+      (test-assert "... and reads task_struct with CO-RE"
+                   (string-contains c "struct task_struct___gebpf")))
+    (test-ebpf-error "core-read without kernel BTF" 'ebpf-lower-error
+                     ("current-task needs kernel BTF")
+                     (bpf-fn->c pure-tp-task #:kind 'tracepoint
+                                #:target "pure/pure_event")))
 
 ;; Each pass in the table, by name, on the same body.
 (test-equal "bpf-fn-ast stops after each pass of the table"

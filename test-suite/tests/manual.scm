@@ -1,7 +1,7 @@
 ;;; Every name (ebpf) exports has a @deffn (or @deffnx) in the manual, and
 ;;; the manual's procedure reference is the docstrings, as generated now.
 (use-modules (harness) (ebpf) (srfi srfi-1) (srfi srfi-64) (ice-9 rdelim)
-             (ice-9 regex) (ice-9 ftw))
+             (ice-9 regex) (ice-9 ftw) (ice-9 popen))
 
 (harness-begin "manual")
 
@@ -24,23 +24,47 @@
             (append-map (lambda (i) (module-map (lambda (n v) n) i))
                         (module-uses iface)))))
 
-(define lazy-modules '((ebpf metrics) (ebpf repl)))
+;; (ebpf)'s %lazy-modules, ((MODULE NAME ...) ...), and the names
+;; submodules export for each other only.
+(define lazy-lists (ebpf-scm-definition '%lazy-modules))
+(define internal (ebpf-scm-definition 'internal))
+(define lazy-modules (map car lazy-lists))
+(define (public-exports mod)
+  (lset-difference eq? (exports mod) (or (assoc-ref internal mod) '())))
+(test-assert "(ebpf) loads some modules lazily"
+             (member '(ebpf events) lazy-modules))
 
 ;; (ebpf) loads these when one of their names is first used: every name
-;; they export must be reachable through (ebpf) all the same.
+;; they export must be listed, and so reachable through (ebpf) all the
+;; same, and every name listed must be theirs.
 (for-each
- (lambda (mod)
-   (for-each
-    (lambda (n)
-      (test-assert (format #f "(ebpf) gives ~a of ~a" n mod)
-        (module-variable (resolve-interface '(ebpf)) n)))
-    (exports mod)))
- lazy-modules)
+ (lambda (entry)
+   (let ((mod (car entry)))
+     (test-equal (format #f "(ebpf) lists the exports of ~a" mod)
+                 '()
+                 (lset-xor eq? (cdr entry) (public-exports mod)))
+     (for-each
+      (lambda (n)
+        (test-assert (format #f "(ebpf) gives ~a of ~a" n mod)
+          (module-variable (resolve-interface '(ebpf)) n)))
+      (public-exports mod))))
+ lazy-lists)
+
+(test-equal "(use-modules (ebpf)) loads none of them" '()
+            (let* ((p (open-pipe* OPEN_READ "guile" "--no-auto-compile" "-c"
+                                  (format #f "(use-modules (ebpf))
+                                              (write (filter (lambda (m)
+                                                               (resolve-module m #f #:ensure #f))
+                                                             '~s))"
+                                          lazy-modules)))
+                   (loaded (read p)))
+              (close-pipe p)
+              loaded))
 
 (define names
   (sort (delete-duplicates
          (map symbol->string
-              (append (exports '(ebpf)) (append-map exports lazy-modules))))
+              (append (exports '(ebpf)) (append-map public-exports lazy-modules))))
         string<?))
 
 (test-assert "the manual documents some names" (> (length documented) 100))
