@@ -278,6 +278,8 @@ void gebpf_init_link (void);
 void gebpf_init_attach (void);
 void gebpf_init_bpffs (void);
 void gebpf_init_ringbuf (void);
+void gebpf_init_symbols (void);
+void gebpf_init_stacks (void);
 void gebpf_init_lower (void);
 
 #endif

@@ -65,5 +65,7 @@ gebpf_init (void)
   gebpf_init_attach ();
   gebpf_init_bpffs ();
   gebpf_init_ringbuf ();
+  gebpf_init_symbols ();
+  gebpf_init_stacks ();
   gebpf_init_lower ();
 }

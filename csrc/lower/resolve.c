@@ -135,7 +135,7 @@ note_map (struct lower *L, SCM m)
     L->maps = scm_cons (m, L->maps);
 }
 
-/* (kstack) and (ustack) record into the stack-trace map ringbuf.c
+/* (kstack) and (ustack) record into the stack-trace map stacks.c
    declares for them: its reference becomes the node's only kid.  */
 static void
 resolve_stack (struct lower *L, struct node *n)

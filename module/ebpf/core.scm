@@ -27,7 +27,7 @@
             ;; util.c
             %bpf-tracefs
             ;; features.c
-            %bpf-features
+            %bpf-features %bpf-btf-functions
             ;; kernel.c
             %bpf-kind-table %bpf-map-kind-table
             ;; build.c
@@ -56,7 +56,10 @@
             %bpf-ringbuf-control %bpf-record-type %bpf-ringbuf-open
             %bpf-ringbuf-take %bpf-ringbuf-reader-info %bpf-ringbuf-close!
             %bpf-perf-open %bpf-perf-take %bpf-perf-reader-info %bpf-perf-close!
-            %bpf-symbolize %bpf-symbol %bpf-stack-key %bpf-btf-functions
+            ;; symbols.c
+            %bpf-symbolize %bpf-symbol
+            ;; stacks.c
+            %bpf-stack-key
             ;; lower/fn.c
             <bpf-fn> bpf-fn? %make-bpf-fn %bpf-fn-info %bpf-fn-lower
             %bpf-fn-maps %bpf-loc-marker))
