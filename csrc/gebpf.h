@@ -269,6 +269,7 @@ void gebpf_init_util (void);
 void gebpf_init_pin (void);
 void gebpf_init_type (void);
 void gebpf_init_map (void);
+void gebpf_init_map_io (void);
 void gebpf_init_features (void);
 void gebpf_init_kernel (void);
 void gebpf_init_build (void);

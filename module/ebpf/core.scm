@@ -17,13 +17,15 @@
             bpf-struct-layout
             ;; map.c
             <bpf-map>
-            %make-bpf-map %bpf-map-info %bpf-map-fold %bpf-map-clear!
-            %bpf-map-set-all!
-            bpf-map? bpf-map-ref bpf-map-set! bpf-map-delete!
-            bpf-map-contains? bpf-map-ref/sum bpf-map-push! bpf-map-pop!
-            bpf-map-peek bpf-map-count bpf-map-create! bpf-map-pin!
-            bpf-map-unpin! bpf-map-close! bpf-map-lookup bpf-map-names
-            bpf-map-open-pinned bpf-maps
+            %make-bpf-map %bpf-map-info
+            bpf-map? bpf-map-create! bpf-map-pin! bpf-map-unpin!
+            bpf-map-close! bpf-map-lookup bpf-map-names bpf-map-open-pinned
+            bpf-maps
+            ;; map-io.c
+            %bpf-map-fold %bpf-map-clear! %bpf-map-set-all!
+            bpf-map-ref bpf-map-set! bpf-map-delete! bpf-map-contains?
+            bpf-map-ref/sum bpf-map-push! bpf-map-pop! bpf-map-peek
+            bpf-map-count
             ;; util.c
             %bpf-tracefs
             ;; features.c
