@@ -69,6 +69,12 @@ void gebpf_map_encode_value (SCM obj, struct gebpf_map *m, SCM v,
 SCM gebpf_map_decode_value (struct gebpf_map *m, const uint8_t *buf);
 SCM gebpf_map_wrap_fd (int fd, const char *subr, const char *path);
 
+/* stacks.c: the stack-trace map (kstack) and (ustack) record into
+   (declared on first use), and the note that programs key map M by
+   stacks, STACK being (STACKMAP . MODE).  */
+SCM gebpf_stacks_map (void);
+void gebpf_stack_key_note (const struct gebpf_map *m, SCM stack);
+
 /* btf.c: BTF for the maps we create, and types from a pinned map's BTF.  */
 int gebpf_btf_for_map (const struct gebpf_type *key,
                        const struct gebpf_type *value,

@@ -18,9 +18,6 @@ static SCM make_map_proc;       /* %make-bpf-map */
 
 static SCM stack_keys;          /* hash: map name symbol -> (STACKMAP . MODE) */
 
-SCM gebpf_stacks_map (void);
-void gebpf_stack_key_note (const struct gebpf_map *m, SCM stack);
-
 /* The stack-trace map (kstack) and (ustack) record into.  */
 SCM
 gebpf_stacks_map (void)

@@ -140,7 +140,6 @@ note_map (struct lower *L, SCM m)
 static void
 resolve_stack (struct lower *L, struct node *n)
 {
-  extern SCM gebpf_stacks_map (void);
   if (scm_is_false (L->ctx_name))
     gebpf_lower_error (L, n, "call it in the bpf-fn body and pass the "
                        "value to the inline", "(%s) needs the program's "
