@@ -3,7 +3,9 @@
    once); every probe is a real syscall or file check, never a guess from
    the kernel version, except the list of bpf_link kinds, which the kernel
    offers no way to enumerate.  Program and map kinds are probed with
-   libbpf's probes over the kernel model's tables (kernel.c).  */
+   libbpf's probes over the kernel model's tables (kernel.c).  And the
+   list of the functions the kernel's BTF describes: the attach targets
+   this kernel offers trampolines and LSM programs.  */
 #define _GNU_SOURCE
 #include <config.h>
 #include <errno.h>
@@ -191,6 +193,57 @@ SCM_DEFINE_STATIC (scm_bpf_features, "%bpf-features", 1, 0, 0, (SCM refresh),
   return cached;
 }
 #undef FUNC_NAME
+
+/* ------------------------------------------------------------------ */
+/* The functions of the running kernel's BTF: what fentry, fexit and
+   LSM programs may attach to.  */
+
+static int
+str_cmp (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+#define FUNC_NAME s_scm_bpf_btf_functions
+SCM_DEFINE_STATIC (scm_bpf_btf_functions, "%bpf-btf-functions", 0, 0, 0, (),
+                   "Return the names of the functions the running kernel's "
+                   "BTF (/sys/kernel/btf/vmlinux) describes, sorted: the "
+                   "targets fentry and fexit programs may name, and, as "
+                   "@code{bpf_lsm_HOOK}, the LSM hooks.  Raises "
+                   "@code{ebpf-error} when the kernel has no BTF.")
+{
+  static struct btf *vm;
+  if (!vm)
+    vm = btf__load_vmlinux_btf ();
+  if (!vm)
+    gebpf_error (gebpf_k_error, FUNC_NAME, errno,
+                 "use a kernel built with CONFIG_DEBUG_INFO_BTF=y",
+                 "cannot read the kernel's BTF");
+  __u32 n = btf__type_cnt (vm);
+  const char **names = malloc (n * sizeof *names);
+  if (!names)
+    gebpf_error (gebpf_k_error, FUNC_NAME, ENOMEM, "free some memory",
+                 "listing the kernel's BTF functions");
+  size_t k = 0;
+  for (__u32 id = 1; id < n; id++)
+    {
+      const struct btf_type *t = btf__type_by_id (vm, id);
+      if (!t || !btf_is_func (t))
+        continue;
+      const char *name = btf__name_by_offset (vm, t->name_off);
+      if (name && *name)
+        names[k++] = name;
+    }
+  qsort (names, k, sizeof *names, str_cmp);
+  SCM out = SCM_EOL;
+  for (size_t i = k; i-- > 0;)
+    if (i + 1 == k || strcmp (names[i], names[i + 1]) != 0)
+      out = scm_cons (scm_from_utf8_string (names[i]), out);
+  free (names);
+  return out;
+}
+#undef FUNC_NAME
+
 
 void
 gebpf_init_features (void)

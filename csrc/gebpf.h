@@ -269,6 +269,7 @@ void gebpf_init_util (void);
 void gebpf_init_pin (void);
 void gebpf_init_type (void);
 void gebpf_init_map (void);
+void gebpf_init_map_io (void);
 void gebpf_init_features (void);
 void gebpf_init_kernel (void);
 void gebpf_init_build (void);
@@ -278,6 +279,8 @@ void gebpf_init_link (void);
 void gebpf_init_attach (void);
 void gebpf_init_bpffs (void);
 void gebpf_init_ringbuf (void);
+void gebpf_init_symbols (void);
+void gebpf_init_stacks (void);
 void gebpf_init_lower (void);
 
 #endif

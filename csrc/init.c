@@ -55,6 +55,7 @@ gebpf_init (void)
   /* Foreign types first.  */
   gebpf_init_type ();
   gebpf_init_map ();
+  gebpf_init_map_io ();
   gebpf_init_util ();
   gebpf_init_pin ();
   gebpf_init_features ();
@@ -65,5 +66,7 @@ gebpf_init (void)
   gebpf_init_attach ();
   gebpf_init_bpffs ();
   gebpf_init_ringbuf ();
+  gebpf_init_symbols ();
+  gebpf_init_stacks ();
   gebpf_init_lower ();
 }

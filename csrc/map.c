@@ -1,10 +1,10 @@
-/* map.c --- <bpf-map>: declared maps, their kernel objects, and typed I/O.
+/* map.c --- <bpf-map>: declared maps and their kernel objects.
 
    A declaration is data: validated at once, registered by name, and
-   created in the kernel only on first use (gebpf_map_ensure).  Keys and
-   values go through the codecs of type.c; per-CPU values are one decoded
-   value per possible CPU.  Whole-map operations use the kernel's batch
-   calls and fall back to element-by-element calls by themselves.  */
+   created in the kernel only on first use (gebpf_map_ensure).  Here too:
+   the accessors, pinning and closing, maps opened from a pin or an fd,
+   and the kernel's list of maps.  What goes in and out of a map (element
+   I/O, whole-map operations) is map-io.c's.  */
 #define _GNU_SOURCE
 #include <config.h>
 #include <errno.h>
@@ -40,23 +40,6 @@ static const struct gebpf_sym flag_syms[] = {
   {NULL, 0}
 };
 
-static const struct gebpf_sym update_syms[] = {
-  {"any", BPF_ANY}, {"noexist", BPF_NOEXIST}, {"exist", BPF_EXIST},
-  {NULL, 0}
-};
-
-/* Buckets 0..63 of the log2 histogram, and 64 for negative values (as
-   signed 64-bit: gebpf_log2_bucket puts them there by itself).  */
-#define HIST_BUCKETS 65
-
-/* Entries always exist and cannot be deleted (a keyed histogram is a
-   hash even though an unkeyed one is an array).  */
-static bool
-is_array (const struct gebpf_map *m)
-{
-  return (m->kind->flags & K_ARRAY) && !m->hist_keyed;
-}
-
 /* ------------------------------------------------------------------ */
 
 struct gebpf_map *
@@ -77,10 +60,8 @@ gebpf_map_from_scm (SCM obj, const char *subr, int pos)
                "argument %d is not a map: %s", pos, gebpf_repr (obj));
 }
 
-/* The map argument OBJ (object or name): its struct, and the object in
-   *OUT.  One type test on the fast path.  */
-static struct gebpf_map *
-map_arg (SCM obj, SCM *out, const char *subr, int pos)
+struct gebpf_map *
+gebpf_map_arg (SCM obj, SCM *out, const char *subr, int pos)
 {
   if (GEBPF_IS (obj, gebpf_map_type))
     {
@@ -91,17 +72,6 @@ map_arg (SCM obj, SCM *out, const char *subr, int pos)
     }
   *out = gebpf_map_lookup (obj);
   return gebpf_map_from_scm (obj, subr, pos);
-}
-
-#define MAP_FD(m, obj, subr) \
-  ((m)->fd >= 0 ? (m)->fd : gebpf_map_ensure ((obj), (subr)))
-
-static SCM
-map_scm (SCM obj)
-{
-  if (GEBPF_IS (obj, gebpf_map_type))
-    return obj;
-  return gebpf_map_lookup (obj);
 }
 
 static SCM
@@ -416,13 +386,13 @@ SCM_DEFINE_STATIC (scm_make_bpf_map, "%make-bpf-map", 10, 0, 0,
            || m->map_type == BPF_MAP_TYPE_CPUMAP)
     m->max_entries = gebpf_nr_cpus ();
   else if (hist && !m->hist_keyed)
-    m->max_entries = HIST_BUCKETS;
+    m->max_entries = GEBPF_HIST_BUCKETS;
   else
     m->max_entries = 10240;
   /* 64 was the size before the negative bucket: still accepted.  */
-  if (hist && !m->hist_keyed && m->max_entries == HIST_BUCKETS - 1)
-    m->max_entries = HIST_BUCKETS;
-  if (hist && !m->hist_keyed && m->max_entries != HIST_BUCKETS)
+  if (hist && !m->hist_keyed && m->max_entries == GEBPF_HIST_BUCKETS - 1)
+    m->max_entries = GEBPF_HIST_BUCKETS;
+  if (hist && !m->hist_keyed && m->max_entries != GEBPF_HIST_BUCKETS)
     {
       free (m);
       decl_error (FUNC_NAME, dname, "drop #:max-entries",
@@ -563,7 +533,7 @@ gebpf_map_ensure (SCM obj, const char *subr)
   int inner_fd = -1;
   if (m->kind->flags & K_INNER)
     {
-      SCM inner = map_scm (map_inner (obj));
+      SCM inner = gebpf_map_lookup (map_inner (obj));
       if (scm_is_false (inner))
         gebpf_error (gebpf_k_map, subr, 0,
                      "declare the inner map with defbpf-map",
@@ -631,726 +601,6 @@ gebpf_map_ensure (SCM obj, const char *subr)
 }
 
 /* ------------------------------------------------------------------ */
-/* Element I/O.                                                         */
-
-/* Scratch buffers: small on the stack, big ones from the GC (so a throw
-   leaks nothing).  */
-#define SMALL 512
-static uint8_t *
-scratch (size_t n, uint8_t *small)
-{
-  if (n <= SMALL)
-    return small;
-  return scm_gc_malloc_pointerless (n, "gebpf-scratch");
-}
-
-void
-gebpf_map_encode_key (struct gebpf_map *m, SCM key, uint8_t *buf,
-                      const char *subr)
-{
-  memset (buf, 0, m->key_size);
-  if (m->hist_keyed)
-    {
-      /* A keyed histogram's key is (KEY . BUCKET) or just KEY (bucket 0).  */
-      SCM k = scm_is_pair (key) ? SCM_CAR (key) : key;
-      struct gebpf_role role = { "key of map", m->name, NULL };
-      gebpf_encode (m->hist_key, k, buf, subr, &role);
-      if (scm_is_pair (key))
-        {
-          if (!scm_is_unsigned_integer (SCM_CDR (key), 0, HIST_BUCKETS - 1))
-            gebpf_error (gebpf_k_validation, subr, 0,
-                         "give the bucket as an integer 0..64: (KEY . BUCKET)",
-                         "bad histogram bucket %s for map %s (between 0 "
-                         "and 64)",
-                         gebpf_repr (SCM_CDR (key)), m->name);
-          uint32_t slot = scm_to_uint32 (SCM_CDR (key));
-          memcpy (buf + (m->hist_key->size + 3) / 4 * 4, &slot, 4);
-        }
-      return;
-    }
-  struct gebpf_role role = { "key of map", m->name, NULL };
-  gebpf_encode (m->key, key, buf, subr, &role);
-}
-
-SCM
-gebpf_map_decode_key (struct gebpf_map *m, const uint8_t *buf)
-{
-  if (m->hist_keyed)
-    {
-      uint32_t slot;
-      memcpy (&slot, buf + (m->hist_key->size + 3) / 4 * 4, 4);
-      return scm_cons (gebpf_decode (m->hist_key, buf), scm_from_uint32 (slot));
-    }
-  return gebpf_decode (m->key, buf);
-}
-
-void
-gebpf_map_encode_value (SCM obj, struct gebpf_map *m, SCM v, uint8_t *buf,
-                        const char *subr)
-{
-  struct gebpf_role role = { "value of map", m->name, NULL };
-  const struct gebpf_role *what = &role;
-  if ((m->kind->flags & K_INNER) && (GEBPF_IS (v, gebpf_map_type)))
-    {
-      /* A map of maps stores the inner map's fd.  */
-      uint32_t fd = gebpf_map_ensure (v, subr);
-      memcpy (buf, &fd, 4);
-      return;
-    }
-  if (!gebpf_map_percpu (m))
-    {
-      memset (buf, 0, m->value_size);
-      gebpf_encode (m->value, v, buf, subr, what);
-      return;
-    }
-  size_t stride = gebpf_map_value_stride (m);
-  int n = gebpf_nr_cpus ();
-  memset (buf, 0, stride * n);
-  if (scm_is_vector (v) && m->value->kind != GT_ARRAY)
-    {
-      if (scm_c_vector_length (v) != (size_t) n)
-        {
-          char fix[128];
-          snprintf (fix, sizeof fix, "give one value for all CPUs, or a "
-                    "vector of %d values (one per possible CPU)", n);
-          gebpf_error (gebpf_k_validation, subr, 0, fix,
-                       "value of map %s: vector of %zu values for %d CPUs",
-                       m->name, scm_c_vector_length (v), n);
-        }
-      for (int i = 0; i < n; i++)
-        gebpf_encode (m->value, scm_c_vector_ref (v, i), buf + i * stride,
-                      subr, what);
-    }
-  else
-    {
-      gebpf_encode (m->value, v, buf, subr, what);
-      for (int i = 1; i < n; i++)
-        memcpy (buf + i * stride, buf, m->value_size);
-    }
-}
-
-SCM
-gebpf_map_decode_value (struct gebpf_map *m, const uint8_t *buf)
-{
-  if (!gebpf_map_percpu (m))
-    return gebpf_decode (m->value, buf);
-  size_t stride = gebpf_map_value_stride (m);
-  int n = gebpf_nr_cpus ();
-  SCM vec = scm_c_make_vector (n, SCM_BOOL_F);
-  for (int i = 0; i < n; i++)
-    scm_c_vector_set_x (vec, i, gebpf_decode (m->value, buf + i * stride));
-  return vec;
-}
-
-static void
-need_key (struct gebpf_map *m, const char *subr)
-{
-  if (m->kind->flags & K_KEYLESS)
-    gebpf_error (gebpf_k_map, subr, 0,
-                 "use bpf-map-push!, bpf-map-pop! and bpf-map-peek "
-                 "(or bpf-ringbuf-poll for a ring buffer)",
-                 "map %s (%s) has no keys", m->name, m->kind->name);
-}
-
-#define FUNC_NAME s_scm_bpf_map_ref
-SCM_DEFINE_STATIC (scm_bpf_map_ref, "bpf-map-ref", 2, 1, 0,
-            (SCM map, SCM key, SCM dflt),
-            "Return the value stored under @var{key} in @var{map} (a map or "
-            "its name), decoded by the map's value type; @var{dflt} (or "
-            "@code{#f}) when the key is absent.  For per-CPU maps the value "
-            "is a vector with one element per possible CPU.  Creates the "
-            "kernel map on first use.  Raises @code{ebpf-validation-error} "
-            "for a key that does not fit, @code{ebpf-map-error} when the "
-            "kernel fails.")
-{
-  SCM obj;
-  struct gebpf_map *m = map_arg (map, &obj, FUNC_NAME, 1);
-  need_key (m, FUNC_NAME);
-  int fd = MAP_FD (m, obj, FUNC_NAME);
-  uint8_t ksmall[SMALL], vsmall[SMALL];
-  uint8_t *kb = scratch (m->key_size, ksmall);
-  uint8_t *vb = scratch (gebpf_map_value_bufsize (m), vsmall);
-  gebpf_map_encode_key (m, key, kb, FUNC_NAME);
-  if (bpf_map_lookup_elem (fd, kb, vb) < 0)
-    {
-      int err = errno;
-      if (err == ENOENT)
-        return SCM_UNBNDP (dflt) ? SCM_BOOL_F : dflt;
-      gebpf_syscall_error (gebpf_k_map, FUNC_NAME, err, "map lookup failed",
-                           "check the map's kind supports lookups from user "
-                           "space");
-    }
-  return gebpf_map_decode_value (m, vb);
-}
-#undef FUNC_NAME
-
-static uint64_t
-update_flag (SCM flags, const char *subr)
-{
-  if (SCM_UNBNDP (flags) || scm_is_false (flags))
-    return BPF_ANY;
-  return gebpf_sym_lookup (update_syms, flags, subr, "update flag");
-}
-
-static SCM_NORETURN void
-update_error (struct gebpf_map *m, int err, const char *subr)
-{
-  char what[160];
-  snprintf (what, sizeof what, "map %s: update failed", m->name);
-  char range[160];
-  snprintf (range, sizeof range, "the index is out of range: %s %s holds "
-            "indexes 0..%u", m->kind->name, m->name, m->max_entries - 1);
-  const char *fix = err == EEXIST ? "the key exists: use #:flags 'any or 'exist"
-    : err == ENOENT ? "the key is absent: use #:flags 'any or 'noexist"
-    : err == E2BIG && is_array (m) ? range
-    : err == E2BIG ? "the map is full: raise #:max-entries or delete entries"
-    : (err == EPERM || err == EACCES) && (m->map_flags & BPF_F_RDONLY)
-    ? "the map was declared #:flags '(rdonly): user space cannot write it"
-    : err == EINVAL ? "check the key is in range for this kind of map"
-    : "see the errno above";
-  if ((err == EPERM || err == EACCES) && (m->map_flags & BPF_F_RDONLY))
-    gebpf_error (gebpf_k_map, subr, err, fix, "%s", what);
-  gebpf_syscall_error (gebpf_k_map, subr, err, what, fix);
-}
-
-SCM_KEYWORD (kw_flags, "flags");
-
-#define FUNC_NAME s_scm_bpf_map_set_x
-SCM_DEFINE_STATIC (scm_bpf_map_set_x, "bpf-map-set!", 3, 0, 1,
-            (SCM map, SCM key, SCM value, SCM rest),
-            "Store @var{value} under @var{key} in @var{map}.  Keyword "
-            "@code{#:flags} is @code{'any} (default), @code{'noexist} or "
-            "@code{'exist}.  For per-CPU maps @var{value} is one value for "
-            "every CPU or a vector of one value per possible CPU.  Raises "
-            "@code{ebpf-validation-error} for a key or value that does not "
-            "fit, @code{ebpf-map-error} when the kernel refuses (key exists "
-            "or absent under the flags, map full).")
-{
-  SCM flags = SCM_UNDEFINED;
-  if (!scm_is_null (rest))
-    scm_c_bind_keyword_arguments (FUNC_NAME, rest, 0, kw_flags, &flags,
-                                  SCM_UNDEFINED);
-  SCM obj;
-  struct gebpf_map *m = map_arg (map, &obj, FUNC_NAME, 1);
-  need_key (m, FUNC_NAME);
-  uint64_t fl = update_flag (flags, FUNC_NAME);
-  int fd = MAP_FD (m, obj, FUNC_NAME);
-  uint8_t ksmall[SMALL], vsmall[SMALL];
-  uint8_t *kb = scratch (m->key_size, ksmall);
-  uint8_t *vb = scratch (gebpf_map_value_bufsize (m), vsmall);
-  gebpf_map_encode_key (m, key, kb, FUNC_NAME);
-  gebpf_map_encode_value (obj, m, value, vb, FUNC_NAME);
-  if (bpf_map_update_elem (fd, kb, vb, fl) < 0)
-    update_error (m, errno, FUNC_NAME);
-  return SCM_UNSPECIFIED;
-}
-#undef FUNC_NAME
-
-#define FUNC_NAME s_scm_bpf_map_delete_x
-SCM_DEFINE_STATIC (scm_bpf_map_delete_x, "bpf-map-delete!", 2, 0, 0,
-            (SCM map, SCM key),
-            "Delete @var{key} from @var{map}; return @code{#t} if it was "
-            "there, @code{#f} if not.  Raises @code{ebpf-map-error} for "
-            "array kinds, whose entries cannot be deleted.")
-{
-  SCM obj;
-  struct gebpf_map *m = map_arg (map, &obj, FUNC_NAME, 1);
-  need_key (m, FUNC_NAME);
-  if (is_array (m) && m->map_type != BPF_MAP_TYPE_PROG_ARRAY
-      && m->map_type != BPF_MAP_TYPE_PERF_EVENT_ARRAY
-      && m->map_type != BPF_MAP_TYPE_ARRAY_OF_MAPS
-      && m->map_type != BPF_MAP_TYPE_DEVMAP
-      && m->map_type != BPF_MAP_TYPE_CPUMAP)
-    gebpf_error (gebpf_k_map, FUNC_NAME, 0,
-                 "set the entry to zero with bpf-map-set! instead",
-                 "map %s is an array: its entries cannot be deleted",
-                 m->name);
-  int fd = MAP_FD (m, obj, FUNC_NAME);
-  uint8_t ksmall[SMALL];
-  uint8_t *kb = scratch (m->key_size, ksmall);
-  gebpf_map_encode_key (m, key, kb, FUNC_NAME);
-  if (bpf_map_delete_elem (fd, kb) < 0)
-    {
-      int err = errno;
-      if (err == ENOENT)
-        return SCM_BOOL_F;
-      gebpf_syscall_error (gebpf_k_map, FUNC_NAME, err, "map delete failed",
-                           "see the errno above");
-    }
-  return SCM_BOOL_T;
-}
-#undef FUNC_NAME
-
-#define FUNC_NAME s_scm_bpf_map_contains_p
-SCM_DEFINE_STATIC (scm_bpf_map_contains_p, "bpf-map-contains?", 2, 0, 0,
-            (SCM map, SCM key),
-            "Return @code{#t} if @var{map} holds @var{key}.")
-{
-  SCM obj;
-  struct gebpf_map *m = map_arg (map, &obj, FUNC_NAME, 1);
-  need_key (m, FUNC_NAME);
-  int fd = MAP_FD (m, obj, FUNC_NAME);
-  uint8_t ksmall[SMALL], vsmall[SMALL];
-  uint8_t *kb = scratch (m->key_size, ksmall);
-  uint8_t *vb = scratch (gebpf_map_value_bufsize (m), vsmall);
-  gebpf_map_encode_key (m, key, kb, FUNC_NAME);
-  if (bpf_map_lookup_elem (fd, kb, vb) == 0)
-    return SCM_BOOL_T;
-  int err = errno;
-  if (err == ENOENT)
-    return SCM_BOOL_F;
-  gebpf_syscall_error (gebpf_k_map, FUNC_NAME, err, "map lookup failed",
-                       "see the errno above");
-}
-#undef FUNC_NAME
-
-#define FUNC_NAME s_scm_bpf_map_ref_sum
-SCM_DEFINE_STATIC (scm_bpf_map_ref_sum, "bpf-map-ref/sum", 2, 1, 0,
-            (SCM map, SCM key, SCM dflt),
-            "For a per-CPU map of integer values, return the sum over all "
-            "CPUs of the value under @var{key}; @var{dflt} (or 0) when the "
-            "key is absent.  For other maps, the value itself.")
-{
-  SCM v = scm_bpf_map_ref (map, key, SCM_UNDEFINED);
-  if (scm_is_false (v))
-    return SCM_UNBNDP (dflt) ? scm_from_int (0) : dflt;
-  if (!scm_is_vector (v))
-    return v;
-  SCM sum = scm_from_int (0);
-  size_t n = scm_c_vector_length (v);
-  for (size_t i = 0; i < n; i++)
-    {
-      SCM x = scm_c_vector_ref (v, i);
-      if (!scm_is_exact_integer (x))
-        gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
-                     "use bpf-map-ref for per-CPU values that are not "
-                     "integers", "values of map %s are not integers",
-                     gebpf_repr (map));
-      sum = scm_sum (sum, x);
-    }
-  return sum;
-}
-#undef FUNC_NAME
-
-/* Queue, stack and bloom filter.  */
-
-static struct gebpf_map *
-keyless (SCM map, SCM *obj, const char *subr)
-{
-  *obj = map_scm (map);
-  struct gebpf_map *m = gebpf_map_from_scm (map, subr, 1);
-  if (m->map_type == BPF_MAP_TYPE_RINGBUF)
-    gebpf_error (gebpf_k_map, subr, 0,
-                 "BPF programs write a ring buffer with emit!; read it "
-                 "with bpf-ringbuf-poll",
-                 "map %s is a ring buffer", m->name);
-  if (m->map_type != BPF_MAP_TYPE_QUEUE && m->map_type != BPF_MAP_TYPE_STACK
-      && m->map_type != BPF_MAP_TYPE_BLOOM_FILTER)
-    gebpf_error (gebpf_k_map, subr, 0,
-                 "use bpf-map-ref / bpf-map-set! for keyed maps",
-                 "map %s (%s) is not a queue, stack or bloom filter",
-                 m->name, m->kind->name);
-  return m;
-}
-
-#define FUNC_NAME s_scm_bpf_map_push_x
-SCM_DEFINE_STATIC (scm_bpf_map_push_x, "bpf-map-push!", 2, 0, 1,
-            (SCM map, SCM value, SCM rest),
-            "Push @var{value} onto a queue or stack map, or add it to a "
-            "bloom filter.  Keyword @code{#:flags 'exist} makes a full queue "
-            "or stack drop its oldest element instead of failing.  Raises "
-            "@code{ebpf-map-error} when the map is full.")
-{
-  SCM flags = SCM_UNDEFINED, obj;
-  scm_c_bind_keyword_arguments (FUNC_NAME, rest, 0, kw_flags, &flags,
-                                SCM_UNDEFINED);
-  struct gebpf_map *m = keyless (map, &obj, FUNC_NAME);
-  uint64_t fl = update_flag (flags, FUNC_NAME);
-  int fd = MAP_FD (m, obj, FUNC_NAME);
-  uint8_t vsmall[SMALL];
-  uint8_t *vb = scratch (m->value_size, vsmall);
-  gebpf_map_encode_value (obj, m, value, vb, FUNC_NAME);
-  if (bpf_map_update_elem (fd, NULL, vb, fl) < 0)
-    update_error (m, errno, FUNC_NAME);
-  return SCM_UNSPECIFIED;
-}
-#undef FUNC_NAME
-
-static SCM
-pop_or_peek (SCM map, SCM value, bool pop, const char *subr)
-{
-  SCM obj;
-  struct gebpf_map *m = keyless (map, &obj, subr);
-  int fd = MAP_FD (m, obj, subr);
-  uint8_t vsmall[SMALL];
-  uint8_t *vb = scratch (m->value_size, vsmall);
-  if (m->map_type == BPF_MAP_TYPE_BLOOM_FILTER)
-    {
-      if (pop || SCM_UNBNDP (value))
-        gebpf_error (gebpf_k_map, subr, 0,
-                     "ask a bloom filter with (bpf-map-peek MAP VALUE)",
-                     "map %s is a bloom filter", m->name);
-      gebpf_map_encode_value (obj, m, value, vb, subr);
-      if (bpf_map_lookup_elem (fd, NULL, vb) == 0)
-        return SCM_BOOL_T;
-      if (errno == ENOENT)
-        return SCM_BOOL_F;
-      gebpf_syscall_error (gebpf_k_map, subr, errno, "bloom lookup failed",
-                           "see the errno above");
-    }
-  int r = pop ? bpf_map_lookup_and_delete_elem (fd, NULL, vb)
-    : bpf_map_lookup_elem (fd, NULL, vb);
-  if (r < 0)
-    {
-      if (errno == ENOENT)
-        return SCM_BOOL_F;
-      gebpf_syscall_error (gebpf_k_map, subr, errno, "queue/stack read failed",
-                           "see the errno above");
-    }
-  return gebpf_map_decode_value (m, vb);
-}
-
-#define FUNC_NAME s_scm_bpf_map_pop_x
-SCM_DEFINE_STATIC (scm_bpf_map_pop_x, "bpf-map-pop!", 1, 0, 0, (SCM map),
-            "Remove and return the next element of a queue (oldest) or "
-            "stack (newest) map; @code{#f} when it is empty.")
-{
-  return pop_or_peek (map, SCM_UNDEFINED, true, FUNC_NAME);
-}
-#undef FUNC_NAME
-
-#define FUNC_NAME s_scm_bpf_map_peek
-SCM_DEFINE_STATIC (scm_bpf_map_peek, "bpf-map-peek", 1, 1, 0, (SCM map, SCM value),
-            "Return the next element of a queue or stack map without "
-            "removing it (@code{#f} when empty).  For a bloom filter, "
-            "return whether @var{value} may be in it.")
-{
-  return pop_or_peek (map, value, false, FUNC_NAME);
-}
-#undef FUNC_NAME
-
-/* ------------------------------------------------------------------ */
-/* Whole-map operations.                                                */
-
-#define BATCH 4096
-
-static bool
-iterable (struct gebpf_map *m, const char *subr)
-{
-  if (m->kind->flags & K_NOITER)
-    gebpf_error (gebpf_k_map, subr, 0,
-                 "drain a queue or stack with bpf-map-pop!, read a ring "
-                 "buffer with bpf-ringbuf-poll",
-                 "map %s (%s) cannot be iterated", m->name, m->kind->name);
-  return true;
-}
-
-/* Call PROC for every (key value) by batch lookups; return false without
-   calling anything when the kernel has no batch call for this map.  With
-   EACH a procedure, a batch is decoded into two vectors and handed to
-   (EACH KEYS VALUES COUNT ACC), which folds PROC over them in Scheme:
-   one crossing from C into Scheme per batch instead of one per entry,
-   which cost as much as the kernel's lookup of the entry.  */
-static bool
-fold_batch (struct gebpf_map *m, int fd, SCM proc, SCM each, SCM *acc)
-{
-  size_t vsz = gebpf_map_value_bufsize (m);
-  uint8_t *keys = malloc ((size_t) BATCH * m->key_size);
-  uint8_t *vals = malloc ((size_t) BATCH * vsz);
-  uint64_t token_in[64], token_out[64];
-  bool first = true, ok = true;
-  /* Refilled by every batch: EACH (fold-batch in map.scm) keeps neither
-     vector, only what PROC returns.  */
-  SCM kv = SCM_BOOL_F, vv = SCM_BOOL_F;
-  if (scm_is_true (each))
-    {
-      kv = scm_c_make_vector (BATCH, SCM_BOOL_F);
-      vv = scm_c_make_vector (BATCH, SCM_BOOL_F);
-    }
-  if (!keys || !vals)
-    {
-      free (keys);
-      free (vals);
-      return false;
-    }
-  scm_dynwind_begin (0);
-  scm_dynwind_free (keys);
-  scm_dynwind_free (vals);
-  for (;;)
-    {
-      __u32 count = BATCH;
-      LIBBPF_OPTS (bpf_map_batch_opts, opts);
-      int r = bpf_map_lookup_batch (fd, first ? NULL : token_in, token_out,
-                                    keys, vals, &count, &opts);
-      int err = r < 0 ? errno : 0;
-      if (r < 0 && err != ENOENT)
-        {
-          if (first && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP
-                        || err == ENOTSUPP_ERRNO))
-            {
-              ok = false;
-              break;
-            }
-          gebpf_syscall_error (gebpf_k_map, "bpf-map-fold", err,
-                               "batch lookup failed", "see the errno above");
-        }
-      first = false;
-      if (scm_is_true (each) && count > 0)
-        {
-          for (__u32 i = 0; i < count; i++)
-            {
-              SCM_SIMPLE_VECTOR_SET (kv, i, gebpf_map_decode_key
-                                     (m, keys + i * m->key_size));
-              SCM_SIMPLE_VECTOR_SET (vv, i, gebpf_map_decode_value
-                                     (m, vals + i * vsz));
-            }
-          *acc = scm_call_4 (each, kv, vv, scm_from_uint32 (count), *acc);
-        }
-      else
-        for (__u32 i = 0; i < count; i++)
-          *acc = scm_call_3 (proc, gebpf_map_decode_key (m, keys + i * m->key_size),
-                             gebpf_map_decode_value (m, vals + i * vsz), *acc);
-      if (err == ENOENT)
-        break;
-      memcpy (token_in, token_out, sizeof token_in);
-    }
-  scm_dynwind_end ();
-  return ok;
-}
-
-static void
-fold_elementwise (struct gebpf_map *m, int fd, SCM proc, SCM *acc,
-                  const char *subr)
-{
-  uint8_t *cur = scm_gc_malloc_pointerless (m->key_size, "k");
-  uint8_t *next = scm_gc_malloc_pointerless (m->key_size, "k");
-  uint8_t *val = scm_gc_malloc_pointerless (gebpf_map_value_bufsize (m), "v");
-  bool first = true;
-  for (;;)
-    {
-      if (bpf_map_get_next_key (fd, first ? NULL : cur, next) < 0)
-        {
-          if (errno == ENOENT)
-            return;
-          gebpf_syscall_error (gebpf_k_map, subr, errno,
-                               "iterating the map failed",
-                               "see the errno above");
-        }
-      first = false;
-      memcpy (cur, next, m->key_size);
-      if (bpf_map_lookup_elem (fd, cur, val) < 0)
-        {
-          if (errno == ENOENT)
-            continue;             /* deleted under our feet */
-          gebpf_syscall_error (gebpf_k_map, subr, errno, "map lookup failed",
-                               "see the errno above");
-        }
-      *acc = scm_call_3 (proc, gebpf_map_decode_key (m, cur),
-                         gebpf_map_decode_value (m, val), *acc);
-    }
-}
-
-/* Kinds whose values cannot be read back from user space as data.  */
-static bool
-readable_values (struct gebpf_map *m)
-{
-  return !(m->map_type == BPF_MAP_TYPE_PERF_EVENT_ARRAY
-           || m->map_type == BPF_MAP_TYPE_PROG_ARRAY
-           || m->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS
-           || m->map_type == BPF_MAP_TYPE_HASH_OF_MAPS);
-}
-
-#define FUNC_NAME s_scm_bpf_map_fold_internal
-SCM_DEFINE_STATIC (scm_bpf_map_fold_internal, "%bpf-map-fold", 4, 1, 0,
-            (SCM proc, SCM init, SCM map, SCM batch, SCM each),
-            "Fold @var{proc} (key value acc) over @var{map} starting from "
-            "@var{init}; with @var{batch} true, use the kernel's batch "
-            "lookup when it has one.  With @var{each}, a procedure "
-            "@code{(each keys values count acc)}, hand it each batch "
-            "decoded as two vectors instead of calling @var{proc} from "
-            "C.")
-{
-  SCM obj;
-  struct gebpf_map *m = map_arg (map, &obj, "bpf-map-fold", 3);
-  if (scm_is_false (scm_procedure_p (proc)))
-    gebpf_error (gebpf_k_validation, "bpf-map-fold", 0,
-                 "pass a procedure of (key value acc)",
-                 "%s is not a procedure", gebpf_repr (proc));
-  iterable (m, "bpf-map-fold");
-  if (!readable_values (m))
-    gebpf_error (gebpf_k_map, "bpf-map-fold", 0,
-                 "iterate keys of such maps from BPF programs instead",
-                 "map %s (%s) holds kernel objects, not data", m->name,
-                 m->kind->name);
-  if (SCM_UNBNDP (each))
-    each = SCM_BOOL_F;
-  int fd = MAP_FD (m, obj, "bpf-map-fold");
-  SCM acc = init;
-  if (scm_is_true (batch) && m->map_type != BPF_MAP_TYPE_LPM_TRIE
-      && m->map_type != BPF_MAP_TYPE_STACK_TRACE
-      && fold_batch (m, fd, proc, each, &acc))
-    return acc;
-  fold_elementwise (m, fd, proc, &acc, "bpf-map-fold");
-  return acc;
-}
-#undef FUNC_NAME
-
-#define FUNC_NAME s_scm_bpf_map_count
-SCM_DEFINE_STATIC (scm_bpf_map_count, "bpf-map-count", 1, 0, 0, (SCM map),
-            "Return the number of entries in @var{map}: the keys present "
-            "in a hash-like map, @code{max-entries} for an array.")
-{
-  SCM obj;
-  struct gebpf_map *m = map_arg (map, &obj, FUNC_NAME, 1);
-  iterable (m, FUNC_NAME);
-  int fd = MAP_FD (m, obj, FUNC_NAME);
-  if (is_array (m))
-    return scm_from_uint32 (m->max_entries);
-  uint8_t *cur = scm_gc_malloc_pointerless (m->key_size, "k");
-  uint8_t *next = scm_gc_malloc_pointerless (m->key_size, "k");
-  size_t n = 0;
-  bool first = true;
-  while (bpf_map_get_next_key (fd, first ? NULL : cur, next) == 0)
-    {
-      first = false;
-      memcpy (cur, next, m->key_size);
-      n++;
-    }
-  if (errno != ENOENT)
-    gebpf_syscall_error (gebpf_k_map, FUNC_NAME, errno,
-                         "iterating the map failed", "see the errno above");
-  return scm_from_size_t (n);
-}
-#undef FUNC_NAME
-
-#define FUNC_NAME s_scm_bpf_map_clear_x
-SCM_DEFINE_STATIC (scm_bpf_map_clear_x, "%bpf-map-clear!", 2, 0, 0,
-            (SCM map, SCM batch),
-            "Remove every entry of @var{map} (zero every element of an "
-            "array; drain a queue or stack).  With @var{batch} true, use "
-            "the kernel's batch delete when it has one.")
-{
-  SCM obj;
-  struct gebpf_map *m = map_arg (map, &obj, "bpf-map-clear!", 1);
-  int fd = MAP_FD (m, obj, "bpf-map-clear!");
-  size_t vsz = gebpf_map_value_bufsize (m);
-  if (m->map_type == BPF_MAP_TYPE_QUEUE || m->map_type == BPF_MAP_TYPE_STACK)
-    {
-      uint8_t *vb = scm_gc_malloc_pointerless (vsz, "v");
-      while (bpf_map_lookup_and_delete_elem (fd, NULL, vb) == 0)
-        ;
-      return SCM_UNSPECIFIED;
-    }
-  iterable (m, "bpf-map-clear!");
-  if (is_array (m))
-    {
-      uint8_t *zero = scm_gc_malloc_pointerless (vsz, "v");
-      memset (zero, 0, vsz);
-      for (uint32_t i = 0; i < m->max_entries; i++)
-        {
-          int r = readable_values (m) ? bpf_map_update_elem (fd, &i, zero, 0)
-            : bpf_map_delete_elem (fd, &i);
-          if (r < 0 && errno != ENOENT)
-            gebpf_syscall_error (gebpf_k_map, "bpf-map-clear!", errno,
-                                 "clearing the map failed",
-                                 "see the errno above");
-        }
-      return SCM_UNSPECIFIED;
-    }
-  /* Collect the keys first, then delete them (batch where we may).  A
-     program may refill the map meanwhile: stop after enough rounds to
-     have emptied a full map once, rather than chase it forever.  */
-  for (uint32_t round = 0; round <= m->max_entries / BATCH + 2; round++)
-    {
-      uint8_t *keys = scm_gc_malloc_pointerless ((size_t) BATCH * m->key_size,
-                                                 "keys");
-      uint8_t *cur = scm_gc_malloc_pointerless (m->key_size, "k");
-      __u32 n = 0;
-      bool first = true;
-      while (n < BATCH
-             && bpf_map_get_next_key (fd, first ? NULL : cur,
-                                      keys + (size_t) n * m->key_size) == 0)
-        {
-          memcpy (cur, keys + (size_t) n * m->key_size, m->key_size);
-          first = false;
-          n++;
-        }
-      if (n == 0)
-        return SCM_UNSPECIFIED;
-      __u32 done = n;
-      LIBBPF_OPTS (bpf_map_batch_opts, opts);
-      if (!(scm_is_true (batch) && m->map_type != BPF_MAP_TYPE_LPM_TRIE
-            && bpf_map_delete_batch (fd, keys, &done, &opts) == 0
-            && done == n))
-        for (__u32 i = 0; i < n; i++)
-          if (bpf_map_delete_elem (fd, keys + (size_t) i * m->key_size) < 0
-              && errno != ENOENT)
-            gebpf_syscall_error (gebpf_k_map, "bpf-map-clear!", errno,
-                                 "deleting an entry failed",
-                                 "see the errno above");
-    }
-  return SCM_UNSPECIFIED;
-}
-#undef FUNC_NAME
-
-#define FUNC_NAME s_scm_bpf_map_set_all_x
-SCM_DEFINE_STATIC (scm_bpf_map_set_all_x, "%bpf-map-set-all!", 3, 0, 0,
-            (SCM map, SCM alist, SCM batch),
-            "Store every @code{(key . value)} of @var{alist} in @var{map}; "
-            "with @var{batch} true, by the kernel's batch update when it "
-            "has one.  Return the number of entries stored.")
-{
-  SCM obj;
-  struct gebpf_map *m = map_arg (map, &obj, "bpf-map-set-all!", 1);
-  need_key (m, "bpf-map-set-all!");
-  long total = scm_ilength (alist);
-  if (total < 0)
-    gebpf_error (gebpf_k_validation, "bpf-map-set-all!", 0,
-                 "give a proper list of (key . value) pairs",
-                 "not a list: %s", gebpf_repr (alist));
-  int fd = MAP_FD (m, obj, "bpf-map-set-all!");
-  size_t vsz = gebpf_map_value_bufsize (m);
-  size_t chunk = total < BATCH ? (size_t) (total ? total : 1) : BATCH;
-  uint8_t *keys = scm_gc_malloc_pointerless (chunk * m->key_size, "keys");
-  uint8_t *vals = scm_gc_malloc_pointerless (chunk * vsz, "vals");
-  bool use_batch = scm_is_true (batch) && m->map_type != BPF_MAP_TYPE_LPM_TRIE;
-  SCM l = alist;
-  while (scm_is_pair (l))
-    {
-      __u32 n = 0;
-      for (; n < chunk && scm_is_pair (l); l = SCM_CDR (l), n++)
-        {
-          SCM e = SCM_CAR (l);
-          if (!scm_is_pair (e))
-            gebpf_error (gebpf_k_validation, "bpf-map-set-all!", 0,
-                         "give a list of (key . value) pairs",
-                         "not a (key . value) pair: %s", gebpf_repr (e));
-          gebpf_map_encode_key (m, SCM_CAR (e), keys + n * m->key_size,
-                                "bpf-map-set-all!");
-          gebpf_map_encode_value (obj, m, SCM_CDR (e), vals + n * vsz,
-                                  "bpf-map-set-all!");
-        }
-      __u32 done = n;
-      LIBBPF_OPTS (bpf_map_batch_opts, opts);
-      if (use_batch && bpf_map_update_batch (fd, keys, vals, &done, &opts) == 0)
-        continue;
-      int err = errno;
-      if (use_batch && err != EINVAL && err != ENOTSUP && err != EOPNOTSUPP
-          && err != ENOTSUPP_ERRNO)
-        update_error (m, err, "bpf-map-set-all!");
-      /* No batch call here, or it stopped part way: finish one by one.  */
-      __u32 start = use_batch && done < n ? done : 0;
-      use_batch = false;
-      for (__u32 i = start; i < n; i++)
-        if (bpf_map_update_elem (fd, keys + i * m->key_size, vals + i * vsz,
-                                 BPF_ANY) < 0)
-          update_error (m, errno, "bpf-map-set-all!");
-    }
-  return scm_from_long (total);
-}
-#undef FUNC_NAME
-
-/* ------------------------------------------------------------------ */
 /* Accessors, pinning, closing.                                          */
 
 #define FUNC_NAME s_scm_bpf_map_p
@@ -1398,7 +648,7 @@ SCM_DEFINE_STATIC (scm_bpf_map_create_x, "bpf-map-create!", 1, 0, 0, (SCM map),
             "first use) and return its fd.  Raises @code{ebpf-map-error} or "
             "@code{ebpf-permission-error} when the kernel refuses.")
 {
-  SCM obj = map_scm (map);
+  SCM obj = gebpf_map_lookup (map);
   gebpf_map_from_scm (map, FUNC_NAME, 1);
   return scm_from_int (gebpf_map_ensure (obj, FUNC_NAME));
 }
@@ -1413,7 +663,7 @@ SCM_DEFINE_STATIC (scm_bpf_map_pin_x, "bpf-map-pin!", 1, 1, 0, (SCM map, SCM pat
             "exists).")
 {
   SCM obj;
-  struct gebpf_map *m = map_arg (map, &obj, FUNC_NAME, 1);
+  struct gebpf_map *m = gebpf_map_arg (map, &obj, FUNC_NAME, 1);
   char *p;
   if (!SCM_UNBNDP (path) && !scm_is_string (path))
     gebpf_error (gebpf_k_validation, FUNC_NAME, 0,
@@ -1440,7 +690,7 @@ SCM_DEFINE_STATIC (scm_bpf_map_pin_x, "bpf-map-pin!", 1, 1, 0, (SCM map, SCM pat
     mkdir ("/sys/fs/bpf/guile-ebpf", 0700);
   /* A map declared with #:pin-path is pinned there when created: pinning
      it there again is a no-op, not an EEXIST.  */
-  int fd = MAP_FD (m, obj, FUNC_NAME);
+  int fd = GEBPF_MAP_FD (m, obj, FUNC_NAME);
   struct stat st;
   bool already = m->pin_path && strcmp (p, m->pin_path) == 0
     && stat (p, &st) == 0;

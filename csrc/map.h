@@ -1,5 +1,6 @@
-/* map.h --- the C side of <bpf-map>, shared by map.c, btf.c and (later)
-   the program loader, which reuses map fds.  Private.  */
+/* map.h --- the C side of <bpf-map>, shared by map.c (declaration,
+   creation, pinning), map-io.c (element and whole-map I/O), btf.c and
+   the files that reuse map fds (the loader, the readers).  Private.  */
 #ifndef GEBPF_MAP_H
 #define GEBPF_MAP_H
 
@@ -32,7 +33,29 @@ struct gebpf_map_btf
   uint32_t key_id, value_id;
 };
 
+/* Buckets 0..63 of the log2 histogram, and 64 for negative values (as
+   signed 64-bit: gebpf_log2_bucket puts them there by itself).  */
+#define GEBPF_HIST_BUCKETS 65
+
+/* The map declared under NAME (string or symbol), NAME itself when it is
+   a map, else #f.  */
 SCM gebpf_map_lookup (SCM name);
+/* The map argument OBJ (object or name): its struct, and the object in
+   *OUT.  One type test on the fast path.  */
+struct gebpf_map *gebpf_map_arg (SCM obj, SCM *out, const char *subr,
+                                 int pos);
+/* The fd of map M (object OBJ), the kernel map created on first use.  */
+#define GEBPF_MAP_FD(m, obj, subr) \
+  ((m)->fd >= 0 ? (m)->fd : gebpf_map_ensure ((obj), (subr)))
+
+/* Entries always exist and cannot be deleted (a keyed histogram is a
+   hash even though an unkeyed one is an array).  */
+static inline bool
+gebpf_map_is_array (const struct gebpf_map *m)
+{
+  return (m->kind->flags & K_ARRAY) && !m->hist_keyed;
+}
+
 bool gebpf_map_same_shape (const struct gebpf_map *a,
                            const struct gebpf_map *b);
 bool gebpf_map_percpu (const struct gebpf_map *m);
@@ -45,6 +68,12 @@ void gebpf_map_encode_value (SCM obj, struct gebpf_map *m, SCM v,
                              uint8_t *buf, const char *subr);
 SCM gebpf_map_decode_value (struct gebpf_map *m, const uint8_t *buf);
 SCM gebpf_map_wrap_fd (int fd, const char *subr, const char *path);
+
+/* stacks.c: the stack-trace map (kstack) and (ustack) record into
+   (declared on first use), and the note that programs key map M by
+   stacks, STACK being (STACKMAP . MODE).  */
+SCM gebpf_stacks_map (void);
+void gebpf_stack_key_note (const struct gebpf_map *m, SCM stack);
 
 /* btf.c: BTF for the maps we create, and types from a pinned map's BTF.  */
 int gebpf_btf_for_map (const struct gebpf_type *key,

@@ -14,8 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +24,7 @@
 #include <unistd.h>
 
 #include "gebpf.h"
+#include "elfsyms.h"
 
 /* Raise as gebpf_error does, the message led by WHO ("attaching
    PROGRAM") when there is one: the program whose target this is.  */
@@ -251,84 +250,24 @@ add_cand (struct lookup *lk, GElf_Addr addr, const char *version,
   c->local = local;
 }
 
-/* Version index -> name, from .gnu.version_d.  */
-static const char *
-verdef_name (Elf *elf, Elf_Scn *vd_scn, unsigned ndx)
-{
-  if (!vd_scn)
-    return NULL;
-  GElf_Shdr sh;
-  Elf_Data *d = elf_getdata (vd_scn, NULL);
-  if (!d || !gelf_getshdr (vd_scn, &sh))
-    return NULL;
-  size_t off = 0;
-  for (unsigned i = 0; i < sh.sh_info && off < d->d_size; i++)
-    {
-      GElf_Verdef vd;
-      GElf_Verdaux va;
-      if (!gelf_getverdef (d, (int) off, &vd))
-        return NULL;
-      if (vd.vd_ndx == ndx
-          && gelf_getverdaux (d, (int) (off + vd.vd_aux), &va))
-        return elf_strptr (elf, sh.sh_link, va.vda_name);
-      if (!vd.vd_next)
-        break;
-      off += vd.vd_next;
-    }
-  return NULL;
-}
-
-/* Whether S is a function this file defines (what a uprobe can hit).  */
+/* A symbol named LK->sym, or LK->sym@VERSION as .symtab spells
+   versions into names (SYM@V, SYM@@V), is a candidate.  */
 static bool
-defined_function (const GElf_Sym *s)
+scan_symbol (const struct gebpf_elf_sym *s, void *ctx)
 {
-  int type = GELF_ST_TYPE (s->st_info);
-  return (type == STT_FUNC || type == STT_GNU_IFUNC)
-    && s->st_shndx != SHN_UNDEF && s->st_value != 0;
-}
-
-static void
-scan_symbols (Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, Elf_Scn *versym,
-              Elf_Scn *verdef, struct lookup *lk)
-{
-  Elf_Data *data = elf_getdata (scn, NULL);
-  Elf_Data *vdata = versym ? elf_getdata (versym, NULL) : NULL;
-  if (!data || !sh->sh_entsize)
-    return;
-  size_t n = sh->sh_size / sh->sh_entsize;
+  struct lookup *lk = ctx;
   size_t symlen = strlen (lk->sym);
-  for (size_t i = 0; i < n; i++)
+  if (strncmp (s->name, lk->sym, symlen) != 0)
+    return true;
+  if (s->name[symlen] == 0)
+    add_cand (lk, s->value, s->version, s->is_default, s->local);
+  else if (s->name[symlen] == '@')
     {
-      GElf_Sym s;
-      if (!gelf_getsym (data, (int) i, &s))
-        continue;
-      if (!defined_function (&s))
-        continue;
-      const char *name = elf_strptr (elf, sh->sh_link, s.st_name);
-      if (!name || strncmp (name, lk->sym, symlen) != 0)
-        continue;
-      if (name[symlen] == 0)
-        {
-          const char *ver = NULL;
-          bool dflt = true;
-          GElf_Versym v;
-          if (vdata && gelf_getversym (vdata, (int) i, &v))
-            {
-              dflt = !(v & 0x8000);
-              if ((v & 0x7fff) > 1)
-                ver = verdef_name (elf, verdef, v & 0x7fff);
-            }
-          add_cand (lk, s.st_value, ver, dflt,
-                    GELF_ST_BIND (s.st_info) == STB_LOCAL);
-        }
-      else if (name[symlen] == '@')
-        {
-          /* .symtab spells versions into the name: SYM@V, SYM@@V.  */
-          bool dflt = name[symlen + 1] == '@';
-          add_cand (lk, s.st_value, name + symlen + (dflt ? 2 : 1), dflt,
-                    GELF_ST_BIND (s.st_info) == STB_LOCAL);
-        }
+      bool dflt = s->name[symlen + 1] == '@';
+      add_cand (lk, s->value, s->name + symlen + (dflt ? 2 : 1), dflt,
+                s->local);
     }
+  return true;
 }
 
 /* The file offset of virtual address ADDR.  */
@@ -369,23 +308,17 @@ versions_list (struct lookup *lk, char *out, size_t size)
 static Elf *
 open_elf (const char *path, int *fd, const char *subr, const char *who)
 {
-  *fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (*fd < 0)
-    fail (who, gebpf_k_attach, subr, errno,
+  Elf *elf;
+  int r = gebpf_elf_open (path, &elf, fd);
+  if (r == -ENOEXEC)
+    fail (who, gebpf_k_attach, subr, 0,
+                 "give an ELF executable or shared library (not a script "
+                 "or a linker script such as libc.so)",
+                 "%s is not an ELF file", path);
+  if (r < 0)
+    fail (who, gebpf_k_attach, subr, -r,
                  "give the path of a readable executable or library",
                  "cannot open %s", path);
-  elf_version (EV_CURRENT);
-  Elf *elf = elf_begin (*fd, ELF_C_READ_MMAP, NULL);
-  if (!elf || elf_kind (elf) != ELF_K_ELF)
-    {
-      if (elf)
-        elf_end (elf);
-      close (*fd);
-      fail (who, gebpf_k_attach, subr, 0,
-                   "give an ELF executable or shared library (not a script "
-                   "or a linker script such as libc.so)",
-                   "%s is not an ELF file", path);
-    }
   return elf;
 }
 
@@ -395,68 +328,62 @@ cmp_str (const void *a, const void *b)
   return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
+/* The names a listing collects.  */
+struct names
+{
+  const char *glob;
+  char **v;
+  size_t n, cap;
+};
+
+static bool
+list_symbol (const struct gebpf_elf_sym *s, void *ctx)
+{
+  struct names *ns = ctx;
+  /* .symtab's SYM@VERSION is the symbol SYM.  */
+  char *plain = strndup (s->name, strcspn (s->name, "@"));
+  if (!plain || fnmatch (ns->glob, plain, 0) != 0)
+    {
+      free (plain);
+      return true;
+    }
+  if (ns->n == ns->cap)
+    {
+      size_t cap = ns->cap ? 2 * ns->cap : 64;
+      char **more = realloc (ns->v, cap * sizeof *more);
+      if (!more)
+        {
+          free (plain);
+          return false;
+        }
+      ns->v = more;
+      ns->cap = cap;
+    }
+  ns->v[ns->n++] = plain;
+  return true;
+}
+
 SCM
 gebpf_uprobe_symbols (const char *path, const char *glob, const char *subr,
                       const char *who)
 {
   int fd;
   Elf *elf = open_elf (path, &fd, subr, who);
-  size_t n = 0, cap = 0;
-  char **names = NULL;
-  Elf_Scn *scn = NULL;
-  while ((scn = elf_nextscn (elf, scn)))
-    {
-      GElf_Shdr sh;
-      if (!gelf_getshdr (scn, &sh)
-          || (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB)
-          || !sh.sh_entsize)
-        continue;
-      Elf_Data *data = elf_getdata (scn, NULL);
-      size_t count = data ? sh.sh_size / sh.sh_entsize : 0;
-      for (size_t i = 0; i < count; i++)
-        {
-          GElf_Sym s;
-          if (!gelf_getsym (data, (int) i, &s))
-            continue;
-          if (!defined_function (&s))
-            continue;
-          const char *name = elf_strptr (elf, sh.sh_link, s.st_name);
-          if (!name || !*name)
-            continue;
-          /* .symtab's SYM@VERSION is the symbol SYM.  */
-          char *plain = strndup (name, strcspn (name, "@"));
-          if (!plain || fnmatch (glob, plain, 0) != 0)
-            {
-              free (plain);
-              continue;
-            }
-          if (n == cap)
-            {
-              cap = cap ? 2 * cap : 64;
-              char **more = realloc (names, cap * sizeof *names);
-              if (!more)
-                {
-                  free (plain);
-                  break;
-                }
-              names = more;
-            }
-          names[n++] = plain;
-        }
-    }
-  elf_end (elf);
-  close (fd);
-  if (n)
-    qsort (names, n, sizeof *names, cmp_str);
+  struct names ns = { glob, NULL, 0, 0 };
+  gebpf_elf_functions (elf, GEBPF_ELF_SYMTAB | GEBPF_ELF_DYNSYM,
+                       list_symbol, &ns);
+  gebpf_elf_close (elf, fd);
+  if (ns.n)
+    qsort (ns.v, ns.n, sizeof *ns.v, cmp_str);
   SCM out = SCM_EOL;
-  for (size_t i = n; i-- > 0;)
+  for (size_t i = ns.n; i-- > 0;)
     {
-      if (i + 1 >= n || strcmp (names[i], names[i + 1]) != 0)
-        out = scm_cons (scm_from_utf8_string (names[i]), out);
+      if (i + 1 >= ns.n || strcmp (ns.v[i], ns.v[i + 1]) != 0)
+        out = scm_cons (scm_from_utf8_string (ns.v[i]), out);
     }
-  for (size_t i = 0; i < n; i++)
-    free (names[i]);
-  free (names);
+  for (size_t i = 0; i < ns.n; i++)
+    free (ns.v[i]);
+  free (ns.v);
   return out;
 }
 
@@ -493,25 +420,8 @@ gebpf_uprobe_offset (const char *path, const char *symbol, const char *subr,
   int fd;
   Elf *elf = open_elf (path, &fd, subr, who);
   struct lookup lk = { .sym = sym };
-  Elf_Scn *scn = NULL, *versym = NULL, *verdef = NULL;
-  while ((scn = elf_nextscn (elf, scn)))
-    {
-      GElf_Shdr sh;
-      if (!gelf_getshdr (scn, &sh))
-        continue;
-      if (sh.sh_type == SHT_GNU_versym)
-        versym = scn;
-      else if (sh.sh_type == SHT_GNU_verdef)
-        verdef = scn;
-    }
-  while ((scn = elf_nextscn (elf, scn)))
-    {
-      GElf_Shdr sh;
-      if (gelf_getshdr (scn, &sh)
-          && (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB))
-        scan_symbols (elf, scn, &sh, sh.sh_type == SHT_DYNSYM ? versym : NULL,
-                      verdef, &lk);
-    }
+  gebpf_elf_functions (elf, GEBPF_ELF_SYMTAB | GEBPF_ELF_DYNSYM,
+                       scan_symbol, &lk);
 
   /* Choose: the named version; else the one address all candidates
      share; else the one of the default versions; else the one of the
@@ -548,8 +458,7 @@ gebpf_uprobe_offset (const char *path, const char *symbol, const char *subr,
   size_t off = 0;
   bool mapped = pick >= 0 && !ambiguous
     && addr_to_offset (elf, lk.c[pick].addr, &off);
-  elf_end (elf);
-  close (fd);
+  gebpf_elf_close (elf, fd);
   if (pick < 0 && want && lk.n)
     fail (who, gebpf_k_attach, subr, 0,
                  versions[0] ? scm_gc_strdup (fix_versions, "fix")

@@ -6,7 +6,8 @@
      resolve.c  AST -> AST with every identifier bound (locals, ctx, maps,
                 Scheme integers, inlines, macros expanded, struct and
                 header accessors)
-     types.c    AST -> AST with a type on every node (and type errors)
+     types.c    AST -> AST with a type on every node (and type errors);
+                map forms in types-map.c, CO-RE reads in types-core.c
      bounds.c   AST -> AST checked against the program kind (packet and
                 tracing forms, return actions) with packet layers noted
      emit.c     AST -> BPF C text with #line directives and a line map,
@@ -328,6 +329,33 @@ struct btf *gebpf_vmlinux_btf (void);
 const char *gebpf_tyname (enum ty t);
 /* The type pass on (core-read ...), in types-core.c.  */
 void gebpf_type_core_read (struct lower *L, struct node *n);
+/* Shared by the type pass's files: types.c (the walk), types-map.c
+   (forms that name a map).  */
+static inline bool
+gebpf_intlike (enum ty t)
+{
+  return t == TY_INT || t == TY_BOOL;
+}
+/* Whether S is a node's stack, (STACKMAP . MODE): the value came from
+   stack-id, (kstack) or (ustack).  */
+static inline bool
+gebpf_is_stack (SCM s)
+{
+  return SCM_UNPACK (s) != 0 && scm_is_pair (s);
+}
+/* Raise unless N is an integer (WHAT names the form).  */
+void gebpf_want_int (struct lower *L, struct node *n, const char *what);
+/* Raise unless N can be stored where a T is expected (a map's key or
+   value, a struct field; WHAT names it); literals checked for range.  */
+void gebpf_check_fits (struct lower *L, struct node *n,
+                       const struct gebpf_type *t, const char *what);
+/* N has the expression type of a value of gebpf type T.  */
+void gebpf_set_value_ty (struct node *n, const struct gebpf_type *t);
+/* The map N names directly (FORM names the form), or raise.  */
+struct gebpf_map *gebpf_want_map (struct lower *L, struct node *n,
+                                  const char *form);
+/* The type rules of a form naming a map, its kids typed.  */
+void gebpf_type_map_form (struct lower *L, struct node *n);
 extern SCM gebpf_loc_marker;
 
 /* Forms nested deeper than this are a lowering error.  clang refuses

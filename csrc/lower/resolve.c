@@ -135,12 +135,11 @@ note_map (struct lower *L, SCM m)
     L->maps = scm_cons (m, L->maps);
 }
 
-/* (kstack) and (ustack) record into the stack-trace map ringbuf.c
+/* (kstack) and (ustack) record into the stack-trace map stacks.c
    declares for them: its reference becomes the node's only kid.  */
 static void
 resolve_stack (struct lower *L, struct node *n)
 {
-  extern SCM gebpf_stacks_map (void);
   if (scm_is_false (L->ctx_name))
     gebpf_lower_error (L, n, "call it in the bpf-fn body and pass the "
                        "value to the inline", "(%s) needs the program's "

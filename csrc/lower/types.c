@@ -6,7 +6,9 @@
    define-bpf-inline that is called.  Raises ebpf-lower-error for
    pointers or strings in arithmetic, keys and values that do not fit a
    map, out-of-range literals, division by a constant zero, set! of a
-   local with a value of another type, a circular inline.  */
+   local with a value of another type, a circular inline.  The forms
+   that name a map have their rules in types-map.c, CO-RE reads in
+   types-core.c: this file walks the tree and hands those over.  */
 #include <config.h>
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -34,12 +36,6 @@ gebpf_value_ty (const struct gebpf_type *t)
     case GT_MAC: return TY_MAC;
     default: return TY_VALUE;
     }
-}
-
-static bool
-intlike (enum ty t)
-{
-  return t == TY_INT || t == TY_BOOL;
 }
 
 static bool
@@ -72,10 +68,10 @@ gebpf_tyname (enum ty t)
     }
 }
 
-static void
-want_int (struct lower *L, struct node *n, const char *what)
+void
+gebpf_want_int (struct lower *L, struct node *n, const char *what)
 {
-  if (intlike (n->ty) || n->ty == TY_IPV4)
+  if (gebpf_intlike (n->ty) || n->ty == TY_IPV4)
     return;
   const char *fix = n->ty == TY_STR ? "strings appear only in printk and "
     "comparisons with string values"
@@ -103,9 +99,8 @@ literal_fits (const struct node *n, const struct gebpf_type *t)
   return !n->uneg && (uint64_t) n->ival < ((uint64_t) 1 << bits);
 }
 
-/* Can node N be stored where a T is expected (map key/value, field)?  */
-static void
-check_fits (struct lower *L, struct node *n, const struct gebpf_type *t,
+void
+gebpf_check_fits (struct lower *L, struct node *n, const struct gebpf_type *t,
             const char *what)
 {
   bool ok;
@@ -114,7 +109,7 @@ check_fits (struct lower *L, struct node *n, const struct gebpf_type *t,
     case GT_U8: case GT_U16: case GT_U32: case GT_U64:
     case GT_I8: case GT_I16: case GT_I32: case GT_I64:
     case GT_BE16: case GT_BE32: case GT_BE64: case GT_UINT: case GT_BOOL:
-      ok = intlike (n->ty);
+      ok = gebpf_intlike (n->ty);
       if (ok && !literal_fits (n, t))
         {
           char *ts = gebpf_type_string (t);
@@ -167,87 +162,26 @@ check_fits (struct lower *L, struct node *n, const struct gebpf_type *t,
     }
 }
 
-static struct gebpf_map *
-want_map (struct lower *L, struct node *n, const char *form)
-{
-  if (n->ty != TY_MAP)
-    gebpf_lower_error (L, n, "name a map declared with defbpf-map",
-                       "%s needs a map, got %s", form, gebpf_tyname (n->ty));
-  /* (begin m), (if C m1 m2): a map chosen at run time has no C
-     expression; the generated code names each map it uses.  */
-  if (n->op != OP_MAPREF || !GEBPF_IS (n->ref, gebpf_map_type))
-    gebpf_lower_error (L, n, "name the map itself, e.g. (map-get m KEY); "
-                       "choose between maps with if around the whole call",
-                       "%s needs a map named directly, not computed",
-                       form);
-  return scm_foreign_object_ref (n->ref, 0);
-}
-
 /* Stack ids: a node's stack is (STACKMAP . MODE) for a value that
    stack-id, (kstack) or (ustack) made, also through a local, so that a
    map keyed by it prints its keys as frames.  */
-static bool
-is_stack (SCM s)
-{
-  return SCM_UNPACK (s) != 0 && scm_is_pair (s);
-}
-
 static SCM
 local_stack (struct lower *L, int slot)
 {
   SCM v = scm_assv_ref (L->stack_locals, scm_from_int (slot));
-  return is_stack (v) ? v : SCM_PACK (0);
+  return gebpf_is_stack (v) ? v : SCM_PACK (0);
 }
 
 static void
 set_local_stack (struct lower *L, int slot, SCM stack)
 {
   L->stack_locals = scm_acons (scm_from_int (slot),
-                               is_stack (stack) ? stack : SCM_BOOL_F,
+                               gebpf_is_stack (stack) ? stack : SCM_BOOL_F,
                                L->stack_locals);
 }
 
-static void
-note_stack_key (struct lower *L, struct node *n, struct gebpf_map *m)
-{
-  extern void gebpf_stack_key_note (const struct gebpf_map *m, SCM stack);
-  if (!is_stack (n->stack) || m->hist_keyed)
-    return;
-  bool user = scm_is_eq (SCM_CDR (n->stack), scm_from_utf8_symbol ("user"));
-  if (m->key->size < (user ? 8u : 4u))
-    gebpf_lower_error (L, n, user ? "declare the map with #:key 'u64: a "
-                       "(ustack) key holds the stack id and the process id"
-                       : "declare the map with #:key 'u32",
-                       "map %s has %zu-byte keys, too small for a stack",
-                       m->name, m->key->size);
-  gebpf_stack_key_note (m, n->stack);
-}
-
-static void
-check_key (struct lower *L, struct node *n, struct gebpf_map *m)
-{
-  if (!m->key)
-    gebpf_lower_error (L, n, "use emit! for ring buffers",
-                       "map %s has no keys", m->name);
-  char what[128];
-  snprintf (what, sizeof what, "the key of map %s", m->name);
-  check_fits (L, n, m->hist_keyed ? m->hist_key : m->key, what);
-  note_stack_key (L, n, m);
-}
-
-static void
-check_value (struct lower *L, struct node *n, struct gebpf_map *m)
-{
-  char what[128];
-  snprintf (what, sizeof what, "the value of map %s", m->name);
-  if (!m->value)
-    gebpf_lower_error (L, n, "use emit! for ring buffers",
-                       "map %s holds no values", m->name);
-  check_fits (L, n, m->value, what);
-}
-
-static void
-set_value_ty (struct node *n, const struct gebpf_type *t)
+void
+gebpf_set_value_ty (struct node *n, const struct gebpf_type *t)
 {
   n->ty = gebpf_value_ty (t);
   n->vt = t;
@@ -258,7 +192,7 @@ set_value_ty (struct node *n, const struct gebpf_type *t)
 static bool
 same_ty (struct node *a, struct node *b)
 {
-  if (intlike (a->ty) && intlike (b->ty))
+  if (gebpf_intlike (a->ty) && gebpf_intlike (b->ty))
     return true;
   if (a->ty != b->ty)
     return false;
@@ -290,7 +224,7 @@ join (struct node *n, struct node *a, struct node *b)
     }
   if (b->ty == TY_NORETURN || same_ty (a, b))
     {
-      n->ty = intlike (a->ty) && b->ty != TY_NORETURN && a->ty != b->ty
+      n->ty = gebpf_intlike (a->ty) && b->ty != TY_NORETURN && a->ty != b->ty
         ? TY_INT : a->ty;
       n->vt = a->vt;
       n->hdr = a->hdr;
@@ -471,7 +405,7 @@ type_read (struct lower *L, struct node *n)
                        "holds 512): read a smaller type, or fields one by "
                        "one", "%s of %zu bytes is too large", n->name,
                        n->st->size);
-  set_value_ty (n, n->st);
+  gebpf_set_value_ty (n, n->st);
 }
 
 /* ---- the pass ---------------------------------------------------------- */
@@ -522,7 +456,7 @@ type_packet_write (struct lower *L, struct node *n)
         n->kid[1]->ty = TY_VOID;
         if (f->ty == TY_INT)
           {
-            want_int (L, v, "set-field!");
+            gebpf_want_int (L, v, "set-field!");
             if (v->op == OP_INT
                 && (v->uneg || (uint64_t) v->ival >> (f->mask ? 1
                                                      : 8 * f->size)))
@@ -550,20 +484,20 @@ type_packet_write (struct lower *L, struct node *n)
       if (n->kid[0]->ty != TY_CTX)
         gebpf_lower_error (L, n->kid[0], "pass the program's context",
                            "%s needs the context", n->name);
-      want_int (L, n->kid[1], n->name);
+      gebpf_want_int (L, n->kid[1], n->name);
       /* 0, or a negative errno.  */
       n->ty = TY_INT;
       n->is_signed = true;
       return;
     case OP_REDIRECT:
       type_kids (L, n);
-      want_int (L, n->kid[0], "redirect");
+      gebpf_want_int (L, n->kid[0], "redirect");
       n->ty = TY_INT;
       return;
     case OP_REDIRECT_MAP:
       {
         type_kids (L, n);
-        struct gebpf_map *m = want_map (L, n->kid[0], n->name);
+        struct gebpf_map *m = gebpf_want_map (L, n->kid[0], n->name);
         if (m->map_type != BPF_MAP_TYPE_DEVMAP
             && m->map_type != BPF_MAP_TYPE_DEVMAP_HASH
             && m->map_type != BPF_MAP_TYPE_CPUMAP
@@ -573,7 +507,7 @@ type_packet_write (struct lower *L, struct node *n)
                              "redirect-map needs a devmap, devmap-hash or "
                              "cpumap, and %s is a %s", m->name,
                              m->kind->name);
-        want_int (L, n->kid[1], "redirect-map");
+        gebpf_want_int (L, n->kid[1], "redirect-map");
         n->ty = TY_INT;
         return;
       }
@@ -662,7 +596,7 @@ type (struct lower *L, struct node *n)
         /* A local set! to another value is no longer known as a
            stack id (the set! may be on one branch only).  */
         SCM had = local_stack (L, n->slot);
-        if (!is_stack (n->kid[0]->stack) || !is_stack (had)
+        if (!gebpf_is_stack (n->kid[0]->stack) || !gebpf_is_stack (had)
             || !scm_is_true (scm_equal_p (n->kid[0]->stack, had)))
           set_local_stack (L, n->slot, SCM_BOOL_F);
         n->ty = TY_VOID;
@@ -724,7 +658,7 @@ type (struct lower *L, struct node *n)
     case OP_CASE:
       {
         type (L, n->kid[0]);
-        want_int (L, n->kid[0], "case");
+        gebpf_want_int (L, n->kid[0], "case");
         bool has_else = false;
         for (int i = 1; i < n->nkid; i++)
           {
@@ -772,7 +706,7 @@ type (struct lower *L, struct node *n)
       if (n->nkid)
         {
           type (L, n->kid[0]);
-          want_int (L, n->kid[0], "return");
+          gebpf_want_int (L, n->kid[0], "return");
         }
       n->ty = TY_NORETURN;
       return;
@@ -782,7 +716,7 @@ type (struct lower *L, struct node *n)
       type_kids (L, n);
       for (int i = 0; i < n->nkid; i++)
         {
-          want_int (L, n->kid[i], gebpf_op_name (n->op));
+          gebpf_want_int (L, n->kid[i], gebpf_op_name (n->op));
           if (n->kid[i]->is_signed)
             n->is_signed = true;
         }
@@ -815,15 +749,15 @@ type (struct lower *L, struct node *n)
           ;
         else
           {
-            want_int (L, a, n->name);
-            want_int (L, b, n->name);
+            gebpf_want_int (L, a, n->name);
+            gebpf_want_int (L, b, n->name);
           }
         n->ty = TY_BOOL;
         return;
       }
     case OP_ZEROP:
       type_kids (L, n);
-      want_int (L, n->kid[0], "zero?");
+      gebpf_want_int (L, n->kid[0], "zero?");
       n->ty = TY_BOOL;
       return;
     case OP_CALL: case OP_PID: case OP_TGID: case OP_TID: case OP_UID:
@@ -837,96 +771,12 @@ type (struct lower *L, struct node *n)
                                             scm_from_int (16)),
                                 "bpf-fn", "comm");
       return;
-    case OP_MAP_GET:
-    case OP_MAP_REF:
-      {
-        type_kids (L, n);
-        struct gebpf_map *m = want_map (L, n->kid[0], n->name);
-        check_key (L, n->kid[1], m);
-        if (!m->value)
-          gebpf_lower_error (L, n, "read ring buffers from Scheme with "
-                             "bpf-ringbuf-poll", "map %s holds no values",
-                             m->name);
-        if (n->op == OP_MAP_GET)
-          {
-            n->ty = TY_VALPTR;
-            n->vt = m->value;
-            return;
-          }
-        set_value_ty (n, m->value);
-        if (n->nkid == 3)
-          check_value (L, n->kid[2], m);
-        return;
-      }
-    case OP_MAP_SET:
-      {
-        type_kids (L, n);
-        struct gebpf_map *m = want_map (L, n->kid[0], n->name);
-        check_key (L, n->kid[1], m);
-        check_value (L, n->kid[2], m);
-        n->ty = TY_VOID;
-        return;
-      }
-    case OP_MAP_DELETE:
-      {
-        type_kids (L, n);
-        struct gebpf_map *m = want_map (L, n->kid[0], n->name);
-        check_key (L, n->kid[1], m);
-        n->ty = TY_VOID;
-        return;
-      }
-    case OP_MAP_INC:
-      {
-        type_kids (L, n);
-        struct gebpf_map *m = want_map (L, n->kid[0], n->name);
-        check_key (L, n->kid[1], m);
-        if (!m->value || gebpf_value_ty (m->value) != TY_INT
-            || (m->value_size != 4 && m->value_size != 8)
-            || m->value->kind == GT_BE32 || m->value->kind == GT_BE64)
-          gebpf_lower_error (L, n, "count into a map of u32 or u64 values",
-                             "map-increment! needs 4 or 8-byte integer "
-                             "values in map %s", m->name);
-        if (n->nkid == 3)
-          want_int (L, n->kid[2], "map-increment!");
-        n->ty = TY_VOID;
-        return;
-      }
-    case OP_HIST:
-    case OP_LHIST:
-      {
-        type_kids (L, n);
-        struct gebpf_map *m = want_map (L, n->kid[0], n->name);
-        if (strcmp (m->kind->name, "histogram") != 0)
-          gebpf_lower_error (L, n->kid[0], "declare it with #:kind 'histogram",
-                             "%s needs a histogram map, and %s is a %s",
-                             n->name, m->name, m->kind->name);
-        bool keyed = n->op == OP_HIST && n->nkid == 3;
-        if (keyed != m->hist_keyed)
-          gebpf_lower_error (L, n, keyed ? "declare the histogram with #:key"
-                             : "give the key: (hist! MAP KEY VALUE)",
-                             keyed ? "histogram %s has no key"
-                             : "histogram %s is keyed", m->name);
-        if (keyed)
-          check_key (L, n->kid[1], m);
-        want_int (L, n->kid[n->op == OP_HIST ? n->nkid - 1 : 1], n->name);
-        if (n->op == OP_LHIST)
-          {
-            for (int i = 2; i < 5; i++)
-              if (n->kid[i]->op != OP_INT || n->kid[i]->uneg)
-                gebpf_lower_error (L, n->kid[i], "give constant MIN MAX STEP",
-                                   "lhist! bounds must be constants >= 0");
-            int64_t lo = n->kid[2]->ival, hi = n->kid[3]->ival,
-              st = n->kid[4]->ival;
-            if (st <= 0 || hi <= lo || (hi - lo) / st + 2 > 64)
-              gebpf_lower_error (L, n, "keep (MAX - MIN) / STEP + 2 <= 64 "
-                                 "buckets, STEP > 0",
-                                 "bad lhist! range %lld..%lld step %lld",
-                                 (long long) lo, (long long) hi,
-                                 (long long) st);
-          }
-        n->ty = TY_VOID;
-        return;
-      }
+    case OP_MAP_GET: case OP_MAP_REF: case OP_MAP_SET: case OP_MAP_DELETE:
+    case OP_MAP_INC: case OP_HIST: case OP_LHIST: case OP_EMIT:
+    case OP_PERF_EMIT: case OP_STACK_ID:
+      type_kids (L, n);
+      gebpf_type_map_form (L, n);
+      return;
     case OP_PROTO:
     case OP_PKT_LEN:
       type_kids (L, n);
@@ -1069,7 +919,7 @@ type (struct lower *L, struct node *n)
     case OP_READ_KERNEL_STR:
       {
         type_kids (L, n);
-        if (!(intlike (n->kid[0]->ty) || n->kid[0]->ty == TY_KPTR))
+        if (!(gebpf_intlike (n->kid[0]->ty) || n->kid[0]->ty == TY_KPTR))
           gebpf_lower_error (L, n->kid[0], "pass an address (an arg or a "
                              "core-read pointer)", "%s needs a pointer",
                              n->name);
@@ -1083,32 +933,10 @@ type (struct lower *L, struct node *n)
                                   "bpf-fn", "string");
         return;
       }
-    case OP_EMIT:
-    case OP_PERF_EMIT:
-      {
-        type_kids (L, n);
-        struct gebpf_map *m = want_map (L, n->kid[0], n->name);
-        unsigned want = n->op == OP_EMIT ? BPF_MAP_TYPE_RINGBUF
-          : BPF_MAP_TYPE_PERF_EVENT_ARRAY;
-        if (m->map_type != want)
-          gebpf_lower_error (L, n->kid[0], n->op == OP_EMIT
-                             ? "emit! into a ringbuf map"
-                             : "perf-emit! into a perf-event-array map",
-                             "map %s is a %s", m->name, m->kind->name);
-        struct node *v = n->kid[1];
-        if (!(intlike (v->ty) || v->ty == TY_VALUE || v->ty == TY_IPV4))
-          gebpf_lower_error (L, v, "emit a struct value or an integer",
-                             "cannot emit %s", gebpf_tyname (v->ty));
-        if (m->record && v->ty == TY_VALUE && v->vt != m->record)
-          gebpf_lower_error (L, v, "emit values of the map's #:value type",
-                             "map %s records another type", m->name);
-        n->ty = TY_VOID;
-        return;
-      }
     case OP_PRINTK:
       type_kids (L, n);
       for (int i = 1; i < n->nkid; i++)
-        if (!(intlike (n->kid[i]->ty) || n->kid[i]->ty == TY_IPV4
+        if (!(gebpf_intlike (n->kid[i]->ty) || n->kid[i]->ty == TY_IPV4
               || n->kid[i]->ty == TY_KPTR
               || (n->kid[i]->ty == TY_VALUE
                   && n->kid[i]->vt->kind == GT_STRING)))
@@ -1125,7 +953,7 @@ type (struct lower *L, struct node *n)
             char what[128];
             snprintf (what, sizeof what, "field %s of %s",
                       n->st->fields[i].name, n->st->name);
-            check_fits (L, n->kid[i], n->st->fields[i].type, what);
+            gebpf_check_fits (L, n->kid[i], n->st->fields[i].type, what);
           }
       n->ty = TY_VALUE;
       n->vt = n->st;
@@ -1138,7 +966,7 @@ type (struct lower *L, struct node *n)
           gebpf_lower_error (L, v, "pass a value of that struct",
                              "%s needs a %s, got %s", n->name, n->st->name,
                              gebpf_tyname (v->ty));
-        set_value_ty (n, n->st->fields[n->field].type);
+        gebpf_set_value_ty (n, n->st->fields[n->field].type);
         return;
       }
     case OP_CONST:
@@ -1164,18 +992,6 @@ type (struct lower *L, struct node *n)
           ? scm_assq_ref (L->constants, scm_from_utf8_symbol (n->name))
           : SCM_BOOL_F;
         n->is_signed = scm_is_true (v) && scm_is_signed_integer (v, INT64_MIN, -1);
-        return;
-      }
-    case OP_STACK_ID:
-      {
-        type_kids (L, n);
-        struct gebpf_map *m = want_map (L, n->kid[1], "stack-id");
-        if (m->map_type != BPF_MAP_TYPE_STACK_TRACE)
-          gebpf_lower_error (L, n->kid[1], "declare a #:kind 'stack-trace map",
-                             "map %s is not a stack-trace map", m->name);
-        n->ty = TY_INT;
-        n->is_signed = true;
-        n->stack = scm_cons (n->kid[1]->ref, scm_from_utf8_symbol ("id"));
         return;
       }
     case OP_KSTACK:

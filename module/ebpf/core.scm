@@ -17,17 +17,19 @@
             bpf-struct-layout
             ;; map.c
             <bpf-map>
-            %make-bpf-map %bpf-map-info %bpf-map-fold %bpf-map-clear!
-            %bpf-map-set-all!
-            bpf-map? bpf-map-ref bpf-map-set! bpf-map-delete!
-            bpf-map-contains? bpf-map-ref/sum bpf-map-push! bpf-map-pop!
-            bpf-map-peek bpf-map-count bpf-map-create! bpf-map-pin!
-            bpf-map-unpin! bpf-map-close! bpf-map-lookup bpf-map-names
-            bpf-map-open-pinned bpf-maps
+            %make-bpf-map %bpf-map-info
+            bpf-map? bpf-map-create! bpf-map-pin! bpf-map-unpin!
+            bpf-map-close! bpf-map-lookup bpf-map-names bpf-map-open-pinned
+            bpf-maps
+            ;; map-io.c
+            %bpf-map-fold %bpf-map-clear! %bpf-map-set-all!
+            bpf-map-ref bpf-map-set! bpf-map-delete! bpf-map-contains?
+            bpf-map-ref/sum bpf-map-push! bpf-map-pop! bpf-map-peek
+            bpf-map-count
             ;; util.c
             %bpf-tracefs
             ;; features.c
-            %bpf-features
+            %bpf-features %bpf-btf-functions
             ;; kernel.c
             %bpf-kind-table %bpf-map-kind-table
             ;; build.c
@@ -56,7 +58,10 @@
             %bpf-ringbuf-control %bpf-record-type %bpf-ringbuf-open
             %bpf-ringbuf-take %bpf-ringbuf-reader-info %bpf-ringbuf-close!
             %bpf-perf-open %bpf-perf-take %bpf-perf-reader-info %bpf-perf-close!
-            %bpf-symbolize %bpf-symbol %bpf-stack-key %bpf-btf-functions
+            ;; symbols.c
+            %bpf-symbolize %bpf-symbol
+            ;; stacks.c
+            %bpf-stack-key
             ;; lower/fn.c
             <bpf-fn> bpf-fn? %make-bpf-fn %bpf-fn-info %bpf-fn-lower
             %bpf-fn-maps %bpf-loc-marker %bpf-lower-btf-count))
