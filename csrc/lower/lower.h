@@ -302,7 +302,14 @@ struct node *gebpf_node (struct lower *L, enum op op, struct node *like);
 SCM_NORETURN void gebpf_lower_error (struct lower *L, struct node *n,
                                      const char *fix, const char *fmt, ...)
   __attribute__ ((format (printf, 4, 5)));
-SCM gebpf_node_to_scm (struct node *n);   /* AST as an s-expression */
+/* tree.c: the tree between passes as data.  A deep copy of N (GC
+   memory); the tree BODY of L, with L's state when BODY is L->body, as
+   an s-expression; and its inverse: L->body and the state the passes
+   before pass number FROM (1 resolve ... 4 emit) leave in L, read from
+   TREE, checked, or an ebpf-lower-error naming the bad node.  */
+struct node *gebpf_tree_copy (struct node *n);
+SCM gebpf_tree_write (struct lower *L, struct node *body);
+void gebpf_tree_read (struct lower *L, SCM tree, int from);
 /* The expression type a value of gebpf type T has in a body.  */
 enum ty gebpf_value_ty (const struct gebpf_type *t);
 /* vmlinux BTF, loaded once (NULL when the kernel has none).  */
