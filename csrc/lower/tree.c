@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <bpf/btf.h>
 #include "lower.h"
 #include "../map.h"
@@ -283,6 +284,7 @@ struct rd
   SCM maps, consts;             /* seen in the nodes, newest first */
   struct node *where;           /* nearest located node, for errors */
   SCM state;                    /* the root's state attributes */
+  int body_slots;               /* locals the body binds (not inlines') */
 };
 
 enum { FROM_RESOLVE = 1, FROM_TYPES, FROM_BOUNDS, FROM_EMIT };
@@ -498,7 +500,13 @@ made_by_resolve (enum op op)
     }
 }
 
-static struct node *read_node (struct rd *R, SCM x, int depth);
+/* What a node is to its parent: most are expressions; a let's first
+   kid lists its bindings, each a set! that types gives the local's type
+   alone (the local, not the set!, carries the value type).  */
+enum role { EXPR, BINDINGS, BINDING };
+
+static struct node *read_node (struct rd *R, SCM x, int depth,
+                               enum role role);
 
 static void
 note_slot (struct rd *R, SCM x, int slot)
@@ -580,7 +588,7 @@ read_attrs (struct rd *R, SCM x, struct node *n, SCM attrs, SCM *state)
 /* Does N have the shape the pass it feeds, and every later one,
    dereferences?  X is its text, for the error.  */
 static void
-check_node (struct rd *R, SCM x, struct node *n)
+check_node (struct rd *R, SCM x, struct node *n, enum role role)
 {
   enum op op = n->op;
   int nk = n->nkid;
@@ -596,7 +604,7 @@ check_node (struct rd *R, SCM x, struct node *n)
     bad (R, x, "unresolved application of %s", n->name);
   if (from > FROM_RESOLVE && op == OP_SYM && !n->quoted)
     bad (R, x, "unbound symbol %s after resolve", n->name);
-  if ((n->ty == TY_VALUE || n->ty == TY_VALPTR) && !n->vt)
+  if ((n->ty == TY_VALUE || n->ty == TY_VALPTR) && !n->vt && role != BINDING)
     bad (R, x, "a value type needs its value-type");
   if (n->ty == TY_MAP && op != OP_MAPREF)
     bad (R, x, "only a map reference has type map");
@@ -778,7 +786,7 @@ check_node (struct rd *R, SCM x, struct node *n)
 }
 
 static struct node *
-read_node (struct rd *R, SCM x, int depth)
+read_node (struct rd *R, SCM x, int depth, enum role role)
 {
   if (!scm_is_pair (x))
     bad (R, x, "a node is a list (OP ...)");
@@ -854,8 +862,11 @@ read_node (struct rd *R, SCM x, int depth)
   long i = 0;
   for (SCM l = items; scm_is_pair (l); l = SCM_CDR (l), i++)
     n->kid[i] = scm_is_false (SCM_CAR (l)) ? NULL
-      : read_node (R, SCM_CAR (l), depth + 1);
-  check_node (R, x, n);
+      : read_node (R, SCM_CAR (l), depth + 1,
+                   role == BINDINGS ? BINDING
+                   : (op == OP_LET || op == OP_LETSTAR) && i == 0 ? BINDINGS
+                   : EXPR);
+  check_node (R, x, n, role);
   if (op == OP_CONST)
     {
       SCM s = sym (n->name);
@@ -1009,7 +1020,7 @@ read_state (struct rd *R, SCM x, SCM state)
       in->rty = t.ty;
       in->rvt = t.vt;
       in->rhdr = t.hdr;
-      in->body = read_node (R, SCM_CADDDR (e), 1);
+      in->body = read_node (R, SCM_CADDDR (e), 1, EXPR);
       *tail = in;
       tail = &in->next;
     }
@@ -1127,15 +1138,133 @@ check_btf (struct rd *R, struct node *n)
     check_btf (R, n->kid[i]);
 }
 
+/* A typed tree back to what resolve gave the types pass: the fields
+   types, types-core and bounds set are cleared, an address constant
+   gets back its string and an inline call its name.  */
+static struct node *
+untyped (struct node *n)
+{
+  if (!n)
+    return NULL;
+  struct node *c = scm_gc_malloc (sizeof *c, "bpf-node");
+  *c = *n;
+  c->kid = scm_gc_malloc ((n->nkid + 1) * sizeof *c->kid, "kids");
+  for (int i = 0; i < n->nkid; i++)
+    c->kid[i] = untyped (n->kid[i]);
+  if ((n->op == OP_IPV4_CONST || n->op == OP_IPV6_CONST) && n->nkid == 0)
+    {
+      char text[INET6_ADDRSTRLEN];
+      uint32_t a4 = htonl ((uint32_t) n->ival);
+      if (!inet_ntop (n->op == OP_IPV4_CONST ? AF_INET : AF_INET6,
+                      n->op == OP_IPV4_CONST ? (void *) &a4
+                      : (void *) n->addr6, text, sizeof text))
+        text[0] = 0;
+      struct node *str = gebpf_node (NULL, OP_STR, n);
+      str->name = scm_gc_strdup (text, "addr");
+      c->kid[0] = str;
+      c->nkid = 1;
+    }
+  if (n->op == OP_INLINE_CALL)
+    {
+      static SCM name_of;
+      if (!name_of)
+        name_of = scm_permanent_object
+          (scm_c_public_ref ("ebpf fn", "bpf-inline-name"));
+      c->name = gc_name (scm_call_1 (name_of, n->ref));
+    }
+  c->ty = TY_UNKNOWN;
+  c->vt = NULL;
+  c->is_signed = false;
+  c->btf_id = 0;
+  c->stack = SCM_PACK (0);
+  memset (c->addr6, 0, sizeof c->addr6);
+  if (n->op != OP_FIELD)
+    c->hdr = H_NONE;
+  if (n->op != OP_FIELD && n->op != OP_STRUCT_REF)
+    c->field = -1;
+  if (n->op != OP_LOCAL && n->op != OP_SET && n->op != OP_DO_TIMES)
+    c->slot = -1;
+  if (n->op != OP_INT)
+    c->uneg = false;
+  if (n->op != OP_INT && n->op != OP_BOOL)
+    c->ival = 0;
+  return c;
+}
+
+/* The first node of tree G (as written) that differs from the same
+   place of D, or #f.  */
+static SCM
+first_difference (SCM g, SCM d, SCM *dn)
+{
+  if (scm_is_true (scm_equal_p (g, d)))
+    return SCM_BOOL_F;
+  *dn = d;
+  if (scm_ilength (g) != scm_ilength (d) || scm_ilength (g) < 0)
+    return g;
+  for (SCM a = g, b = d; scm_is_pair (a); a = SCM_CDR (a), b = SCM_CDR (b))
+    if (scm_is_false (scm_equal_p (SCM_CAR (a), SCM_CAR (b))))
+      {
+        SCM x = SCM_CAR (a), y = SCM_CAR (b);
+        if (scm_is_pair (x) && scm_is_pair (y) && scm_is_symbol (SCM_CAR (x))
+            && !scm_is_eq (SCM_CAR (x), sym ("@")))
+          return first_difference (x, y, dn);
+        return g;
+      }
+  return g;
+}
+
+/* A tree given to bounds or emit skips the checks of the types pass:
+   it must be the tree the types pass (and bounds, for emit) makes of
+   it, which is found by running them again on an untyped copy.  */
+static void
+check_typed (struct rd *R, SCM tree)
+{
+  struct lower *L = R->L;
+  struct lower S = *L;
+  int n = R->body_slots;
+  S.body = untyped (L->body);
+  S.nlocals = S.local_cap = n;
+  S.local_names = scm_gc_malloc ((n + 1) * sizeof (SCM), "locals");
+  memcpy (S.local_names, L->local_names, n * sizeof (SCM));
+  S.local_ty = scm_gc_malloc_pointerless ((n + 1) * sizeof (enum ty), "l");
+  S.local_vt = scm_gc_malloc ((n + 1) * sizeof (void *), "l");
+  S.local_hdr = scm_gc_malloc_pointerless ((n + 1) * sizeof (enum hdr), "l");
+  S.local_signed = scm_gc_malloc_pointerless (n + 1, "l");
+  S.local_btf = scm_gc_malloc_pointerless ((n + 1) * sizeof (int), "l");
+  memset (S.local_ty, 0, (n + 1) * sizeof (enum ty));
+  memset (S.local_hdr, 0, (n + 1) * sizeof (enum hdr));
+  memset (S.local_signed, 0, n + 1);
+  memset (S.local_btf, 0, (n + 1) * sizeof (int));
+  S.insts = NULL;
+  S.ninsts = 0;
+  S.macro_depth = S.depth = 0;
+  S.stack_locals = S.core_members = SCM_EOL;
+  S.uses_vmlinux = S.uses_probe = false;
+  S.packet_layers = 0;
+  S.emitted = S.helper_maps = SCM_EOL;
+  gebpf_types (&S);
+  if (R->from == FROM_EMIT)
+    gebpf_bounds (&S);
+  SCM dn = SCM_BOOL_F;
+  SCM g = first_difference (gebpf_tree_write (L, L->body),
+                            gebpf_tree_write (&S, S.body), &dn);
+  if (scm_is_true (g))
+    bad (R, g, "not what the %s makes of it (%s)",
+         R->from == FROM_EMIT ? "types and bounds passes" : "types pass",
+         gebpf_repr_n (dn, 600));
+  (void) tree;
+}
+
 void
 gebpf_tree_read (struct lower *L, SCM tree, int from)
 {
-  struct rd R = { L, from, -1, SCM_EOL, SCM_EOL, NULL, SCM_EOL };
+  struct rd R = { L, from, -1, SCM_EOL, SCM_EOL, NULL, SCM_EOL, 0 };
   long pairs = 0;
   check_input (&R, tree, 0, &pairs);
-  struct node *root = read_node (&R, tree, 0);
+  struct node *root = read_node (&R, tree, 0, EXPR);
   if (root->op != OP_BEGIN || root->nkid < 1)
     bad (&R, tree, "the root is (begin FORM ... (@ ...))");
+  R.body_slots = R.max_slot + 1;
   L->body = root;
   read_state (&R, tree, R.state);
   for (int i = 0; i < L->nlocals; i++)
@@ -1150,4 +1279,6 @@ gebpf_tree_read (struct lower *L, SCM tree, int from)
       check_btf (&R, in->body);
       check_calls (&R, in->body);
     }
+  if (from > FROM_TYPES)
+    check_typed (&R, tree);
 }
