@@ -20,6 +20,20 @@
    maps, noting record types for the readers).  fn.c's pass table lists
    them in order.
 
+   The parse pass runs once, when the <bpf-fn> is made, which keeps its
+   tree; every lowering (and %bpf-fn-maps) takes a deep copy, since the
+   later passes change nodes in place, and resolves it then, against
+   the module's bindings of that moment.  A bpf-fn program crosses from
+   Scheme into C once when it is made (parse), once when it is declared
+   (%bpf-fn-maps: copy, resolve), once when it is lowered
+   (%bpf-fn-lower: copy, resolve, types, bounds, emit), then once each
+   to build, load and attach per target.
+
+   tree.c writes the tree between any two passes (nodes and the state
+   struct lower keeps beside them) as an s-expression and reads it back,
+   checked, so the driver can start at any pass from a tree a test
+   printed or built.
+
    Nodes are allocated from the GC heap (scanned conservatively), so a
    lowering error that unwinds mid-pass leaks nothing.  Every node keeps
    the file, line and column Guile recorded for its form.  */
