@@ -335,8 +335,8 @@ SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
     gebpf_error (gebpf_k_validation, "bpf-fn-lower", 0,
                  "give a tree with #:ast and the pass it goes to with #:from, "
                  "e.g. #:ast (bpf-fn-ast fn #:pass 'resolve) #:from 'types",
-                 given ? "#:ast needs #:from 'resolve, 'types, 'bounds or 'emit"
-                 : "#:from %s needs a tree (#:ast)", gebpf_repr (from));
+                 given ? "#:ast needs #:from 'resolve, 'types, 'bounds or "
+                 "'emit" : "#:from %s needs a tree (#:ast)", gebpf_repr (from));
   if (first > last)
     gebpf_error (gebpf_k_validation, "bpf-fn-lower", 0,
                  "stop at #:from's pass or a later one",

@@ -323,7 +323,12 @@ SCM_NORETURN void gebpf_lower_error (struct lower *L, struct node *n,
    TREE, checked, or an ebpf-lower-error naming the bad node.  */
 struct node *gebpf_tree_copy (struct node *n);
 SCM gebpf_tree_write (struct lower *L, struct node *body);
-void gebpf_tree_read (struct lower *L, SCM tree, int from);
+void gebpf_tree_read (struct lower *L, SCM tree, int from);   /* tree-read.c */
+/* The names of enum ty and enum hdr in a written tree.  */
+#define GEBPF_NTY (TY_NORETURN + 1)
+#define GEBPF_NHDR (H_ICMP + 1)
+extern const char *const gebpf_tree_ty_names[GEBPF_NTY];
+extern const char *const gebpf_tree_hdr_names[GEBPF_NHDR];
 /* The expression type a value of gebpf type T has in a body.  */
 enum ty gebpf_value_ty (const struct gebpf_type *t);
 /* vmlinux BTF, loaded once (NULL when the kernel has none).  */

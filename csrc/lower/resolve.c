@@ -533,7 +533,8 @@ resolve (struct lower *L, struct node *n, struct scope *s, int depth)
          the type is the one defined now.  */
       if (n->st && n->st->kind == GT_STRUCT && n->st->name)
         {
-          const struct gebpf_type *now = gebpf_type_lookup_struct (n->st->name);
+          const struct gebpf_type *now
+            = gebpf_type_lookup_struct (n->st->name);
           if (now)
             n->st = now;
         }
