@@ -167,6 +167,24 @@ format:
                                                #:target tp-target
                                                #:tracepoint-format tp-format)))
 
+;;; ---- parsed once, resolved at each lowering ----
+
+(define lt-limit-value 5)
+(defbpf-struct lt-rd (a u32))
+(bpf-fn lt-late (ctx)
+  (let ((v (read-user (arg ctx 0) 'lt-rd)))
+    (+ (lt-rd-a v) lt-limit-value)))
+(define late-before (bpf-fn->c lt-late #:kind 'kprobe #:target "do_sys_open"))
+(set! lt-limit-value 7)
+(defbpf-struct lt-rd (a u64) (b u32))
+(define late-after (bpf-fn->c lt-late #:kind 'kprobe #:target "do_sys_open"))
+(test-assert "a Scheme integer is looked up when the body is lowered"
+             (and (string-contains late-before "5ULL")
+                  (string-contains late-after "7ULL")))
+(test-assert "a struct read-user names is the one defined when lowering"
+             (and (string-contains late-before "__u32 u_a")
+                  (string-contains late-after "__u64 u_a")))
+
 ;;; ---- the tree between passes ----
 
 (define (node? x) (and (pair? x) (symbol? (car x)) (not (eq? (car x) '@))))
