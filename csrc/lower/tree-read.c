@@ -472,7 +472,9 @@ check_node (struct rd *R, SCM x, struct node *n, enum role role)
              gebpf_op_name (op));
       return;
     case OP_IPV4_CONST: case OP_IPV6_CONST:
-      if (from <= FROM_TYPES ? nk != 1 || n->kid[0]->op != OP_STR : nk > 1)
+      /* Types reads the string and drops it.  */
+      if (nk > 1 || (nk == 1 && n->kid[0]->op != OP_STR)
+          || (from <= FROM_TYPES && nk != 1))
         bad (R, x, "an address is a string literal");
       return;
     case OP_SET_FIELD:
