@@ -15,7 +15,9 @@
 
 static SCM fn_type;
 
-/* slot 0: #(NAME PARAMS BODY MODULE FILE LINE COL) */
+/* slot 0: #(NAME PARAMS BODY MODULE FILE LINE COL); slot 1: the AST the
+   parse pass made of BODY when the bpf-fn was made, never changed (each
+   lowering works on a copy).  */
 static SCM
 fn_data (SCM fn, const char *subr)
 {
@@ -91,60 +93,6 @@ gebpf_lower_error (struct lower *L, struct node *n, const char *fix,
                        "bpf-fn %s: %s: %s in %s", L->fname, loc, w, ftext);
 }
 
-static const char *
-ty_name (enum ty t)
-{
-  static const char *names[] = {
-    "unknown", "int", "bool", "string", "void", "ctx", "map", "header",
-    "ipv4", "ipv6", "mac", "value", "value-pointer", "kernel-pointer",
-    "noreturn"
-  };
-  return names[t];
-}
-
-SCM
-gebpf_node_to_scm (struct node *n)
-{
-  SCM head = scm_from_utf8_symbol (gebpf_op_name (n->op));
-  SCM out = SCM_EOL;
-  for (int i = n->nkid; i-- > 0;)
-    out = scm_cons (gebpf_node_to_scm (n->kid[i]), out);
-  SCM attrs = SCM_EOL;
-  if (n->ty != TY_UNKNOWN)
-    attrs = scm_acons (scm_from_utf8_symbol ("type"),
-                       scm_from_utf8_symbol (ty_name (n->ty)), attrs);
-  if (n->vt)
-    attrs = scm_acons (scm_from_utf8_symbol ("value-type"), n->vt->spec, attrs);
-  if (n->slot >= 0)
-    attrs = scm_acons (scm_from_utf8_symbol ("slot"), scm_from_int (n->slot),
-                       attrs);
-  if (n->line)
-    attrs = scm_acons (scm_from_utf8_symbol ("line"), scm_from_int (n->line),
-                       attrs);
-  switch (n->op)
-    {
-    case OP_INT:
-      out = scm_cons (n->uneg ? scm_from_int64 (n->ival)
-                      : scm_from_uint64 ((uint64_t) n->ival), out);
-      break;
-    case OP_BOOL:
-      out = scm_cons (scm_from_bool (n->ival), out);
-      break;
-    case OP_STR:
-      out = scm_cons (scm_from_utf8_string (n->name), out);
-      break;
-    default:
-      if (n->name && strcmp (n->name, gebpf_op_name (n->op)) != 0)
-        out = scm_cons (scm_from_utf8_symbol (n->name), out);
-    }
-  out = scm_cons (head, out);
-  if (scm_is_pair (attrs))
-    out = scm_append (scm_list_2 (out, scm_list_1 (scm_cons
-                                                   (scm_from_utf8_symbol ("@"),
-                                                    scm_reverse (attrs)))));
-  return out;
-}
-
 /* ------------------------------------------------------------------ */
 
 static void
@@ -168,20 +116,14 @@ lower_init (struct lower *L, SCM fn, const char *subr)
   L->c_text = L->line_map = SCM_BOOL_F;
 }
 
-static struct node *
-run_parse (struct lower *L)
-{
-  SCM d = fn_data (L->fn, "bpf-fn");
-  L->body = gebpf_parse (L, scm_c_vector_ref (d, 2), scm_c_vector_ref (d, 4),
-                         scm_to_int (scm_c_vector_ref (d, 5)),
-                         scm_to_int (scm_c_vector_ref (d, 6)));
-  return L->body;
-}
-
+/* The parse pass: a copy of the tree kept when the bpf-fn was made, so
+   the body is parsed once however often it is lowered.  The later
+   passes change nodes in place; the copy keeps the kept tree intact.  */
 static void
 pass_parse (struct lower *L)
 {
-  run_parse (L);
+  fn_data (L->fn, "bpf-fn");
+  L->body = gebpf_tree_copy (scm_foreign_object_ref (L->fn, 1));
 }
 
 static void
@@ -326,6 +268,8 @@ SCM_KEYWORD (kw_license, "license");
 SCM_KEYWORD (kw_pass, "pass");
 SCM_KEYWORD (kw_tp_format, "tracepoint-format");
 SCM_KEYWORD (kw_inst_suffix, "instance-suffix");
+SCM_KEYWORD (kw_ast, "ast");
+SCM_KEYWORD (kw_from, "from");
 
 #define FUNC_NAME s_scm_make_bpf_fn
 SCM_DEFINE_STATIC (scm_make_bpf_fn, "%make-bpf-fn", 7, 0, 0,
@@ -352,10 +296,13 @@ SCM_DEFINE_STATIC (scm_make_bpf_fn, "%make-bpf-fn", 7, 0, 0,
                                   scm_is_integer (line) ? line : scm_from_int (0),
                                   scm_is_integer (col) ? col : scm_from_int (0),
                                   SCM_UNDEFINED));
-  SCM fn = scm_make_foreign_object_1 (fn_type, (void *) SCM_UNPACK (d));
+  SCM fn = scm_make_foreign_object_2 (fn_type, (void *) SCM_UNPACK (d), NULL);
   struct lower L;
   lower_init (&L, fn, FUNC_NAME);
-  run_parse (&L);
+  struct node *ast = gebpf_parse (&L, body, file,
+                                  scm_to_int (scm_c_vector_ref (d, 5)),
+                                  scm_to_int (scm_c_vector_ref (d, 6)));
+  scm_foreign_object_set_x (fn, 1, ast);
   return fn;
 }
 #undef FUNC_NAME
@@ -386,7 +333,7 @@ SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
                    "@code{#:tracepoint-format}, the text of a tracepoint "
                    "format file, stands for the target's format in tracefs.  "
                    "With @code{#:pass} @code{parse}, @code{resolve}, "
-                   "@code{types} or @code{bounds}, return the AST after that "
+                   "@code{types} or @code{bounds}, return the tree after that "
                    "pass as an s-expression; otherwise (@code{emit}) return "
                    "the result alist (@code{c}, @code{line-map}, "
                    "@code{function}, @code{maps}, @code{constants}, "
@@ -394,20 +341,42 @@ SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
                    "parts: @code{includes}, @code{declarations}, "
                    "@code{license}, @code{definition}).  "
                    "@code{#:instance-suffix} (letters, digits, _) is "
-                   "appended to the names the lowering numbers.  Raises "
-                   "@code{ebpf-lower-error}.")
+                   "appended to the names the lowering numbers.  With "
+                   "@code{#:ast}, a tree as a pass returned it, and "
+                   "@code{#:from}, the pass to start at (@code{resolve}, "
+                   "@code{types}, @code{bounds} or @code{emit}), run the "
+                   "passes from there on that tree instead of @var{fn}'s "
+                   "body.  Raises @code{ebpf-lower-error}, also for an "
+                   "ill-formed tree.")
 {
   SCM kind = SCM_UNDEFINED, target = SCM_UNDEFINED, constants = SCM_UNDEFINED,
     pass = SCM_UNDEFINED, license = SCM_UNDEFINED, format = SCM_UNDEFINED,
-    suffix = SCM_UNDEFINED;
+    suffix = SCM_UNDEFINED, ast = SCM_UNDEFINED, from = SCM_UNDEFINED;
   scm_c_bind_keyword_arguments (FUNC_NAME, rest, 0, kw_kind, &kind,
                                 kw_target, &target, kw_constants, &constants,
                                 kw_pass, &pass, kw_license, &license,
                                 kw_tp_format, &format,
-                                kw_inst_suffix, &suffix, SCM_UNDEFINED);
+                                kw_inst_suffix, &suffix, kw_ast, &ast,
+                                kw_from, &from, SCM_UNDEFINED);
   struct lower L;
   lower_init (&L, fn, FUNC_NAME);
-  int last = SCM_UNBNDP (pass) ? NPASSES - 1 : pass_index (pass, FUNC_NAME);
+  int last = SCM_UNBNDP (pass) || scm_is_false (pass) ? NPASSES - 1
+    : pass_index (pass, FUNC_NAME);
+  bool given = !SCM_UNBNDP (ast) && scm_is_true (ast);
+  int first = 0;
+  if (!SCM_UNBNDP (from) && scm_is_true (from))
+    first = pass_index (from, FUNC_NAME);
+  if (given != (first > 0))
+    gebpf_error (gebpf_k_validation, "bpf-fn-lower", 0,
+                 "give a tree with #:ast and the pass it goes to with #:from, "
+                 "e.g. #:ast (bpf-fn-ast fn #:pass 'resolve) #:from 'types",
+                 given ? "#:ast needs #:from 'resolve, 'types, 'bounds or "
+                 "'emit" : "#:from %s needs a tree (#:ast)", gebpf_repr (from));
+  if (first > last)
+    gebpf_error (gebpf_k_validation, "bpf-fn-lower", 0,
+                 "stop at #:from's pass or a later one",
+                 "#:pass %s comes before #:from %s", gebpf_repr (pass),
+                 gebpf_repr (from));
   if (!SCM_UNBNDP (kind) && scm_is_true (kind))
     L.kind = gebpf_sym_lookup (gebpf_prog_kinds, kind, "bpf-fn->c",
                                "program kind");
@@ -451,16 +420,24 @@ SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
   /* Everything the passes know of the kernel, read before they run.  */
   if (last > 0)
     gebpf_target_fill (&L, SCM_UNBNDP (format) ? SCM_BOOL_F : format);
-  for (int i = 0; i <= last; i++)
+  /* A tree given stands for what the passes before FIRST made.  It may
+     hold BTF ids, which the reader checks against vmlinux BTF.  */
+  if (given)
+    {
+      if (gebpf_kind_is_tracing (L.kind) || L.kind == PK_LSM)
+        L.tgt.btf = gebpf_vmlinux_btf ();
+      gebpf_tree_read (&L, ast, first);
+    }
+  for (int i = first; i <= last; i++)
     {
       /* vmlinux BTF, first read by the types pass, only for a body that
          reads kernel types: known once macros are expanded.  */
-      if (passes[i].run == gebpf_types)
+      if (passes[i].run == gebpf_types && !L.tgt.btf)
         gebpf_target_fill_btf (&L);
       passes[i].run (&L);
     }
   if (last < NPASSES - 1)
-    return gebpf_node_to_scm (L.body);
+    return gebpf_tree_write (&L, L.body);
   apply_effects (&L);
   return lowering_result (&L);
 }
@@ -478,7 +455,7 @@ SCM_DEFINE_STATIC (scm_bpf_fn_maps, "%bpf-fn-maps", 1, 0, 1, (SCM fn, SCM rest),
   lower_init (&L, fn, FUNC_NAME);
   L.kind = SCM_UNBNDP (kind) ? PK_XDP
     : gebpf_sym_lookup (gebpf_prog_kinds, kind, FUNC_NAME, "program kind");
-  run_parse (&L);
+  pass_parse (&L);
   gebpf_resolve (&L);
   return scm_reverse (L.maps);
 }
@@ -499,8 +476,10 @@ void
 gebpf_init_lower (void)
 {
   fn_type = scm_make_foreign_object_type (scm_from_utf8_symbol ("bpf-fn"),
-                                          scm_list_1 (scm_from_utf8_symbol
-                                                      ("data")), NULL);
+                                          scm_list_2 (scm_from_utf8_symbol
+                                                      ("data"),
+                                                      scm_from_utf8_symbol
+                                                      ("ast")), NULL);
   scm_c_define ("<bpf-fn>", fn_type);
   gebpf_loc_marker = scm_permanent_object (scm_make_symbol
                                            (scm_from_utf8_string

@@ -124,6 +124,7 @@ gebpf_op_name (enum op op)
     case OP_STRUCT_REF: return "struct-ref";
     case OP_INLINE_CALL: return "inline-call";
     case OP_KEYWORD: return "keyword";
+    case OP_APPLY: return "apply";
     case OP_PRANDOM: return "prandom";
     default:
       for (const struct form *f = forms; f->name; f++)

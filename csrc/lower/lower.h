@@ -21,6 +21,20 @@
    maps, noting record types for the readers).  fn.c's pass table lists
    them in order.
 
+   The parse pass runs once, when the <bpf-fn> is made, which keeps its
+   tree; every lowering (and %bpf-fn-maps) takes a deep copy, since the
+   later passes change nodes in place, and resolves it then, against
+   the module's bindings of that moment.  A bpf-fn program crosses from
+   Scheme into C once when it is made (parse), once when it is declared
+   (%bpf-fn-maps: copy, resolve), once when it is lowered
+   (%bpf-fn-lower: copy, resolve, types, bounds, emit), then once each
+   to build, load and attach per target.
+
+   tree.c writes the tree between any two passes (nodes and the state
+   struct lower keeps beside them) as an s-expression and reads it back,
+   checked, so the driver can start at any pass from a tree a test
+   printed or built.
+
    Nodes are allocated from the GC heap (scanned conservatively), so a
    lowering error that unwinds mid-pass leaks nothing.  Every node keeps
    the file, line and column Guile recorded for its form.  */
@@ -319,7 +333,19 @@ struct node *gebpf_node (struct lower *L, enum op op, struct node *like);
 SCM_NORETURN void gebpf_lower_error (struct lower *L, struct node *n,
                                      const char *fix, const char *fmt, ...)
   __attribute__ ((format (printf, 4, 5)));
-SCM gebpf_node_to_scm (struct node *n);   /* AST as an s-expression */
+/* tree.c: the tree between passes as data.  A deep copy of N (GC
+   memory); the tree BODY of L, with L's state when BODY is L->body, as
+   an s-expression; and its inverse: L->body and the state the passes
+   before pass number FROM (1 resolve ... 4 emit) leave in L, read from
+   TREE, checked, or an ebpf-lower-error naming the bad node.  */
+struct node *gebpf_tree_copy (struct node *n);
+SCM gebpf_tree_write (struct lower *L, struct node *body);
+void gebpf_tree_read (struct lower *L, SCM tree, int from);   /* tree-read.c */
+/* The names of enum ty and enum hdr in a written tree.  */
+#define GEBPF_NTY (TY_NORETURN + 1)
+#define GEBPF_NHDR (H_ICMP + 1)
+extern const char *const gebpf_tree_ty_names[GEBPF_NTY];
+extern const char *const gebpf_tree_hdr_names[GEBPF_NHDR];
 /* The expression type a value of gebpf type T has in a body.  */
 enum ty gebpf_value_ty (const struct gebpf_type *t);
 /* vmlinux BTF, loaded once (NULL when the kernel has none).  */

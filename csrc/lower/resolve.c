@@ -526,6 +526,19 @@ resolve (struct lower *L, struct node *n, struct scope *s, int depth)
     case OP_USTACK:
       resolve_stack (L, n);
       return;
+    case OP_READ_USER:
+    case OP_READ_KERNEL:
+      /* The parse pass ran when the bpf-fn was made: a struct named by
+         the type is the one defined now.  */
+      if (n->st && n->st->kind == GT_STRUCT && n->st->name)
+        {
+          const struct gebpf_type *now
+            = gebpf_type_lookup_struct (n->st->name);
+          if (now)
+            n->st = now;
+        }
+      resolve_kids (L, n, s, depth);
+      return;
     default:
       resolve_kids (L, n, s, depth);
       return;

@@ -156,7 +156,8 @@
                            #:fix "write (bpf-fn NAME (CTX) BODY ...)")))))
 
 (define* (bpf-fn-lowering fn #:key kind target (constants '())
-                          (license "GPL") tracepoint-format instance-suffix)
+                          (license "GPL") tracepoint-format instance-suffix
+                          ast from)
   "Lower @var{fn} for a program of @var{kind} attached to @var{target}
 under @var{license} and return the result as an alist: @code{c} (the C
 text), @code{line-map}, @code{function} (the program's symbol in the
@@ -177,48 +178,64 @@ C back.  With @var{tracepoint-format}, the text of a tracepoint format
 file, a tracepoint program's fields are located in it instead of in
 tracefs.  @var{instance-suffix} (letters, digits and _) is appended to
 the names the lowering numbers per program (inline instances, array
-types), so that two programs' instances get distinct names.  Raises as
-@code{bpf-fn-lower} does."
+types), so that two programs' instances get distinct names.  With
+@var{ast} and @var{from}, start at pass @var{from} on the tree
+@var{ast} (see @code{bpf-fn-lower}).  Raises as @code{bpf-fn-lower}
+does."
   (%bpf-fn-lower fn #:kind kind #:target target #:constants constants
                  #:license license #:tracepoint-format tracepoint-format
-                 #:instance-suffix instance-suffix))
+                 #:instance-suffix instance-suffix #:ast ast #:from from))
 
 (define* (bpf-fn-lower fn #:key kind target (constants '()) (pass 'emit)
-                       (license "GPL") tracepoint-format)
+                       (license "GPL") tracepoint-format ast from)
   "Run the lowering passes on @var{fn} for a program of @var{kind}
 attached to @var{target} under @var{license}, up to @var{pass}
 (@code{parse}, @code{resolve}, @code{types}, @code{bounds} or
-@code{emit}).  Returns the AST after that pass as an s-expression, or for
-@code{emit} the pair @code{(C-TEXT . LINE-MAP)}.  With
+@code{emit}).  Returns the tree after that pass as an s-expression (see
+@code{bpf-fn-ast}), or for @code{emit} the pair @code{(C-TEXT .
+LINE-MAP)}.  With @var{ast}, a tree as a pass returned it (or as a test
+built it), and @var{from}, the pass to start at (@code{resolve},
+@code{types}, @code{bounds} or @code{emit}), the passes from @var{from}
+to @var{pass} run on that tree instead of @var{fn}'s body; @var{fn}
+still gives the name, the context and the module.  With
 @var{tracepoint-format}, the text of a tracepoint format file, a
 tracepoint program's fields are located in it instead of in tracefs.
-Raises @code{ebpf-lower-error}, or @code{ebpf-validation-error} for a
-target that cannot be a section name or a GPL-only helper under a
-license that is not GPL-compatible."
+Raises @code{ebpf-lower-error}, also for an ill-formed @var{ast}, or
+@code{ebpf-validation-error} for a target that cannot be a section name
+or a GPL-only helper under a license that is not GPL-compatible."
   (let ((r (%bpf-fn-lower fn #:kind kind #:target target
                           #:constants constants #:pass pass #:license license
-                          #:tracepoint-format tracepoint-format)))
+                          #:tracepoint-format tracepoint-format
+                          #:ast ast #:from from)))
     (if (eq? pass 'emit)
         (cons (assq-ref r 'c) (assq-ref r 'line-map))
         r)))
 
 (define* (bpf-fn->c fn #:key (kind 'xdp) target (constants '())
-                    (license "GPL"))
+                    (license "GPL") tracepoint-format ast from)
   "Return the BPF C text generated from @var{fn} for a program of
 @var{kind} (default @code{xdp}) attached to @var{target}, carrying
-@var{license} (default @code{\"GPL\"}).  Raises @code{ebpf-lower-error}
-for a body the kind cannot run, @code{ebpf-validation-error} for a bad
-target or a GPL-only helper under a license that is not GPL-compatible."
+@var{license} (default @code{\"GPL\"}).  @var{tracepoint-format},
+@var{ast} and @var{from} are @code{bpf-fn-lower}'s.  Raises
+@code{ebpf-lower-error} for a body the kind cannot run,
+@code{ebpf-validation-error} for a bad target or a GPL-only helper under
+a license that is not GPL-compatible."
   (car (bpf-fn-lower fn #:kind kind #:target target #:constants constants
-                     #:license license)))
+                     #:license license #:tracepoint-format tracepoint-format
+                     #:ast ast #:from from)))
 
 (define* (bpf-fn-ast fn #:key (pass 'parse) (kind 'xdp) target
-                     tracepoint-format)
-  "Return the AST of @var{fn} after @var{pass} as an s-expression: each
-node is @code{(OP ARG ... (@@ (ATTR . VALUE) ...))}.  For debugging and
-for testing one pass at a time."
+                     tracepoint-format ast from)
+  "Return the tree of @var{fn} after @var{pass} as an s-expression: each
+node is @code{(OP [VALUE-OR-NAME] KID ... (@@ (ATTR . VALUE) ...))}, with
+every field the later passes read as an attribute (@code{type},
+@code{slot}, @code{ref}, @code{form}, @code{line} ...), and the root
+carries what the passes gathered beside the nodes (@code{locals},
+@code{maps}, @code{inlines} ...).  @code{bpf-fn-lower} takes such a tree
+back with @code{#:ast} and @code{#:from}; @var{ast} and @var{from} here
+start from one too.  For debugging and for testing one pass at a time."
   (bpf-fn-lower fn #:kind kind #:target target #:pass pass
-                #:tracepoint-format tracepoint-format))
+                #:tracepoint-format tracepoint-format #:ast ast #:from from))
 
 (define* (bpf-fn-maps fn #:key (kind 'xdp))
   "Return the maps the body of @var{fn} names."
