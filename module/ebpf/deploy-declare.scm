@@ -22,8 +22,11 @@
   #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
   #:use-module (ice-9 match)
   #:use-module (ice-9 regex)
-  ;; For the other (ebpf deploy...) modules:
-  #:export (%make-program declared-program init-state! registry program-arg
+  ;; For the other (ebpf deploy...) modules.  <bpf-program> too: Guile
+  ;; inlines the record's small procedures (init-state!, the setters)
+  ;; into the modules that call them, where the inlined code refers to
+  ;; the record type by name.
+  #:export (<bpf-program> %make-program declared-program init-state! registry program-arg
             program-kinds program-uses-maps program-pin-path
             set-program-source! set-program-constants!
             program-kind set-program-kind! program-object set-program-object!
