@@ -17,10 +17,11 @@
 ;;; bpf-fn form; a new constant never needs clang); then the same N
 ;;; edits again (warm: every text is in the object cache).  Prints one
 ;;; line per edit:
-;;;   MODE TOTAL-MS BPF-FN-MS DEFBPF-PROGRAM-MS
+;;;   MODE TOTAL-MS BPF-FN-MS DEFBPF-PROGRAM-MS BPF-FN-GCS DEFBPF-PROGRAM-GCS
 ;;; where BPF-FN-MS runs from typing the (bpf-fn ...) form until its
 ;;; version ran (re-evaluating it swaps the attached program built from
-;;; it), DEFBPF-PROGRAM-MS likewise for the (defbpf-program ...) form.
+;;; it), DEFBPF-PROGRAM-MS likewise for the (defbpf-program ...) form;
+;;; the GCS fields count Guile's garbage collections inside each.
 ;;;
 ;;; Then, N times, one line per step of an edit done by hand on a text
 ;;; never built:  step NAME MS  -- Guile compiling each of the two forms
@@ -69,17 +70,22 @@
 (wait-for base)
 
 (define bump 0)
+(define (gc-count) (assq-ref (gc-stats) 'gc-times))
 (define (edit! mode k j)
   ;; K: the body's value (a multiple of 1000); J: the new constant, < 1000.
-  (let* ((t0 (now))
+  (let* ((n0 (gc-count))
+         (t0 (now))
          (_ (repl-eval-string (bpf-fn-form k)))
          (_ (wait-for (+ k bump)))
          (t1 (now))
+         (n1 (gc-count))
          (_ (repl-eval-string (program-form j)))
          (_ (wait-for (+ k j)))
          (t2 (now)))
     (set! bump j)
-    (format #t "~a ~a ~a ~a~%" mode (ms t0 t2) (ms t0 t1) (ms t1 t2))))
+    ;; And how many of Guile's garbage collections ran in each form.
+    (format #t "~a ~a ~a ~a ~a ~a~%" mode (ms t0 t2) (ms t0 t1) (ms t1 t2)
+            (- n1 n0) (- (gc-count) n1))))
 
 ;; Cold: bodies never built.  Warm: the same bodies again.
 (do ((i 1 (+ i 1))) ((> i edits)) (edit! "cold" (+ base (* 1000 i)) i))

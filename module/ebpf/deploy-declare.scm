@@ -202,13 +202,31 @@ helpers and maps (as the kernel's license_is_gpl_compatible)."
 ;; loaded.  (make-bpf-program registers it, swapping out an attached
 ;; program of that name.)
 (define (declared-program alist)
+  ;; Checked by hand, not by regexps: a declaration typed at the REPL
+  ;; runs this each time, and compiling "^[ -~]{1,127}$" alone took
+  ;; milliseconds.
+  (define (ascii-in? c lo hi)
+    (char<=? lo c hi))
+  (define (identifier-char? c)
+    (or (ascii-in? c #\a #\z) (ascii-in? c #\A #\Z) (ascii-in? c #\0 #\9)
+        (char=? c #\_) (char=? c #\-)))
+  (define (identifier? s)
+    ;; As "^[A-Za-z_][A-Za-z0-9_-]*$".
+    (and (positive? (string-length s))
+         (let ((c (string-ref s 0)))
+           (or (ascii-in? c #\a #\z) (ascii-in? c #\A #\Z) (char=? c #\_)))
+         (string-every identifier-char? s)))
+  (define (printable-ascii? s)
+    ;; As "^[ -~]{1,127}$".
+    (and (<= 1 (string-length s) 127)
+         (string-every (lambda (c) (ascii-in? c #\space #\~)) s)))
   (check-declaration-keys 'defbpf-program alist (map car bpf-program-fields))
   (let* ((ref (lambda (k d) (declaration-ref alist k d)))
          (raw-name (ref 'name #f))
          (name (or (normalize-name raw-name)
                    ((invalid "?" "no name")
                     "write (defbpf-program NAME #:kind KIND ...)")))
-         (_ (unless (string-match "^[A-Za-z_][A-Za-z0-9_-]*$" name)
+         (_ (unless (identifier? name)
               ((invalid name "~s is not a valid identifier" raw-name)
                "use letters, digits, - and _")))
          (kind-spec (ref 'kind #f))
@@ -234,8 +252,7 @@ helpers and maps (as the kernel's license_is_gpl_compatible)."
          (uses (map (lambda (m) (if (bpf-map? m) (bpf-map-name m) m))
                     (let ((u (ref 'uses-maps '()))) (if (list? u) u (list u)))))
          (constants (ref 'constants '())))
-    (unless (and (string? license)
-                 (string-match "^[ -~]{1,127}$" license))
+    (unless (and (string? license) (printable-ascii? license))
       ((invalid name "#:license ~s is not 1 to 127 printable ASCII characters"
                 license)
        "write #:license \"GPL\" (or the license of the program)"))

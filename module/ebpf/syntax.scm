@@ -94,24 +94,127 @@ variable, and under its kebab spelling too."
       (module-define! module (string->symbol (normalize-name s)) obj)))
   obj)
 
-;; The run-time part of a declaration form: MAKER on the alist of KEYS
-;; and VALUES, bound under its name in the current module.
-(define (declare-object! maker keys . values)
-  (let* ((al (map cons keys values))
+;; The run-time part of a declaration form: MAKER on the alist that
+;; TEMPLATE gives once its holes are filled with VALUES, bound under its
+;; name in the current module.
+(define (declare-from-template! maker template vals)
+  (let* ((al (fill-template template vals))
          (obj (maker al)))
     (bind-declaration! (current-module) (declaration-ref al 'name #f) obj)))
 
+;;; A declaration form expands to one call of a procedure with one
+;;; literal: the alist of its fields, with a hole for each value Guile
+;;; must compute (an expression, or an unquote inside a quasiquote).  A
+;;; form typed at the REPL is compiled before it runs, and Guile compiles
+;;; a constant much faster than the code that would cons it up.  A hole
+;;; is #(%declaration-hole) where the value goes, or
+;;; #(%declaration-hole splice) where a list is spliced; the holes take
+;;; the values in the order a depth-first walk meets them.
+
+(define %hole '%declaration-hole)
+
+(define (hole? x)
+  (and (vector? x) (= (vector-length x) 1) (eq? (vector-ref x 0) %hole)))
+
+(define (splice-hole? x)
+  (and (vector? x) (= (vector-length x) 2) (eq? (vector-ref x 0) %hole)))
+
+(define (fill-template t vals0)
+  ;; T with its holes filled from the list VALS0; parts without holes
+  ;; are T's own (as quasiquote shares them).
+  (define (walk t vals)
+    ;; -> (values FILLED REMAINING-VALS)
+    (cond
+     ((hole? t) (values (car vals) (cdr vals)))
+     ((pair? t)
+      (if (splice-hole? (car t))
+          (call-with-values (lambda () (walk (cdr t) (cdr vals)))
+            (lambda (rest vals*)
+              ;; As quasiquote does, a splice at the end is not copied.
+              (values (if (null? rest) (car vals) (append (car vals) rest))
+                      vals*)))
+          (call-with-values (lambda () (walk (car t) vals))
+            (lambda (a vals)
+              (call-with-values (lambda () (walk (cdr t) vals))
+                (lambda (d vals)
+                  (values (if (and (eq? a (car t)) (eq? d (cdr t)))
+                              t
+                              (cons a d))
+                          vals)))))))
+     ((and (vector? t) (not (splice-hole? t)))
+      (call-with-values (lambda () (walk (vector->list t) vals))
+        (lambda (l vals*)
+          (values (if (eq? vals* vals) t (list->vector l)) vals*))))
+     (else (values t vals))))
+  (call-with-values (lambda () (walk t vals0))
+    (lambda (filled rest) filled)))
+
+(define (mentions-hole? d)
+  ;; Does datum D hold the hole symbol (so it cannot go in a template)?
+  (cond ((eq? d %hole) #t)
+        ((pair? d) (or (mentions-hole? (car d)) (mentions-hole? (cdr d))))
+        ((vector? d) (mentions-hole? (vector->list d)))
+        (else #f)))
+
+(define (template-value v)
+  ;; The syntax V of a field's value as (DATUM . HOLE-EXPRS): a literal
+  ;; datum and no holes; a quasiquote with its unquoted expressions as
+  ;; holes; any other expression one hole.
+  (define (expression) (cons (vector %hole) (list v)))
+  (define (literal d e)
+    ;; D as data, or the expression E if D holds the hole symbol.
+    (if (mentions-hole? d)
+        (cons (vector %hole) (list e))
+        (cons d '())))
+  (define (quasi t)
+    ;; (DATUM . EXPRS) of a quasiquote template T of level 1, or #f for
+    ;; a nested quasiquote (left for Guile to expand).
+    (syntax-case t (quasiquote unquote unquote-splicing)
+      ((quasiquote . _) #f)
+      ((unquote e) (cons (vector %hole) (list #'e)))
+      ((unquote . _) #f)
+      ((unquote-splicing . _) #f)
+      (((unquote-splicing e) . rest)
+       (let ((r (quasi #'rest)))
+         (and r (cons (cons (vector %hole 'splice) (car r))
+                      (cons #'e (cdr r))))))
+      ((a . b)
+       (let* ((ra (quasi #'a)) (rb (and ra (quasi #'b))))
+         (and rb (cons (cons (car ra) (car rb)) (append (cdr ra) (cdr rb))))))
+      (#(x ...)
+       (let ((r (quasi #'(x ...))))
+         (and r (cons (list->vector (car r)) (cdr r)))))
+      (_ (let ((d (syntax->datum t)))
+           (and (not (mentions-hole? d)) (cons d '()))))))
+  (let ((d (syntax->datum v)))
+    (cond
+     ((data-form? d) (literal d #`(quote #,v)))
+     ((or (string? d) (number? d) (keyword? d) (boolean? d) (char? d))
+      (literal d v))
+     ((and (pair? d) (eq? (car d) 'quote) (pair? (cdr d)) (null? (cddr d)))
+      (literal (cadr d) v))
+     ((and (pair? d) (eq? (car d) 'quasiquote) (pair? (cdr d))
+           (null? (cddr d)))
+      (or (syntax-case v () ((_ t) (quasi #'t)))
+          (expression)))
+     (else (expression)))))
+
 ;; (define-declaration-syntax defbpf-map make-bpf-map-from-alist) defines
 ;; the macro defbpf-map whose expansion calls
-;; (make-bpf-map-from-alist ALIST) with ALIST = ((field . value) ...).
+;; (make-bpf-map-from-alist ALIST) with ALIST = ((field . value) ...),
+;; through one procedure of the module it is used in (one reference in
+;; each expansion, see above).
 (define-syntax define-declaration-syntax
   (syntax-rules ()
     ((_ name maker)
-     (define-syntax name
-       (lambda (x)
-         (syntax-case x ()
-           ((_ . args)
-            (expand-declaration x #'args #'maker 'name))))))))
+     (begin
+       (define (declare template . vals)
+         (declare-from-template! maker template vals))
+       (define-syntax name
+         (lambda (x)
+           (syntax-case x ()
+             ((_ . args)
+              (expand-declaration x #'args #'declare 'name)))))))))
 
 (define (literal-name stx)
   ;; A name known at expansion: a string, a quoted symbol or a keyword.
@@ -122,12 +225,8 @@ variable, and under its kebab spelling too."
            (symbol->string (cadr d)))
           (else #f))))
 
-(define (expand-declaration x args maker form-name)
+(define (expand-declaration x args declare form-name)
   (define items (syntax->list* args))
-  (define (value-expr v)
-    (if (data-form? (syntax->datum v))
-        #`(quote #,v)
-        v))
   (define (fail msg)
     #`(raise-ebpf-error 'ebpf-validation-error '#,(datum->syntax x form-name)
                         #,msg
@@ -141,13 +240,13 @@ variable, and under its kebab spelling too."
                                (not (colon-symbol? first-d))))
              (pos-name (and positional? (symbol->string first-d)))
              (rest (if positional? (cdr items) items)))
-        (let loop ((rest rest) (pairs '()) (name-stx #f))
+        (let loop ((rest rest) (fields '()) (name-stx #f))
           (cond
            ((null? rest)
-            (let* ((pairs (reverse pairs))
-                   (pairs (if pos-name
-                              (cons (cons 'name pos-name) pairs)
-                              pairs))
+            (let* ((fields (reverse fields))
+                   (fields (if pos-name
+                               (cons (cons 'name (cons pos-name '())) fields)
+                               fields))
                    (name (or pos-name (and name-stx (literal-name name-stx)))))
               ;; The form is an expression usable anywhere; it binds
               ;; the variable at run time in the current module.  A
@@ -156,12 +255,10 @@ variable, and under its kebab spelling too."
               ;; references are unbound.
               (when name
                 (declare-placeholder! name))
-              ;; One call with the keys as a literal: a form typed at
-              ;; the REPL is compiled before it runs, and Guile compiles
-              ;; this much faster than code consing up the alist.
-              #`(declare-object! #,maker
-                                 '#,(datum->syntax x (map car pairs))
-                                 #,@(map cdr pairs))))
+              #`(#,declare
+                 '#,(datum->syntax x (map (lambda (f) (cons (car f) (cadr f)))
+                                          fields))
+                 #,@(append-map cddr fields))))
            ((null? (cdr rest))
             (fail (format #f "~a: field ~s has no value" form-name
                           (syntax->datum (car rest)))))
@@ -171,7 +268,7 @@ variable, and under its kebab spelling too."
                   (fail (format #f "~a: expected a keyword such as #:kind, got ~s"
                                 form-name (syntax->datum (car rest))))
                   (loop (cddr rest)
-                        (cons (cons key (value-expr (cadr rest))) pairs)
+                        (cons (cons key (template-value (cadr rest))) fields)
                         (if (eq? key 'name) (cadr rest) name-stx))))))))))
 
 (define (syntax->list* stx)
