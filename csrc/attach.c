@@ -222,10 +222,7 @@ kernel_has_kprobes (void)
 {
   if (access ("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0)
     return true;
-  const char *dir = gebpf_tracefs (true);
-  char path[256];
-  snprintf (path, sizeof path, "%s/kprobe_events", dir ? dir : "/nonexistent");
-  return access (path, F_OK) == 0;
+  return gebpf_tracefs_has ("kprobe_events", true);
 }
 
 static int
