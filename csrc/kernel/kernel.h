@@ -147,6 +147,8 @@ bool gebpf_tracefs_has (const char *rel, bool mount_it);
 struct tp_field
 {
   char name[64];
+  char type[96];                /* the declaration without the name:
+                                   "char [16]", "const char *" */
   int offset, size, is_signed;
   bool pointer, array, chars, dataloc;
 };

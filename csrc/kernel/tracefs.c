@@ -53,6 +53,36 @@ gebpf_tracefs_has (const char *rel, bool mount_it)
     && access (path, F_OK) == 0;
 }
 
+static bool
+ident_char (char c)
+{
+  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+    || (c >= '0' && c <= '9');
+}
+
+/* The type of field NAME declared as DECL ("char comm[16]"): DECL with
+   the last whole-word NAME taken out ("char [16]"), trimmed, in OUT
+   (cut at SIZE).  */
+static void
+field_type (const char *decl, const char *name, char *out, size_t size)
+{
+  size_t len = strlen (name), k = 0;
+  const char *at = NULL;
+  for (const char *p = decl; len && (p = strstr (p, name)); p++)
+    if ((p == decl || !ident_char (p[-1])) && !ident_char (p[len]))
+      at = p;
+  while (*decl == ' ' || *decl == '\t')
+    decl++;
+  for (const char *p = decl; *p && k + 1 < size; p++)
+    if (at && p == at)
+      p += len - 1;
+    else
+      out[k++] = *p;
+  while (k > 0 && (out[k - 1] == ' ' || out[k - 1] == '\t'))
+    k--;
+  out[k] = 0;
+}
+
 /* Read the fields of a format file from F into OUT; return how many.  */
 static int
 parse_format (FILE *f, struct tp_field *out, int max)
@@ -69,6 +99,8 @@ parse_format (FILE *f, struct tp_field *out, int max)
         continue;
       *semi = 0;
       char *decl = fp + 6;
+      char whole[sizeof line];
+      snprintf (whole, sizeof whole, "%s", decl);
       bool dataloc = strstr (decl, "__data_loc") != NULL;
       bool chars = strstr (decl, "char") != NULL;
       /* The name is the last identifier of the declaration.  */
@@ -100,6 +132,7 @@ parse_format (FILE *f, struct tp_field *out, int max)
         start--;
       struct tp_field *t = &out[n];
       snprintf (t->name, sizeof t->name, "%s", start);
+      field_type (whole, t->name, t->type, sizeof t->type);
       t->pointer = strchr (decl, '*') != NULL;
       t->array = array && !dataloc;
       t->chars = chars;
@@ -208,6 +241,49 @@ gebpf_tp_formats_matching (const char *cat, const char *name,
   closedir (d);
   return n;
 }
+
+#define FUNC_NAME s_scm_bpf_tracepoint_format
+SCM_DEFINE_STATIC (scm_bpf_tracepoint_format, "%bpf-tracepoint-format",
+                   2, 0, 0, (SCM category, SCM name),
+                   "Return the fields of tracepoint @var{category}/@var{name} "
+                   "as its tracefs format file describes them, @code{common_} "
+                   "ones left out, each an alist with @code{name}, "
+                   "@code{type} (the declaration without the name), "
+                   "@code{offset}, @code{size} and @code{signed?}; or "
+                   "@code{#f} when tracefs is not mounted or there is no "
+                   "such tracepoint.")
+{
+  SCM_VALIDATE_STRING (1, category);
+  SCM_VALIDATE_STRING (2, name);
+  scm_dynwind_begin (0);
+  char *c = scm_to_utf8_string (category), *n = scm_to_utf8_string (name);
+  scm_dynwind_free (c);
+  scm_dynwind_free (n);
+  struct tp_format tp;
+  SCM out = SCM_BOOL_F;
+  if (gebpf_tp_format_read (c, n, &tp))
+    {
+      out = SCM_EOL;
+      for (int i = tp.nfields; i-- > 0;)
+        {
+          const struct tp_field *f = &tp.fields[i];
+          out = scm_cons (scm_list_5
+                          (scm_cons (scm_from_utf8_symbol ("name"),
+                                     scm_from_utf8_string (f->name)),
+                           scm_cons (scm_from_utf8_symbol ("type"),
+                                     scm_from_utf8_string (f->type)),
+                           scm_cons (scm_from_utf8_symbol ("offset"),
+                                     scm_from_int (f->offset)),
+                           scm_cons (scm_from_utf8_symbol ("size"),
+                                     scm_from_int (f->size)),
+                           scm_cons (scm_from_utf8_symbol ("signed?"),
+                                     scm_from_bool (f->is_signed))), out);
+        }
+    }
+  scm_dynwind_end ();
+  return out;
+}
+#undef FUNC_NAME
 
 SCM_DEFINE_STATIC (scm_bpf_tracefs, "%bpf-tracefs", 0, 1, 0,
                    (SCM mount),

@@ -31,7 +31,7 @@
             ;; kernel/kinds.c
             %bpf-kind-table %bpf-map-kind-table
             ;; kernel/tracefs.c
-            %bpf-tracefs
+            %bpf-tracefs %bpf-tracepoint-format
             ;; build.c
             %bpf-build-c %bpf-build-file %bpf-cache-dir %bpf-build-stats
             %bpf-clang-flags %bpf-vmlinux-header %bpf-sha256
