@@ -4,8 +4,9 @@
    where tracefs is and the tracepoint formats it describes (tracefs.c),
    vmlinux BTF (vmlinux-btf.c) and this process's capabilities
    (caps.c).  Every other file, in C and (through %bpf-kind-table,
-   %bpf-map-kind-table and %bpf-tracefs) in Scheme, asks here instead of
-   keeping its own list or reading /sys itself.  Private.  */
+   %bpf-map-kind-table, %bpf-tracefs and %bpf-tracepoint-format) in
+   Scheme, asks here instead of keeping its own list or parsing what
+   the kernel publishes itself.  Private.  */
 #ifndef GEBPF_KERNEL_H
 #define GEBPF_KERNEL_H
 
@@ -15,8 +16,10 @@
 #include <linux/bpf.h>
 #include "../gebpf.h"
 
+/* --- kinds.c: program kinds, cgroup hooks, map kinds ------------------ */
+
 /* Program kinds, in the order of the table (gebpf_kinds[PK_X] is kind
-   X).  A new kind is one enumerator here and one row in kernel.c.  */
+   X).  A new kind is one enumerator here and one row in kinds.c.  */
 enum gebpf_prog_kind
 {
   PK_XDP, PK_TC, PK_SOCKET_FILTER, PK_CGROUP_SKB, PK_CGROUP_SOCK_ADDR,
