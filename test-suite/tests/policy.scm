@@ -10,7 +10,7 @@
 ;;; the same time), the interface's XDP attachment, the policy's pins
 ;;; under bpffs and its manifest.
 (use-modules (harness) (ebpf) ((ebpf core) #:select (%bpf-pinned-info))
-             ((ebpf deploy) #:select (combine-c))
+             ((ebpf deploy-build) #:select (combine-c))
              (srfi srfi-1) (srfi srfi-64) (ice-9 rdelim)
              (ice-9 ftw) (ice-9 match) (ice-9 regex) (ice-9 popen))
 
