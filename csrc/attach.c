@@ -194,7 +194,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_trace, "%bpf-attach-trace", 1, 0, 0,
       if (o->kind && (o->kind->flags & KF_TRAMPOLINE)
           && (err == EPERM || err == EOPNOTSUPP || err == ENOTSUPP_ERRNO))
         {
-          /* The kind's stand-ins (kernel.c) first.  */
+          /* The kind's stand-ins (kernel/kinds.c) first.  */
           char hint[256], fix[512];
           gebpf_kind_fallback_hint (o->kind - gebpf_kinds, hint, sizeof hint);
           snprintf (fix, sizeof fix, "%s%sattach to the same event with a "
@@ -222,10 +222,7 @@ kernel_has_kprobes (void)
 {
   if (access ("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0)
     return true;
-  const char *dir = gebpf_tracefs (true);
-  char path[256];
-  snprintf (path, sizeof path, "%s/kprobe_events", dir ? dir : "/nonexistent");
-  return access (path, F_OK) == 0;
+  return gebpf_tracefs_has ("kprobe_events", true);
 }
 
 static int
@@ -271,7 +268,7 @@ SCM_DEFINE_STATIC (scm_bpf_attach_kprobe, "%bpf-attach-kprobe", 3, 1, 0,
   bool ret = scm_is_true (retprobe);
   if (!kernel_has_kprobes ())
     {
-      /* The kind's stand-ins (kernel.c) first.  */
+      /* The kind's stand-ins (kernel/kinds.c) first.  */
       char hint[256], fix[512];
       gebpf_kind_fallback_hint (o->kind ? o->kind - gebpf_kinds : PK_NONE,
                                 hint, sizeof hint);

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <bpf/libbpf.h>
 #include "gebpf.h"
+#include "kernel/kernel.h"
 
 SCM gebpf_k_error, gebpf_k_validation, gebpf_k_map, gebpf_k_permission,
   gebpf_k_lower, gebpf_k_compile, gebpf_k_verifier, gebpf_k_attach;

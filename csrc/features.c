@@ -3,9 +3,11 @@
    once); every probe is a real syscall or file check, never a guess from
    the kernel version, except the list of bpf_link kinds, which the kernel
    offers no way to enumerate.  Program and map kinds are probed with
-   libbpf's probes over the kernel model's tables (kernel.c).  And the
-   list of the functions the kernel's BTF describes: the attach targets
-   this kernel offers trampolines and LSM programs.  */
+   libbpf's probes over the kernel model's tables (kernel/kinds.c).  And
+   the list of the functions the kernel's BTF describes: the attach
+   targets this kernel offers trampolines and LSM programs.  tracefs,
+   vmlinux BTF and the capabilities are read through the kernel model
+   (kernel/kernel.h).  */
 #define _GNU_SOURCE
 #include <config.h>
 #include <errno.h>
@@ -20,7 +22,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "gebpf.h"
-#include "kernel.h"
+#include "kernel/kernel.h"
 
 static SCM cached = SCM_BOOL_F;
 
@@ -65,13 +67,12 @@ map_kinds (void)
 static int
 probe_fentry (void)
 {
-  struct btf *vm = btf__load_vmlinux_btf ();
+  const struct btf *vm = gebpf_vmlinux_btf ();
   if (!vm)
     return -ENOENT;
   int id = btf__find_by_name_kind (vm, "do_nanosleep", BTF_KIND_FUNC);
   if (id < 0)
     id = btf__find_by_name_kind (vm, "vfs_read", BTF_KIND_FUNC);
-  btf__free (vm);
   if (id < 0)
     return -ENOENT;
   struct bpf_insn insns[] = {
@@ -151,14 +152,11 @@ compute (void)
                       scm_from_bool (caps & ((uint64_t) 1 << cp[i].bit)),
                       capl);
   const char *tf = gebpf_tracefs (false);
-  char kprobe_events[64];
-  snprintf (kprobe_events, sizeof kprobe_events, "%s/kprobe_events",
-            tf ? tf : "");
-  bool kprobes = tf && access (kprobe_events, F_OK) == 0;
+  bool kprobes = gebpf_tracefs_has ("kprobe_events", false);
   SCM al = scm_list_n
     (scm_cons (SYM ("kernel-release"), scm_from_utf8_string (u.release)),
      scm_cons (SYM ("btf"),
-               scm_from_bool (access ("/sys/kernel/btf/vmlinux", R_OK) == 0)),
+               scm_from_bool (access (GEBPF_VMLINUX_BTF, R_OK) == 0)),
      scm_cons (SYM ("ringbuf"), scm_from_bool (probe_ringbuf ())),
      scm_cons (SYM ("fentry"), scm_from_bool (fentry == 0)),
      scm_cons (SYM ("fentry-error"),
@@ -212,9 +210,7 @@ SCM_DEFINE_STATIC (scm_bpf_btf_functions, "%bpf-btf-functions", 0, 0, 0, (),
                    "@code{bpf_lsm_HOOK}, the LSM hooks.  Raises "
                    "@code{ebpf-error} when the kernel has no BTF.")
 {
-  static struct btf *vm;
-  if (!vm)
-    vm = btf__load_vmlinux_btf ();
+  const struct btf *vm = gebpf_vmlinux_btf ();
   if (!vm)
     gebpf_error (gebpf_k_error, FUNC_NAME, errno,
                  "use a kernel built with CONFIG_DEBUG_INFO_BTF=y",

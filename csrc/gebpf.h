@@ -202,14 +202,7 @@ int gebpf_next_kernel_object (int (*next) (uint32_t, uint32_t *),
                               SCM key, const char *subr, const char *what);
 /* Make sure bpffs is mounted at /sys/fs/bpf (mounting it if we may).  */
 int gebpf_ensure_bpffs (void);
-/* The directory tracefs is mounted on (the one that has events/), or NULL;
-   when MOUNT_IT and it is nowhere, mount it at /sys/kernel/tracing first.
-   The one place that knows where tracefs lives.  */
-const char *gebpf_tracefs (bool mount_it);
-/* This process's effective capability set (CapEff of /proc/self/status),
-   and whether capability CAP is in it.  */
-uint64_t gebpf_effective_caps (void);
-bool gebpf_have_cap (int cap);
+/* Where tracefs is, vmlinux BTF and the capabilities: kernel/kernel.h.  */
 
 /* --- sha256.c ----------------------------------------------------------- */
 
@@ -265,7 +258,6 @@ const char *gebpf_libbpf_log_take (void);
    -fvisibility=hidden): load-extension calls it by name.  */
 __attribute__ ((visibility ("default"))) void gebpf_init (void);
 void gebpf_init_error (void);
-void gebpf_init_util (void);
 void gebpf_init_pin (void);
 void gebpf_init_type (void);
 void gebpf_init_map (void);

@@ -56,7 +56,6 @@ gebpf_init (void)
   gebpf_init_type ();
   gebpf_init_map ();
   gebpf_init_map_io ();
-  gebpf_init_util ();
   gebpf_init_pin ();
   gebpf_init_features ();
   gebpf_init_build ();

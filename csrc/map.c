@@ -22,7 +22,7 @@
 SCM gebpf_map_type;
 static SCM registry;            /* eq? hash: kebab symbol -> <bpf-map> */
 
-/* The map kinds and their K_* flags are the kernel model's (kernel.c).  */
+/* The map kinds and their K_* flags are the kernel model's (kernel/kinds.c).  */
 #define kind_syms gebpf_map_kind_syms
 
 static const struct gebpf_sym flag_syms[] = {

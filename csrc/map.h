@@ -5,7 +5,7 @@
 #define GEBPF_MAP_H
 
 #include "gebpf.h"
-#include "kernel.h"
+#include "kernel/kernel.h"
 
 /* The kernel's ENOTSUPP (not in user-space errno.h).  */
 #define ENOTSUPP_ERRNO 524

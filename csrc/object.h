@@ -11,7 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "gebpf.h"
-#include "kernel.h"
+#include "kernel/kernel.h"
 
 /* --- program.c ---------------------------------------------------------- */
 

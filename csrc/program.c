@@ -41,10 +41,10 @@ SCM gebpf_object_type;
 /* ------------------------------------------------------------------ */
 /* Program kinds and attach types.                                      */
 
-/* Program kinds are the kernel model's table (kernel.c).  */
+/* Program kinds are the kernel model's table (kernel/kinds.c).  */
 
 /* #:attach-type values and the kinds they fit: the kernel model's
-   cgroup hooks (kernel.c).  */
+   cgroup hooks (kernel/kinds.c).  */
 
 /* The short name of an attach type, for printing; NULL if none.  */
 const char *
@@ -827,7 +827,7 @@ SCM_DEFINE_STATIC (scm_bpf_object_load, "%bpf-object-load", 1, 0, 1,
               || ((err == EPERM || (err == EACCES && !has_log))
                   && gebpf_tracing_privileged ())))
         {
-          /* The kind's stand-ins (kernel.c) first.  */
+          /* The kind's stand-ins (kernel/kinds.c) first.  */
           char hint[256], fix[640];
           gebpf_kind_fallback_hint (kind - gebpf_kinds, hint, sizeof hint);
           snprintf (fix, sizeof fix, "%s%sattach to the same event without "

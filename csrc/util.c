@@ -1,5 +1,6 @@
 /* util.c --- small shared helpers: enumerations, identifiers, CPUs, bpffs,
-   tracefs, capabilities.  */
+   docstrings.  (Facts about the running kernel are the kernel model's:
+   kernel/.)  */
 #define _GNU_SOURCE
 #include <config.h>
 #include <errno.h>
@@ -187,74 +188,10 @@ gebpf_ensure_bpffs (void)
   return 0;
 }
 
-/* The two places tracefs lives: its own mount point, and under debugfs
-   on kernels before 4.1 or systems that mount only debugfs.  */
-static const char *const tracefs_dirs[] = {
-  "/sys/kernel/tracing", "/sys/kernel/debug/tracing"
-};
-
-const char *
-gebpf_tracefs (bool mount_it)
-{
-  for (size_t i = 0; i < sizeof tracefs_dirs / sizeof tracefs_dirs[0]; i++)
-    {
-      char p[64];
-      snprintf (p, sizeof p, "%s/events", tracefs_dirs[i]);
-      if (access (p, F_OK) == 0)
-        return tracefs_dirs[i];
-    }
-  if (mount_it
-      && mount ("tracefs", tracefs_dirs[0], "tracefs", 0, NULL) == 0
-      && access ("/sys/kernel/tracing/events", F_OK) == 0)
-    return tracefs_dirs[0];
-  return NULL;
-}
-
-uint64_t
-gebpf_effective_caps (void)
-{
-  FILE *f = fopen ("/proc/self/status", "re");
-  unsigned long long caps = 0;
-  char line[256];
-  if (!f)
-    return 0;
-  while (fgets (line, sizeof line, f))
-    if (sscanf (line, "CapEff: %llx", &caps) == 1)
-      break;
-  fclose (f);
-  return caps;
-}
-
-bool
-gebpf_have_cap (int cap)
-{
-  return (gebpf_effective_caps () >> cap) & 1;
-}
-
-SCM_DEFINE_STATIC (scm_bpf_tracefs, "%bpf-tracefs", 0, 1, 0,
-                   (SCM mount),
-                   "Return the directory where tracefs is mounted "
-                   "(@file{/sys/kernel/tracing} or "
-                   "@file{/sys/kernel/debug/tracing}), or @code{#f}.  When "
-                   "@var{mount} is true and neither is, mount tracefs at "
-                   "@file{/sys/kernel/tracing} first (which needs root).")
-#define FUNC_NAME s_scm_bpf_tracefs
-{
-  const char *d = gebpf_tracefs (!SCM_UNBNDP (mount) && scm_is_true (mount));
-  return d ? scm_from_utf8_string (d) : SCM_BOOL_F;
-}
-#undef FUNC_NAME
-
 SCM
 gebpf_document (SCM proc, const char *doc)
 {
   scm_set_procedure_property_x (proc, scm_from_utf8_symbol ("documentation"),
                                 scm_from_utf8_string (doc));
   return proc;
-}
-
-void
-gebpf_init_util (void)
-{
-#include "util.x"
 }

@@ -20,8 +20,9 @@
 #include <bpf/btf.h>
 #include "gebpf.h"
 #include "build.h"
+#include "kernel/kernel.h"
 
-#define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
+#define VMLINUX_BTF GEBPF_VMLINUX_BTF
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -109,7 +110,6 @@ dump_printf (void *ctx, const char *fmt, va_list ap)
 
 struct dump
 {
-  struct btf *btf;
   struct btf_dump *d;
   FILE *f;
 };
@@ -120,28 +120,25 @@ dump_free (void *data)
   struct dump *x = data;
   if (x->d)
     btf_dump__free (x->d);
-  if (x->btf)
-    btf__free (x->btf);
   if (x->f)
     fclose (x->f);
   free (x);
 }
 
-/* Write vmlinux.h in the directory DIRFD (DIR) from the kernel BTF, as
-   bpftool's "format c" does: every type in id order, record types marked
-   preserve_access_index so field accesses are CO-RE relocations.  */
+/* Write vmlinux.h in the directory DIRFD (DIR) from the kernel BTF (the
+   kernel model's parse of it), as bpftool's "format c" does: every type
+   in id order, record types marked preserve_access_index so field
+   accesses are CO-RE relocations.  */
 static void
 generate_vmlinux_h (int dirfd, const char *dir, const char *subr)
 {
-  size_t n;
-  char *data = read_btf (&n, subr);
+  const struct btf *btf = gebpf_vmlinux_btf ();
+  if (!btf)
+    no_btf (errno, subr);
   struct dump *x = calloc (1, sizeof *x);
   if (!x)
     gebpf_build_no_memory (subr);
   scm_dynwind_unwind_handler (dump_free, x, SCM_F_WIND_EXPLICITLY);
-  x->btf = btf__new (data, n);
-  if (!x->btf)
-    no_btf (errno, subr);
 
   int fd;
   struct tmpfile *t = gebpf_cache_make_temp (dirfd, dir, &fd, subr);
@@ -150,13 +147,13 @@ generate_vmlinux_h (int dirfd, const char *dir, const char *subr)
       close (fd);
       gebpf_build_no_memory (subr);
     }
-  x->d = btf_dump__new (x->btf, dump_printf, x->f, NULL);
+  x->d = btf_dump__new (btf, dump_printf, x->f, NULL);
   if (!x->d)
     gebpf_error (gebpf_k_compile, subr, errno,
                  "check that libbpf is installed whole",
                  "libbpf cannot dump the kernel's BTF as C");
   fputs (vmlinux_head, x->f);
-  uint32_t count = btf__type_cnt (x->btf);
+  uint32_t count = btf__type_cnt (btf);
   for (uint32_t id = 1; id < count; id++)
     {
       int err = btf_dump__dump_type (x->d, id);

@@ -111,7 +111,7 @@ gebpf_locate_tp_arg (struct lower *L, struct node *n)
 static int
 fexit_slot (struct lower *L, struct node *n)
 {
-  struct btf *b = L->tgt.btf;
+  const struct btf *b = L->tgt.btf;
   int id = b && L->target ? btf__find_by_name_kind (b, L->target,
                                                     BTF_KIND_FUNC) : -1;
   if (id < 0)

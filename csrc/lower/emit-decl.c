@@ -130,7 +130,7 @@ gebpf_emit_ctype (struct emit *E, struct node *n)
         }
     case TY_KPTR:
       {
-        struct btf *b = E->L->tgt.btf;
+        const struct btf *b = E->L->tgt.btf;
         const struct btf_type *t = b ? btf__type_by_id (b, n->btf_id) : NULL;
         const char *nm = t ? btf__name_by_offset (b, t->name_off) : NULL;
         /* Only structs and unions get a CO-RE twin; a pointer to
@@ -536,7 +536,7 @@ emit_core_struct (struct emit *E, const struct btf *b, int id, SCM *done)
 void
 gebpf_emit_core_types (struct emit *E)
 {
-  struct btf *b = E->L->tgt.btf;
+  const struct btf *b = E->L->tgt.btf;
   if (!b)
     return;
   int task = btf__find_by_name_kind (b, "task_struct", BTF_KIND_STRUCT);

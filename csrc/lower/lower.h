@@ -42,7 +42,7 @@
 #define GEBPF_LOWER_H
 
 #include "../gebpf.h"
-#include "../kernel.h"
+#include "../kernel/kernel.h"
 
 enum op
 {
@@ -123,31 +123,16 @@ struct node
   uint8_t addr6[16];            /* OP_IPV6_CONST */
 };
 
-/* A tracepoint field, as its format file describes it.  */
-struct tp_field
-{
-  char name[64];
-  int offset, size, is_signed;
-  bool pointer, array, chars, dataloc;
-};
-
-/* One tracepoint's format: CAT/NAME and its fields (common_ ones left
-   out).  */
-struct tp_format
-{
-  char cat[64], name[128];
-  int nfields;
-  struct tp_field *fields;      /* GC memory */
-};
-
 /* The target descriptor: what the passes know of the running kernel,
-   read by the driver before they run (target.c), or given by hand.  */
+   taken from the kernel model (../kernel/kernel.h: tracepoint formats,
+   vmlinux BTF) by the driver before they run (target.c), or given by
+   hand.  */
 struct gebpf_target
 {
   bool tp_known;                /* tp/ntp hold the target's tracepoints */
   int ntp;                      /* tracepoints matching the target */
   struct tp_format *tp;         /* GC memory */
-  struct btf *btf;              /* vmlinux BTF, or NULL: only for a body
+  const struct btf *btf;        /* vmlinux BTF, or NULL: only for a body
                                    target.c's reads_kernel_types accepts,
                                    so a new use must be listed there */
 };
@@ -205,7 +190,7 @@ struct lower
 };
 
 /* Program kinds (enum gebpf_prog_kind, the context type, the section
-   and the return convention) are the kernel model's: ../kernel.h.
+   and the return convention) are the kernel model's: ../kernel/kernel.h.
    gebpf_prog_kinds names the kinds bpf-fn lowers.  */
 bool gebpf_kind_is_packet (int kind);
 bool gebpf_kind_is_tracing (int kind);
@@ -348,9 +333,6 @@ extern const char *const gebpf_tree_ty_names[GEBPF_NTY];
 extern const char *const gebpf_tree_hdr_names[GEBPF_NHDR];
 /* The expression type a value of gebpf type T has in a body.  */
 enum ty gebpf_value_ty (const struct gebpf_type *t);
-/* vmlinux BTF, loaded once (NULL when the kernel has none).  */
-struct btf;
-struct btf *gebpf_vmlinux_btf (void);
 /* "an integer", "a map", ...: a type named in an error message.  */
 const char *gebpf_tyname (enum ty t);
 /* The type pass on (core-read ...), in types-core.c.  */

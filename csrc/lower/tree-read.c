@@ -681,7 +681,7 @@ read_state (struct rd *R, SCM x, SCM state)
         {
           if (scm_ilength (v) < 0)
             bad (R, x, "core-members is ((BTF-ID . \"MEMBER\") ...)");
-          struct btf *b = L->tgt.btf;
+          const struct btf *b = L->tgt.btf;
           SCM out = SCM_EOL;
           for (SCM s = v; scm_is_pair (s); s = SCM_CDR (s))
             {
@@ -891,7 +891,7 @@ check_btf (struct rd *R, struct node *n)
     return;
   if (n->btf_id > 0)
     {
-      struct btf *b = R->L->tgt.btf;
+      const struct btf *b = R->L->tgt.btf;
       if (!b || (unsigned) n->btf_id >= btf__type_cnt (b))
         bad (R, n->datum, "btf-id %d is not a type of the kernel's BTF",
              n->btf_id);

@@ -3,9 +3,9 @@
    Types (core-read PTR FIELD ...) by walking vmlinux BTF from the
    pointer's struct through each named field (anonymous members
    included), and remembers every member it steps through so the emitter
-   declares only those.  Holds the vmlinux BTF loader too.  Separate from
-   types.c because it is the one part of the type pass that reads kernel
-   BTF rather than the program's own declarations.  */
+   declares only those.  Separate from types.c because it is the one
+   part of the type pass that reads kernel BTF (the target descriptor's,
+   from the kernel model) rather than the program's own declarations.  */
 #include <config.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,19 +13,6 @@
 #include <linux/bpf.h>
 #include <bpf/btf.h>
 #include "lower.h"
-
-struct btf *
-gebpf_vmlinux_btf (void)
-{
-  static struct btf *vm;
-  static bool tried;
-  if (!tried)
-    {
-      tried = true;
-      vm = btf__load_vmlinux_btf ();
-    }
-  return vm;
-}
 
 /* ---- tracing helpers ---------------------------------------------- */
 
@@ -102,7 +89,7 @@ gebpf_type_core_read (struct lower *L, struct node *n)
                        "of a pointer field",
                        "core-read needs a typed kernel pointer, got %s",
                        gebpf_tyname (p->ty));
-  struct btf *b = L->tgt.btf;
+  const struct btf *b = L->tgt.btf;
   if (!b)
     /* Only a kind that reads no kernel types gets here (current-task
        needs BTF otherwise): the bounds pass's message.  */

@@ -893,7 +893,7 @@ type (struct lower *L, struct node *n)
       return;
     case OP_CURRENT_TASK:
       {
-        struct btf *b = L->tgt.btf;
+        const struct btf *b = L->tgt.btf;
         if (!b && !gebpf_kind_is_tracing (L->kind) && L->kind != PK_LSM)
           {
             /* No BTF is read for this kind: the bounds pass refuses the

@@ -40,7 +40,7 @@
 ;;; What bpfman runs.
 
 ;; guile-ebpf kind -> (CRD type . label spelling), for the kinds the
-;; kernel model (csrc/kernel.c) gives a bpfman type.
+;; kernel model (csrc/kernel/kinds.c) gives a bpfman type.
 (define bpfman-kinds
   (filter-map (lambda (k)
                 (let ((type (assq-ref k 'bpfman-type))

@@ -26,12 +26,12 @@
             bpf-map-ref bpf-map-set! bpf-map-delete! bpf-map-contains?
             bpf-map-ref/sum bpf-map-push! bpf-map-pop! bpf-map-peek
             bpf-map-count
-            ;; util.c
-            %bpf-tracefs
             ;; features.c
             %bpf-features %bpf-btf-functions
-            ;; kernel.c
+            ;; kernel/kinds.c
             %bpf-kind-table %bpf-map-kind-table
+            ;; kernel/tracefs.c
+            %bpf-tracefs %bpf-tracepoint-format
             ;; build.c
             %bpf-build-c %bpf-build-file %bpf-cache-dir %bpf-build-stats
             %bpf-clang-flags %bpf-vmlinux-header %bpf-sha256

@@ -98,7 +98,7 @@
     (doc #f "Documentation string.")))
 
 (define known-kinds
-  ;; The kinds bpf-fn lowers, from the kernel model (csrc/kernel.c).
+  ;; The kinds bpf-fn lowers, from the kernel model (csrc/kernel/kinds.c).
   (kinds-where (lambda (k) (assq-ref k 'bpf-fn))))
 
 ;; Kinds whose #:attach may be a list of targets, (probe) telling them

@@ -2,7 +2,7 @@
 ;;; Copyright (C) 2026 the guile-ebpf authors.  GPL-3.0-or-later.
 ;;;
 ;;; Private.  Program kinds and map kinds are described once, in
-;;; csrc/kernel.c; the Scheme modules read them here (fetched once, at
+;;; csrc/kernel/kinds.c; the Scheme modules read them here (fetched once, at
 ;;; load) instead of keeping lists of their own.
 
 (define-module (ebpf kernel)

@@ -32,7 +32,7 @@
   #:export (map-of-kind))
 
 (define bpf-map-kinds
-  ;; The kernel model's map kinds (csrc/kernel.c).
+  ;; The kernel model's map kinds (csrc/kernel/kinds.c).
   map-kind-names)
 
 (define bpf-map-fields

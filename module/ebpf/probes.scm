@@ -10,7 +10,8 @@
 ;;; lets the probe attach.
 
 (define-module (ebpf probes)
-  #:use-module ((ebpf core) #:select (%bpf-btf-functions %bpf-tracefs))
+  #:use-module ((ebpf core) #:select (%bpf-btf-functions %bpf-tracefs
+                                      %bpf-tracepoint-format))
   #:use-module (ebpf error)
   #:use-module ((ebpf syntax) #:select (glob->regexp))
   #:use-module ((ebpf deploy) #:select (tracepoints-matching))
@@ -149,34 +150,13 @@
                  (or (assq-ref f 'fentry-error) "fentry unsupported")))))
 
 (define (tracepoint-fields tp)
-  ;; ((TYPE . NAME) ...) of tracepoint "G:N", its common_ fields left out.
-  (let* ((root (%bpf-tracefs))
-         (sep (string-index tp #\:))
-         (file (and root sep
-                    (string-append root "/events/" (substring tp 0 sep) "/"
-                                   (substring tp (+ sep 1)) "/format")))
-         (rx (make-regexp "field:([^;]*);")))
-    (if (not (and file (file-exists? file)))
-        '()
-        (call-with-input-file file
-          (lambda (in)
-            (let lp ((acc '()))
-              (let ((line (read-line in)))
-                (if (eof-object? line)
-                    (reverse acc)
-                    (let ((m (regexp-exec rx line)))
-                      (if (not m)
-                          (lp acc)
-                          (let* ((decl (string-trim-both (match:substring m 1)))
-                                 (arr (string-index decl #\[))
-                                 (base (if arr (substring decl 0 arr) decl))
-                                 (sp (string-rindex base (char-set #\space #\*)))
-                                 (name (substring base (+ sp 1)))
-                                 (type (string-trim-both (string-append (substring base 0 (+ sp 1))
-                                                                        (if arr (substring decl arr) "")))))
-                            (if (string-prefix? "common_" name)
-                                (lp acc)
-                                (lp (cons (cons type name) acc))))))))))))))
+  ;; ((TYPE . NAME) ...) of tracepoint "G:N", its common_ fields left out,
+  ;; from the kernel model's reading of its format.
+  (let ((sep (string-index tp #\:)))
+    (map (lambda (field) (cons (assq-ref field 'type) (assq-ref field 'name)))
+         (or (and sep (%bpf-tracepoint-format (substring tp 0 sep)
+                                              (substring tp (+ sep 1))))
+             '()))))
 
 (define (bpf-probe-info probe)
   "Return what is known about @var{probe} (one of the strings

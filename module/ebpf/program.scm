@@ -52,7 +52,7 @@
             bpf-enable-stats! bpf-disable-stats!))
 
 (define bpf-object-kinds
-  ;; The kernel model's kinds (csrc/kernel.c).
+  ;; The kernel model's kinds (csrc/kernel/kinds.c).
   (kind-names))
 
 (define (bpf-enable-stats!)

@@ -13,6 +13,7 @@
        (scandir dir (lambda (f) (string-suffix? ".c" f)))))
 (define c-files
   (append (c-files-in (string-append (srcdir) "/csrc"))
+          (c-files-in (string-append (srcdir) "/csrc/kernel"))
           (c-files-in (string-append (srcdir) "/csrc/lower"))))
 
 ;; SCM_DEFINE[_STATIC] (c_name, "scheme-name", req, opt, rest, (args), "doc"

@@ -462,4 +462,23 @@
                  (format #f "usdt:~a:python:function__entry /pid == cpid && str(arg1) == \"guile_ebpf_demo_fn\"/ { @ = count(); }" python)
                  "import sys\ndef guile_ebpf_demo_fn(): pass\nsys.setprofile(lambda *a: None)\nfor _ in range(41): guile_ebpf_demo_fn()\nsys.setprofile(None)\n"))))
 
+;; Tracepoint fields are the kernel model's reading of the format file
+;; (kernel/tracefs.c, the parser the lowering uses), types as bpftrace -lv
+;; shows them: a __data_loc string keeps its name.
+(let ((fields (assq-ref (bpf-probe-info "tracepoint:sched:sched_process_exec")
+                        'fields)))
+  (test-assert "probe info: a __data_loc field keeps its name and type"
+               (member '("__data_loc char[]" . "filename") fields))
+  (test-assert "probe info: a plain field"
+               (member '("pid_t" . "pid") fields))
+  (test-assert "probe info: no common_ fields"
+               (not (any (lambda (f) (string-prefix? "common_" (cdr f))) fields))))
+(test-assert "probe info: an array field's type keeps its bounds"
+             (member '("char [16]" . "prev_comm")
+                     (assq-ref (bpf-probe-info "tracepoint:sched:sched_switch")
+                               'fields)))
+(test-equal "probe info: a tracepoint name leaving its category has no fields"
+            '() (assq-ref (bpf-probe-info "tracepoint:sched:../sched/sched_switch")
+                          'fields))
+
 (harness-end)

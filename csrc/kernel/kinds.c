@@ -1,17 +1,17 @@
-/* kernel.c --- the kernel model: every fact guile-ebpf keeps about a
+/* kinds.c --- the kernel model: every fact guile-ebpf keeps about a
    program kind or a map kind, in one table each.
 
    The loader (program.c), the lowering (lower/), the map layer (map.c)
    and the Scheme modules (through %bpf-kind-table and
    %bpf-map-kind-table, wrapped by (ebpf kernel)) all read these rows;
    none keeps a list of its own.  To add a program kind: one enumerator
-   in kernel.h and one row here.  */
+   in kernel.h and one row here.  The other facts of the running kernel
+   are the other files of this folder (kernel.h lists them).  */
 #define _GNU_SOURCE
 #include <config.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "gebpf.h"
 #include "kernel.h"
 
 #define NET_CAPS "CAP_BPF and CAP_NET_ADMIN"
@@ -474,6 +474,7 @@ gebpf_init_kernel (void)
     }
   gebpf_map_kind_syms[i].name = NULL;
 #ifndef SCM_MAGIC_SNARFER
-#include "kernel.x"
+#include "kinds.x"
 #endif
+  gebpf_init_tracefs ();
 }

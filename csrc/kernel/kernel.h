@@ -1,16 +1,25 @@
-/* kernel.h --- the kernel model: the one table of program kinds and the
-   one table of map kinds.  Every other file, in C and (through
-   %bpf-kind-table and %bpf-map-kind-table) in Scheme, reads these
-   tables instead of keeping its own list.  Private.  */
+/* kernel.h --- the kernel model: every fact guile-ebpf keeps about the
+   running kernel and the program kinds, one file of csrc/kernel/ each:
+   the table of program kinds and the table of map kinds (kinds.c),
+   where tracefs is and the tracepoint formats it describes (tracefs.c),
+   vmlinux BTF (vmlinux-btf.c) and this process's capabilities
+   (caps.c).  Every other file, in C and (through %bpf-kind-table,
+   %bpf-map-kind-table, %bpf-tracefs and %bpf-tracepoint-format) in
+   Scheme, asks here instead of keeping its own list or parsing what
+   the kernel publishes itself.  Private.  */
 #ifndef GEBPF_KERNEL_H
 #define GEBPF_KERNEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <linux/bpf.h>
-#include "gebpf.h"
+#include "../gebpf.h"
+
+/* --- kinds.c: program kinds, cgroup hooks, map kinds ------------------ */
 
 /* Program kinds, in the order of the table (gebpf_kinds[PK_X] is kind
-   X).  A new kind is one enumerator here and one row in kernel.c.  */
+   X).  A new kind is one enumerator here and one row in kinds.c.  */
 enum gebpf_prog_kind
 {
   PK_XDP, PK_TC, PK_SOCKET_FILTER, PK_CGROUP_SKB, PK_CGROUP_SOCK_ADDR,
@@ -122,5 +131,74 @@ struct gebpf_map_kind
 
 extern const struct gebpf_map_kind gebpf_map_kinds[];
 extern struct gebpf_sym gebpf_map_kind_syms[];
+
+/* tracefs.c's primitives, registered by kinds.c's gebpf_init_kernel:
+   the kernel model's one init function.  */
+void gebpf_init_tracefs (void);
+
+/* --- tracefs.c: tracefs and the tracepoint formats ------------------- */
+
+/* The directory tracefs is mounted on (the one that has events/), or NULL;
+   when MOUNT_IT and it is nowhere, mount it at /sys/kernel/tracing first.
+   The one place that knows where tracefs lives.  */
+const char *gebpf_tracefs (bool mount_it);
+/* Whether tracefs (mounted first when MOUNT_IT) has the file REL, a
+   path relative to it ("kprobe_events").  */
+bool gebpf_tracefs_has (const char *rel, bool mount_it);
+
+/* A tracepoint field, as its format file describes it.  */
+struct tp_field
+{
+  char name[64];
+  char type[96];                /* the declaration without the name:
+                                   "char [16]", "const char *" */
+  int offset, size, is_signed;
+  bool pointer, array, chars, dataloc;
+};
+
+/* One tracepoint's format: CAT/NAME and its fields (common_ ones left
+   out).  */
+struct tp_format
+{
+  char cat[64], name[128];
+  int nfields;
+  struct tp_field *fields;      /* GC memory */
+};
+
+/* The fields of a format file's TEXT (LEN bytes; not NUL-terminated)
+   into TP->fields; TP's cat and name are the caller's.  Gives the
+   number of fields.  Reads no file: #:tracepoint-format and the pure
+   tests lower against a format given so.  */
+int gebpf_tp_format_parse (const char *text, size_t len,
+                           struct tp_format *tp);
+/* The format of tracepoint CAT/NAME, read from tracefs into TP (its cat,
+   name and fields).  False when tracefs is not mounted, CAT or NAME is
+   not one path component, or the kernel has no such tracepoint.  */
+bool gebpf_tp_format_read (const char *cat, const char *name,
+                           struct tp_format *tp);
+/* Every tracepoint whose category matches the glob CAT and name the glob
+   NAME (fnmatch), with its format, into OUT (at most MAX).  Gives how
+   many; 0 without tracefs.  */
+int gebpf_tp_formats_matching (const char *cat, const char *name,
+                               struct tp_format *out, int max);
+
+/* --- vmlinux-btf.c: the kernel's own BTF ----------------------------- */
+
+#define GEBPF_VMLINUX_BTF "/sys/kernel/btf/vmlinux"
+
+/* vmlinux BTF, parsed once per process by libbpf and shared by every
+   reader (the lowering's target descriptor, the feature probes, the
+   list of BTF functions, vmlinux.h): parsing costs tens of
+   milliseconds.  NULL with errno set when the kernel has none; never
+   freed, never changed by its readers.  */
+struct btf;
+const struct btf *gebpf_vmlinux_btf (void);
+
+/* --- caps.c: this process's capabilities ------------------------------ */
+
+/* This process's effective capability set (CapEff of /proc/self/status),
+   and whether capability CAP is in it.  */
+uint64_t gebpf_effective_caps (void);
+bool gebpf_have_cap (int cap);
 
 #endif
