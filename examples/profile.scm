@@ -18,7 +18,8 @@
 ;;; in the kernel (reading /dev/zero).  Default: the 5 busiest stacks of
 ;;; each kind after 3 seconds; it exits by itself.
 
-(use-modules (ebpf) (ice-9 format) (ice-9 getopt-long) (ice-9 binary-ports))
+(use-modules (ebpf) (ice-9 format) (ice-9 getopt-long) (ice-9 binary-ports)
+             (rnrs bytevectors))
 
 (define options
   (getopt-long (command-line)
@@ -61,11 +62,14 @@
 
 (define (busy-until end)
   ;; Keep a CPU busy in the kernel until END (internal real time).
-  (let ((zero (open-input-file "/dev/zero" #:binary #t)))
+  ;; One buffer read into again and again: a fresh bytevector per read
+  ;; would spend the time in Guile's allocator instead.
+  (let ((zero (open-input-file "/dev/zero" #:binary #t))
+        (buf (make-bytevector 1048576)))
     (setvbuf zero 'none)
     (let loop ()
       (when (< (get-internal-real-time) end)
-        (get-bytevector-n zero 262144)
+        (get-bytevector-n! zero buf 0 (bytevector-length buf))
         (loop)))
     (close-port zero)))
 
