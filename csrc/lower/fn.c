@@ -424,8 +424,7 @@ SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
      hold BTF ids, which the reader checks against vmlinux BTF.  */
   if (given)
     {
-      if (gebpf_kind_is_tracing (L.kind) || L.kind == PK_LSM)
-        L.tgt.btf = gebpf_vmlinux_btf ();
+      gebpf_target_fill_btf (&L, true);
       gebpf_tree_read (&L, ast, first);
     }
   for (int i = first; i <= last; i++)
@@ -433,7 +432,7 @@ SCM_DEFINE_STATIC (scm_bpf_fn_lower, "%bpf-fn-lower", 1, 0, 1,
       /* vmlinux BTF, first read by the types pass, only for a body that
          reads kernel types: known once macros are expanded.  */
       if (passes[i].run == gebpf_types && !L.tgt.btf)
-        gebpf_target_fill_btf (&L);
+        gebpf_target_fill_btf (&L, false);
       passes[i].run (&L);
     }
   if (last < NPASSES - 1)

@@ -297,8 +297,9 @@ void gebpf_bounds (struct lower *L);
    tracepoint's format instead of tracefs.  */
 void gebpf_target_fill (struct lower *L, SCM format);
 /* target.c: take vmlinux BTF into L->tgt if L's kind reads kernel types
-   and its resolved body reaches them (run before the types pass).  */
-void gebpf_target_fill_btf (struct lower *L);
+   and its resolved body reaches them (run before the types pass), or,
+   with ANY_BODY, whatever a hand-given tree reads.  */
+void gebpf_target_fill_btf (struct lower *L, bool any_body);
 /* How many lowerings of this process took vmlinux BTF (for tests).  */
 unsigned long gebpf_target_btf_fills (void);
 /* bounds.c: locate tracepoint field (arg ctx 'F) / (arg ctx N) in the

@@ -128,12 +128,14 @@ reads_kernel_types (const struct lower *L, const struct node *n)
 static atomic_ulong btf_fills;
 
 void
-gebpf_target_fill_btf (struct lower *L)
+gebpf_target_fill_btf (struct lower *L, bool any_body)
 {
   /* Only tracing and LSM programs read kernel types, and of those only
-     a body that reaches them pays for loading vmlinux BTF.  */
+     a body that reaches them pays for loading vmlinux BTF.  A tree given
+     by hand (ANY_BODY) may hold BTF ids before any pass has run: it
+     takes BTF whatever it reads.  */
   if ((gebpf_kind_is_tracing (L->kind) || L->kind == PK_LSM)
-      && reads_kernel_types (L, L->body))
+      && (any_body || reads_kernel_types (L, L->body)))
     {
       L->tgt.btf = gebpf_vmlinux_btf ();
       btf_fills++;
