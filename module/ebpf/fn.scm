@@ -124,6 +124,11 @@
                    #,(located-body x #'(a ...)))))
       (_ #`(quote #,stx)))))
 
+(define (define-bpf-fn-literal! v)
+  ;; V: #(NAME CTX BODY FILE LINE COLUMN), BODY located data.
+  (define-bpf-fn! (vector-ref v 0) (vector-ref v 1) (vector-ref v 2) #t
+    (vector-ref v 3) (vector-ref v 4) (vector-ref v 5)))
+
 (define (define-bpf-fn! name ctx body literal? file line column)
   ;; The run-time part of (bpf-fn ...), one call so that the form
   ;; compiles quickly.  BODY is relocated here when it is a literal
@@ -143,12 +148,18 @@
              (n (symbol->string (syntax->datum #'name)))
              (stxs #'(body ...)))
          (declare-placeholder! n)
-         #`(define-bpf-fn! 'name '(ctx ...)
-             #,@(if (static? stxs)
-                    (list #`(quote #,(datum->syntax x (map located-datum stxs)))
-                          #'#t)
-                    (list (located-body x stxs) #'#f))
-             '#,(datum->syntax x (car src)) #,(cadr src) #,(caddr src))))
+         ;; A static body makes one call with one literal argument:
+         ;; Guile's compiler (the REPL's, at each form typed) costs per
+         ;; argument, so seven arguments cost more than one vector.
+         (if (static? stxs)
+             #`(define-bpf-fn-literal!
+                '#,(datum->syntax
+                    x (vector (syntax->datum #'name)
+                              (syntax->datum #'(ctx ...))
+                              (map located-datum stxs)
+                              (car src) (cadr src) (caddr src))))
+             #`(define-bpf-fn! 'name '(ctx ...) #,(located-body x stxs) #f
+                 '#,(datum->syntax x (car src)) #,(cadr src) #,(caddr src)))))
       (_
        #`(raise-ebpf-error 'ebpf-lower-error 'bpf-fn
                            #,(format #f "malformed bpf-fn ~s"
