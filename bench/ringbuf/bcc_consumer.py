@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """bcc_consumer.py --- the bcc (Python) consumer of the ring buffer benchmark.
 
-Usage: bcc_consumer.py GENERATOR N
+Usage: bcc_consumer.py GENERATOR N [poll|drain]
 
 The same producer as the other consumers (one 16-byte event per
 getpid(2) of the generator into a 16 MiB ring, drops counted), built by
-bcc, consumed with ring_buffer_poll and a Python callback that reads
-each event's fields.  Prints one line:
-"bcc EVENTS DROPPED SECONDS GENERATOR-SECONDS".  bcc needs the running
-kernel's headers to build the program.
+bcc, consumed with a Python callback that reads each event's fields.
+poll (the default): ring_buffer_poll while the generator runs (bcc's
+adaptive wake-ups).  drain: nothing is consumed while the generator
+runs; then only ring_buffer_consume emptying the full ring is timed,
+like the other consumers' drain mode.  Prints one line:
+"bcc[-drain] EVENTS DROPPED SECONDS GENERATOR-SECONDS".  bcc needs the
+running kernel's headers to build the program.
 """
 import ctypes
 import select
@@ -53,6 +56,7 @@ class Event(ctypes.Structure):
 
 def main():
     generator, n = sys.argv[1], sys.argv[2]
+    drain = len(sys.argv) > 3 and sys.argv[3] == "drain"
     gen = subprocess.Popen([generator, n], stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE)
     pid = int(gen.stdout.readline())
@@ -68,18 +72,22 @@ def main():
     t0 = time.monotonic()
     gen.stdin.write(b"go\n")
     gen.stdin.flush()
-    while True:
+    while not drain:
         b.ring_buffer_poll(100)
         ready, _, _ = select.select([gen.stdout], [], [], 0)
         if ready:
             break
     done = gen.stdout.readline().split()
     gen.wait()
+    if drain:
+        # The ring is full and nothing has been read: time the emptying.
+        t0 = time.monotonic()
     b.ring_buffer_consume()
     t1 = time.monotonic()
     drops = sum(b["dropped"][ctypes.c_int(0)])
-    print("bcc %d %d %.6f %s" % (state["count"], drops, t1 - t0,
-                                 done[1].decode() if len(done) > 1 else "-"))
+    print("%s %d %d %.6f %s" % ("bcc-drain" if drain else "bcc",
+                                state["count"], drops, t1 - t0,
+                                done[1].decode() if len(done) > 1 else "-"))
     print("checksum %d" % state["checksum"], file=sys.stderr)
 
 
