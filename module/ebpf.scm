@@ -24,7 +24,7 @@
 ;; module's are those its list below leaves out).
 (define internal
   '(((ebpf error) call-with-public-who)
-    ((ebpf fn) located-body)
+    ((ebpf fn) located-body call-with-lowering-memo)
     ((ebpf map) map-of-kind)))
 
 (define %lazy-modules

@@ -358,9 +358,15 @@ test-run."
         (let ((src (resolve-source p))
               (kind (or kind (bpf-program-kind p))))
           (if (bpf-fn? src)
-              (car (bpf-fn-lower src #:kind kind
-                                 #:target (and (bpf-program-target p)
-                                               (lowering-target kind (bpf-program-target p) p))))
+              ;; As the build lowers it (same arguments), so that a
+              ;; policy's apply, which asks for both, lowers it once.
+              (assq-ref (bpf-fn-lowering
+                         src #:kind kind
+                         #:target (and (bpf-program-target p)
+                                       (lowering-target kind (bpf-program-target p) p))
+                         #:constants (bpf-program-constants p)
+                         #:license (bpf-program-license p))
+                        'c)
               (and (string? src) (string-suffix? ".c" src) (file-exists? src)
                    (call-with-input-file src (@ (ice-9 rdelim) read-string))))))))
 

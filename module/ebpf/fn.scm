@@ -17,7 +17,7 @@
   #:use-module (oop goops)
   #:re-export (bpf-fn?)
   ;; For (ebpf script), not re-exported by (ebpf):
-  #:export (located-body)
+  #:export (located-body call-with-lowering-memo)
   #:export (bpf-fn
             bpf-fn-name
             bpf-fn->c
@@ -193,9 +193,39 @@ types), so that two programs' instances get distinct names.  With
 @var{ast} and @var{from}, start at pass @var{from} on the tree
 @var{ast} (see @code{bpf-fn-lower}).  Raises as @code{bpf-fn-lower}
 does."
-  (%bpf-fn-lower fn #:kind kind #:target target #:constants constants
-                 #:license license #:tracepoint-format tracepoint-format
-                 #:instance-suffix instance-suffix #:ast ast #:from from))
+  (define (lower)
+    (%bpf-fn-lower fn #:kind kind #:target target #:constants constants
+                   #:license license #:tracepoint-format tracepoint-format
+                   #:instance-suffix instance-suffix #:ast ast #:from from))
+  (let ((memo (fluid-ref %lowering-memo)))
+    (if (and memo (not ast))
+        (let* ((key (list kind target constants license tracepoint-format
+                          instance-suffix))
+               (known (hashq-ref memo fn '()))
+               (hit (assoc key known)))
+          (if hit
+              (cdr hit)
+              (let ((r (lower)))
+                (hashq-set! memo fn (acons key r known))
+                r)))
+        (lower))))
+
+;; Within one operation that lowers the same programs several times (a
+;; policy's apply: its digest, the unit built together, each load's
+;; check), a table of the lowerings made: bpf-fn -> ((KEY . RESULT) ...).
+;; Only for the extent of that operation, as a lowering reads the
+;; module's bindings of its moment.
+(define %lowering-memo (make-fluid #f))
+
+;; Internal (not re-exported by (ebpf)): call THUNK; within it,
+;; bpf-fn-lowering of the same bpf-fn with the same arguments returns the
+;; first result again instead of lowering anew.  Nested calls share the
+;; outer table.
+(define (call-with-lowering-memo thunk)
+  (if (fluid-ref %lowering-memo)
+      (thunk)
+      (with-fluids ((%lowering-memo (make-weak-key-hash-table)))
+        (thunk))))
 
 (define* (bpf-fn-lower fn #:key kind target (constants '()) (pass 'emit)
                        (license "GPL") tracepoint-format ast from)

@@ -38,6 +38,7 @@
 
 (define-module (ebpf policy)
   #:use-module ((ebpf core) #:select (%bpf-map-release!))
+  #:use-module ((ebpf fn) #:select (call-with-lowering-memo))
   #:use-module (ebpf error)
   #:use-module (ebpf map)
   #:use-module (ebpf build)
@@ -714,6 +715,12 @@ and @code{recreated} (@code{(NAME (old . SHAPE) (new . SHAPE))} for each
 map recreated because its shape changed); for a dry run @code{dry-run?},
 @code{outcome} (@code{applied} or @code{failed}), @code{failed-step} and
 @code{log} (one line per step) instead of the results."
+  ;; The digest, the unit built together and each load's check lower
+  ;; the same programs: once each.
+  (call-with-lowering-memo
+   (lambda () (apply-policy policy dry-run? pin?))))
+
+(define (apply-policy policy dry-run? pin?)
   (let* ((policy (policy-arg policy 'bpf-policy-apply!))
          (name (bpf-policy-name policy))
          (prior (applied-state name))

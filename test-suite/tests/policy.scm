@@ -375,7 +375,20 @@ char LICENSE[] SEC(\"license\") = \"GPL\";
 (test-assert "early failures touched nothing" (same-as before "tx-policy" #:iface iface))
 
 ;; ---- the whole policy, pinned ----
-(define applied (bpf-policy-apply! tx-policy #:pin? #t))
+;; Counting the lowerings it makes: its digest, the unit its programs
+;; are built in and each load all need a program's C, lowered once.
+(define lowerings 0)
+(define applied
+  (let* ((v (module-variable (resolve-module '(ebpf core)) '%bpf-fn-lower))
+         (lower (variable-ref v)))
+    (dynamic-wind
+      (lambda ()
+        (variable-set! v (lambda args
+                           (set! lowerings (+ lowerings 1))
+                           (apply lower args))))
+      (lambda () (bpf-policy-apply! tx-policy #:pin? #t))
+      (lambda () (variable-set! v lower)))))
+(test-equal "apply: each bpf-fn program lowered once" 3 lowerings)
 (test-equal "apply: every step done" expected-pin-plan (plan-shape (assq-ref applied 'steps)))
 (test-equal "apply: maps created"
             '(("tx-counts" . created) ("tx-packets" . created) ("tx-seen" . created))
