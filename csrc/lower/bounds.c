@@ -88,13 +88,16 @@ locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
   n->ival = size;
   n->is_signed = sgn;
   /* slot: 0 an integer, 1 an array (char: a string), 2 a __data_loc
-     string stored after the record.  */
+     string stored after the record, 3 a small array read as one
+     integer.  */
   n->slot = dataloc ? 2 : array ? 1 : 0;
   /* A small non-char array (u8 saddr[4]) reads as an integer of its
-     bytes, as before arrays were strings.  */
+     bytes, as before arrays were strings; slot 3 remembers that the
+     bytes are in memory order, so that an ipv4 value takes them as
+     they are (types.c).  */
   if (n->slot == 1 && !chars
       && (size == 1 || size == 2 || size == 4 || size == 8))
-    n->slot = 0;
+    n->slot = 3;
   n->quoted = chars;
   if (!dataloc && !array && size != 1 && size != 2 && size != 4 && size != 8)
     gebpf_lower_error (L, n, "read integer, pointer, array or string fields",

@@ -31,11 +31,15 @@ read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
       bf (b, "bpf_get_current_comm (&%s, sizeof %s); ", lv, lv);
       return true;
     case OP_ARG:
-      if (n->slot == 1 && n->vt == t)
+      {
+      /* u8 saddr_v6[16] fills an ipv6 as it is: both are 16 bytes in
+         network order.  */
+      bool same = n->vt == t || (t->kind == GT_IPV6 && n->ival == 16);
+      if (n->slot == 1 && same)
         gebpf_emit_gpl_only (E, n, "bpf_probe_read_kernel");
       else if (n->slot == 2 && str)
         gebpf_emit_gpl_only (E, n, "bpf_probe_read_kernel_str");
-      if (n->slot == 1 && n->vt == t)
+      if (n->slot == 1 && same)
         bf (b, "bpf_probe_read_kernel (&%s, sizeof %s, (char *)ctx + %d); ",
             lv, lv, n->field);
       else if (n->slot == 2 && str)
@@ -47,6 +51,7 @@ read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
       else
         return false;
       return true;
+      }
     case OP_READ_USER_STR:
     case OP_READ_KERNEL_STR:
       if (!str)
@@ -148,6 +153,15 @@ gebpf_emit_fill (struct emit *E, struct buf *b, const struct gebpf_type *t,
       gebpf_emit_ex (E, b, n);
       bf (b, "; __builtin_memcpy (%s.s, __s%d.s, sizeof %s.s < sizeof __s%d.s "
           "? sizeof %s.s : sizeof __s%d.s); } ", lv, k, lv, k, lv, k);
+      return;
+    }
+  if (t->kind == GT_IPV6 && n->ty == TY_VALUE)
+    {
+      /* A (bytes 16) value: its bytes are the address (types.c).  */
+      int k = gebpf_emit_tmp (E);
+      bf (b, "{ __auto_type __s%d = ", k);
+      gebpf_emit_ex (E, b, n);
+      bf (b, "; __builtin_memcpy (&%s, &__s%d, 16); } ", lv, k);
       return;
     }
   bf (b, "%s = ", lv);

@@ -82,6 +82,24 @@ gebpf_want_int (struct lower *L, struct node *n, const char *what)
                      gebpf_tyname (n->ty));
 }
 
+/* A tracepoint's 4-byte array field read as one integer (u8 saddr[4]
+   of sock/inet_sock_set_state): its bytes, in memory order, are an
+   IPv4 address in network order, which is how an ipv4 value is held;
+   where one is wanted it takes them as they are (no byte swap).  */
+static bool
+addr4_bytes (const struct node *n)
+{
+  return n->op == OP_ARG && n->slot == 3 && n->ival == 4;
+}
+
+/* A (bytes 16) value (u8 saddr_v6[16] of a tracepoint) holds an IPv6
+   address in network order, as an ipv6 value does.  */
+static bool
+addr6_bytes (const struct node *n)
+{
+  return n->ty == TY_VALUE && n->vt->kind == GT_BYTES && n->vt->size == 16;
+}
+
 static bool
 literal_fits (const struct node *n, const struct gebpf_type *t)
 {
@@ -133,9 +151,11 @@ gebpf_check_fits (struct lower *L, struct node *n, const struct gebpf_type *t,
       break;
     case GT_IPV4:
       ok = n->ty == TY_IPV4 || n->ty == TY_INT;
+      if (addr4_bytes (n))
+        n->ty = TY_IPV4;
       break;
     case GT_IPV6:
-      ok = n->ty == TY_IPV6;
+      ok = n->ty == TY_IPV6 || addr6_bytes (n);
       break;
     case GT_MAC:
       ok = n->ty == TY_MAC;
@@ -745,8 +765,10 @@ type (struct lower *L, struct node *n)
               gebpf_lower_error (L, n, "compare with = or !=",
                                  "%s orders only integers", n->name);
           }
-        else if (a->ty == TY_IPV4 && b->ty == TY_IPV4)
-          ;
+        else if ((a->ty == TY_IPV4 || addr4_bytes (a))
+                 && (b->ty == TY_IPV4 || addr4_bytes (b))
+                 && (a->ty == TY_IPV4 || b->ty == TY_IPV4))
+          a->ty = b->ty = TY_IPV4;
         else
           {
             gebpf_want_int (L, a, n->name);

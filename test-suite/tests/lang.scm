@@ -257,4 +257,56 @@
   'ebpf-lower-error ("read-user")
   (bpf-fn->c (bpf-fn bad-read3 (ctx) (read-user 0 'u32)) #:kind 'xdp))
 
+;; ---- 5. tracepoint address arrays as ipv4 / ipv6 values ----
+;; sock:inet_sock_set_state has u8 saddr[4] and u8 saddr_v6[16]: their
+;; bytes are addresses in network order, taken as they are by ipv4 and
+;; ipv6 fields, keys and comparisons (tcplife, tcpstates).
+(defbpf-struct lang-conn (family u16) (saddr ipv4) (daddr ipv4)
+  (saddr6 ipv6) (daddr6 ipv6))
+(defbpf-map lang-conns #:kind 'hash #:key 'u16 #:value 'lang-conn
+  #:max-entries 64)
+(defbpf-map lang-by-addr #:kind 'hash #:key 'ipv4 #:value 'u64
+  #:max-entries 64)
+(defbpf-map lang-by-addr6 #:kind 'hash #:key 'ipv6 #:value 'u64
+  #:max-entries 64)
+(bpf-fn state-probe (ctx)
+  (when (and (= (tgid) (const me)) (= (arg ctx 'newstate) 1))
+    (map-set! lang-conns (arg ctx 'family)
+              (make-lang-conn #:family (arg ctx 'family)
+                              #:saddr (arg ctx 'saddr) #:daddr (arg ctx 'daddr)
+                              #:saddr6 (arg ctx 'saddr_v6)
+                              #:daddr6 (arg ctx 'daddr_v6)))
+    (when (= (arg ctx 'daddr) (ipv4 "127.0.0.1"))
+      (map-increment! lang-by-addr (arg ctx 'daddr)))
+    (when (= (arg ctx 'family) 10)
+      (map-increment! lang-by-addr6 (arg ctx 'daddr_v6)))))
+(define (connect-to-self family addr)
+  (let ((l (socket family SOCK_STREAM 0))
+        (c (socket family SOCK_STREAM 0)))
+    (bind l family (inet-pton family addr) 0)
+    (listen l 1)
+    (connect c family (inet-pton family addr) (sockaddr:port (getsockname l)))
+    (close-port (car (accept l)))
+    (close-port c)
+    (close-port l)))
+(let ((p (tp-prog "lang-state" state-probe "sock:inet_sock_set_state")))
+  (bpf-attach! p)
+  (connect-to-self AF_INET "127.0.0.1")
+  (connect-to-self AF_INET6 "::1")
+  (bpf-unload! p))
+(test-equal "u8 saddr[4] / daddr[4] fill ipv4 fields as they are"
+            '("127.0.0.1" "127.0.0.1")
+            (let ((c (bpf-map-ref lang-conns 2)))
+              (list (lang-conn-saddr c) (lang-conn-daddr c))))
+;; One or two ESTABLISHED changes per connection: the client's, and the
+;; server's when the kernel runs it for this process.
+(test-equal "u8 daddr[4] keys an ipv4 map and compares with (ipv4 ...)"
+            '("127.0.0.1") (map car (bpf-map->alist lang-by-addr)))
+(test-equal "u8 saddr_v6[16] / daddr_v6[16] fill ipv6 fields"
+            '("::1" "::1")
+            (let ((c (bpf-map-ref lang-conns 10)))
+              (list (lang-conn-saddr6 c) (lang-conn-daddr6 c))))
+(test-equal "u8 daddr_v6[16] keys an ipv6 map"
+            '("::1") (map car (bpf-map->alist lang-by-addr6)))
+
 (harness-end)
