@@ -158,6 +158,23 @@ c_ident_p (const char *s)
   return ident_p (s, false);
 }
 
+/* A core-read field: a C identifier, or before the types pass picks
+   one, the names it may have on different kernels joined by '|'.  */
+static bool
+core_field_p (const char *s)
+{
+  const char *bar = strchr (s, '|');
+  if (!bar)
+    return c_ident_p (s);
+  size_t n = bar - s;
+  char first[128];
+  if (n == 0 || n >= sizeof first)
+    return false;
+  memcpy (first, s, n);
+  first[n] = 0;
+  return c_ident_p (first) && core_field_p (bar + 1);
+}
+
 static bool
 c_name_p (const char *s)
 {
@@ -463,7 +480,7 @@ check_node (struct rd *R, SCM x, struct node *n, enum role role)
       if (nk < 2)
         bad (R, x, "core-read takes a pointer and field names");
       for (int i = 1; i < nk; i++)
-        if (n->kid[i]->op != OP_SYM || !c_ident_p (n->kid[i]->name))
+        if (n->kid[i]->op != OP_SYM || !core_field_p (n->kid[i]->name))
           bad (R, x, "core-read fields are C identifiers");
       return;
     case OP_READ_USER: case OP_READ_KERNEL:

@@ -105,14 +105,36 @@ gebpf_type_core_read (struct lower *L, struct node *n)
         gebpf_lower_error (L, n->kid[i], "read fields of structs only",
                            "core-read: %s is not reached through a struct",
                            n->kid[i]->name);
-      int mtype = core_find_member (L, b, btf_skip_mods (b, id),
-                                    n->kid[i]->name, 0);
+      int mtype = -1;
+      const char *names = n->kid[i]->name;
+      if (strchr (names, '|'))
+        {
+          /* '(nr_queued nr_running): the first name this kernel has;
+             the node keeps it, so the emitter reads that member.  */
+          for (const char *s = names; *s && mtype < 0;)
+            {
+              size_t len = strcspn (s, "|");
+              char *one = scm_gc_strndup (s, len, "core field");
+              mtype = core_find_member (L, b, btf_skip_mods (b, id), one, 0);
+              if (mtype >= 0)
+                n->kid[i]->name = one;
+              s += len + (s[len] == '|');
+            }
+          if (mtype < 0)
+            gebpf_lower_error (L, n->kid[i], "check the field names against "
+                               "the kernel's BTF (bpftool btf dump)",
+                               "struct %s has none of the fields %s",
+                               btf__name_by_offset (b, t->name_off), names);
+        }
+      else
+        mtype = core_find_member (L, b, btf_skip_mods (b, id), names, 0);
       if (mtype < 0)
         gebpf_lower_error (L, n->kid[i], "check the field name against "
-                           "the kernel's BTF (bpftool btf dump)",
+                           "the kernel's BTF (bpftool btf dump); a field "
+                           "renamed between kernels is written as the list "
+                           "of its names, '(nr_queued nr_running)",
                            "struct %s has no field %s",
-                           btf__name_by_offset (b, t->name_off),
-                           n->kid[i]->name);
+                           btf__name_by_offset (b, t->name_off), names);
       int mid = btf_skip_mods (b, mtype);
       const struct btf_type *mt = btf__type_by_id (b, mid);
       if (i < n->nkid - 1)

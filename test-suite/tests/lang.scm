@@ -117,6 +117,42 @@
   (bpf-fn->c (bpf-fn bad-core (ctx) (let ((p (arg ctx 0))) (core-read p 'x)))
              #:kind 'kprobe))
 
+;; A field renamed between kernels (cfs_rq's nr_running became
+;; nr_queued in 6.14) is written as the list of its names: the first
+;; this kernel has is read.
+(defbpf-map lang-renamed #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 2)
+(bpf-fn renamed-field-probe (ctx)
+  (when (= (tid) (const me))
+    (map-set! lang-renamed 0 (core-read (current-task) '(no_such_pid tgid)))
+    (map-set! lang-renamed 1
+              (+ 1 (core-read (current-task) 'se 'cfs_rq
+                              '(nr_queued nr_running))))))
+(let ((p (tp-prog "lang-renamed" renamed-field-probe
+                  "syscalls:sys_enter_getppid")))
+  (bpf-attach! p)
+  (getppid)
+  (bpf-unload! p))
+(test-equal "core-read '(OLD NEW): the name this kernel has" me
+            (bpf-map-ref lang-renamed 0))
+(test-assert "core-read of cfs_rq's run-queue length under either name"
+             (>= (bpf-map-ref lang-renamed 1) 1))
+(test-ebpf-error "core-read '(A B) where the kernel has neither"
+  'ebpf-lower-error ("none of the fields" "no_a|no_b")
+  (bpf-fn->c (bpf-fn no-alt (ctx) (core-read (current-task) '(no_a no_b)))
+             #:kind 'tracepoint #:target "syscalls/sys_enter_getppid"))
+(test-ebpf-error "a missing field's hint shows the list of names"
+  'ebpf-lower-error ("no field nr_gone" "'(nr_queued nr_running)")
+  (bpf-fn->c (bpf-fn no-field (ctx) (core-read (current-task) 'nr_gone))
+             #:kind 'tracepoint #:target "syscalls/sys_enter_getppid"))
+(test-assert "core-read '(A B) survives the printed tree between passes"
+  (let* ((f (bpf-fn alt-tree (ctx) (core-read (current-task) '(no_x tgid))))
+         (tree (bpf-fn-ast f #:pass 'parse #:kind 'tracepoint
+                           #:target "syscalls/sys_enter_getppid")))
+    (string-contains (bpf-fn->c f #:kind 'tracepoint
+                                #:target "syscalls/sys_enter_getppid"
+                                #:ast tree #:from 'resolve)
+                     "tgid")))
+
 ;; ---- 2. string comparisons ----
 
 ;; A copy of true named gebpf-lang-a: its comm, and a path only this
