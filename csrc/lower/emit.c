@@ -958,6 +958,22 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
         bf (b, "__s%d; })", k);
         return;
       }
+    case OP_DEREF:
+      {
+        /* types.c's gebpf_deref: the value, or zero for a null pointer.  */
+        int k = gebpf_emit_tmp (E);
+        bf (b, "({ __auto_type __v%d = ", k);
+        gebpf_emit_ex (E, b, n->kid[0]);
+        bf (b, "; __v%d ? ", k);
+        char lv[32];
+        snprintf (lv, sizeof lv, "(*__v%d)", k);
+        gebpf_emit_ex_from (E, b, n->vt, lv);
+        if (n->ty == TY_INT || n->ty == TY_BOOL || n->ty == TY_IPV4)
+          bs (b, " : 0; })");
+        else
+          bf (b, " : (%s){}; })", gebpf_emit_tname (E, n->vt));
+        return;
+      }
     case OP_STRUCT_REF:
       {
         struct node *v = n->kid[0];

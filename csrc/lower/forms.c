@@ -126,6 +126,7 @@ gebpf_op_name (enum op op)
     case OP_KEYWORD: return "keyword";
     case OP_APPLY: return "apply";
     case OP_PRANDOM: return "prandom";
+    case OP_DEREF: return "deref";
     default:
       for (const struct form *f = forms; f->name; f++)
         if (f->op == op)

@@ -79,6 +79,8 @@ enum op
   OP_KEYWORD,                   /* #:field in make-S, resolved away */
   OP_APPLY,                     /* (HEAD ARG ...) with HEAD not a form yet */
   OP_KSTACK, OP_USTACK,         /* (kstack), (ustack): stacks as map keys */
+  OP_DEREF,                     /* the value a map-get pointer points at
+                                   (made by types where one is wanted) */
   OP__COUNT
 };
 
@@ -352,6 +354,9 @@ gebpf_is_stack (SCM s)
 {
   return SCM_UNPACK (s) != 0 && scm_is_pair (s);
 }
+/* Where a value is wanted and N is a map-get pointer, make N the value
+   it points at (zero when it is null), in place.  */
+void gebpf_deref (struct node *n);
 /* Raise unless N is an integer (WHAT names the form).  */
 void gebpf_want_int (struct lower *L, struct node *n, const char *what);
 /* Raise unless N can be stored where a T is expected (a map's key or

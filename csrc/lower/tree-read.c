@@ -533,6 +533,11 @@ check_node (struct rd *R, SCM x, struct node *n, enum role role)
           bad (R, x, "a header field is (field HEADER (@ (field . INDEX)))");
         return;
       }
+    case OP_DEREF:
+      if (nk != 1 || from <= FROM_TYPES)
+        bad (R, x, "deref is made by the types pass around a map-get "
+             "pointer, and has one kid");
+      return;
     case OP_STRUCT_REF:
       if (nk != 1 || !n->st || n->st->kind != GT_STRUCT || n->field < 0
           || (size_t) n->field >= n->st->nfields)
@@ -925,6 +930,8 @@ untyped (struct node *n)
 {
   if (!n)
     return NULL;
+  if (n->op == OP_DEREF && n->nkid == 1)
+    return untyped (n->kid[0]);   /* the types pass makes it again */
   struct node *c = scm_gc_malloc (sizeof *c, "bpf-node");
   *c = *n;
   c->kid = scm_gc_malloc ((n->nkid + 1) * sizeof *c->kid, "kids");

@@ -68,9 +68,32 @@ gebpf_tyname (enum ty t)
     }
 }
 
+/* tsp = lookup (...); if (tsp) delta = now - *tsp: a map-get pointer,
+   or a local bound to one, used where its value is wanted reads the
+   value, as a struct accessor through it does (zero when null, so no
+   path reaches an unchecked load).  */
+void
+gebpf_deref (struct node *n)
+{
+  if (n->ty != TY_VALPTR || !n->vt)
+    return;
+  struct node *p = scm_gc_malloc (sizeof *p, "bpf-node");
+  *p = *n;
+  struct node **kid = scm_gc_malloc (sizeof *kid, "kids");
+  kid[0] = p;
+  n->op = OP_DEREF;
+  n->name = "deref";
+  n->kid = kid;
+  n->nkid = 1;
+  n->stack = SCM_PACK (0);
+  gebpf_set_value_ty (n, p->vt);
+}
+
 void
 gebpf_want_int (struct lower *L, struct node *n, const char *what)
 {
+  if (n->ty == TY_VALPTR && gebpf_value_ty (n->vt) != TY_VALUE)
+    gebpf_deref (n);
   if (gebpf_intlike (n->ty) || n->ty == TY_IPV4)
     return;
   const char *fix = n->ty == TY_STR ? "strings appear only in printk and "
@@ -122,6 +145,7 @@ gebpf_check_fits (struct lower *L, struct node *n, const struct gebpf_type *t,
             const char *what)
 {
   bool ok;
+  gebpf_deref (n);
   switch (t->kind)
     {
     case GT_U8: case GT_U16: case GT_U32: case GT_U64:
@@ -486,7 +510,7 @@ type_packet_write (struct lower *L, struct node *n)
                                  f->mask ? 1 : f->size,
                                  f->mask ? "bit" : "bytes");
           }
-        else if (v->ty != f->ty)
+        else if ((gebpf_deref (v), v->ty != f->ty))
           gebpf_lower_error (L, v, f->ty == TY_MAC
                              ? "give a mac value, e.g. (eth-h-source eth)"
                              : f->ty == TY_IPV4
@@ -754,6 +778,10 @@ type (struct lower *L, struct node *n)
       {
         type_kids (L, n);
         struct node *a = n->kid[0], *b = n->kid[1];
+        for (int i = 0; i < 2; i++)
+          if (n->kid[i]->ty == TY_VALPTR
+              && gebpf_value_ty (n->kid[i]->vt) != TY_VALUE)
+            gebpf_deref (n->kid[i]);
         bool str = (a->ty == TY_STR && b->ty == TY_VALUE
                     && b->vt->kind == GT_STRING)
           || (b->ty == TY_STR && a->ty == TY_VALUE

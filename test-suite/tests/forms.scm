@@ -207,6 +207,38 @@
 (test-equal "struct key and value decode as records" "192.0.2.9"
             (flow-saddr (cdar (bpf-map->alist flows))))
 
+;; A map-get pointer where its value is wanted reads the value, zero
+;; when the key is absent (tsp = lookup; if (tsp) delta = now - *tsp).
+(defbpf-map deref-ints #:kind 'hash #:key 'u32 #:value 'u64 #:max-entries 8)
+(defbpf-map deref-macs #:kind 'hash #:key 'mac #:value 'mac #:max-entries 8)
+(defbpf-map deref-out #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 4)
+(bpf-fn deref-demo (ctx)
+  (map-set! deref-ints 1 40)
+  (let ((p (map-get deref-ints 1))
+        (absent (map-get deref-ints 2))
+        (eth (packet-eth ctx)))
+    (when p (map-set! deref-out 0 (+ p 2)))          ; 42
+    (map-set! deref-out 1 (+ absent 7))               ; 7: absent reads 0
+    (map-set! deref-out 2 (map-get deref-ints 1))     ; stored as a value
+    (let ((dst (map-get deref-macs (eth-h-source eth))))
+      (when (and dst (= dst (map-get deref-macs (eth-h-source eth))))
+        (set-field! eth 'h_dest dst)
+        (return :xdp-tx)))
+    (return :xdp-pass)))
+(let ((p (xdp-prog "deref-demo" deref-demo)))
+  (bpf-map-set! deref-macs "02:00:00:00:00:01" "02:00:00:00:00:99")
+  (let ((r (bpf-test-run p udp)))
+    (test-equal "map-get pointer in arithmetic reads the value" 42
+                (bpf-map-ref deref-out 0))
+    (test-equal "an absent key's pointer reads 0" 7 (bpf-map-ref deref-out 1))
+    (test-equal "a map-get pointer stored as a map value" 40
+                (bpf-map-ref deref-out 2))
+    (test-equal "a mac map-get pointer written by set-field!"
+                '(xdp-tx "02:00:00:00:00:99")
+                (list (bpf-run-result-verdict r)
+                      (assq-ref (parse-packet (bpf-run-result-data r))
+                                'eth-dst)))))
+
 ;; ---- tracing ----
 (define (tp-prog name fn target . consts)
   (make-bpf-program `((name . ,name) (kind . tracepoint) (attach . ,target)
