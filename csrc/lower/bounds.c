@@ -50,6 +50,9 @@ locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
                  "bpf-fn %s: no tracepoint matches %s", L->fname, L->target);
   int offset = -1, size = 0, sgn = 0;
   bool array = false, chars = false, dataloc = false;
+  /* Offsets by probe index, when the matches differ (below).  */
+  SCM offsets = scm_c_make_vector (T->ntp, SCM_BOOL_F);
+  bool moved = false;
   for (int i = 0; i < T->ntp; i++)
     {
       const struct tp_format *tp = &T->tp[i];
@@ -73,10 +76,20 @@ locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
           gebpf_lower_error (L, n, fix, "tracepoint %s/%s has no argument %ld",
                              tp->cat, tp->name, pos);
         }
-      if (offset >= 0 && (fs[hit].offset != offset || fs[hit].size != size))
-        gebpf_lower_error (L, n, "narrow the glob to tracepoints with the same "
-                           "layout", "field %s is at different offsets in "
+      /* One field at different offsets (filename of sys_enter_newstat
+         and sys_enter_newfstatat) is read at the offset of the probe
+         that fired; its type must be the same everywhere.  */
+      if (offset >= 0 && (fs[hit].size != size || fs[hit].is_signed != sgn
+                          || fs[hit].array != array
+                          || fs[hit].chars != chars
+                          || fs[hit].dataloc != dataloc))
+        gebpf_lower_error (L, n, "attach one program per field type (a "
+                           "define-bpf-inline can share the body), or narrow "
+                           "the glob", "field %s has different types in "
                            "the tracepoints of %s", fs[hit].name, L->target);
+      if (offset >= 0 && fs[hit].offset != offset)
+        moved = true;
+      scm_c_vector_set_x (offsets, i, scm_from_int (fs[hit].offset));
       offset = fs[hit].offset;
       size = fs[hit].size;
       sgn = fs[hit].is_signed;
@@ -85,6 +98,8 @@ locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
       dataloc = fs[hit].dataloc;
     }
   n->field = offset;
+  if (moved)
+    n->ref = offsets;           /* emit-read.c reads by the probe's index */
   n->ival = size;
   n->is_signed = sgn;
   /* slot: 0 an integer, 1 an array (char: a string), 2 a __data_loc

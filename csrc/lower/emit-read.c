@@ -40,14 +40,23 @@ read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
       else if (n->slot == 2 && str)
         gebpf_emit_gpl_only (E, n, "bpf_probe_read_kernel_str");
       if (n->slot == 1 && same)
-        bf (b, "bpf_probe_read_kernel (&%s, sizeof %s, (char *)ctx + %d); ",
-            lv, lv, n->field);
+        {
+          bf (b, "bpf_probe_read_kernel (&%s, sizeof %s, ", lv, lv);
+          gebpf_emit_tp_addr (E, b, n);
+          bs (b, "); ");
+        }
       else if (n->slot == 2 && str)
-        /* __data_loc: the low 16 bits are the string's offset in the
-           record.  */
-        bf (b, "bpf_probe_read_kernel_str (%s.s, sizeof %s.s, (char *)ctx "
-            "+ (*(__u32 *)((char *)ctx + %d) & 0xffff)); ", lv, lv,
-            n->field);
+        {
+          /* __data_loc: the low 16 bits are the string's offset in the
+             record.  */
+          bf (b, "bpf_probe_read_kernel_str (%s.s, sizeof %s.s, (char *)ctx "
+              "+ (", lv, lv);
+          struct node loc = *n;
+          loc.ival = 4;
+          loc.is_signed = false;
+          gebpf_emit_tp_int (E, b, &loc);
+          bs (b, " & 0xffff)); ");
+        }
       else
         return false;
       return true;
@@ -264,12 +273,7 @@ gebpf_emit_ex_arg (struct emit *E, struct buf *b, struct node *n)
     }
   if (kind == PK_TRACEPOINT)
     {
-      /* bounds.c put the field's offset, size and signedness here.  */
-      const char *t = n->ival == 1 ? "8" : n->ival == 2 ? "16"
-        : n->ival == 4 ? "32" : "64";
-      bf (b, "((%s)*(%s%s *)((char *)ctx + %d))",
-          n->is_signed ? "__s64" : "__u64", n->is_signed ? "__s" : "__u", t,
-          n->field);
+      gebpf_emit_tp_int (E, b, n);
       return;
     }
   long pos = n->kid[1]->ival;
@@ -285,4 +289,47 @@ gebpf_emit_ex_arg (struct emit *E, struct buf *b, struct node *n)
       bf (b, "((__u64)PT_REGS_PARM%ld (ctx))", pos + 1);
       return;
     }
+}
+
+void
+gebpf_emit_tp_addr (struct emit *E, struct buf *b, struct node *n)
+{
+  if (!scm_is_vector (n->ref))
+    {
+      bf (b, "((char *)ctx + %d)", n->field);
+      return;
+    }
+  /* A field at different offsets in the tracepoints of a list or glob:
+     the attach cookie is the index of the probe that fired, in the
+     order target.c sorted them (and deploy-attach.scm attaches).  */
+  int k = gebpf_emit_tmp (E);
+  bf (b, "((char *)ctx + ({ __u64 __c%d = bpf_get_attach_cookie (ctx); ", k);
+  size_t len = scm_c_vector_length (n->ref);
+  for (size_t i = 1; i < len; i++)
+    bf (b, "__c%d == %zu ? %d : ", k, i,
+        scm_to_int (scm_c_vector_ref (n->ref, i)));
+  bf (b, "%d; }))", scm_to_int (scm_c_vector_ref (n->ref, 0)));
+}
+
+void
+gebpf_emit_tp_int (struct emit *E, struct buf *b, struct node *n)
+{
+  /* bounds.c put the field's offset, size and signedness here.  */
+  const char *t = n->ival == 1 ? "8" : n->ival == 2 ? "16"
+    : n->ival == 4 ? "32" : "64";
+  const char *to = n->is_signed ? "__s64" : "__u64";
+  const char *from = n->is_signed ? "__s" : "__u";
+  if (!scm_is_vector (n->ref))
+    {
+      bf (b, "((%s)*(%s%s *)((char *)ctx + %d))", to, from, t, n->field);
+      return;
+    }
+  /* The verifier takes only constant offsets into the context: a
+     variable one is read through the helper.  */
+  gebpf_emit_gpl_only (E, n, "bpf_probe_read_kernel");
+  int k = gebpf_emit_tmp (E);
+  bf (b, "({ %s%s __a%d = 0; bpf_probe_read_kernel (&__a%d, sizeof __a%d, ",
+      from, t, k, k, k);
+  gebpf_emit_tp_addr (E, b, n);
+  bf (b, "); (%s)__a%d; })", to, k);
 }

@@ -811,7 +811,12 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
       if (E->L->kind == PK_FEXIT)
         bf (b, "((__s64)((__u64 *)ctx)[%d])", n->field);
       else if (E->L->kind == PK_TRACEPOINT)
-        bf (b, "((__s64)*(__s64 *)((char *)ctx + %d))", n->field);
+        {
+          struct node ret = *n;
+          ret.ival = 8;
+          ret.is_signed = true;
+          gebpf_emit_tp_int (E, b, &ret);
+        }
       else
         bs (b, "((__s64)PT_REGS_RC (ctx))");
       return;

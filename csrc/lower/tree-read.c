@@ -381,6 +381,21 @@ check_node (struct rd *R, SCM x, struct node *n, enum role role)
     bad (R, x, "a value type needs its value-type");
   if (n->ty == TY_MAP && op != OP_MAPREF)
     bad (R, x, "only a map reference has type map");
+  if ((op == OP_ARG || op == OP_RETVAL) && scm_is_true (n->ref))
+    {
+      /* A tracepoint field's offsets by probe (bounds.c): numbers the
+         emitter writes into C.  */
+      bool ok = scm_is_vector (n->ref) && scm_c_vector_length (n->ref) > 0
+        && scm_c_vector_length (n->ref) <= 4096;
+      for (size_t i = 0; ok && i < scm_c_vector_length (n->ref); i++)
+        {
+          SCM o = scm_c_vector_ref (n->ref, i);
+          ok = scm_is_signed_integer (o, 0, 65535);
+        }
+      if (!ok)
+        bad (R, x, "an %s's ref is its offsets by probe, a vector of "
+             "integers 0..65535", gebpf_op_name (op));
+    }
   switch (op)
     {
     case OP_INT: case OP_BOOL: case OP_STR: case OP_SYM: case OP_KEYWORD:

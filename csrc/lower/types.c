@@ -439,6 +439,10 @@ type_read (struct lower *L, struct node *n)
 {
   type_kids (L, n);
   struct node *p = n->kid[0];
+  /* An address kept in a map (stored at a syscall's entry, read at
+     its exit): the map-get pointer gives it.  */
+  if (p->ty == TY_VALPTR && gebpf_value_ty (p->vt) == TY_INT)
+    gebpf_deref (p);
   if (!(p->ty == TY_INT || p->ty == TY_KPTR))
     gebpf_lower_error (L, p, "pass an address: an arg, a pointer read "
                        "with read-user or read-kernel as 'u64, or a "
@@ -969,6 +973,9 @@ type (struct lower *L, struct node *n)
     case OP_READ_KERNEL_STR:
       {
         type_kids (L, n);
+        if (n->kid[0]->ty == TY_VALPTR
+            && gebpf_value_ty (n->kid[0]->vt) == TY_INT)
+          gebpf_deref (n->kid[0]);
         if (!(gebpf_intlike (n->kid[0]->ty) || n->kid[0]->ty == TY_KPTR))
           gebpf_lower_error (L, n->kid[0], "pass an address (an arg or a "
                              "core-read pointer)", "%s needs a pointer",

@@ -345,4 +345,27 @@
 (test-equal "u8 daddr_v6[16] keys an ipv6 map"
             '("::1") (map car (bpf-map->alist lang-by-addr6)))
 
+;; ---- 6. a field at different offsets in the probes of a list ----
+;; filename is at offset 24 in sys_enter_openat (after dfd) and at 16 in
+;; sys_enter_execve: each probe reads it at its own offset (bpftrace's
+;; args.filename over several probes; statsnoop's stat calls).
+(defbpf-map lang-paths #:kind 'hash #:key '(string 32) #:value 'u64
+  #:max-entries 1024)
+(bpf-fn paths-probe (ctx)
+  (let ((name (read-user-str (arg ctx 'filename) 32)))
+    (when (or (string=? name "/etc/hostname") (string=? name "/bin/true"))
+      (map-increment! lang-paths name (+ 1 (probe))))))
+(let ((p (make-bpf-program
+          `((name . "lang-paths") (kind . tracepoint)
+            (attach . ("syscalls:sys_enter_openat" "syscalls:sys_enter_execve"))
+            (source . ,paths-probe)))))
+  (bpf-attach! p)
+  (call-with-input-file "/etc/hostname" (lambda (port) #t))
+  (system* "/bin/true")
+  (bpf-unload! p))
+(test-equal "openat's filename at 24, execve's at 16: each read at its own"
+            '(1 2)
+            (list (bpf-map-ref lang-paths "/etc/hostname" 0)
+                  (bpf-map-ref lang-paths "/bin/true" 0)))
+
 (harness-end)
