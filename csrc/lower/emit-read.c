@@ -89,8 +89,10 @@ read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
       if (n->field != 1 || !str)
         return false;
       gebpf_emit_gpl_only (E, n, "bpf_probe_read_kernel_str");
-      bf (b, "BPF_CORE_READ_STR_INTO (&%s.s, ", lv);
+      bf (b, "BPF_CORE_READ_STR_INTO (&%s.s, ((%s)(", lv,
+          gebpf_emit_ctype (E, n->kid[0]));
       gebpf_emit_ex (E, b, n->kid[0]);
+      bs (b, "))");
       gebpf_emit_ex_core_fields (b, n);
       bs (b, "); ");
       return true;

@@ -835,7 +835,10 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
         bs (b, n->ty == TY_INT ? (n->is_signed ? "((__s64)BPF_CORE_READ ("
                                   : "((__u64)BPF_CORE_READ (")
             : "(BPF_CORE_READ (");
+        /* Cast: an argument typed by BTF is an integer in C.  */
+        bf (b, "((%s)(", gebpf_emit_ctype (E, n->kid[0]));
         gebpf_emit_ex (E, b, n->kid[0]);
+        bs (b, "))");
         gebpf_emit_ex_core_fields (b, n);
         bs (b, "))");
         return;

@@ -340,6 +340,10 @@ enum ty gebpf_value_ty (const struct gebpf_type *t);
 const char *gebpf_tyname (enum ty t);
 /* The type pass on (core-read ...), in types-core.c.  */
 void gebpf_type_core_read (struct lower *L, struct node *n);
+/* types-core.c: the BTF id of the struct or union that argument POS of
+   L's BTF-typed target (tp-btf, raw-tracepoint, fentry, fexit, lsm)
+   points at, or 0.  */
+int gebpf_arg_btf_struct (struct lower *L, long pos);
 /* Shared by the type pass's files: types.c (the walk), types-map.c
    (forms that name a map).  */
 static inline bool

@@ -70,10 +70,60 @@ core_find_member (struct lower *L, const struct btf *b, int id,
   return -1;
 }
 
+int
+gebpf_arg_btf_struct (struct lower *L, long pos)
+{
+  const struct btf *b = L->tgt.btf;
+  const char *tgt = L->target;
+  if (!b || !tgt || pos < 0 || strpbrk (tgt, ",*?[:/"))
+    return 0;
+  char name[320];
+  int skip = 0, proto;
+  if (L->kind == PK_TP_BTF || L->kind == PK_RAW_TRACEPOINT)
+    {
+      /* btf_trace_NAME: a pointer to the prototype of the tracepoint's
+         probe, whose first parameter is the probe's own data.  */
+      snprintf (name, sizeof name, "btf_trace_%s", tgt);
+      int id = btf__find_by_name_kind (b, name, BTF_KIND_TYPEDEF);
+      const struct btf_type *t = id > 0 ? btf__type_by_id (b, id) : NULL;
+      t = t ? btf__type_by_id (b, t->type) : NULL;
+      if (!t || !btf_is_ptr (t))
+        return 0;
+      proto = t->type;
+      skip = 1;
+    }
+  else if (L->kind == PK_FENTRY || L->kind == PK_FEXIT || L->kind == PK_LSM)
+    {
+      snprintf (name, sizeof name, "%s%s", L->kind == PK_LSM ? "bpf_lsm_"
+                : "", tgt);
+      int id = btf__find_by_name_kind (b, name, BTF_KIND_FUNC);
+      const struct btf_type *t = id > 0 ? btf__type_by_id (b, id) : NULL;
+      if (!t)
+        return 0;
+      proto = t->type;
+    }
+  else
+    return 0;
+  const struct btf_type *p = btf__type_by_id (b, proto);
+  if (!p || !btf_is_func_proto (p) || pos + skip >= btf_vlen (p))
+    return 0;
+  int at = btf_skip_mods (b, btf_params (p)[pos + skip].type);
+  const struct btf_type *pt = btf__type_by_id (b, at);
+  if (!pt || !btf_is_ptr (pt))
+    return 0;
+  int sid = btf_skip_mods (b, pt->type);
+  const struct btf_type *st = btf__type_by_id (b, sid);
+  return st && (btf_is_struct (st) || btf_is_union (st)) ? sid : 0;
+}
+
 void
 gebpf_type_core_read (struct lower *L, struct node *n)
 {
   struct node *p = n->kid[0];
+  /* An argument of a BTF-typed program that points at a struct (tp-btf
+     sched_wakeup's task_struct *p): an integer that knows its type.  */
+  if (p->ty == TY_INT && p->btf_id > 0)
+    p->ty = TY_KPTR;
   if (p->ty == TY_KPTR && !p->btf_id)
     gebpf_lower_error (L, p, "core-read through a field whose BTF type is "
                        "a struct pointer; for a void pointer, read it with "

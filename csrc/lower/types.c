@@ -931,6 +931,10 @@ type (struct lower *L, struct node *n)
                              scm_from_long (len)), "bpf-fn", "field");
             }
         }
+      else if (n->kid[1]->op == OP_INT)
+        /* A pointer argument of a BTF-typed target keeps its struct, for
+           core-read (BTF is loaded only for a body that has one).  */
+        n->btf_id = gebpf_arg_btf_struct (L, n->kid[1]->ival);
       return;
     case OP_RETVAL:
       type_kids (L, n);

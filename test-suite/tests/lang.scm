@@ -153,6 +153,38 @@
                                 #:ast tree #:from 'resolve)
                      "tgid")))
 
+;; The pointer arguments of a BTF-typed target keep their struct:
+;; sched_process_fork (struct task_struct *parent, *child) in tp-btf and
+;; raw-tracepoint programs, read with core-read directly and through a
+;; local.
+(defbpf-map lang-forks #:kind 'hash #:key 'u32 #:value 'u32 #:max-entries 64)
+(bpf-fn fork-probe (ctx)
+  (let ((child (arg ctx 1)))
+    (when (and (= (core-read (arg ctx 0) 'tgid) (const me))
+               (string=? (core-read child 'comm) (comm)))
+      (map-set! lang-forks 1 (core-read child 'pid)))))
+(for-each
+ (lambda (kind)
+   (let ((p (make-bpf-program `((name . ,(format #f "lang-fork-~a" kind))
+                                (kind . ,kind) (attach . "sched_process_fork")
+                                (source . ,fork-probe)
+                                (constants . ((me . ,me)))))))
+     (bpf-attach! p)
+     (let ((pid (primitive-fork)))
+       (if (zero? pid)
+           (primitive-_exit 0)
+           (begin
+             (waitpid pid)
+             (bpf-unload! p)
+             (test-equal (format #f "~a: (core-read (arg ctx 1) 'pid) of a BTF-typed argument" kind)
+                         pid (bpf-map-ref lang-forks 1 #f))
+             (bpf-map-clear! lang-forks))))))
+ '(tp-btf raw-tracepoint))
+(test-ebpf-error "core-read of an integer argument (sys_enter's long id) points at read-user"
+  'ebpf-lower-error ("read-user")
+  (bpf-fn->c (bpf-fn bad-core2 (ctx) (core-read (arg ctx 1) 'pid))
+             #:kind 'raw-tracepoint #:target "sys_enter"))
+
 ;; ---- 2. string comparisons ----
 
 ;; A copy of true named gebpf-lang-a: its comm, and a path only this
