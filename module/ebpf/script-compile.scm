@@ -9,7 +9,8 @@
 
 (define-module (ebpf script-compile)
   #:use-module (ebpf)
-  #:use-module ((ebpf core) #:select (%bpf-loc-marker %make-bpf-fn))
+  #:use-module ((ebpf core) #:select (%bpf-loc-marker %make-bpf-fn
+                                      %bpf-tracepoint-format))
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
   #:use-module (srfi srfi-11)
@@ -82,10 +83,42 @@
       "at"
       (string-append "at-" (substring at 1))))
 
+(define clause-spec
+  ;; The probe of the clause being rewritten: (tracepoint . "G:N") ...
+  (make-parameter #f))
+
+(define (tracepoint-field-type field)
+  ;; The type bpf-fn gives (arg ctx 'FIELD) of the clause's tracepoint
+  ;; when it is a string or a byte array (sched_process_fork's
+  ;; parent_comm, sched_switch's prev_comm), else #f: an integer.
+  (match (clause-spec)
+    (('tracepoint . (? string? target))
+     (let ((sep (string-index target #\:)))
+       (and sep (not (string-index target (char-set #\* #\? #\[ #\,)))
+            (let* ((fields (or (%bpf-tracepoint-format
+                                (substring target 0 sep)
+                                (substring target (+ sep 1)))
+                               '()))
+                   (f (find (lambda (f) (equal? (assq-ref f 'name)
+                                                (symbol->string field)))
+                            fields))
+                   (type (and f (assq-ref f 'type)))
+                   (size (and f (assq-ref f 'size))))
+              (cond ((not type) #f)
+                    ((string-contains type "__data_loc")
+                     (and (string-contains type "char") '(string 256)))
+                    ((not (string-suffix? "]" type)) #f)
+                    ((string-prefix? "char" type) `(string ,size))
+                    ((> size 8) `(bytes ,size))
+                    (else #f))))))
+    (_ #f)))
+
 (define (key-type e)
   ;; The type of key expression E.
   (match (strip e)
     (('comm) '(string 16))
+    (('arg _ ('quote (? symbol? field)))
+     (or (tracepoint-field-type field) 'u64))
     (((or 'read-user-str 'read-kernel-str) _ (? integer? n)) `(string ,n))
     (((or 'pid 'tgid 'tid 'uid 'gid 'cpu 'probe)) 'u32)
     (('kstack) 'kstack)
@@ -381,7 +414,8 @@
             #t)
            (_
             (let* ((box (list '()))
-                   (body (rewrite (clause-body c) ci maps box uses)))
+                   (body (parameterize ((clause-spec spec))
+                           (rewrite (clause-body c) ci maps box uses))))
               (set! sites (append sites (map (lambda (s) (list s ci))
                                              (reverse (car box)))))
               (set! kernel (cons (list ci spec body (clause-module c)) kernel)))))))

@@ -71,6 +71,15 @@
        (or (and (eqv? status 0) (string-contains out part) ... #t)
            (begin (format #t "# status ~s~%# output ~s~%" status out) #f))))))
 
+;; bpftrace: tracepoint:sched:sched_process_exec
+;;   { @[str(args.filename)] = count(); printf("exec %s\n", str(args.filename)); }
+;; A tracepoint's string field (here a __data_loc char[]) is a string
+;; key and a %s argument: its type comes from the format file.
+(test-output "a tracepoint string field keys an @-map and prints with %s"
+  (one-liner "(on \"tracepoint:sched:sched_process_exec\" (when (= (pid) ~a) (count! @ (arg ctx 'filename)) (printf \"exec %s\\n\" (arg ctx 'filename))))"
+             "/bin/true")
+  ("@[/bin/true]: 1\n" "exec /bin/true\n"))
+
 ;; bpftrace: tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }
 ;; (here on write(2), filtered by pid, so the count is exact)
 (test-output "count! by comm: exact count, Ctrl-C prints the map"
