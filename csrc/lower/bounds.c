@@ -201,7 +201,8 @@ walk (struct lower *L, struct node *n)
               "use retval in fexit, kretprobe, uretprobe or sys_exit "
               "tracepoint programs");
       break;
-    case OP_CURRENT_TASK: case OP_CORE_READ: case OP_READ_USER_STR:
+    case OP_CURRENT_TASK: case OP_CORE_READ: case OP_CORE_CAST:
+    case OP_READ_USER_STR:
     case OP_READ_KERNEL_STR: case OP_READ_USER: case OP_READ_KERNEL:
       need (L, n, trace, "use kernel memory reads in tracing programs");
       break;

@@ -966,6 +966,11 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
         bf (b, "__s%d; })", k);
         return;
       }
+    case OP_CORE_CAST:
+      bf (b, "((%s)(long)(", gebpf_emit_ctype (E, n));
+      gebpf_emit_ex (E, b, n->kid[0]);
+      bs (b, "))");
+      return;
     case OP_DEREF:
       {
         /* types.c's gebpf_deref: the value, or zero for a null pointer.  */

@@ -73,6 +73,7 @@ static const struct form forms[] = {
   {"arg", OP_ARG, 2, 2, "(arg CTX 'FIELD) or (arg CTX N)"},
   {"retval", OP_RETVAL, 1, 1, "(retval CTX)"},
   {"core-read", OP_CORE_READ, 2, -1, "(core-read PTR 'FIELD ...)"},
+  {"core-cast", OP_CORE_CAST, 2, 2, "(core-cast PTR 'STRUCT)"},
   {"current-task", OP_CURRENT_TASK, 0, 0, "(current-task)"},
   {"read-user-str", OP_READ_USER_STR, 2, 2, "(read-user-str PTR N)"},
   {"read-kernel-str", OP_READ_KERNEL_STR, 2, 2, "(read-kernel-str PTR N)"},

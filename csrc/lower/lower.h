@@ -81,6 +81,7 @@ enum op
   OP_KSTACK, OP_USTACK,         /* (kstack), (ustack): stacks as map keys */
   OP_DEREF,                     /* the value a map-get pointer points at
                                    (made by types where one is wanted) */
+  OP_CORE_CAST,                 /* (core-cast PTR 'STRUCT) */
   OP__COUNT
 };
 

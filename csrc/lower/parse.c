@@ -594,6 +594,23 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
         n->name = sym_name (s);
         return n;
       }
+    case OP_CORE_CAST:
+      {
+        /* The pointer, and the struct's name as a quoted symbol.  */
+        SCM q = quoted_symbol (SCM_CADR (args));
+        if (scm_is_false (q))
+          shape_error (L, n, f, "the struct is a quoted name, e.g. 'tcp_sock");
+        parse_items (L, scm_list_1 (SCM_CAR (args)), n, depth);
+        struct node **kid = scm_gc_malloc (2 * sizeof *kid, "kids");
+        kid[0] = n->kid[0];
+        kid[1] = gebpf_node (L, OP_SYM, n);
+        kid[1]->quoted = true;
+        kid[1]->name = sym_name (q);
+        kid[1]->datum = strip_memo (L, SCM_CADR (args));
+        n->kid = kid;
+        n->nkid = 2;
+        return n;
+      }
     case OP_READ_USER:
     case OP_READ_KERNEL:
       /* One kid, the pointer; the type is not an expression.  */

@@ -124,6 +124,7 @@ reads_kernel_types (const struct lower *L, const struct node *n)
     {
     case OP_CURRENT_TASK:
     case OP_CORE_READ:
+    case OP_CORE_CAST:
     case OP_INLINE_CALL:
       return true;
     case OP_RETVAL:

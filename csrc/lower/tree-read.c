@@ -548,6 +548,10 @@ check_node (struct rd *R, SCM x, struct node *n, enum role role)
           bad (R, x, "a header field is (field HEADER (@ (field . INDEX)))");
         return;
       }
+    case OP_CORE_CAST:
+      if (nk != 2 || n->kid[1]->op != OP_SYM || !c_ident_p (n->kid[1]->name))
+        bad (R, x, "core-cast is (core-cast PTR (symbol STRUCT))");
+      return;
     case OP_DEREF:
       if (nk != 1 || from <= FROM_TYPES)
         bad (R, x, "deref is made by the types pass around a map-get "

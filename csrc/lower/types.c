@@ -969,6 +969,46 @@ type (struct lower *L, struct node *n)
         L->uses_vmlinux = true;
         return;
       }
+    case OP_CORE_CAST:
+      {
+        /* sock:inet_sock_set_state's skaddr is a const void *: the
+           program says what it points at, as C's cast does.  */
+        type (L, n->kid[0]);
+        struct node *p = n->kid[0];
+        if (p->ty == TY_VALPTR && gebpf_value_ty (p->vt) == TY_INT)
+          gebpf_deref (p);
+        if (!(gebpf_intlike (p->ty) || p->ty == TY_KPTR))
+          gebpf_lower_error (L, p, "pass an address: an arg, a core-read "
+                             "pointer, or an integer kept in a map",
+                             "core-cast needs a pointer, got %s",
+                             gebpf_tyname (p->ty));
+        const struct btf *b = L->tgt.btf;
+        if (!b && !gebpf_kind_is_tracing (L->kind) && L->kind != PK_LSM)
+          {
+            /* The bounds pass refuses the form in this kind.  */
+            n->ty = TY_KPTR;
+            n->btf_id = -1;
+            return;
+          }
+        if (!b)
+          gebpf_lower_error (L, n, "use a kernel with BTF "
+                             "(/sys/kernel/btf/vmlinux)",
+                             "core-cast needs kernel BTF");
+        const char *sn = n->kid[1]->name;
+        int id = btf__find_by_name_kind (b, sn, BTF_KIND_STRUCT);
+        if (id <= 0)
+          id = btf__find_by_name_kind (b, sn, BTF_KIND_UNION);
+        if (id <= 0)
+          gebpf_lower_error (L, n->kid[1], "name a struct or union of the "
+                             "kernel's BTF, without the struct keyword "
+                             "(bpftool btf dump file /sys/kernel/btf/vmlinux)",
+                             "core-cast: the kernel has no struct %s", sn);
+        n->kid[1]->ty = TY_VOID;
+        n->ty = TY_KPTR;
+        n->btf_id = id;
+        L->uses_vmlinux = true;
+        return;
+      }
     case OP_CORE_READ:
       type (L, n->kid[0]);
       gebpf_type_core_read (L, n);

@@ -337,6 +337,8 @@
   #:max-entries 64)
 (defbpf-map lang-by-addr6 #:kind 'hash #:key 'ipv6 #:value 'u64
   #:max-entries 64)
+;; skaddr is a const void *: core-cast says it is a struct sock.
+(defbpf-map lang-cast #:kind 'hash #:key 'u16 #:value 'u64 #:max-entries 8)
 (bpf-fn state-probe (ctx)
   (when (and (= (tgid) (const me)) (= (arg ctx 'newstate) 1))
     (map-set! lang-conns (arg ctx 'family)
@@ -347,7 +349,10 @@
     (when (= (arg ctx 'daddr) (ipv4 "127.0.0.1"))
       (map-increment! lang-by-addr (arg ctx 'daddr)))
     (when (= (arg ctx 'family) 10)
-      (map-increment! lang-by-addr6 (arg ctx 'daddr_v6)))))
+      (map-increment! lang-by-addr6 (arg ctx 'daddr_v6)))
+    (let ((sk (core-cast (arg ctx 'skaddr) 'sock)))
+      (map-set! lang-cast (arg ctx 'family)
+                (core-read sk '__sk_common 'skc_family)))))
 (define (connect-to-self family addr)
   (let ((l (socket family SOCK_STREAM 0))
         (c (socket family SOCK_STREAM 0)))
@@ -374,6 +379,17 @@
             '("::1" "::1")
             (let ((c (bpf-map-ref lang-conns 10)))
               (list (lang-conn-saddr6 c) (lang-conn-daddr6 c))))
+(test-equal "core-cast of a tracepoint's void pointer to a kernel struct"
+            '((2 . 2) (10 . 10))
+            (sort (bpf-map->alist lang-cast) (lambda (a b) (< (car a) (car b)))))
+(test-ebpf-error "core-cast to a struct the kernel does not have"
+  'ebpf-lower-error ("no struct no_such_sock" "without the struct keyword")
+  (bpf-fn->c (bpf-fn bad-cast (ctx) (core-read (core-cast (arg ctx 0) 'no_such_sock) 'x))
+             #:kind 'kprobe #:target "do_sys_open"))
+(test-ebpf-error "core-cast of a string"
+  'ebpf-lower-error ("core-cast needs a pointer")
+  (bpf-fn->c (bpf-fn bad-cast2 (ctx) (core-read (core-cast (comm) 'sock) 'x))
+             #:kind 'kprobe #:target "do_sys_open"))
 (test-equal "u8 daddr_v6[16] keys an ipv6 map"
             '("::1") (map car (bpf-map->alist lang-by-addr6)))
 
