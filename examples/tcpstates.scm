@@ -9,8 +9,9 @@
 ;;;
 ;;; Output as libbpf-tools' tcpstates: SKADDR PID COMM LADDR LPORT RADDR
 ;;; RPORT OLDSTATE -> NEWSTATE MS, where MS is the time spent in the old
-;;; state.  IPv4 only: a bpf-fn reads tracepoint fields of up to 8 bytes,
-;;; and the IPv6 addresses are 16-byte arrays.
+;;; state.  IPv4 only, its addresses decoded by hand from the integer a
+;;; u8[4] field reads as; tcplife.scm stores them in ipv4 and ipv6
+;;; fields instead, IPv6 included.
 ;;;
 ;;; Options (as the original):
 ;;;   -T, --timestamp       include a timestamp column
