@@ -217,6 +217,11 @@ walk (struct lower *L, struct node *n)
       need (L, n, L->kind == PK_XDP || L->kind == PK_TC,
             "write packets in xdp and tc programs");
       break;
+    case OP_FIB_LOOKUP:
+      need (L, n, L->kind == PK_XDP || L->kind == PK_TC,
+            "route packets in xdp and tc programs");
+      L->packet_layers |= 1u << H_ETH;
+      break;
     case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL: case OP_REDIRECT_MAP:
       need (L, n, L->kind == PK_XDP, "use it in xdp programs");
       break;

@@ -82,6 +82,7 @@ enum op
   OP_DEREF,                     /* the value a map-get pointer points at
                                    (made by types where one is wanted) */
   OP_CORE_CAST,                 /* (core-cast PTR 'STRUCT) */
+  OP_FIB_LOOKUP,                /* (fib-lookup CTX IP) */
   OP__COUNT
 };
 
