@@ -86,6 +86,30 @@
 (define clause-spec
   ;; The probe of the clause being rewritten: (tracepoint . "G:N") ...
   (make-parameter #f))
+(define clause-env
+  ;; ... and the module its free identifiers are looked up in.
+  (make-parameter #f))
+
+(define (lowered-key-type e)
+  ;; The string or byte-string type the lowering gives expression E in
+  ;; the clause's program ((core-read (arg ctx 2) 'comm) of a raw
+  ;; tracepoint is a (string 16)), else #f.  E alone, outside its
+  ;; clause: an expression naming the clause's locals or @-maps gets #f.
+  (match (clause-spec)
+    (((? symbol? kind) . target)
+     (and (clause-env)
+          (false-if-exception
+           (let* ((fn (%make-bpf-fn 'at-key-type '(ctx) (list e) (clause-env)
+                                    #f 0 0))
+                  (tree (bpf-fn-ast fn #:pass 'types #:kind kind
+                                    #:target (and (string? target) target)))
+                  (attrs (cdr (last tree)))
+                  (vt (assq-ref attrs 'value-type))
+                  (spec (and vt (bpf-type-spec vt))))
+             (match spec
+               (((or 'string 'bytes) (? integer?)) spec)
+               (_ #f))))))
+    (_ #f)))
 
 (define (tracepoint-field-type field)
   ;; The type bpf-fn gives (arg ctx 'FIELD) of the clause's tracepoint
@@ -122,6 +146,8 @@
     (((or 'read-user-str 'read-kernel-str) _ (? integer? n)) `(string ,n))
     (((or 'pid 'tgid 'tid 'uid 'gid 'cpu 'probe)) 'u32)
     (('kstack) 'kstack)
+    (((? symbol?) . _)
+     (or (lowered-key-type e) 'u64))
     (_ 'u64)))
 
 (define (note-map! maps sym kind keys . linear)
@@ -414,7 +440,8 @@
             #t)
            (_
             (let* ((box (list '()))
-                   (body (parameterize ((clause-spec spec))
+                   (body (parameterize ((clause-spec spec)
+                                        (clause-env (clause-module c)))
                            (rewrite (clause-body c) ci maps box uses))))
               (set! sites (append sites (map (lambda (s) (list s ci))
                                              (reverse (car box)))))

@@ -80,6 +80,14 @@
              "/bin/true")
   ("@[/bin/true]: 1\n" "exec /bin/true\n"))
 
+;; bpftrace: rawtracepoint... { @[((struct task_struct *)arg1)->comm] = count(); }
+;; The key's type is the one the lowering gives it: a char array read
+;; with core-read through a BTF-typed argument is a (string 16).
+(test-output "a core-read string keys an @-map"
+  (one-liner "(on \"rawtracepoint:sched_process_fork\" (when (= (pid) ~a) (count! @ (core-read (arg ctx 1) 'comm))))"
+             "sh -c '/bin/true; /bin/true; /bin/true'")
+  ("@[sh]: "))
+
 ;; bpftrace: tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }
 ;; (here on write(2), filtered by pid, so the count is exact)
 (test-output "count! by comm: exact count, Ctrl-C prints the map"
