@@ -251,6 +251,12 @@ same_ty (struct node *a, struct node *b)
 static void
 join (struct node *n, struct node *a, struct node *b)
 {
+  /* (if P (map-get m k) 7): a map-get pointer beside a value is the
+     value it points at.  */
+  if (b && a->ty == TY_VALPTR && b->ty != TY_VALPTR && b->ty != TY_NORETURN)
+    gebpf_deref (a);
+  if (b && b->ty == TY_VALPTR && a->ty != TY_VALPTR && a->ty != TY_NORETURN)
+    gebpf_deref (b);
   if (!b || a->ty == TY_NORETURN)
     {
       if (!b)
@@ -634,6 +640,8 @@ type (struct lower *L, struct node *n)
       {
         type (L, n->kid[0]);
         enum ty lt = L->local_ty[n->slot];
+        if (lt != TY_VALPTR)
+          gebpf_deref (n->kid[0]);   /* a value local set! from map-get */
         struct node tmp = { .ty = lt, .vt = L->local_vt[n->slot],
                             .hdr = L->local_hdr[n->slot] };
         if (!same_ty (&tmp, n->kid[0]))
@@ -1051,6 +1059,8 @@ type (struct lower *L, struct node *n)
       }
     case OP_PRINTK:
       type_kids (L, n);
+      for (int i = 1; i < n->nkid; i++)
+        gebpf_deref (n->kid[i]);
       for (int i = 1; i < n->nkid; i++)
         if (!(gebpf_intlike (n->kid[i]->ty) || n->kid[i]->ty == TY_IPV4
               || n->kid[i]->ty == TY_KPTR

@@ -211,7 +211,7 @@
 ;; when the key is absent (tsp = lookup; if (tsp) delta = now - *tsp).
 (defbpf-map deref-ints #:kind 'hash #:key 'u32 #:value 'u64 #:max-entries 8)
 (defbpf-map deref-macs #:kind 'hash #:key 'mac #:value 'mac #:max-entries 8)
-(defbpf-map deref-out #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 4)
+(defbpf-map deref-out #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 8)
 (bpf-fn deref-demo (ctx)
   (map-set! deref-ints 1 40)
   (let ((p (map-get deref-ints 1))
@@ -220,6 +220,11 @@
     (when p (map-set! deref-out 0 (+ p 2)))          ; 42
     (map-set! deref-out 1 (+ absent 7))               ; 7: absent reads 0
     (map-set! deref-out 2 (map-get deref-ints 1))     ; stored as a value
+    (map-set! deref-out 3 (if absent absent 9))       ; 9: a branch's value
+    (map-set! deref-out 4 (if p p 9))                 ; 40
+    (let ((x 0))
+      (set! x p)                                      ; set! of a value local
+      (map-set! deref-out 5 x))
     (let ((dst (map-get deref-macs (eth-h-source eth))))
       (when (and dst (= dst (map-get deref-macs (eth-h-source eth))))
         (set-field! eth 'h_dest dst)
@@ -233,6 +238,10 @@
     (test-equal "an absent key's pointer reads 0" 7 (bpf-map-ref deref-out 1))
     (test-equal "a map-get pointer stored as a map value" 40
                 (bpf-map-ref deref-out 2))
+    (test-equal "a map-get pointer as an if branch beside an integer"
+                '(9 40) (list (bpf-map-ref deref-out 3) (bpf-map-ref deref-out 4)))
+    (test-equal "set! of an integer local to a map-get pointer" 40
+                (bpf-map-ref deref-out 5))
     (test-equal "a mac map-get pointer written by set-field!"
                 '(xdp-tx "02:00:00:00:00:99")
                 (list (bpf-run-result-verdict r)
