@@ -179,6 +179,18 @@
   (test-prints "tcpstates: the accept" out "LISTEN +-> SYN_RECV ")
   (test-prints "tcpstates: the close" out "LAST_ACK +-> CLOSE "))
 
+(with-example (out "runqlen.scm" "--duration" "1")
+  (test-prints "runqlen: header" out "^Sampling run queue length")
+  (test-prints "runqlen: libbpf-tools linear histogram" out
+               "^ +runqlen +: count +distribution$")
+  (test-prints "runqlen: samples, read through the renamed cfs_rq field" out
+               "^ +0 +: [1-9][0-9]* +\\|\\**")
+  (test-prints "runqlen: its busy threads wait in the queue" out
+               "^ +[1-9][0-9]* +: [1-9][0-9]* +\\|"))
+
+(with-example (out "runqlen.scm" "--duration" "1" "-C" "-O")
+  (test-prints "runqlen -C -O: occupancy by CPU" out "^cpu [0-9]+: runqocc: [0-9.]+%$"))
+
 (with-example (out "killsnoop.scm" "--duration" "1")
   (test-prints "killsnoop: header" out "^TIME +PID +COMM +SIG +TPID +RESULT$")
   (test-prints "killsnoop: SIGUSR1 sent by sh, arguments carried to the exit" out
