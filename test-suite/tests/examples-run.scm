@@ -191,6 +191,21 @@
 (with-example (out "runqlen.scm" "--duration" "1" "-C" "-O")
   (test-prints "runqlen -C -O: occupancy by CPU" out "^cpu [0-9]+: runqocc: [0-9.]+%$"))
 
+(with-example (out "statsnoop.scm" "--duration" "1")
+  (test-prints "statsnoop: header" out "^PID +COMM +RET +ERR +PATH$")
+  (test-assert "statsnoop: the path of stat, lstat, fstatat and statx alike"
+               ;; filename at offset 16 in two of them, 24 in the others.
+               (>= (count (lambda (l) (has? l "^[0-9]+ +python3 +0 +0 +/etc/hostname$"))
+                          (lines-of out))
+                   (if (string=? (utsname:machine (uname)) "x86_64") 4 1)))
+  (test-prints "statsnoop: a failed stat, its error" out
+               "^[0-9]+ +[^ ]+ +-2 +2 +/nonexistent/guile-ebpf-statsnoop$"))
+
+(with-example (out "statsnoop.scm" "--duration" "1" "-x")
+  (test-assert "statsnoop -x: only failed calls"
+               (let ((rows (filter (lambda (l) (has? l "^[0-9]+ ")) (lines-of out))))
+                 (and (pair? rows) (every (lambda (l) (has? l "^[0-9]+ +.* -[0-9]+ +[0-9]+ ")) rows)))))
+
 (with-example (out "killsnoop.scm" "--duration" "1")
   (test-prints "killsnoop: header" out "^TIME +PID +COMM +SIG +TPID +RESULT$")
   (test-prints "killsnoop: SIGUSR1 sent by sh, arguments carried to the exit" out
