@@ -34,6 +34,47 @@ need (struct lower *L, struct node *n, bool ok, const char *fix)
                        kind_name (L));
 }
 
+/* A system call tracepoint stores every argument as a long (size 8,
+   signed 0, whatever its type): a field declared int, pid_t, uid_t ...
+   is read as its declared type, as C and bpftrace read it (dfd of
+   sys_enter_openat is -100, not 4294967196).  Gives the field's offset,
+   size and signedness so.  */
+static void
+declared_width (const struct tp_field *f, int *offset, int *size, int *sgn)
+{
+  static const struct { const char *type; int size, sgn; } known[] = {
+    {"int", 4, 1}, {"signed int", 4, 1}, {"pid_t", 4, 1},
+    {"clockid_t", 4, 1}, {"key_serial_t", 4, 1}, {"mqd_t", 4, 1},
+    {"timer_t", 4, 1}, {"key_t", 4, 1}, {"rwf_t", 4, 1},
+    {"unsigned int", 4, 0}, {"unsigned", 4, 0}, {"uid_t", 4, 0},
+    {"gid_t", 4, 0}, {"qid_t", 4, 0}, {"u32", 4, 0}, {"__u32", 4, 0},
+    {"umode_t", 2, 0}, {"short", 2, 1}, {"unsigned short", 2, 0},
+    {"long", 8, 1}, {"ssize_t", 8, 1}, {"off_t", 8, 1}, {"loff_t", 8, 1},
+    {"long long", 8, 1}, {"__s64", 8, 1}, {"s64", 8, 1},
+  };
+  *offset = f->offset;
+  *size = f->size;
+  *sgn = f->is_signed;
+  if (f->size != 8 || f->pointer || f->array || f->dataloc)
+    return;
+  const char *t = f->type;
+  if (strncmp (t, "const ", 6) == 0)
+    t += 6;
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (strcmp (t, known[i].type) == 0)
+      {
+        *sgn = known[i].sgn;
+        if (known[i].size < 8)
+          {
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            *offset += 8 - known[i].size;
+#endif
+            *size = known[i].size;
+          }
+        return;
+      }
+}
+
 static void
 locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
 {
@@ -76,10 +117,12 @@ locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
           gebpf_lower_error (L, n, fix, "tracepoint %s/%s has no argument %ld",
                              tp->cat, tp->name, pos);
         }
+      int off, fsize, fsgn;
+      declared_width (&fs[hit], &off, &fsize, &fsgn);
       /* One field at different offsets (filename of sys_enter_newstat
          and sys_enter_newfstatat) is read at the offset of the probe
          that fired; its type must be the same everywhere.  */
-      if (offset >= 0 && (fs[hit].size != size || fs[hit].is_signed != sgn
+      if (offset >= 0 && (fsize != size || fsgn != sgn
                           || fs[hit].array != array
                           || fs[hit].chars != chars
                           || fs[hit].dataloc != dataloc))
@@ -87,12 +130,12 @@ locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
                            "define-bpf-inline can share the body), or narrow "
                            "the glob", "field %s has different types in "
                            "the tracepoints of %s", fs[hit].name, L->target);
-      if (offset >= 0 && fs[hit].offset != offset)
+      if (offset >= 0 && off != offset)
         moved = true;
-      scm_c_vector_set_x (offsets, i, scm_from_int (fs[hit].offset));
-      offset = fs[hit].offset;
-      size = fs[hit].size;
-      sgn = fs[hit].is_signed;
+      scm_c_vector_set_x (offsets, i, scm_from_int (off));
+      offset = off;
+      size = fsize;
+      sgn = fsgn;
       array = fs[hit].array;
       chars = fs[hit].chars;
       dataloc = fs[hit].dataloc;

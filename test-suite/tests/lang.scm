@@ -86,6 +86,20 @@
 (test-equal "lhist! of a signed field: below MIN" '(#f 0 1)
             (first (bpf-hist lang-sign-lhist #:linear '(0 100 10))))
 
+;; A system call's int argument, stored as a long in the record (size 8,
+;; signed 0), is read as its declared type: openat's dfd is AT_FDCWD.
+(defbpf-map lang-dfd #:kind 'array #:key 'u32 #:value 'i64 #:max-entries 2)
+(bpf-fn dfd-probe (ctx)
+  (when (= (tid) (const me))
+    (map-set! lang-dfd 0 (arg ctx 'dfd))
+    (when (< (arg ctx 'dfd) 0) (map-set! lang-dfd 1 1))))
+(let ((p (tp-prog "lang-dfd" dfd-probe "syscalls:sys_enter_openat")))
+  (bpf-attach! p)
+  (call-with-input-file "/etc/hostname" (lambda (port) #t))
+  (bpf-unload! p))
+(test-equal "int dfd of sys_enter_openat (a long in the record) is -100, and < 0"
+            '(-100 1) (list (bpf-map-ref lang-dfd 0) (bpf-map-ref lang-dfd 1)))
+
 ;; ---- 4. typed kernel pointers in locals ----
 
 (defbpf-map lang-task #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 4)
