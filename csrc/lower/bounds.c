@@ -83,6 +83,12 @@ locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
                        "\"syscalls/sys_enter_openat\") before lowering",
                        "arg of a tracepoint needs its target");
   const struct gebpf_target *T = &L->tgt;
+  if ((!T->tp_known || T->ntp == 0) && !strpbrk (L->target, ":/"))
+    gebpf_error (gebpf_k_validation, "bpf-fn", 0,
+                 "write it as \"CATEGORY/NAME\" or \"CATEGORY:NAME\", e.g. "
+                 "\"syscalls/sys_enter_openat\"",
+                 "bpf-fn %s: bad tracepoint name %s (no category)", L->fname,
+                 L->target);
   if (!T->tp_known || T->ntp == 0)
     gebpf_error (gebpf_k_attach, "bpf-fn", 0,
                  "list tracepoints with (bpf-list-probes \"syscalls:*\") or "

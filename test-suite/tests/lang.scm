@@ -425,6 +425,9 @@
   (call-with-input-file "/etc/hostname" (lambda (port) #t))
   (system* "/bin/true")
   (bpf-unload! p))
+(test-ebpf-error "a tracepoint field of a target without its category"
+  'ebpf-validation-error ("no category" "CATEGORY:NAME")
+  (bpf-fn->c paths-probe #:kind 'tracepoint #:target "sys_enter_openat"))
 (test-equal "openat's filename at 24, execve's at 16: each read at its own"
             '(1 2)
             (list (bpf-map-ref lang-paths "/etc/hostname" 0)
