@@ -93,8 +93,10 @@
 (define (lowered-key-type e)
   ;; The string or byte-string type the lowering gives expression E in
   ;; the clause's program ((core-read (arg ctx 2) 'comm) of a raw
-  ;; tracepoint is a (string 16)), else #f.  E alone, outside its
-  ;; clause: an expression naming the clause's locals or @-maps gets #f.
+  ;; tracepoint is a (string 16)), i64 for a signed integer (openat's
+  ;; int dfd prints -100, as bpftrace prints it), else #f.  E alone,
+  ;; outside its clause: an expression naming the clause's locals or
+  ;; @-maps gets #f.
   (match (clause-spec)
     (((? symbol? kind) . target)
      (and (clause-env)
@@ -108,7 +110,9 @@
                   (spec (and vt (bpf-type-spec vt))))
              (match spec
                (((or 'string 'bytes) (? integer?)) spec)
-               (_ #f))))))
+               (_ (and (eq? (assq-ref attrs 'type) 'int)
+                       (assq-ref attrs 'signed)
+                       'i64)))))))
     (_ #f)))
 
 (define (tracepoint-field-type field)
@@ -142,7 +146,7 @@
   (match (strip e)
     (('comm) '(string 16))
     (('arg _ ('quote (? symbol? field)))
-     (or (tracepoint-field-type field) 'u64))
+     (or (tracepoint-field-type field) (lowered-key-type e) 'u64))
     (((or 'read-user-str 'read-kernel-str) _ (? integer? n)) `(string ,n))
     (((or 'pid 'tgid 'tid 'uid 'gid 'cpu 'probe)) 'u32)
     (('kstack) 'kstack)
@@ -286,6 +290,7 @@
                   (types (map (lambda (a)
                                 (match (key-type a)
                                   ((and t ('string _)) t)
+                                  ('i64 'i64)
                                   (_ 'u64)))
                               args))
                   (site (make-site id fmt types)))

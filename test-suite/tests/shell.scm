@@ -80,6 +80,13 @@
              "/bin/true")
   ("@[/bin/true]: 1\n" "exec /bin/true\n"))
 
+;; bpftrace: tracepoint:syscalls:sys_enter_openat { @[args.dfd] = count(); printf("%d\n", args.dfd); }
+;; A signed field keys and prints as a signed number: AT_FDCWD is -100.
+(test-output "a signed tracepoint field keys and prints as signed"
+  (one-liner "(on \"tracepoint:syscalls:sys_enter_openat\" (when (= (pid) ~a) (count! @ (arg ctx 'dfd)) (printf \"dfd %d\\n\" (arg ctx 'dfd))))"
+             "cat /etc/hostname")
+  ("@[-100]: " "dfd -100\n"))
+
 ;; bpftrace: rawtracepoint... { @[((struct task_struct *)arg1)->comm] = count(); }
 ;; The key's type is the one the lowering gives it: a char array read
 ;; with core-read through a BTF-typed argument is a (string 16).
