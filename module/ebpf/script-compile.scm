@@ -104,7 +104,11 @@
            (let* ((fn (%make-bpf-fn 'at-key-type '(ctx) (list e) (clause-env)
                                     #f 0 0))
                   (tree (bpf-fn-ast fn #:pass 'types #:kind kind
-                                    #:target (and (string? target) target)))
+                                    #:target (cond ((string? target) target)
+                                                   ((and (pair? target)
+                                                         (every string? target))
+                                                    (string-join target ","))
+                                                   (else #f))))
                   (attrs (cdr (last tree)))
                   (vt (assq-ref attrs 'value-type))
                   (spec (and vt (bpf-type-spec vt))))
@@ -120,7 +124,8 @@
   ;; when it is a string or a byte array (sched_process_fork's
   ;; parent_comm, sched_switch's prev_comm), else #f: an integer.
   (match (clause-spec)
-    (('tracepoint . (? string? target))
+    (('tracepoint . (or (? string? target) ((? string? target) . _)))
+     ;; A list's tracepoints give the field one type (bounds.c).
      (let ((sep (string-index target #\:)))
        (and sep (not (string-index target (char-set #\* #\? #\[ #\,)))
             (let* ((fields (or (%bpf-tracepoint-format
@@ -325,7 +330,27 @@
 
 (define (probe-spec p)
   ;; (KIND . ATTACH) for a kernel probe, or (host KIND . ARG) for begin,
-  ;; end and interval clauses.
+  ;; end and interval clauses.  Several probes of one kind, separated by
+  ;; commas as bpftrace writes them ("tracepoint:syscalls:sys_enter_kill,
+  ;; tracepoint:syscalls:sys_enter_tgkill"), are one program attached to
+  ;; each: (KIND ATTACH ...).
+  (if (string-index p #\,)
+      (let ((specs (map (lambda (one) (probe-spec (string-trim-both one)))
+                        (remove string-null?
+                                (map string-trim-both (string-split p #\,))))))
+        (unless (and (pair? specs)
+                     (every (lambda (s) (and (symbol? (car s))
+                                             (not (eq? (car s) 'host))
+                                             (not (eq? (car s) 'perf-event))
+                                             (eq? (car s) (caar specs))
+                                             (string? (cdr s))))
+                            specs))
+          (script-error (format #f "~s: a probe list mixes kinds" p)
+                        "list probes of one kind (tracepoints, raw tracepoints or uprobes) in one clause; write a clause per kind"))
+        (cons (caar specs) (map cdr specs)))
+      (probe-spec-1 p)))
+
+(define (probe-spec-1 p)
   (let ((fields (split-probe p)))
     (match fields
       (((or "begin" "BEGIN")) '(host begin))

@@ -80,6 +80,15 @@
              "/bin/true")
   ("@[/bin/true]: 1\n" "exec /bin/true\n"))
 
+;; bpftrace: tracepoint:syscalls:sys_enter_kill, tracepoint:syscalls:sys_enter_tgkill
+;;   { @[probe, args.sig] = count(); }
+;; One clause on a list of probes; sig is at 24 in one and 32 in the other.
+(test-output "a comma-separated probe list, a field at different offsets"
+  (one-liner "(on \"tracepoint:syscalls:sys_enter_kill, tracepoint:syscalls:sys_enter_tgkill\" (when (= (pid) ~a) (count! @ (probe) (arg ctx 'sig))))"
+             "python3 -c 'import os, signal, threading; os.kill(os.getpid(), 0); signal.pthread_kill(threading.get_ident(), 0)'")
+  ("@[tracepoint:syscalls:sys_enter_kill, 0]: 1\n"
+   "@[tracepoint:syscalls:sys_enter_tgkill, 0]: 1\n"))
+
 ;; bpftrace: tracepoint:syscalls:sys_enter_openat { @[args.dfd] = count(); printf("%d\n", args.dfd); }
 ;; A signed field keys and prints as a signed number: AT_FDCWD is -100.
 (test-output "a signed tracepoint field keys and prints as signed"
