@@ -133,8 +133,9 @@ gebpf_type_core_read (struct lower *L, struct node *n)
   if (p->ty != TY_KPTR)
     gebpf_lower_error (L, p, p->ty == TY_INT
                        ? "for a user-space pointer use (read-user PTR TYPE); "
-                       "for a kernel struct start from (current-task) or "
-                       "another core-read of a pointer field"
+                       "for the address of a kernel struct say which one, "
+                       "(core-cast PTR 'sock), or start from (current-task) "
+                       "or another core-read of a pointer field"
                        : "start from (current-task) or another core-read "
                        "of a pointer field",
                        "core-read needs a typed kernel pointer, got %s",

@@ -194,8 +194,8 @@
                          pid (bpf-map-ref lang-forks 1 #f))
              (bpf-map-clear! lang-forks))))))
  '(tp-btf raw-tracepoint))
-(test-ebpf-error "core-read of an integer argument (sys_enter's long id) points at read-user"
-  'ebpf-lower-error ("read-user")
+(test-ebpf-error "core-read of an integer argument (sys_enter's long id) points at read-user and core-cast"
+  'ebpf-lower-error ("read-user" "(core-cast PTR 'sock)")
   (bpf-fn->c (bpf-fn bad-core2 (ctx) (core-read (arg ctx 1) 'pid))
              #:kind 'raw-tracepoint #:target "sys_enter"))
 
