@@ -177,7 +177,9 @@
   (test-prints "tcpstates: the connect" out
                "^[0-9a-f]{16} +[0-9]+ +guile[^ ]* +127\\.0\\.0\\.1 +[0-9]+ +127\\.0\\.0\\.1 +[0-9]+ +SYN_SENT +-> ESTABLISHED +[0-9.]+$")
   (test-prints "tcpstates: the accept" out "LISTEN +-> SYN_RECV ")
-  (test-prints "tcpstates: the close" out "LAST_ACK +-> CLOSE "))
+  (test-prints "tcpstates: the close" out "LAST_ACK +-> CLOSE ")
+  (test-prints "tcpstates: an IPv6 connect, addresses from u8[16] fields" out
+               "^[0-9a-f]{16} +[0-9]+ +guile[^ ]* +::1 +[0-9]+ +::1 +[0-9]+ +SYN_SENT +-> ESTABLISHED +[0-9.]+$"))
 
 (with-example (out "runqlen.scm" "--duration" "1")
   (test-prints "runqlen: header" out "^Sampling run queue length")
