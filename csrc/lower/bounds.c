@@ -266,6 +266,11 @@ walk (struct lower *L, struct node *n)
       need (L, n, L->kind == PK_XDP || L->kind == PK_TC,
             "write packets in xdp and tc programs");
       break;
+    case OP_PKT_IFINDEX:
+      /* Read from the context: no header, no layer.  */
+      need (L, n, pkt, "use packet forms in xdp, tc, socket-filter and "
+            "cgroup-skb programs");
+      break;
     case OP_FIB_LOOKUP:
       need (L, n, L->kind == PK_XDP || L->kind == PK_TC,
             "route packets in xdp and tc programs");

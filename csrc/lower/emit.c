@@ -804,6 +804,10 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
       else
         bs (b, "((__u64)ctx->len)");
       return;
+    case OP_PKT_IFINDEX:
+      bs (b, E->L->kind == PK_XDP ? "((__u64)ctx->ingress_ifindex)"
+          : "((__u64)ctx->ifindex)");
+      return;
     case OP_ARG:
       gebpf_emit_ex_arg (E, b, n);
       return;

@@ -83,6 +83,7 @@ enum op
                                    (made by types where one is wanted) */
   OP_CORE_CAST,                 /* (core-cast PTR 'STRUCT) */
   OP_FIB_LOOKUP,                /* (fib-lookup CTX IP) */
+  OP_PKT_IFINDEX,               /* (packet-ifindex CTX) */
   OP__COUNT
 };
 

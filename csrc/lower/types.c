@@ -841,6 +841,7 @@ type (struct lower *L, struct node *n)
       return;
     case OP_PROTO:
     case OP_PKT_LEN:
+    case OP_PKT_IFINDEX:
       type_kids (L, n);
       if (n->kid[0]->ty != TY_CTX)
         gebpf_lower_error (L, n->kid[0], "pass the program's context",

@@ -71,7 +71,8 @@
     (when icmp
       (map-set! fields 17 (icmp-type icmp)))
     (map-set! fields 18 (packet-length ctx))
-    (map-set! fields 19 (proto ctx))))
+    (map-set! fields 19 (proto ctx))
+    (map-set! fields 20 (packet-ifindex ctx))))
 (define p-hdr (xdp-prog "read-headers" read-headers))
 (define (field i) (bpf-map-ref fields i))
 (run p-hdr syn)
@@ -88,6 +89,7 @@
 (test-equal "tcp-syn? and not tcp-ack?" 1 (field 10))
 (test-equal "packet-length" (bytevector-length syn) (field 18))
 (test-equal "proto" 6 (field 19))
+(test-equal "packet-ifindex: a test run comes in on lo" 1 (field 20))
 (test-equal "ipv4-saddr keys an ipv4 map" 1 (bpf-map-ref sources "10.1.2.3"))
 (run p-hdr udp)
 (test-equal "udp-dport" 53 (field 12))
@@ -100,6 +102,14 @@
 (test-equal "icmp-type (echo request)" 8 (field 17))
 (run p-hdr frag)
 (test-equal "ipv4-fragment?" 1 (field 5))
+
+(bpf-fn tc-ifindex (ctx)
+  (map-set! fields 21 (+ 100 (packet-ifindex ctx)))
+  (return :tc-act-ok))
+(run (make-bpf-program `((name . "tc-ifindex") (kind . tc) (attach . "lo")
+                         (source . ,tc-ifindex)))
+     udp)
+(test-equal "packet-ifindex in tc: the skb's device" 101 (field 21))
 
 ;; ---- binding, control, arithmetic ----
 (defbpf-map results #:kind 'array #:key 'u32 #:value 'i64 #:max-entries 48)
