@@ -1,16 +1,15 @@
 ;;; tcpstates.scm --- TCP state changes, after libbpf-tools' tcpstates.
 ;;;
-;;; Shows: the sock:inet_sock_set_state tracepoint, its integer fields
-;;; read by name -- a 4-byte address array reads as one integer, decoded
-;;; on the Scheme side -- the time of each socket's last change kept in
+;;; Shows: the sock:inet_sock_set_state tracepoint, its fields read by
+;;; name -- the address arrays (u8 saddr[4], u8 saddr_v6[16]) fill ipv4
+;;; and ipv6 fields as they are -- the time of each socket's last change kept in
 ;;; a hash map keyed by the socket's kernel address, filters set before
 ;;; load through #:constants, and events through a ring buffer decoded
 ;;; into a defbpf-struct record.
 ;;;
 ;;; Output as libbpf-tools' tcpstates: SKADDR PID COMM LADDR LPORT RADDR
 ;;; RPORT OLDSTATE -> NEWSTATE MS, where MS is the time spent in the old
-;;; state.  IPv4 only: a bpf-fn reads tracepoint fields of up to 8 bytes,
-;;; and the IPv6 addresses are 16-byte arrays.
+;;; state.  IPv4 and IPv6 connections.
 ;;;
 ;;; Options (as the original):
 ;;;   -T, --timestamp       include a timestamp column
@@ -18,8 +17,8 @@
 ;;;   -D, --dport PORTS     trace these remote ports only (comma separated)
 ;;;   -d, --duration S      trace for S seconds (default 2), then exit
 ;;;
-;;; The script listens on 127.0.0.1 and connects to itself a few times
-;;; (connect, send, close on both sides), so every state of a TCP
+;;; The script listens on 127.0.0.1 and ::1 and connects to itself a few
+;;; times (connect, send, close on both sides), so every state of a TCP
 ;;; connection shows up.
 ;;;
 ;;; Run (as root):
@@ -48,7 +47,8 @@
 
 (defbpf-struct tcp-event
   (skaddr u64) (delta-us u64) (pid u32) (oldstate u32) (newstate u32)
-  (saddr u32) (daddr u32) (sport u16) (dport u16) (comm (string 16)))
+  (saddr ipv4) (daddr ipv4) (saddr6 ipv6) (daddr6 ipv6) (family u16)
+  (sport u16) (dport u16) (comm (string 16)))
 
 (defbpf-map changed #:kind 'hash #:key 'u64 #:value 'u64 #:max-entries 10240
   #:doc "When each socket last changed state, ns.")
@@ -60,7 +60,6 @@
 
 (bpf-fn on-state (ctx)
   (when (and (= (arg ctx 'protocol) :tcp)
-             (= (arg ctx 'family) 2)           ; AF_INET
              (or (= (const filter-sport) 0) (map-get sports (arg ctx 'sport)))
              (or (= (const filter-dport) 0) (map-get dports (arg ctx 'dport))))
     (let ((sk (arg ctx 'skaddr))
@@ -73,7 +72,9 @@
                              0)
               #:pid (tgid) #:comm (comm)
               #:oldstate (arg ctx 'oldstate) #:newstate (arg ctx 'newstate)
+              #:family (arg ctx 'family)
               #:saddr (arg ctx 'saddr) #:daddr (arg ctx 'daddr)
+              #:saddr6 (arg ctx 'saddr_v6) #:daddr6 (arg ctx 'daddr_v6)
               #:sport (arg ctx 'sport) #:dport (arg ctx 'dport)))
       (if (= (arg ctx 'newstate) ,TCP_CLOSE)
           (map-delete! changed sk)
@@ -96,41 +97,38 @@
 (define (state-name n)
   (if (< n (vector-length state-names)) (vector-ref state-names n) (number->string n)))
 
-(define (address raw)
-  ;; The tracepoint's __u8[4] read as a native integer: its bytes in
-  ;; memory order are the address in network order.
-  (let ((bv (make-bytevector 4)))
-    (bytevector-u32-native-set! bv 0 raw)
-    (inet-ntop AF_INET (bytevector-u32-ref bv 0 (endianness big)))))
-
 (define (print-event e)
   (when (option-ref options 'timestamp #f)
     (format #t "~8a " (strftime "%H:%M:%S" (localtime (current-time)))))
   (format #t "~16,'0x ~7a ~10a ~15a ~5a ~15a ~5a ~11a -> ~11a ~,3f~%"
           (tcp-event-skaddr e) (tcp-event-pid e)
           (let ((c (tcp-event-comm e))) (if (> (string-length c) 10) (substring c 0 10) c))
-          (address (tcp-event-saddr e)) (tcp-event-sport e)
-          (address (tcp-event-daddr e)) (tcp-event-dport e)
+          (if (= (tcp-event-family e) 10) (tcp-event-saddr6 e) (tcp-event-saddr e))
+          (tcp-event-sport e)
+          (if (= (tcp-event-family e) 10) (tcp-event-daddr6 e) (tcp-event-daddr e))
+          (tcp-event-dport e)
           (state-name (tcp-event-oldstate e)) (state-name (tcp-event-newstate e))
           (/ (tcp-event-delta-us e) 1000.0))
   (force-output))
 
 ;;; ---- activity: TCP connections to ourselves ------------------------
 
-(define listener #f)
+(define listeners '())                  ; ((FAMILY ADDRESS PORT . SOCKET) ...)
 
-(define (listen!)
-  (set! listener (socket PF_INET SOCK_STREAM 0))
-  (setsockopt listener SOL_SOCKET SO_REUSEADDR 1)
-  (bind listener AF_INET INADDR_LOOPBACK 0)
-  (listen listener 8)
-  (sockaddr:port (getsockname listener)))
+(define (listen! family addr)
+  (let ((l (socket family SOCK_STREAM 0)))
+    (setsockopt l SOL_SOCKET SO_REUSEADDR 1)
+    (bind l family (inet-pton family addr) 0)
+    (listen l 8)
+    (set! listeners (cons (cons* family addr (sockaddr:port (getsockname l)) l)
+                          listeners))))
 
-(define (one-connection! port)
+(define (one-connection! listener)
   ;; Connect, say hello, close the client, then the server side.
-  (let ((client (socket PF_INET SOCK_STREAM 0)))
-    (connect client AF_INET INADDR_LOOPBACK port)
-    (let ((server (car (accept listener))))
+  (let* ((family (car listener))
+         (client (socket family SOCK_STREAM 0)))
+    (connect client family (inet-pton family (cadr listener)) (caddr listener))
+    (let ((server (car (accept (cdddr listener)))))
       (display "hello" client)
       (force-output client)
       (let ((buf (make-bytevector 16)))
@@ -153,17 +151,19 @@
     (format #t "~16a ~7a ~10a ~15a ~5a ~15a ~5a ~11a -> ~11a ~a~%"
             "SKADDR" "PID" "COMM" "LADDR" "LPORT" "RADDR" "RPORT"
             "OLDSTATE" "NEWSTATE" "MS")
-    (let ((port (listen!))
-          (end (+ (get-internal-real-time)
+    (listen! AF_INET "127.0.0.1")
+    (listen! AF_INET6 "::1")
+    (let ((end (+ (get-internal-real-time)
                   (* duration internal-time-units-per-second))))
       (let loop ((i 0))
         (when (< (get-internal-real-time) end)
           (when (zero? (modulo i 5))
-            (one-connection! port))
+            (for-each one-connection! listeners))
           (bpf-ringbuf-poll tcp-events print-event #:timeout-ms 100)
           (loop (+ i 1)))))
-    (close-port listener)
+    (for-each (lambda (l) (close-port (cdddr l))) listeners)
+    (set! listeners '())
     (bpf-ringbuf-poll tcp-events print-event #:timeout-ms 100))
   (lambda ()
-    (when listener (false-if-exception (close-port listener)))
+    (for-each (lambda (l) (false-if-exception (close-port (cdddr l)))) listeners)
     (bpf-unload! tcpstates)))

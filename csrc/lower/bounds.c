@@ -34,6 +34,47 @@ need (struct lower *L, struct node *n, bool ok, const char *fix)
                        kind_name (L));
 }
 
+/* A system call tracepoint stores every argument as a long (size 8,
+   signed 0, whatever its type): a field declared int, pid_t, uid_t ...
+   is read as its declared type, as C and bpftrace read it (dfd of
+   sys_enter_openat is -100, not 4294967196).  Gives the field's offset,
+   size and signedness so.  */
+static void
+declared_width (const struct tp_field *f, int *offset, int *size, int *sgn)
+{
+  static const struct { const char *type; int size, sgn; } known[] = {
+    {"int", 4, 1}, {"signed int", 4, 1}, {"pid_t", 4, 1},
+    {"clockid_t", 4, 1}, {"key_serial_t", 4, 1}, {"mqd_t", 4, 1},
+    {"timer_t", 4, 1}, {"key_t", 4, 1}, {"rwf_t", 4, 1},
+    {"unsigned int", 4, 0}, {"unsigned", 4, 0}, {"uid_t", 4, 0},
+    {"gid_t", 4, 0}, {"qid_t", 4, 0}, {"u32", 4, 0}, {"__u32", 4, 0},
+    {"umode_t", 2, 0}, {"short", 2, 1}, {"unsigned short", 2, 0},
+    {"long", 8, 1}, {"ssize_t", 8, 1}, {"off_t", 8, 1}, {"loff_t", 8, 1},
+    {"long long", 8, 1}, {"__s64", 8, 1}, {"s64", 8, 1},
+  };
+  *offset = f->offset;
+  *size = f->size;
+  *sgn = f->is_signed;
+  if (f->size != 8 || f->pointer || f->array || f->dataloc)
+    return;
+  const char *t = f->type;
+  if (strncmp (t, "const ", 6) == 0)
+    t += 6;
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (strcmp (t, known[i].type) == 0)
+      {
+        *sgn = known[i].sgn;
+        if (known[i].size < 8)
+          {
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            *offset += 8 - known[i].size;
+#endif
+            *size = known[i].size;
+          }
+        return;
+      }
+}
+
 static void
 locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
 {
@@ -42,6 +83,12 @@ locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
                        "\"syscalls/sys_enter_openat\") before lowering",
                        "arg of a tracepoint needs its target");
   const struct gebpf_target *T = &L->tgt;
+  if ((!T->tp_known || T->ntp == 0) && !strpbrk (L->target, ":/"))
+    gebpf_error (gebpf_k_validation, "bpf-fn", 0,
+                 "write it as \"CATEGORY/NAME\" or \"CATEGORY:NAME\", e.g. "
+                 "\"syscalls/sys_enter_openat\"",
+                 "bpf-fn %s: bad tracepoint name %s (no category)", L->fname,
+                 L->target);
   if (!T->tp_known || T->ntp == 0)
     gebpf_error (gebpf_k_attach, "bpf-fn", 0,
                  "list tracepoints with (bpf-list-probes \"syscalls:*\") or "
@@ -50,6 +97,9 @@ locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
                  "bpf-fn %s: no tracepoint matches %s", L->fname, L->target);
   int offset = -1, size = 0, sgn = 0;
   bool array = false, chars = false, dataloc = false;
+  /* Offsets by probe index, when the matches differ (below).  */
+  SCM offsets = scm_c_make_vector (T->ntp, SCM_BOOL_F);
+  bool moved = false;
   for (int i = 0; i < T->ntp; i++)
     {
       const struct tp_format *tp = &T->tp[i];
@@ -73,28 +123,45 @@ locate_tp_field (struct lower *L, struct node *n, const char *field, long pos)
           gebpf_lower_error (L, n, fix, "tracepoint %s/%s has no argument %ld",
                              tp->cat, tp->name, pos);
         }
-      if (offset >= 0 && (fs[hit].offset != offset || fs[hit].size != size))
-        gebpf_lower_error (L, n, "narrow the glob to tracepoints with the same "
-                           "layout", "field %s is at different offsets in "
+      int off, fsize, fsgn;
+      declared_width (&fs[hit], &off, &fsize, &fsgn);
+      /* One field at different offsets (filename of sys_enter_newstat
+         and sys_enter_newfstatat) is read at the offset of the probe
+         that fired; its type must be the same everywhere.  */
+      if (offset >= 0 && (fsize != size || fsgn != sgn
+                          || fs[hit].array != array
+                          || fs[hit].chars != chars
+                          || fs[hit].dataloc != dataloc))
+        gebpf_lower_error (L, n, "attach one program per field type (a "
+                           "define-bpf-inline can share the body), or narrow "
+                           "the glob", "field %s has different types in "
                            "the tracepoints of %s", fs[hit].name, L->target);
-      offset = fs[hit].offset;
-      size = fs[hit].size;
-      sgn = fs[hit].is_signed;
+      if (offset >= 0 && off != offset)
+        moved = true;
+      scm_c_vector_set_x (offsets, i, scm_from_int (off));
+      offset = off;
+      size = fsize;
+      sgn = fsgn;
       array = fs[hit].array;
       chars = fs[hit].chars;
       dataloc = fs[hit].dataloc;
     }
   n->field = offset;
+  if (moved)
+    n->ref = offsets;           /* emit-read.c reads by the probe's index */
   n->ival = size;
   n->is_signed = sgn;
   /* slot: 0 an integer, 1 an array (char: a string), 2 a __data_loc
-     string stored after the record.  */
+     string stored after the record, 3 a small array read as one
+     integer.  */
   n->slot = dataloc ? 2 : array ? 1 : 0;
   /* A small non-char array (u8 saddr[4]) reads as an integer of its
-     bytes, as before arrays were strings.  */
+     bytes, as before arrays were strings; slot 3 remembers that the
+     bytes are in memory order, so that an ipv4 value takes them as
+     they are (types.c).  */
   if (n->slot == 1 && !chars
       && (size == 1 || size == 2 || size == 4 || size == 8))
-    n->slot = 0;
+    n->slot = 3;
   n->quoted = chars;
   if (!dataloc && !array && size != 1 && size != 2 && size != 4 && size != 8)
     gebpf_lower_error (L, n, "read integer, pointer, array or string fields",
@@ -183,7 +250,8 @@ walk (struct lower *L, struct node *n)
               "use retval in fexit, kretprobe, uretprobe or sys_exit "
               "tracepoint programs");
       break;
-    case OP_CURRENT_TASK: case OP_CORE_READ: case OP_READ_USER_STR:
+    case OP_CURRENT_TASK: case OP_CORE_READ: case OP_CORE_CAST:
+    case OP_READ_USER_STR:
     case OP_READ_KERNEL_STR: case OP_READ_USER: case OP_READ_KERNEL:
       need (L, n, trace, "use kernel memory reads in tracing programs");
       break;
@@ -197,6 +265,16 @@ walk (struct lower *L, struct node *n)
     case OP_SET_FIELD: case OP_REDIRECT:
       need (L, n, L->kind == PK_XDP || L->kind == PK_TC,
             "write packets in xdp and tc programs");
+      break;
+    case OP_PKT_IFINDEX:
+      /* Read from the context: no header, no layer.  */
+      need (L, n, pkt, "use packet forms in xdp, tc, socket-filter and "
+            "cgroup-skb programs");
+      break;
+    case OP_FIB_LOOKUP:
+      need (L, n, L->kind == PK_XDP || L->kind == PK_TC,
+            "route packets in xdp and tc programs");
+      L->packet_layers |= 1u << H_ETH;
       break;
     case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL: case OP_REDIRECT_MAP:
       need (L, n, L->kind == PK_XDP, "use it in xdp programs");

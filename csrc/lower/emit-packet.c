@@ -249,6 +249,47 @@ gebpf_emit_ex_packet_write (struct emit *E, struct buf *b, struct node *n)
       gebpf_emit_ex_int (E, b, n->kid[0]);
       bs (b, ", 0))");
       return;
+    case OP_FIB_LOOKUP:
+      {
+        /* The kernel's forwarding decision for the packet's addresses,
+           from the interface it came in on (xdp-tutorial's xdp_router):
+           on success the next hop's MAC and the egress interface's go
+           into the Ethernet header and the egress ifindex is the value;
+           anything else (no route, no neighbour yet, forwarding off) is
+           0, and the stack, given the packet, decides.  */
+        gebpf_emit_gpl_only (E, n, "bpf_fib_lookup");
+        int k = gebpf_emit_tmp (E);
+        bool v6 = n->kid[1]->hdr == H_IPV6;
+        bf (b, "({ __u64 __r%d = 0; __auto_type __i%d = ", k, k);
+        gebpf_emit_ex (E, b, n->kid[1]);
+        bf (b, "; struct ethhdr *__e%d = gebpf_eth (%s, %s); "
+            "if (__i%d && __e%d) { struct bpf_fib_lookup __f%d; "
+            "__builtin_memset (&__f%d, 0, sizeof __f%d); ", k,
+            gebpf_emit_packet_data (E), gebpf_emit_packet_end (E), k, k, k,
+            k, k);
+        if (v6)
+          bf (b, "__f%d.family = 10; __f%d.flowinfo = *(__be32 *)__i%d "
+              "& bpf_htonl (0x0FFFFFFF); __f%d.l4_protocol = __i%d->nexthdr; "
+              "__f%d.tot_len = bpf_ntohs (__i%d->payload_len); "
+              "__builtin_memcpy (__f%d.ipv6_src, &__i%d->saddr, 16); "
+              "__builtin_memcpy (__f%d.ipv6_dst, &__i%d->daddr, 16); ",
+              k, k, k, k, k, k, k, k, k, k, k);
+        else
+          bf (b, "__f%d.family = 2; __f%d.tos = __i%d->tos; "
+              "__f%d.l4_protocol = __i%d->protocol; "
+              "__f%d.tot_len = bpf_ntohs (__i%d->tot_len); "
+              "__f%d.ipv4_src = __i%d->saddr; __f%d.ipv4_dst = __i%d->daddr; ",
+              k, k, k, k, k, k, k, k, k, k, k);
+        bf (b, "__f%d.ifindex = ctx->%s; "
+            "if (bpf_fib_lookup (ctx, &__f%d, sizeof __f%d, 0) "
+            "== BPF_FIB_LKUP_RET_SUCCESS) { "
+            "__builtin_memcpy (__e%d->h_dest, __f%d.dmac, 6); "
+            "__builtin_memcpy (__e%d->h_source, __f%d.smac, 6); "
+            "__r%d = __f%d.ifindex; } } __r%d; })",
+            k, E->L->kind == PK_XDP ? "ingress_ifindex" : "ifindex", k, k,
+            k, k, k, k, k, k, k);
+        return;
+      }
     case OP_REDIRECT_MAP:
       /* Flags 0: a missing key aborts (XDP_ABORTED) rather than passes.  */
       bf (b, "((__u64)(__u32)bpf_redirect_map (&%s, (__u32)",

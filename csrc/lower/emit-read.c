@@ -31,22 +31,36 @@ read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
       bf (b, "bpf_get_current_comm (&%s, sizeof %s); ", lv, lv);
       return true;
     case OP_ARG:
-      if (n->slot == 1 && n->vt == t)
+      {
+      /* u8 saddr_v6[16] fills an ipv6 as it is: both are 16 bytes in
+         network order.  */
+      bool same = n->vt == t || (t->kind == GT_IPV6 && n->ival == 16);
+      if (n->slot == 1 && same)
         gebpf_emit_gpl_only (E, n, "bpf_probe_read_kernel");
       else if (n->slot == 2 && str)
         gebpf_emit_gpl_only (E, n, "bpf_probe_read_kernel_str");
-      if (n->slot == 1 && n->vt == t)
-        bf (b, "bpf_probe_read_kernel (&%s, sizeof %s, (char *)ctx + %d); ",
-            lv, lv, n->field);
+      if (n->slot == 1 && same)
+        {
+          bf (b, "bpf_probe_read_kernel (&%s, sizeof %s, ", lv, lv);
+          gebpf_emit_tp_addr (E, b, n);
+          bs (b, "); ");
+        }
       else if (n->slot == 2 && str)
-        /* __data_loc: the low 16 bits are the string's offset in the
-           record.  */
-        bf (b, "bpf_probe_read_kernel_str (%s.s, sizeof %s.s, (char *)ctx "
-            "+ (*(__u32 *)((char *)ctx + %d) & 0xffff)); ", lv, lv,
-            n->field);
+        {
+          /* __data_loc: the low 16 bits are the string's offset in the
+             record.  */
+          bf (b, "bpf_probe_read_kernel_str (%s.s, sizeof %s.s, (char *)ctx "
+              "+ (", lv, lv);
+          struct node loc = *n;
+          loc.ival = 4;
+          loc.is_signed = false;
+          gebpf_emit_tp_int (E, b, &loc);
+          bs (b, " & 0xffff)); ");
+        }
       else
         return false;
       return true;
+      }
     case OP_READ_USER_STR:
     case OP_READ_KERNEL_STR:
       if (!str)
@@ -75,8 +89,10 @@ read_into (struct emit *E, struct buf *b, const struct gebpf_type *t,
       if (n->field != 1 || !str)
         return false;
       gebpf_emit_gpl_only (E, n, "bpf_probe_read_kernel_str");
-      bf (b, "BPF_CORE_READ_STR_INTO (&%s.s, ", lv);
+      bf (b, "BPF_CORE_READ_STR_INTO (&%s.s, ((%s)(", lv,
+          gebpf_emit_ctype (E, n->kid[0]));
       gebpf_emit_ex (E, b, n->kid[0]);
+      bs (b, "))");
       gebpf_emit_ex_core_fields (b, n);
       bs (b, "); ");
       return true;
@@ -148,6 +164,15 @@ gebpf_emit_fill (struct emit *E, struct buf *b, const struct gebpf_type *t,
       gebpf_emit_ex (E, b, n);
       bf (b, "; __builtin_memcpy (%s.s, __s%d.s, sizeof %s.s < sizeof __s%d.s "
           "? sizeof %s.s : sizeof __s%d.s); } ", lv, k, lv, k, lv, k);
+      return;
+    }
+  if (t->kind == GT_IPV6 && n->ty == TY_VALUE)
+    {
+      /* A (bytes 16) value: its bytes are the address (types.c).  */
+      int k = gebpf_emit_tmp (E);
+      bf (b, "{ __auto_type __s%d = ", k);
+      gebpf_emit_ex (E, b, n);
+      bf (b, "; __builtin_memcpy (&%s, &__s%d, 16); } ", lv, k);
       return;
     }
   bf (b, "%s = ", lv);
@@ -250,12 +275,7 @@ gebpf_emit_ex_arg (struct emit *E, struct buf *b, struct node *n)
     }
   if (kind == PK_TRACEPOINT)
     {
-      /* bounds.c put the field's offset, size and signedness here.  */
-      const char *t = n->ival == 1 ? "8" : n->ival == 2 ? "16"
-        : n->ival == 4 ? "32" : "64";
-      bf (b, "((%s)*(%s%s *)((char *)ctx + %d))",
-          n->is_signed ? "__s64" : "__u64", n->is_signed ? "__s" : "__u", t,
-          n->field);
+      gebpf_emit_tp_int (E, b, n);
       return;
     }
   long pos = n->kid[1]->ival;
@@ -271,4 +291,47 @@ gebpf_emit_ex_arg (struct emit *E, struct buf *b, struct node *n)
       bf (b, "((__u64)PT_REGS_PARM%ld (ctx))", pos + 1);
       return;
     }
+}
+
+void
+gebpf_emit_tp_addr (struct emit *E, struct buf *b, struct node *n)
+{
+  if (!scm_is_vector (n->ref))
+    {
+      bf (b, "((char *)ctx + %d)", n->field);
+      return;
+    }
+  /* A field at different offsets in the tracepoints of a list or glob:
+     the attach cookie is the index of the probe that fired, in the
+     order target.c sorted them (and deploy-attach.scm attaches).  */
+  int k = gebpf_emit_tmp (E);
+  bf (b, "((char *)ctx + ({ __u64 __c%d = bpf_get_attach_cookie (ctx); ", k);
+  size_t len = scm_c_vector_length (n->ref);
+  for (size_t i = 1; i < len; i++)
+    bf (b, "__c%d == %zu ? %d : ", k, i,
+        scm_to_int (scm_c_vector_ref (n->ref, i)));
+  bf (b, "%d; }))", scm_to_int (scm_c_vector_ref (n->ref, 0)));
+}
+
+void
+gebpf_emit_tp_int (struct emit *E, struct buf *b, struct node *n)
+{
+  /* bounds.c put the field's offset, size and signedness here.  */
+  const char *t = n->ival == 1 ? "8" : n->ival == 2 ? "16"
+    : n->ival == 4 ? "32" : "64";
+  const char *to = n->is_signed ? "__s64" : "__u64";
+  const char *from = n->is_signed ? "__s" : "__u";
+  if (!scm_is_vector (n->ref))
+    {
+      bf (b, "((%s)*(%s%s *)((char *)ctx + %d))", to, from, t, n->field);
+      return;
+    }
+  /* The verifier takes only constant offsets into the context: a
+     variable one is read through the helper.  */
+  gebpf_emit_gpl_only (E, n, "bpf_probe_read_kernel");
+  int k = gebpf_emit_tmp (E);
+  bf (b, "({ %s%s __a%d = 0; bpf_probe_read_kernel (&__a%d, sizeof __a%d, ",
+      from, t, k, k, k);
+  gebpf_emit_tp_addr (E, b, n);
+  bf (b, "); (%s)__a%d; })", to, k);
 }

@@ -777,7 +777,7 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
       gebpf_emit_ex_field (E, b, n);
       return;
     case OP_SET_FIELD: case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL:
-    case OP_REDIRECT: case OP_REDIRECT_MAP:
+    case OP_REDIRECT: case OP_REDIRECT_MAP: case OP_FIB_LOOKUP:
       gebpf_emit_ex_packet_write (E, b, n);
       return;
     case OP_FRAGP:
@@ -804,6 +804,10 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
       else
         bs (b, "((__u64)ctx->len)");
       return;
+    case OP_PKT_IFINDEX:
+      bs (b, E->L->kind == PK_XDP ? "((__u64)ctx->ingress_ifindex)"
+          : "((__u64)ctx->ifindex)");
+      return;
     case OP_ARG:
       gebpf_emit_ex_arg (E, b, n);
       return;
@@ -811,7 +815,12 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
       if (E->L->kind == PK_FEXIT)
         bf (b, "((__s64)((__u64 *)ctx)[%d])", n->field);
       else if (E->L->kind == PK_TRACEPOINT)
-        bf (b, "((__s64)*(__s64 *)((char *)ctx + %d))", n->field);
+        {
+          struct node ret = *n;
+          ret.ival = 8;
+          ret.is_signed = true;
+          gebpf_emit_tp_int (E, b, &ret);
+        }
       else
         bs (b, "((__s64)PT_REGS_RC (ctx))");
       return;
@@ -830,7 +839,10 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
         bs (b, n->ty == TY_INT ? (n->is_signed ? "((__s64)BPF_CORE_READ ("
                                   : "((__u64)BPF_CORE_READ (")
             : "(BPF_CORE_READ (");
+        /* Cast: an argument typed by BTF is an integer in C.  */
+        bf (b, "((%s)(", gebpf_emit_ctype (E, n->kid[0]));
         gebpf_emit_ex (E, b, n->kid[0]);
+        bs (b, "))");
         gebpf_emit_ex_core_fields (b, n);
         bs (b, "))");
         return;
@@ -956,6 +968,27 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
               gebpf_emit_fill (E, b, n->st->fields[i].type, lv, n->kid[i]);
             }
         bf (b, "__s%d; })", k);
+        return;
+      }
+    case OP_CORE_CAST:
+      bf (b, "((%s)(long)(", gebpf_emit_ctype (E, n));
+      gebpf_emit_ex (E, b, n->kid[0]);
+      bs (b, "))");
+      return;
+    case OP_DEREF:
+      {
+        /* types.c's gebpf_deref: the value, or zero for a null pointer.  */
+        int k = gebpf_emit_tmp (E);
+        bf (b, "({ __auto_type __v%d = ", k);
+        gebpf_emit_ex (E, b, n->kid[0]);
+        bf (b, "; __v%d ? ", k);
+        char lv[32];
+        snprintf (lv, sizeof lv, "(*__v%d)", k);
+        gebpf_emit_ex_from (E, b, n->vt, lv);
+        if (n->ty == TY_INT || n->ty == TY_BOOL || n->ty == TY_IPV4)
+          bs (b, " : 0; })");
+        else
+          bf (b, " : (%s){}; })", gebpf_emit_tname (E, n->vt));
         return;
       }
     case OP_STRUCT_REF:

@@ -99,6 +99,12 @@ int gebpf_emit_materialize (struct emit *E, struct buf *b,
 void gebpf_emit_ex_read_typed (struct emit *E, struct buf *b, struct node *n);
 void gebpf_emit_ex_string_test (struct emit *E, struct buf *b, struct node *n);
 void gebpf_emit_ex_arg (struct emit *E, struct buf *b, struct node *n);
+/* The address of tracepoint field N (an arg, a sys_exit retval) in the
+   record: (char *)ctx + its offset.  */
+void gebpf_emit_tp_addr (struct emit *E, struct buf *b, struct node *n);
+/* Tracepoint field N as an integer: a load, or where its offset is the
+   probe's (bounds.c), a read at the probe's offset.  */
+void gebpf_emit_tp_int (struct emit *E, struct buf *b, struct node *n);
 
 /* emit-packet.c: packet headers and writes  */
 const char *gebpf_emit_packet_data (struct emit *E);

@@ -70,9 +70,11 @@ static const struct form forms[] = {
   {"ipv6", OP_IPV6_CONST, 1, 1, "(ipv6 \"2001:db8::1\")"},
   {"ipv4-fragment?", OP_FRAGP, 1, 1, "(ipv4-fragment? IP)"},
   {"packet-length", OP_PKT_LEN, 1, 1, "(packet-length CTX)"},
+  {"packet-ifindex", OP_PKT_IFINDEX, 1, 1, "(packet-ifindex CTX)"},
   {"arg", OP_ARG, 2, 2, "(arg CTX 'FIELD) or (arg CTX N)"},
   {"retval", OP_RETVAL, 1, 1, "(retval CTX)"},
   {"core-read", OP_CORE_READ, 2, -1, "(core-read PTR 'FIELD ...)"},
+  {"core-cast", OP_CORE_CAST, 2, 2, "(core-cast PTR 'STRUCT)"},
   {"current-task", OP_CURRENT_TASK, 0, 0, "(current-task)"},
   {"read-user-str", OP_READ_USER_STR, 2, 2, "(read-user-str PTR N)"},
   {"read-kernel-str", OP_READ_KERNEL_STR, 2, 2, "(read-kernel-str PTR N)"},
@@ -92,6 +94,7 @@ static const struct form forms[] = {
   {"xdp-adjust-head!", OP_XDP_ADJUST_HEAD, 2, 2, "(xdp-adjust-head! CTX DELTA)"},
   {"xdp-adjust-tail!", OP_XDP_ADJUST_TAIL, 2, 2, "(xdp-adjust-tail! CTX DELTA)"},
   {"redirect", OP_REDIRECT, 1, 1, "(redirect IFINDEX)"},
+  {"fib-lookup", OP_FIB_LOOKUP, 2, 2, "(fib-lookup CTX IP-HEADER)"},
   {"redirect-map", OP_REDIRECT_MAP, 2, 2, "(redirect-map DEVMAP KEY)"},
   {"kstack", OP_KSTACK, 0, 0, "(kstack)"},
   {"ustack", OP_USTACK, 0, 0, "(ustack)"},
@@ -126,6 +129,7 @@ gebpf_op_name (enum op op)
     case OP_KEYWORD: return "keyword";
     case OP_APPLY: return "apply";
     case OP_PRANDOM: return "prandom";
+    case OP_DEREF: return "deref";
     default:
       for (const struct form *f = forms; f->name; f++)
         if (f->op == op)

@@ -79,6 +79,11 @@ enum op
   OP_KEYWORD,                   /* #:field in make-S, resolved away */
   OP_APPLY,                     /* (HEAD ARG ...) with HEAD not a form yet */
   OP_KSTACK, OP_USTACK,         /* (kstack), (ustack): stacks as map keys */
+  OP_DEREF,                     /* the value a map-get pointer points at
+                                   (made by types where one is wanted) */
+  OP_CORE_CAST,                 /* (core-cast PTR 'STRUCT) */
+  OP_FIB_LOOKUP,                /* (fib-lookup CTX IP) */
+  OP_PKT_IFINDEX,               /* (packet-ifindex CTX) */
   OP__COUNT
 };
 
@@ -338,6 +343,10 @@ enum ty gebpf_value_ty (const struct gebpf_type *t);
 const char *gebpf_tyname (enum ty t);
 /* The type pass on (core-read ...), in types-core.c.  */
 void gebpf_type_core_read (struct lower *L, struct node *n);
+/* types-core.c: the BTF id of the struct or union that argument POS of
+   L's BTF-typed target (tp-btf, raw-tracepoint, fentry, fexit, lsm)
+   points at, or 0.  */
+int gebpf_arg_btf_struct (struct lower *L, long pos);
 /* Shared by the type pass's files: types.c (the walk), types-map.c
    (forms that name a map).  */
 static inline bool
@@ -352,6 +361,9 @@ gebpf_is_stack (SCM s)
 {
   return SCM_UNPACK (s) != 0 && scm_is_pair (s);
 }
+/* Where a value is wanted and N is a map-get pointer, make N the value
+   it points at (zero when it is null), in place.  */
+void gebpf_deref (struct node *n);
 /* Raise unless N is an integer (WHAT names the form).  */
 void gebpf_want_int (struct lower *L, struct node *n, const char *what);
 /* Raise unless N can be stored where a T is expected (a map's key or

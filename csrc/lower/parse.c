@@ -220,6 +220,36 @@ is_sym (SCM x, const char *name)
   return scm_is_symbol (x) && strcmp (gebpf_sym_str (x), name) == 0;
 }
 
+/* (quote (SYM SYM ...)) -> "SYM|SYM|..." (GC memory), else NULL: the
+   names a core-read field may have on different kernels.  */
+static char *
+quoted_alternatives (SCM x)
+{
+  x = items_of (x);
+  if (!(scm_ilength (x) == 2 && is_sym (SCM_CAR (x), "quote")))
+    return NULL;
+  SCM l = items_of (SCM_CADR (x));
+  if (scm_ilength (l) < 1)
+    return NULL;
+  size_t len = 0;
+  for (SCM i = l; scm_is_pair (i); i = SCM_CDR (i))
+    {
+      SCM s = items_of (SCM_CAR (i));
+      if (!scm_is_symbol (s))
+        return NULL;
+      len += strlen (sym_name (s)) + 1;
+    }
+  char *out = scm_gc_malloc_pointerless (len + 1, "core fields");
+  *out = 0;
+  for (SCM i = l; scm_is_pair (i); i = SCM_CDR (i))
+    {
+      if (*out)
+        strcat (out, "|");
+      strcat (out, sym_name (items_of (SCM_CAR (i))));
+    }
+  return out;
+}
+
 /* (quote SYM) -> SYM, else #f.  */
 static SCM
 quoted_symbol (SCM x)
@@ -505,16 +535,34 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
       }
     case OP_CORE_READ:
       {
-        parse_items (L, args, n, depth);
+        /* The pointer is a form; the fields are names, not parsed as
+           forms (a list of names is no form).  */
+        n->nkid = nargs;
+        n->kid = scm_gc_malloc (nargs * sizeof (struct node *), "kids");
+        n->kid[0] = parse (L, SCM_CAR (args), n, depth + 1);
         int i = 1;
         for (SCM l = SCM_CDR (args); scm_is_pair (l); l = SCM_CDR (l), i++)
           {
+            n->kid[i] = gebpf_node (L, OP_SYM, n);
+            n->kid[i]->datum = strip_memo (L, SCM_CAR (l));
+            if (located_p (SCM_CAR (l)))
+              {
+                n->kid[i]->file = scm_c_vector_ref (SCM_CAR (l), 1);
+                n->kid[i]->line = scm_to_int (scm_c_vector_ref (SCM_CAR (l), 2));
+                n->kid[i]->col = scm_to_int (scm_c_vector_ref (SCM_CAR (l), 3));
+              }
             SCM q = quoted_symbol (SCM_CAR (l));
-            if (scm_is_false (q))
-              shape_error (L, n, f, "core-read fields are quoted names");
+            /* '(nr_queued nr_running): a field renamed between kernels,
+               resolved against this one's BTF by the types pass.  */
+            char *alts = scm_is_false (q) ? quoted_alternatives (SCM_CAR (l))
+              : NULL;
+            if (scm_is_false (q) && !alts)
+              shape_error (L, n, f, "core-read fields are quoted names, or "
+                           "a quoted list of the names a field has on "
+                           "different kernels: '(nr_queued nr_running)");
             n->kid[i]->op = OP_SYM;
             n->kid[i]->quoted = true;
-            n->kid[i]->name = sym_name (q);
+            n->kid[i]->name = alts ? alts : sym_name (q);
           }
         return n;
       }
@@ -544,6 +592,23 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
         if (!scm_is_symbol (s))
           shape_error (L, n, f, "const needs a name");
         n->name = sym_name (s);
+        return n;
+      }
+    case OP_CORE_CAST:
+      {
+        /* The pointer, and the struct's name as a quoted symbol.  */
+        SCM q = quoted_symbol (SCM_CADR (args));
+        if (scm_is_false (q))
+          shape_error (L, n, f, "the struct is a quoted name, e.g. 'tcp_sock");
+        parse_items (L, scm_list_1 (SCM_CAR (args)), n, depth);
+        struct node **kid = scm_gc_malloc (2 * sizeof *kid, "kids");
+        kid[0] = n->kid[0];
+        kid[1] = gebpf_node (L, OP_SYM, n);
+        kid[1]->quoted = true;
+        kid[1]->name = sym_name (q);
+        kid[1]->datum = strip_memo (L, SCM_CADR (args));
+        n->kid = kid;
+        n->nkid = 2;
         return n;
       }
     case OP_READ_USER:

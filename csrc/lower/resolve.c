@@ -504,6 +504,7 @@ resolve (struct lower *L, struct node *n, struct scope *s, int depth)
       }
     case OP_ARG:
     case OP_CORE_READ:
+    case OP_CORE_CAST:
       resolve (L, n->kid[0], s, depth + 1);
       if (n->op == OP_ARG && n->kid[1]->op != OP_SYM)
         resolve (L, n->kid[1], s, depth + 1);

@@ -33,6 +33,19 @@ split_target (const char *target, char *cat, size_t ncat, char *name,
   return true;
 }
 
+/* "cat:name" order: the order deploy-attach.scm's tracepoints-matching
+   gives a glob's matches, which attaches them with cookies 0, 1 ...; a
+   field at different offsets is read by that index (bounds.c).  */
+static int
+tp_order (const void *a, const void *b)
+{
+  const struct tp_format *x = a, *y = b;
+  char s[256], t[256];
+  snprintf (s, sizeof s, "%s:%s", x->cat, x->name);
+  snprintf (t, sizeof t, "%s:%s", y->cat, y->name);
+  return strcmp (s, t);
+}
+
 /* Every tracepoint of TARGET, a list "A,B,..." (the program's #:attach
    list), each a name or a glob, with its format, from the kernel model.
    A target matching nothing leaves no tracepoint at all, so bounds
@@ -56,6 +69,7 @@ read_tracepoints (struct gebpf_target *T, const char *target)
           T->ntp = 0;
           return;
         }
+      qsort (T->tp + T->ntp, n, sizeof *T->tp, tp_order);
       T->ntp += n;
     }
 }
@@ -110,6 +124,7 @@ reads_kernel_types (const struct lower *L, const struct node *n)
     {
     case OP_CURRENT_TASK:
     case OP_CORE_READ:
+    case OP_CORE_CAST:
     case OP_INLINE_CALL:
       return true;
     case OP_RETVAL:

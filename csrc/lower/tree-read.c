@@ -158,6 +158,23 @@ c_ident_p (const char *s)
   return ident_p (s, false);
 }
 
+/* A core-read field: a C identifier, or before the types pass picks
+   one, the names it may have on different kernels joined by '|'.  */
+static bool
+core_field_p (const char *s)
+{
+  const char *bar = strchr (s, '|');
+  if (!bar)
+    return c_ident_p (s);
+  size_t n = bar - s;
+  char first[128];
+  if (n == 0 || n >= sizeof first)
+    return false;
+  memcpy (first, s, n);
+  first[n] = 0;
+  return c_ident_p (first) && core_field_p (bar + 1);
+}
+
 static bool
 c_name_p (const char *s)
 {
@@ -364,6 +381,21 @@ check_node (struct rd *R, SCM x, struct node *n, enum role role)
     bad (R, x, "a value type needs its value-type");
   if (n->ty == TY_MAP && op != OP_MAPREF)
     bad (R, x, "only a map reference has type map");
+  if ((op == OP_ARG || op == OP_RETVAL) && scm_is_true (n->ref))
+    {
+      /* A tracepoint field's offsets by probe (bounds.c): numbers the
+         emitter writes into C.  */
+      bool ok = scm_is_vector (n->ref) && scm_c_vector_length (n->ref) > 0
+        && scm_c_vector_length (n->ref) <= 4096;
+      for (size_t i = 0; ok && i < scm_c_vector_length (n->ref); i++)
+        {
+          SCM o = scm_c_vector_ref (n->ref, i);
+          ok = scm_is_signed_integer (o, 0, 65535);
+        }
+      if (!ok)
+        bad (R, x, "an %s's ref is its offsets by probe, a vector of "
+             "integers 0..65535", gebpf_op_name (op));
+    }
   switch (op)
     {
     case OP_INT: case OP_BOOL: case OP_STR: case OP_SYM: case OP_KEYWORD:
@@ -463,7 +495,7 @@ check_node (struct rd *R, SCM x, struct node *n, enum role role)
       if (nk < 2)
         bad (R, x, "core-read takes a pointer and field names");
       for (int i = 1; i < nk; i++)
-        if (n->kid[i]->op != OP_SYM || !c_ident_p (n->kid[i]->name))
+        if (n->kid[i]->op != OP_SYM || !core_field_p (n->kid[i]->name))
           bad (R, x, "core-read fields are C identifiers");
       return;
     case OP_READ_USER: case OP_READ_KERNEL:
@@ -516,6 +548,15 @@ check_node (struct rd *R, SCM x, struct node *n, enum role role)
           bad (R, x, "a header field is (field HEADER (@ (field . INDEX)))");
         return;
       }
+    case OP_CORE_CAST:
+      if (nk != 2 || n->kid[1]->op != OP_SYM || !c_ident_p (n->kid[1]->name))
+        bad (R, x, "core-cast is (core-cast PTR (symbol STRUCT))");
+      return;
+    case OP_DEREF:
+      if (nk != 1 || from <= FROM_TYPES)
+        bad (R, x, "deref is made by the types pass around a map-get "
+             "pointer, and has one kid");
+      return;
     case OP_STRUCT_REF:
       if (nk != 1 || !n->st || n->st->kind != GT_STRUCT || n->field < 0
           || (size_t) n->field >= n->st->nfields)
@@ -908,6 +949,8 @@ untyped (struct node *n)
 {
   if (!n)
     return NULL;
+  if (n->op == OP_DEREF && n->nkid == 1)
+    return untyped (n->kid[0]);   /* the types pass makes it again */
   struct node *c = scm_gc_malloc (sizeof *c, "bpf-node");
   *c = *n;
   c->kid = scm_gc_malloc ((n->nkid + 1) * sizeof *c->kid, "kids");

@@ -70,10 +70,60 @@ core_find_member (struct lower *L, const struct btf *b, int id,
   return -1;
 }
 
+int
+gebpf_arg_btf_struct (struct lower *L, long pos)
+{
+  const struct btf *b = L->tgt.btf;
+  const char *tgt = L->target;
+  if (!b || !tgt || pos < 0 || strpbrk (tgt, ",*?[:/"))
+    return 0;
+  char name[320];
+  int skip = 0, proto;
+  if (L->kind == PK_TP_BTF || L->kind == PK_RAW_TRACEPOINT)
+    {
+      /* btf_trace_NAME: a pointer to the prototype of the tracepoint's
+         probe, whose first parameter is the probe's own data.  */
+      snprintf (name, sizeof name, "btf_trace_%s", tgt);
+      int id = btf__find_by_name_kind (b, name, BTF_KIND_TYPEDEF);
+      const struct btf_type *t = id > 0 ? btf__type_by_id (b, id) : NULL;
+      t = t ? btf__type_by_id (b, t->type) : NULL;
+      if (!t || !btf_is_ptr (t))
+        return 0;
+      proto = t->type;
+      skip = 1;
+    }
+  else if (L->kind == PK_FENTRY || L->kind == PK_FEXIT || L->kind == PK_LSM)
+    {
+      snprintf (name, sizeof name, "%s%s", L->kind == PK_LSM ? "bpf_lsm_"
+                : "", tgt);
+      int id = btf__find_by_name_kind (b, name, BTF_KIND_FUNC);
+      const struct btf_type *t = id > 0 ? btf__type_by_id (b, id) : NULL;
+      if (!t)
+        return 0;
+      proto = t->type;
+    }
+  else
+    return 0;
+  const struct btf_type *p = btf__type_by_id (b, proto);
+  if (!p || !btf_is_func_proto (p) || pos + skip >= btf_vlen (p))
+    return 0;
+  int at = btf_skip_mods (b, btf_params (p)[pos + skip].type);
+  const struct btf_type *pt = btf__type_by_id (b, at);
+  if (!pt || !btf_is_ptr (pt))
+    return 0;
+  int sid = btf_skip_mods (b, pt->type);
+  const struct btf_type *st = btf__type_by_id (b, sid);
+  return st && (btf_is_struct (st) || btf_is_union (st)) ? sid : 0;
+}
+
 void
 gebpf_type_core_read (struct lower *L, struct node *n)
 {
   struct node *p = n->kid[0];
+  /* An argument of a BTF-typed program that points at a struct (tp-btf
+     sched_wakeup's task_struct *p): an integer that knows its type.  */
+  if (p->ty == TY_INT && p->btf_id > 0)
+    p->ty = TY_KPTR;
   if (p->ty == TY_KPTR && !p->btf_id)
     gebpf_lower_error (L, p, "core-read through a field whose BTF type is "
                        "a struct pointer; for a void pointer, read it with "
@@ -83,8 +133,9 @@ gebpf_type_core_read (struct lower *L, struct node *n)
   if (p->ty != TY_KPTR)
     gebpf_lower_error (L, p, p->ty == TY_INT
                        ? "for a user-space pointer use (read-user PTR TYPE); "
-                       "for a kernel struct start from (current-task) or "
-                       "another core-read of a pointer field"
+                       "for the address of a kernel struct say which one, "
+                       "(core-cast PTR 'sock), or start from (current-task) "
+                       "or another core-read of a pointer field"
                        : "start from (current-task) or another core-read "
                        "of a pointer field",
                        "core-read needs a typed kernel pointer, got %s",
@@ -105,14 +156,36 @@ gebpf_type_core_read (struct lower *L, struct node *n)
         gebpf_lower_error (L, n->kid[i], "read fields of structs only",
                            "core-read: %s is not reached through a struct",
                            n->kid[i]->name);
-      int mtype = core_find_member (L, b, btf_skip_mods (b, id),
-                                    n->kid[i]->name, 0);
+      int mtype = -1;
+      const char *names = n->kid[i]->name;
+      if (strchr (names, '|'))
+        {
+          /* '(nr_queued nr_running): the first name this kernel has;
+             the node keeps it, so the emitter reads that member.  */
+          for (const char *s = names; *s && mtype < 0;)
+            {
+              size_t len = strcspn (s, "|");
+              char *one = scm_gc_strndup (s, len, "core field");
+              mtype = core_find_member (L, b, btf_skip_mods (b, id), one, 0);
+              if (mtype >= 0)
+                n->kid[i]->name = one;
+              s += len + (s[len] == '|');
+            }
+          if (mtype < 0)
+            gebpf_lower_error (L, n->kid[i], "check the field names against "
+                               "the kernel's BTF (bpftool btf dump)",
+                               "struct %s has none of the fields %s",
+                               btf__name_by_offset (b, t->name_off), names);
+        }
+      else
+        mtype = core_find_member (L, b, btf_skip_mods (b, id), names, 0);
       if (mtype < 0)
         gebpf_lower_error (L, n->kid[i], "check the field name against "
-                           "the kernel's BTF (bpftool btf dump)",
+                           "the kernel's BTF (bpftool btf dump); a field "
+                           "renamed between kernels is written as the list "
+                           "of its names, '(nr_queued nr_running)",
                            "struct %s has no field %s",
-                           btf__name_by_offset (b, t->name_off),
-                           n->kid[i]->name);
+                           btf__name_by_offset (b, t->name_off), names);
       int mid = btf_skip_mods (b, mtype);
       const struct btf_type *mt = btf__type_by_id (b, mid);
       if (i < n->nkid - 1)

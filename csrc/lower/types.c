@@ -68,9 +68,32 @@ gebpf_tyname (enum ty t)
     }
 }
 
+/* tsp = lookup (...); if (tsp) delta = now - *tsp: a map-get pointer,
+   or a local bound to one, used where its value is wanted reads the
+   value, as a struct accessor through it does (zero when null, so no
+   path reaches an unchecked load).  */
+void
+gebpf_deref (struct node *n)
+{
+  if (n->ty != TY_VALPTR || !n->vt)
+    return;
+  struct node *p = scm_gc_malloc (sizeof *p, "bpf-node");
+  *p = *n;
+  struct node **kid = scm_gc_malloc (sizeof *kid, "kids");
+  kid[0] = p;
+  n->op = OP_DEREF;
+  n->name = "deref";
+  n->kid = kid;
+  n->nkid = 1;
+  n->stack = SCM_PACK (0);
+  gebpf_set_value_ty (n, p->vt);
+}
+
 void
 gebpf_want_int (struct lower *L, struct node *n, const char *what)
 {
+  if (n->ty == TY_VALPTR && gebpf_value_ty (n->vt) != TY_VALUE)
+    gebpf_deref (n);
   if (gebpf_intlike (n->ty) || n->ty == TY_IPV4)
     return;
   const char *fix = n->ty == TY_STR ? "strings appear only in printk and "
@@ -80,6 +103,24 @@ gebpf_want_int (struct lower *L, struct node *n, const char *what)
     : "use an integer expression";
   gebpf_lower_error (L, n, fix, "%s needs an integer, got %s", what,
                      gebpf_tyname (n->ty));
+}
+
+/* A tracepoint's 4-byte array field read as one integer (u8 saddr[4]
+   of sock/inet_sock_set_state): its bytes, in memory order, are an
+   IPv4 address in network order, which is how an ipv4 value is held;
+   where one is wanted it takes them as they are (no byte swap).  */
+static bool
+addr4_bytes (const struct node *n)
+{
+  return n->op == OP_ARG && n->slot == 3 && n->ival == 4;
+}
+
+/* A (bytes 16) value (u8 saddr_v6[16] of a tracepoint) holds an IPv6
+   address in network order, as an ipv6 value does.  */
+static bool
+addr6_bytes (const struct node *n)
+{
+  return n->ty == TY_VALUE && n->vt->kind == GT_BYTES && n->vt->size == 16;
 }
 
 static bool
@@ -104,6 +145,7 @@ gebpf_check_fits (struct lower *L, struct node *n, const struct gebpf_type *t,
             const char *what)
 {
   bool ok;
+  gebpf_deref (n);
   switch (t->kind)
     {
     case GT_U8: case GT_U16: case GT_U32: case GT_U64:
@@ -133,9 +175,11 @@ gebpf_check_fits (struct lower *L, struct node *n, const struct gebpf_type *t,
       break;
     case GT_IPV4:
       ok = n->ty == TY_IPV4 || n->ty == TY_INT;
+      if (addr4_bytes (n))
+        n->ty = TY_IPV4;
       break;
     case GT_IPV6:
-      ok = n->ty == TY_IPV6;
+      ok = n->ty == TY_IPV6 || addr6_bytes (n);
       break;
     case GT_MAC:
       ok = n->ty == TY_MAC;
@@ -207,6 +251,12 @@ same_ty (struct node *a, struct node *b)
 static void
 join (struct node *n, struct node *a, struct node *b)
 {
+  /* (if P (map-get m k) 7): a map-get pointer beside a value is the
+     value it points at.  */
+  if (b && a->ty == TY_VALPTR && b->ty != TY_VALPTR && b->ty != TY_NORETURN)
+    gebpf_deref (a);
+  if (b && b->ty == TY_VALPTR && a->ty != TY_VALPTR && a->ty != TY_NORETURN)
+    gebpf_deref (b);
   if (!b || a->ty == TY_NORETURN)
     {
       if (!b)
@@ -395,6 +445,10 @@ type_read (struct lower *L, struct node *n)
 {
   type_kids (L, n);
   struct node *p = n->kid[0];
+  /* An address kept in a map (stored at a syscall's entry, read at
+     its exit): the map-get pointer gives it.  */
+  if (p->ty == TY_VALPTR && gebpf_value_ty (p->vt) == TY_INT)
+    gebpf_deref (p);
   if (!(p->ty == TY_INT || p->ty == TY_KPTR))
     gebpf_lower_error (L, p, "pass an address: an arg, a pointer read "
                        "with read-user or read-kernel as 'u64, or a "
@@ -466,7 +520,7 @@ type_packet_write (struct lower *L, struct node *n)
                                  f->mask ? 1 : f->size,
                                  f->mask ? "bit" : "bytes");
           }
-        else if (v->ty != f->ty)
+        else if ((gebpf_deref (v), v->ty != f->ty))
           gebpf_lower_error (L, v, f->ty == TY_MAC
                              ? "give a mac value, e.g. (eth-h-source eth)"
                              : f->ty == TY_IPV4
@@ -586,6 +640,8 @@ type (struct lower *L, struct node *n)
       {
         type (L, n->kid[0]);
         enum ty lt = L->local_ty[n->slot];
+        if (lt != TY_VALPTR)
+          gebpf_deref (n->kid[0]);   /* a value local set! from map-get */
         struct node tmp = { .ty = lt, .vt = L->local_vt[n->slot],
                             .hdr = L->local_hdr[n->slot] };
         if (!same_ty (&tmp, n->kid[0]))
@@ -734,6 +790,10 @@ type (struct lower *L, struct node *n)
       {
         type_kids (L, n);
         struct node *a = n->kid[0], *b = n->kid[1];
+        for (int i = 0; i < 2; i++)
+          if (n->kid[i]->ty == TY_VALPTR
+              && gebpf_value_ty (n->kid[i]->vt) != TY_VALUE)
+            gebpf_deref (n->kid[i]);
         bool str = (a->ty == TY_STR && b->ty == TY_VALUE
                     && b->vt->kind == GT_STRING)
           || (b->ty == TY_STR && a->ty == TY_VALUE
@@ -745,8 +805,10 @@ type (struct lower *L, struct node *n)
               gebpf_lower_error (L, n, "compare with = or !=",
                                  "%s orders only integers", n->name);
           }
-        else if (a->ty == TY_IPV4 && b->ty == TY_IPV4)
-          ;
+        else if ((a->ty == TY_IPV4 || addr4_bytes (a))
+                 && (b->ty == TY_IPV4 || addr4_bytes (b))
+                 && (a->ty == TY_IPV4 || b->ty == TY_IPV4))
+          a->ty = b->ty = TY_IPV4;
         else
           {
             gebpf_want_int (L, a, n->name);
@@ -779,6 +841,7 @@ type (struct lower *L, struct node *n)
       return;
     case OP_PROTO:
     case OP_PKT_LEN:
+    case OP_PKT_IFINDEX:
       type_kids (L, n);
       if (n->kid[0]->ty != TY_CTX)
         gebpf_lower_error (L, n->kid[0], "pass the program's context",
@@ -831,6 +894,21 @@ type (struct lower *L, struct node *n)
     case OP_REDIRECT: case OP_REDIRECT_MAP:
       type_packet_write (L, n);
       return;
+    case OP_FIB_LOOKUP:
+      {
+        type_kids (L, n);
+        if (n->kid[0]->ty != TY_CTX)
+          gebpf_lower_error (L, n->kid[0], "pass the program's context",
+                             "fib-lookup needs the context");
+        struct node *ip = n->kid[1];
+        if (!(ip->ty == TY_HDR && (ip->hdr == H_IPV4 || ip->hdr == H_IPV6)))
+          gebpf_lower_error (L, ip, "pass the header of packet-ipv4 or "
+                             "packet-ipv6", "fib-lookup needs an IP header, "
+                             "got %s", gebpf_tyname (ip->ty));
+        /* The egress ifindex, or 0.  */
+        n->ty = TY_INT;
+        return;
+      }
     case OP_FRAGP:
       type_kids (L, n);
       if (n->kid[0]->ty != TY_HDR || n->kid[0]->hdr != H_IPV4)
@@ -877,6 +955,10 @@ type (struct lower *L, struct node *n)
                              scm_from_long (len)), "bpf-fn", "field");
             }
         }
+      else if (n->kid[1]->op == OP_INT)
+        /* A pointer argument of a BTF-typed target keeps its struct, for
+           core-read (BTF is loaded only for a body that has one).  */
+        n->btf_id = gebpf_arg_btf_struct (L, n->kid[1]->ival);
       return;
     case OP_RETVAL:
       type_kids (L, n);
@@ -911,6 +993,46 @@ type (struct lower *L, struct node *n)
         L->uses_vmlinux = true;
         return;
       }
+    case OP_CORE_CAST:
+      {
+        /* sock:inet_sock_set_state's skaddr is a const void *: the
+           program says what it points at, as C's cast does.  */
+        type (L, n->kid[0]);
+        struct node *p = n->kid[0];
+        if (p->ty == TY_VALPTR && gebpf_value_ty (p->vt) == TY_INT)
+          gebpf_deref (p);
+        if (!(gebpf_intlike (p->ty) || p->ty == TY_KPTR))
+          gebpf_lower_error (L, p, "pass an address: an arg, a core-read "
+                             "pointer, or an integer kept in a map",
+                             "core-cast needs a pointer, got %s",
+                             gebpf_tyname (p->ty));
+        const struct btf *b = L->tgt.btf;
+        if (!b && !gebpf_kind_is_tracing (L->kind) && L->kind != PK_LSM)
+          {
+            /* The bounds pass refuses the form in this kind.  */
+            n->ty = TY_KPTR;
+            n->btf_id = -1;
+            return;
+          }
+        if (!b)
+          gebpf_lower_error (L, n, "use a kernel with BTF "
+                             "(/sys/kernel/btf/vmlinux)",
+                             "core-cast needs kernel BTF");
+        const char *sn = n->kid[1]->name;
+        int id = btf__find_by_name_kind (b, sn, BTF_KIND_STRUCT);
+        if (id <= 0)
+          id = btf__find_by_name_kind (b, sn, BTF_KIND_UNION);
+        if (id <= 0)
+          gebpf_lower_error (L, n->kid[1], "name a struct or union of the "
+                             "kernel's BTF, without the struct keyword "
+                             "(bpftool btf dump file /sys/kernel/btf/vmlinux)",
+                             "core-cast: the kernel has no struct %s", sn);
+        n->kid[1]->ty = TY_VOID;
+        n->ty = TY_KPTR;
+        n->btf_id = id;
+        L->uses_vmlinux = true;
+        return;
+      }
     case OP_CORE_READ:
       type (L, n->kid[0]);
       gebpf_type_core_read (L, n);
@@ -919,6 +1041,9 @@ type (struct lower *L, struct node *n)
     case OP_READ_KERNEL_STR:
       {
         type_kids (L, n);
+        if (n->kid[0]->ty == TY_VALPTR
+            && gebpf_value_ty (n->kid[0]->vt) == TY_INT)
+          gebpf_deref (n->kid[0]);
         if (!(gebpf_intlike (n->kid[0]->ty) || n->kid[0]->ty == TY_KPTR))
           gebpf_lower_error (L, n->kid[0], "pass an address (an arg or a "
                              "core-read pointer)", "%s needs a pointer",
@@ -935,6 +1060,8 @@ type (struct lower *L, struct node *n)
       }
     case OP_PRINTK:
       type_kids (L, n);
+      for (int i = 1; i < n->nkid; i++)
+        gebpf_deref (n->kid[i]);
       for (int i = 1; i < n->nkid; i++)
         if (!(gebpf_intlike (n->kid[i]->ty) || n->kid[i]->ty == TY_IPV4
               || n->kid[i]->ty == TY_KPTR

@@ -9,7 +9,8 @@
 
 (define-module (ebpf script-compile)
   #:use-module (ebpf)
-  #:use-module ((ebpf core) #:select (%bpf-loc-marker %make-bpf-fn))
+  #:use-module ((ebpf core) #:select (%bpf-loc-marker %make-bpf-fn
+                                      %bpf-tracepoint-format))
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
   #:use-module (srfi srfi-11)
@@ -82,13 +83,80 @@
       "at"
       (string-append "at-" (substring at 1))))
 
+(define clause-spec
+  ;; The probe of the clause being rewritten: (tracepoint . "G:N") ...
+  (make-parameter #f))
+(define clause-env
+  ;; ... and the module its free identifiers are looked up in.
+  (make-parameter #f))
+
+(define (lowered-key-type e)
+  ;; The string or byte-string type the lowering gives expression E in
+  ;; the clause's program ((core-read (arg ctx 2) 'comm) of a raw
+  ;; tracepoint is a (string 16)), i64 for a signed integer (openat's
+  ;; int dfd prints -100, as bpftrace prints it), else #f.  E alone,
+  ;; outside its clause: an expression naming the clause's locals or
+  ;; @-maps gets #f.
+  (match (clause-spec)
+    (((? symbol? kind) . target)
+     (and (clause-env)
+          (false-if-exception
+           (let* ((fn (%make-bpf-fn 'at-key-type '(ctx) (list e) (clause-env)
+                                    #f 0 0))
+                  (tree (bpf-fn-ast fn #:pass 'types #:kind kind
+                                    #:target (cond ((string? target) target)
+                                                   ((and (pair? target)
+                                                         (every string? target))
+                                                    (string-join target ","))
+                                                   (else #f))))
+                  (attrs (cdr (last tree)))
+                  (vt (assq-ref attrs 'value-type))
+                  (spec (and vt (bpf-type-spec vt))))
+             (match spec
+               (((or 'string 'bytes) (? integer?)) spec)
+               (_ (and (eq? (assq-ref attrs 'type) 'int)
+                       (assq-ref attrs 'signed)
+                       'i64)))))))
+    (_ #f)))
+
+(define (tracepoint-field-type field)
+  ;; The type bpf-fn gives (arg ctx 'FIELD) of the clause's tracepoint
+  ;; when it is a string or a byte array (sched_process_fork's
+  ;; parent_comm, sched_switch's prev_comm), else #f: an integer.
+  (match (clause-spec)
+    (('tracepoint . (or (? string? target) ((? string? target) . _)))
+     ;; A list's tracepoints give the field one type (bounds.c).
+     (let ((sep (string-index target #\:)))
+       (and sep (not (string-index target (char-set #\* #\? #\[ #\,)))
+            (let* ((fields (or (%bpf-tracepoint-format
+                                (substring target 0 sep)
+                                (substring target (+ sep 1)))
+                               '()))
+                   (f (find (lambda (f) (equal? (assq-ref f 'name)
+                                                (symbol->string field)))
+                            fields))
+                   (type (and f (assq-ref f 'type)))
+                   (size (and f (assq-ref f 'size))))
+              (cond ((not type) #f)
+                    ((string-contains type "__data_loc")
+                     (and (string-contains type "char") '(string 256)))
+                    ((not (string-suffix? "]" type)) #f)
+                    ((string-prefix? "char" type) `(string ,size))
+                    ((> size 8) `(bytes ,size))
+                    (else #f))))))
+    (_ #f)))
+
 (define (key-type e)
   ;; The type of key expression E.
   (match (strip e)
     (('comm) '(string 16))
+    (('arg _ ('quote (? symbol? field)))
+     (or (tracepoint-field-type field) (lowered-key-type e) 'u64))
     (((or 'read-user-str 'read-kernel-str) _ (? integer? n)) `(string ,n))
     (((or 'pid 'tgid 'tid 'uid 'gid 'cpu 'probe)) 'u32)
     (('kstack) 'kstack)
+    (((? symbol?) . _)
+     (or (lowered-key-type e) 'u64))
     (_ 'u64)))
 
 (define (note-map! maps sym kind keys . linear)
@@ -227,6 +295,7 @@
                   (types (map (lambda (a)
                                 (match (key-type a)
                                   ((and t ('string _)) t)
+                                  ('i64 'i64)
                                   (_ 'u64)))
                               args))
                   (site (make-site id fmt types)))
@@ -261,7 +330,27 @@
 
 (define (probe-spec p)
   ;; (KIND . ATTACH) for a kernel probe, or (host KIND . ARG) for begin,
-  ;; end and interval clauses.
+  ;; end and interval clauses.  Several probes of one kind, separated by
+  ;; commas as bpftrace writes them ("tracepoint:syscalls:sys_enter_kill,
+  ;; tracepoint:syscalls:sys_enter_tgkill"), are one program attached to
+  ;; each: (KIND ATTACH ...).
+  (if (string-index p #\,)
+      (let ((specs (map (lambda (one) (probe-spec (string-trim-both one)))
+                        (remove string-null?
+                                (map string-trim-both (string-split p #\,))))))
+        (unless (and (pair? specs)
+                     (every (lambda (s) (and (symbol? (car s))
+                                             (not (eq? (car s) 'host))
+                                             (not (eq? (car s) 'perf-event))
+                                             (eq? (car s) (caar specs))
+                                             (string? (cdr s))))
+                            specs))
+          (script-error (format #f "~s: a probe list mixes kinds" p)
+                        "list probes of one kind (tracepoints, raw tracepoints or uprobes) in one clause; write a clause per kind"))
+        (cons (caar specs) (map cdr specs)))
+      (probe-spec-1 p)))
+
+(define (probe-spec-1 p)
   (let ((fields (split-probe p)))
     (match fields
       (((or "begin" "BEGIN")) '(host begin))
@@ -381,7 +470,9 @@
             #t)
            (_
             (let* ((box (list '()))
-                   (body (rewrite (clause-body c) ci maps box uses)))
+                   (body (parameterize ((clause-spec spec)
+                                        (clause-env (clause-module c)))
+                           (rewrite (clause-body c) ci maps box uses))))
               (set! sites (append sites (map (lambda (s) (list s ci))
                                              (reverse (car box)))))
               (set! kernel (cons (list ci spec body (clause-module c)) kernel)))))))

@@ -177,7 +177,62 @@
   (test-prints "tcpstates: the connect" out
                "^[0-9a-f]{16} +[0-9]+ +guile[^ ]* +127\\.0\\.0\\.1 +[0-9]+ +127\\.0\\.0\\.1 +[0-9]+ +SYN_SENT +-> ESTABLISHED +[0-9.]+$")
   (test-prints "tcpstates: the accept" out "LISTEN +-> SYN_RECV ")
-  (test-prints "tcpstates: the close" out "LAST_ACK +-> CLOSE "))
+  (test-prints "tcpstates: the close" out "LAST_ACK +-> CLOSE ")
+  (test-prints "tcpstates: an IPv6 connect, addresses from u8[16] fields" out
+               "^[0-9a-f]{16} +[0-9]+ +guile[^ ]* +::1 +[0-9]+ +::1 +[0-9]+ +SYN_SENT +-> ESTABLISHED +[0-9.]+$"))
+
+(with-example (out "runqlen.scm" "--duration" "1")
+  (test-prints "runqlen: header" out "^Sampling run queue length")
+  (test-prints "runqlen: libbpf-tools linear histogram" out
+               "^ +runqlen +: count +distribution$")
+  (test-prints "runqlen: samples, read through the renamed cfs_rq field" out
+               "^ +0 +: [1-9][0-9]* +\\|\\**")
+  (test-prints "runqlen: its busy threads wait in the queue" out
+               "^ +[1-9][0-9]* +: [1-9][0-9]* +\\|"))
+
+(with-example (out "runqlen.scm" "--duration" "1" "-C" "-O")
+  (test-prints "runqlen -C -O: occupancy by CPU" out "^cpu [0-9]+: runqocc: [0-9.]+%$"))
+
+(with-example (out "statsnoop.scm" "--duration" "1")
+  (test-prints "statsnoop: header" out "^PID +COMM +RET +ERR +PATH$")
+  (test-assert "statsnoop: the path of stat, lstat, fstatat and statx alike"
+               ;; filename at offset 16 in two of them, 24 in the others.
+               (>= (count (lambda (l) (has? l "^[0-9]+ +python3 +0 +0 +/etc/hostname$"))
+                          (lines-of out))
+                   (if (string=? (utsname:machine (uname)) "x86_64") 4 1)))
+  (test-prints "statsnoop: a failed stat, its error" out
+               "^[0-9]+ +[^ ]+ +-2 +2 +/nonexistent/guile-ebpf-statsnoop$"))
+
+(with-example (out "statsnoop.scm" "--duration" "1" "-x")
+  (test-assert "statsnoop -x: only failed calls"
+               (let ((rows (filter (lambda (l) (has? l "^[0-9]+ ")) (lines-of out))))
+                 (and (pair? rows) (every (lambda (l) (has? l "^[0-9]+ +.* -[0-9]+ +[0-9]+ ")) rows)))))
+
+(with-example (out "killsnoop.scm" "--duration" "1")
+  (test-prints "killsnoop: header" out "^TIME +PID +COMM +SIG +TPID +RESULT$")
+  (test-prints "killsnoop: SIGUSR1 sent by sh, arguments carried to the exit" out
+               "^[0-9:]{8} +[0-9]+ +sh +10 +[0-9]+ +0$")
+  (test-prints "killsnoop: SIGTERM" out "^[0-9:]{8} +[0-9]+ +sh +15 +[0-9]+ +0$")
+  (test-prints "killsnoop: kill -0 of no process fails with -ESRCH (signed)" out
+               "^[0-9:]{8} +[0-9]+ +sh +0 +999999 +-3$"))
+
+(with-example (out "killsnoop.scm" "--duration" "1" "-x")
+  (test-assert "killsnoop -x: only failed calls"
+               (let ((rows (filter (lambda (l) (has? l "^[0-9:]{8} ")) (lines-of out))))
+                 (and (pair? rows) (every (lambda (l) (has? l " -[0-9]+$")) rows)))))
+
+(with-example (out "tcplife.scm" "--duration" "1")
+  (test-prints "tcplife: header" out
+               "^PID +COMM +LADDR +LPORT +RADDR +RPORT +TX_KB +RX_KB +MS$")
+  (test-prints "tcplife: an IPv4 connection, addresses from u8[4] fields" out
+               "^[0-9]+ +guile[^ ]* +127\\.0\\.0\\.1 +[0-9]+ +127\\.0\\.0\\.1 +[0-9]+ +2 +2 +[0-9.]+$")
+  (test-prints "tcplife: an IPv6 connection, addresses from u8[16] fields" out
+               "^[0-9]+ +guile[^ ]* +::1 +[0-9]+ +::1 +[0-9]+ +2 +2 +[0-9.]+$"))
+
+(with-example (out "tcplife.scm" "--duration" "1" "-6")
+  (test-assert "tcplife -6: IPv6 only"
+               (let ((rows (filter (lambda (l) (has? l "^[0-9]+ ")) (lines-of out))))
+                 (and (pair? rows) (every (lambda (l) (has? l " ::1 ")) rows)))))
 
 ;;; ---- XDP firewall and TC rate counter --------------------------------
 
@@ -275,6 +330,21 @@
   (test-prints "icmp-echo: the program counted them" out
                "^echo requests answered by XDP: [1-9][0-9]*$")
   (test-assert "icmp-echo: test network removed" (not (netns-left "gebpf-echo"))))
+
+(with-example (out "xdp-redirect.scm" "--duration" "1")
+  (test-prints "xdp-redirect: test run redirects and rewrites the destination MAC" out
+               "^test run: xdp-redirect, destination MAC now 02:00:00:00:00:0b$")
+  (test-assert "xdp-redirect: every echo request redirected arrives on the other pair"
+               (let ((m (string-match "received in [^:]+: ([0-9]+) of ([0-9]+) echo requests" out))
+                     (r (string-match "redirected by XDP: ([0-9]+)" out)))
+                 (and m r (> (string->number (match:substring m 2)) 0)
+                      (= (string->number (match:substring m 1))
+                         (string->number (match:substring m 2))
+                         (string->number (match:substring r 1))))))
+  (test-prints "xdp-redirect: the aborted UDP datagram seen by xdp:xdp_exception" out
+               "^xdp_exception on [^:]+: 1$")
+  (test-assert "xdp-redirect: test network removed"
+               (not (or (netns-left "gebpf-left") (netns-left "gebpf-right")))))
 
 (test-assert "icmp-echo: Ctrl-C mid-run still removes the test network"
   (let* ((cmd (format #f "guile --no-auto-compile -s ~a --duration 30 >/dev/null 2>&1 & pid=$!; sleep 3; kill -INT $pid; wait $pid; exit 0"

@@ -71,7 +71,8 @@
     (when icmp
       (map-set! fields 17 (icmp-type icmp)))
     (map-set! fields 18 (packet-length ctx))
-    (map-set! fields 19 (proto ctx))))
+    (map-set! fields 19 (proto ctx))
+    (map-set! fields 20 (packet-ifindex ctx))))
 (define p-hdr (xdp-prog "read-headers" read-headers))
 (define (field i) (bpf-map-ref fields i))
 (run p-hdr syn)
@@ -88,6 +89,7 @@
 (test-equal "tcp-syn? and not tcp-ack?" 1 (field 10))
 (test-equal "packet-length" (bytevector-length syn) (field 18))
 (test-equal "proto" 6 (field 19))
+(test-equal "packet-ifindex: a test run comes in on lo" 1 (field 20))
 (test-equal "ipv4-saddr keys an ipv4 map" 1 (bpf-map-ref sources "10.1.2.3"))
 (run p-hdr udp)
 (test-equal "udp-dport" 53 (field 12))
@@ -100,6 +102,14 @@
 (test-equal "icmp-type (echo request)" 8 (field 17))
 (run p-hdr frag)
 (test-equal "ipv4-fragment?" 1 (field 5))
+
+(bpf-fn tc-ifindex (ctx)
+  (map-set! fields 21 (+ 100 (packet-ifindex ctx)))
+  (return :tc-act-ok))
+(run (make-bpf-program `((name . "tc-ifindex") (kind . tc) (attach . "lo")
+                         (source . ,tc-ifindex)))
+     udp)
+(test-equal "packet-ifindex in tc: the skb's device" 101 (field 21))
 
 ;; ---- binding, control, arithmetic ----
 (defbpf-map results #:kind 'array #:key 'u32 #:value 'i64 #:max-entries 48)
@@ -206,6 +216,47 @@
 (test-equal "struct field through map-get pointer" 17 (bpf-map-ref table 8))
 (test-equal "struct key and value decode as records" "192.0.2.9"
             (flow-saddr (cdar (bpf-map->alist flows))))
+
+;; A map-get pointer where its value is wanted reads the value, zero
+;; when the key is absent (tsp = lookup; if (tsp) delta = now - *tsp).
+(defbpf-map deref-ints #:kind 'hash #:key 'u32 #:value 'u64 #:max-entries 8)
+(defbpf-map deref-macs #:kind 'hash #:key 'mac #:value 'mac #:max-entries 8)
+(defbpf-map deref-out #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 8)
+(bpf-fn deref-demo (ctx)
+  (map-set! deref-ints 1 40)
+  (let ((p (map-get deref-ints 1))
+        (absent (map-get deref-ints 2))
+        (eth (packet-eth ctx)))
+    (when p (map-set! deref-out 0 (+ p 2)))          ; 42
+    (map-set! deref-out 1 (+ absent 7))               ; 7: absent reads 0
+    (map-set! deref-out 2 (map-get deref-ints 1))     ; stored as a value
+    (map-set! deref-out 3 (if absent absent 9))       ; 9: a branch's value
+    (map-set! deref-out 4 (if p p 9))                 ; 40
+    (let ((x 0))
+      (set! x p)                                      ; set! of a value local
+      (map-set! deref-out 5 x))
+    (let ((dst (map-get deref-macs (eth-h-source eth))))
+      (when (and dst (= dst (map-get deref-macs (eth-h-source eth))))
+        (set-field! eth 'h_dest dst)
+        (return :xdp-tx)))
+    (return :xdp-pass)))
+(let ((p (xdp-prog "deref-demo" deref-demo)))
+  (bpf-map-set! deref-macs "02:00:00:00:00:01" "02:00:00:00:00:99")
+  (let ((r (bpf-test-run p udp)))
+    (test-equal "map-get pointer in arithmetic reads the value" 42
+                (bpf-map-ref deref-out 0))
+    (test-equal "an absent key's pointer reads 0" 7 (bpf-map-ref deref-out 1))
+    (test-equal "a map-get pointer stored as a map value" 40
+                (bpf-map-ref deref-out 2))
+    (test-equal "a map-get pointer as an if branch beside an integer"
+                '(9 40) (list (bpf-map-ref deref-out 3) (bpf-map-ref deref-out 4)))
+    (test-equal "set! of an integer local to a map-get pointer" 40
+                (bpf-map-ref deref-out 5))
+    (test-equal "a mac map-get pointer written by set-field!"
+                '(xdp-tx "02:00:00:00:00:99")
+                (list (bpf-run-result-verdict r)
+                      (assq-ref (parse-packet (bpf-run-result-data r))
+                                'eth-dst)))))
 
 ;; ---- tracing ----
 (define (tp-prog name fn target . consts)

@@ -86,6 +86,20 @@
 (test-equal "lhist! of a signed field: below MIN" '(#f 0 1)
             (first (bpf-hist lang-sign-lhist #:linear '(0 100 10))))
 
+;; A system call's int argument, stored as a long in the record (size 8,
+;; signed 0), is read as its declared type: openat's dfd is AT_FDCWD.
+(defbpf-map lang-dfd #:kind 'array #:key 'u32 #:value 'i64 #:max-entries 2)
+(bpf-fn dfd-probe (ctx)
+  (when (= (tid) (const me))
+    (map-set! lang-dfd 0 (arg ctx 'dfd))
+    (when (< (arg ctx 'dfd) 0) (map-set! lang-dfd 1 1))))
+(let ((p (tp-prog "lang-dfd" dfd-probe "syscalls:sys_enter_openat")))
+  (bpf-attach! p)
+  (call-with-input-file "/etc/hostname" (lambda (port) #t))
+  (bpf-unload! p))
+(test-equal "int dfd of sys_enter_openat (a long in the record) is -100, and < 0"
+            '(-100 1) (list (bpf-map-ref lang-dfd 0) (bpf-map-ref lang-dfd 1)))
+
 ;; ---- 4. typed kernel pointers in locals ----
 
 (defbpf-map lang-task #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 4)
@@ -116,6 +130,74 @@
   'ebpf-lower-error ("read-user")
   (bpf-fn->c (bpf-fn bad-core (ctx) (let ((p (arg ctx 0))) (core-read p 'x)))
              #:kind 'kprobe))
+
+;; A field renamed between kernels (cfs_rq's nr_running became
+;; nr_queued in 6.14) is written as the list of its names: the first
+;; this kernel has is read.
+(defbpf-map lang-renamed #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 2)
+(bpf-fn renamed-field-probe (ctx)
+  (when (= (tid) (const me))
+    (map-set! lang-renamed 0 (core-read (current-task) '(no_such_pid tgid)))
+    (map-set! lang-renamed 1
+              (+ 1 (core-read (current-task) 'se 'cfs_rq
+                              '(nr_queued nr_running))))))
+(let ((p (tp-prog "lang-renamed" renamed-field-probe
+                  "syscalls:sys_enter_getppid")))
+  (bpf-attach! p)
+  (getppid)
+  (bpf-unload! p))
+(test-equal "core-read '(OLD NEW): the name this kernel has" me
+            (bpf-map-ref lang-renamed 0))
+(test-assert "core-read of cfs_rq's run-queue length under either name"
+             (>= (bpf-map-ref lang-renamed 1) 1))
+(test-ebpf-error "core-read '(A B) where the kernel has neither"
+  'ebpf-lower-error ("none of the fields" "no_a|no_b")
+  (bpf-fn->c (bpf-fn no-alt (ctx) (core-read (current-task) '(no_a no_b)))
+             #:kind 'tracepoint #:target "syscalls/sys_enter_getppid"))
+(test-ebpf-error "a missing field's hint shows the list of names"
+  'ebpf-lower-error ("no field nr_gone" "'(nr_queued nr_running)")
+  (bpf-fn->c (bpf-fn no-field (ctx) (core-read (current-task) 'nr_gone))
+             #:kind 'tracepoint #:target "syscalls/sys_enter_getppid"))
+(test-assert "core-read '(A B) survives the printed tree between passes"
+  (let* ((f (bpf-fn alt-tree (ctx) (core-read (current-task) '(no_x tgid))))
+         (tree (bpf-fn-ast f #:pass 'parse #:kind 'tracepoint
+                           #:target "syscalls/sys_enter_getppid")))
+    (string-contains (bpf-fn->c f #:kind 'tracepoint
+                                #:target "syscalls/sys_enter_getppid"
+                                #:ast tree #:from 'resolve)
+                     "tgid")))
+
+;; The pointer arguments of a BTF-typed target keep their struct:
+;; sched_process_fork (struct task_struct *parent, *child) in tp-btf and
+;; raw-tracepoint programs, read with core-read directly and through a
+;; local.
+(defbpf-map lang-forks #:kind 'hash #:key 'u32 #:value 'u32 #:max-entries 64)
+(bpf-fn fork-probe (ctx)
+  (let ((child (arg ctx 1)))
+    (when (and (= (core-read (arg ctx 0) 'tgid) (const me))
+               (string=? (core-read child 'comm) (comm)))
+      (map-set! lang-forks 1 (core-read child 'pid)))))
+(for-each
+ (lambda (kind)
+   (let ((p (make-bpf-program `((name . ,(format #f "lang-fork-~a" kind))
+                                (kind . ,kind) (attach . "sched_process_fork")
+                                (source . ,fork-probe)
+                                (constants . ((me . ,me)))))))
+     (bpf-attach! p)
+     (let ((pid (primitive-fork)))
+       (if (zero? pid)
+           (primitive-_exit 0)
+           (begin
+             (waitpid pid)
+             (bpf-unload! p)
+             (test-equal (format #f "~a: (core-read (arg ctx 1) 'pid) of a BTF-typed argument" kind)
+                         pid (bpf-map-ref lang-forks 1 #f))
+             (bpf-map-clear! lang-forks))))))
+ '(tp-btf raw-tracepoint))
+(test-ebpf-error "core-read of an integer argument (sys_enter's long id) points at read-user and core-cast"
+  'ebpf-lower-error ("read-user" "(core-cast PTR 'sock)")
+  (bpf-fn->c (bpf-fn bad-core2 (ctx) (core-read (arg ctx 1) 'pid))
+             #:kind 'raw-tracepoint #:target "sys_enter"))
 
 ;; ---- 2. string comparisons ----
 
@@ -256,5 +338,99 @@
 (test-ebpf-error "read-user outside tracing programs"
   'ebpf-lower-error ("read-user")
   (bpf-fn->c (bpf-fn bad-read3 (ctx) (read-user 0 'u32)) #:kind 'xdp))
+
+;; ---- 5. tracepoint address arrays as ipv4 / ipv6 values ----
+;; sock:inet_sock_set_state has u8 saddr[4] and u8 saddr_v6[16]: their
+;; bytes are addresses in network order, taken as they are by ipv4 and
+;; ipv6 fields, keys and comparisons (tcplife, tcpstates).
+(defbpf-struct lang-conn (family u16) (saddr ipv4) (daddr ipv4)
+  (saddr6 ipv6) (daddr6 ipv6))
+(defbpf-map lang-conns #:kind 'hash #:key 'u16 #:value 'lang-conn
+  #:max-entries 64)
+(defbpf-map lang-by-addr #:kind 'hash #:key 'ipv4 #:value 'u64
+  #:max-entries 64)
+(defbpf-map lang-by-addr6 #:kind 'hash #:key 'ipv6 #:value 'u64
+  #:max-entries 64)
+;; skaddr is a const void *: core-cast says it is a struct sock.
+(defbpf-map lang-cast #:kind 'hash #:key 'u16 #:value 'u64 #:max-entries 8)
+(bpf-fn state-probe (ctx)
+  (when (and (= (tgid) (const me)) (= (arg ctx 'newstate) 1))
+    (map-set! lang-conns (arg ctx 'family)
+              (make-lang-conn #:family (arg ctx 'family)
+                              #:saddr (arg ctx 'saddr) #:daddr (arg ctx 'daddr)
+                              #:saddr6 (arg ctx 'saddr_v6)
+                              #:daddr6 (arg ctx 'daddr_v6)))
+    (when (= (arg ctx 'daddr) (ipv4 "127.0.0.1"))
+      (map-increment! lang-by-addr (arg ctx 'daddr)))
+    (when (= (arg ctx 'family) 10)
+      (map-increment! lang-by-addr6 (arg ctx 'daddr_v6)))
+    (let ((sk (core-cast (arg ctx 'skaddr) 'sock)))
+      (map-set! lang-cast (arg ctx 'family)
+                (core-read sk '__sk_common 'skc_family)))))
+(define (connect-to-self family addr)
+  (let ((l (socket family SOCK_STREAM 0))
+        (c (socket family SOCK_STREAM 0)))
+    (bind l family (inet-pton family addr) 0)
+    (listen l 1)
+    (connect c family (inet-pton family addr) (sockaddr:port (getsockname l)))
+    (close-port (car (accept l)))
+    (close-port c)
+    (close-port l)))
+(let ((p (tp-prog "lang-state" state-probe "sock:inet_sock_set_state")))
+  (bpf-attach! p)
+  (connect-to-self AF_INET "127.0.0.1")
+  (connect-to-self AF_INET6 "::1")
+  (bpf-unload! p))
+(test-equal "u8 saddr[4] / daddr[4] fill ipv4 fields as they are"
+            '("127.0.0.1" "127.0.0.1")
+            (let ((c (bpf-map-ref lang-conns 2)))
+              (list (lang-conn-saddr c) (lang-conn-daddr c))))
+;; One or two ESTABLISHED changes per connection: the client's, and the
+;; server's when the kernel runs it for this process.
+(test-equal "u8 daddr[4] keys an ipv4 map and compares with (ipv4 ...)"
+            '("127.0.0.1") (map car (bpf-map->alist lang-by-addr)))
+(test-equal "u8 saddr_v6[16] / daddr_v6[16] fill ipv6 fields"
+            '("::1" "::1")
+            (let ((c (bpf-map-ref lang-conns 10)))
+              (list (lang-conn-saddr6 c) (lang-conn-daddr6 c))))
+(test-equal "core-cast of a tracepoint's void pointer to a kernel struct"
+            '((2 . 2) (10 . 10))
+            (sort (bpf-map->alist lang-cast) (lambda (a b) (< (car a) (car b)))))
+(test-ebpf-error "core-cast to a struct the kernel does not have"
+  'ebpf-lower-error ("no struct no_such_sock" "without the struct keyword")
+  (bpf-fn->c (bpf-fn bad-cast (ctx) (core-read (core-cast (arg ctx 0) 'no_such_sock) 'x))
+             #:kind 'kprobe #:target "do_sys_open"))
+(test-ebpf-error "core-cast of a string"
+  'ebpf-lower-error ("core-cast needs a pointer")
+  (bpf-fn->c (bpf-fn bad-cast2 (ctx) (core-read (core-cast (comm) 'sock) 'x))
+             #:kind 'kprobe #:target "do_sys_open"))
+(test-equal "u8 daddr_v6[16] keys an ipv6 map"
+            '("::1") (map car (bpf-map->alist lang-by-addr6)))
+
+;; ---- 6. a field at different offsets in the probes of a list ----
+;; filename is at offset 24 in sys_enter_openat (after dfd) and at 16 in
+;; sys_enter_execve: each probe reads it at its own offset (bpftrace's
+;; args.filename over several probes; statsnoop's stat calls).
+(defbpf-map lang-paths #:kind 'hash #:key '(string 32) #:value 'u64
+  #:max-entries 1024)
+(bpf-fn paths-probe (ctx)
+  (let ((name (read-user-str (arg ctx 'filename) 32)))
+    (when (or (string=? name "/etc/hostname") (string=? name "/bin/true"))
+      (map-increment! lang-paths name (+ 1 (probe))))))
+(let ((p (make-bpf-program
+          `((name . "lang-paths") (kind . tracepoint)
+            (attach . ("syscalls:sys_enter_openat" "syscalls:sys_enter_execve"))
+            (source . ,paths-probe)))))
+  (bpf-attach! p)
+  (call-with-input-file "/etc/hostname" (lambda (port) #t))
+  (system* "/bin/true")
+  (bpf-unload! p))
+(test-ebpf-error "a tracepoint field of a target without its category"
+  'ebpf-validation-error ("no category" "CATEGORY:NAME")
+  (bpf-fn->c paths-probe #:kind 'tracepoint #:target "sys_enter_openat"))
+(test-equal "openat's filename at 24, execve's at 16: each read at its own"
+            '(1 2)
+            (list (bpf-map-ref lang-paths "/etc/hostname" 0)
+                  (bpf-map-ref lang-paths "/bin/true" 0)))
 
 (harness-end)

@@ -76,6 +76,9 @@ format:
   (let ((k (tgid)))
     (when (map-get lt-counts k)
       (map-set! lt-counts k (+ (map-ref lt-counts k 0) (const lt-limit))))
+    ;; A map-get pointer used as its value: the types pass wraps it.
+    (let ((p (map-get lt-counts 3)))
+      (when p (map-set! lt-counts 4 (+ p 1))))
     (map-increment! lt-counts (cpu) 2)
     (hist! lt-lat (- (ktime-ns) 0))
     (lhist! lt-lat (pid) 0 100 10)
@@ -107,6 +110,7 @@ format:
 (bpf-fn lt-core (ctx)
   (let ((t (current-task)))
     (map-increment! lt-counts (core-read t 'real_parent 'tgid))
+    (map-increment! lt-counts (core-read t '(no_such_tgid tgid)))
     (map-set! lt-counts 1 (core-read t 'tgid))))
 
 (define cases

@@ -7,7 +7,7 @@
 ;;; namespaces) and VLAN-tagged frames; the lowering's
 ;;; refusals.
 (use-modules (harness) (ebpf) (srfi srfi-1) (srfi srfi-64)
-             (rnrs bytevectors) (ice-9 popen) (ice-9 rdelim))
+             (rnrs bytevectors) (ice-9 popen) (ice-9 rdelim) (ice-9 regex))
 
 (harness-begin "packet-writes" 'kernel)
 
@@ -508,6 +508,106 @@
     (sh "ip link del" a0 ">/dev/null 2>&1")
     (sh "ip link del" b0 ">/dev/null 2>&1")))
 
+;;; ---- live: fib-lookup, XDP as a router --------------------------------
+
+;; xdp-tutorial's xdp_router: the host routes between namespaces X
+;; (10.218.1.0/24 on r0) and Y (10.218.2.0/24 on s0).  XDP on r0 asks
+;; the kernel's FIB where each packet goes; fib-lookup rewrites the MACs
+;; (the next hop's is a static neighbour entry), the TTL is decremented
+;; and the packet redirected out of s0.  Y's replies come back through
+;; the host's stack, so every ping is answered only if every request
+;; XDP forwarded was right.
+(define r0 (string-append "pwr" tag "h"))
+(define r1 (string-append "pwr" tag "p"))
+(define s0 (string-append "pws" tag "h"))
+(define s1 (string-append "pws" tag "p"))
+(defbpf-map pw-routed #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 2)
+(bpf-fn pw-router (ctx)
+  (let ((ip (packet-ipv4 ctx)))
+    (when (and ip (> (ipv4-ttl ip) 1))
+      (let ((out (fib-lookup ctx ip)))
+        (when (> out 0)
+          (set-field! ip 'ttl (- (ipv4-ttl ip) 1))
+          (map-increment! pw-routed 0)
+          (map-set! pw-routed 1 out)
+          (return (redirect out)))))
+    (return :xdp-pass)))
+
+(define (ns-ping ns addr count)
+  ;; The number of replies.
+  (let* ((port (open-pipe* OPEN_READ "ip" "netns" "exec" ns "ping" "-n" "-q"
+                           "-c" (number->string count) "-i" "0.2" "-W" "1"
+                           addr))
+         (text (read-string port))
+         (m (string-match "([0-9]+) received" text)))
+    (close-pipe port)
+    (if m (string->number (match:substring m 1)) 0)))
+
+(define router-prog #f)
+(dynamic-wind
+  (lambda () #f)
+  (lambda ()
+    (for-each
+     (lambda (cmd) (unless (apply sh cmd) (error "command failed:" cmd)))
+     `(("ip netns add" ,ns-x) ("ip netns add" ,ns-y)
+       ("ip link add" ,r0 "type veth peer name" ,r1)
+       ("ip link add" ,s0 "type veth peer name" ,s1)
+       ("ip link set" ,r1 "netns" ,ns-x) ("ip link set" ,s1 "netns" ,ns-y)
+       ;; Forwarding on these two interfaces only (the FIB lookup
+       ;; needs it on the ingress one, the replies on s0).
+       ("sysctl -qw" ,(string-append "net.ipv4.conf." r0 ".forwarding=1"))
+       ("sysctl -qw" ,(string-append "net.ipv4.conf." s0 ".forwarding=1"))
+       ("ip addr add 10.218.1.1/24 dev" ,r0) ("ip link set" ,r0 "up")
+       ("ip addr add 10.218.2.1/24 dev" ,s0) ("ip link set" ,s0 "up")
+       ("ip netns exec" ,ns-x "ip addr add 10.218.1.2/24 dev" ,r1)
+       ("ip netns exec" ,ns-x "ip link set" ,r1 "up")
+       ("ip netns exec" ,ns-x "ip route add default via 10.218.1.1")
+       ("ip netns exec" ,ns-y "ip addr add 10.218.2.2/24 dev" ,s1)
+       ("ip netns exec" ,ns-y "ip link set" ,s1 "up")
+       ("ip netns exec" ,ns-y "ip route add default via 10.218.2.1")))
+    (let* ((port (open-pipe* OPEN_READ "ip" "netns" "exec" ns-y "cat"
+                             (string-append "/sys/class/net/" s1 "/address")))
+           (mac (string-trim-both (read-string port))))
+      (close-pipe port)
+      (sh "ip neigh replace 10.218.2.2 lladdr" mac "dev" s0 "nud permanent"))
+    (set! router-prog
+          (make-bpf-program `((name . "pw-router") (kind . xdp)
+                              (attach . (#:target ,r0 #:mode generic))
+                              (source . ,pw-router))))
+    (bpf-attach! router-prog)
+    (test-equal "fib-lookup: every ping through the XDP router is answered"
+                4 (ns-ping ns-x "10.218.2.2" 4))
+    (test-equal "fib-lookup: XDP forwarded the requests, out of the FIB's interface"
+                (list 4 (call-with-input-file
+                            (string-append "/sys/class/net/" s0 "/ifindex")
+                          (lambda (p) (string->number (string-trim-both (read-string p))))))
+                (list (bpf-map-ref pw-routed 0) (bpf-map-ref pw-routed 1))))
+  (lambda ()
+    (when router-prog (bpf-unload! router-prog))
+    (sh "ip netns del" ns-x ">/dev/null 2>&1")
+    (sh "ip netns del" ns-y ">/dev/null 2>&1")
+    (sh "ip link del" r0 ">/dev/null 2>&1")
+    (sh "ip link del" s0 ">/dev/null 2>&1")))
+
+(bpf-fn pw-fib-v6 (ctx)
+  (let ((ip6 (packet-ipv6 ctx)))
+    (when (> (fib-lookup ctx ip6) 0) (return :xdp-tx))
+    (return :xdp-pass)))
+(test-equal "fib-lookup of an IPv6 header loads; no route from lo: 0"
+            'xdp-pass
+            (bpf-run-result-verdict
+             (run (prog 'xdp "fib-v6" pw-fib-v6)
+                  (make-udp-packet #:src "2001:db8::1" #:dst "2001:db8::2"))))
+(bpf-fn pw-tc-fib (ctx)
+  (let ((ip (packet-ipv4 ctx)))
+    (when (> (fib-lookup ctx ip) 0) (return :tc-act-shot))
+    (return :tc-act-ok)))
+(test-equal "fib-lookup in tc loads; a local destination is not forwarded"
+            'tc-act-ok
+            (bpf-run-result-verdict
+             (run (prog 'tc "tc-fib" pw-tc-fib)
+                  (make-udp-packet #:src "10.0.0.1" #:dst "127.0.0.1"))))
+
 ;;; ---- what the lowering refuses ---------------------------------------
 
 (define (lower kind fn) (bpf-fn->c fn #:kind kind))
@@ -525,6 +625,13 @@
 (bpf-fn bad-bit (ctx) (set-field! (packet-tcp ctx) 'syn 2))
 (lower-error "a flag bit takes 0 or 1" ("2 does not fit in 1 bit")
              (lower 'xdp bad-bit))
+(bpf-fn bad-fib (ctx) (fib-lookup ctx (packet-tcp ctx)))
+(lower-error "fib-lookup of a TCP header" ("fib-lookup needs an IP header")
+             (lower 'xdp bad-fib))
+(lower-error "fib-lookup outside xdp and tc"
+             ("fib-lookup is not available in socket-filter")
+             (lower 'socket-filter
+                    (bpf-fn bad-fib2 (ctx) (fib-lookup ctx (packet-ipv4 ctx)))))
 (bpf-fn bad-header (ctx) (set-field! ctx 'ttl 3))
 (lower-error "not a header" ("needs a packet header") (lower 'xdp bad-header))
 (lower-error "unquoted field name, at definition" ("quoted name" "'ttl")

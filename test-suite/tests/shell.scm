@@ -71,6 +71,39 @@
        (or (and (eqv? status 0) (string-contains out part) ... #t)
            (begin (format #t "# status ~s~%# output ~s~%" status out) #f))))))
 
+;; bpftrace: tracepoint:sched:sched_process_exec
+;;   { @[str(args.filename)] = count(); printf("exec %s\n", str(args.filename)); }
+;; A tracepoint's string field (here a __data_loc char[]) is a string
+;; key and a %s argument: its type comes from the format file.
+(test-output "a tracepoint string field keys an @-map and prints with %s"
+  (one-liner "(on \"tracepoint:sched:sched_process_exec\" (when (= (pid) ~a) (count! @ (arg ctx 'filename)) (printf \"exec %s\\n\" (arg ctx 'filename))))"
+             "/bin/true")
+  ("@[/bin/true]: 1\n" "exec /bin/true\n"))
+
+;; bpftrace: tracepoint:syscalls:sys_enter_kill, tracepoint:syscalls:sys_enter_tgkill
+;;   { @[probe, args.sig] = count(); }
+;; One clause on a list of probes; sig is at 24 in one and 32 in the other.
+(test-output "a comma-separated probe list, a field at different offsets"
+  (one-liner "(on \"tracepoint:syscalls:sys_enter_kill, tracepoint:syscalls:sys_enter_tgkill\" (when (= (pid) ~a) (count! @ (probe) (arg ctx 'sig))))"
+             "python3 -c 'import os, signal, threading; os.kill(os.getpid(), 0); signal.pthread_kill(threading.get_ident(), 0)'")
+  ("@[tracepoint:syscalls:sys_enter_kill, 0]: 1\n"
+   "@[tracepoint:syscalls:sys_enter_tgkill, 0]: 1\n"))
+
+;; bpftrace: tracepoint:syscalls:sys_enter_openat { @[args.dfd] = count(); printf("%d\n", args.dfd); }
+;; A signed field keys and prints as a signed number: AT_FDCWD is -100.
+(test-output "a signed tracepoint field keys and prints as signed"
+  (one-liner "(on \"tracepoint:syscalls:sys_enter_openat\" (when (= (pid) ~a) (count! @ (arg ctx 'dfd)) (printf \"dfd %d\\n\" (arg ctx 'dfd))))"
+             "cat /etc/hostname")
+  ("@[-100]: " "dfd -100\n"))
+
+;; bpftrace: rawtracepoint... { @[((struct task_struct *)arg1)->comm] = count(); }
+;; The key's type is the one the lowering gives it: a char array read
+;; with core-read through a BTF-typed argument is a (string 16).
+(test-output "a core-read string keys an @-map"
+  (one-liner "(on \"rawtracepoint:sched_process_fork\" (when (= (pid) ~a) (count! @ (core-read (arg ctx 1) 'comm))))"
+             "sh -c '/bin/true; /bin/true; /bin/true'")
+  ("@[sh]: "))
+
 ;; bpftrace: tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }
 ;; (here on write(2), filtered by pid, so the count is exact)
 (test-output "count! by comm: exact count, Ctrl-C prints the map"
