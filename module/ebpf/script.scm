@@ -251,7 +251,7 @@ strings."
                            bs))))
                (json-line "hist"
                           (list (cons name
-                                      (if (at-map-keys m)
+                                      (if (pair? (or (at-map-keys m) (quote ())))
                                           (let ((data (bpf-hist bm #:linear linear)))
                                             (if (null? data)
                                                 'null

@@ -141,6 +141,14 @@
        (and m (= n (string->number (match:substring m 2))))))
     (r (format #t "# ~s~%" r) #f)))
 
+(test-assert "unkeyed hist! and lhist!, -f json: one list of buckets each"
+  (match (one-liner "(on \"tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~a) (hist! @h (arg ctx 'ret)) (lhist! @l (arg ctx 'ret) 0 1000 100)))"
+                    (dd 'write) #:extra '("-f" "json"))
+    ((0 . out)
+     (and (string-contains out (format #f "{\"@h\": [{\"min\": 64, \"max\": 127, \"count\": ~a}]}" n))
+          (string-contains out (format #f "{\"@l\": [{\"min\": 100, \"max\": 199, \"count\": ~a}]}" n))))
+    (r (format #t "# ~s~%" r) #f)))
+
 (test-ebpf-error "keyed lhist! with a bad range" 'ebpf-validation-error ("lhist!")
   (begin
     (bpf-script-reset!)
