@@ -8,9 +8,13 @@
 #define _GNU_SOURCE
 #include <config.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "gebpf.h"
@@ -78,6 +82,13 @@ gebpf_map_encode_value (SCM obj, struct gebpf_map *m, SCM v, uint8_t *buf,
       memcpy (buf, &fd, 4);
       return;
     }
+  if (m->map_type == BPF_MAP_TYPE_CGROUP_ARRAY)
+    /* Its value is an fd open only for the update: bpf-map-set! opens
+       and closes it; a batch would hold many open at once.  */
+    gebpf_error (gebpf_k_validation, subr, 0,
+                 "set cgroup-array entries one at a time with bpf-map-set!",
+                 "map %s is a cgroup-array: %s cannot store cgroups",
+                 m->name, subr);
   if (!gebpf_map_percpu (m))
     {
       memset (buf, 0, m->value_size);
@@ -194,6 +205,65 @@ elem_lookup (struct elem *e, const char *subr, const char *fix)
   gebpf_syscall_error (gebpf_k_map, subr, err, "map lookup failed", fix);
 }
 
+/* A cgroup-array slot holds a cgroup the kernel never hands back.  */
+static void
+no_cgroup_lookup (struct gebpf_map *m, const char *subr)
+{
+  if (m->map_type == BPF_MAP_TYPE_CGROUP_ARRAY)
+    gebpf_error (gebpf_k_map, subr, 0,
+                 "keep the paths you stored on the Scheme side; test "
+                 "membership from a program with (under-cgroup? MAP INDEX)",
+                 "map %s is a cgroup-array: the kernel does not return "
+                 "its cgroups to user space", m->name);
+}
+
+static void
+close_fd (void *p)
+{
+  close (*(int *) p);
+}
+
+/* Open PATH, a cgroup2 directory given as the value of cgroup-array M,
+   for one update; the caller closes the fd.  PATH comes from the user:
+   a NUL byte, a missing path, a non-directory and a directory of
+   another file system are refused by name.  */
+static int
+cgroup_fd (struct gebpf_map *m, SCM path, const char *subr)
+{
+  const char *fix = "give the path of a cgroup2 directory, e.g. "
+    "/sys/fs/cgroup/NAME (mount -t cgroup2 none DIR if there is none)";
+  if (!scm_is_string (path))
+    gebpf_error (gebpf_k_validation, subr, 0, fix,
+                 "value of cgroup-array %s must be a cgroup directory "
+                 "path, not %s", m->name, gebpf_repr (path));
+  size_t len;
+  char *p = scm_to_utf8_stringn (path, &len);
+  scm_dynwind_free (p);
+  if (len == 0 || memchr (p, 0, len))
+    gebpf_error (gebpf_k_validation, subr, 0, fix,
+                 "bad cgroup path %s for map %s: %s", gebpf_repr (path),
+                 m->name, len ? "it holds a NUL byte" : "it is empty");
+  int fd = open (p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      int err = errno;
+      gebpf_error (gebpf_k_validation, subr, err,
+                   err == ENOENT ? "create it (mkdir under the cgroup2 "
+                   "mount) or check the path" : fix,
+                   "cannot open cgroup %s for map %s", gebpf_repr (path),
+                   m->name);
+    }
+  struct statfs sf;
+  if (fstatfs (fd, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC)
+    {
+      close (fd);
+      gebpf_error (gebpf_k_validation, subr, 0, fix,
+                   "%s is not a cgroup2 directory (map %s)",
+                   gebpf_repr (path), m->name);
+    }
+  return fd;
+}
+
 #define FUNC_NAME s_scm_bpf_map_ref
 SCM_DEFINE_STATIC (scm_bpf_map_ref, "bpf-map-ref", 2, 1, 0,
             (SCM map, SCM key, SCM dflt),
@@ -206,7 +276,7 @@ SCM_DEFINE_STATIC (scm_bpf_map_ref, "bpf-map-ref", 2, 1, 0,
             "kernel fails.")
 {
   struct elem e;
-  elem_map (&e, map, FUNC_NAME);
+  no_cgroup_lookup (elem_map (&e, map, FUNC_NAME), FUNC_NAME);
   elem_key (&e, key, true, FUNC_NAME);
   if (!elem_lookup (&e, FUNC_NAME, "check the map's kind supports lookups "
                     "from user space"))
@@ -252,7 +322,9 @@ SCM_DEFINE_STATIC (scm_bpf_map_set_x, "bpf-map-set!", 3, 0, 1,
             "Store @var{value} under @var{key} in @var{map}.  Keyword "
             "@code{#:flags} is @code{'any} (default), @code{'noexist} or "
             "@code{'exist}.  For per-CPU maps @var{value} is one value for "
-            "every CPU or a vector of one value per possible CPU.  Raises "
+            "every CPU or a vector of one value per possible CPU.  For a "
+            "cgroup-array @var{value} is the path of a cgroup2 "
+            "directory.  Raises "
             "@code{ebpf-validation-error} for a key or value that does not "
             "fit, @code{ebpf-map-error} when the kernel refuses (key exists "
             "or absent under the flags, map full).")
@@ -265,6 +337,17 @@ SCM_DEFINE_STATIC (scm_bpf_map_set_x, "bpf-map-set!", 3, 0, 1,
   struct gebpf_map *m = elem_map (&e, map, FUNC_NAME);
   uint64_t fl = update_flag (flags, FUNC_NAME);
   elem_key (&e, key, true, FUNC_NAME);
+  if (m->map_type == BPF_MAP_TYPE_CGROUP_ARRAY)
+    {
+      scm_dynwind_begin (0);
+      int fd = cgroup_fd (m, value, FUNC_NAME);
+      scm_dynwind_unwind_handler (close_fd, &fd, SCM_F_WIND_EXPLICITLY);
+      memcpy (e.vb, &(uint32_t) { fd }, 4);
+      if (bpf_map_update_elem (e.fd, e.kb, e.vb, fl) < 0)
+        update_error (m, errno, FUNC_NAME);
+      scm_dynwind_end ();
+      return SCM_UNSPECIFIED;
+    }
   gebpf_map_encode_value (e.obj, m, value, e.vb, FUNC_NAME);
   if (bpf_map_update_elem (e.fd, e.kb, e.vb, fl) < 0)
     update_error (m, errno, FUNC_NAME);
@@ -285,7 +368,8 @@ SCM_DEFINE_STATIC (scm_bpf_map_delete_x, "bpf-map-delete!", 2, 0, 0,
       && m->map_type != BPF_MAP_TYPE_PERF_EVENT_ARRAY
       && m->map_type != BPF_MAP_TYPE_ARRAY_OF_MAPS
       && m->map_type != BPF_MAP_TYPE_DEVMAP
-      && m->map_type != BPF_MAP_TYPE_CPUMAP)
+      && m->map_type != BPF_MAP_TYPE_CPUMAP
+      && m->map_type != BPF_MAP_TYPE_CGROUP_ARRAY)
     gebpf_error (gebpf_k_map, FUNC_NAME, 0,
                  "set the entry to zero with bpf-map-set! instead",
                  "map %s is an array: its entries cannot be deleted",
@@ -309,7 +393,7 @@ SCM_DEFINE_STATIC (scm_bpf_map_contains_p, "bpf-map-contains?", 2, 0, 0,
             "Return @code{#t} if @var{map} holds @var{key}.")
 {
   struct elem e;
-  elem_map (&e, map, FUNC_NAME);
+  no_cgroup_lookup (elem_map (&e, map, FUNC_NAME), FUNC_NAME);
   elem_key (&e, key, true, FUNC_NAME);
   return scm_from_bool (elem_lookup (&e, FUNC_NAME, "see the errno above"));
 }
@@ -569,7 +653,8 @@ readable_values (struct gebpf_map *m)
   return !(m->map_type == BPF_MAP_TYPE_PERF_EVENT_ARRAY
            || m->map_type == BPF_MAP_TYPE_PROG_ARRAY
            || m->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS
-           || m->map_type == BPF_MAP_TYPE_HASH_OF_MAPS);
+           || m->map_type == BPF_MAP_TYPE_HASH_OF_MAPS
+           || m->map_type == BPF_MAP_TYPE_CGROUP_ARRAY);
 }
 
 #define FUNC_NAME s_scm_bpf_map_fold_internal

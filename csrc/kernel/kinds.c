@@ -260,6 +260,7 @@ const struct gebpf_map_kind gebpf_map_kinds[] = {
   {"array-of-maps", BPF_MAP_TYPE_ARRAY_OF_MAPS,
    K_INDEX | K_FDVAL | K_INNER | K_ARRAY},
   {"hash-of-maps", BPF_MAP_TYPE_HASH_OF_MAPS, K_FDVAL | K_INNER},
+  {"cgroup-array", BPF_MAP_TYPE_CGROUP_ARRAY, K_INDEX | K_FDVAL | K_ARRAY},
   {"histogram", BPF_MAP_TYPE_PERCPU_ARRAY, K_PERCPU | K_INDEX | K_ARRAY},
   {NULL, 0, 0}
 };

@@ -262,6 +262,14 @@ walk (struct lower *L, struct node *n)
     case OP_STACK_ID:
       need (L, n, trace, "use stack-id in tracing and perf-event programs");
       break;
+    case OP_UNDER_CGROUP:
+      /* The kernel offers bpf_current_task_under_cgroup to tracing
+         programs only: elsewhere "current" is not the task the event
+         is about.  */
+      need (L, n, trace, "use under-cgroup? in tracing programs (kprobe, "
+            "uprobe, tracepoint, raw-tracepoint, perf-event ...); a cgroup "
+            "program is already scoped by the cgroup it is attached to");
+      break;
     case OP_SET_FIELD: case OP_REDIRECT:
       need (L, n, L->kind == PK_XDP || L->kind == PK_TC,
             "write packets in xdp and tc programs");

@@ -269,6 +269,7 @@ gebpf_emit_map (struct emit *E, struct gebpf_map *m)
     [BPF_MAP_TYPE_STACK] = "BPF_MAP_TYPE_STACK",
     [BPF_MAP_TYPE_RINGBUF] = "BPF_MAP_TYPE_RINGBUF",
     [BPF_MAP_TYPE_BLOOM_FILTER] = "BPF_MAP_TYPE_BLOOM_FILTER",
+    [BPF_MAP_TYPE_CGROUP_ARRAY] = "BPF_MAP_TYPE_CGROUP_ARRAY",
   };
   const char *kt = NULL, *vt = NULL;
   if (m->hist_keyed)

@@ -808,6 +808,14 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
       bs (b, E->L->kind == PK_XDP ? "((__u64)ctx->ingress_ifindex)"
           : "((__u64)ctx->ifindex)");
       return;
+    case OP_UNDER_CGROUP:
+      /* 1 under, 0 not, a negative errno for an empty or out-of-range
+         slot: only 1 is true, so a missing cgroup matches nothing.  */
+      bf (b, "(bpf_current_task_under_cgroup (&%s, (__u32)",
+          gebpf_emit_mapname (n->kid[0]));
+      gebpf_emit_ex_int (E, b, n->kid[1]);
+      bs (b, ") == 1)");
+      return;
     case OP_ARG:
       gebpf_emit_ex_arg (E, b, n);
       return;

@@ -84,6 +84,7 @@ static const struct form forms[] = {
   {"perf-emit!", OP_PERF_EMIT, 2, 2, "(perf-emit! MAP VALUE)"},
   {"printk", OP_PRINTK, 1, 4, "(printk \"fmt %d\" ARG ...) with at most 3 args"},
   {"const", OP_CONST, 1, 1, "(const NAME)"},
+  {"under-cgroup?", OP_UNDER_CGROUP, 2, 2, "(under-cgroup? CGROUP-ARRAY INDEX)"},
   {"stack-id", OP_STACK_ID, 2, 4, "(stack-id CTX STACKMAP [#:user? #t])"},
   {"string=?", OP_STRING_EQ, 2, 2, "(string=? A B) of strings"},
   {"string-prefix?", OP_STRING_PREFIX, 2, 2, "(string-prefix? PREFIX S)"},

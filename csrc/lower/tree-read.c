@@ -252,7 +252,7 @@ is_map_op (enum op op)
     {
     case OP_MAP_GET: case OP_MAP_REF: case OP_MAP_SET: case OP_MAP_DELETE:
     case OP_MAP_INC: case OP_HIST: case OP_LHIST: case OP_EMIT:
-    case OP_PERF_EMIT: case OP_REDIRECT_MAP:
+    case OP_PERF_EMIT: case OP_REDIRECT_MAP: case OP_UNDER_CGROUP:
       return true;
     default:
       return false;

@@ -2,7 +2,7 @@
    map.
 
    map-get, map-ref, map-set!, map-delete!, map-increment!, hist!,
-   lhist!, emit!, perf-emit! and stack-id: the map named directly, of a
+   lhist!, emit!, perf-emit!, under-cgroup? and stack-id: the map named directly, of a
    kind the form fits, keys and values against the map's declared types
    (types.c's gebpf_check_fits), and the maps programs key by stacks
    (noted for bpf-print-map).  Part of the one type pass: types.c types
@@ -179,6 +179,18 @@ gebpf_type_map_form (struct lower *L, struct node *n)
           gebpf_lower_error (L, v, "emit values of the map's #:value type",
                              "map %s records another type", m->name);
         n->ty = TY_VOID;
+        return;
+      }
+    case OP_UNDER_CGROUP:
+      {
+        struct gebpf_map *m = gebpf_want_map (L, n->kid[0], n->name);
+        if (m->map_type != BPF_MAP_TYPE_CGROUP_ARRAY)
+          gebpf_lower_error (L, n->kid[0], "declare it with #:kind "
+                             "'cgroup-array",
+                             "under-cgroup? needs a cgroup-array, and %s is "
+                             "a %s", m->name, m->kind->name);
+        gebpf_want_int (L, n->kid[1], n->name);
+        n->ty = TY_BOOL;
         return;
       }
     case OP_STACK_ID:

@@ -835,7 +835,7 @@ type (struct lower *L, struct node *n)
       return;
     case OP_MAP_GET: case OP_MAP_REF: case OP_MAP_SET: case OP_MAP_DELETE:
     case OP_MAP_INC: case OP_HIST: case OP_LHIST: case OP_EMIT:
-    case OP_PERF_EMIT: case OP_STACK_ID:
+    case OP_PERF_EMIT: case OP_STACK_ID: case OP_UNDER_CGROUP:
       type_kids (L, n);
       gebpf_type_map_form (L, n);
       return;

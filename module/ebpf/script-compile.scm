@@ -159,6 +159,8 @@
      (or (lowered-key-type e) 'u64))
     (_ 'u64)))
 
+(define lhist-max-steps 1000)
+
 (define (note-map! maps sym kind keys . linear)
   ;; Record a use of @-map SYM; the kinds of its uses must agree.
   (let* ((name (symbol->string sym))
@@ -261,11 +263,17 @@
            (let*-values (((keys tail) (split-keys args 4)))
              (match tail
                ((v (? integer? mn) (? integer? mx) (? integer? step))
+                ;; bpftrace's bound: at most 1000 steps between MIN and MAX.
                 (unless (and (>= mn 0) (> mx mn) (> step 0)
-                             (<= (+ (quotient (- mx mn) step) 2) 64))
+                             (<= (quotient (- mx mn) step) lhist-max-steps))
                   (script-error (format #f "bad lhist! range ~s" (strip x))
-                                "give MAX > MIN >= 0, STEP > 0 and at most 62 steps"))
-                (if (null? keys)
+                                (format #f "give MAX > MIN >= 0, STEP > 0 and at most ~a steps"
+                                        lhist-max-steps)))
+                ;; bpf-fn's lhist! fills a histogram map of 65 buckets;
+                ;; a wider range is counted by bucket in a hash, as a
+                ;; keyed one is (printed only where it is not empty).
+                (if (and (null? keys)
+                         (<= (+ (quotient (- mx mn) step) 2) 64))
                     (begin
                       (note-map! maps m 'lhist '() (list mn mx step))
                       (relocate x `(lhist! ,(map-ref-of m) ,(walk v) ,mn ,mx ,step)))

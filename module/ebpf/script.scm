@@ -11,8 +11,9 @@
 ;;; (lhist! @M K ... V MIN MAX STEP) and any other mention of @M, infers
 ;;; the key type from the key expressions (several keys make a struct
 ;;; key, none a one-entry map) and rewrites the body into ordinary bpf-fn
-;;; forms.  bpf-fn's lhist! takes no key, so a keyed lhist! counts
-;;; (KEY ..., bucket) in a hash, bucketed as bpf/gebpf.h's
+;;; forms.  bpf-fn's lhist! takes no key and fills 65 buckets, so a
+;;; keyed lhist!, or one of more than 62 steps (bpftrace allows 1000),
+;;; counts (KEY ..., bucket) in a hash, bucketed as bpf/gebpf.h's
 ;;; gebpf_lin_bucket does.  printf goes through one ring buffer per call
 ;;; site, whose record holds its arguments; (exit) sets a flag that the
 ;;; host polls.
@@ -185,8 +186,10 @@ strings."
   ;; The (KEY ..., bucket) counts of a keyed lhist! map as
   ;; ((LABEL . COUNTS-VECTOR) ...), by increasing total as bpftrace
   ;; prints keyed histograms.
-  (let ((table (make-hash-table))
-        (pos (or (at-map-probe-pos m) '())))
+  (let* ((table (make-hash-table))
+         (pos (or (at-map-probe-pos m) '()))
+         (size (match (at-map-linear m)
+                 ((mn mx step) (+ (quotient (- mx mn) step) 2)))))
     (for-each
      (match-lambda
        ((k . v)
@@ -201,10 +204,10 @@ strings."
                        ", "))
                (b (list-ref fields n))
                (counts (or (hash-ref table label)
-                           (let ((c (make-vector hist-buckets 0)))
+                           (let ((c (make-vector size 0)))
                              (hash-set! table label c)
                              c))))
-          (when (< b hist-buckets)
+          (when (< b size)
             (vector-set! counts b (+ (vector-ref counts b) (value-of v)))))))
      (bpf-map->alist bm))
     (sort (hash-map->list cons table)
@@ -218,8 +221,28 @@ strings."
     (case (at-map-kind m)
       ((klhist)
        (let ((linear (at-map-linear m))
-             (data (keyed-linear m bm plan)))
+             (data (keyed-linear m bm plan))
+             ;; A wide lhist! with no key is counted as a keyed one
+             ;; and prints as an unkeyed histogram.
+             (keyless? (null? (or (at-map-keys m) '()))))
          (cond
+          ((and json? keyless?)
+           (json-line "hist"
+                      (list (cons name
+                                  (match data
+                                    (() '())
+                                    (((_ . counts))
+                                     (buckets-json
+                                      (hist-buckets-of counts linear))))))
+                      port))
+          (keyless?
+           ;; Empty, it prints as an empty histogram map does.
+           (format port "~a:~%" name)
+           (match data
+             (() #t)
+             (((_ . counts))
+              (write-histogram (linear-histogram counts linear) port)))
+           (newline port))
           (json?
            (json-line "hist"
                       (list (cons name
@@ -251,7 +274,7 @@ strings."
                            bs))))
                (json-line "hist"
                           (list (cons name
-                                      (if (at-map-keys m)
+                                      (if (pair? (or (at-map-keys m) (quote ())))
                                           (let ((data (bpf-hist bm #:linear linear)))
                                             (if (null? data)
                                                 'null

@@ -480,5 +480,44 @@
                (let ((names (map car (bpf-map->alist exe-names))))
                  (and (pair? names) (string-prefix? "guile" (car names))))))
 
+;; under-cgroup?: a child moved into a fresh cgroup calls getppid 7
+;; times; calls from outside it (this process's 5, anyone else's) do not
+;; count as inside.
+(define cgroup2-root
+  (or (any (lambda (line)
+             (let ((f (string-split line #\space)))
+               (and (> (length f) 2) (equal? (caddr f) "cgroup2") (cadr f))))
+           (call-with-input-file "/proc/self/mounts"
+             (lambda (p)
+               (let loop ((acc '()))
+                 (let ((l (read-line p)))
+                   (if (eof-object? l) (reverse acc) (loop (cons l acc))))))))
+      (begin
+        (false-if-exception (mkdir "/sys/fs/cgroup/unified"))
+        (system "mount -t cgroup2 none /sys/fs/cgroup/unified")
+        "/sys/fs/cgroup/unified")))
+(define test-cg (format #f "~a/gebpf-forms-~a" cgroup2-root me))
+(unless (file-exists? test-cg) (mkdir test-cg))
+(defbpf-map cg-filter #:kind 'cgroup-array #:max-entries 2)
+(defbpf-map cg-hits #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 3)
+(bpf-map-set! cg-filter 0 test-cg)
+(bpf-fn cg-probe (ctx)
+  (map-increment! cg-hits (if (under-cgroup? cg-filter 0) 0 1))
+  ;; Slot 1 is empty: the helper fails there, and that is not "under".
+  (when (under-cgroup? cg-filter 1)
+    (map-increment! cg-hits 2)))
+(let ((p (tp-prog "cg-probe" cg-probe "syscalls/sys_enter_getppid")))
+  (bpf-attach! p)
+  (system (format #f "sh -c 'echo $$ > ~a/cgroup.procs; exec guile --no-auto-compile -c \"(do ((i 0 (+ i 1))) ((= i 7)) (getppid))\"'" test-cg))
+  (calls 5 getppid)
+  (bpf-unload! p)
+  (test-equal "under-cgroup? counts only the calls from inside the cgroup" 7
+              (bpf-map-ref cg-hits 0))
+  (test-assert "under-cgroup? is false outside the cgroup"
+               (>= (bpf-map-ref cg-hits 1) 5))
+  (test-equal "under-cgroup? of an empty slot is false" 0
+              (bpf-map-ref cg-hits 2)))
+(false-if-exception (rmdir test-cg))
+
 (for-each bpf-unload! (list p-drop p-hdr p-getpid))
 (harness-end)

@@ -182,6 +182,16 @@
   (test-assert "error details: the file"
                (string-suffix? "lower.scm" (assq-ref d 'file))))
 
+(defbpf-map cgs #:kind 'cgroup-array #:max-entries 1)
+(lower-error "under-cgroup? outside tracing programs" ("under-cgroup?" "tracing")
+             (lower-xdp (bpf-fn ucg1 (ctx) (if (under-cgroup? cgs 0) 1 2))))
+(lower-error "under-cgroup? needs a cgroup-array" ("under-cgroup? needs a cgroup-array"
+                                                   "counts is a hash" "'cgroup-array")
+             (lower-tp (bpf-fn ucg2 (ctx) (if (under-cgroup? counts 0) 1 2))))
+(test-assert "under-cgroup? lowers to the kernel's helper"
+             (string-contains (lower-tp (bpf-fn ucg3 (ctx) (if (under-cgroup? cgs 0) 1 2)))
+                              "bpf_current_task_under_cgroup (&"))
+
 ;; ---- hostile data spliced into a body ----
 (define (elapsed thunk)
   (let ((t0 (get-internal-real-time)))

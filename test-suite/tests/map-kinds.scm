@@ -1,6 +1,7 @@
 ;;; Every map kind of DESIGN §2 created in the kernel, with a round trip
 ;;; where user space may read and write it.
-(use-modules (harness) (ebpf) (srfi srfi-1) (srfi srfi-64))
+(use-modules (harness) (ebpf) (srfi srfi-1) (srfi srfi-64) (ice-9 match)
+             (ice-9 rdelim) (ice-9 ftw))
 
 (harness-begin "map-kinds" 'kernel)
 
@@ -85,7 +86,57 @@
   (bpf-map-set! h '(7 . 3) 1)
   (test-equal "keyed histogram key is (KEY . BUCKET)" '((7 . 3))
               (map car (bpf-map->alist h))))
+
+;; A cgroup-array slot is set from a cgroup2 directory path; the path is
+;; user input, so each way it can be wrong is refused by name.
+(define cgroup2-root
+  (or (any (lambda (line)
+             (match (string-split line #\space)
+               ((_ dir "cgroup2" . _) dir)
+               (_ #f)))
+           (call-with-input-file "/proc/self/mounts"
+             (lambda (p)
+               (let loop ((acc '()))
+                 (let ((l (read-line p)))
+                   (if (eof-object? l) (reverse acc) (loop (cons l acc))))))))
+      (begin
+        (false-if-exception (mkdir "/sys/fs/cgroup/unified"))
+        (system "mount -t cgroup2 none /sys/fs/cgroup/unified")
+        "/sys/fs/cgroup/unified")))
+(define k-cg (format #f "~a/gebpf-map-kinds-~a" cgroup2-root (getpid)))
+(unless (file-exists? k-cg) (mkdir k-cg))
+(define (open-fds) (length (scandir "/proc/self/fd")))
+(test-kind cgroup-array (defbpf-map k-cga #:kind 'cgroup-array #:max-entries 2)
+  (let ((before (open-fds)))
+    (do ((i 0 (+ i 1))) ((= i 20)) (bpf-map-set! k-cga 0 k-cg))
+    (false-if-exception (bpf-map-set! k-cga 1 "/"))
+    (test-equal "cgroup-array set from a path leaves no fd open" before
+                (open-fds)))
+  (test-ebpf-error "cgroup-array values are not read back" 'ebpf-map-error
+                   ("k-cga" "does not return" "under-cgroup?")
+                   (bpf-map-ref k-cga 0))
+  (test-ebpf-error "cgroup-array: not a path" 'ebpf-validation-error
+                   ("k-cga" "not 5") (bpf-map-set! k-cga 0 5))
+  (test-ebpf-error "cgroup-array: a NUL byte in the path" 'ebpf-validation-error
+                   ("NUL byte" "gebpf-map-kinds")
+                   (bpf-map-set! k-cga 0 (string-append k-cg "\x00;/x")))
+  (test-ebpf-error "cgroup-array: a missing path" 'ebpf-validation-error
+                   ("/nonexistent-gebpf" "ENOENT")
+                   (bpf-map-set! k-cga 0 "/nonexistent-gebpf"))
+  (test-ebpf-error "cgroup-array: not a directory" 'ebpf-validation-error
+                   ("/proc/self/status" "ENOTDIR")
+                   (bpf-map-set! k-cga 0 "/proc/self/status"))
+  (test-ebpf-error "cgroup-array: a directory outside cgroup2"
+                   'ebpf-validation-error ("\"/proc\" is not a cgroup2")
+                   (bpf-map-set! k-cga 0 "/proc"))
+  (test-ebpf-error "cgroup-array: no batch set" 'ebpf-validation-error
+                   ("k-cga" "one at a time")
+                   (bpf-map-set-all! k-cga (list (cons 0 k-cg))))
+  (test-ebpf-error "cgroup-array: index out of range" 'ebpf-map-error
+                   ("k-cga" "0..1") (bpf-map-set! k-cga 2 k-cg))
+  (test-equal "cgroup-array slot emptied" #t (bpf-map-delete! k-cga 0)))
+(false-if-exception (rmdir k-cg))
 (test-equal "every declared kind was tried"
-            (length bpf-map-kinds) 20)
+            (length bpf-map-kinds) 21)
 
 (harness-end)

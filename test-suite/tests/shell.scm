@@ -141,6 +141,37 @@
        (and m (= n (string->number (match:substring m 2))))))
     (r (format #t "# ~s~%" r) #f)))
 
+(test-assert "unkeyed hist! and lhist!, -f json: one list of buckets each"
+  (match (one-liner "(on \"tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~a) (hist! @h (arg ctx 'ret)) (lhist! @l (arg ctx 'ret) 0 1000 100)))"
+                    (dd 'write) #:extra '("-f" "json"))
+    ((0 . out)
+     (and (string-contains out (format #f "{\"@h\": [{\"min\": 64, \"max\": 127, \"count\": ~a}]}" n))
+          (string-contains out (format #f "{\"@l\": [{\"min\": 100, \"max\": 199, \"count\": ~a}]}" n))))
+    (r (format #t "# ~s~%" r) #f)))
+
+;; bpftrace's cpuwalk: @cpu = lhist(cpu, 0, 1000, 1); up to 1000 steps,
+;; printed from the first non-empty bucket to the last.
+(test-output "lhist! of 1000 steps prints only its non-empty range"
+  (one-liner "(on \"tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~a) (lhist! @w (arg ctx 'ret) 0 1000 1)))"
+             (dd 'write))
+  ((string-append "@w:\n" (format #f "~16a~8d |" "[100]" n) (make-string 52 #\@) "|\n\n")))
+(test-assert "lhist! of 1000 steps, -f json"
+  (match (one-liner "(on \"tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~a) (lhist! @w (arg ctx 'ret) 0 1000 1)))"
+                    (dd 'write) #:extra '("-f" "json"))
+    ((0 . out)
+     (string-contains out (format #f "{\"@w\": [{\"min\": 100, \"max\": 100, \"count\": ~a}]}" n)))
+    (r (format #t "# ~s~%" r) #f)))
+(test-output "keyed lhist! of 500 steps"
+  (one-liner "(on \"tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~a) (lhist! @w (comm) (arg ctx 'ret) 0 1000 2)))"
+             (dd 'write))
+  ((string-append "@w[dd]:\n" (format #f "~16a~8d |" "[100, 102)" n))))
+(test-ebpf-error "lhist! of more than 1000 steps" 'ebpf-validation-error
+                 ("lhist!" "at most 1000 steps")
+  (begin
+    (bpf-script-reset!)
+    (bpf-script-load-string "(on \"tracepoint:syscalls:sys_enter_write\" (lhist! @x 5 0 1001 1))")
+    (bpf-script-run)))
+
 (test-ebpf-error "keyed lhist! with a bad range" 'ebpf-validation-error ("lhist!")
   (begin
     (bpf-script-reset!)
