@@ -400,10 +400,21 @@ ex_compare (struct emit *E, struct buf *b, struct node *n)
       bf (b, ", %zu); })", strlen (s->name));
       return;
     }
-  if (a->ty == TY_IPV6 || a->ty == TY_MAC)
+  if (a->ty == TY_IPV6 || a->ty == TY_MAC || c->ty == TY_IPV6)
     {
       bf (b, "(%s", n->op == OP_NE ? "!" : "");
-      if (a->ty == TY_IPV6)
+      if (a->ty == TY_VALUE || c->ty == TY_VALUE)
+        {
+          /* An ipv6 and a (bytes 16) field: not both in6_addr, so
+             compared as 16 bytes in temporaries.  */
+          int k = gebpf_emit_tmp (E);
+          bf (b, "({ __auto_type __m%d = ", k);
+          gebpf_emit_ex (E, b, a);
+          bf (b, "; __auto_type __n%d = ", k);
+          gebpf_emit_ex (E, b, c);
+          bf (b, "; gebpf_bytes_eq (&__m%d, &__n%d, 16); }))", k, k);
+        }
+      else if (a->ty == TY_IPV6)
         {
           bs (b, "gebpf_ip6_eq (");
           gebpf_emit_ex (E, b, a);

@@ -799,7 +799,13 @@ type (struct lower *L, struct node *n)
           || (b->ty == TY_STR && a->ty == TY_VALUE
               && a->vt->kind == GT_STRING);
         bool eqop = n->op == OP_EQ || n->op == OP_NE;
-        if (str || ((a->ty == TY_IPV6 || a->ty == TY_MAC) && a->ty == b->ty))
+        /* A 16-byte field (u8 saddr_v6[16]) compares with an ipv6 value
+           as the ipv6 it holds.  */
+        bool ip6 = (a->ty == TY_IPV6 || addr6_bytes (a))
+          && (b->ty == TY_IPV6 || addr6_bytes (b))
+          && (a->ty == TY_IPV6 || b->ty == TY_IPV6);
+        if (str || ip6 || ((a->ty == TY_IPV6 || a->ty == TY_MAC)
+                           && a->ty == b->ty))
           {
             if (!eqop)
               gebpf_lower_error (L, n, "compare with = or !=",

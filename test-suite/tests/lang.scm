@@ -351,6 +351,7 @@
   #:max-entries 64)
 (defbpf-map lang-by-addr6 #:kind 'hash #:key 'ipv6 #:value 'u64
   #:max-entries 64)
+(defbpf-map lang-eq6 #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 3)
 ;; skaddr is a const void *: core-cast says it is a struct sock.
 (defbpf-map lang-cast #:kind 'hash #:key 'u16 #:value 'u64 #:max-entries 8)
 (bpf-fn state-probe (ctx)
@@ -363,7 +364,14 @@
     (when (= (arg ctx 'daddr) (ipv4 "127.0.0.1"))
       (map-increment! lang-by-addr (arg ctx 'daddr)))
     (when (= (arg ctx 'family) 10)
-      (map-increment! lang-by-addr6 (arg ctx 'daddr_v6)))
+      (map-increment! lang-by-addr6 (arg ctx 'daddr_v6))
+      ;; u8 daddr_v6[16] compared with ipv6 constants, both ways round.
+      (when (= (arg ctx 'daddr_v6) (ipv6 "::1"))
+        (map-increment! lang-eq6 0))
+      (when (= (ipv6 "::2") (arg ctx 'daddr_v6))
+        (map-increment! lang-eq6 1))
+      (when (!= (arg ctx 'saddr_v6) (ipv6 "::2"))
+        (map-increment! lang-eq6 2)))
     (let ((sk (core-cast (arg ctx 'skaddr) 'sock)))
       (map-set! lang-cast (arg ctx 'family)
                 (core-read sk '__sk_common 'skc_family)))))
@@ -406,6 +414,10 @@
              #:kind 'kprobe #:target "do_sys_open"))
 (test-equal "u8 daddr_v6[16] keys an ipv6 map"
             '("::1") (map car (bpf-map->alist lang-by-addr6)))
+(test-assert "u8 daddr_v6[16] = and != (ipv6 ...): ::1 matches, ::2 does not"
+             (let ((n (bpf-map-ref lang-eq6 0)))
+               (and (> n 0) (zero? (bpf-map-ref lang-eq6 1))
+                    (= n (bpf-map-ref lang-eq6 2)))))
 
 ;; ---- 6. a field at different offsets in the probes of a list ----
 ;; filename is at offset 24 in sys_enter_openat (after dfd) and at 16 in

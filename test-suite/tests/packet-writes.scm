@@ -608,6 +608,51 @@
              (run (prog 'tc "tc-fib" pw-tc-fib)
                   (make-udp-packet #:src "10.0.0.1" #:dst "127.0.0.1"))))
 
+;;; ---- address equality: ipv6, ipv4, mac --------------------------------
+
+;; = and != of header addresses with constants and map values, on frames
+;; whose addresses match one slot in two: a bit per comparison.
+(defbpf-map pw-eq-a6 #:kind 'array #:key 'u32 #:value 'ipv6 #:max-entries 1)
+(defbpf-map pw-eq-a4 #:kind 'array #:key 'u32 #:value 'ipv4 #:max-entries 1)
+(defbpf-map pw-eq-mac #:kind 'array #:key 'u32 #:value 'mac #:max-entries 1)
+(defbpf-map pw-eq #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 1)
+(bpf-fn pw-addr-eq (ctx)
+  (let ((eth (packet-eth ctx)) (ip6 (packet-ipv6 ctx)) (ip (packet-ipv4 ctx)))
+    (map-set! pw-eq 0
+              (logior (if (and ip6 (= (ipv6-saddr ip6) (ipv6 "2001:db8::1"))) 1 0)
+                      (if (and ip6 (!= (ipv6 "2001:db8::2") (ipv6-daddr ip6))) 2 0)
+                      (if (and ip6 (= (ipv6-daddr ip6)
+                                      (map-ref pw-eq-a6 0 (ipv6 "::"))))
+                          4 0)
+                      (if (and ip (= (ipv4-daddr ip) (map-ref pw-eq-a4 0 (ipv4 "0.0.0.0"))))
+                          8 0)
+                      (if (and eth (= (eth-h-source eth) (map-ref pw-eq-mac 0 (eth-h-dest eth))))
+                          16 0)
+                      (if (and eth (!= (eth-h-dest eth) (map-ref pw-eq-mac 0 (eth-h-dest eth))))
+                          32 0)))
+    (return :xdp-pass)))
+(bpf-map-set! pw-eq-a6 0 "2001:db8::9")
+(bpf-map-set! pw-eq-a4 0 "10.1.2.3")
+(bpf-map-set! pw-eq-mac 0 "02:00:00:00:00:01")
+(let ((p (prog 'xdp "addr-eq" pw-addr-eq)))
+  (define (bits frame) (run p frame) (bpf-map-ref pw-eq 0))
+  (test-equal "ipv6 =, != with constants and a map value: all match"
+              (logior 1 2 4 16 32)
+              (bits (make-udp-packet #:src "2001:db8::1" #:dst "2001:db8::9"
+                                     #:src-mac "02:00:00:00:00:01"
+                                     #:dst-mac "02:00:00:00:00:02")))
+  (test-equal "ipv6 =, != with constants and a map value: none match"
+              0
+              (bits (make-udp-packet #:src "2001:db8::8" #:dst "2001:db8::2"
+                                     #:src-mac "02:00:00:00:00:03"
+                                     #:dst-mac "02:00:00:00:00:01")))
+  (test-equal "ipv4 = with a map value, mac = and !="
+              (logior 8 16 32)
+              (bits (make-udp-packet #:src "10.0.0.1" #:dst "10.1.2.3"
+                                     #:src-mac "02:00:00:00:00:01"
+                                     #:dst-mac "02:00:00:00:00:02")))
+  #t)
+
 ;;; ---- what the lowering refuses ---------------------------------------
 
 (define (lower kind fn) (bpf-fn->c fn #:kind kind))
