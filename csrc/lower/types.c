@@ -964,7 +964,20 @@ type (struct lower *L, struct node *n)
       else if (n->kid[1]->op == OP_INT)
         /* A pointer argument of a BTF-typed target keeps its struct, for
            core-read (BTF is loaded only for a body that has one).  */
-        n->btf_id = gebpf_arg_btf_struct (L, n->kid[1]->ival);
+        {
+          n->btf_id = gebpf_arg_btf_struct (L, n->kid[1]->ival);
+          /* An integer argument takes its size and sign from BTF (sys_exit's
+             long ret is negative on failure); ival keeps the size for the
+             emitter, 0 for a full 64-bit slot.  */
+          bool sg;
+          int size = n->btf_id ? 0 : gebpf_arg_btf_int (L, n->kid[1]->ival,
+                                                        &sg);
+          if (size)
+            {
+              n->is_signed = sg;
+              n->ival = size < 8 ? size : 0;
+            }
+        }
       return;
     case OP_RETVAL:
       type_kids (L, n);

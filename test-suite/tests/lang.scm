@@ -194,6 +194,41 @@
                          pid (bpf-map-ref lang-forks 1 #f))
              (bpf-map-clear! lang-forks))))))
  '(tp-btf raw-tracepoint))
+
+;; Integer arguments of a BTF-typed target take size and sign from BTF:
+;; sys_exit (struct pt_regs *regs, long ret) sees read(-1, ...) return
+;; -EBADF, which is < 0 and prints as -9, in tp-btf and raw-tracepoint
+;; programs.
+(defbpf-map lang-btf-ret #:kind 'array #:key 'u32 #:value 'i64 #:max-entries 3)
+(bpf-fn btf-exit-probe (ctx)
+  (when (and (= (tid) (const me)) (< (arg ctx 1) 0))
+    (map-set! lang-btf-ret 0 (arg ctx 1))
+    (map-increment! lang-btf-ret 1)
+    (when (> (arg ctx 1) -10)
+      (map-increment! lang-btf-ret 2))))
+(for-each
+ (lambda (kind)
+   (let ((p (make-bpf-program `((name . ,(format #f "lang-exit-~a" kind))
+                                (kind . ,kind) (attach . "sys_exit")
+                                (source . ,btf-exit-probe)
+                                (constants . ((me . ,me)))))))
+     (bpf-attach! p)
+     (bad-reads 3)
+     (bpf-unload! p)
+     (test-equal (format #f "~a: sys_exit's long ret is signed: -EBADF < 0, > -10" kind)
+                 (list (- EBADF) #t #t)
+                 (list (bpf-map-ref lang-btf-ret 0)
+                       (>= (bpf-map-ref lang-btf-ret 1) 3)
+                       (= (bpf-map-ref lang-btf-ret 1) (bpf-map-ref lang-btf-ret 2))))
+     (bpf-map-clear! lang-btf-ret)))
+ '(tp-btf raw-tracepoint))
+;; signal_generate (int sig, struct kernel_siginfo *info, ...): a 4-byte
+;; int is truncated to 32 bits and sign-extended.
+(test-assert "an int argument of a tp-btf target is read as a signed 32-bit"
+  (string-contains
+   (bpf-fn->c (bpf-fn sig-probe (ctx) (when (< (arg ctx 0) 0) (printk "x")))
+              #:kind 'tp-btf #:target "signal_generate")
+   "((__s64)(__s32)((__u64 *)ctx)[0])"))
 (test-ebpf-error "core-read of an integer argument (sys_enter's long id) points at read-user and core-cast"
   'ebpf-lower-error ("read-user" "(core-cast PTR 'sock)")
   (bpf-fn->c (bpf-fn bad-core2 (ctx) (core-read (arg ctx 1) 'pid))
