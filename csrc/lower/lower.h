@@ -84,6 +84,7 @@ enum op
   OP_CORE_CAST,                 /* (core-cast PTR 'STRUCT) */
   OP_FIB_LOOKUP,                /* (fib-lookup CTX IP) */
   OP_PKT_IFINDEX,               /* (packet-ifindex CTX) */
+  OP_FIB_STATUS,                /* (fib-lookup-status CTX IP) */
   OP__COUNT
 };
 

@@ -900,19 +900,21 @@ type (struct lower *L, struct node *n)
     case OP_REDIRECT: case OP_REDIRECT_MAP:
       type_packet_write (L, n);
       return;
-    case OP_FIB_LOOKUP:
+    case OP_FIB_LOOKUP: case OP_FIB_STATUS:
       {
         type_kids (L, n);
         if (n->kid[0]->ty != TY_CTX)
           gebpf_lower_error (L, n->kid[0], "pass the program's context",
-                             "fib-lookup needs the context");
+                             "%s needs the context", n->name);
         struct node *ip = n->kid[1];
         if (!(ip->ty == TY_HDR && (ip->hdr == H_IPV4 || ip->hdr == H_IPV6)))
           gebpf_lower_error (L, ip, "pass the header of packet-ipv4 or "
-                             "packet-ipv6", "fib-lookup needs an IP header, "
-                             "got %s", gebpf_tyname (ip->ty));
-        /* The egress ifindex, or 0.  */
+                             "packet-ipv6", "%s needs an IP header, "
+                             "got %s", n->name, gebpf_tyname (ip->ty));
+        /* The egress ifindex, or 0; the status may be a negative
+           errno.  */
         n->ty = TY_INT;
+        n->is_signed = n->op == OP_FIB_STATUS;
         return;
       }
     case OP_FRAGP:
