@@ -229,6 +229,24 @@
    (bpf-fn->c (bpf-fn sig-probe (ctx) (when (< (arg ctx 0) 0) (printk "x")))
               #:kind 'tp-btf #:target "signal_generate")
    "((__s64)(__s32)((__u64 *)ctx)[0])"))
+;; The same in the C of kinds this kernel refuses to load or whose
+;; arguments are narrower: fentry's int dfd, sched_switch's bool preempt
+;; and unsigned int prev_state, error_report_end's enum (an unsigned
+;; 4-byte integer).
+(for-each
+ (match-lambda
+   ((kind target pos expect)
+    (test-assert (format #f "~a ~a: argument ~a read as ~a" kind target pos expect)
+      (string-contains
+       (bpf-fn->c (if (= pos 0)
+                      (bpf-fn int-probe0 (ctx) (map-set! lang-btf-ret 0 (arg ctx 0)))
+                      (bpf-fn int-probe3 (ctx) (map-set! lang-btf-ret 0 (arg ctx 3))))
+                  #:kind kind #:target target)
+       expect))))
+ '((fentry "do_sys_openat2" 0 "((__s64)(__s32)((__u64 *)ctx)[0])")
+   (tp-btf "sched_switch" 0 "((__u64)(__u8)((__u64 *)ctx)[0])")
+   (tp-btf "sched_switch" 3 "((__u64)(__u32)((__u64 *)ctx)[3])")
+   (raw-tracepoint "error_report_end" 0 "((__u64)(__u32)ctx->args[0])")))
 (test-ebpf-error "core-read of an integer argument (sys_enter's long id) points at read-user and core-cast"
   'ebpf-lower-error ("read-user" "(core-cast PTR 'sock)")
   (bpf-fn->c (bpf-fn bad-core2 (ctx) (core-read (arg ctx 1) 'pid))
