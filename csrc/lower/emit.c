@@ -400,13 +400,14 @@ ex_compare (struct emit *E, struct buf *b, struct node *n)
       bf (b, ", %zu); })", strlen (s->name));
       return;
     }
-  if (a->ty == TY_IPV6 || a->ty == TY_MAC || c->ty == TY_IPV6)
+  if (a->ty == TY_IPV6 || a->ty == TY_MAC || c->ty == TY_IPV6
+      || (a->ty == TY_VALUE && c->ty == TY_VALUE))
     {
       bf (b, "(%s", n->op == OP_NE ? "!" : "");
       if (a->ty == TY_VALUE || c->ty == TY_VALUE)
         {
-          /* An ipv6 and a (bytes 16) field: not both in6_addr, so
-             compared as 16 bytes in temporaries.  */
+          /* A (bytes 16) field and an ipv6 or another such field: not
+             both in6_addr, so compared as 16 bytes in temporaries.  */
           int k = gebpf_emit_tmp (E);
           bf (b, "({ __auto_type __m%d = ", k);
           gebpf_emit_ex (E, b, a);

@@ -800,10 +800,9 @@ type (struct lower *L, struct node *n)
               && a->vt->kind == GT_STRING);
         bool eqop = n->op == OP_EQ || n->op == OP_NE;
         /* A 16-byte field (u8 saddr_v6[16]) compares with an ipv6 value
-           as the ipv6 it holds.  */
+           or another such field as the ipv6 it holds.  */
         bool ip6 = (a->ty == TY_IPV6 || addr6_bytes (a))
-          && (b->ty == TY_IPV6 || addr6_bytes (b))
-          && (a->ty == TY_IPV6 || b->ty == TY_IPV6);
+          && (b->ty == TY_IPV6 || addr6_bytes (b));
         if (str || ip6 || ((a->ty == TY_IPV6 || a->ty == TY_MAC)
                            && a->ty == b->ty))
           {

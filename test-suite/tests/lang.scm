@@ -404,7 +404,7 @@
   #:max-entries 64)
 (defbpf-map lang-by-addr6 #:kind 'hash #:key 'ipv6 #:value 'u64
   #:max-entries 64)
-(defbpf-map lang-eq6 #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 3)
+(defbpf-map lang-eq6 #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 4)
 ;; skaddr is a const void *: core-cast says it is a struct sock.
 (defbpf-map lang-cast #:kind 'hash #:key 'u16 #:value 'u64 #:max-entries 8)
 (bpf-fn state-probe (ctx)
@@ -424,7 +424,9 @@
       (when (= (ipv6 "::2") (arg ctx 'daddr_v6))
         (map-increment! lang-eq6 1))
       (when (!= (arg ctx 'saddr_v6) (ipv6 "::2"))
-        (map-increment! lang-eq6 2)))
+        (map-increment! lang-eq6 2))
+      (when (= (arg ctx 'saddr_v6) (arg ctx 'daddr_v6))
+        (map-increment! lang-eq6 3)))
     (let ((sk (core-cast (arg ctx 'skaddr) 'sock)))
       (map-set! lang-cast (arg ctx 'family)
                 (core-read sk '__sk_common 'skc_family)))))
@@ -471,6 +473,12 @@
              (let ((n (bpf-map-ref lang-eq6 0)))
                (and (> n 0) (zero? (bpf-map-ref lang-eq6 1))
                     (= n (bpf-map-ref lang-eq6 2)))))
+(test-equal "u8 saddr_v6[16] = u8 daddr_v6[16]: ::1 to ::1"
+            (bpf-map-ref lang-eq6 0) (bpf-map-ref lang-eq6 3))
+(test-ebpf-error "< of a 16-byte address field and an ipv6"
+  'ebpf-lower-error ("< orders only integers" "compare with = or !=")
+  (bpf-fn->c (bpf-fn bad-lt6 (ctx) (< (arg ctx 'daddr_v6) (ipv6 "::1")))
+             #:kind 'tracepoint #:target "sock/inet_sock_set_state"))
 
 ;; ---- 6. a field at different offsets in the probes of a list ----
 ;; filename is at offset 24 in sys_enter_openat (after dfd) and at 16 in
