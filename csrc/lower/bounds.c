@@ -279,7 +279,7 @@ walk (struct lower *L, struct node *n)
       need (L, n, pkt, "use packet forms in xdp, tc, socket-filter and "
             "cgroup-skb programs");
       break;
-    case OP_FIB_LOOKUP:
+    case OP_FIB_LOOKUP: case OP_FIB_STATUS:
       need (L, n, L->kind == PK_XDP || L->kind == PK_TC,
             "route packets in xdp and tc programs");
       L->packet_layers |= 1u << H_ETH;

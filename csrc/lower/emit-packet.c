@@ -249,18 +249,26 @@ gebpf_emit_ex_packet_write (struct emit *E, struct buf *b, struct node *n)
       gebpf_emit_ex_int (E, b, n->kid[0]);
       bs (b, ", 0))");
       return;
-    case OP_FIB_LOOKUP:
+    case OP_FIB_LOOKUP: case OP_FIB_STATUS:
       {
         /* The kernel's forwarding decision for the packet's addresses,
            from the interface it came in on (xdp-tutorial's xdp_router):
            on success the next hop's MAC and the egress interface's go
            into the Ethernet header and the egress ifindex is the value;
            anything else (no route, no neighbour yet, forwarding off) is
-           0, and the stack, given the packet, decides.  */
+           0, and the stack, given the packet, decides.
+           fib-lookup-status only asks: its value is the kernel's
+           BPF_FIB_LKUP_RET_* code (NOT_FWDED without an IP header), so
+           that a blackhole can be told from an unresolved neighbour.  */
         gebpf_emit_gpl_only (E, n, "bpf_fib_lookup");
         int k = gebpf_emit_tmp (E);
         bool v6 = n->kid[1]->hdr == H_IPV6;
-        bf (b, "({ __u64 __r%d = 0; __auto_type __i%d = ", k, k);
+        bool status = n->op == OP_FIB_STATUS;
+        if (status)
+          bf (b, "({ __s64 __r%d = BPF_FIB_LKUP_RET_NOT_FWDED; "
+              "__auto_type __i%d = ", k, k);
+        else
+          bf (b, "({ __u64 __r%d = 0; __auto_type __i%d = ", k, k);
         gebpf_emit_ex (E, b, n->kid[1]);
         bf (b, "; struct ethhdr *__e%d = gebpf_eth (%s, %s); "
             "if (__i%d && __e%d) { struct bpf_fib_lookup __f%d; "
@@ -280,6 +288,14 @@ gebpf_emit_ex_packet_write (struct emit *E, struct buf *b, struct node *n)
               "__f%d.tot_len = bpf_ntohs (__i%d->tot_len); "
               "__f%d.ipv4_src = __i%d->saddr; __f%d.ipv4_dst = __i%d->daddr; ",
               k, k, k, k, k, k, k, k, k, k, k);
+        if (status)
+          {
+            bf (b, "__f%d.ifindex = ctx->%s; "
+                "__r%d = bpf_fib_lookup (ctx, &__f%d, sizeof __f%d, 0); } "
+                "__r%d; })", k, E->L->kind == PK_XDP ? "ingress_ifindex"
+                : "ifindex", k, k, k, k);
+            return;
+          }
         bf (b, "__f%d.ifindex = ctx->%s; "
             "if (bpf_fib_lookup (ctx, &__f%d, sizeof __f%d, 0) "
             "== BPF_FIB_LKUP_RET_SUCCESS) { "

@@ -279,13 +279,21 @@ gebpf_emit_ex_arg (struct emit *E, struct buf *b, struct node *n)
       return;
     }
   long pos = n->kid[1]->ival;
+  /* An argument BTF types as a narrower or signed integer (the types
+     pass's ival and is_signed): truncated to its size, then widened
+     with its sign.  */
+  char cast[32] = "";
+  if (n->ival > 0 && n->ival < 8)
+    snprintf (cast, sizeof cast, "(%s%d)", n->is_signed ? "__s" : "__u",
+              (int) n->ival * 8);
+  const char *to = n->is_signed ? "__s64" : "__u64";
   switch (kind)
     {
     case PK_RAW_TRACEPOINT:
-      bf (b, "((__u64)ctx->args[%ld])", pos);
+      bf (b, "((%s)%sctx->args[%ld])", to, cast, pos);
       return;
     case PK_TP_BTF: case PK_FENTRY: case PK_FEXIT: case PK_LSM:
-      bf (b, "((__u64)((__u64 *)ctx)[%ld])", pos);
+      bf (b, "((%s)%s((__u64 *)ctx)[%ld])", to, cast, pos);
       return;
     default:
       bf (b, "((__u64)PT_REGS_PARM%ld (ctx))", pos + 1);

@@ -400,10 +400,22 @@ ex_compare (struct emit *E, struct buf *b, struct node *n)
       bf (b, ", %zu); })", strlen (s->name));
       return;
     }
-  if (a->ty == TY_IPV6 || a->ty == TY_MAC)
+  if (a->ty == TY_IPV6 || a->ty == TY_MAC || c->ty == TY_IPV6
+      || (a->ty == TY_VALUE && c->ty == TY_VALUE))
     {
       bf (b, "(%s", n->op == OP_NE ? "!" : "");
-      if (a->ty == TY_IPV6)
+      if (a->ty == TY_VALUE || c->ty == TY_VALUE)
+        {
+          /* A (bytes 16) field and an ipv6 or another such field: not
+             both in6_addr, so compared as 16 bytes in temporaries.  */
+          int k = gebpf_emit_tmp (E);
+          bf (b, "({ __auto_type __m%d = ", k);
+          gebpf_emit_ex (E, b, a);
+          bf (b, "; __auto_type __n%d = ", k);
+          gebpf_emit_ex (E, b, c);
+          bf (b, "; gebpf_bytes_eq (&__m%d, &__n%d, 16); }))", k, k);
+        }
+      else if (a->ty == TY_IPV6)
         {
           bs (b, "gebpf_ip6_eq (");
           gebpf_emit_ex (E, b, a);
@@ -778,6 +790,7 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
       return;
     case OP_SET_FIELD: case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL:
     case OP_REDIRECT: case OP_REDIRECT_MAP: case OP_FIB_LOOKUP:
+    case OP_FIB_STATUS:
       gebpf_emit_ex_packet_write (E, b, n);
       return;
     case OP_FRAGP:

@@ -96,6 +96,8 @@ static const struct form forms[] = {
   {"xdp-adjust-tail!", OP_XDP_ADJUST_TAIL, 2, 2, "(xdp-adjust-tail! CTX DELTA)"},
   {"redirect", OP_REDIRECT, 1, 1, "(redirect IFINDEX)"},
   {"fib-lookup", OP_FIB_LOOKUP, 2, 2, "(fib-lookup CTX IP-HEADER)"},
+  {"fib-lookup-status", OP_FIB_STATUS, 2, 2,
+   "(fib-lookup-status CTX IP-HEADER)"},
   {"redirect-map", OP_REDIRECT_MAP, 2, 2, "(redirect-map DEVMAP KEY)"},
   {"kstack", OP_KSTACK, 0, 0, "(kstack)"},
   {"ustack", OP_USTACK, 0, 0, "(ustack)"},
@@ -176,6 +178,11 @@ static const struct keyword_const kconsts[] = {
   {"tcp", 6}, {"udp", 17}, {"icmp", 1}, {"icmpv6", 58}, {"sctp", 132},
   {"gre", 47}, {"ipv4", 0x0800}, {"ipv6", 0x86dd}, {"arp", 0x0806},
   {"vlan", 0x8100},
+  /* fib-lookup-status: the kernel's BPF_FIB_LKUP_RET_* codes.  */
+  {"fib-success", 0}, {"fib-blackhole", 1}, {"fib-unreachable", 2},
+  {"fib-prohibit", 3}, {"fib-not-forwarded", 4},
+  {"fib-forwarding-disabled", 5}, {"fib-unsupported-lwt", 6},
+  {"fib-no-neigh", 7}, {"fib-frag-needed", 8},
   {NULL, 0}
 };
 

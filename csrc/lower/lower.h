@@ -85,6 +85,7 @@ enum op
   OP_FIB_LOOKUP,                /* (fib-lookup CTX IP) */
   OP_PKT_IFINDEX,               /* (packet-ifindex CTX) */
   OP_UNDER_CGROUP,              /* (under-cgroup? CGROUP-ARRAY INDEX) */
+  OP_FIB_STATUS,                /* (fib-lookup-status CTX IP) */
   OP__COUNT
 };
 
@@ -348,6 +349,10 @@ void gebpf_type_core_read (struct lower *L, struct node *n);
    L's BTF-typed target (tp-btf, raw-tracepoint, fentry, fexit, lsm)
    points at, or 0.  */
 int gebpf_arg_btf_struct (struct lower *L, long pos);
+/* types-core.c: the size in bytes (1..8) of argument POS of L's
+   BTF-typed target when BTF types it as an integer or enum, setting
+   *IS_SIGNED from BTF; 0 otherwise.  */
+int gebpf_arg_btf_int (struct lower *L, long pos, bool *is_signed);
 /* Shared by the type pass's files: types.c (the walk), types-map.c
    (forms that name a map).  */
 static inline bool

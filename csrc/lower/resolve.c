@@ -434,8 +434,8 @@ resolve (struct lower *L, struct node *n, struct scope *s, int depth)
       }
       if (n->op == OP_KEYWORD)
         gebpf_lower_error (L, n, "keywords other than :tcp :udp :icmp :icmpv6 "
-                           ":ipv4 :ipv6 :arp and the kind's actions appear "
-                           "only in make-S and stack-id",
+                           ":ipv4 :ipv6 :arp, the :fib- codes and the kind's "
+                           "actions appear only in make-S and stack-id",
                            "unexpected keyword %s", n->name);
       if (n->quoted)
         gebpf_lower_error (L, n, "quoted names appear only in arg, core-read "

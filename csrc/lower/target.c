@@ -131,6 +131,12 @@ reads_kernel_types (const struct lower *L, const struct node *n)
       if (L->kind == PK_FEXIT)
         return true;
       break;
+    case OP_ARG:
+      /* A BTF-typed target's arguments take their type from BTF.  */
+      if (L->kind == PK_TP_BTF || L->kind == PK_RAW_TRACEPOINT
+          || L->kind == PK_FENTRY || L->kind == PK_FEXIT || L->kind == PK_LSM)
+        return true;
+      break;
     default:
       break;
     }

@@ -70,8 +70,11 @@ core_find_member (struct lower *L, const struct btf *b, int id,
   return -1;
 }
 
-int
-gebpf_arg_btf_struct (struct lower *L, long pos)
+/* The BTF id (modifiers and typedefs skipped) of argument POS of L's
+   BTF-typed target (tp-btf, raw-tracepoint, fentry, fexit, lsm), or 0
+   when the target or position is not in BTF.  */
+static int
+arg_btf_type (struct lower *L, long pos)
 {
   const struct btf *b = L->tgt.btf;
   const char *tgt = L->target;
@@ -107,13 +110,39 @@ gebpf_arg_btf_struct (struct lower *L, long pos)
   const struct btf_type *p = btf__type_by_id (b, proto);
   if (!p || !btf_is_func_proto (p) || pos + skip >= btf_vlen (p))
     return 0;
-  int at = btf_skip_mods (b, btf_params (p)[pos + skip].type);
-  const struct btf_type *pt = btf__type_by_id (b, at);
+  return btf_skip_mods (b, btf_params (p)[pos + skip].type);
+}
+
+int
+gebpf_arg_btf_struct (struct lower *L, long pos)
+{
+  int at = arg_btf_type (L, pos);
+  const struct btf *b = L->tgt.btf;
+  const struct btf_type *pt = at > 0 ? btf__type_by_id (b, at) : NULL;
   if (!pt || !btf_is_ptr (pt))
     return 0;
   int sid = btf_skip_mods (b, pt->type);
   const struct btf_type *st = btf__type_by_id (b, sid);
   return st && (btf_is_struct (st) || btf_is_union (st)) ? sid : 0;
+}
+
+int
+gebpf_arg_btf_int (struct lower *L, long pos, bool *is_signed)
+{
+  int at = arg_btf_type (L, pos);
+  const struct btf_type *t = at > 0 ? btf__type_by_id (L->tgt.btf, at) : NULL;
+  *is_signed = false;
+  if (!t || t->size < 1 || t->size > 8)
+    return 0;
+  if (btf_is_int (t))
+    *is_signed = (btf_int_encoding (t) & BTF_INT_SIGNED) != 0;
+  else if (btf_is_any_enum (t))
+    /* An enum is its underlying integer; BTF marks a signed one with
+       kflag.  */
+    *is_signed = btf_kflag (t);
+  else
+    return 0;
+  return t->size;
 }
 
 void

@@ -799,7 +799,12 @@ type (struct lower *L, struct node *n)
           || (b->ty == TY_STR && a->ty == TY_VALUE
               && a->vt->kind == GT_STRING);
         bool eqop = n->op == OP_EQ || n->op == OP_NE;
-        if (str || ((a->ty == TY_IPV6 || a->ty == TY_MAC) && a->ty == b->ty))
+        /* A 16-byte field (u8 saddr_v6[16]) compares with an ipv6 value
+           or another such field as the ipv6 it holds.  */
+        bool ip6 = (a->ty == TY_IPV6 || addr6_bytes (a))
+          && (b->ty == TY_IPV6 || addr6_bytes (b));
+        if (str || ip6 || ((a->ty == TY_IPV6 || a->ty == TY_MAC)
+                           && a->ty == b->ty))
           {
             if (!eqop)
               gebpf_lower_error (L, n, "compare with = or !=",
@@ -894,19 +899,21 @@ type (struct lower *L, struct node *n)
     case OP_REDIRECT: case OP_REDIRECT_MAP:
       type_packet_write (L, n);
       return;
-    case OP_FIB_LOOKUP:
+    case OP_FIB_LOOKUP: case OP_FIB_STATUS:
       {
         type_kids (L, n);
         if (n->kid[0]->ty != TY_CTX)
           gebpf_lower_error (L, n->kid[0], "pass the program's context",
-                             "fib-lookup needs the context");
+                             "%s needs the context", n->name);
         struct node *ip = n->kid[1];
         if (!(ip->ty == TY_HDR && (ip->hdr == H_IPV4 || ip->hdr == H_IPV6)))
           gebpf_lower_error (L, ip, "pass the header of packet-ipv4 or "
-                             "packet-ipv6", "fib-lookup needs an IP header, "
-                             "got %s", gebpf_tyname (ip->ty));
-        /* The egress ifindex, or 0.  */
+                             "packet-ipv6", "%s needs an IP header, "
+                             "got %s", n->name, gebpf_tyname (ip->ty));
+        /* The egress ifindex, or 0; the status may be a negative
+           errno.  */
         n->ty = TY_INT;
+        n->is_signed = n->op == OP_FIB_STATUS;
         return;
       }
     case OP_FRAGP:
@@ -958,7 +965,20 @@ type (struct lower *L, struct node *n)
       else if (n->kid[1]->op == OP_INT)
         /* A pointer argument of a BTF-typed target keeps its struct, for
            core-read (BTF is loaded only for a body that has one).  */
-        n->btf_id = gebpf_arg_btf_struct (L, n->kid[1]->ival);
+        {
+          n->btf_id = gebpf_arg_btf_struct (L, n->kid[1]->ival);
+          /* An integer argument takes its size and sign from BTF (sys_exit's
+             long ret is negative on failure); ival keeps the size for the
+             emitter, 0 for a full 64-bit slot.  */
+          bool sg;
+          int size = n->btf_id ? 0 : gebpf_arg_btf_int (L, n->kid[1]->ival,
+                                                        &sg);
+          if (size)
+            {
+              n->is_signed = sg;
+              n->ival = size < 8 ? size : 0;
+            }
+        }
       return;
     case OP_RETVAL:
       type_kids (L, n);

@@ -194,6 +194,59 @@
                          pid (bpf-map-ref lang-forks 1 #f))
              (bpf-map-clear! lang-forks))))))
  '(tp-btf raw-tracepoint))
+
+;; Integer arguments of a BTF-typed target take size and sign from BTF:
+;; sys_exit (struct pt_regs *regs, long ret) sees read(-1, ...) return
+;; -EBADF, which is < 0 and prints as -9, in tp-btf and raw-tracepoint
+;; programs.
+(defbpf-map lang-btf-ret #:kind 'array #:key 'u32 #:value 'i64 #:max-entries 3)
+(bpf-fn btf-exit-probe (ctx)
+  (when (and (= (tid) (const me)) (< (arg ctx 1) 0))
+    (map-set! lang-btf-ret 0 (arg ctx 1))
+    (map-increment! lang-btf-ret 1)
+    (when (> (arg ctx 1) -10)
+      (map-increment! lang-btf-ret 2))))
+(for-each
+ (lambda (kind)
+   (let ((p (make-bpf-program `((name . ,(format #f "lang-exit-~a" kind))
+                                (kind . ,kind) (attach . "sys_exit")
+                                (source . ,btf-exit-probe)
+                                (constants . ((me . ,me)))))))
+     (bpf-attach! p)
+     (bad-reads 3)
+     (bpf-unload! p)
+     (test-equal (format #f "~a: sys_exit's long ret is signed: -EBADF < 0, > -10" kind)
+                 (list (- EBADF) #t #t)
+                 (list (bpf-map-ref lang-btf-ret 0)
+                       (>= (bpf-map-ref lang-btf-ret 1) 3)
+                       (= (bpf-map-ref lang-btf-ret 1) (bpf-map-ref lang-btf-ret 2))))
+     (bpf-map-clear! lang-btf-ret)))
+ '(tp-btf raw-tracepoint))
+;; signal_generate (int sig, struct kernel_siginfo *info, ...): a 4-byte
+;; int is truncated to 32 bits and sign-extended.
+(test-assert "an int argument of a tp-btf target is read as a signed 32-bit"
+  (string-contains
+   (bpf-fn->c (bpf-fn sig-probe (ctx) (when (< (arg ctx 0) 0) (printk "x")))
+              #:kind 'tp-btf #:target "signal_generate")
+   "((__s64)(__s32)((__u64 *)ctx)[0])"))
+;; The same in the C of kinds this kernel refuses to load or whose
+;; arguments are narrower: fentry's int dfd, sched_switch's bool preempt
+;; and unsigned int prev_state, error_report_end's enum (an unsigned
+;; 4-byte integer).
+(for-each
+ (match-lambda
+   ((kind target pos expect)
+    (test-assert (format #f "~a ~a: argument ~a read as ~a" kind target pos expect)
+      (string-contains
+       (bpf-fn->c (if (= pos 0)
+                      (bpf-fn int-probe0 (ctx) (map-set! lang-btf-ret 0 (arg ctx 0)))
+                      (bpf-fn int-probe3 (ctx) (map-set! lang-btf-ret 0 (arg ctx 3))))
+                  #:kind kind #:target target)
+       expect))))
+ '((fentry "do_sys_openat2" 0 "((__s64)(__s32)((__u64 *)ctx)[0])")
+   (tp-btf "sched_switch" 0 "((__u64)(__u8)((__u64 *)ctx)[0])")
+   (tp-btf "sched_switch" 3 "((__u64)(__u32)((__u64 *)ctx)[3])")
+   (raw-tracepoint "error_report_end" 0 "((__u64)(__u32)ctx->args[0])")))
 (test-ebpf-error "core-read of an integer argument (sys_enter's long id) points at read-user and core-cast"
   'ebpf-lower-error ("read-user" "(core-cast PTR 'sock)")
   (bpf-fn->c (bpf-fn bad-core2 (ctx) (core-read (arg ctx 1) 'pid))
@@ -351,6 +404,7 @@
   #:max-entries 64)
 (defbpf-map lang-by-addr6 #:kind 'hash #:key 'ipv6 #:value 'u64
   #:max-entries 64)
+(defbpf-map lang-eq6 #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 4)
 ;; skaddr is a const void *: core-cast says it is a struct sock.
 (defbpf-map lang-cast #:kind 'hash #:key 'u16 #:value 'u64 #:max-entries 8)
 (bpf-fn state-probe (ctx)
@@ -363,7 +417,16 @@
     (when (= (arg ctx 'daddr) (ipv4 "127.0.0.1"))
       (map-increment! lang-by-addr (arg ctx 'daddr)))
     (when (= (arg ctx 'family) 10)
-      (map-increment! lang-by-addr6 (arg ctx 'daddr_v6)))
+      (map-increment! lang-by-addr6 (arg ctx 'daddr_v6))
+      ;; u8 daddr_v6[16] compared with ipv6 constants, both ways round.
+      (when (= (arg ctx 'daddr_v6) (ipv6 "::1"))
+        (map-increment! lang-eq6 0))
+      (when (= (ipv6 "::2") (arg ctx 'daddr_v6))
+        (map-increment! lang-eq6 1))
+      (when (!= (arg ctx 'saddr_v6) (ipv6 "::2"))
+        (map-increment! lang-eq6 2))
+      (when (= (arg ctx 'saddr_v6) (arg ctx 'daddr_v6))
+        (map-increment! lang-eq6 3)))
     (let ((sk (core-cast (arg ctx 'skaddr) 'sock)))
       (map-set! lang-cast (arg ctx 'family)
                 (core-read sk '__sk_common 'skc_family)))))
@@ -406,6 +469,16 @@
              #:kind 'kprobe #:target "do_sys_open"))
 (test-equal "u8 daddr_v6[16] keys an ipv6 map"
             '("::1") (map car (bpf-map->alist lang-by-addr6)))
+(test-assert "u8 daddr_v6[16] = and != (ipv6 ...): ::1 matches, ::2 does not"
+             (let ((n (bpf-map-ref lang-eq6 0)))
+               (and (> n 0) (zero? (bpf-map-ref lang-eq6 1))
+                    (= n (bpf-map-ref lang-eq6 2)))))
+(test-equal "u8 saddr_v6[16] = u8 daddr_v6[16]: ::1 to ::1"
+            (bpf-map-ref lang-eq6 0) (bpf-map-ref lang-eq6 3))
+(test-ebpf-error "< of a 16-byte address field and an ipv6"
+  'ebpf-lower-error ("< orders only integers" "compare with = or !=")
+  (bpf-fn->c (bpf-fn bad-lt6 (ctx) (< (arg ctx 'daddr_v6) (ipv6 "::1")))
+             #:kind 'tracepoint #:target "sock/inet_sock_set_state"))
 
 ;; ---- 6. a field at different offsets in the probes of a list ----
 ;; filename is at offset 24 in sys_enter_openat (after dfd) and at 16 in

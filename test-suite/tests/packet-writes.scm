@@ -543,7 +543,27 @@
     (close-pipe port)
     (if m (string->number (match:substring m 1)) 0)))
 
+;; fib-lookup-status: the kernel's code for each destination, and the
+;; drops xdp_router makes of blackhole, unreachable and prohibit routes.
+(defbpf-map pw-fib-st #:kind 'hash #:key 'ipv4 #:value 'i64 #:max-entries 16)
+(defbpf-map pw-fib-drops #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 1)
+(bpf-fn pw-fib-status (ctx)
+  (let ((ip (packet-ipv4 ctx)))
+    (when (and ip (= (ipv4-protocol ip) :icmp))
+      (let ((st (fib-lookup-status ctx ip)))
+        (map-set! pw-fib-st (ipv4-daddr ip) st)
+        (case st
+          ((:fib-blackhole :fib-unreachable :fib-prohibit)
+           (map-increment! pw-fib-drops 0)
+           (return :xdp-drop))
+          (else #t))))
+    (return :xdp-pass)))
+(define fib-routes
+  '(("blackhole" "10.218.3.0/24") ("unreachable" "10.218.4.0/24")
+    ("prohibit" "10.218.5.0/24")))
+
 (define router-prog #f)
+(define status-prog #f)
 (dynamic-wind
   (lambda () #f)
   (lambda ()
@@ -581,9 +601,34 @@
                 (list 4 (call-with-input-file
                             (string-append "/sys/class/net/" s0 "/ifindex")
                           (lambda (p) (string->number (string-trim-both (read-string p))))))
-                (list (bpf-map-ref pw-routed 0) (bpf-map-ref pw-routed 1))))
+                (list (bpf-map-ref pw-routed 0) (bpf-map-ref pw-routed 1)))
+    (bpf-unload! router-prog)
+    (set! router-prog #f)
+    (for-each (lambda (r)
+                (unless (sh "ip route add" (car r) (cadr r))
+                  (error "command failed: ip route add" r)))
+              fib-routes)
+    (set! status-prog
+          (make-bpf-program `((name . "pw-fib-status") (kind . xdp)
+                              (attach . (#:target ,r0 #:mode generic))
+                              (source . ,pw-fib-status))))
+    (bpf-attach! status-prog)
+    ;; 10.218.2.3 is on s0's subnet with no neighbour entry.
+    (for-each (lambda (a) (ns-ping ns-x a 1))
+              '("10.218.2.2" "10.218.3.1" "10.218.4.1" "10.218.5.1"
+                "10.218.2.3"))
+    (test-equal "fib-lookup-status: success, blackhole, unreachable, prohibit, no neighbour"
+                '(0 1 2 3 7)
+                (map (lambda (a) (bpf-map-ref pw-fib-st a #f))
+                     '("10.218.2.2" "10.218.3.1" "10.218.4.1" "10.218.5.1"
+                       "10.218.2.3")))
+    (test-equal "fib-lookup-status: :fib-blackhole :fib-unreachable :fib-prohibit dropped"
+                3 (bpf-map-ref pw-fib-drops 0)))
   (lambda ()
     (when router-prog (bpf-unload! router-prog))
+    (when status-prog (bpf-unload! status-prog))
+    (for-each (lambda (r) (sh "ip route del" (car r) (cadr r) ">/dev/null 2>&1"))
+              fib-routes)
     (sh "ip netns del" ns-x ">/dev/null 2>&1")
     (sh "ip netns del" ns-y ">/dev/null 2>&1")
     (sh "ip link del" r0 ">/dev/null 2>&1")
@@ -598,6 +643,25 @@
             (bpf-run-result-verdict
              (run (prog 'xdp "fib-v6" pw-fib-v6)
                   (make-udp-packet #:src "2001:db8::1" #:dst "2001:db8::2"))))
+(defbpf-map pw-fib-st6 #:kind 'array #:key 'u32 #:value 'i64 #:max-entries 1)
+(bpf-fn pw-fib-status-v6 (ctx)
+  (map-set! pw-fib-st6 0 (fib-lookup-status ctx (packet-ipv6 ctx)))
+  (return :xdp-pass))
+(test-assert "fib-lookup-status of an IPv6 header loads; from lo: a failure code"
+             (begin
+               (bpf-map-set! pw-fib-st6 0 -100)
+               (run (prog 'xdp "fib-st6" pw-fib-status-v6)
+                    (make-udp-packet #:src "2001:db8::1" #:dst "2001:db8::2"))
+               (<= 1 (bpf-map-ref pw-fib-st6 0) 8)))
+(bpf-fn pw-fib-status-arp (ctx)
+  (map-set! pw-fib-st6 0 (fib-lookup-status ctx (packet-ipv4 ctx)))
+  (return :xdp-pass))
+(test-equal "fib-lookup-status without an IP header: :fib-not-forwarded"
+            4
+            (begin
+              (run (prog 'xdp "fib-st-none" pw-fib-status-arp)
+                   (make-udp-packet #:src "2001:db8::1" #:dst "2001:db8::2"))
+              (bpf-map-ref pw-fib-st6 0)))
 (bpf-fn pw-tc-fib (ctx)
   (let ((ip (packet-ipv4 ctx)))
     (when (> (fib-lookup ctx ip) 0) (return :tc-act-shot))
@@ -607,6 +671,51 @@
             (bpf-run-result-verdict
              (run (prog 'tc "tc-fib" pw-tc-fib)
                   (make-udp-packet #:src "10.0.0.1" #:dst "127.0.0.1"))))
+
+;;; ---- address equality: ipv6, ipv4, mac --------------------------------
+
+;; = and != of header addresses with constants and map values, on frames
+;; whose addresses match one slot in two: a bit per comparison.
+(defbpf-map pw-eq-a6 #:kind 'array #:key 'u32 #:value 'ipv6 #:max-entries 1)
+(defbpf-map pw-eq-a4 #:kind 'array #:key 'u32 #:value 'ipv4 #:max-entries 1)
+(defbpf-map pw-eq-mac #:kind 'array #:key 'u32 #:value 'mac #:max-entries 1)
+(defbpf-map pw-eq #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 1)
+(bpf-fn pw-addr-eq (ctx)
+  (let ((eth (packet-eth ctx)) (ip6 (packet-ipv6 ctx)) (ip (packet-ipv4 ctx)))
+    (map-set! pw-eq 0
+              (logior (if (and ip6 (= (ipv6-saddr ip6) (ipv6 "2001:db8::1"))) 1 0)
+                      (if (and ip6 (!= (ipv6 "2001:db8::2") (ipv6-daddr ip6))) 2 0)
+                      (if (and ip6 (= (ipv6-daddr ip6)
+                                      (map-ref pw-eq-a6 0 (ipv6 "::"))))
+                          4 0)
+                      (if (and ip (= (ipv4-daddr ip) (map-ref pw-eq-a4 0 (ipv4 "0.0.0.0"))))
+                          8 0)
+                      (if (and eth (= (eth-h-source eth) (map-ref pw-eq-mac 0 (eth-h-dest eth))))
+                          16 0)
+                      (if (and eth (!= (eth-h-dest eth) (map-ref pw-eq-mac 0 (eth-h-dest eth))))
+                          32 0)))
+    (return :xdp-pass)))
+(bpf-map-set! pw-eq-a6 0 "2001:db8::9")
+(bpf-map-set! pw-eq-a4 0 "10.1.2.3")
+(bpf-map-set! pw-eq-mac 0 "02:00:00:00:00:01")
+(let ((p (prog 'xdp "addr-eq" pw-addr-eq)))
+  (define (bits frame) (run p frame) (bpf-map-ref pw-eq 0))
+  (test-equal "ipv6 =, != with constants and a map value: all match"
+              (logior 1 2 4 16 32)
+              (bits (make-udp-packet #:src "2001:db8::1" #:dst "2001:db8::9"
+                                     #:src-mac "02:00:00:00:00:01"
+                                     #:dst-mac "02:00:00:00:00:02")))
+  (test-equal "ipv6 =, != with constants and a map value: none match"
+              0
+              (bits (make-udp-packet #:src "2001:db8::8" #:dst "2001:db8::2"
+                                     #:src-mac "02:00:00:00:00:03"
+                                     #:dst-mac "02:00:00:00:00:01")))
+  (test-equal "ipv4 = with a map value, mac = and !="
+              (logior 8 16 32)
+              (bits (make-udp-packet #:src "10.0.0.1" #:dst "10.1.2.3"
+                                     #:src-mac "02:00:00:00:00:01"
+                                     #:dst-mac "02:00:00:00:00:02")))
+  #t)
 
 ;;; ---- what the lowering refuses ---------------------------------------
 
@@ -632,6 +741,14 @@
              ("fib-lookup is not available in socket-filter")
              (lower 'socket-filter
                     (bpf-fn bad-fib2 (ctx) (fib-lookup ctx (packet-ipv4 ctx)))))
+(bpf-fn bad-fib-st (ctx) (fib-lookup-status ctx (packet-udp ctx)))
+(lower-error "fib-lookup-status of a UDP header"
+             ("fib-lookup-status needs an IP header") (lower 'xdp bad-fib-st))
+(lower-error "fib-lookup-status outside xdp and tc"
+             ("fib-lookup-status is not available in cgroup-skb")
+             (lower 'cgroup-skb
+                    (bpf-fn bad-fib-st2 (ctx)
+                      (fib-lookup-status ctx (packet-ipv4 ctx)))))
 (bpf-fn bad-header (ctx) (set-field! ctx 'ttl 3))
 (lower-error "not a header" ("needs a packet header") (lower 'xdp bad-header))
 (lower-error "unquoted field name, at definition" ("quoted name" "'ttl")
