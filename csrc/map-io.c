@@ -369,6 +369,7 @@ SCM_DEFINE_STATIC (scm_bpf_map_delete_x, "bpf-map-delete!", 2, 0, 0,
       && m->map_type != BPF_MAP_TYPE_ARRAY_OF_MAPS
       && m->map_type != BPF_MAP_TYPE_DEVMAP
       && m->map_type != BPF_MAP_TYPE_CPUMAP
+      && m->map_type != BPF_MAP_TYPE_XSKMAP
       && m->map_type != BPF_MAP_TYPE_CGROUP_ARRAY)
     gebpf_error (gebpf_k_map, FUNC_NAME, 0,
                  "set the entry to zero with bpf-map-set! instead",

@@ -557,9 +557,9 @@ type_packet_write (struct lower *L, struct node *n)
             && m->map_type != BPF_MAP_TYPE_CPUMAP
             && m->map_type != BPF_MAP_TYPE_XSKMAP)
           gebpf_lower_error (L, n->kid[0], "declare it with #:kind 'devmap, "
-                             "'devmap-hash or 'cpumap",
-                             "redirect-map needs a devmap, devmap-hash or "
-                             "cpumap, and %s is a %s", m->name,
+                             "'devmap-hash, 'cpumap or 'xskmap",
+                             "redirect-map needs a devmap, devmap-hash, "
+                             "cpumap or xskmap, and %s is a %s", m->name,
                              m->kind->name);
         gebpf_want_int (L, n->kid[1], "redirect-map");
         n->ty = TY_INT;

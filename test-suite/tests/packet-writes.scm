@@ -370,7 +370,9 @@
          (let ((eth (packet-eth ctx)))
            (set-field! eth 'h_dest dst)
            (set-field! eth 'h_source src)
-           (set-field! eth 'h_proto #x8100))))))
+           (set-field! eth 'h_proto #x8100)))))
+    ;; xdp-tutorial experiment01-tailgrow: a positive delta grows.
+    ((5) (map-set! pw-seen 0 (xdp-adjust-tail! ctx 8))))
   (return :xdp-pass))
 (define p-adjust (prog 'xdp "adjust" pw-adjust))
 (define plain (apply l4-frame 'udp #:src-mac "02:00:00:00:00:2a" base4))
@@ -392,6 +394,15 @@
               (bytevector-length o))
   (test-equal "adjust-tail -4: the rest unchanged" (bytevector-u8-ref plain 20)
               (bytevector-u8-ref o 20)))
+(select! 5 0)
+(let ((o (out p-adjust plain)))
+  (test-equal "adjust-tail 8: returns 0" 0 (bpf-map-ref pw-seen 0))
+  (test-equal "adjust-tail 8: 8 bytes longer" (+ plain-len 8)
+              (bytevector-length o))
+  (test-equal "adjust-tail 8: the new bytes are zero" (make-bytevector 8 0)
+              (let ((bv (make-bytevector 8)))
+                (bytevector-copy! o plain-len bv 0 8)
+                bv)))
 (select! 3 0)
 (let ((o (out p-adjust plain)))
   (test-equal "adjust-head beyond the packet fails with an error" 1
@@ -424,6 +435,15 @@
 (select! 2 3)
 (test-equal "redirect-map to a missing port: xdp-aborted" 'xdp-aborted
             (bpf-run-result-verdict (run p-redirect plain)))
+
+
+;; The kernel side of AF_XDP (xdp-tutorial advanced03): an xskmap slot
+;; without a socket makes the redirect fail.
+(defbpf-map pw-xsks #:kind 'xskmap #:max-entries 4)
+(bpf-fn pw-af-xdp (ctx)
+  (return (redirect-map pw-xsks (packet-ifindex ctx))))
+(test-equal "redirect-map to an empty xskmap slot: xdp-aborted" 'xdp-aborted
+            (bpf-run-result-verdict (run (prog 'xdp "af-xdp" pw-af-xdp) plain)))
 
 (bpf-fn pw-tc-redirect (ctx) (return (redirect 1)))
 (test-equal "tc redirect: tc-act-redirect" 'tc-act-redirect
