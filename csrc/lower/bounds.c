@@ -271,7 +271,9 @@ walk (struct lower *L, struct node *n)
             "program is already scoped by the cgroup it is attached to");
       break;
     case OP_SET_FIELD: case OP_REDIRECT:
-      need (L, n, L->kind == PK_XDP || L->kind == PK_TC,
+      /* A struct field in a map (n->st) may be written by any kind.  */
+      need (L, n, L->kind == PK_XDP || L->kind == PK_TC
+            || (n->op == OP_SET_FIELD && n->st),
             "write packets in xdp and tc programs");
       break;
     case OP_PKT_IFINDEX:
@@ -302,7 +304,7 @@ walk (struct lower *L, struct node *n)
 static void
 no_packet_writes (struct lower *L, struct node *n)
 {
-  if (n->op == OP_SET_FIELD || n->op == OP_XDP_ADJUST_HEAD
+  if ((n->op == OP_SET_FIELD && !n->st) || n->op == OP_XDP_ADJUST_HEAD
       || n->op == OP_XDP_ADJUST_TAIL)
     gebpf_lower_error (L, n, "write packets in the program's body; an inline "
                        "may compute the values",

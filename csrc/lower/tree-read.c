@@ -512,7 +512,13 @@ check_node (struct rd *R, SCM x, struct node *n, enum role role)
     case OP_SET_FIELD:
       if (nk != 3 || n->kid[1]->op != OP_STR)
         bad (R, x, "set-field! is (set-field! HEADER \"FIELD\" VALUE)");
-      if (from > FROM_TYPES)
+      if (from > FROM_TYPES && n->st)
+        {
+          if (n->st->kind != GT_STRUCT || n->field < 0
+              || (size_t) n->field >= n->st->nfields)
+            bad (R, x, "set-field!'s struct field index");
+        }
+      else if (from > FROM_TYPES)
         {
           int i;
           for (i = 0; i <= n->field && gebpf_sfield (i)->name; i++)

@@ -478,6 +478,60 @@ hdr_form (enum hdr h)
     : h == H_UDP ? "packet-udp" : "packet-icmp";
 }
 
+/* (set-field! PTR 'FIELD VALUE), PTR a map-get pointer to a struct
+   value: the field is written in the map's memory, so per-CPU records
+   are updated in place (xdp-tutorial basic03's {packets, bytes}).
+   n->st marks the node as this kind of write; '-' may be written for
+   '_' as in packet fields.  */
+static void
+type_struct_write (struct lower *L, struct node *n, struct node *h,
+                   struct node *v)
+{
+  const struct gebpf_type *st = h->vt;
+  const char *want = n->kid[1]->name;
+  size_t i;
+  for (i = 0; i < st->nfields; i++)
+    {
+      const char *a = st->fields[i].name, *b = want;
+      while (*a && (*a == *b || ((*a == '-' || *a == '_')
+                                 && (*b == '-' || *b == '_'))))
+        a++, b++;
+      if (!*a && !*b)
+        break;
+    }
+  if (i == st->nfields)
+    {
+      char fix[512];
+      int len = snprintf (fix, sizeof fix, "%s has the fields", st->name);
+      for (size_t j = 0; j < st->nfields && len < (int) sizeof fix; j++)
+        len += snprintf (fix + len, sizeof fix - len, " %s",
+                         st->fields[j].name);
+      gebpf_lower_error (L, n->kid[1], fix, "set-field!: no field '%s in "
+                         "struct %s", want, st->name);
+    }
+  const struct gebpf_type *ft = st->fields[i].type;
+  /* A scalar is stored whole; a string, array or nested struct written
+     in place would keep bytes of the old value that the new one does
+     not cover.  */
+  if (!(ft->kind <= GT_MAC || ft->kind == GT_UINT))
+    gebpf_lower_error (L, n->kid[1], "store the whole struct with map-set! "
+                       "and a make- form",
+                       "set-field! writes integer and address fields of a "
+                       "struct in a map; %s of %s is %s", st->fields[i].name,
+                       st->name, ft->kind == GT_STRING ? "a string"
+                       : ft->kind == GT_STRUCT ? "a struct"
+                       : ft->kind == GT_ARRAY ? "an array"
+                       : ft->kind == GT_PREFIX ? "a prefix" : "bytes");
+  char what[128];
+  snprintf (what, sizeof what, "field %s of %s", st->fields[i].name,
+            st->name);
+  gebpf_check_fits (L, v, ft, what);
+  n->st = st;
+  n->field = i;
+  n->kid[1]->ty = TY_VOID;
+  n->ty = TY_VOID;
+}
+
 /* set-field!, xdp-adjust-head!/-tail!, redirect, redirect-map.  */
 static void
 type_packet_write (struct lower *L, struct node *n)
@@ -489,10 +543,16 @@ type_packet_write (struct lower *L, struct node *n)
         struct node *h = n->kid[0], *v = n->kid[2];
         type (L, h);
         type (L, v);
+        if (h->ty == TY_VALPTR && h->vt->kind == GT_STRUCT)
+          {
+            type_struct_write (L, n, h, v);
+            return;
+          }
         if (h->ty != TY_HDR)
           gebpf_lower_error (L, h, "pass a header from packet-eth, "
                              "packet-ipv4, packet-ipv6, packet-tcp, "
-                             "packet-udp or packet-icmp",
+                             "packet-udp or packet-icmp, or a map-get "
+                             "pointer to a struct value",
                              "set-field! needs a packet header, got %s",
                              gebpf_tyname (h->ty));
         const struct sfield *f = gebpf_sfield_lookup (h->hdr, n->kid[1]->name);

@@ -258,6 +258,28 @@
                       (assq-ref (parse-packet (bpf-run-result-data r))
                                 'eth-dst)))))
 
+;; A struct value in a per-CPU map updated in place through its map-get
+;; pointer, and summed over the CPUs from Scheme (xdp-tutorial basic03).
+(defbpf-struct datarec (rx-packets u64) (rx-bytes u64))
+(defbpf-map xdp-stats #:kind 'per-cpu-array #:key 'u32 #:value 'datarec
+  #:max-entries 5)
+(bpf-fn stats-demo (ctx)
+  (let ((rec (map-get xdp-stats :xdp-pass)))
+    (set-field! rec 'rx-packets (+ (datarec-rx-packets rec) 1))
+    (set-field! rec 'rx_bytes (+ (datarec-rx-bytes rec) (packet-length ctx))))
+  (return :xdp-pass))
+(let ((p (xdp-prog "stats-demo" stats-demo)))
+  (bpf-test-run p udp #:repeat 3)
+  (bpf-test-run p icmp)
+  (test-equal "struct fields written in place, summed over CPUs"
+              (list 4 (+ (* 3 (bytevector-length udp)) (bytevector-length icmp)))
+              (let ((r (bpf-map-ref/sum xdp-stats 2)))
+                (list (datarec-rx-packets r) (datarec-rx-bytes r))))
+  (test-equal "bpf-map-ref/sum of an untouched struct entry: zero fields"
+              '(0 0)
+              (let ((r (bpf-map-ref/sum xdp-stats 1)))
+                (list (datarec-rx-packets r) (datarec-rx-bytes r)))))
+
 ;; ---- tracing ----
 (define (tp-prog name fn target . consts)
   (make-bpf-program `((name . ,name) (kind . tracepoint) (attach . ,target)

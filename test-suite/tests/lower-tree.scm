@@ -23,6 +23,7 @@
 (defbpf-map lt-by-stack #:kind 'hash #:key 'u32 #:value 'u64)
 (defbpf-struct lt-ev (pid u32) (fd u64) (comm (string 16)))
 (defbpf-map lt-events #:kind 'ringbuf #:value 'lt-ev)
+(defbpf-map lt-evs #:kind 'hash #:key 'u32 #:value 'lt-ev #:max-entries 4)
 (define-bpf-inline (lt-bump k n) (map-increment! lt-counts k n) n)
 (define-bpf-macro (lt-twice x) `(begin ,x ,x))
 (define lt-port 22)
@@ -88,6 +89,8 @@ format:
 (bpf-fn lt-struct (ctx)
   (let ((e (make-lt-ev #:pid (pid) #:fd (arg ctx 'fd) #:comm (comm))))
     (map-increment! lt-counts (lt-ev-pid e))
+    ;; A field of a struct in a map, written through its pointer.
+    (set-field! (map-get lt-evs 0) 'pid (+ (lt-ev-pid (map-get lt-evs 0)) 1))
     (emit! lt-events e)))
 
 ;; Inlines (two instances: two argument types) and a macro.

@@ -463,4 +463,20 @@ format:
 (test-ebpf-error "an unknown pass" 'ebpf-validation-error ("unknown pass")
                  (bpf-fn-ast pure-rec #:pass 'optimise))
 
+;; set-field! on a struct value in a map, refused by name.
+(defbpf-struct lw-rec (n u64) (name (string 8)))
+(defbpf-map lw-recs #:kind 'hash #:key 'u32 #:value 'lw-rec)
+(lower-error "set-field! of a struct in a map: no such field"
+             ("no field 'size in struct lw-rec" "lw-rec has the fields n name")
+             (lower-xdp (bpf-fn u-sf1 (ctx)
+                          (set-field! (map-get lw-recs 0) 'size 1))))
+(lower-error "set-field! of a struct in a map: a string field"
+             ("name of lw-rec is a string" "map-set!")
+             (lower-xdp (bpf-fn u-sf2 (ctx)
+                          (set-field! (map-get lw-recs 0) 'name "x"))))
+(lower-error "set-field! of a struct in a map: a value of another type"
+             ("field n of lw-rec")
+             (lower-xdp (bpf-fn u-sf3 (ctx)
+                          (set-field! (map-get lw-recs 0) 'n "x"))))
+
 (harness-end)
