@@ -259,6 +259,12 @@ walk (struct lower *L, struct node *n)
       need (L, n, trace, "use (probe) in tracing programs");
       L->uses_probe = true;
       break;
+    case OP_PERF_EMIT:
+      /* Packet bytes come from the context: a packet program's.  */
+      if (n->nkid == 4)
+        need (L, n, pkt, "send packet bytes from xdp, tc, socket-filter and "
+              "cgroup-skb programs");
+      break;
     case OP_STACK_ID:
       need (L, n, trace, "use stack-id in tracing and perf-event programs");
       break;

@@ -947,8 +947,26 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
         else
           {
             gebpf_emit_gpl_only (E, n, "bpf_perf_event_output");
-            bf (b, "; bpf_perf_event_output (ctx, &%s, BPF_F_CURRENT_CPU, "
-                "&__e%d, sizeof __e%d); })", gebpf_emit_mapname (n->kid[0]), k, k);
+            if (n->nkid == 4)
+              {
+                /* At most the packet's length: the kernel refuses the
+                   whole sample when asked for more (xdp-tutorial's
+                   xdp_sample_pkts takes the min itself).  */
+                bf (b, "; __u64 __c%d = (__u64)", k);
+                gebpf_emit_ex_int (E, b, n->kid[3]);
+                bf (b, "; __u64 __l%d = %s; if (__c%d > __l%d) __c%d = __l%d; "
+                    "if (__c%d > 0xffff) __c%d = 0xffff",
+                    k, E->L->kind == PK_XDP
+                    ? "(__u64)(ctx->data_end - ctx->data)" : "(__u64)ctx->len",
+                    k, k, k, k, k, k);
+                bf (b, "; bpf_perf_event_output (ctx, &%s, BPF_F_CURRENT_CPU "
+                    "| (__c%d << 32), &__e%d, sizeof __e%d); })",
+                    gebpf_emit_mapname (n->kid[0]), k, k, k);
+              }
+            else
+              bf (b, "; bpf_perf_event_output (ctx, &%s, BPF_F_CURRENT_CPU, "
+                  "&__e%d, sizeof __e%d); })", gebpf_emit_mapname (n->kid[0]),
+                  k, k);
           }
         return;
       }

@@ -531,6 +531,12 @@ check_node (struct rd *R, SCM x, struct node *n, enum role role)
       if (nk < 1 || nk > 4 || n->kid[0]->op != OP_STR)
         bad (R, x, "printk is (printk \"FORMAT\" ARG ...)");
       return;
+    case OP_PERF_EMIT:
+      if ((nk != 2 && nk != 4)
+          || (nk == 4 && (n->kid[2]->op != OP_KEYWORD
+                          || strcmp (n->kid[2]->name, "packet-bytes"))))
+        bad (R, x, "perf-emit! is (perf-emit! MAP VALUE [#:packet-bytes N])");
+      return;
     case OP_STACK_ID:
       if (nk != 2 && nk != 4)
         bad (R, x, "stack-id is (stack-id CTX MAP [#:user? VALUE])");

@@ -479,4 +479,16 @@ format:
              (lower-xdp (bpf-fn u-sf3 (ctx)
                           (set-field! (map-get lw-recs 0) 'n "x"))))
 
+;; perf-emit! #:packet-bytes: packet programs only, a count in range.
+(defbpf-map lw-pevs #:kind 'perf-event-array)
+(lower-error "perf-emit! #:packet-bytes in a tracepoint"
+             ("perf-emit!" "xdp, tc, socket-filter and cgroup-skb")
+             (lower-tp (bpf-fn u-pe1 (ctx) (perf-emit! lw-pevs 1 #:packet-bytes 8))))
+(lower-error "perf-emit! with another keyword" ("only #:packet-bytes")
+             (lower-xdp (bpf-fn u-pe2 (ctx) (perf-emit! lw-pevs 1 #:bytes 8))))
+(lower-error "perf-emit! #:packet-bytes without a value" ("needs a value")
+             (lower-xdp (bpf-fn u-pe3 (ctx) (perf-emit! lw-pevs 1 #:packet-bytes))))
+(lower-error "perf-emit! #:packet-bytes out of range" ("70000" "0 to 65535")
+             (lower-xdp (bpf-fn u-pe4 (ctx) (perf-emit! lw-pevs 1 #:packet-bytes 70000))))
+
 (harness-end)
