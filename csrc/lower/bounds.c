@@ -279,7 +279,8 @@ walk (struct lower *L, struct node *n)
     case OP_SET_FIELD: case OP_REDIRECT:
       /* A struct field in a map (n->st) may be written by any kind.  */
       need (L, n, L->kind == PK_XDP || L->kind == PK_TC
-            || (n->op == OP_SET_FIELD && n->st),
+            || (n->op == OP_SET_FIELD
+                && (n->st || n->kid[0]->ty == TY_CTX)),
             "write packets in xdp and tc programs");
       break;
     case OP_PKT_IFINDEX:

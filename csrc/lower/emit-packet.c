@@ -168,6 +168,15 @@ ex_set_field (struct emit *E, struct buf *b, struct node *n)
   static const char *fixes[] = { [H_IPV4] = "ip4", [H_IPV6] = "ip6",
                                  [H_TCP] = "tcp", [H_UDP] = "udp",
                                  [H_ICMP] = "icmp" };
+  if (n->kid[0]->ty == TY_CTX)
+    {
+      /* A socket buffer field (types.c's type_ctx_field): the kernel
+         rewrites the store into the skb's own member.  */
+      bf (b, "({ ctx->%s = (__u32)", gebpf_ctxfield (n->field)->name);
+      gebpf_emit_ex_int (E, b, n->kid[2]);
+      bs (b, "; })");
+      return;
+    }
   if (n->st)
     {
       /* A field of a struct in a map's memory (types.c's

@@ -817,6 +817,13 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
       else
         bs (b, "((__u64)ctx->len)");
       return;
+    case OP_CTX_FIELD:
+      {
+        const struct ctxfield *f = gebpf_ctxfield (n->field);
+        bf (b, f->be16 ? "((__u64)bpf_ntohs (ctx->%s))" : "((__u64)ctx->%s)",
+            f->name);
+        return;
+      }
     case OP_PKT_IFINDEX:
       bs (b, E->L->kind == PK_XDP ? "((__u64)ctx->ingress_ifindex)"
           : "((__u64)ctx->ifindex)");

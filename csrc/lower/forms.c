@@ -93,6 +93,7 @@ static const struct form forms[] = {
   {"read-kernel", OP_READ_KERNEL, 2, 2, "(read-kernel PTR 'TYPE)"},
   /* packet writes (xdp, tc) */
   {"set-field!", OP_SET_FIELD, 3, 3, "(set-field! HEADER 'FIELD VALUE)"},
+  {"ctx-field", OP_CTX_FIELD, 2, 2, "(ctx-field CTX 'FIELD)"},
   {"xdp-adjust-head!", OP_XDP_ADJUST_HEAD, 2, 2, "(xdp-adjust-head! CTX DELTA)"},
   {"xdp-adjust-tail!", OP_XDP_ADJUST_TAIL, 2, 2, "(xdp-adjust-tail! CTX DELTA)"},
   {"redirect", OP_REDIRECT, 1, 1, "(redirect IFINDEX)"},
@@ -374,6 +375,68 @@ gebpf_sfield_names (enum hdr h, char *buf, size_t size)
   buf[0] = 0;
   for (const struct sfield *f = sfields; f->name; f++)
     if (f->hdr == h && at < size)
+      at += snprintf (buf + at, size - at, "%s'%s", at ? " " : "", f->name);
+  return buf;
+}
+
+/* The socket buffer's own fields, as the kernel's context access checks
+   allow them (tc_cls_act_, sk_filter_ and cg_skb_is_valid_access):
+   every skb kind reads these but tc_classid; tc writes what steers
+   queueing and classification, cgroup-skb the mark and priority.  */
+#define SKB_ALL ((1u << PK_TC) | (1u << PK_SOCKET_FILTER) \
+                 | (1u << PK_CGROUP_SKB))
+#define TC_ONLY (1u << PK_TC)
+static const struct ctxfield ctxfields[] = {
+  {"len", SKB_ALL, 0, false},
+  {"pkt_type", SKB_ALL, 0, false},
+  {"mark", SKB_ALL, TC_ONLY | (1u << PK_CGROUP_SKB), false},
+  {"priority", SKB_ALL, TC_ONLY | (1u << PK_CGROUP_SKB), false},
+  {"queue_mapping", SKB_ALL, TC_ONLY, false},
+  {"protocol", SKB_ALL, 0, true},
+  {"vlan_present", SKB_ALL, 0, false},
+  {"vlan_tci", SKB_ALL, 0, false},
+  {"ingress_ifindex", SKB_ALL, 0, false},
+  {"ifindex", SKB_ALL, 0, false},
+  {"tc_index", SKB_ALL, TC_ONLY, false},
+  {"hash", SKB_ALL, 0, false},
+  {"tc_classid", TC_ONLY, TC_ONLY, false},
+  {NULL, 0, 0, false}
+};
+
+const struct ctxfield *
+gebpf_ctxfield_lookup (const char *name)
+{
+  for (const struct ctxfield *f = ctxfields; f->name; f++)
+    {
+      const char *a = f->name, *b = name;
+      while (*a && (*a == *b || (*a == '_' && *b == '-')))
+        a++, b++;
+      if (!*a && !*b)
+        return f;
+    }
+  return NULL;
+}
+
+const struct ctxfield *
+gebpf_ctxfield (int index)
+{
+  int n = sizeof ctxfields / sizeof ctxfields[0] - 1;
+  return index >= 0 && index < n ? &ctxfields[index] : NULL;
+}
+
+int
+gebpf_ctxfield_index (const struct ctxfield *f)
+{
+  return (int) (f - ctxfields);
+}
+
+const char *
+gebpf_ctxfield_names (unsigned kind_bit, bool write, char *buf, size_t size)
+{
+  size_t at = 0;
+  buf[0] = 0;
+  for (const struct ctxfield *f = ctxfields; f->name; f++)
+    if (((write ? f->write : f->read) & kind_bit) && at < size)
       at += snprintf (buf + at, size - at, "%s'%s", at ? " " : "", f->name);
   return buf;
 }

@@ -532,6 +532,46 @@ type_struct_write (struct lower *L, struct node *n, struct node *h,
   n->ty = TY_VOID;
 }
 
+/* The socket buffer field named by N's second kid, for reading
+   (ctx-field) or writing (set-field! of the context): its index, or an
+   error naming the fields this kind of program may use so.  */
+static int
+type_ctx_field (struct lower *L, struct node *n, bool write)
+{
+  const char *name = n->kid[1]->name;
+  const struct ctxfield *f = gebpf_ctxfield_lookup (name);
+  unsigned bit = 1u << L->kind;
+  if (f && ((write ? f->write : f->read) & bit))
+    return gebpf_ctxfield_index (f);
+  char names[400], fix[512];
+  if (!f && write)
+    /* Most likely a header's field written on the context.  */
+    gebpf_lower_error (L, n->kid[0], "pass a header from packet-eth, "
+                       "packet-ipv4, packet-ipv6, packet-tcp, packet-udp or "
+                       "packet-icmp; the context's own fields are written "
+                       "in tc programs (mark, priority, tc_index, tc_classid, "
+                       "queue_mapping) and cgroup-skb programs (mark, "
+                       "priority)", "set-field! needs a packet header for "
+                       "'%s, got the context", name);
+  gebpf_ctxfield_names (bit, write, names, sizeof names);
+  if (!names[0])
+    snprintf (fix, sizeof fix, "%s", write
+              ? "write the context in tc programs (mark, priority, "
+              "tc_index, tc_classid, queue_mapping) and cgroup-skb programs "
+              "(mark, priority)"
+              : "read socket buffer fields in tc, socket-filter and "
+              "cgroup-skb programs; xdp has packet-length and packet-ifindex");
+  else
+    snprintf (fix, sizeof fix, "in %s programs %s %s",
+              gebpf_sym_name (gebpf_prog_kinds, L->kind), write ? "set-field! writes" : "ctx-field reads", names);
+  gebpf_lower_error (L, n->kid[1], fix, "%s: %s '%s in %s programs",
+                     write ? "set-field!" : "ctx-field",
+                     f ? (write ? "cannot write the context's"
+                          : "cannot read the context's")
+                     : "no socket buffer field", name,
+                     gebpf_sym_name (gebpf_prog_kinds, L->kind));
+}
+
 /* set-field!, xdp-adjust-head!/-tail!, redirect, redirect-map.  */
 static void
 type_packet_write (struct lower *L, struct node *n)
@@ -546,6 +586,19 @@ type_packet_write (struct lower *L, struct node *n)
         if (h->ty == TY_VALPTR && h->vt->kind == GT_STRUCT)
           {
             type_struct_write (L, n, h, v);
+            return;
+          }
+        if (h->ty == TY_CTX)
+          {
+            n->field = type_ctx_field (L, n, true);
+            gebpf_want_int (L, v, "set-field!");
+            if (v->op == OP_INT && (v->uneg || (uint64_t) v->ival >> 32))
+              gebpf_lower_error (L, v, "give a value that fits the field",
+                                 "set-field! '%s: %lld does not fit in 4 "
+                                 "bytes", n->kid[1]->name,
+                                 (long long) v->ival);
+            n->kid[1]->ty = TY_VOID;
+            n->ty = TY_VOID;
             return;
           }
         if (h->ty != TY_HDR)
@@ -903,6 +956,15 @@ type (struct lower *L, struct node *n)
     case OP_PERF_EMIT: case OP_STACK_ID: case OP_UNDER_CGROUP:
       type_kids (L, n);
       gebpf_type_map_form (L, n);
+      return;
+    case OP_CTX_FIELD:
+      type (L, n->kid[0]);
+      if (n->kid[0]->ty != TY_CTX)
+        gebpf_lower_error (L, n->kid[0], "pass the program's context",
+                           "ctx-field needs the context");
+      n->field = type_ctx_field (L, n, false);
+      n->kid[1]->ty = TY_VOID;
+      n->ty = TY_INT;
       return;
     case OP_PROTO:
     case OP_PKT_LEN:

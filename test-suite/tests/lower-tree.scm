@@ -111,6 +111,11 @@ format:
 
 (define btf? (file-exists? "/sys/kernel/btf/vmlinux"))
 
+;; Socket buffer fields read and written.
+(bpf-fn lt-skb (ctx)
+  (when (= (ctx-field ctx 'protocol) :ipv4)
+    (set-field! ctx 'mark (+ (ctx-field ctx 'len) 1)))
+  (return :tc-act-ok))
 ;; CO-RE reads, when the kernel has BTF.
 (bpf-fn lt-core (ctx)
   (let ((t (current-task)))
@@ -124,6 +129,7 @@ format:
    (list (list "xdp packets" lt-xdp 'xdp #f #f)
          (list "tracepoint fields" lt-tp 'tracepoint tp-target tp-format)
          (list "maps" lt-maps 'kprobe "do_sys_open" #f)
+         (list "socket buffer fields" lt-skb 'tc "lo" #f)
          (list "struct and emit!" lt-struct 'tracepoint tp-target tp-format)
          (list "inlines and a macro" lt-inline 'kprobe "do_sys_open" #f)
          (list "stacks" lt-stack 'kprobe "do_sys_open" #f))

@@ -445,6 +445,45 @@
 (test-equal "redirect-map to an empty xskmap slot: xdp-aborted" 'xdp-aborted
             (bpf-run-result-verdict (run (prog 'xdp "af-xdp" pw-af-xdp) plain)))
 
+;;; ---- socket buffer fields: ctx-field, set-field! of the context ----
+
+;; tc sets the mark and priority the stack then routes and queues by
+;; (and classifies by tc_classid); each is read back in the program.
+(defbpf-map pw-skb #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 8)
+(bpf-fn pw-tc-mark (ctx)
+  (map-set! pw-skb 0 (ctx-field ctx 'mark))
+  (set-field! ctx 'mark #x2a)
+  (set-field! ctx 'priority 6)
+  (set-field! ctx 'tc-classid #x11)
+  (map-set! pw-skb 1 (ctx-field ctx 'mark))
+  (map-set! pw-skb 2 (ctx-field ctx 'priority))
+  (map-set! pw-skb 3 (ctx-field ctx 'tc_classid))
+  (map-set! pw-skb 4 (ctx-field ctx 'protocol))
+  (map-set! pw-skb 5 (ctx-field ctx 'len))
+  (return :tc-act-ok))
+(test-equal "tc: ctx-field and set-field! of mark, priority, tc_classid"
+            `(tc-act-ok 0 #x2a 6 #x11 #x0800 ,(bytevector-length plain))
+            (cons (bpf-run-result-verdict
+                   (run (prog 'tc "tc-mark" pw-tc-mark) plain))
+                  (map (lambda (i) (bpf-map-ref pw-skb i)) (iota 6))))
+;; cgroup-skb may set the mark and priority; socket filters only read.
+(bpf-fn pw-cg-mark (ctx)
+  (set-field! ctx 'mark 9)
+  (map-set! pw-skb 6 (ctx-field ctx 'mark))
+  (return 1))
+(let ((p (make-bpf-program `((name . "pw-cg-mark") (kind . cgroup-skb)
+                              (attach . "/sys/fs/cgroup")
+                              (source . ,pw-cg-mark)))))
+  (test-assert "cgroup-skb: set-field! of the mark through the verifier"
+               (begin (bpf-load! p) (bpf-unload! p) #t)))
+(bpf-fn pw-sf-len (ctx)
+  (map-set! pw-skb 7 (ctx-field ctx 'len))
+  (return (ctx-field ctx 'len)))
+(let ((p (make-bpf-program `((name . "pw-sf-len") (kind . socket-filter)
+                              (source . ,pw-sf-len)))))
+  (test-assert "socket-filter: ctx-field through the verifier"
+               (begin (bpf-load! p) (bpf-unload! p) #t)))
+
 (bpf-fn pw-tc-redirect (ctx) (return (redirect 1)))
 (test-equal "tc redirect: tc-act-redirect" 'tc-act-redirect
             (bpf-run-result-verdict
@@ -742,6 +781,26 @@
 (define (lower kind fn) (bpf-fn->c fn #:kind kind))
 
 (bpf-fn bad-field (ctx) (set-field! (packet-ipv4 ctx) 'source 1))
+(lower-error "set-field! of the context in a socket filter"
+             ("cannot write the context's 'mark in socket-filter"
+              "tc programs (mark")
+             (bpf-fn->c (bpf-fn pw-e1 (ctx) (set-field! ctx 'mark 1) (return 0))
+                        #:kind 'socket-filter))
+(lower-error "set-field! of a read-only context field"
+             ("cannot write the context's 'len in tc" "'mark 'priority")
+             (bpf-fn->c (bpf-fn pw-e2 (ctx) (set-field! ctx 'len 1) (return 0))
+                        #:kind 'tc))
+(lower-error "ctx-field in xdp" ("ctx-field" "xdp" "packet-length")
+             (bpf-fn->c (bpf-fn pw-e3 (ctx) (return (ctx-field ctx 'mark)))
+                        #:kind 'xdp))
+(lower-error "ctx-field of an unknown field" ("no socket buffer field 'marks"
+                                               "'mark")
+             (bpf-fn->c (bpf-fn pw-e4 (ctx) (return (ctx-field ctx 'marks)))
+                        #:kind 'tc))
+(lower-error "set-field! of the context: a value too wide" ("does not fit")
+             (bpf-fn->c (bpf-fn pw-e5 (ctx) (set-field! ctx 'mark #x100000000)
+                          (return 0))
+                        #:kind 'tc))
 (lower-error "unknown field: lists the header's fields"
              ("no field 'source" "'ttl" "'saddr") (lower 'xdp bad-field))
 (bpf-fn bad-type (ctx)
