@@ -293,6 +293,11 @@ walk (struct lower *L, struct node *n)
             "route packets in xdp and tc programs");
       L->packet_layers |= 1u << H_ETH;
       break;
+    case OP_REDIRECT_PEER:
+      /* bpf_redirect_peer: tc ingress only, which the kernel checks at
+         run time (TC_ACT_SHOT elsewhere).  */
+      need (L, n, L->kind == PK_TC, "use redirect-peer in tc programs");
+      break;
     case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL: case OP_REDIRECT_MAP:
       need (L, n, L->kind == PK_XDP, "use it in xdp programs");
       break;

@@ -269,7 +269,9 @@ gebpf_emit_ex_packet_write (struct emit *E, struct buf *b, struct node *n)
       bs (b, "))");
       return;
     case OP_REDIRECT:
-      bs (b, "((__u64)(__u32)bpf_redirect ((__u32)");
+    case OP_REDIRECT_PEER:
+      bf (b, "((__u64)(__u32)bpf_redirect%s ((__u32)",
+          n->op == OP_REDIRECT_PEER ? "_peer" : "");
       gebpf_emit_ex_int (E, b, n->kid[0]);
       bs (b, ", 0))");
       return;

@@ -789,7 +789,8 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
       gebpf_emit_ex_field (E, b, n);
       return;
     case OP_SET_FIELD: case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL:
-    case OP_REDIRECT: case OP_REDIRECT_MAP: case OP_FIB_LOOKUP:
+    case OP_REDIRECT: case OP_REDIRECT_PEER: case OP_REDIRECT_MAP:
+    case OP_FIB_LOOKUP:
     case OP_FIB_STATUS:
       gebpf_emit_ex_packet_write (E, b, n);
       return;

@@ -97,6 +97,7 @@ static const struct form forms[] = {
   {"xdp-adjust-head!", OP_XDP_ADJUST_HEAD, 2, 2, "(xdp-adjust-head! CTX DELTA)"},
   {"xdp-adjust-tail!", OP_XDP_ADJUST_TAIL, 2, 2, "(xdp-adjust-tail! CTX DELTA)"},
   {"redirect", OP_REDIRECT, 1, 1, "(redirect IFINDEX)"},
+  {"redirect-peer", OP_REDIRECT_PEER, 1, 1, "(redirect-peer IFINDEX)"},
   {"fib-lookup", OP_FIB_LOOKUP, 2, 2, "(fib-lookup CTX IP-HEADER)"},
   {"fib-lookup-status", OP_FIB_STATUS, 2, 2,
    "(fib-lookup-status CTX IP-HEADER)"},

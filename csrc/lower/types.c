@@ -657,8 +657,9 @@ type_packet_write (struct lower *L, struct node *n)
       n->is_signed = true;
       return;
     case OP_REDIRECT:
+    case OP_REDIRECT_PEER:
       type_kids (L, n);
-      gebpf_want_int (L, n->kid[0], "redirect");
+      gebpf_want_int (L, n->kid[0], n->name);
       n->ty = TY_INT;
       return;
     case OP_REDIRECT_MAP:
@@ -1018,7 +1019,7 @@ type (struct lower *L, struct node *n)
         return;
       }
     case OP_SET_FIELD: case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL:
-    case OP_REDIRECT: case OP_REDIRECT_MAP:
+    case OP_REDIRECT: case OP_REDIRECT_PEER: case OP_REDIRECT_MAP:
       type_packet_write (L, n);
       return;
     case OP_FIB_LOOKUP: case OP_FIB_STATUS:

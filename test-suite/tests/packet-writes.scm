@@ -445,6 +445,14 @@
 (test-equal "redirect-map to an empty xskmap slot: xdp-aborted" 'xdp-aborted
             (bpf-run-result-verdict (run (prog 'xdp "af-xdp" pw-af-xdp) plain)))
 
+(bpf-fn pw-tc-peer (ctx) (return (redirect-peer 1)))
+(test-equal "tc redirect-peer: tc-act-redirect" 'tc-act-redirect
+            (bpf-run-result-verdict
+             (run (prog 'tc "tc-peer" pw-tc-peer) plain)))
+(lower-error "redirect-peer in xdp" ("redirect-peer" "tc programs")
+             (bpf-fn->c (bpf-fn pw-xdp-peer (ctx) (return (redirect-peer 1)))
+                        #:kind 'xdp))
+
 ;;; ---- socket buffer fields: ctx-field, set-field! of the context ----
 
 ;; tc sets the mark and priority the stack then routes and queues by
@@ -559,7 +567,18 @@
                   5 (pings-arriving))
       (bpf-map-delete! pw-ports 1)
       (test-assert "live redirect-map without the entry: nothing arrives"
-                   (zero? (pings-arriving)))))
+                   (zero? (pings-arriving)))
+      ;; tc on a0's ingress puts the frames straight into b0's peer, b1,
+      ;; in namespace Y (bpf_redirect_peer).
+      (bpf-unload! live-prog)
+      (set! live-prog
+            (make-bpf-program `((name . "pw-live-peer") (kind . tc)
+                                (attach . (#:target ,a0 #:direction ingress))
+                                (source . ,(bpf-fn pw-live-peer (ctx)
+                                             (return (redirect-peer ,b0-index)))))))
+      (bpf-attach! live-prog)
+      (test-equal "live tc redirect-peer: the pings arrive on the peer in its namespace"
+                  5 (pings-arriving))))
   (lambda ()
     (when live-prog (bpf-unload! live-prog))
     (sh "ip netns del" ns-x ">/dev/null 2>&1")
