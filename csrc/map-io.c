@@ -400,6 +400,40 @@ SCM_DEFINE_STATIC (scm_bpf_map_contains_p, "bpf-map-contains?", 2, 0, 0,
 }
 #undef FUNC_NAME
 
+/* Per-CPU struct values decoded as alists (a map opened by its pin,
+   with no defbpf-struct of that name here): summed field by field into
+   one alist.  */
+static SCM
+sum_alists (SCM map, SCM v, const char *subr)
+{
+  SCM sums = SCM_EOL;
+  size_t n = scm_c_vector_length (v);
+  for (size_t i = 0; i < n; i++)
+    {
+      SCM a = scm_c_vector_ref (v, i), s = sums;
+      for (SCM l = a; scm_is_pair (l); l = SCM_CDR (l))
+        {
+          SCM x = SCM_CAR (l);
+          if (!scm_is_pair (x) || !scm_is_exact_integer (SCM_CDR (x)))
+            gebpf_error (gebpf_k_validation, subr, 0,
+                         "use bpf-map-ref for per-CPU values that are not "
+                         "integers or structs of integers",
+                         "values of map %s have fields that are not "
+                         "integers", gebpf_repr (map));
+          if (i == 0)
+            sums = scm_cons (scm_cons (SCM_CAR (x), SCM_CDR (x)), sums);
+          else if (scm_is_pair (s))
+            {
+              SCM_SETCDR (SCM_CAR (s), scm_sum (SCM_CDAR (s), SCM_CDR (x)));
+              s = SCM_CDR (s);
+            }
+        }
+      if (i == 0)
+        sums = scm_reverse_x (sums, SCM_EOL);
+    }
+  return sums;
+}
+
 /* Per-CPU struct values (packets and bytes counted together, as in
    xdp-tutorial's basic03) summed field by field into one record.  */
 static SCM
@@ -429,8 +463,9 @@ SCM_DEFINE_STATIC (scm_bpf_map_ref_sum, "bpf-map-ref/sum", 2, 1, 0,
             "For a per-CPU map of integer values, return the sum over all "
             "CPUs of the value under @var{key}; @var{dflt} (or 0) when the "
             "key is absent.  For a per-CPU map of struct values whose "
-            "fields are integers, a record of the field-wise sums.  For "
-            "other maps, the value itself.")
+            "fields are integers, a record of the field-wise sums (an alist "
+            "when the values decode as alists).  For other maps, the value "
+            "itself.")
 {
   SCM v = scm_bpf_map_ref (map, key, SCM_UNDEFINED);
   if (scm_is_false (v))
@@ -439,6 +474,9 @@ SCM_DEFINE_STATIC (scm_bpf_map_ref_sum, "bpf-map-ref/sum", 2, 1, 0,
     return v;
   if (scm_c_vector_length (v) > 0 && SCM_STRUCTP (scm_c_vector_ref (v, 0)))
     return sum_records (map, v, FUNC_NAME);
+  if (scm_c_vector_length (v) > 0 && scm_is_pair (scm_c_vector_ref (v, 0))
+      && scm_is_pair (SCM_CAR (scm_c_vector_ref (v, 0))))
+    return sum_alists (map, v, FUNC_NAME);
   SCM sum = scm_from_int (0);
   size_t n = scm_c_vector_length (v);
   for (size_t i = 0; i < n; i++)
