@@ -387,6 +387,7 @@ gebpf_sfield_names (enum hdr h, char *buf, size_t size)
 #define SKB_ALL ((1u << PK_TC) | (1u << PK_SOCKET_FILTER) \
                  | (1u << PK_CGROUP_SKB))
 #define TC_ONLY (1u << PK_TC)
+_Static_assert (PK_NONE <= 32, "ctxfields keep kinds in a 32-bit mask");
 static const struct ctxfield ctxfields[] = {
   {"len", SKB_ALL, 0, false},
   {"pkt_type", SKB_ALL, 0, false},
