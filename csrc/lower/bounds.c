@@ -283,6 +283,12 @@ walk (struct lower *L, struct node *n)
                 && (n->st || n->kid[0]->ty == TY_CTX)),
             "write packets in xdp and tc programs");
       break;
+    case OP_PKT_VLAN:
+      /* The Ethernet header is read directly: socket filters and
+         cgroup-skb programs see none (or only through copies).  */
+      need (L, n, L->kind == PK_XDP || L->kind == PK_TC,
+            "read the VLAN id in xdp and tc programs");
+      break;
     case OP_PKT_IFINDEX:
       /* Read from the context: no header, no layer.  */
       need (L, n, pkt, "use packet forms in xdp, tc, socket-filter and "

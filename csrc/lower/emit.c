@@ -818,6 +818,24 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
       else
         bs (b, "((__u64)ctx->len)");
       return;
+    case OP_PKT_VLAN:
+      {
+        /* The outer tag (802.1Q or 802.1ad) in the frame; in tc, a tag
+           the driver or veth took out of the frame (vlan_present)
+           first.  */
+        int k = gebpf_emit_tmp (E);
+        bf (b, "({ __s64 __t%d = -1; ", k);
+        if (E->L->kind == PK_TC)
+          bf (b, "if (ctx->vlan_present) __t%d = ctx->vlan_tci & 0xfff; "
+              "else ", k);
+        bf (b, "{ __u8 *__d%d = (void *)(long)ctx->data; "
+            "if ((void *)(__d%d + 18) <= (void *)(long)ctx->data_end) { "
+            "__u16 __p%d = ((struct ethhdr *)__d%d)->h_proto; "
+            "if (__p%d == bpf_htons (0x8100) || __p%d == bpf_htons (0x88a8)) "
+            "__t%d = bpf_ntohs (*(__u16 *)(__d%d + 14)) & 0xfff; } } "
+            "__t%d; })", k, k, k, k, k, k, k, k, k);
+        return;
+      }
     case OP_CTX_FIELD:
       {
         const struct ctxfield *f = gebpf_ctxfield (n->field);

@@ -70,6 +70,7 @@ static const struct form forms[] = {
   {"ipv6", OP_IPV6_CONST, 1, 1, "(ipv6 \"2001:db8::1\")"},
   {"ipv4-fragment?", OP_FRAGP, 1, 1, "(ipv4-fragment? IP)"},
   {"packet-length", OP_PKT_LEN, 1, 1, "(packet-length CTX)"},
+  {"packet-vlan-id", OP_PKT_VLAN, 1, 1, "(packet-vlan-id CTX)"},
   {"packet-ifindex", OP_PKT_IFINDEX, 1, 1, "(packet-ifindex CTX)"},
   {"arg", OP_ARG, 2, 2, "(arg CTX 'FIELD) or (arg CTX N)"},
   {"retval", OP_RETVAL, 1, 1, "(retval CTX)"},

@@ -970,11 +970,14 @@ type (struct lower *L, struct node *n)
     case OP_PROTO:
     case OP_PKT_LEN:
     case OP_PKT_IFINDEX:
+    case OP_PKT_VLAN:
       type_kids (L, n);
       if (n->kid[0]->ty != TY_CTX)
         gebpf_lower_error (L, n->kid[0], "pass the program's context",
                            "%s needs the context", n->name);
       n->ty = TY_INT;
+      /* packet-vlan-id is -1 for an untagged frame.  */
+      n->is_signed = n->op == OP_PKT_VLAN;
       return;
     case OP_PKT_ETH: case OP_PKT_IPV4: case OP_PKT_IPV6: case OP_PKT_TCP:
     case OP_PKT_UDP: case OP_PKT_ICMP:

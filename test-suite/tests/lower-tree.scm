@@ -113,6 +113,7 @@ format:
 
 ;; Socket buffer fields read and written.
 (bpf-fn lt-skb (ctx)
+  (when (= (packet-vlan-id ctx) 5) (return (redirect-peer 3)))
   (when (= (ctx-field ctx 'protocol) :ipv4)
     (set-field! ctx 'mark (+ (ctx-field ctx 'len) 1)))
   (return :tc-act-ok))

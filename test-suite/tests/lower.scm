@@ -491,4 +491,8 @@ format:
 (lower-error "perf-emit! #:packet-bytes out of range" ("70000" "0 to 65535")
              (lower-xdp (bpf-fn u-pe4 (ctx) (perf-emit! lw-pevs 1 #:packet-bytes 70000))))
 
+(lower-error "packet-vlan-id in a socket filter" ("packet-vlan-id" "xdp and tc")
+             (bpf-fn->c (bpf-fn u-vl1 (ctx) (return (packet-vlan-id ctx)))
+                        #:kind 'socket-filter))
+
 (harness-end)
