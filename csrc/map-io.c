@@ -369,6 +369,7 @@ SCM_DEFINE_STATIC (scm_bpf_map_delete_x, "bpf-map-delete!", 2, 0, 0,
       && m->map_type != BPF_MAP_TYPE_ARRAY_OF_MAPS
       && m->map_type != BPF_MAP_TYPE_DEVMAP
       && m->map_type != BPF_MAP_TYPE_CPUMAP
+      && m->map_type != BPF_MAP_TYPE_XSKMAP
       && m->map_type != BPF_MAP_TYPE_CGROUP_ARRAY)
     gebpf_error (gebpf_k_map, FUNC_NAME, 0,
                  "set the entry to zero with bpf-map-set! instead",
@@ -399,18 +400,83 @@ SCM_DEFINE_STATIC (scm_bpf_map_contains_p, "bpf-map-contains?", 2, 0, 0,
 }
 #undef FUNC_NAME
 
+/* Per-CPU struct values decoded as alists (a map opened by its pin,
+   with no defbpf-struct of that name here): summed field by field into
+   one alist.  */
+static SCM
+sum_alists (SCM map, SCM v, const char *subr)
+{
+  SCM sums = SCM_EOL;
+  size_t n = scm_c_vector_length (v);
+  for (size_t i = 0; i < n; i++)
+    {
+      SCM a = scm_c_vector_ref (v, i), s = sums;
+      for (SCM l = a; scm_is_pair (l); l = SCM_CDR (l))
+        {
+          SCM x = SCM_CAR (l);
+          if (!scm_is_pair (x) || !scm_is_exact_integer (SCM_CDR (x)))
+            gebpf_error (gebpf_k_validation, subr, 0,
+                         "use bpf-map-ref for per-CPU values that are not "
+                         "integers or structs of integers",
+                         "values of map %s have fields that are not "
+                         "integers", gebpf_repr (map));
+          if (i == 0)
+            sums = scm_cons (scm_cons (SCM_CAR (x), SCM_CDR (x)), sums);
+          else if (scm_is_pair (s))
+            {
+              SCM_SETCDR (SCM_CAR (s), scm_sum (SCM_CDAR (s), SCM_CDR (x)));
+              s = SCM_CDR (s);
+            }
+        }
+      if (i == 0)
+        sums = scm_reverse_x (sums, SCM_EOL);
+    }
+  return sums;
+}
+
+/* Per-CPU struct values (packets and bytes counted together, as in
+   xdp-tutorial's basic03) summed field by field into one record.  */
+static SCM
+sum_records (SCM map, SCM v, const char *subr)
+{
+  SCM first = scm_c_vector_ref (v, 0), vtable = scm_struct_vtable (first);
+  size_t nf = SCM_STRUCT_SIZE (first), n = scm_c_vector_length (v);
+  SCM sums = scm_c_make_vector (nf, scm_from_int (0));
+  for (size_t i = 0; i < n; i++)
+    for (size_t f = 0; f < nf; f++)
+      {
+        SCM x = scm_struct_ref (scm_c_vector_ref (v, i), scm_from_size_t (f));
+        if (!scm_is_exact_integer (x))
+          gebpf_error (gebpf_k_validation, subr, 0,
+                       "use bpf-map-ref for per-CPU values that are not "
+                       "integers or structs of integers",
+                       "values of map %s have fields that are not integers",
+                       gebpf_repr (map));
+        scm_c_vector_set_x (sums, f, scm_sum (scm_c_vector_ref (sums, f), x));
+      }
+  return scm_make_struct_no_tail (vtable, scm_vector_to_list (sums));
+}
+
 #define FUNC_NAME s_scm_bpf_map_ref_sum
 SCM_DEFINE_STATIC (scm_bpf_map_ref_sum, "bpf-map-ref/sum", 2, 1, 0,
             (SCM map, SCM key, SCM dflt),
             "For a per-CPU map of integer values, return the sum over all "
             "CPUs of the value under @var{key}; @var{dflt} (or 0) when the "
-            "key is absent.  For other maps, the value itself.")
+            "key is absent.  For a per-CPU map of struct values whose "
+            "fields are integers, a record of the field-wise sums (an alist "
+            "when the values decode as alists).  For other maps, the value "
+            "itself.")
 {
   SCM v = scm_bpf_map_ref (map, key, SCM_UNDEFINED);
   if (scm_is_false (v))
     return SCM_UNBNDP (dflt) ? scm_from_int (0) : dflt;
   if (!scm_is_vector (v))
     return v;
+  if (scm_c_vector_length (v) > 0 && SCM_STRUCTP (scm_c_vector_ref (v, 0)))
+    return sum_records (map, v, FUNC_NAME);
+  if (scm_c_vector_length (v) > 0 && scm_is_pair (scm_c_vector_ref (v, 0))
+      && scm_is_pair (SCM_CAR (scm_c_vector_ref (v, 0))))
+    return sum_alists (map, v, FUNC_NAME);
   SCM sum = scm_from_int (0);
   size_t n = scm_c_vector_length (v);
   for (size_t i = 0; i < n; i++)

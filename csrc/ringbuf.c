@@ -251,6 +251,7 @@ struct take
   SCM list;                     /* decoded records, newest first */
   long n, max;
   const struct gebpf_type *type;
+  bool tail;                    /* perf: (RECORD . BYTES AFTER IT) */
 };
 
 /* A ring buffer take fills a vector, not a list: one object for the
@@ -475,7 +476,18 @@ on_sample (void *ctx, int cpu, void *data, __u32 size)
   struct take *t = r->take;
   if (!t)
     return;
-  t->list = scm_cons (decode_record (t->type, data, size), t->list);
+  SCM rec = decode_record (t->type, data, size);
+  if (t->tail)
+    {
+      /* What the program sent after the record (perf-emit!'s
+         #:packet-bytes), with the kernel's padding to 8 bytes.  */
+      size_t used = t->type && size >= t->type->size ? t->type->size : size;
+      SCM bv = scm_c_make_bytevector (size - used);
+      memcpy (SCM_BYTEVECTOR_CONTENTS (bv), (const uint8_t *) data + used,
+              size - used);
+      rec = scm_cons (rec, bv);
+    }
+  t->list = scm_cons (rec, t->list);
   t->n++;
 }
 
@@ -566,19 +578,22 @@ SCM_DEFINE_STATIC (scm_bpf_perf_open, "%bpf-perf-open", 2, 0, 0,
 #undef FUNC_NAME
 
 #define FUNC_NAME s_scm_bpf_perf_take
-SCM_DEFINE_STATIC (scm_bpf_perf_take, "%bpf-perf-take", 2, 0, 0,
-                   (SCM reader, SCM timeout),
+SCM_DEFINE_STATIC (scm_bpf_perf_take, "%bpf-perf-take", 2, 1, 0,
+                   (SCM reader, SCM timeout, SCM tail),
                    "Take the samples waiting in every CPU's buffer of "
                    "@var{reader}, waiting up to @var{timeout} milliseconds "
                    "(-1: for ever) when there are none.  Return "
                    "@code{(SAMPLES . LOST)}: the samples decoded, oldest "
                    "first per CPU, and the number the kernel lost since "
-                   "the last take.  Raises @code{ebpf-map-error} when "
-                   "libbpf fails.")
+                   "the last take.  When @var{tail} is true, each sample "
+                   "is @code{(RECORD . BYTES)}, BYTES those after the "
+                   "record.  Raises @code{ebpf-map-error} when libbpf "
+                   "fails.")
 {
   struct perf_reader *r = perf_reader_arg (reader, FUNC_NAME);
   int ms = timeout_arg (timeout, FUNC_NAME);
-  struct take t = { SCM_EOL, 0, 0, record_type (r->name, r->record) };
+  struct take t = { SCM_EOL, 0, 0, record_type (r->name, r->record),
+                    !SCM_UNBNDP (tail) && scm_is_true (tail) };
   r->take = &t;
   int n = perf_buffer__consume (r->pb);
   if (n >= 0 && t.n == 0 && r->lost_new == 0 && ms != 0)

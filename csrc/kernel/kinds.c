@@ -257,6 +257,7 @@ const struct gebpf_map_kind gebpf_map_kinds[] = {
   {"devmap", BPF_MAP_TYPE_DEVMAP, K_INDEX | K_FDVAL | K_ARRAY},
   {"devmap-hash", BPF_MAP_TYPE_DEVMAP_HASH, K_INDEX | K_FDVAL},
   {"cpumap", BPF_MAP_TYPE_CPUMAP, K_INDEX | K_FDVAL | K_ARRAY},
+  {"xskmap", BPF_MAP_TYPE_XSKMAP, K_INDEX | K_FDVAL | K_ARRAY},
   {"array-of-maps", BPF_MAP_TYPE_ARRAY_OF_MAPS,
    K_INDEX | K_FDVAL | K_INNER | K_ARRAY},
   {"hash-of-maps", BPF_MAP_TYPE_HASH_OF_MAPS, K_FDVAL | K_INNER},

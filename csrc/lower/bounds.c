@@ -259,6 +259,12 @@ walk (struct lower *L, struct node *n)
       need (L, n, trace, "use (probe) in tracing programs");
       L->uses_probe = true;
       break;
+    case OP_PERF_EMIT:
+      /* Packet bytes come from the context: a packet program's.  */
+      if (n->nkid == 4)
+        need (L, n, pkt, "send packet bytes from xdp, tc, socket-filter and "
+              "cgroup-skb programs");
+      break;
     case OP_STACK_ID:
       need (L, n, trace, "use stack-id in tracing and perf-event programs");
       break;
@@ -271,8 +277,17 @@ walk (struct lower *L, struct node *n)
             "program is already scoped by the cgroup it is attached to");
       break;
     case OP_SET_FIELD: case OP_REDIRECT:
-      need (L, n, L->kind == PK_XDP || L->kind == PK_TC,
+      /* A struct field in a map (n->st) may be written by any kind.  */
+      need (L, n, L->kind == PK_XDP || L->kind == PK_TC
+            || (n->op == OP_SET_FIELD
+                && (n->st || n->kid[0]->ty == TY_CTX)),
             "write packets in xdp and tc programs");
+      break;
+    case OP_PKT_VLAN:
+      /* The Ethernet header is read directly: socket filters and
+         cgroup-skb programs see none (or only through copies).  */
+      need (L, n, L->kind == PK_XDP || L->kind == PK_TC,
+            "read the VLAN id in xdp and tc programs");
       break;
     case OP_PKT_IFINDEX:
       /* Read from the context: no header, no layer.  */
@@ -283,6 +298,11 @@ walk (struct lower *L, struct node *n)
       need (L, n, L->kind == PK_XDP || L->kind == PK_TC,
             "route packets in xdp and tc programs");
       L->packet_layers |= 1u << H_ETH;
+      break;
+    case OP_REDIRECT_PEER:
+      /* bpf_redirect_peer: tc ingress only, which the kernel checks at
+         run time (TC_ACT_SHOT elsewhere).  */
+      need (L, n, L->kind == PK_TC, "use redirect-peer in tc programs");
       break;
     case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL: case OP_REDIRECT_MAP:
       need (L, n, L->kind == PK_XDP, "use it in xdp programs");
@@ -302,7 +322,7 @@ walk (struct lower *L, struct node *n)
 static void
 no_packet_writes (struct lower *L, struct node *n)
 {
-  if (n->op == OP_SET_FIELD || n->op == OP_XDP_ADJUST_HEAD
+  if ((n->op == OP_SET_FIELD && !n->st) || n->op == OP_XDP_ADJUST_HEAD
       || n->op == OP_XDP_ADJUST_TAIL)
     gebpf_lower_error (L, n, "write packets in the program's body; an inline "
                        "may compute the values",

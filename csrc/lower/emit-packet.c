@@ -168,6 +168,30 @@ ex_set_field (struct emit *E, struct buf *b, struct node *n)
   static const char *fixes[] = { [H_IPV4] = "ip4", [H_IPV6] = "ip6",
                                  [H_TCP] = "tcp", [H_UDP] = "udp",
                                  [H_ICMP] = "icmp" };
+  if (n->kid[0]->ty == TY_CTX)
+    {
+      /* A socket buffer field (types.c's type_ctx_field): the kernel
+         rewrites the store into the skb's own member.  */
+      bf (b, "({ ctx->%s = (__u32)", gebpf_ctxfield (n->field)->name);
+      gebpf_emit_ex_int (E, b, n->kid[2]);
+      bs (b, "; })");
+      return;
+    }
+  if (n->st)
+    {
+      /* A field of a struct in a map's memory (types.c's
+         type_struct_write): nothing to do for a null pointer.  */
+      int k = gebpf_emit_tmp (E);
+      char lv[160];
+      bf (b, "({ __auto_type __p%d = ", k);
+      gebpf_emit_ex (E, b, n->kid[0]);
+      bf (b, "; if (__p%d) { ", k);
+      snprintf (lv, sizeof lv, "__p%d->%s", k,
+                uid (n->st->fields[n->field].cname));
+      gebpf_emit_fill (E, b, n->st->fields[n->field].type, lv, n->kid[2]);
+      bs (b, "} })");
+      return;
+    }
   const struct sfield *f = gebpf_sfield (n->field);
   if (E->in_inline)
     gebpf_lower_error (E->L, n, "write packets in the program's body",
@@ -245,7 +269,9 @@ gebpf_emit_ex_packet_write (struct emit *E, struct buf *b, struct node *n)
       bs (b, "))");
       return;
     case OP_REDIRECT:
-      bs (b, "((__u64)(__u32)bpf_redirect ((__u32)");
+    case OP_REDIRECT_PEER:
+      bf (b, "((__u64)(__u32)bpf_redirect%s ((__u32)",
+          n->op == OP_REDIRECT_PEER ? "_peer" : "");
       gebpf_emit_ex_int (E, b, n->kid[0]);
       bs (b, ", 0))");
       return;

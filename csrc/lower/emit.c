@@ -789,7 +789,8 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
       gebpf_emit_ex_field (E, b, n);
       return;
     case OP_SET_FIELD: case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL:
-    case OP_REDIRECT: case OP_REDIRECT_MAP: case OP_FIB_LOOKUP:
+    case OP_REDIRECT: case OP_REDIRECT_PEER: case OP_REDIRECT_MAP:
+    case OP_FIB_LOOKUP:
     case OP_FIB_STATUS:
       gebpf_emit_ex_packet_write (E, b, n);
       return;
@@ -817,6 +818,31 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
       else
         bs (b, "((__u64)ctx->len)");
       return;
+    case OP_PKT_VLAN:
+      {
+        /* The outer tag (802.1Q or 802.1ad) in the frame; in tc, a tag
+           the driver or veth took out of the frame (vlan_present)
+           first.  */
+        int k = gebpf_emit_tmp (E);
+        bf (b, "({ __s64 __t%d = -1; ", k);
+        if (E->L->kind == PK_TC)
+          bf (b, "if (ctx->vlan_present) __t%d = ctx->vlan_tci & 0xfff; "
+              "else ", k);
+        bf (b, "{ __u8 *__d%d = (void *)(long)ctx->data; "
+            "if ((void *)(__d%d + 18) <= (void *)(long)ctx->data_end) { "
+            "__u16 __p%d = ((struct ethhdr *)__d%d)->h_proto; "
+            "if (__p%d == bpf_htons (0x8100) || __p%d == bpf_htons (0x88a8)) "
+            "__t%d = bpf_ntohs (*(__u16 *)(__d%d + 14)) & 0xfff; } } "
+            "__t%d; })", k, k, k, k, k, k, k, k, k);
+        return;
+      }
+    case OP_CTX_FIELD:
+      {
+        const struct ctxfield *f = gebpf_ctxfield (n->field);
+        bf (b, f->be16 ? "((__u64)bpf_ntohs (ctx->%s))" : "((__u64)ctx->%s)",
+            f->name);
+        return;
+      }
     case OP_PKT_IFINDEX:
       bs (b, E->L->kind == PK_XDP ? "((__u64)ctx->ingress_ifindex)"
           : "((__u64)ctx->ifindex)");
@@ -947,8 +973,26 @@ gebpf_emit_ex (struct emit *E, struct buf *b, struct node *n)
         else
           {
             gebpf_emit_gpl_only (E, n, "bpf_perf_event_output");
-            bf (b, "; bpf_perf_event_output (ctx, &%s, BPF_F_CURRENT_CPU, "
-                "&__e%d, sizeof __e%d); })", gebpf_emit_mapname (n->kid[0]), k, k);
+            if (n->nkid == 4)
+              {
+                /* At most the packet's length: the kernel refuses the
+                   whole sample when asked for more (xdp-tutorial's
+                   xdp_sample_pkts takes the min itself).  */
+                bf (b, "; __u64 __c%d = (__u64)", k);
+                gebpf_emit_ex_int (E, b, n->kid[3]);
+                bf (b, "; __u64 __l%d = %s; if (__c%d > __l%d) __c%d = __l%d; "
+                    "if (__c%d > 0xffff) __c%d = 0xffff",
+                    k, E->L->kind == PK_XDP
+                    ? "(__u64)(ctx->data_end - ctx->data)" : "(__u64)ctx->len",
+                    k, k, k, k, k, k);
+                bf (b, "; bpf_perf_event_output (ctx, &%s, BPF_F_CURRENT_CPU "
+                    "| (__c%d << 32), &__e%d, sizeof __e%d); })",
+                    gebpf_emit_mapname (n->kid[0]), k, k, k);
+              }
+            else
+              bf (b, "; bpf_perf_event_output (ctx, &%s, BPF_F_CURRENT_CPU, "
+                  "&__e%d, sizeof __e%d); })", gebpf_emit_mapname (n->kid[0]),
+                  k, k);
           }
         return;
       }

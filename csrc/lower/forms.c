@@ -70,6 +70,7 @@ static const struct form forms[] = {
   {"ipv6", OP_IPV6_CONST, 1, 1, "(ipv6 \"2001:db8::1\")"},
   {"ipv4-fragment?", OP_FRAGP, 1, 1, "(ipv4-fragment? IP)"},
   {"packet-length", OP_PKT_LEN, 1, 1, "(packet-length CTX)"},
+  {"packet-vlan-id", OP_PKT_VLAN, 1, 1, "(packet-vlan-id CTX)"},
   {"packet-ifindex", OP_PKT_IFINDEX, 1, 1, "(packet-ifindex CTX)"},
   {"arg", OP_ARG, 2, 2, "(arg CTX 'FIELD) or (arg CTX N)"},
   {"retval", OP_RETVAL, 1, 1, "(retval CTX)"},
@@ -81,7 +82,8 @@ static const struct form forms[] = {
   {"probe", OP_PROBE, 0, 0, "(probe)"},
   {"usdt-arg", OP_USDT_ARG, 2, 2, "(usdt-arg CTX N)"},
   {"emit!", OP_EMIT, 2, 2, "(emit! RINGBUF VALUE)"},
-  {"perf-emit!", OP_PERF_EMIT, 2, 2, "(perf-emit! MAP VALUE)"},
+  {"perf-emit!", OP_PERF_EMIT, 2, 4,
+   "(perf-emit! MAP VALUE [#:packet-bytes N])"},
   {"printk", OP_PRINTK, 1, 4, "(printk \"fmt %d\" ARG ...) with at most 3 args"},
   {"const", OP_CONST, 1, 1, "(const NAME)"},
   {"under-cgroup?", OP_UNDER_CGROUP, 2, 2, "(under-cgroup? CGROUP-ARRAY INDEX)"},
@@ -92,9 +94,11 @@ static const struct form forms[] = {
   {"read-kernel", OP_READ_KERNEL, 2, 2, "(read-kernel PTR 'TYPE)"},
   /* packet writes (xdp, tc) */
   {"set-field!", OP_SET_FIELD, 3, 3, "(set-field! HEADER 'FIELD VALUE)"},
+  {"ctx-field", OP_CTX_FIELD, 2, 2, "(ctx-field CTX 'FIELD)"},
   {"xdp-adjust-head!", OP_XDP_ADJUST_HEAD, 2, 2, "(xdp-adjust-head! CTX DELTA)"},
   {"xdp-adjust-tail!", OP_XDP_ADJUST_TAIL, 2, 2, "(xdp-adjust-tail! CTX DELTA)"},
   {"redirect", OP_REDIRECT, 1, 1, "(redirect IFINDEX)"},
+  {"redirect-peer", OP_REDIRECT_PEER, 1, 1, "(redirect-peer IFINDEX)"},
   {"fib-lookup", OP_FIB_LOOKUP, 2, 2, "(fib-lookup CTX IP-HEADER)"},
   {"fib-lookup-status", OP_FIB_STATUS, 2, 2,
    "(fib-lookup-status CTX IP-HEADER)"},
@@ -373,6 +377,69 @@ gebpf_sfield_names (enum hdr h, char *buf, size_t size)
   buf[0] = 0;
   for (const struct sfield *f = sfields; f->name; f++)
     if (f->hdr == h && at < size)
+      at += snprintf (buf + at, size - at, "%s'%s", at ? " " : "", f->name);
+  return buf;
+}
+
+/* The socket buffer's own fields, as the kernel's context access checks
+   allow them (tc_cls_act_, sk_filter_ and cg_skb_is_valid_access):
+   every skb kind reads these but tc_classid; tc writes what steers
+   queueing and classification, cgroup-skb the mark and priority.  */
+#define SKB_ALL ((1u << PK_TC) | (1u << PK_SOCKET_FILTER) \
+                 | (1u << PK_CGROUP_SKB))
+#define TC_ONLY (1u << PK_TC)
+_Static_assert (PK_NONE <= 32, "ctxfields keep kinds in a 32-bit mask");
+static const struct ctxfield ctxfields[] = {
+  {"len", SKB_ALL, 0, false},
+  {"pkt_type", SKB_ALL, 0, false},
+  {"mark", SKB_ALL, TC_ONLY | (1u << PK_CGROUP_SKB), false},
+  {"priority", SKB_ALL, TC_ONLY | (1u << PK_CGROUP_SKB), false},
+  {"queue_mapping", SKB_ALL, TC_ONLY, false},
+  {"protocol", SKB_ALL, 0, true},
+  {"vlan_present", SKB_ALL, 0, false},
+  {"vlan_tci", SKB_ALL, 0, false},
+  {"ingress_ifindex", SKB_ALL, 0, false},
+  {"ifindex", SKB_ALL, 0, false},
+  {"tc_index", SKB_ALL, TC_ONLY, false},
+  {"hash", SKB_ALL, 0, false},
+  {"tc_classid", TC_ONLY, TC_ONLY, false},
+  {NULL, 0, 0, false}
+};
+
+const struct ctxfield *
+gebpf_ctxfield_lookup (const char *name)
+{
+  for (const struct ctxfield *f = ctxfields; f->name; f++)
+    {
+      const char *a = f->name, *b = name;
+      while (*a && (*a == *b || (*a == '_' && *b == '-')))
+        a++, b++;
+      if (!*a && !*b)
+        return f;
+    }
+  return NULL;
+}
+
+const struct ctxfield *
+gebpf_ctxfield (int index)
+{
+  int n = sizeof ctxfields / sizeof ctxfields[0] - 1;
+  return index >= 0 && index < n ? &ctxfields[index] : NULL;
+}
+
+int
+gebpf_ctxfield_index (const struct ctxfield *f)
+{
+  return (int) (f - ctxfields);
+}
+
+const char *
+gebpf_ctxfield_names (unsigned kind_bit, bool write, char *buf, size_t size)
+{
+  size_t at = 0;
+  buf[0] = 0;
+  for (const struct ctxfield *f = ctxfields; f->name; f++)
+    if (((write ? f->write : f->read) & kind_bit) && at < size)
       at += snprintf (buf + at, size - at, "%s'%s", at ? " " : "", f->name);
   return buf;
 }

@@ -66,7 +66,7 @@ enum op
   OP_PKT_ICMP, OP_FIELD, OP_IPV4_CONST, OP_IPV6_CONST, OP_FRAGP, OP_PKT_LEN,
   /* packet writes */
   OP_SET_FIELD, OP_XDP_ADJUST_HEAD, OP_XDP_ADJUST_TAIL, OP_REDIRECT,
-  OP_REDIRECT_MAP,
+  OP_REDIRECT_MAP, OP_CTX_FIELD, OP_REDIRECT_PEER, OP_PKT_VLAN,
   /* tracing */
   OP_ARG, OP_RETVAL, OP_CORE_READ, OP_CURRENT_TASK, OP_READ_USER_STR,
   OP_READ_KERNEL_STR, OP_PROBE, OP_USDT_ARG,
@@ -266,6 +266,21 @@ const struct sfield *gebpf_sfield (int index);
 int gebpf_sfield_index (const struct sfield *f);
 /* The names set-field! knows for header H, space-separated.  */
 const char *gebpf_sfield_names (enum hdr h, char *buf, size_t size);
+
+/* A member of struct __sk_buff that ctx-field reads and set-field! of
+   the context writes, with the kinds (bit per PK_ value) allowed to.  */
+struct ctxfield
+{
+  const char *name;
+  unsigned read, write;
+  bool be16;                    /* network order in the context */
+};
+/* The field NAME (with '-' read as '_'), or NULL.  */
+const struct ctxfield *gebpf_ctxfield_lookup (const char *name);
+const struct ctxfield *gebpf_ctxfield (int index);   /* NULL past the end */
+int gebpf_ctxfield_index (const struct ctxfield *f);
+const char *gebpf_ctxfield_names (unsigned kind_bit, bool write, char *buf,
+                                  size_t size);
 
 /* Return actions by kind.  */
 bool gebpf_action_value (int kind, const char *name, long *value);

@@ -566,6 +566,7 @@ parse_form (struct lower *L, SCM items, struct node *n, int depth)
           }
         return n;
       }
+    case OP_CTX_FIELD:
     case OP_SET_FIELD:
       {
         /* The field name stays a string leaf: which header it belongs

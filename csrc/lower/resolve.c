@@ -523,6 +523,21 @@ resolve (struct lower *L, struct node *n, struct scope *s, int depth)
         gebpf_lower_error (L, n, "write (stack-id CTX MAP #:user? #t)",
                            "#:user? needs a value");
       return;
+    case OP_PERF_EMIT:
+      resolve (L, n->kid[0], s, depth + 1);
+      resolve (L, n->kid[1], s, depth + 1);
+      if (n->nkid == 4)
+        {
+          if (n->kid[2]->op != OP_KEYWORD
+              || strcmp (n->kid[2]->name, "packet-bytes"))
+            gebpf_lower_error (L, n->kid[2], "write #:packet-bytes N",
+                               "perf-emit! takes only #:packet-bytes");
+          resolve (L, n->kid[3], s, depth + 1);
+        }
+      else if (n->nkid == 3)
+        gebpf_lower_error (L, n, "write (perf-emit! MAP VALUE "
+                           "#:packet-bytes N)", "#:packet-bytes needs a value");
+      return;
     case OP_KSTACK:
     case OP_USTACK:
       resolve_stack (L, n);

@@ -512,7 +512,18 @@ check_node (struct rd *R, SCM x, struct node *n, enum role role)
     case OP_SET_FIELD:
       if (nk != 3 || n->kid[1]->op != OP_STR)
         bad (R, x, "set-field! is (set-field! HEADER \"FIELD\" VALUE)");
-      if (from > FROM_TYPES)
+      if (from > FROM_TYPES && n->kid[0]->op == OP_CTX)
+        {
+          if (!gebpf_ctxfield (n->field))
+            bad (R, x, "set-field!'s context field index");
+        }
+      else if (from > FROM_TYPES && n->st)
+        {
+          if (n->st->kind != GT_STRUCT || n->field < 0
+              || (size_t) n->field >= n->st->nfields)
+            bad (R, x, "set-field!'s struct field index");
+        }
+      else if (from > FROM_TYPES)
         {
           int i;
           for (i = 0; i <= n->field && gebpf_sfield (i)->name; i++)
@@ -521,9 +532,21 @@ check_node (struct rd *R, SCM x, struct node *n, enum role role)
             bad (R, x, "set-field!'s field index");
         }
       return;
+    case OP_CTX_FIELD:
+      if (nk != 2 || n->kid[1]->op != OP_STR)
+        bad (R, x, "ctx-field is (ctx-field CTX \"FIELD\")");
+      if (from > FROM_TYPES && !gebpf_ctxfield (n->field))
+        bad (R, x, "ctx-field's field index");
+      return;
     case OP_PRINTK:
       if (nk < 1 || nk > 4 || n->kid[0]->op != OP_STR)
         bad (R, x, "printk is (printk \"FORMAT\" ARG ...)");
+      return;
+    case OP_PERF_EMIT:
+      if ((nk != 2 && nk != 4)
+          || (nk == 4 && (n->kid[2]->op != OP_KEYWORD
+                          || strcmp (n->kid[2]->name, "packet-bytes"))))
+        bad (R, x, "perf-emit! is (perf-emit! MAP VALUE [#:packet-bytes N])");
       return;
     case OP_STACK_ID:
       if (nk != 2 && nk != 4)

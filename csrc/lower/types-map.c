@@ -178,6 +178,17 @@ gebpf_type_map_form (struct lower *L, struct node *n)
         if (m->record && v->ty == TY_VALUE && v->vt != m->record)
           gebpf_lower_error (L, v, "emit values of the map's #:value type",
                              "map %s records another type", m->name);
+        if (n->nkid == 4)
+          {
+            /* The kernel takes the count in the flags' upper 32 bits.  */
+            n->kid[2]->ty = TY_VOID;
+            gebpf_want_int (L, n->kid[3], "perf-emit! #:packet-bytes");
+            if (n->kid[3]->op == OP_INT
+                && (n->kid[3]->uneg || n->kid[3]->ival > 0xffff))
+              gebpf_lower_error (L, n->kid[3], "give a count from 0 to 65535",
+                                 "perf-emit! #:packet-bytes %lld is out of "
+                                 "range", (long long) n->kid[3]->ival);
+          }
         n->ty = TY_VOID;
         return;
       }

@@ -478,6 +478,100 @@ hdr_form (enum hdr h)
     : h == H_UDP ? "packet-udp" : "packet-icmp";
 }
 
+/* (set-field! PTR 'FIELD VALUE), PTR a map-get pointer to a struct
+   value: the field is written in the map's memory, so per-CPU records
+   are updated in place (xdp-tutorial basic03's {packets, bytes}).
+   n->st marks the node as this kind of write; '-' may be written for
+   '_' as in packet fields.  */
+static void
+type_struct_write (struct lower *L, struct node *n, struct node *h,
+                   struct node *v)
+{
+  const struct gebpf_type *st = h->vt;
+  const char *want = n->kid[1]->name;
+  size_t i;
+  for (i = 0; i < st->nfields; i++)
+    {
+      const char *a = st->fields[i].name, *b = want;
+      while (*a && (*a == *b || ((*a == '-' || *a == '_')
+                                 && (*b == '-' || *b == '_'))))
+        a++, b++;
+      if (!*a && !*b)
+        break;
+    }
+  if (i == st->nfields)
+    {
+      char fix[512];
+      int len = snprintf (fix, sizeof fix, "%s has the fields", st->name);
+      for (size_t j = 0; j < st->nfields && len < (int) sizeof fix; j++)
+        len += snprintf (fix + len, sizeof fix - len, " %s",
+                         st->fields[j].name);
+      gebpf_lower_error (L, n->kid[1], fix, "set-field!: no field '%s in "
+                         "struct %s", want, st->name);
+    }
+  const struct gebpf_type *ft = st->fields[i].type;
+  /* A scalar is stored whole; a string, array or nested struct written
+     in place would keep bytes of the old value that the new one does
+     not cover.  */
+  if (!(ft->kind <= GT_MAC || ft->kind == GT_UINT))
+    gebpf_lower_error (L, n->kid[1], "store the whole struct with map-set! "
+                       "and a make- form",
+                       "set-field! writes integer and address fields of a "
+                       "struct in a map; %s of %s is %s", st->fields[i].name,
+                       st->name, ft->kind == GT_STRING ? "a string"
+                       : ft->kind == GT_STRUCT ? "a struct"
+                       : ft->kind == GT_ARRAY ? "an array"
+                       : ft->kind == GT_PREFIX ? "a prefix" : "bytes");
+  char what[128];
+  snprintf (what, sizeof what, "field %s of %s", st->fields[i].name,
+            st->name);
+  gebpf_check_fits (L, v, ft, what);
+  n->st = st;
+  n->field = i;
+  n->kid[1]->ty = TY_VOID;
+  n->ty = TY_VOID;
+}
+
+/* The socket buffer field named by N's second kid, for reading
+   (ctx-field) or writing (set-field! of the context): its index, or an
+   error naming the fields this kind of program may use so.  */
+static int
+type_ctx_field (struct lower *L, struct node *n, bool write)
+{
+  const char *name = n->kid[1]->name;
+  const struct ctxfield *f = gebpf_ctxfield_lookup (name);
+  unsigned bit = 1u << L->kind;
+  if (f && ((write ? f->write : f->read) & bit))
+    return gebpf_ctxfield_index (f);
+  char names[400], fix[512];
+  if (!f && write)
+    /* Most likely a header's field written on the context.  */
+    gebpf_lower_error (L, n->kid[0], "pass a header from packet-eth, "
+                       "packet-ipv4, packet-ipv6, packet-tcp, packet-udp or "
+                       "packet-icmp; the context's own fields are written "
+                       "in tc programs (mark, priority, tc_index, tc_classid, "
+                       "queue_mapping) and cgroup-skb programs (mark, "
+                       "priority)", "set-field! needs a packet header for "
+                       "'%s, got the context", name);
+  gebpf_ctxfield_names (bit, write, names, sizeof names);
+  if (!names[0])
+    snprintf (fix, sizeof fix, "%s", write
+              ? "write the context in tc programs (mark, priority, "
+              "tc_index, tc_classid, queue_mapping) and cgroup-skb programs "
+              "(mark, priority)"
+              : "read socket buffer fields in tc, socket-filter and "
+              "cgroup-skb programs; xdp has packet-length and packet-ifindex");
+  else
+    snprintf (fix, sizeof fix, "in %s programs %s %s",
+              gebpf_sym_name (gebpf_prog_kinds, L->kind), write ? "set-field! writes" : "ctx-field reads", names);
+  gebpf_lower_error (L, n->kid[1], fix, "%s: %s '%s in %s programs",
+                     write ? "set-field!" : "ctx-field",
+                     f ? (write ? "cannot write the context's"
+                          : "cannot read the context's")
+                     : "no socket buffer field", name,
+                     gebpf_sym_name (gebpf_prog_kinds, L->kind));
+}
+
 /* set-field!, xdp-adjust-head!/-tail!, redirect, redirect-map.  */
 static void
 type_packet_write (struct lower *L, struct node *n)
@@ -489,10 +583,29 @@ type_packet_write (struct lower *L, struct node *n)
         struct node *h = n->kid[0], *v = n->kid[2];
         type (L, h);
         type (L, v);
+        if (h->ty == TY_VALPTR && h->vt->kind == GT_STRUCT)
+          {
+            type_struct_write (L, n, h, v);
+            return;
+          }
+        if (h->ty == TY_CTX)
+          {
+            n->field = type_ctx_field (L, n, true);
+            gebpf_want_int (L, v, "set-field!");
+            if (v->op == OP_INT && (v->uneg || (uint64_t) v->ival >> 32))
+              gebpf_lower_error (L, v, "give a value that fits the field",
+                                 "set-field! '%s: %lld does not fit in 4 "
+                                 "bytes", n->kid[1]->name,
+                                 (long long) v->ival);
+            n->kid[1]->ty = TY_VOID;
+            n->ty = TY_VOID;
+            return;
+          }
         if (h->ty != TY_HDR)
           gebpf_lower_error (L, h, "pass a header from packet-eth, "
                              "packet-ipv4, packet-ipv6, packet-tcp, "
-                             "packet-udp or packet-icmp",
+                             "packet-udp or packet-icmp, or a map-get "
+                             "pointer to a struct value",
                              "set-field! needs a packet header, got %s",
                              gebpf_tyname (h->ty));
         const struct sfield *f = gebpf_sfield_lookup (h->hdr, n->kid[1]->name);
@@ -544,8 +657,9 @@ type_packet_write (struct lower *L, struct node *n)
       n->is_signed = true;
       return;
     case OP_REDIRECT:
+    case OP_REDIRECT_PEER:
       type_kids (L, n);
-      gebpf_want_int (L, n->kid[0], "redirect");
+      gebpf_want_int (L, n->kid[0], n->name);
       n->ty = TY_INT;
       return;
     case OP_REDIRECT_MAP:
@@ -557,9 +671,9 @@ type_packet_write (struct lower *L, struct node *n)
             && m->map_type != BPF_MAP_TYPE_CPUMAP
             && m->map_type != BPF_MAP_TYPE_XSKMAP)
           gebpf_lower_error (L, n->kid[0], "declare it with #:kind 'devmap, "
-                             "'devmap-hash or 'cpumap",
-                             "redirect-map needs a devmap, devmap-hash or "
-                             "cpumap, and %s is a %s", m->name,
+                             "'devmap-hash, 'cpumap or 'xskmap",
+                             "redirect-map needs a devmap, devmap-hash, "
+                             "cpumap or xskmap, and %s is a %s", m->name,
                              m->kind->name);
         gebpf_want_int (L, n->kid[1], "redirect-map");
         n->ty = TY_INT;
@@ -844,14 +958,26 @@ type (struct lower *L, struct node *n)
       type_kids (L, n);
       gebpf_type_map_form (L, n);
       return;
+    case OP_CTX_FIELD:
+      type (L, n->kid[0]);
+      if (n->kid[0]->ty != TY_CTX)
+        gebpf_lower_error (L, n->kid[0], "pass the program's context",
+                           "ctx-field needs the context");
+      n->field = type_ctx_field (L, n, false);
+      n->kid[1]->ty = TY_VOID;
+      n->ty = TY_INT;
+      return;
     case OP_PROTO:
     case OP_PKT_LEN:
     case OP_PKT_IFINDEX:
+    case OP_PKT_VLAN:
       type_kids (L, n);
       if (n->kid[0]->ty != TY_CTX)
         gebpf_lower_error (L, n->kid[0], "pass the program's context",
                            "%s needs the context", n->name);
       n->ty = TY_INT;
+      /* packet-vlan-id is -1 for an untagged frame.  */
+      n->is_signed = n->op == OP_PKT_VLAN;
       return;
     case OP_PKT_ETH: case OP_PKT_IPV4: case OP_PKT_IPV6: case OP_PKT_TCP:
     case OP_PKT_UDP: case OP_PKT_ICMP:
@@ -896,7 +1022,7 @@ type (struct lower *L, struct node *n)
         return;
       }
     case OP_SET_FIELD: case OP_XDP_ADJUST_HEAD: case OP_XDP_ADJUST_TAIL:
-    case OP_REDIRECT: case OP_REDIRECT_MAP:
+    case OP_REDIRECT: case OP_REDIRECT_PEER: case OP_REDIRECT_MAP:
       type_packet_write (L, n);
       return;
     case OP_FIB_LOOKUP: case OP_FIB_STATUS:

@@ -370,13 +370,17 @@ last @code{bpf-ringbuf-stats}."
           (bpf-map-name map) count))
 
 (define* (bpf-perf-poll perf handler #:key (timeout-ms 100) (pages 64)
-                        (on-lost report-lost))
+                        (on-lost report-lost) (packet-bytes? #f))
   "Call @var{handler} on each sample waiting in the perf buffers of
 perf-event-array @var{perf} (the map or its name) and return how many it
 handled; when there are none, wait up to @var{timeout-ms} milliseconds
 (0: do not wait; -1: for ever).  Samples are decoded as ring buffer
 records are (see @code{bpf-ringbuf-poll}); samples of one CPU arrive in
 order.  The first poll opens one buffer of @var{pages} pages per CPU.
+With @var{packet-bytes?} true each sample is @code{(RECORD . BYTES)}:
+BYTES, a bytevector, holds what follows the record, the packet bytes
+@code{perf-emit!} sent with @code{#:packet-bytes} and then the kernel's
+padding to 8 bytes.
 
 Samples the kernel dropped because a buffer was full are never silent:
 @code{(@var{on-lost} perf count)} is called with their number (by default
@@ -384,7 +388,7 @@ a line on the current error port), and @code{bpf-perf-stats} counts
 them.  Raises @code{ebpf-validation-error} for a map of another kind."
   (check-handler handler 'bpf-perf-poll)
   (let* ((p (perf-of perf 'bpf-perf-poll pages)))
-    (match (%bpf-perf-take (perf-reader p) timeout-ms)
+    (match (%bpf-perf-take (perf-reader p) timeout-ms packet-bytes?)
       ((samples . lost)
        (when (> lost 0)
          (set-perf-lost! p (+ (perf-lost p) lost))

@@ -398,7 +398,7 @@ Print a map's contents as bpftrace does (histograms drawn)."
                           (newline)))
                        (bpf-map->alist m)))
             ((queue stack bloom-filter prog-array array-of-maps hash-of-maps
-                    devmap devmap-hash cpumap cgroup-array)
+                    devmap devmap-hash cpumap xskmap cgroup-array)
              (format #t "~a: a ~a map; its contents are not listed~%"
                      (bpf-map-name m) (bpf-map-kind m)))
             (else (bpf-print-map m)))))

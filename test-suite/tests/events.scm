@@ -227,6 +227,50 @@
 (test-equal "perf stats" '((delivered . 50) (lost . 0)) (bpf-perf-stats pevs))
 (test-assert "perf fd" (integer? (bpf-perf-fd pevs)))
 
+;; Packet metadata and the packet's first bytes in one sample
+;; (xdp-tutorial tracing04, xdp_sample_pkts): #:packet-bytes N sends at
+;; most N bytes of the packet after the record.
+(defbpf-struct pkt-meta (cookie u16) (pkt-len u16))
+(defbpf-map pkt-samples #:kind 'perf-event-array #:value 'pkt-meta)
+(define (sampler kind n)
+  (bpf-fn sample-pkt (ctx)
+    (perf-emit! pkt-samples (make-pkt-meta #:cookie #xdead
+                                           #:pkt-len (packet-length ctx))
+                #:packet-bytes ,n)
+    (return ,(if (eq? kind 'xdp) 2 0)))   ; xdp-pass, tc-act-ok
+  (make-bpf-program `((name . ,(format #f "sample-~a-~a" kind n)) (kind . ,kind)
+                      (attach . "lo") (source . ,sample-pkt))))
+(define sampled-pkt (make-udp-packet #:src "10.0.0.1" #:dst "10.0.0.2"
+                                     #:sport 1 #:dport 2 #:payload "sampled"))
+(define (head bv n)
+  (let ((h (make-bytevector n))) (bytevector-copy! bv 0 h 0 n) h))
+(bpf-perf-poll pkt-samples (const #t) #:timeout-ms 0)
+(for-each
+ (lambda (kind n)
+   (bpf-test-run (sampler kind n) sampled-pkt)
+   (let ((got '()))
+     (bpf-perf-poll pkt-samples (lambda (s) (set! got (cons s got)))
+                    #:timeout-ms 100 #:packet-bytes? #t)
+     (match got
+       (((m . bytes))
+        (let ((want (min n (bytevector-length sampled-pkt))))
+          (test-equal (format #f "~a #:packet-bytes ~a: the record" kind n)
+                      '(#xdead #t)
+                      (list (pkt-meta-cookie m)
+                            (= (pkt-meta-pkt-len m)
+                               (bytevector-length sampled-pkt))))
+          (test-equal (format #f "~a #:packet-bytes ~a: ~a packet bytes after it"
+                              kind n want)
+                      (head sampled-pkt want)
+                      (head bytes want))
+          (test-assert (format #f "~a #:packet-bytes ~a: then at most 7 bytes of padding"
+                               kind n)
+                       (< (- (bytevector-length bytes) want) 8))))
+       (_ (test-assert (format #f "~a #:packet-bytes ~a: one sample, got ~a"
+                               kind n got)
+                       #f)))))
+ '(xdp xdp tc) '(16 1500 1500))
+
 ;; ---- the trace pipe ----
 
 (define pipe-out (open-output-string))

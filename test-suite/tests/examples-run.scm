@@ -331,6 +331,20 @@
                "^echo requests answered by XDP: [1-9][0-9]*$")
   (test-assert "icmp-echo: test network removed" (not (netns-left "gebpf-echo"))))
 
+(with-example (out "xdp-stats.scm" "--duration" "1")
+  (test-prints "xdp-stats: test run, the drops summed over the CPUs" out
+               "^test run: xdp-drop 5 packets 260 bytes$")
+  (test-prints "xdp-stats: test run, the passes" out
+               "^test run: xdp-pass 10 packets 420 bytes$")
+  (test-prints "xdp-stats: live, every datagram to the discard port dropped" out
+               "^live: xdp-drop 3 packets 132 bytes$")
+  (test-assert "xdp-stats: live, the pings passed"
+               (let ((m (string-match "live: xdp-pass ([0-9]+) packets" out)))
+                 (and m (>= (string->number (match:substring m 1)) 3))))
+  (test-prints "xdp-stats: another process reads the pinned map" out
+               "^another process: xdp-drop entry \\(\\(rx-packets \\. 3\\) \\(rx-bytes \\. 132\\)\\)$")
+  (test-assert "xdp-stats: test network removed" (not (netns-left "gebpf-st"))))
+
 (with-example (out "xdp-redirect.scm" "--duration" "1")
   (test-prints "xdp-redirect: test run redirects and rewrites the destination MAC" out
                "^test run: xdp-redirect, destination MAC now 02:00:00:00:00:0b$")

@@ -258,6 +258,51 @@
                       (assq-ref (parse-packet (bpf-run-result-data r))
                                 'eth-dst)))))
 
+;; A struct value in a per-CPU map updated in place through its map-get
+;; pointer, and summed over the CPUs from Scheme (xdp-tutorial basic03).
+(defbpf-struct datarec (rx-packets u64) (rx-bytes u64))
+(defbpf-map xdp-stats #:kind 'per-cpu-array #:key 'u32 #:value 'datarec
+  #:max-entries 5)
+(bpf-fn stats-demo (ctx)
+  (let ((rec (map-get xdp-stats :xdp-pass)))
+    (set-field! rec 'rx-packets (+ (datarec-rx-packets rec) 1))
+    (set-field! rec 'rx_bytes (+ (datarec-rx-bytes rec) (packet-length ctx))))
+  (return :xdp-pass))
+(let ((p (xdp-prog "stats-demo" stats-demo)))
+  (bpf-test-run p udp #:repeat 3)
+  (bpf-test-run p icmp)
+  (test-equal "struct fields written in place, summed over CPUs"
+              (list 4 (+ (* 3 (bytevector-length udp)) (bytevector-length icmp)))
+              (let ((r (bpf-map-ref/sum xdp-stats 2)))
+                (list (datarec-rx-packets r) (datarec-rx-bytes r))))
+  (test-equal "bpf-map-ref/sum of an untouched struct entry: zero fields"
+              '(0 0)
+              (let ((r (bpf-map-ref/sum xdp-stats 1)))
+                (list (datarec-rx-packets r) (datarec-rx-bytes r)))))
+
+;; The outer VLAN id, -1 untagged (xdp-tutorial xdp_vlan01); in tc too.
+(defbpf-map vlan-seen #:kind 'array #:key 'u32 #:value 'i64 #:max-entries 1)
+(bpf-fn vlan-xdp (ctx)
+  (map-set! vlan-seen 0 (packet-vlan-id ctx))
+  (if (= (packet-vlan-id ctx) 42) (return :xdp-drop) (return :xdp-pass)))
+(bpf-fn vlan-tc (ctx)
+  (map-set! vlan-seen 0 (packet-vlan-id ctx))
+  (return :tc-act-ok))
+(let ((px (xdp-prog "vlan-xdp" vlan-xdp))
+      (pt (make-bpf-program `((name . "vlan-tc") (kind . tc) (attach . "lo")
+                              (source . ,vlan-tc))))
+      (tagged (lambda (v) (make-icmp-packet #:src "10.0.0.7" #:dst "10.0.0.2"
+                                            #:vlan v))))
+  (define (seen p pkt) (list (run p pkt) (bpf-map-ref vlan-seen 0)))
+  (test-equal "packet-vlan-id of an 802.1Q frame" '(xdp-drop 42)
+              (seen px (tagged 42)))
+  (test-equal "packet-vlan-id of an untagged frame: -1" '(xdp-pass -1)
+              (seen px icmp))
+  (test-equal "packet-vlan-id of a QinQ frame: the outer id" '(xdp-pass 7)
+              (seen px (tagged '(7 42))))
+  (test-equal "packet-vlan-id in tc" '(tc-act-ok 4095)
+              (seen pt (tagged 4095))))
+
 ;; ---- tracing ----
 (define (tp-prog name fn target . consts)
   (make-bpf-program `((name . ,name) (kind . tracepoint) (attach . ,target)

@@ -146,7 +146,7 @@
 
 ;; Map kinds.
 (test-equal "bpf-map-kinds is the table's" map-kind-names bpf-map-kinds)
-(test-equal "21 map kinds" 21 (length bpf-map-kinds))
+(test-equal "22 map kinds" 22 (length bpf-map-kinds))
 (test-ebpf-error "unknown map kind lists the table" 'ebpf-validation-error
                  ("unknown map kind" "hash" "histogram")
                  (make-bpf-map '((name . km-bad) (kind . warp))))

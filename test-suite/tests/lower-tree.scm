@@ -23,6 +23,8 @@
 (defbpf-map lt-by-stack #:kind 'hash #:key 'u32 #:value 'u64)
 (defbpf-struct lt-ev (pid u32) (fd u64) (comm (string 16)))
 (defbpf-map lt-events #:kind 'ringbuf #:value 'lt-ev)
+(defbpf-map lt-pevs #:kind 'perf-event-array)
+(defbpf-map lt-evs #:kind 'hash #:key 'u32 #:value 'lt-ev #:max-entries 4)
 (define-bpf-inline (lt-bump k n) (map-increment! lt-counts k n) n)
 (define-bpf-macro (lt-twice x) `(begin ,x ,x))
 (define lt-port 22)
@@ -46,6 +48,7 @@ format:
          (ip6 (packet-ipv6 ctx))
          (n 0))
     (do-times (i 4) (set! n (+ n i)))
+    (perf-emit! lt-pevs n #:packet-bytes 64)
     (when (and ip6 (= (ipv6-daddr ip6) (ipv6 "2001:db8::1")))
       (return :xdp-drop))
     (case (proto ctx)
@@ -88,6 +91,8 @@ format:
 (bpf-fn lt-struct (ctx)
   (let ((e (make-lt-ev #:pid (pid) #:fd (arg ctx 'fd) #:comm (comm))))
     (map-increment! lt-counts (lt-ev-pid e))
+    ;; A field of a struct in a map, written through its pointer.
+    (set-field! (map-get lt-evs 0) 'pid (+ (lt-ev-pid (map-get lt-evs 0)) 1))
     (emit! lt-events e)))
 
 ;; Inlines (two instances: two argument types) and a macro.
@@ -106,6 +111,12 @@ format:
 
 (define btf? (file-exists? "/sys/kernel/btf/vmlinux"))
 
+;; Socket buffer fields read and written.
+(bpf-fn lt-skb (ctx)
+  (when (= (packet-vlan-id ctx) 5) (return (redirect-peer 3)))
+  (when (= (ctx-field ctx 'protocol) :ipv4)
+    (set-field! ctx 'mark (+ (ctx-field ctx 'len) 1)))
+  (return :tc-act-ok))
 ;; CO-RE reads, when the kernel has BTF.
 (bpf-fn lt-core (ctx)
   (let ((t (current-task)))
@@ -119,6 +130,7 @@ format:
    (list (list "xdp packets" lt-xdp 'xdp #f #f)
          (list "tracepoint fields" lt-tp 'tracepoint tp-target tp-format)
          (list "maps" lt-maps 'kprobe "do_sys_open" #f)
+         (list "socket buffer fields" lt-skb 'tc "lo" #f)
          (list "struct and emit!" lt-struct 'tracepoint tp-target tp-format)
          (list "inlines and a macro" lt-inline 'kprobe "do_sys_open" #f)
          (list "stacks" lt-stack 'kprobe "do_sys_open" #f))

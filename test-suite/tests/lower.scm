@@ -463,4 +463,36 @@ format:
 (test-ebpf-error "an unknown pass" 'ebpf-validation-error ("unknown pass")
                  (bpf-fn-ast pure-rec #:pass 'optimise))
 
+;; set-field! on a struct value in a map, refused by name.
+(defbpf-struct lw-rec (n u64) (name (string 8)))
+(defbpf-map lw-recs #:kind 'hash #:key 'u32 #:value 'lw-rec)
+(lower-error "set-field! of a struct in a map: no such field"
+             ("no field 'size in struct lw-rec" "lw-rec has the fields n name")
+             (lower-xdp (bpf-fn u-sf1 (ctx)
+                          (set-field! (map-get lw-recs 0) 'size 1))))
+(lower-error "set-field! of a struct in a map: a string field"
+             ("name of lw-rec is a string" "map-set!")
+             (lower-xdp (bpf-fn u-sf2 (ctx)
+                          (set-field! (map-get lw-recs 0) 'name "x"))))
+(lower-error "set-field! of a struct in a map: a value of another type"
+             ("field n of lw-rec")
+             (lower-xdp (bpf-fn u-sf3 (ctx)
+                          (set-field! (map-get lw-recs 0) 'n "x"))))
+
+;; perf-emit! #:packet-bytes: packet programs only, a count in range.
+(defbpf-map lw-pevs #:kind 'perf-event-array)
+(lower-error "perf-emit! #:packet-bytes in a tracepoint"
+             ("perf-emit!" "xdp, tc, socket-filter and cgroup-skb")
+             (lower-tp (bpf-fn u-pe1 (ctx) (perf-emit! lw-pevs 1 #:packet-bytes 8))))
+(lower-error "perf-emit! with another keyword" ("only #:packet-bytes")
+             (lower-xdp (bpf-fn u-pe2 (ctx) (perf-emit! lw-pevs 1 #:bytes 8))))
+(lower-error "perf-emit! #:packet-bytes without a value" ("needs a value")
+             (lower-xdp (bpf-fn u-pe3 (ctx) (perf-emit! lw-pevs 1 #:packet-bytes))))
+(lower-error "perf-emit! #:packet-bytes out of range" ("70000" "0 to 65535")
+             (lower-xdp (bpf-fn u-pe4 (ctx) (perf-emit! lw-pevs 1 #:packet-bytes 70000))))
+
+(lower-error "packet-vlan-id in a socket filter" ("packet-vlan-id" "xdp and tc")
+             (bpf-fn->c (bpf-fn u-vl1 (ctx) (return (packet-vlan-id ctx)))
+                        #:kind 'socket-filter))
+
 (harness-end)

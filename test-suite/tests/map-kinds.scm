@@ -70,6 +70,12 @@
 (test-kind cpumap (defbpf-map k-cm #:kind 'cpumap)
   (bpf-map-set! k-cm 0 192)             ; queue size of CPU 0's kthread
   (test-equal "cpumap round trip" 192 (bpf-map-ref k-cm 0)))
+;; An xskmap slot takes an AF_XDP socket; anything else is refused by the
+;; kernel, which names the reason.
+(test-kind xskmap (defbpf-map k-xsk #:kind 'xskmap #:max-entries 4)
+  (test-equal "xskmap value is a u32" 4 (bpf-map-value-size k-xsk))
+  (test-ebpf-error "xskmap: a non-socket value" 'ebpf-map-error
+                   ("ENOTSOCK") (bpf-map-set! k-xsk 0 1)))
 (defbpf-map k-inner #:kind 'array #:value 'u32 #:max-entries 1)
 (test-kind array-of-maps (defbpf-map k-aom #:kind 'array-of-maps #:inner-map k-inner
                             #:max-entries 2)
@@ -137,6 +143,6 @@
   (test-equal "cgroup-array slot emptied" #t (bpf-map-delete! k-cga 0)))
 (false-if-exception (rmdir k-cg))
 (test-equal "every declared kind was tried"
-            (length bpf-map-kinds) 21)
+            (length bpf-map-kinds) 22)
 
 (harness-end)

@@ -64,6 +64,25 @@
                   (defbpf-map declared3 #:kind 'hash #:key 'u64 #:value 'u32
                     #:pin-path decl-path)))
 
+;; Per-CPU struct values (xdp-tutorial basic04's stats reader): summed
+;; field by field here as records, there as alists.
+(defbpf-struct pin-rec (packets u64) (bytes u64))
+(defbpf-map pin-stats #:kind 'per-cpu-array #:key 'u32 #:value 'pin-rec
+  #:max-entries 2)
+(bpf-map-set! pin-stats 1 (make-pin-rec #:packets 2 #:bytes 100))  ; every CPU
+(define stats-path (string-append dir "/stats"))
+(bpf-map-pin! pin-stats stats-path)
+(define ncpus (vector-length (bpf-map-ref pin-stats 1)))
+(test-equal "bpf-map-ref/sum of per-CPU structs: a record of the sums"
+            (list (* 2 ncpus) (* 100 ncpus))
+            (let ((r (bpf-map-ref/sum pin-stats 1)))
+              (list (pin-rec-packets r) (pin-rec-bytes r))))
+(test-equal "... in a process without the struct: an alist of the sums"
+            `((packets . ,(* 2 ncpus)) (bytes . ,(* 100 ncpus)))
+            (other-process (format #f "(bpf-map-ref/sum (bpf-map-open-pinned ~s) 1)"
+                                   stats-path)))
+(bpf-map-unpin! pin-stats)
+
 (test-equal "unpin!" #t (bpf-map-unpin! pinned))
 (test-assert "pin gone" (not (file-exists? path)))
 (test-equal "unpin! again" #f (bpf-map-unpin! pinned))

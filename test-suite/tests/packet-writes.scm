@@ -370,7 +370,9 @@
          (let ((eth (packet-eth ctx)))
            (set-field! eth 'h_dest dst)
            (set-field! eth 'h_source src)
-           (set-field! eth 'h_proto #x8100))))))
+           (set-field! eth 'h_proto #x8100)))))
+    ;; xdp-tutorial experiment01-tailgrow: a positive delta grows.
+    ((5) (map-set! pw-seen 0 (xdp-adjust-tail! ctx 8))))
   (return :xdp-pass))
 (define p-adjust (prog 'xdp "adjust" pw-adjust))
 (define plain (apply l4-frame 'udp #:src-mac "02:00:00:00:00:2a" base4))
@@ -392,6 +394,15 @@
               (bytevector-length o))
   (test-equal "adjust-tail -4: the rest unchanged" (bytevector-u8-ref plain 20)
               (bytevector-u8-ref o 20)))
+(select! 5 0)
+(let ((o (out p-adjust plain)))
+  (test-equal "adjust-tail 8: returns 0" 0 (bpf-map-ref pw-seen 0))
+  (test-equal "adjust-tail 8: 8 bytes longer" (+ plain-len 8)
+              (bytevector-length o))
+  (test-equal "adjust-tail 8: the new bytes are zero" (make-bytevector 8 0)
+              (let ((bv (make-bytevector 8)))
+                (bytevector-copy! o plain-len bv 0 8)
+                bv)))
 (select! 3 0)
 (let ((o (out p-adjust plain)))
   (test-equal "adjust-head beyond the packet fails with an error" 1
@@ -424,6 +435,62 @@
 (select! 2 3)
 (test-equal "redirect-map to a missing port: xdp-aborted" 'xdp-aborted
             (bpf-run-result-verdict (run p-redirect plain)))
+
+
+;; The kernel side of AF_XDP (xdp-tutorial advanced03): an xskmap slot
+;; without a socket makes the redirect fail.
+(defbpf-map pw-xsks #:kind 'xskmap #:max-entries 4)
+(bpf-fn pw-af-xdp (ctx)
+  (return (redirect-map pw-xsks (packet-ifindex ctx))))
+(test-equal "redirect-map to an empty xskmap slot: xdp-aborted" 'xdp-aborted
+            (bpf-run-result-verdict (run (prog 'xdp "af-xdp" pw-af-xdp) plain)))
+
+(bpf-fn pw-tc-peer (ctx) (return (redirect-peer 1)))
+(test-equal "tc redirect-peer: tc-act-redirect" 'tc-act-redirect
+            (bpf-run-result-verdict
+             (run (prog 'tc "tc-peer" pw-tc-peer) plain)))
+(lower-error "redirect-peer in xdp" ("redirect-peer" "tc programs")
+             (bpf-fn->c (bpf-fn pw-xdp-peer (ctx) (return (redirect-peer 1)))
+                        #:kind 'xdp))
+
+;;; ---- socket buffer fields: ctx-field, set-field! of the context ----
+
+;; tc sets the mark and priority the stack then routes and queues by
+;; (and classifies by tc_classid); each is read back in the program.
+(defbpf-map pw-skb #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 8)
+(bpf-fn pw-tc-mark (ctx)
+  (map-set! pw-skb 0 (ctx-field ctx 'mark))
+  (set-field! ctx 'mark #x2a)
+  (set-field! ctx 'priority 6)
+  (set-field! ctx 'tc-classid #x11)
+  (map-set! pw-skb 1 (ctx-field ctx 'mark))
+  (map-set! pw-skb 2 (ctx-field ctx 'priority))
+  (map-set! pw-skb 3 (ctx-field ctx 'tc_classid))
+  (map-set! pw-skb 4 (ctx-field ctx 'protocol))
+  (map-set! pw-skb 5 (ctx-field ctx 'len))
+  (return :tc-act-ok))
+(test-equal "tc: ctx-field and set-field! of mark, priority, tc_classid"
+            `(tc-act-ok 0 #x2a 6 #x11 #x0800 ,(bytevector-length plain))
+            (cons (bpf-run-result-verdict
+                   (run (prog 'tc "tc-mark" pw-tc-mark) plain))
+                  (map (lambda (i) (bpf-map-ref pw-skb i)) (iota 6))))
+;; cgroup-skb may set the mark and priority; socket filters only read.
+(bpf-fn pw-cg-mark (ctx)
+  (set-field! ctx 'mark 9)
+  (map-set! pw-skb 6 (ctx-field ctx 'mark))
+  (return 1))
+(let ((p (make-bpf-program `((name . "pw-cg-mark") (kind . cgroup-skb)
+                              (attach . "/sys/fs/cgroup")
+                              (source . ,pw-cg-mark)))))
+  (test-assert "cgroup-skb: set-field! of the mark through the verifier"
+               (begin (bpf-load! p) (bpf-unload! p) #t)))
+(bpf-fn pw-sf-len (ctx)
+  (map-set! pw-skb 7 (ctx-field ctx 'len))
+  (return (ctx-field ctx 'len)))
+(let ((p (make-bpf-program `((name . "pw-sf-len") (kind . socket-filter)
+                              (source . ,pw-sf-len)))))
+  (test-assert "socket-filter: ctx-field through the verifier"
+               (begin (bpf-load! p) (bpf-unload! p) #t)))
 
 (bpf-fn pw-tc-redirect (ctx) (return (redirect 1)))
 (test-equal "tc redirect: tc-act-redirect" 'tc-act-redirect
@@ -500,7 +567,18 @@
                   5 (pings-arriving))
       (bpf-map-delete! pw-ports 1)
       (test-assert "live redirect-map without the entry: nothing arrives"
-                   (zero? (pings-arriving)))))
+                   (zero? (pings-arriving)))
+      ;; tc on a0's ingress puts the frames straight into b0's peer, b1,
+      ;; in namespace Y (bpf_redirect_peer).
+      (bpf-unload! live-prog)
+      (set! live-prog
+            (make-bpf-program `((name . "pw-live-peer") (kind . tc)
+                                (attach . (#:target ,a0 #:direction ingress))
+                                (source . ,(bpf-fn pw-live-peer (ctx)
+                                             (return (redirect-peer ,b0-index)))))))
+      (bpf-attach! live-prog)
+      (test-equal "live tc redirect-peer: the pings arrive on the peer in its namespace"
+                  5 (pings-arriving))))
   (lambda ()
     (when live-prog (bpf-unload! live-prog))
     (sh "ip netns del" ns-x ">/dev/null 2>&1")
@@ -722,6 +800,26 @@
 (define (lower kind fn) (bpf-fn->c fn #:kind kind))
 
 (bpf-fn bad-field (ctx) (set-field! (packet-ipv4 ctx) 'source 1))
+(lower-error "set-field! of the context in a socket filter"
+             ("cannot write the context's 'mark in socket-filter"
+              "tc programs (mark")
+             (bpf-fn->c (bpf-fn pw-e1 (ctx) (set-field! ctx 'mark 1) (return 0))
+                        #:kind 'socket-filter))
+(lower-error "set-field! of a read-only context field"
+             ("cannot write the context's 'len in tc" "'mark 'priority")
+             (bpf-fn->c (bpf-fn pw-e2 (ctx) (set-field! ctx 'len 1) (return 0))
+                        #:kind 'tc))
+(lower-error "ctx-field in xdp" ("ctx-field" "xdp" "packet-length")
+             (bpf-fn->c (bpf-fn pw-e3 (ctx) (return (ctx-field ctx 'mark)))
+                        #:kind 'xdp))
+(lower-error "ctx-field of an unknown field" ("no socket buffer field 'marks"
+                                               "'mark")
+             (bpf-fn->c (bpf-fn pw-e4 (ctx) (return (ctx-field ctx 'marks)))
+                        #:kind 'tc))
+(lower-error "set-field! of the context: a value too wide" ("does not fit")
+             (bpf-fn->c (bpf-fn pw-e5 (ctx) (set-field! ctx 'mark #x100000000)
+                          (return 0))
+                        #:kind 'tc))
 (lower-error "unknown field: lists the header's fields"
              ("no field 'source" "'ttl" "'saddr") (lower 'xdp bad-field))
 (bpf-fn bad-type (ctx)
