@@ -155,6 +155,7 @@
     (((or 'read-user-str 'read-kernel-str) _ (? integer? n)) `(string ,n))
     (((or 'pid 'tgid 'tid 'uid 'gid 'cpu 'probe)) 'u32)
     (('kstack) 'kstack)
+    (('ustack) 'ustack)
     (((? symbol?) . _)
      (or (lowered-key-type e) 'u64))
     (_ 'u64)))
@@ -398,6 +399,11 @@
 
 (define (decl form) (eval form private))
 
+;; A (kstack) key is the u32 stack id; a (ustack) key, as bpf-fn makes
+;; it, the id with the process id above it (the process names its frames).
+(define (stack-key-decl t)
+  (case t ((kstack) 'u32) ((ustack) 'u64) (else t)))
+
 (define (key-decl m)
   ;; The #:key of the declared map.
   (match (if (eq? (at-map-kind m) 'klhist) 'struct (at-map-keys m))
@@ -406,18 +412,18 @@
        (decl `(defbpf-struct ,s
                 ,@(map (lambda (i t)
                          (list (string->symbol (format #f "k~a" i))
-                               (if (eq? t 'kstack) 'u32 t)))
+                               (stack-key-decl t)))
                        (iota (length (at-map-keys m))) (at-map-keys m))
                 (b u32)))
        s))
     ((or #f ()) #f)
-    (('kstack) 'u32)
+    (((or 'kstack 'ustack)) (stack-key-decl (car (at-map-keys m))))
     ((t) t)
     (ts (let ((s (string->symbol (struct-name m))))
           (decl `(defbpf-struct ,s
                    ,@(map (lambda (i t)
                             (list (string->symbol (format #f "k~a" i))
-                                  (if (eq? t 'kstack) 'u32 t)))
+                                  (stack-key-decl t)))
                           (iota (length ts)) ts)))
           s))))
 

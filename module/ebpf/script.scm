@@ -27,6 +27,7 @@
   #:use-module (ebpf script-compile)
   #:use-module ((ebpf syntax) #:select (write-json))
   #:use-module ((ebpf fn) #:select (located-body))
+  #:use-module ((ebpf stacks) #:select (stack-key-frames))
   #:use-module ((ebpf print) #:select (format-key write-histogram
                                        linear-histogram hist-buckets
                                        (buckets . hist-buckets-of)))
@@ -158,18 +159,39 @@ strings."
                         (map cdr (bpf-struct->alist k))
                         (iota (length (bpf-struct->alist k))))
                    ", "))
-     ((and (equal? (at-map-keys m) '(kstack)) (plan-stack-map plan))
-      (string-append
-       "\n"
-       (string-concatenate
-        (map (lambda (f) (string-append "        " f "\n"))
-             (or (false-if-exception (bpf-stack-symbols (plan-stack-map plan) k))
-                 '())))))
+     ((and (memq (car-or-false (at-map-keys m)) '(kstack ustack))
+           (null? (cdr (at-map-keys m))))
+      (stack-text (car (at-map-keys m)) k plan))
      ((string? k) k)
      ((number? k) (number->string k))
      ((record? k)
-      (string-join (map (lambda (x) (key-text* x)) (map cdr (bpf-struct->alist k))) ", "))
+      (string-join (map (lambda (x t)
+                          (if (memq t '(kstack ustack))
+                              (stack-text t x plan)
+                              (key-text* x)))
+                        (map cdr (bpf-struct->alist k))
+                        (append (if (list? (at-map-keys m)) (at-map-keys m) '())
+                                (circular-list #f)))
+                   ", "))
      (else (format #f "~a" k)))))
+
+(define (car-or-false x) (and (pair? x) (car x)))
+
+(define (stack-text kind k plan)
+  ;; Stack key K as bpftrace prints one: a newline, a frame a line.
+  ;; (kstack) ids are in the shell's own stack map; (ustack) keys are
+  ;; bpf-fn's, the id with the process id above it.
+  (let ((frames (or (false-if-exception
+                     (if (eq? kind 'kstack)
+                         (if (plan-stack-map plan)
+                             (bpf-stack-symbols (plan-stack-map plan) k)
+                             '())
+                         (stack-key-frames '("gebpf-stacks" . user) k)))
+                    '())))
+    (string-append
+     "\n"
+     (string-concatenate
+      (map (lambda (f) (string-append "        " f "\n")) frames)))))
 
 (define (key-text* x)
   (cond ((string? x) x) ((number? x) (number->string x)) (else (format #f "~a" x))))

@@ -223,6 +223,25 @@
              "dd if=/dev/zero of=/dev/null bs=1M count=3000 status=none")
   ("@[\n        " "]: "))
 
+;; bpftrace: profile:hz:99 { @[kstack, comm] = count(); }
+(test-output "a kernel stack beside another key prints as frames"
+  (one-liner "(on \"profile:hz:99\" (when (= (pid) ~a) (count! @ (kstack) (comm))))"
+             "dd if=/dev/zero of=/dev/null bs=1M count=3000 status=none")
+  ("@[\n        " "\n, dd]: "))
+
+;; bpftrace: profile:hz:99 { @[ustack, comm] = count(); }
+;; dd has exited when the map prints, so its frames are addresses.
+(test-output "user stacks at 99 Hz, beside another key"
+  (one-liner "(on \"profile:hz:99\" (when (= (pid) ~a) (count! @ (ustack) (comm))))"
+             "dd if=/dev/zero of=/dev/null bs=1M count=3000 status=none")
+  ("@[\n        0x" "\n, dd]: "))
+
+;; bpftrace: profile:hz:99 { @[ustack] = count(); }
+(test-output "user stacks at 99 Hz"
+  (one-liner "(on \"profile:hz:99\" (when (= (pid) ~a) (count! @ (ustack))))"
+             "dd if=/dev/zero of=/dev/null bs=1M count=3000 status=none")
+  ("@[\n        0x" "\n]: "))
+
 ;; bpftrace: tracepoint:block:block_rq_issue { @ = hist(args.bytes); }
 (let ((f (format #f "/var/tmp/guile-ebpf-shell-~a" (getpid))))
   (test-output "block I/O sizes"
