@@ -63,13 +63,28 @@ of @code{(PROBE . LOCATED-BODY)}."
 (define (add-clause! probe body module)
   (unless (string? probe)
     (raise-ebpf-error 'ebpf-validation-error 'on
-                      (format #f "bad probe ~s" probe)
-                      #:fix "write the probe as a string, e.g. \"tracepoint:syscalls:sys_enter_openat\""))
+                      (if (symbol? probe)
+                          (format #f "probe ~a is a symbol, not a string" probe)
+                          (format #f "bad probe ~s" probe))
+                      #:fix (if (symbol? probe)
+                                (format #f "write the probe in double quotes: (on ~s ...)"
+                                        (symbol->string probe))
+                                "write the probe as a string, e.g. \"tracepoint:syscalls:sys_enter_openat\"")))
   (set! clauses (cons (make-clause probe body module) clauses)))
 
 (define-syntax on
   (lambda (x)
     (syntax-case x ()
+      ;; A probe written bare, as bpftrace writes it, would otherwise be
+      ;; an unbound variable: pass its name on, to be refused by name.
+      ((_ probe body ...)
+       (and (identifier? #'probe)
+            (let ((s (symbol->string (syntax->datum #'probe))))
+              (or (string-index s #\:)
+                  (member s '("begin" "end" "BEGIN" "END")))))
+       #`(add-clause! 'probe
+                      #,(located-body x #'(body ...))
+                      (current-module)))
       ((_ probe body ...)
        #`(add-clause! probe
                       #,(located-body x #'(body ...))

@@ -2,7 +2,7 @@
 ;;; command against the kernel.  A workload (dd, started only once the
 ;;; probes are attached) makes an exact number of system calls, and the
 ;;; one-liners filter on its pid, so the printed maps hold exact counts.
-(use-modules (harness) (ebpf) (ebpf script) (srfi srfi-1) (srfi srfi-64)
+(use-modules (harness) (ebpf) (ebpf script) (srfi srfi-1) (srfi srfi-34) (srfi srfi-64)
              (ice-9 rdelim) (ice-9 regex) (ice-9 format) (ice-9 popen) (ice-9 match) (ice-9 textual-ports))
 
 (harness-begin "shell" 'kernel)
@@ -272,6 +272,16 @@
                     (dd 'write) #:signal #f #:extra '("--duration" "2"))
     ((0 . out) (string-contains out (format #f "@: ~a\n" n)))
     (r (format #t "# ~s~%" r) #f)))
+
+(test-assert "a probe written bare, as bpftrace writes it, is refused by name"
+  (guard (e ((ebpf-error? e)
+             (let ((m (ebpf-error-message e)))
+               (and (string-contains m "probe tracepoint:block:block_rq_issue is a symbol")
+                    (string-contains m "Fix: write the probe in double quotes: (on \"tracepoint:block:block_rq_issue\"")
+                    #t))))
+    (bpf-script-load-string "(on tracepoint:block:block_rq_issue (count! @))")
+    #f))
+(bpf-script-reset!)
 
 (define (leftovers)
   (filter (lambda (p) (let ((name (assq-ref p 'name)))
