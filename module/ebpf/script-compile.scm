@@ -303,6 +303,9 @@
            (let* ((id (length (car sites)))
                   (types (map (lambda (a)
                                 (match (key-type a)
+                                  (_ (=> next)
+                                     ;; Printed as the probe's name, as a key is.
+                                     (if (equal? (strip a) '(probe)) 'probe (next)))
                                   ((and t ('string _)) t)
                                   ('i64 'i64)
                                   (_ 'u64)))
@@ -447,7 +450,8 @@
     (decl `(defbpf-struct ,sname
              ,@(if (null? (site-types s))
                    '((a0 u8))
-                   (map (lambda (i t) (list (string->symbol (format #f "a~a" i)) t))
+                   (map (lambda (i t) (list (string->symbol (format #f "a~a" i))
+                                            (if (eq? t 'probe) 'u32 t)))
                         (iota (length (site-types s))) (site-types s)))))
     (make-bpf-map `((name . ,(symbol->string sname)) (kind . ringbuf)
                     (max-entries . 262144)))))

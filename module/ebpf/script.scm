@@ -109,7 +109,9 @@ of @code{(PROBE . LOCATED-BODY)}."
                  (pre (substring fmt start (match:start m))))
             (if (char=? conv #\%)
                 (loop (match:end m) args (cons* "%" pre acc))
-                (let* ((a (if (pair? args) (car args) 0))
+                (let* ((a0 (if (pair? args) (car args) 0))
+                       ;; A (probe) argument is (ID . NAME): %s prints the name.
+                       (a (if (pair? a0) (if (char=? conv #\s) (cdr a0) (car a0)) a0))
                        (text (case conv
                                ((#\d #\i) (number->string (to-signed a)))
                                ((#\u) (number->string a))
@@ -425,7 +427,10 @@ stopped: @code{duration}, @code{exit}, @code{SIGINT} or @code{SIGTERM}."
            rb
            (lambda (rec)
              (let ((text (c-format (site-fmt s)
-                                   (record-args rec (length (site-types s))))))
+                                   (map (lambda (v t)
+                                          (if (eq? t 'probe) (cons v (probe-text v plan)) v))
+                                        (record-args rec (length (site-types s)))
+                                        (site-types s)))))
                (if json? (json-line "printf" text port) (display text port))))
            #:timeout-ms 0)))
        (plan-sites plan))

@@ -217,6 +217,16 @@
   ((format #f "@[tracepoint:syscalls:sys_enter_write]: ~a\n" n)
    (format #f "@[tracepoint:syscalls:sys_exit_write]: ~a\n" n)))
 
+;; bpftrace: tracepoint:syscalls:sys_enter_sync* { printf("%s\n", probe); }
+(test-assert "printf's %s of (probe) prints the probe's name, %d its number"
+  (match (one-liner "(on \"tracepoint:syscalls:sys_enter_write,tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~a) (printf \"%s %d\\n\" (probe) (probe))))"
+                    (dd 'write))
+    ((0 . out)
+     (let ((lines (string-split out #\newline)))
+       (and (= n (count (lambda (l) (string-prefix? "tracepoint:syscalls:sys_enter_write " l)) lines))
+            (= n (count (lambda (l) (string-prefix? "tracepoint:syscalls:sys_exit_write " l)) lines)))))
+    (r (format #t "# ~s~%" r) #f)))
+
 ;; bpftrace: profile:hz:99 { @[kstack] = count(); }
 (test-output "kernel stacks at 99 Hz, symbolized"
   (one-liner "(on \"profile:hz:99\" (when (= (pid) ~a) (count! @ (kstack))))"
