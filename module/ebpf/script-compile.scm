@@ -385,6 +385,13 @@
       (((or "uprobe" "u") . rest) `(uprobe . ,(string-join rest ":")))
       (((or "uretprobe" "ur") . rest) `(uretprobe . ,(string-join rest ":")))
       (("usdt" . rest) `(usdt . ,(string-join rest ":")))
+      (((or "hardware" "h" "software" "s" "watchpoint" "w" "asyncwatchpoint") . _)
+       (script-error (format #f "~s: hardware, software and watchpoint probes are not supported"
+                             p)
+                     "sample on the CPU clock with profile:hz:N, or count a tracepoint's events"))
+      (((or "kfunc" "kretfunc" "fentry" "fexit" "f" "fr") . _)
+       (script-error (format #f "~s: fentry probes are not supported in one-liners" p)
+                     "use a tracepoint or rawtracepoint, or a tp-btf program in a file (guile-ebpf list 'rawtracepoint:*')"))
       (((or "kprobe" "kretprobe" "k" "kr") . _)
        (script-error (format #f "~s: kprobes are not supported here" p)
                      "use a tracepoint (guile-ebpf list 'syscalls:*') or rawtracepoint"))

@@ -645,4 +645,14 @@
 (test-ebpf-error "kprobes are refused with a hint" 'ebpf-validation-error ("kprobes" "tracepoint")
   (bpf-script-run (list (cons "kprobe:vfs_read" '()))))
 
+;; llcstat's hardware:cache-misses: this kernel interface has no
+;; hardware counters in one-liners, so it is refused by kind.
+(test-ebpf-error "hardware probes are refused with a hint" 'ebpf-validation-error
+    ("hardware:cache-misses:1000000" "not supported" "Fix: sample on the CPU clock with profile:hz:N")
+  (bpf-script-run (list (cons "hardware:cache-misses:1000000" '()))))
+
+(test-ebpf-error "fentry probes are refused with a hint" 'ebpf-validation-error
+    ("fentry:vfs_read" "not supported" "Fix: use a tracepoint or rawtracepoint")
+  (bpf-script-run (list (cons "fentry:vfs_read" '()))))
+
 (harness-end)
