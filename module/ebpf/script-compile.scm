@@ -156,6 +156,8 @@
     (((or 'pid 'tgid 'tid 'uid 'gid 'cpu 'probe)) 'u32)
     (('kstack) 'kstack)
     (('ustack) 'ustack)
+    ;; bpftrace's ntop(addr): a 16-byte address is IPv6, others IPv4.
+    (('ntop a) (match (key-type a) (((or 'bytes 'string) 16) 'ipv6) (_ 'ipv4)))
     (((? symbol?) . _)
      (or (lowered-key-type e) 'u64))
     (_ 'u64)))
@@ -307,7 +309,7 @@
                                      ;; Printed as the probe's name, as a key is.
                                      (if (equal? (strip a) '(probe)) 'probe (next)))
                                   ((and t ('string _)) t)
-                                  ('i64 'i64)
+                                  ((and t (or 'i64 'ipv4 'ipv6)) t)
                                   (_ 'u64)))
                               args))
                   (site (make-site id fmt types)))
@@ -324,6 +326,7 @@
           (('exit)
            (set-car! uses (cons 'exit (car uses)))
            (relocate x '(map-set! at-exit 0 1)))
+          (('ntop a) (walk a))
           (('kstack)
            (set-car! uses (cons 'kstack (car uses)))
            (relocate x '(stack-id ctx at-kstacks)))

@@ -227,6 +227,15 @@
             (= n (count (lambda (l) (string-prefix? "tracepoint:syscalls:sys_exit_write " l)) lines)))))
     (r (format #t "# ~s~%" r) #f)))
 
+;; bpftrace: tracepoint:sock:inet_sock_set_state
+;;   { @[ntop(args.daddr)] = count(); printf("%s\n", ntop(args.daddr)); }
+;; bash connects to a closed port on 127.0.0.1: the socket goes to
+;; SYN_SENT in bash, then is reset.
+(test-output "ntop of a 4-byte tracepoint address keys and prints it"
+  (one-liner "(on \"tracepoint:sock:inet_sock_set_state\" (when (= (pid) ~a) (count! @ (ntop (arg ctx 'daddr))) (printf \"to %s %s\\n\" (ntop (arg ctx 'daddr)) (ntop (arg ctx 'daddr_v6)))))"
+             "bash -c 'echo > /dev/tcp/127.0.0.1/9' 2>/dev/null")
+  ("to 127.0.0.1 ::ffff:127.0.0.1\n" "@[127.0.0.1]: "))
+
 ;; bpftrace: profile:hz:99 { @[kstack] = count(); }
 (test-output "kernel stacks at 99 Hz, symbolized"
   (one-liner "(on \"profile:hz:99\" (when (= (pid) ~a) (count! @ (kstack))))"
