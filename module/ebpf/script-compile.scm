@@ -146,9 +146,18 @@
                     (else #f))))))
     (_ #f)))
 
+(define stack-values
+  ;; While clauses are compiled: @-map symbol -> kstack or ustack, for
+  ;; the @-maps whose values are stacks (@stack[tid] = kstack), so that
+  ;; a value read back keys a map as the stack itself does.
+  (make-parameter #f))
+
 (define (key-type e)
   ;; The type of key expression E.
   (match (strip e)
+    (((or 'map-ref 'map-get) (? at-symbol? m) _)
+     (=> next)
+     (or (and (stack-values) (hash-ref (stack-values) m)) (next)))
     (('comm) '(string 16))
     (('arg _ ('quote (? symbol? field)))
      (or (tracepoint-field-type field) (lowered-key-type e) 'u64))
@@ -300,6 +309,9 @@
           (((and op (or 'map-set! 'map-set 'map-ref 'map-get 'map-delete!))
             (? at-symbol? m) k . rest)
            (note-map! maps m 'set (list k))
+           (match (map strip rest)
+             ((((and t (or 'kstack 'ustack))) . _) (hash-set! (stack-values) m t))
+             (_ #f))
            (relocate x (cons* op (map-ref-of m) (walk k) (map walk rest))))
           (('printf (? string? fmt) args ...)
            (let* ((id (length (car sites)))
@@ -488,6 +500,7 @@
         (uses (list '()))
         (kernel '())
         (host '()))
+    (parameterize ((stack-values (make-hash-table)))
     (for-each
      (lambda (c ci)
        (let ((spec (probe-spec (clause-probe c))))
@@ -504,7 +517,7 @@
               (set! sites (append sites (map (lambda (s) (list s ci))
                                              (reverse (car box)))))
               (set! kernel (cons (list ci spec body (clause-module c)) kernel)))))))
-     clauses (iota (length clauses)))
+     clauses (iota (length clauses))))
     (for-each (lambda (m)
                 (unless (at-map-kind m) (set-at-map-kind! m 'set)))
               (hash-map->list (lambda (k v) v) maps))

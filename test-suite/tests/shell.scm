@@ -261,6 +261,13 @@
              "dd if=/dev/zero of=/dev/null bs=1M count=3000 status=none")
   ("@[\n        0x" "\n]: "))
 
+;; offcputime's idiom: @stack[tid] = kstack when a thread leaves the
+;; CPU, @[@stack[tid]] = count() when it comes back; sleep blocks once.
+(test-output "a stack kept as an @-map's value keys a map as a stack"
+  (one-liner "(on \"tracepoint:sched:sched_switch\" (when (= (arg ctx 'prev_pid) ~a) (map-set! @kst (arg ctx 'prev_pid) (kstack))) (when (map-get @kst (arg ctx 'next_pid)) (count! @off (map-ref @kst (arg ctx 'next_pid))) (map-delete! @kst (arg ctx 'next_pid))))"
+             "sleep 0.2")
+  ("@off[\n        " "schedule" "\n]: "))
+
 ;; bpftrace: tracepoint:block:block_rq_issue { @ = hist(args.bytes); }
 (let ((f (format #f "/var/tmp/guile-ebpf-shell-~a" (getpid))))
   (test-output "block I/O sizes"
