@@ -30,7 +30,8 @@
   #:use-module ((ebpf stacks) #:select (stack-key-frames))
   #:use-module ((ebpf print) #:select (format-key write-histogram
                                        linear-histogram hist-buckets
-                                       (buckets . hist-buckets-of)))
+                                       (buckets . hist-buckets-of)
+                                       hist-key-text))
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
   #:use-module (srfi srfi-11)
@@ -322,7 +323,8 @@ strings."
                                                      data)))
                                           (bucket-json (bpf-hist bm #:linear linear)))))
                           port))
-             (bpf-print-hist bm port #:name name #:linear linear))))
+             (parameterize ((hist-key-text (lambda (k) (key-text m k plan))))
+               (bpf-print-hist bm port #:name name #:linear linear)))))
       (else
        (let ((entries (scalar-entries m bm))
              (keyless? (null? (or (at-map-keys m) '()))))

@@ -268,6 +268,15 @@
              "sleep 0.2")
   ("@off[\n        " "schedule" "\n]: "))
 
+;; bpftrace: tracepoint:syscalls:sys_enter_write,tracepoint:syscalls:sys_exit_write
+;;   { @[probe] = hist(5); @k[kstack] = hist(5); }
+(test-output "a keyed histogram titles (probe) and stack keys as a map does"
+  (one-liner "(on \"tracepoint:syscalls:sys_enter_write,tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~a) (hist! @ (probe) 5) (hist! @k (kstack) 5)))"
+             (dd 'write))
+  ("@[tracepoint:syscalls:sys_enter_write]:\n[4, 8)"
+   "@[tracepoint:syscalls:sys_exit_write]:\n[4, 8)"
+   "@k[\n        " "\n]:\n[4, 8)"))
+
 ;; bpftrace: tracepoint:block:block_rq_issue { @ = hist(args.bytes); }
 (let ((f (format #f "/var/tmp/guile-ebpf-shell-~a" (getpid))))
   (test-output "block I/O sizes"
