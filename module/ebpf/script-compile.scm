@@ -138,6 +138,11 @@
                    (type (and f (assq-ref f 'type)))
                    (size (and f (assq-ref f 'size))))
               (cond ((not type) #f)
+                    ;; An enum prints as its enumerator's name, as
+                    ;; bpftrace prints kfree_skb's reason.
+                    ((and (string-prefix? "enum " type)
+                          (not (string-suffix? "]" type)))
+                     `(enum ,(string-trim-both (substring type 5))))
                     ((string-contains type "__data_loc")
                      (and (string-contains type "char") '(string 256)))
                     ((not (string-suffix? "]" type)) #f)
@@ -321,7 +326,7 @@
                                      ;; Printed as the probe's name, as a key is.
                                      (if (equal? (strip a) '(probe)) 'probe (next)))
                                   ((and t ('string _)) t)
-                                  ((and t (or 'i64 'ipv4 'ipv6)) t)
+                                  ((and t (or 'i64 'ipv4 'ipv6 ('enum _))) t)
                                   (_ 'u64)))
                               args))
                   (site (make-site id fmt types)))
@@ -427,7 +432,7 @@
 ;; A (kstack) key is the u32 stack id; a (ustack) key, as bpf-fn makes
 ;; it, the id with the process id above it (the process names its frames).
 (define (stack-key-decl t)
-  (case t ((kstack) 'u32) ((ustack) 'u64) (else t)))
+  (match t ('kstack 'u32) ('ustack 'u64) (('enum _) 'u64) (_ t)))
 
 (define (key-decl m)
   ;; The #:key of the declared map.
@@ -443,7 +448,7 @@
        s))
     ((or #f ()) #f)
     (((or 'kstack 'ustack)) (stack-key-decl (car (at-map-keys m))))
-    ((t) t)
+    ((t) (stack-key-decl t))
     (ts (let ((s (string->symbol (struct-name m))))
           (decl `(defbpf-struct ,s
                    ,@(map (lambda (i t)
@@ -473,7 +478,7 @@
              ,@(if (null? (site-types s))
                    '((a0 u8))
                    (map (lambda (i t) (list (string->symbol (format #f "a~a" i))
-                                            (if (eq? t 'probe) 'u32 t)))
+                                            (match t ('probe 'u32) (('enum _) 'u64) (_ t))))
                         (iota (length (site-types s))) (site-types s)))))
     (make-bpf-map `((name . ,(symbol->string sname)) (kind . ringbuf)
                     (max-entries . 262144)))))

@@ -23,7 +23,7 @@
   ;; bpf-script-run-file loads the user's file.
   #:declarative? #f
   #:use-module (ebpf)
-  #:use-module ((ebpf core) #:select (%bpf-fn-info))
+  #:use-module ((ebpf core) #:select (%bpf-fn-info %bpf-btf-enum))
   #:use-module (ebpf script-compile)
   #:use-module ((ebpf syntax) #:select (write-json))
   #:use-module ((ebpf fn) #:select (located-body))
@@ -180,13 +180,16 @@ strings."
      ((and (memq (car-or-false (at-map-keys m)) '(kstack ustack))
            (null? (cdr (at-map-keys m))))
       (stack-text (car (at-map-keys m)) k plan))
+     ((and (enum-type? (car-or-false (at-map-keys m)))
+           (null? (cdr (at-map-keys m))) (exact-integer? k))
+      (enum-text (car (at-map-keys m)) k))
      ((string? k) k)
      ((number? k) (number->string k))
      ((record? k)
       (string-join (map (lambda (x t)
-                          (if (memq t '(kstack ustack))
-                              (stack-text t x plan)
-                              (key-text* x)))
+                          (cond ((memq t '(kstack ustack)) (stack-text t x plan))
+                                ((and (enum-type? t) (exact-integer? x)) (enum-text t x))
+                                (else (key-text* x))))
                         (map cdr (bpf-struct->alist k))
                         (append (if (list? (at-map-keys m)) (at-map-keys m) '())
                                 (circular-list #f)))
@@ -194,6 +197,20 @@ strings."
      (else (format #f "~a" k)))))
 
 (define (car-or-false x) (and (pair? x) (car x)))
+
+(define (enum-type? t) (and (pair? t) (eq? (car t) 'enum)))
+
+(define enum-values (make-hash-table))  ; enum name -> alist, or #f
+
+(define (enum-text t v)
+  ;; (enum NAME) value V as its enumerator's name, from the kernel's
+  ;; BTF; the number when the kernel has no such enum or value.
+  (let* ((name (cadr t))
+         (vals (or (hash-ref enum-values name)
+                   (let ((a (or (false-if-exception (%bpf-btf-enum name)) '())))
+                     (hash-set! enum-values name a)
+                     a))))
+    (or (assv-ref vals v) (number->string v))))
 
 (define (stack-text kind k plan)
   ;; Stack key K as bpftrace prints one: a newline, a frame a line.
@@ -430,7 +447,9 @@ stopped: @code{duration}, @code{exit}, @code{SIGINT} or @code{SIGTERM}."
            (lambda (rec)
              (let ((text (c-format (site-fmt s)
                                    (map (lambda (v t)
-                                          (if (eq? t 'probe) (cons v (probe-text v plan)) v))
+                                          (cond ((eq? t 'probe) (cons v (probe-text v plan)))
+                                                ((enum-type? t) (cons v (enum-text t v)))
+                                                (else v)))
                                         (record-args rec (length (site-types s)))
                                         (site-types s)))))
                (if json? (json-line "printf" text port) (display text port))))

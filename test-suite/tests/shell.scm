@@ -277,6 +277,13 @@
    "@[tracepoint:syscalls:sys_exit_write]:\n[4, 8)"
    "@k[\n        " "\n]:\n[4, 8)"))
 
+;; bpftrace: tracepoint:skb:kfree_skb { @[args.reason] = count(); }
+;; A datagram to a closed port is dropped for want of a socket.
+(test-output "an enum tracepoint field keys and prints (%s) as its enumerator"
+  (one-liner "(on \"tracepoint:skb:kfree_skb\" (count! @ (arg ctx 'reason)) (printf \"%s|%d\\n\" (arg ctx 'reason) (arg ctx 'reason)) ~*)"
+             "bash -c 'echo > /dev/udp/127.0.0.1/9'")
+  ("@[SKB_DROP_REASON_NO_SOCKET]: " "\nSKB_DROP_REASON_NO_SOCKET|"))
+
 ;; bpftrace: tracepoint:block:block_rq_issue { @ = hist(args.bytes); }
 (let ((f (format #f "/var/tmp/guile-ebpf-shell-~a" (getpid))))
   (test-output "block I/O sizes"
