@@ -240,6 +240,49 @@ SCM_DEFINE_STATIC (scm_bpf_btf_functions, "%bpf-btf-functions", 0, 0, 0, (),
 }
 #undef FUNC_NAME
 
+#define FUNC_NAME s_scm_bpf_btf_enum
+SCM_DEFINE_STATIC (scm_bpf_btf_enum, "%bpf-btf-enum", 1, 0, 0, (SCM name),
+                   "Return the values of the kernel's enum @var{name} (as "
+                   "the running kernel's BTF describes it) as an alist "
+                   "@code{((VALUE . \"ENUMERATOR\") ...)}, or @code{#f} "
+                   "when the kernel has no BTF or no such enum.")
+{
+  SCM_VALIDATE_STRING (1, name);
+  const struct btf *vm = gebpf_vmlinux_btf ();
+  if (!vm)
+    return SCM_BOOL_F;
+  char *c = scm_to_utf8_string (name);
+  __s32 id = btf__find_by_name_kind (vm, c, BTF_KIND_ENUM);
+  if (id < 0)
+    id = btf__find_by_name_kind (vm, c, BTF_KIND_ENUM64);
+  free (c);
+  if (id < 0)
+    return SCM_BOOL_F;
+  const struct btf_type *t = btf__type_by_id (vm, id);
+  SCM out = SCM_EOL;
+  bool sign = btf_kflag (t);
+  for (int i = btf_vlen (t) - 1; i >= 0; i--)
+    {
+      SCM v;
+      const char *en;
+      if (btf_is_enum (t))
+        {
+          const struct btf_enum *e = btf_enum (t) + i;
+          v = sign ? scm_from_int32 (e->val) : scm_from_uint32 ((__u32) e->val);
+          en = btf__name_by_offset (vm, e->name_off);
+        }
+      else
+        {
+          const struct btf_enum64 *e = btf_enum64 (t) + i;
+          __u64 u = btf_enum64_value (e);
+          v = sign ? scm_from_int64 ((__s64) u) : scm_from_uint64 (u);
+          en = btf__name_by_offset (vm, e->name_off);
+        }
+      out = scm_acons (v, scm_from_utf8_string (en ? en : "?"), out);
+    }
+  return out;
+}
+#undef FUNC_NAME
 
 void
 gebpf_init_features (void)

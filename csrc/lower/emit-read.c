@@ -329,6 +329,16 @@ gebpf_emit_tp_int (struct emit *E, struct buf *b, struct node *n)
     : n->ival == 4 ? "32" : "64";
   const char *to = n->is_signed ? "__s64" : "__u64";
   const char *from = n->is_signed ? "__s" : "__u";
+  if (!scm_is_vector (n->ref) && n->field % n->ival != 0)
+    {
+      /* The verifier refuses a context load its size does not divide
+         the offset of (tcp_retransmit_skb's u8 saddr[4] at 34): copy
+         it out bytewise instead.  */
+      int k = gebpf_emit_tmp (E);
+      bf (b, "({ %s%s __a%d; __builtin_memcpy (&__a%d, (char *)ctx + %d, "
+          "sizeof __a%d); (%s)__a%d; })", from, t, k, k, n->field, k, to, k);
+      return;
+    }
   if (!scm_is_vector (n->ref))
     {
       bf (b, "((%s)*(%s%s *)((char *)ctx + %d))", to, from, t, n->field);

@@ -27,7 +27,7 @@
             bpf-map-ref/sum bpf-map-push! bpf-map-pop! bpf-map-peek
             bpf-map-count
             ;; features.c
-            %bpf-features %bpf-btf-functions
+            %bpf-features %bpf-btf-functions %bpf-btf-enum
             ;; kernel/kinds.c
             %bpf-kind-table %bpf-map-kind-table
             ;; kernel/tracefs.c

@@ -24,7 +24,8 @@
   #:use-module (ice-9 match)
   #:use-module (rnrs bytevectors)
   ;; For (ebpf script), not re-exported by (ebpf events):
-  #:export (format-key write-histogram linear-histogram hist-buckets buckets)
+  #:export (format-key write-histogram linear-histogram hist-buckets buckets
+            hist-key-text)
   #:export (bpf-hist
             bpf-print-hist
             bpf-print-map))
@@ -377,6 +378,11 @@ For a keyed histogram give @var{key}; without it the result is an alist
 (define (map-title m name)
   (or name (string-append "@" (bpf-map-name m))))
 
+(define hist-key-text
+  ;; How bpf-print-hist writes a key, when not as format-key does: the
+  ;; shell's @-maps know their keys' kinds (stacks, probes).
+  (make-parameter #f))
+
 (define* (bpf-print-hist hist #:optional (port (current-output-port))
                          #:key key linear top name)
   "Print the histogram in @var{hist} (a @code{histogram} map or its name,
@@ -424,7 +430,8 @@ the title's @samp{@@NAME}."
                                           (key<? (caar a) (caar b))))))))
             (for-each (match-lambda
                         (((k . counts) . total)
-                         (format port "~a[~a]:~%" title (format-key k))
+                         (format port "~a[~a]:~%" title
+                                 ((or (hist-key-text) format-key) k))
                          (write-histogram (shape counts) port)
                          (newline port)))
                       (top-of sorted top)))))

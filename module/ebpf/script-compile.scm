@@ -138,6 +138,11 @@
                    (type (and f (assq-ref f 'type)))
                    (size (and f (assq-ref f 'size))))
               (cond ((not type) #f)
+                    ;; An enum prints as its enumerator's name, as
+                    ;; bpftrace prints kfree_skb's reason.
+                    ((and (string-prefix? "enum " type)
+                          (not (string-suffix? "]" type)))
+                     `(enum ,(string-trim-both (substring type 5))))
                     ((string-contains type "__data_loc")
                      (and (string-contains type "char") '(string 256)))
                     ((not (string-suffix? "]" type)) #f)
@@ -146,15 +151,27 @@
                     (else #f))))))
     (_ #f)))
 
+(define stack-values
+  ;; While clauses are compiled: @-map symbol -> kstack or ustack, for
+  ;; the @-maps whose values are stacks (@stack[tid] = kstack), so that
+  ;; a value read back keys a map as the stack itself does.
+  (make-parameter #f))
+
 (define (key-type e)
   ;; The type of key expression E.
   (match (strip e)
+    (((or 'map-ref 'map-get) (? at-symbol? m) _)
+     (=> next)
+     (or (and (stack-values) (hash-ref (stack-values) m)) (next)))
     (('comm) '(string 16))
     (('arg _ ('quote (? symbol? field)))
      (or (tracepoint-field-type field) (lowered-key-type e) 'u64))
     (((or 'read-user-str 'read-kernel-str) _ (? integer? n)) `(string ,n))
     (((or 'pid 'tgid 'tid 'uid 'gid 'cpu 'probe)) 'u32)
     (('kstack) 'kstack)
+    (('ustack) 'ustack)
+    ;; bpftrace's ntop(addr): a 16-byte address is IPv6, others IPv4.
+    (('ntop a) (match (key-type a) (((or 'bytes 'string) 16) 'ipv6) (_ 'ipv4)))
     (((? symbol?) . _)
      (or (lowered-key-type e) 'u64))
     (_ 'u64)))
@@ -297,13 +314,19 @@
           (((and op (or 'map-set! 'map-set 'map-ref 'map-get 'map-delete!))
             (? at-symbol? m) k . rest)
            (note-map! maps m 'set (list k))
+           (match (map strip rest)
+             ((((and t (or 'kstack 'ustack))) . _) (hash-set! (stack-values) m t))
+             (_ #f))
            (relocate x (cons* op (map-ref-of m) (walk k) (map walk rest))))
           (('printf (? string? fmt) args ...)
            (let* ((id (length (car sites)))
                   (types (map (lambda (a)
                                 (match (key-type a)
+                                  (_ (=> next)
+                                     ;; Printed as the probe's name, as a key is.
+                                     (if (equal? (strip a) '(probe)) 'probe (next)))
                                   ((and t ('string _)) t)
-                                  ('i64 'i64)
+                                  ((and t (or 'i64 'ipv4 'ipv6 ('enum _))) t)
                                   (_ 'u64)))
                               args))
                   (site (make-site id fmt types)))
@@ -320,6 +343,7 @@
           (('exit)
            (set-car! uses (cons 'exit (car uses)))
            (relocate x '(map-set! at-exit 0 1)))
+          (('ntop a) (walk a))
           (('kstack)
            (set-car! uses (cons 'kstack (car uses)))
            (relocate x '(stack-id ctx at-kstacks)))
@@ -381,6 +405,13 @@
       (((or "uprobe" "u") . rest) `(uprobe . ,(string-join rest ":")))
       (((or "uretprobe" "ur") . rest) `(uretprobe . ,(string-join rest ":")))
       (("usdt" . rest) `(usdt . ,(string-join rest ":")))
+      (((or "hardware" "h" "software" "s" "watchpoint" "w" "asyncwatchpoint") . _)
+       (script-error (format #f "~s: hardware, software and watchpoint probes are not supported"
+                             p)
+                     "sample on the CPU clock with profile:hz:N, or count a tracepoint's events"))
+      (((or "kfunc" "kretfunc" "fentry" "fexit" "f" "fr") . _)
+       (script-error (format #f "~s: fentry probes are not supported in one-liners" p)
+                     "use a tracepoint or rawtracepoint, or a tp-btf program in a file (guile-ebpf list 'rawtracepoint:*')"))
       (((or "kprobe" "kretprobe" "k" "kr") . _)
        (script-error (format #f "~s: kprobes are not supported here" p)
                      "use a tracepoint (guile-ebpf list 'syscalls:*') or rawtracepoint"))
@@ -398,6 +429,11 @@
 
 (define (decl form) (eval form private))
 
+;; A (kstack) key is the u32 stack id; a (ustack) key, as bpf-fn makes
+;; it, the id with the process id above it (the process names its frames).
+(define (stack-key-decl t)
+  (match t ('kstack 'u32) ('ustack 'u64) (('enum _) 'u64) (_ t)))
+
 (define (key-decl m)
   ;; The #:key of the declared map.
   (match (if (eq? (at-map-kind m) 'klhist) 'struct (at-map-keys m))
@@ -406,18 +442,18 @@
        (decl `(defbpf-struct ,s
                 ,@(map (lambda (i t)
                          (list (string->symbol (format #f "k~a" i))
-                               (if (eq? t 'kstack) 'u32 t)))
+                               (stack-key-decl t)))
                        (iota (length (at-map-keys m))) (at-map-keys m))
                 (b u32)))
        s))
     ((or #f ()) #f)
-    (('kstack) 'u32)
-    ((t) t)
+    (((or 'kstack 'ustack)) (stack-key-decl (car (at-map-keys m))))
+    ((t) (stack-key-decl t))
     (ts (let ((s (string->symbol (struct-name m))))
           (decl `(defbpf-struct ,s
                    ,@(map (lambda (i t)
                             (list (string->symbol (format #f "k~a" i))
-                                  (if (eq? t 'kstack) 'u32 t)))
+                                  (stack-key-decl t)))
                           (iota (length ts)) ts)))
           s))))
 
@@ -441,7 +477,8 @@
     (decl `(defbpf-struct ,sname
              ,@(if (null? (site-types s))
                    '((a0 u8))
-                   (map (lambda (i t) (list (string->symbol (format #f "a~a" i)) t))
+                   (map (lambda (i t) (list (string->symbol (format #f "a~a" i))
+                                            (match t ('probe 'u32) (('enum _) 'u64) (_ t))))
                         (iota (length (site-types s))) (site-types s)))))
     (make-bpf-map `((name . ,(symbol->string sname)) (kind . ringbuf)
                     (max-entries . 262144)))))
@@ -468,6 +505,7 @@
         (uses (list '()))
         (kernel '())
         (host '()))
+    (parameterize ((stack-values (make-hash-table)))
     (for-each
      (lambda (c ci)
        (let ((spec (probe-spec (clause-probe c))))
@@ -484,7 +522,7 @@
               (set! sites (append sites (map (lambda (s) (list s ci))
                                              (reverse (car box)))))
               (set! kernel (cons (list ci spec body (clause-module c)) kernel)))))))
-     clauses (iota (length clauses)))
+     clauses (iota (length clauses))))
     (for-each (lambda (m)
                 (unless (at-map-kind m) (set-at-map-kind! m 'set)))
               (hash-map->list (lambda (k v) v) maps))

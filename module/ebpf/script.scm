@@ -23,13 +23,15 @@
   ;; bpf-script-run-file loads the user's file.
   #:declarative? #f
   #:use-module (ebpf)
-  #:use-module ((ebpf core) #:select (%bpf-fn-info))
+  #:use-module ((ebpf core) #:select (%bpf-fn-info %bpf-btf-enum))
   #:use-module (ebpf script-compile)
   #:use-module ((ebpf syntax) #:select (write-json))
   #:use-module ((ebpf fn) #:select (located-body))
+  #:use-module ((ebpf stacks) #:select (stack-key-frames))
   #:use-module ((ebpf print) #:select (format-key write-histogram
                                        linear-histogram hist-buckets
-                                       (buckets . hist-buckets-of)))
+                                       (buckets . hist-buckets-of)
+                                       hist-key-text))
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
   #:use-module (srfi srfi-11)
@@ -62,13 +64,28 @@ of @code{(PROBE . LOCATED-BODY)}."
 (define (add-clause! probe body module)
   (unless (string? probe)
     (raise-ebpf-error 'ebpf-validation-error 'on
-                      (format #f "bad probe ~s" probe)
-                      #:fix "write the probe as a string, e.g. \"tracepoint:syscalls:sys_enter_openat\""))
+                      (if (symbol? probe)
+                          (format #f "probe ~a is a symbol, not a string" probe)
+                          (format #f "bad probe ~s" probe))
+                      #:fix (if (symbol? probe)
+                                (format #f "write the probe in double quotes: (on ~s ...)"
+                                        (symbol->string probe))
+                                "write the probe as a string, e.g. \"tracepoint:syscalls:sys_enter_openat\"")))
   (set! clauses (cons (make-clause probe body module) clauses)))
 
 (define-syntax on
   (lambda (x)
     (syntax-case x ()
+      ;; A probe written bare, as bpftrace writes it, would otherwise be
+      ;; an unbound variable: pass its name on, to be refused by name.
+      ((_ probe body ...)
+       (and (identifier? #'probe)
+            (let ((s (symbol->string (syntax->datum #'probe))))
+              (or (string-index s #\:)
+                  (member s '("begin" "end" "BEGIN" "END")))))
+       #`(add-clause! 'probe
+                      #,(located-body x #'(body ...))
+                      (current-module)))
       ((_ probe body ...)
        #`(add-clause! probe
                       #,(located-body x #'(body ...))
@@ -93,7 +110,9 @@ of @code{(PROBE . LOCATED-BODY)}."
                  (pre (substring fmt start (match:start m))))
             (if (char=? conv #\%)
                 (loop (match:end m) args (cons* "%" pre acc))
-                (let* ((a (if (pair? args) (car args) 0))
+                (let* ((a0 (if (pair? args) (car args) 0))
+                       ;; A (probe) argument is (ID . NAME): %s prints the name.
+                       (a (if (pair? a0) (if (char=? conv #\s) (cdr a0) (car a0)) a0))
                        (text (case conv
                                ((#\d #\i) (number->string (to-signed a)))
                                ((#\u) (number->string a))
@@ -158,18 +177,56 @@ strings."
                         (map cdr (bpf-struct->alist k))
                         (iota (length (bpf-struct->alist k))))
                    ", "))
-     ((and (equal? (at-map-keys m) '(kstack)) (plan-stack-map plan))
-      (string-append
-       "\n"
-       (string-concatenate
-        (map (lambda (f) (string-append "        " f "\n"))
-             (or (false-if-exception (bpf-stack-symbols (plan-stack-map plan) k))
-                 '())))))
+     ((and (memq (car-or-false (at-map-keys m)) '(kstack ustack))
+           (null? (cdr (at-map-keys m))))
+      (stack-text (car (at-map-keys m)) k plan))
+     ((and (enum-type? (car-or-false (at-map-keys m)))
+           (null? (cdr (at-map-keys m))) (exact-integer? k))
+      (enum-text (car (at-map-keys m)) k))
      ((string? k) k)
      ((number? k) (number->string k))
      ((record? k)
-      (string-join (map (lambda (x) (key-text* x)) (map cdr (bpf-struct->alist k))) ", "))
+      (string-join (map (lambda (x t)
+                          (cond ((memq t '(kstack ustack)) (stack-text t x plan))
+                                ((and (enum-type? t) (exact-integer? x)) (enum-text t x))
+                                (else (key-text* x))))
+                        (map cdr (bpf-struct->alist k))
+                        (append (if (list? (at-map-keys m)) (at-map-keys m) '())
+                                (circular-list #f)))
+                   ", "))
      (else (format #f "~a" k)))))
+
+(define (car-or-false x) (and (pair? x) (car x)))
+
+(define (enum-type? t) (and (pair? t) (eq? (car t) 'enum)))
+
+(define enum-values (make-hash-table))  ; enum name -> alist, or #f
+
+(define (enum-text t v)
+  ;; (enum NAME) value V as its enumerator's name, from the kernel's
+  ;; BTF; the number when the kernel has no such enum or value.
+  (let* ((name (cadr t))
+         (vals (or (hash-ref enum-values name)
+                   (let ((a (or (false-if-exception (%bpf-btf-enum name)) '())))
+                     (hash-set! enum-values name a)
+                     a))))
+    (or (assv-ref vals v) (number->string v))))
+
+(define (stack-text kind k plan)
+  ;; Stack key K as bpftrace prints one: a newline, a frame a line.
+  ;; (kstack) ids are in the shell's own stack map; (ustack) keys are
+  ;; bpf-fn's, the id with the process id above it.
+  (let ((frames (or (false-if-exception
+                     (if (eq? kind 'kstack)
+                         (if (plan-stack-map plan)
+                             (bpf-stack-symbols (plan-stack-map plan) k)
+                             '())
+                         (stack-key-frames '("gebpf-stacks" . user) k)))
+                    '())))
+    (string-append
+     "\n"
+     (string-concatenate
+      (map (lambda (f) (string-append "        " f "\n")) frames)))))
 
 (define (key-text* x)
   (cond ((string? x) x) ((number? x) (number->string x)) (else (format #f "~a" x))))
@@ -283,7 +340,8 @@ strings."
                                                      data)))
                                           (bucket-json (bpf-hist bm #:linear linear)))))
                           port))
-             (bpf-print-hist bm port #:name name #:linear linear))))
+             (parameterize ((hist-key-text (lambda (k) (key-text m k plan))))
+               (bpf-print-hist bm port #:name name #:linear linear)))))
       (else
        (let ((entries (scalar-entries m bm))
              (keyless? (null? (or (at-map-keys m) '()))))
@@ -388,7 +446,12 @@ stopped: @code{duration}, @code{exit}, @code{SIGINT} or @code{SIGTERM}."
            rb
            (lambda (rec)
              (let ((text (c-format (site-fmt s)
-                                   (record-args rec (length (site-types s))))))
+                                   (map (lambda (v t)
+                                          (cond ((eq? t 'probe) (cons v (probe-text v plan)))
+                                                ((enum-type? t) (cons v (enum-text t v)))
+                                                (else v)))
+                                        (record-args rec (length (site-types s)))
+                                        (site-types s)))))
                (if json? (json-line "printf" text port) (display text port))))
            #:timeout-ms 0)))
        (plan-sites plan))

@@ -208,6 +208,26 @@
                (let ((rows (filter (lambda (l) (has? l "^[0-9]+ ")) (lines-of out))))
                  (and (pair? rows) (every (lambda (l) (has? l "^[0-9]+ +.* -[0-9]+ +[0-9]+ ")) rows)))))
 
+(with-example (out "offcputime.scm" "--duration" "1")
+  (test-prints "offcputime: header" out "^Tracing off-CPU time \\(us\\) of PID [0-9]+ for 1 s\\.$")
+  (test-prints "offcputime: a kernel stack through schedule" out "^    schedule\\+[0-9]+$")
+  (test-prints "offcputime: kernel and user stacks apart" out "^    --$")
+  (test-prints "offcputime: the script itself, blocked for most of the second" out
+               "^    -  +guile[^ ]* \\([0-9]+\\)\n        [1-9][0-9]{4,}$"))
+
+(with-example (out "tcpretrans.scm" "--duration" "2")
+  (test-prints "tcpretrans: header" out
+               "^TIME +PID +IP +LADDR:LPORT +T> +RADDR:RPORT +STATE$")
+  (test-prints "tcpretrans: an IPv4 SYN sent again, addresses from u8[4] at offset 34" out
+               "^[0-9:]{8} +[0-9]+ +4 +127\\.0\\.0\\.1:[0-9]+ +R> +127\\.0\\.0\\.1:[0-9]+ +SYN_SENT$")
+  (test-prints "tcpretrans: an IPv6 SYN sent again" out
+               "^[0-9:]{8} +[0-9]+ +6 +\\[::1\\]:[0-9]+ +R> +\\[::1\\]:[0-9]+ +SYN_SENT$"))
+
+(with-example (out "tcpretrans.scm" "--duration" "2" "-c" "-4")
+  (test-prints "tcpretrans -c -4: counts per IPv4 pair" out
+               "^127\\.0\\.0\\.1:[0-9]+ +127\\.0\\.0\\.1:[0-9]+ +[1-9][0-9]*$")
+  (test-assert "tcpretrans -c -4: no IPv6 pair" (not (has? out "::1"))))
+
 (with-example (out "killsnoop.scm" "--duration" "1")
   (test-prints "killsnoop: header" out "^TIME +PID +COMM +SIG +TPID +RESULT$")
   (test-prints "killsnoop: SIGUSR1 sent by sh, arguments carried to the exit" out

@@ -459,6 +459,42 @@
 (test-equal "core-cast of a tracepoint's void pointer to a kernel struct"
             '((2 . 2) (10 . 10))
             (sort (bpf-map->alist lang-cast) (lambda (a b) (< (car a) (car b)))))
+;; tcp:tcp_retransmit_skb has u8 saddr[4] at offset 34 and daddr[4] at
+;; 38, which a 4-byte context load may not read (the verifier refuses a
+;; load whose size does not divide its offset): tcpretrans reads them.
+;; SYNs to a listener whose accept queue is full are dropped and sent
+;; again after a second.
+(defbpf-map lang-rt-port #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 1)
+(defbpf-map lang-rt #:kind 'hash #:key 'ipv4 #:value 'u64 #:max-entries 8)
+(bpf-fn retrans-probe (ctx)
+  (when (= (arg ctx 'dport) (map-ref lang-rt-port 0))
+    (when (= (arg ctx 'saddr) (arg ctx 'daddr))
+      (map-increment! lang-rt (arg ctx 'daddr)))))
+(let ((p (tp-prog "lang-retrans" retrans-probe "tcp:tcp_retransmit_skb"))
+      (l (socket AF_INET SOCK_STREAM 0)))
+  (bind l AF_INET (inet-pton AF_INET "127.0.0.1") 0)
+  (listen l 0)
+  (bpf-map-set! lang-rt-port 0 (sockaddr:port (getsockname l)))
+  (bpf-attach! p)
+  (let ((cs (map (lambda (i)
+                   (let ((c (socket AF_INET SOCK_STREAM 0)))
+                     (fcntl c F_SETFL (logior O_NONBLOCK (fcntl c F_GETFL)))
+                     (catch 'system-error
+                       (lambda ()
+                         (connect c AF_INET (inet-pton AF_INET "127.0.0.1")
+                                  (sockaddr:port (getsockname l))))
+                       (const #f))
+                     c))
+                 (iota 4))))
+    (usleep 1600000)
+    (for-each close-port cs))
+  (close-port l)
+  (bpf-unload! p))
+(test-assert "u8 saddr[4] / daddr[4] at offsets 34 and 38 (tcp_retransmit_skb)"
+  (match (bpf-map->alist lang-rt)
+    ((("127.0.0.1" . n)) (> n 0))
+    (x (format #t "# ~s~%" x) #f)))
+
 (test-ebpf-error "core-cast to a struct the kernel does not have"
   'ebpf-lower-error ("no struct no_such_sock" "without the struct keyword")
   (bpf-fn->c (bpf-fn bad-cast (ctx) (core-read (core-cast (arg ctx 0) 'no_such_sock) 'x))

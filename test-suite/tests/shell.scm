@@ -2,7 +2,7 @@
 ;;; command against the kernel.  A workload (dd, started only once the
 ;;; probes are attached) makes an exact number of system calls, and the
 ;;; one-liners filter on its pid, so the printed maps hold exact counts.
-(use-modules (harness) (ebpf) (ebpf script) (srfi srfi-1) (srfi srfi-64)
+(use-modules (harness) (ebpf) (ebpf script) (srfi srfi-1) (srfi srfi-34) (srfi srfi-64)
              (ice-9 rdelim) (ice-9 regex) (ice-9 format) (ice-9 popen) (ice-9 match) (ice-9 textual-ports))
 
 (harness-begin "shell" 'kernel)
@@ -217,11 +217,72 @@
   ((format #f "@[tracepoint:syscalls:sys_enter_write]: ~a\n" n)
    (format #f "@[tracepoint:syscalls:sys_exit_write]: ~a\n" n)))
 
+;; bpftrace: tracepoint:syscalls:sys_enter_sync* { printf("%s\n", probe); }
+(test-assert "printf's %s of (probe) prints the probe's name, %d its number"
+  (match (one-liner "(on \"tracepoint:syscalls:sys_enter_write,tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~a) (printf \"%s %d\\n\" (probe) (probe))))"
+                    (dd 'write))
+    ((0 . out)
+     (let ((lines (string-split out #\newline)))
+       (and (= n (count (lambda (l) (string-prefix? "tracepoint:syscalls:sys_enter_write " l)) lines))
+            (= n (count (lambda (l) (string-prefix? "tracepoint:syscalls:sys_exit_write " l)) lines)))))
+    (r (format #t "# ~s~%" r) #f)))
+
+;; bpftrace: tracepoint:sock:inet_sock_set_state
+;;   { @[ntop(args.daddr)] = count(); printf("%s\n", ntop(args.daddr)); }
+;; bash connects to a closed port on 127.0.0.1: the socket goes to
+;; SYN_SENT in bash, then is reset.
+(test-output "ntop of a 4-byte tracepoint address keys and prints it"
+  (one-liner "(on \"tracepoint:sock:inet_sock_set_state\" (when (= (pid) ~a) (count! @ (ntop (arg ctx 'daddr))) (printf \"to %s %s\\n\" (ntop (arg ctx 'daddr)) (ntop (arg ctx 'daddr_v6)))))"
+             "bash -c 'echo > /dev/tcp/127.0.0.1/9' 2>/dev/null")
+  ("to 127.0.0.1 ::ffff:127.0.0.1\n" "@[127.0.0.1]: "))
+
 ;; bpftrace: profile:hz:99 { @[kstack] = count(); }
 (test-output "kernel stacks at 99 Hz, symbolized"
   (one-liner "(on \"profile:hz:99\" (when (= (pid) ~a) (count! @ (kstack))))"
              "dd if=/dev/zero of=/dev/null bs=1M count=3000 status=none")
   ("@[\n        " "]: "))
+
+;; bpftrace: profile:hz:99 { @[kstack, comm] = count(); }
+(test-output "a kernel stack beside another key prints as frames"
+  (one-liner "(on \"profile:hz:99\" (when (= (pid) ~a) (count! @ (kstack) (comm))))"
+             "dd if=/dev/zero of=/dev/null bs=1M count=3000 status=none")
+  ("@[\n        " "\n, dd]: "))
+
+;; bpftrace: profile:hz:99 { @[ustack, comm] = count(); }
+;; dd has exited when the map prints, so its frames are addresses.
+(test-output "user stacks at 99 Hz, beside another key"
+  (one-liner "(on \"profile:hz:99\" (when (= (pid) ~a) (count! @ (ustack) (comm))))"
+             "dd if=/dev/zero of=/dev/null bs=1M count=3000 status=none")
+  ("@[\n        0x" "\n, dd]: "))
+
+;; bpftrace: profile:hz:99 { @[ustack] = count(); }
+(test-output "user stacks at 99 Hz"
+  (one-liner "(on \"profile:hz:99\" (when (= (pid) ~a) (count! @ (ustack))))"
+             "dd if=/dev/zero of=/dev/null bs=1M count=3000 status=none")
+  ("@[\n        0x" "\n]: "))
+
+;; offcputime's idiom: @stack[tid] = kstack when a thread leaves the
+;; CPU, @[@stack[tid]] = count() when it comes back; sleep blocks once.
+(test-output "a stack kept as an @-map's value keys a map as a stack"
+  (one-liner "(on \"tracepoint:sched:sched_switch\" (when (= (arg ctx 'prev_pid) ~a) (map-set! @kst (arg ctx 'prev_pid) (kstack))) (when (map-get @kst (arg ctx 'next_pid)) (count! @off (map-ref @kst (arg ctx 'next_pid))) (map-delete! @kst (arg ctx 'next_pid))))"
+             "sleep 0.2")
+  ("@off[\n        " "schedule" "\n]: "))
+
+;; bpftrace: tracepoint:syscalls:sys_enter_write,tracepoint:syscalls:sys_exit_write
+;;   { @[probe] = hist(5); @k[kstack] = hist(5); }
+(test-output "a keyed histogram titles (probe) and stack keys as a map does"
+  (one-liner "(on \"tracepoint:syscalls:sys_enter_write,tracepoint:syscalls:sys_exit_write\" (when (= (pid) ~a) (hist! @ (probe) 5) (hist! @k (kstack) 5)))"
+             (dd 'write))
+  ("@[tracepoint:syscalls:sys_enter_write]:\n[4, 8)"
+   "@[tracepoint:syscalls:sys_exit_write]:\n[4, 8)"
+   "@k[\n        " "\n]:\n[4, 8)"))
+
+;; bpftrace: tracepoint:skb:kfree_skb { @[args.reason] = count(); }
+;; A datagram to a closed port is dropped for want of a socket.
+(test-output "an enum tracepoint field keys and prints (%s) as its enumerator"
+  (one-liner "(on \"tracepoint:skb:kfree_skb\" (count! @ (arg ctx 'reason)) (printf \"%s|%d\\n\" (arg ctx 'reason) (arg ctx 'reason)) ~*)"
+             "bash -c 'echo > /dev/udp/127.0.0.1/9'")
+  ("@[SKB_DROP_REASON_NO_SOCKET]: " "\nSKB_DROP_REASON_NO_SOCKET|"))
 
 ;; bpftrace: tracepoint:block:block_rq_issue { @ = hist(args.bytes); }
 (let ((f (format #f "/var/tmp/guile-ebpf-shell-~a" (getpid))))
@@ -253,6 +314,16 @@
                     (dd 'write) #:signal #f #:extra '("--duration" "2"))
     ((0 . out) (string-contains out (format #f "@: ~a\n" n)))
     (r (format #t "# ~s~%" r) #f)))
+
+(test-assert "a probe written bare, as bpftrace writes it, is refused by name"
+  (guard (e ((ebpf-error? e)
+             (let ((m (ebpf-error-message e)))
+               (and (string-contains m "probe tracepoint:block:block_rq_issue is a symbol")
+                    (string-contains m "Fix: write the probe in double quotes: (on \"tracepoint:block:block_rq_issue\"")
+                    #t))))
+    (bpf-script-load-string "(on tracepoint:block:block_rq_issue (count! @))")
+    #f))
+(bpf-script-reset!)
 
 (define (leftovers)
   (filter (lambda (p) (let ((name (assq-ref p 'name)))
@@ -605,5 +676,15 @@
 
 (test-ebpf-error "kprobes are refused with a hint" 'ebpf-validation-error ("kprobes" "tracepoint")
   (bpf-script-run (list (cons "kprobe:vfs_read" '()))))
+
+;; llcstat's hardware:cache-misses: this kernel interface has no
+;; hardware counters in one-liners, so it is refused by kind.
+(test-ebpf-error "hardware probes are refused with a hint" 'ebpf-validation-error
+    ("hardware:cache-misses:1000000" "not supported" "Fix: sample on the CPU clock with profile:hz:N")
+  (bpf-script-run (list (cons "hardware:cache-misses:1000000" '()))))
+
+(test-ebpf-error "fentry probes are refused with a hint" 'ebpf-validation-error
+    ("fentry:vfs_read" "not supported" "Fix: use a tracepoint or rawtracepoint")
+  (bpf-script-run (list (cons "fentry:vfs_read" '()))))
 
 (harness-end)
