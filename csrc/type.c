@@ -45,6 +45,13 @@ static const size_t base_align[] = {
 static struct gebpf_type base_types[GT_MAC + 1];
 static struct gebpf_type untyped[9];
 
+/* Stack ids, as (kstack) and (ustack) return them: a u32 kernel stack
+   id, and a u64 user stack id with its process id above.  They are a
+   u32 and a u64 to everything but their spelling, which tells
+   bpf-print-map to print the field as symbolized frames.  */
+static struct gebpf_type stack_types[2];
+static const char *const stack_names[2] = { "kstack", "ustack" };
+
 static SCM
 wrap (struct gebpf_type *t)
 {
@@ -126,7 +133,7 @@ SCM_SYMBOL (sym_prefix, "prefix");
 
 static const char type_fix[] =
   "use u8 u16 u32 u64 i8 i16 i32 i64 bool be16 be32 be64 ipv4 ipv6 mac, "
-  "(string N), (bytes N), (array T N), (prefix ipv4|ipv6) or a "
+  "kstack, ustack, (string N), (bytes N), (array T N), (prefix ipv4|ipv6) or a "
   "defbpf-struct name";
 
 /* (array (array ...)) nests no deeper than this: a spec is user data,
@@ -157,6 +164,12 @@ type_parse (SCM spec, const char *subr, const char *what, int depth)
   if (scm_is_symbol (sym))
     {
       char *name = scm_to_utf8_string (scm_symbol_to_string (sym));
+      for (size_t i = 0; i < 2; i++)
+        if (strcmp (stack_names[i], name) == 0)
+          {
+            free (name);
+            return &stack_types[i];
+          }
       for (const struct gebpf_sym *e = base_names; e->name; e++)
         if (strcmp (e->name, name) == 0)
           {
@@ -810,6 +823,25 @@ SCM_DEFINE_STATIC (scm_bpf_struct_layout, "bpf-struct-layout", 1, 0, 0, (SCM typ
 }
 #undef FUNC_NAME
 
+#define FUNC_NAME s_scm_bpf_struct_field_specs
+SCM_DEFINE_STATIC (scm_bpf_struct_field_specs, "%bpf-struct-field-specs", 1, 0, 0,
+            (SCM type),
+            "Return the fields of the struct @var{type} as "
+            "@code{(FIELD . SPEC)}, SPEC the field type's spelling, or "
+            "@code{()} when @var{type} is not a struct.")
+{
+  /* For printing: a kstack or ustack field prints as frames.  */
+  struct gebpf_type *t = type_arg (type, FUNC_NAME);
+  SCM out = SCM_EOL;
+  if (t->kind == GT_STRUCT)
+    for (size_t i = t->nfields; i-- > 0;)
+      out = scm_cons (scm_cons (scm_from_utf8_symbol (t->fields[i].name),
+                                t->fields[i].type->spec),
+                      out);
+  return out;
+}
+#undef FUNC_NAME
+
 void
 gebpf_init_type (void)
 {
@@ -828,6 +860,15 @@ gebpf_init_type (void)
       t->align = base_align[e->value];
       t->rtd = SCM_BOOL_F;
       t->spec = scm_permanent_object (scm_from_utf8_symbol (e->name));
+      wrap (t);
+    }
+  for (size_t i = 0; i < 2; i++)
+    {
+      struct gebpf_type *t = &stack_types[i];
+      t->kind = i == 0 ? GT_U32 : GT_U64;
+      t->size = t->align = i == 0 ? 4 : 8;
+      t->rtd = SCM_BOOL_F;
+      t->spec = scm_permanent_object (scm_from_utf8_symbol (stack_names[i]));
       wrap (t);
     }
   for (size_t s = 1; s <= 8; s *= 2)

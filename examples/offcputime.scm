@@ -7,12 +7,12 @@
 ;;; are the current ones, (kstack) and (ustack).  They are kept, with
 ;;; the time, under the thread id until the thread is switched in again;
 ;;; then the time off CPU is added to a hash keyed by a struct of pid,
-;;; comm and both stacks.  The Scheme side names the frames with
-;;; bpf-stack-symbols from the stack-trace map (kstack) and (ustack)
-;;; record into, gebpf-stacks.
+;;; comm and both stacks, in fields of types kstack and ustack:
+;;; bpf-print-map prints them as symbolized frames.
 ;;;
-;;; Output as libbpf-tools' offcputime: the kernel frames, "--", the user
-;;; frames, "-  COMM (PID)" and the microseconds off CPU, per stack.
+;;; Output as bpftrace prints a map keyed by pid, comm and both stacks:
+;;; @off-usecs[PID, COMM, kernel frames, user frames]: microseconds off
+;;; CPU, per stack, the largest last.
 ;;;
 ;;; Options (as the original):
 ;;;   -p, --pid PID       trace this process (default: this script, which
@@ -40,9 +40,9 @@
 
 ;;; ---- maps and program ----------------------------------------------
 
-;; (kstack) is a u32 stack id; (ustack) a u64: the id, and the process
-;; id above it, since a user stack is named from its process's files.
-(defbpf-struct off-key (pid u32) (kstack u32) (ustack u64) (comm (string 16)))
+;; kstack and ustack fields hold what (kstack) and (ustack) return; the
+;; user stack's id carries its process, whose files name its frames.
+(defbpf-struct off-key (pid u32) (comm (string 16)) (kstack kstack) (ustack ustack))
 (defbpf-struct off-start (ts u64) (key off-key))
 
 (defbpf-map starts #:kind 'hash #:key 'u32 #:value 'off-start
@@ -74,23 +74,6 @@
   #:constants `((targ-pid . ,target) (min-us . ,min-block))
   #:license "GPL")
 
-;;; ---- output ----------------------------------------------------------
-
-(define (frames id . pid)
-  ;; A failed capture is a negative errno: no frames.
-  (if (< id #x80000000)
-      (apply bpf-stack-symbols "gebpf-stacks" id (if (pair? pid) (list #:pid (car pid)) '()))
-      '()))
-
-(define (print-stack k usecs)
-  (let ((u (off-key-ustack k)))
-    (for-each (lambda (f) (format #t "    ~a~%" f)) (frames (off-key-kstack k)))
-    (format #t "    --~%")
-    (for-each (lambda (f) (format #t "    ~a~%" f))
-              (frames (logand u #xffffffff) (ash u -32)))
-    (format #t "    -                ~a (~a)~%        ~a~%~%"
-            (off-key-comm k) (off-key-pid k) usecs)))
-
 ;;; ---- run ----------------------------------------------------------
 
 (dynamic-wind
@@ -107,6 +90,5 @@
     (bpf-detach! offcputime)
     ;; Print while the traced process still runs: its user frames are
     ;; named from the files it maps.
-    (for-each (lambda (e) (print-stack (car e) (cdr e)))
-              (sort (bpf-map->alist off-usecs) (lambda (a b) (< (cdr a) (cdr b))))))
+    (bpf-print-map off-usecs))
   (lambda () (bpf-unload! offcputime)))

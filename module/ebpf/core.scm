@@ -14,7 +14,7 @@
             <bpf-type>
             bpf-type bpf-type-size bpf-type-align bpf-type-spec
             bpf-encode bpf-decode %bpf-type-zero %make-bpf-struct-type
-            bpf-struct-layout
+            bpf-struct-layout %bpf-struct-field-specs
             ;; map.c
             <bpf-map>
             %make-bpf-map %bpf-map-info

@@ -11,7 +11,7 @@
 ;;; same pieces (format-key, write-histogram, linear-histogram, buckets).
 
 (define-module (ebpf print)
-  #:use-module ((ebpf core) #:select (%bpf-stack-key))
+  #:use-module ((ebpf core) #:select (%bpf-stack-key %bpf-struct-field-specs))
   #:use-module (ebpf error)
   #:use-module (ebpf map)
   #:use-module ((ebpf stacks) #:select (stack-key-frames))
@@ -445,7 +445,8 @@ sorted by increasing value (per-CPU values summed), only the @var{top}
 largest if given.  Keys print bare (strings without quotes, struct keys
 as their fields separated by @samp{, }); keys that programs made with
 @code{(kstack)}, @code{(ustack)} or @code{stack-id} print as stacks, one
-symbolized frame per line.  @var{name} replaces the
+symbolized frame per line, and so do the @code{kstack} and @code{ustack}
+fields of a struct key.  @var{name} replaces the
 @samp{@@NAME} prefix (@code{\"@@\"} prints @samp{@@[KEY]: VALUE}).
 A histogram map is printed by @code{bpf-print-hist}."
   (let ((m (map-of-kind table 'bpf-print-map
@@ -457,7 +458,9 @@ A histogram map is printed by @code{bpf-print-hist}."
 
 (define (print-map-entries m port top name)
   (let* ((title (map-title m name))
-         (stack-key-text (or (stack-key-printer m) format-key))
+         (stack-key-text (or (stack-key-printer m)
+                             (stack-fields-printer m)
+                             format-key))
          (entries (map (match-lambda ((k . v) (cons k (value->number v))))
                        (bpf-map->alist m)))
          (sorted (sort entries
@@ -473,6 +476,43 @@ A histogram map is printed by @code{bpf-print-hist}."
                          (if (real? v) v (format-key v)))))
               (top-of sorted top))
     (force-output port)))
+
+(define (frames-text frames)
+  ;; A stack as bpftrace prints it in a key: a newline, then one
+  ;; indented frame per line.
+  (string-append "\n" (string-concatenate
+                       (map (lambda (f) (string-append "    " f "\n"))
+                            frames))))
+
+(define (stack-fields-printer m)
+  ;; For a map whose key is a struct with kstack or ustack fields, a
+  ;; procedure formatting a key with those fields as frames (their ids
+  ;; are in gebpf-stacks, where (kstack) and (ustack) record), else #f.
+  (let* ((specs (false-if-exception
+                 (%bpf-struct-field-specs (bpf-map-key-type m))))
+         (modes (map (lambda (f)
+                       (case (cdr f) ((kstack) 'kernel) ((ustack) 'user) (else #f)))
+                     (or specs '()))))
+    (and (any identity modes)
+         (lambda (k)
+           (if (record? k)
+               (let ((rtd (record-type-descriptor k)))
+                 (string-join-fields
+                  (map (lambda (f mode)
+                         (let ((v ((record-accessor rtd (car f)) k)))
+                           (if mode
+                               (frames-text
+                                (stack-key-frames (cons "gebpf-stacks" mode) v))
+                               (format-key v))))
+                       specs modes)))
+               (format-key k))))))
+
+(define (string-join-fields texts)
+  ;; Fields joined by ", ", but only "," before a stack's newline.
+  (string-concatenate
+   (cons (car texts)
+         (map (lambda (t) (string-append (if (string-prefix? "\n" t) "," ", ") t))
+              (cdr texts)))))
 
 (define (stack-key-printer m)
   ;; For a map whose keys are stacks, a procedure formatting a key as

@@ -409,15 +409,30 @@ strings."
   (let* ((port (current-error-port))
          (tty? (false-if-exception (isatty? port)))
          (n (length programs)))
+    ;; Every program is built and loaded before any is attached, and
+    ;; return probes attach before entry probes: an entry probe live
+    ;; while its return probe still builds would record calls whose
+    ;; return nobody sees (@start[tid] entries left in the map).
     (for-each (lambda (p i)
                 (when tty?
                   (format port "\rbuilding ~a program~:p (~a/~a)..." n (+ i 1) n)
                   (force-output port))
-                (bpf-attach! p))
+                (bpf-load! p))
               programs (iota n))
+    (for-each bpf-attach! (returns-first programs))
     (when (and tty? (> n 0))
       (display "\r\x1b[K" port)
       (force-output port))))
+
+(define (returns-first programs)
+  ;; PROGRAMS with the return probes (uretprobe, kretprobe, fexit) first,
+  ;; the others after, each in its order.
+  (let-values (((returns others)
+                (partition (lambda (p)
+                             (memq (bpf-program-kind p)
+                                   '(uretprobe kretprobe fexit)))
+                           programs)))
+    (append returns others)))
 
 (define* (bpf-script-run #:optional (clauses* #f)
                          #:key duration json? quiet? (port (current-output-port))
@@ -497,7 +512,11 @@ stopped: @code{duration}, @code{exit}, @code{SIGINT} or @code{SIGTERM}."
             (unless stop
               (usleep 20000)
               (loop))))
-        (for-each (lambda (p) (bpf-detach! (cdr p))) (plan-programs plan))
+        ;; Entry probes first, return probes last (the reverse of
+        ;; attaching): only calls in flight at that moment lose their
+        ;; return.
+        (for-each bpf-detach!
+                  (reverse (returns-first (map cdr (plan-programs plan)))))
         (drain)
         (host 'end)
         (unless quiet?

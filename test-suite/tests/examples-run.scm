@@ -211,9 +211,11 @@
 (with-example (out "offcputime.scm" "--duration" "1")
   (test-prints "offcputime: header" out "^Tracing off-CPU time \\(us\\) of PID [0-9]+ for 1 s\\.$")
   (test-prints "offcputime: a kernel stack through schedule" out "^    schedule\\+[0-9]+$")
-  (test-prints "offcputime: kernel and user stacks apart" out "^    --$")
+  (test-prints "offcputime: kstack and ustack key fields printed as frames" out
+               "^@off-usecs\\[[0-9]+, guile[^,]*,\n    [^ ]")
+  (test-prints "offcputime: kernel and user stacks apart" out "^,$")
   (test-prints "offcputime: the script itself, blocked for most of the second" out
-               "^    -  +guile[^ ]* \\([0-9]+\\)\n        [1-9][0-9]{4,}$"))
+               "^\\]: [1-9][0-9]{5,}$"))
 
 (with-example (out "tcpretrans.scm" "--duration" "2")
   (test-prints "tcpretrans: header" out

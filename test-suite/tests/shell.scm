@@ -3,7 +3,7 @@
 ;;; probes are attached) makes an exact number of system calls, and the
 ;;; one-liners filter on its pid, so the printed maps hold exact counts.
 (use-modules (harness) (ebpf) (ebpf script) (srfi srfi-1) (srfi srfi-34) (srfi srfi-64)
-             (ice-9 rdelim) (ice-9 regex) (ice-9 format) (ice-9 popen) (ice-9 match) (ice-9 textual-ports))
+             (ice-9 rdelim) (ice-9 regex) (ice-9 format) (ice-9 popen) (ice-9 match) (ice-9 textual-ports) (ice-9 threads))
 
 (harness-begin "shell" 'kernel)
 
@@ -202,6 +202,39 @@
                               (list-matches "\\) +([0-9]+) \\|" (cdr r)))))
       (and (>= (apply + counts) n)
            (not (string-contains (cdr r) "@start"))))))
+
+;; bpftrace: uprobe:libc:opendir { @start[tid] = nsecs; }
+;;   uretprobe:libc:opendir /@start[tid]/ { @ns = hist(nsecs - @start[tid]); delete(@start[tid]); }
+;; A thread of this process calls opendir all through the attaching, and
+;; stops well before the detaching: no call may be left in @start, as
+;; one was when the uprobe was attached while the uretprobe still built.
+(let* ((libc (car (bpf-resolve-uprobe "libc:opendir")))
+       (attached #f)
+       (stop? (lambda () (and attached
+                              (> (- (get-internal-real-time) attached)
+                                 (quotient internal-time-units-per-second 4)))))
+       (caller (call-with-new-thread
+                (lambda ()
+                  (let loop ((calls 0))
+                    (if (stop?)
+                        calls
+                        (begin (closedir (opendir "/")) (loop (+ calls 1))))))))
+       (out (call-with-output-string
+              (lambda (port)
+                (bpf-script-reset!)
+                (bpf-script-load-string
+                 (format #f "(on \"uprobe:~a:opendir\" (when (= (pid) ~a) (map-set! @start (tid) (ktime-ns)))) (on \"uretprobe:~a:opendir\" (when (map-get @start (tid)) (hist! @ns (- (ktime-ns) (map-ref @start (tid)))) (map-delete! @start (tid))))"
+                         libc (getpid) libc))
+                (bpf-script-run #:duration 1 #:port port
+                                #:on-attached (lambda ()
+                                                (set! attached (get-internal-real-time)))))))
+       (calls (join-thread caller)))
+  (test-assert "uprobe and uretprobe: every call in @ns, none left in @start"
+    (let ((counts (filter-map (lambda (m) (string->number (match:substring m 1)))
+                              (list-matches "\\) +([0-9]+) \\|" out))))
+      (or (and (> calls 0) (> (apply + counts) 0)
+               (not (string-contains out "@start")))
+          (begin (format #t "# ~a calls: ~s~%" calls out) #f)))))
 
 ;; bpftrace: tracepoint:sched:sched* { @[probe] = count(); } interval:s:5 { exit(); }
 (test-output "probe names as keys, interval clause exits"

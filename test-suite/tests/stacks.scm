@@ -144,6 +144,38 @@
 (test-equal "stack-id key through a local prints the same stack"
   (cdr (lines (printed stacks-t-by-kstack)))
   (cdr (lines (printed stacks-t-by-id))))
+;; kstack and ustack fields of a struct key print as frames, beside
+;; the other fields, the user stack named from its process's files.
+(defbpf-struct stacks-t-key (pid u32) (k kstack) (u ustack))
+(defbpf-map stacks-t-by-both #:kind 'hash #:key 'stacks-t-key #:value 'u64
+  #:max-entries 1024)
+(bpf-fn stacks-t-count-both (ctx)
+  (when (= (tgid) ,(getpid))
+    (map-increment! stacks-t-by-both
+                    (make-stacks-t-key #:pid (tgid) #:k (kstack) #:u (ustack)))))
+(defbpf-program stacks-t-getppid-both
+  #:kind 'tracepoint #:attach "syscalls:sys_enter_getppid"
+  #:source stacks-t-count-both #:license "GPL")
+(bpf-attach! stacks-t-getppid-both)
+(do ((i 0 (+ i 1))) ((= i calls)) (getppid))
+(bpf-unload! stacks-t-getppid-both)
+(let* ((out (printed stacks-t-by-both))
+       (ls (lines out))
+       (kframes (cdr (lines (printed stacks-t-by-kstack)))))
+  (format #t "# ~a~%" (string-join ls "\n# "))
+  (test-equal "struct key: the plain field, then the kernel stack"
+    (format #f "@stacks-t-by-both[~a," (getpid)) (car ls))
+  (test-equal "struct key: kernel frames as for a kstack key"
+    (drop-right kframes 1)
+    (take (cdr ls) (- (length kframes) 1)))
+  (test-assert "struct key: the user stack after a lone comma, getppid innermost"
+    (let ((rest (member "," ls)))
+      (and rest (string-match "^    getppid\\+[0-9]+$" (cadr rest)))))
+  (test-equal "struct key: closes with the count"
+    (format #f "]: ~a" calls) (last ls)))
+(test-equal "kstack and ustack are a u32 and a u64 in a struct's layout"
+  '((pid 0 4) (k 4 4) (u 8 8)) (bpf-struct-layout 'stacks-t-key))
+
 (defbpf-map stacks-t-plain #:kind 'hash #:key 'u32 #:value 'u64
   #:max-entries 4)
 (bpf-map-set! stacks-t-plain 3 9)
