@@ -237,7 +237,10 @@ default version), @code{SYM@@VERSION} or @code{0xOFFSET}; @var{pid} a
 process, or every one; @var{cookie} as for tracepoints.
 @item @code{usdt}: @var{target} @code{\"LIB:PROVIDER:NAME\"}; @var{pid}
 and @var{cookie} (read with @code{bpf_usdt_cookie}) as for uprobes.
-@item @code{perf-event}: @var{frequency} in Hz (default 99), every CPU.
+@item @code{perf-event}: @var{frequency} in Hz (default 99), every CPU,
+on the CPU clock; or @var{target} an event as bpftrace spells it,
+@code{\"software:page-faults:100\"} (every 100 faults) or
+@code{\"hardware:cycles\"}.
 @item @code{socket-filter}: use @code{bpf-attach-socket!}.
 @end itemize
 
