@@ -405,10 +405,20 @@
       (((or "uprobe" "u") . rest) `(uprobe . ,(string-join rest ":")))
       (((or "uretprobe" "ur") . rest) `(uretprobe . ,(string-join rest ":")))
       (("usdt" . rest) `(usdt . ,(string-join rest ":")))
-      (((or "hardware" "h" "software" "s" "watchpoint" "w" "asyncwatchpoint") . _)
-       (script-error (format #f "~s: hardware, software and watchpoint probes are not supported"
-                             p)
-                     "sample on the CPU clock with profile:hz:N, or count a tracepoint's events"))
+      ;; A perf-event program's target names the event; the event and
+      ;; its count are checked when it attaches (bpf-object-attach).
+      (((and (or "software" "s" "hardware" "h") class) name . count)
+       (unless (<= (length count) 1)
+         (script-error (format #f "bad probe ~s" p)
+                       "write software:NAME:COUNT or hardware:NAME:COUNT, e.g. software:page-faults:100"))
+       `(perf-event . (#:target ,(string-append
+                                  (if (member class '("software" "s"))
+                                      "software" "hardware")
+                                  ":" name
+                                  (if (null? count) "" (string-append ":" (car count)))))))
+      (((or "watchpoint" "w" "asyncwatchpoint") . _)
+       (script-error (format #f "~s: watchpoint probes are not supported" p)
+                     "count a tracepoint's events, or trap the access with a uprobe"))
       (((or "kfunc" "kretfunc" "fentry" "fexit" "f" "fr") . _)
        (script-error (format #f "~s: fentry probes are not supported in one-liners" p)
                      "use a tracepoint or rawtracepoint, or a tp-btf program in a file (guile-ebpf list 'rawtracepoint:*')"))
@@ -416,7 +426,7 @@
        (script-error (format #f "~s: kprobes are not supported here" p)
                      "use a tracepoint (guile-ebpf list 'syscalls:*') or rawtracepoint"))
       (_ (script-error (format #f "unknown probe ~s" p)
-                       "write tracepoint:G:N, rawtracepoint:N, uprobe:LIB:SYM, uretprobe:LIB:SYM, usdt:PATH:P:N, profile:hz:N, interval:s:N, begin or end")))))
+                       "write tracepoint:G:N, rawtracepoint:N, uprobe:LIB:SYM, uretprobe:LIB:SYM, usdt:PATH:P:N, profile:hz:N, software:NAME:N, interval:s:N, begin or end")))))
 
 ;;; ------------------------------------------------------------------
 ;;; Declaring what the clauses need.
