@@ -243,6 +243,12 @@
              "dd if=/dev/zero of=/dev/null bs=8M count=2 status=none")
   ("@[dd]: "))
 
+;; bpftrace: software:faults:1 { @[probe] = count(); }
+(test-output "a software probe's (probe) is its bpftrace spelling"
+  (one-liner "(on \"software:faults:1\" (when (= (pid) ~a) (count! @ (probe))))"
+             "dd if=/dev/zero of=/dev/null bs=8M count=2 status=none")
+  ("@[software:faults:1]: "))
+
 ;; bpftrace: software:cs { @ = count(); }  (every 1000 by default: 1 here)
 (test-output "software:cs:1 counts a sleeping process's switches"
   (one-liner "(on \"s:cs:1\" (when (= (pid) ~a) (count! @)))"
