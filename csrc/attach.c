@@ -711,14 +711,28 @@ SCM_DEFINE_STATIC (scm_bpf_attach_cgroup, "%bpf-attach-cgroup", 2, 0, 0,
 
 #define FUNC_NAME s_scm_bpf_attach_perf_event
 SCM_DEFINE_STATIC (scm_bpf_attach_perf_event, "%bpf-attach-perf-event", 2,
-                   0, 0, (SCM obj, SCM frequency),
+                   3, 0, (SCM obj, SCM frequency, SCM type, SCM config,
+                          SCM event),
                    "Attach the perf-event program of @var{obj} to a CPU "
                    "clock sampled @var{frequency} times a second on every "
                    "CPU (one kernel link per CPU, in one "
-                   "@code{<bpf-link>}).  Raises @code{ebpf-attach-error} "
-                   "when the frequency is refused, "
-                   "@code{ebpf-permission-error} without CAP_PERFMON.")
+                   "@code{<bpf-link>}).  With @var{type} (0 hardware, 1 "
+                   "software) and @var{config} (the event's number), "
+                   "sample that event every @var{frequency} occurrences "
+                   "instead; @var{event} names it in messages.  Raises "
+                   "@code{ebpf-attach-error} when the frequency or event "
+                   "is refused, @code{ebpf-permission-error} without "
+                   "CAP_PERFMON.")
 {
+  int by_period = !SCM_UNBNDP (type) && scm_is_true (type);
+  uint32_t ev_type = by_period ? scm_to_uint32 (type) : PERF_TYPE_SOFTWARE;
+  uint64_t ev_config = by_period ? scm_to_uint64 (config)
+    : PERF_COUNT_SW_CPU_CLOCK;
+  char *ev_name = (by_period && scm_is_string (event))
+    ? scm_to_locale_string (event) : NULL;
+  char ev_buf[64];
+  snprintf (ev_buf, sizeof ev_buf, "%s", ev_name ? ev_name : "cpu-clock");
+  free (ev_name);
   struct gebpf_object *o = gebpf_object_live (obj, FUNC_NAME, 1);
   need_type (o, FUNC_NAME, "a perf event", BPF_PROG_TYPE_PERF_EVENT,
              BPF_PROG_TYPE_PERF_EVENT);
@@ -736,11 +750,16 @@ SCM_DEFINE_STATIC (scm_bpf_attach_perf_event, "%bpf-attach-perf-event", 2,
     {
       struct perf_event_attr attr;
       memset (&attr, 0, sizeof attr);
-      attr.type = PERF_TYPE_SOFTWARE;
+      attr.type = ev_type;
       attr.size = sizeof attr;
-      attr.config = PERF_COUNT_SW_CPU_CLOCK;
-      attr.sample_freq = hz;
-      attr.freq = 1;
+      attr.config = ev_config;
+      if (by_period)
+        attr.sample_period = hz;
+      else
+        {
+          attr.sample_freq = hz;
+          attr.freq = 1;
+        }
       int pfd = (int) syscall (__NR_perf_event_open, &attr, -1, cpu, -1,
                                PERF_FLAG_FD_CLOEXEC);
       if (pfd < 0)
@@ -769,7 +788,19 @@ SCM_DEFINE_STATIC (scm_bpf_attach_perf_event, "%bpf-attach-perf-event", 2,
       for (size_t i = 0; i < n; i++)
         gebpf_part_destroy (&parts[i]);
       free (parts);
-      if (err == EINVAL)
+      /* No PMU (a VM) or an event this kernel lacks: the kernel says
+         ENOENT or EOPNOTSUPP; name the event, not just the errno.  */
+      if (by_period && (err == ENOENT || err == EOPNOTSUPP
+                        || err == ENODEV || n == 0))
+        gebpf_error (gebpf_k_attach, FUNC_NAME, err,
+                     ev_type == PERF_TYPE_HARDWARE
+                     ? "hardware events need a PMU (absent in most VMs); "
+                       "use a software event such as software:cpu-clock"
+                     : "use another software event, e.g. software:cpu-clock",
+                     "the kernel has no %s event %s here",
+                     ev_type == PERF_TYPE_HARDWARE ? "hardware" : "software",
+                     ev_buf);
+      if (err == EINVAL && !by_period)
         gebpf_error (gebpf_k_attach, FUNC_NAME, err,
                      "lower #:frequency below "
                      "/proc/sys/kernel/perf_event_max_sample_rate",
@@ -782,9 +813,13 @@ SCM_DEFINE_STATIC (scm_bpf_attach_perf_event, "%bpf-attach-perf-event", 2,
                            scm_gc_strdup (what, "gebpf"),
                            "see the errno above");
     }
-  char desc[128];
-  snprintf (desc, sizeof desc, "%llu Hz on %zu CPU%s",
-            (unsigned long long) hz, n, n == 1 ? "" : "s");
+  char desc[160];
+  if (by_period)
+    snprintf (desc, sizeof desc, "%s every %llu on %zu CPU%s", ev_buf,
+              (unsigned long long) hz, n, n == 1 ? "" : "s");
+  else
+    snprintf (desc, sizeof desc, "%llu Hz on %zu CPU%s",
+              (unsigned long long) hz, n, n == 1 ? "" : "s");
   return gebpf_make_link (obj, o, "perf-event", desc, parts, n);
 }
 #undef FUNC_NAME

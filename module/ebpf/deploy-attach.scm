@@ -138,6 +138,8 @@ sorted; tracefs is mounted if it is missing."
               (i (string-rindex target #\: 0 j)))
          (string-append "usdt:" (with-file (substring target 0 i)
                                            (substring target (+ i 1))))))
+      ;; "software:page-faults:100", as the event is spelled.
+      ((perf-event) target)
       (else (string-append (symbol->string kind) ":" target))))))
 
 ;;; ------------------------------------------------------------------

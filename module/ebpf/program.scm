@@ -31,6 +31,7 @@
                                       %bpf-detach-all! %bpf-enable-stats!))
   #:use-module (ebpf error)
   #:use-module ((ebpf kernel) #:select (kind-names kind-ref kind-flag?))
+  #:use-module ((srfi srfi-1) #:select (find))
   #:use-module (srfi srfi-9)
   #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
   #:use-module ((rnrs bytevectors) #:select (bytevector-length))
@@ -236,7 +237,10 @@ default version), @code{SYM@@VERSION} or @code{0xOFFSET}; @var{pid} a
 process, or every one; @var{cookie} as for tracepoints.
 @item @code{usdt}: @var{target} @code{\"LIB:PROVIDER:NAME\"}; @var{pid}
 and @var{cookie} (read with @code{bpf_usdt_cookie}) as for uprobes.
-@item @code{perf-event}: @var{frequency} in Hz (default 99), every CPU.
+@item @code{perf-event}: @var{frequency} in Hz (default 99), every CPU,
+on the CPU clock; or @var{target} an event as bpftrace spells it,
+@code{\"software:page-faults:100\"} (every 100 faults) or
+@code{\"hardware:cycles\"}.
 @item @code{socket-filter}: use @code{bpf-attach-socket!}.
 @end itemize
 
@@ -304,11 +308,77 @@ cgroup or binary, @code{ebpf-permission-error}, or
                (%bpf-attach-usdt obj (target-of kind target)
                                  (assq-ref o 'pid) (assq-ref o 'cookie))))
     (perf-event . ,(lambda (obj kind target o)
-                     (%bpf-attach-perf-event obj (assq-ref o 'frequency))))
+                     (if target
+                         (let ((ev (bpf-perf-event-spec target)))
+                           (%bpf-attach-perf-event
+                            obj (assq-ref ev 'count)
+                            (if (eq? (assq-ref ev 'class) 'hardware) 0 1)
+                            (assq-ref ev 'config) (assq-ref ev 'name)))
+                         (%bpf-attach-perf-event obj (assq-ref o 'frequency)))))
     (socket . ,(lambda (obj kind target o)
                  (raise-ebpf-error 'ebpf-validation-error 'bpf-object-attach
                                    "a socket filter is attached to a socket"
                                    #:fix "use (bpf-attach-socket! obj port-or-fd)")))))
+
+;; Perf event names as bpftrace spells them: (NAME CONFIG DEFAULT-COUNT
+;; ALIAS ...); CONFIG is the kernel's PERF_COUNT_SW_* / PERF_COUNT_HW_*
+;; number, DEFAULT-COUNT bpftrace's period when none is given.
+(define perf-software-events
+  '((cpu-clock 0 1000000 cpu)
+    (task-clock 1 1000000)
+    (page-faults 2 100 faults)
+    (context-switches 3 1000 cs)
+    (cpu-migrations 4 1)
+    (minor-faults 5 100)
+    (major-faults 6 1)
+    (alignment-faults 7 1)
+    (emulation-faults 8 1)
+    (dummy 9 1)))
+
+(define perf-hardware-events
+  '((cpu-cycles 0 1000000 cycles)
+    (instructions 1 1000000)
+    (cache-references 2 1000000)
+    (cache-misses 3 1000000)
+    (branch-instructions 4 100000 branches)
+    (branch-misses 5 100000)
+    (bus-cycles 6 100000)
+    (frontend-stalls 7 1000000)
+    (backend-stalls 8 1000000)
+    (ref-cycles 9 1000000)))
+
+(define (bpf-perf-event-spec target)
+  "Parse the perf-event target @var{target},
+@code{\"software:NAME[:COUNT]\"} or @code{\"hardware:NAME[:COUNT]\"},
+into an alist of @code{class}, @code{name}, @code{config} and
+@code{count} (the sampling period; bpftrace's default when omitted)."
+  (define (bad why)
+    (raise-ebpf-error
+     'ebpf-validation-error 'bpf-object-attach
+     (format #f "bad perf-event target ~s: ~a" target why)
+     #:fix "write \"software:NAME[:COUNT]\" (NAME one of cpu-clock, task-clock, page-faults, context-switches, cpu-migrations, minor-faults, major-faults, alignment-faults, emulation-faults, dummy) or \"hardware:NAME[:COUNT]\" (cycles, instructions, cache-misses ...)"))
+  (unless (string? target) (bad "not a string"))
+  (let* ((parts (string-split target #\:))
+         (class (and (pair? parts) (string->symbol (car parts))))
+         (table (case class
+                  ((software s) perf-software-events)
+                  ((hardware h) perf-hardware-events)
+                  (else (bad "the class is neither software nor hardware")))))
+    (unless (<= 2 (length parts) 3) (bad "expected CLASS:NAME[:COUNT]"))
+    (let* ((name (string->symbol (cadr parts)))
+           (row (or (find (lambda (r) (memq name (cons (car r) (cdddr r))))
+                          table)
+                    (bad (format #f "no ~a event ~a" class name))))
+           (count (if (null? (cddr parts))
+                      (caddr row)
+                      (let ((n (string->number (caddr parts))))
+                        (unless (and (exact-integer? n) (<= 1 n #xffffffff))
+                          (bad "the count is not an integer from 1 to 2^32-1"))
+                        n))))
+      `((class . ,(if (eq? table perf-hardware-events) 'hardware 'software))
+        (name . ,(cadr parts))
+        (config . ,(cadr row))
+        (count . ,count)))))
 
 (define (bpf-resolve-uprobe target)
   "Return @code{(PATH . OFFSET)}: where the uprobe target @var{target},

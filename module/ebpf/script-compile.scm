@@ -172,9 +172,29 @@
     (('ustack) 'ustack)
     ;; bpftrace's ntop(addr): a 16-byte address is IPv6, others IPv4.
     (('ntop a) (match (key-type a) (((or 'bytes 'string) 16) 'ipv6) (_ 'ipv4)))
+    (('ntop af a) (ntop-family af a))
     (((? symbol?) . _)
      (or (lowered-key-type e) 'u64))
     (_ 'u64)))
+
+(define (ntop-family af a)
+  ;; bpftrace's ntop(AF, ADDR).  An @-map key or printf argument has one
+  ;; type for the whole clause, so AF must be a constant: 2 (AF_INET) or
+  ;; 10 (AF_INET6); a run-time family is refused with the spelling that
+  ;; does the same per branch.
+  (let ((wide? (match (key-type a) (((or 'bytes 'string) 16) #t) (_ #f))))
+    (match (strip af)
+      (2 (when wide?
+           (script-error (format #f "(ntop 2 ~s): AF_INET needs a 4-byte address, this one has 16" (strip a))
+                         "give (ntop 2 ...) an IPv4 field such as (arg ctx 'daddr), or use (ntop 10 ...)"))
+         'ipv4)
+      (10 (unless wide?
+            (script-error (format #f "(ntop 10 ~s): AF_INET6 needs a 16-byte address" (strip a))
+                          "give (ntop 10 ...) a 16-byte field such as (arg ctx 'daddr_v6), or use (ntop 2 ...)"))
+          'ipv6)
+      (x (script-error (format #f "(ntop ~s ~s): the address family must be the constant 2 (AF_INET) or 10 (AF_INET6)"
+                               x (strip a))
+                       "branch on the family: (if (= (arg ctx 'family) 2) (count! @v4 (ntop 2 (arg ctx 'daddr))) (count! @v6 (ntop 10 (arg ctx 'daddr_v6))))")))))
 
 (define lhist-max-steps 1000)
 
@@ -344,6 +364,7 @@
            (set-car! uses (cons 'exit (car uses)))
            (relocate x '(map-set! at-exit 0 1)))
           (('ntop a) (walk a))
+          (('ntop af a) (ntop-family af a) (walk a))
           (('kstack)
            (set-car! uses (cons 'kstack (car uses)))
            (relocate x '(stack-id ctx at-kstacks)))
@@ -405,10 +426,20 @@
       (((or "uprobe" "u") . rest) `(uprobe . ,(string-join rest ":")))
       (((or "uretprobe" "ur") . rest) `(uretprobe . ,(string-join rest ":")))
       (("usdt" . rest) `(usdt . ,(string-join rest ":")))
-      (((or "hardware" "h" "software" "s" "watchpoint" "w" "asyncwatchpoint") . _)
-       (script-error (format #f "~s: hardware, software and watchpoint probes are not supported"
-                             p)
-                     "sample on the CPU clock with profile:hz:N, or count a tracepoint's events"))
+      ;; A perf-event program's target names the event; the event and
+      ;; its count are checked when it attaches (bpf-object-attach).
+      (((and (or "software" "s" "hardware" "h") class) name . count)
+       (unless (<= (length count) 1)
+         (script-error (format #f "bad probe ~s" p)
+                       "write software:NAME:COUNT or hardware:NAME:COUNT, e.g. software:page-faults:100"))
+       `(perf-event . (#:target ,(string-append
+                                  (if (member class '("software" "s"))
+                                      "software" "hardware")
+                                  ":" name
+                                  (if (null? count) "" (string-append ":" (car count)))))))
+      (((or "watchpoint" "w" "asyncwatchpoint") . _)
+       (script-error (format #f "~s: watchpoint probes are not supported" p)
+                     "count a tracepoint's events, or trap the access with a uprobe"))
       (((or "kfunc" "kretfunc" "fentry" "fexit" "f" "fr") . _)
        (script-error (format #f "~s: fentry probes are not supported in one-liners" p)
                      "use a tracepoint or rawtracepoint, or a tp-btf program in a file (guile-ebpf list 'rawtracepoint:*')"))
@@ -416,7 +447,7 @@
        (script-error (format #f "~s: kprobes are not supported here" p)
                      "use a tracepoint (guile-ebpf list 'syscalls:*') or rawtracepoint"))
       (_ (script-error (format #f "unknown probe ~s" p)
-                       "write tracepoint:G:N, rawtracepoint:N, uprobe:LIB:SYM, uretprobe:LIB:SYM, usdt:PATH:P:N, profile:hz:N, interval:s:N, begin or end")))))
+                       "write tracepoint:G:N, rawtracepoint:N, uprobe:LIB:SYM, uretprobe:LIB:SYM, usdt:PATH:P:N, profile:hz:N, software:NAME:N, interval:s:N, begin or end")))))
 
 ;;; ------------------------------------------------------------------
 ;;; Declaring what the clauses need.

@@ -161,7 +161,10 @@ strings."
                     (bpf-probe-name p (remainder k probe-stride))))))
     (cond ((not n) (number->string k))
           ((string-index n #\:)
-           (if (string-prefix? "tracepoint:" n) n
+           ;; A perf event is already "software:faults:1", as bpftrace.
+           (if (or (string-prefix? "tracepoint:" n)
+                   (eq? (bpf-program-kind p) 'perf-event))
+               n
                (string-append (symbol->string (bpf-program-kind p)) ":" n)))
           (else n))))
 

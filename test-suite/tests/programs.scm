@@ -369,6 +369,87 @@ char LICENSE[] SEC(\"license\") = \"GPL\";
     (let loop () (when (< (get-internal-real-time) end) (loop))))
   (bpf-unload! p)
   (test-assert "perf-event at 99 Hz samples" (> (bpf-map-ref pcount 7) 0)))
+;; ---- software events, bpftrace's software:NAME:COUNT ----
+(defbpf-map swcount #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 2)
+(define (waiting-child body)
+  ;; A guile child that runs BODY once told to (after the attach), then
+  ;; says "done"; returns (PORT . PID).
+  (let ((port (open-pipe* OPEN_BOTH "guile" "--no-auto-compile" "-c"
+                          (format #f "(begin (use-modules (ice-9 rdelim)) (display (getpid)) (newline) (force-output) (read-line) ~a (display \"done\") (newline) (force-output))" body))))
+    (cons port (string->number (read-line port)))))
+(define (run-child! c)
+  (display "go\n" (car c)) (force-output (car c))
+  (read-line (car c))
+  (close-pipe (car c)))
+(let* ((c (waiting-child "(let loop ((i 0)) (when (< i 16) (make-bytevector (* 1024 1024) 1) (loop (+ i 1))))"))
+       (p (decl #:name "swpf" #:kind 'perf-event
+                #:attach '(#:target "software:page-faults:1")
+                #:source (bpf-fn sw-faults (ctx)
+                           (when (= (tgid) (const who)) (map-increment! swcount 0)))
+                #:constants `((who . ,(cdr c))))))
+  (bpf-attach! p)
+  (test-assert "software:page-faults link names the event"
+               (string-contains (format #f "~a" (bpf-program-links p))
+                                "page-faults every 1"))
+  (run-child! c)
+  (bpf-unload! p)
+  ;; 16 MiB of fresh pages is 4096 pages of 4 KiB (fewer if huge pages).
+  (test-assert "software:page-faults counts the child's faults"
+               (> (bpf-map-ref swcount 0) 100)))
+(let* ((c (waiting-child "(let loop ((i 0)) (when (< i 20) (usleep 2000) (loop (+ i 1))))"))
+       (p (decl #:name "swcs" #:kind 'perf-event
+                #:attach '(#:target "software:cs:1")
+                #:source (bpf-fn sw-cs (ctx)
+                           (when (= (tgid) (const who)) (map-increment! swcount 1)))
+                #:constants `((who . ,(cdr c))))))
+  (bpf-attach! p)
+  (run-child! c)
+  (bpf-unload! p)
+  (test-assert "software:cs counts a sleeping child's switches"
+               (>= (bpf-map-ref swcount 1) 20)))
+(test-ebpf-error "unknown software event" 'ebpf-validation-error
+                 ("software:page-fault" "Fix")
+                 (let ((p (decl #:name "swbad" #:kind 'perf-event
+                                #:attach '(#:target "software:page-fault")
+                                #:source count-all)))
+                   (bpf-attach! p)))
+(test-ebpf-error "bad software event count" 'ebpf-validation-error
+                 ("count" "Fix")
+                 (let ((p (decl #:name "swbad2" #:kind 'perf-event
+                                #:attach '(#:target "software:faults:0")
+                                #:source count-all)))
+                   (bpf-attach! p)))
+;; No PMU in most VMs: the kernel refuses a hardware event (ENOENT).
+;; The first attach builds the program's dispatcher (kept until unload);
+;; a refused attach must keep no perf event fd and no link.
+(define (fd-now) (gc) (length (scandir "/proc/self/fd")))
+(let* ((loaded-before (fd-now))
+       (p (decl #:name "hwcyc" #:kind 'perf-event
+                #:attach '(#:target "hardware:cycles:100000")
+                #:source count-all))
+       (try (lambda ()
+              (catch #t
+                (lambda () (bpf-attach! p) 'attached)
+                (lambda (k . args) (cons k args))))))
+  (bpf-load! p)
+  (let* ((r (try))
+         (before (fd-now))
+         (r2 (try)))
+    (if (eq? r 'attached)
+        (test-assert "hardware:cycles attached (a PMU is present)" #t)
+        (begin
+          (test-assert "hardware:cycles refused, naming the event and a Fix"
+                       (let ((s (format #f "~a" r)))
+                         (and (eq? (car r) 'ebpf-attach-error)
+                              (string-contains s "cycles")
+                              (string-contains s "Fix"))))
+          (test-equal "a refused hardware event leaves no link" '()
+                      (bpf-program-links p))
+          (test-equal "a refused hardware event leaks no fd" before
+                      (fd-now)))))
+  (bpf-unload! p)
+  (test-assert "unloading after a refused hardware event frees every fd"
+               (<= (fd-now) loaded-before)))
 
 ;; ---- hot swap under load: nothing lost, nothing doubled ----
 (defbpf-map versions #:kind 'array #:key 'u32 #:value 'u64 #:max-entries 2)
