@@ -684,6 +684,27 @@ type_packet_write (struct lower *L, struct node *n)
     }
 }
 
+/* The vmlinux BTF a kernel-pointer form FORM (N) reads types from.
+   NULL, N typed as an untyped kernel pointer, in a kind no BTF is read
+   for: the bounds pass refuses the form there, naming the outermost
+   kernel read.  A tracing or LSM kind without BTF is an error.  */
+static const struct btf *
+kernel_btf (struct lower *L, struct node *n, const char *form)
+{
+  const struct btf *b = L->tgt.btf;
+  if (!b && !gebpf_kind_is_tracing (L->kind) && L->kind != PK_LSM)
+    {
+      n->ty = TY_KPTR;
+      n->btf_id = -1;
+      return NULL;
+    }
+  if (!b)
+    gebpf_lower_error (L, n, "use a kernel with BTF "
+                       "(/sys/kernel/btf/vmlinux)",
+                       "%s needs kernel BTF", form);
+  return b;
+}
+
 static void
 type (struct lower *L, struct node *n)
 {
@@ -1121,19 +1142,9 @@ type (struct lower *L, struct node *n)
       return;
     case OP_CURRENT_TASK:
       {
-        const struct btf *b = L->tgt.btf;
-        if (!b && !gebpf_kind_is_tracing (L->kind) && L->kind != PK_LSM)
-          {
-            /* No BTF is read for this kind: the bounds pass refuses the
-               form, naming the outermost kernel read.  */
-            n->ty = TY_KPTR;
-            n->btf_id = -1;
-            return;
-          }
+        const struct btf *b = kernel_btf (L, n, "current-task");
         if (!b)
-          gebpf_lower_error (L, n, "use a kernel with BTF "
-                             "(/sys/kernel/btf/vmlinux)",
-                             "current-task needs kernel BTF");
+          return;
         n->ty = TY_KPTR;
         n->btf_id = btf__find_by_name_kind (b, "task_struct", BTF_KIND_STRUCT);
         L->uses_vmlinux = true;
@@ -1152,18 +1163,9 @@ type (struct lower *L, struct node *n)
                              "pointer, or an integer kept in a map",
                              "core-cast needs a pointer, got %s",
                              gebpf_tyname (p->ty));
-        const struct btf *b = L->tgt.btf;
-        if (!b && !gebpf_kind_is_tracing (L->kind) && L->kind != PK_LSM)
-          {
-            /* The bounds pass refuses the form in this kind.  */
-            n->ty = TY_KPTR;
-            n->btf_id = -1;
-            return;
-          }
+        const struct btf *b = kernel_btf (L, n, "core-cast");
         if (!b)
-          gebpf_lower_error (L, n, "use a kernel with BTF "
-                             "(/sys/kernel/btf/vmlinux)",
-                             "core-cast needs kernel BTF");
+          return;
         const char *sn = n->kid[1]->name;
         int id = btf__find_by_name_kind (b, sn, BTF_KIND_STRUCT);
         if (id <= 0)
