@@ -12,8 +12,12 @@
   #:use-module (srfi srfi-64)
   #:use-module (ice-9 format)
   #:use-module (ebpf)
+  #:use-module ((srfi srfi-1) #:select (any))
+  #:use-module (ice-9 match)
+  #:use-module (ice-9 rdelim)
   #:export (harness-begin harness-end test-ebpf-error ci?
             kernel-tier-problem fleet-tier-problem mount-bpffs! srcdir
+            cgroup2-mount
             ebpf-scm-definition))
 
 (define (ci?) (equal? (getenv "CI") "true"))
@@ -59,6 +63,24 @@
   (unless (file-exists? "/sys/fs/bpf")
     (mkdir "/sys/fs/bpf"))
   (system "mountpoint -q /sys/fs/bpf || mount -t bpf bpffs /sys/fs/bpf"))
+
+(define (cgroup2-mount)
+  ;; Where cgroup2 is mounted (/proc/self/mounts), mounted at
+  ;; /sys/fs/cgroup/unified first if it is nowhere.
+  (define (mounted)
+    (call-with-input-file "/proc/self/mounts"
+      (lambda (p)
+        (let loop ()
+          (let ((l (read-line p)))
+            (and (not (eof-object? l))
+                 (match (string-split l #\space)
+                   ((_ dir "cgroup2" . _) dir)
+                   (_ (loop)))))))))
+  (or (mounted)
+      (begin
+        (false-if-exception (mkdir "/sys/fs/cgroup/unified"))
+        (system "mount -t cgroup2 none /sys/fs/cgroup/unified")
+        "/sys/fs/cgroup/unified")))
 
 (define (kernel-tier-problem)
   (cond

@@ -528,19 +528,7 @@
 ;; under-cgroup?: a child moved into a fresh cgroup calls getppid 7
 ;; times; calls from outside it (this process's 5, anyone else's) do not
 ;; count as inside.
-(define cgroup2-root
-  (or (any (lambda (line)
-             (let ((f (string-split line #\space)))
-               (and (> (length f) 2) (equal? (caddr f) "cgroup2") (cadr f))))
-           (call-with-input-file "/proc/self/mounts"
-             (lambda (p)
-               (let loop ((acc '()))
-                 (let ((l (read-line p)))
-                   (if (eof-object? l) (reverse acc) (loop (cons l acc))))))))
-      (begin
-        (false-if-exception (mkdir "/sys/fs/cgroup/unified"))
-        (system "mount -t cgroup2 none /sys/fs/cgroup/unified")
-        "/sys/fs/cgroup/unified")))
+(define cgroup2-root (cgroup2-mount))
 (define test-cg (format #f "~a/gebpf-forms-~a" cgroup2-root me))
 (unless (file-exists? test-cg) (mkdir test-cg))
 (defbpf-map cg-filter #:kind 'cgroup-array #:max-entries 2)

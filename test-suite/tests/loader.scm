@@ -150,17 +150,7 @@
     (sendto s (string->utf8 \"ping\") AF_INET (inet-pton AF_INET ~s) ~a)))"
                 n host-ip port)))
 
-(define cgroup2-root
-  (or (any (lambda (line)
-             (match (string-split line #\space)
-               ((_ dir "cgroup2" . _) dir)
-               (_ #f)))
-           (call-with-input-file "/proc/self/mounts"
-             (lambda (p)
-               (let loop ((acc '()))
-                 (let ((l (read-line p)))
-                   (if (eof-object? l) (reverse acc) (loop (cons l acc))))))))
-      "/sys/fs/cgroup/unified"))
+(define cgroup2-root (cgroup2-mount))
 (define test-cgroup (format #f "~a/gebpf-loader-test-~a" cgroup2-root (getpid)))
 (define home-cgroup
   ;; This process's cgroup2 directory, to come back to.

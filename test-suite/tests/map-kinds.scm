@@ -95,20 +95,7 @@
 
 ;; A cgroup-array slot is set from a cgroup2 directory path; the path is
 ;; user input, so each way it can be wrong is refused by name.
-(define cgroup2-root
-  (or (any (lambda (line)
-             (match (string-split line #\space)
-               ((_ dir "cgroup2" . _) dir)
-               (_ #f)))
-           (call-with-input-file "/proc/self/mounts"
-             (lambda (p)
-               (let loop ((acc '()))
-                 (let ((l (read-line p)))
-                   (if (eof-object? l) (reverse acc) (loop (cons l acc))))))))
-      (begin
-        (false-if-exception (mkdir "/sys/fs/cgroup/unified"))
-        (system "mount -t cgroup2 none /sys/fs/cgroup/unified")
-        "/sys/fs/cgroup/unified")))
+(define cgroup2-root (cgroup2-mount))
 (define k-cg (format #f "~a/gebpf-map-kinds-~a" cgroup2-root (getpid)))
 (unless (file-exists? k-cg) (mkdir k-cg))
 (define (open-fds) (length (scandir "/proc/self/fd")))
